@@ -1,0 +1,36 @@
+//! What every stage binary shares on its command line, and how it ends.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::progress::ProgressMode;
+
+/// Flags common to every stage. They change how a stage runs, never what it writes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StageArgs {
+    /// Pipeline file, e.g. pipelines/mnist-demo.toml.
+    pub pipeline: PathBuf,
+    /// Where run folders go: <runs-dir>/<pipeline>/<stage>/.
+    #[arg(long, default_value = "data/runs")]
+    pub runs_dir: PathBuf,
+    /// Run even when the outputs are up to date.
+    #[arg(long)]
+    pub force: bool,
+    /// Progress display on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+/// Prints the outcome line or the error (one line, with its context chain) and exits.
+pub fn finish(stage: &str, result: anyhow::Result<crate::stage::Outcome>) -> ExitCode {
+    match result {
+        Ok(outcome) => {
+            println!("{}", outcome.summary(stage));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{stage}: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! `manifest.json`: what a stage run produced and from what. Written last, so a manifest
+//! that exists describes outputs that were completely written.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::hash::sha256_file;
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputEntry {
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Recorded for people, never hashed into a key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Provenance {
+    pub git_revision: Option<String>,
+    pub device: String,
+    pub wall_seconds: f64,
+    pub finished_at_unix: u64,
+    pub ebsc_version: String,
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: u32,
+    pub pipeline: String,
+    pub stage: String,
+    pub stage_version: u32,
+    /// Hash of everything below that determines the outputs.
+    pub key: String,
+    /// The stage's config section in canonical form.
+    pub config: serde_json::Value,
+    /// Raw files read (path → content hash), for the stage that reads outside the pipeline.
+    pub inputs: BTreeMap<String, String>,
+    /// Upstream stage → its key.
+    pub upstream: BTreeMap<String, String>,
+    pub outputs: BTreeMap<String, OutputEntry>,
+    /// Numbers a stage reports about its outputs (sample counts, losses, errors).
+    pub stats: serde_json::Value,
+    pub provenance: Provenance,
+}
+
+/// Why the outputs on disk do not match a manifest.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OutputProblem {
+    #[error("{file} is missing")]
+    Missing { file: String },
+    #[error("{file} has {actual} bytes, the manifest says {expected}")]
+    SizeChanged {
+        file: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("{file} does not match its recorded sha256 (modified or corrupt)")]
+    HashChanged { file: String },
+}
+
+impl Manifest {
+    pub fn new_format() -> u32 {
+        FORMAT
+    }
+
+    pub fn read(path: &Path) -> anyhow::Result<Manifest> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a valid manifest", path.display()))?;
+        anyhow::ensure!(
+            manifest.format == FORMAT,
+            "{}: manifest format {} is not the supported {FORMAT}",
+            path.display(),
+            manifest.format
+        );
+        Ok(manifest)
+    }
+
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let mut text = serde_json::to_string_pretty(self).context("serialising manifest")?;
+        text.push('\n');
+        crate::atomic::write_atomic(path, text.as_bytes())
+    }
+
+    /// Checks size, then content hash, of every output in `dir`.
+    pub fn verify_outputs(&self, dir: &Path) -> anyhow::Result<Result<(), OutputProblem>> {
+        for (file, entry) in &self.outputs {
+            let path = dir.join(file);
+            let Ok(meta) = std::fs::metadata(&path) else {
+                return Ok(Err(OutputProblem::Missing { file: file.clone() }));
+            };
+            if meta.len() != entry.size {
+                return Ok(Err(OutputProblem::SizeChanged {
+                    file: file.clone(),
+                    expected: entry.size,
+                    actual: meta.len(),
+                }));
+            }
+            let (sha256, _) = sha256_file(&path)?;
+            if sha256 != entry.sha256 {
+                return Ok(Err(OutputProblem::HashChanged { file: file.clone() }));
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+pub fn output_entry(path: &Path) -> anyhow::Result<OutputEntry> {
+    let (sha256, size) = sha256_file(path)?;
+    Ok(OutputEntry { size, sha256 })
+}

@@ -1,0 +1,457 @@
+//! Running one stage: key, freshness, lock, atomic outputs, manifest last (DESIGN.md §3).
+//!
+//! ```text
+//! lock <stage>/.lock ─► key = H(stage, version, config, inputs, upstream manifests)
+//!   ├─ manifest key matches and outputs verify ─► "up to date"
+//!   └─ otherwise: say why, delete manifest, run body (outputs via temp + rename,
+//!      checkpoints under .work/<key>/), hash outputs, write manifest
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::atomic::AtomicFile;
+use crate::config::{Pipeline, canonical_json};
+use crate::hash::{KeyHasher, sha256_path};
+use crate::lock::StageLock;
+use crate::manifest::{MANIFEST_FILE, Manifest, Provenance, output_entry};
+use crate::progress::{Progress, ProgressMode, format_duration};
+
+const WORK_DIR: &str = ".work";
+const LOCK_FILE: &str = ".lock";
+
+/// Whether a stage's outputs are current, as a value rather than an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Freshness {
+    Fresh,
+    Stale { reason: String },
+    Missing,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    UpToDate { key: String },
+    Ran { key: String, elapsed: Duration },
+}
+
+impl Outcome {
+    /// The one line a stage ends with.
+    pub fn summary(&self, stage: &str) -> String {
+        match self {
+            Outcome::UpToDate { key } => format!("{stage}: up to date (key {})", &key[..12]),
+            Outcome::Ran { key, elapsed } => format!(
+                "{stage}: done in {} (key {})",
+                format_duration(*elapsed),
+                &key[..12]
+            ),
+        }
+    }
+}
+
+/// Describes a stage before it runs: what it is, what it reads, where it writes.
+pub struct StageRunner<'a> {
+    pipeline: &'a Pipeline,
+    runs_dir: PathBuf,
+    stage: String,
+    version: u32,
+    config: serde_json::Value,
+    inputs: Vec<PathBuf>,
+    upstream: Vec<String>,
+    progress: ProgressMode,
+}
+
+/// Key and its parts, as they go into the manifest.
+struct KeyParts {
+    key: String,
+    inputs: BTreeMap<String, String>,
+    upstream: BTreeMap<String, String>,
+}
+
+impl<'a> StageRunner<'a> {
+    pub fn new(pipeline: &'a Pipeline, runs_dir: &Path, stage: &str, version: u32) -> Self {
+        StageRunner {
+            pipeline,
+            runs_dir: runs_dir.to_path_buf(),
+            stage: stage.to_string(),
+            version,
+            config: serde_json::Value::Null,
+            inputs: Vec::new(),
+            upstream: Vec::new(),
+            progress: ProgressMode::Auto,
+        }
+    }
+
+    /// The stage's config; the pipeline seed is added, since every stage draws from it.
+    pub fn config<T: Serialize>(mut self, config: &T) -> Self {
+        self.config = serde_json::json!({
+            "seed": self.pipeline.settings.seed,
+            "stage": canonical_json(config),
+        });
+        self
+    }
+
+    /// A raw file or folder the stage reads; its content is hashed into the key.
+    pub fn input(mut self, path: impl Into<PathBuf>) -> Self {
+        self.inputs.push(path.into());
+        self
+    }
+
+    /// An upstream stage of the same pipeline whose outputs this stage reads.
+    pub fn upstream(mut self, stage: &str) -> Self {
+        self.upstream.push(stage.to_string());
+        self
+    }
+
+    pub fn progress(mut self, mode: ProgressMode) -> Self {
+        self.progress = mode;
+        self
+    }
+
+    pub fn pipeline_dir(&self) -> PathBuf {
+        self.runs_dir.join(&self.pipeline.name)
+    }
+
+    pub fn stage_dir(&self) -> PathBuf {
+        self.pipeline_dir().join(&self.stage)
+    }
+
+    /// Where an upstream stage's outputs live.
+    pub fn upstream_dir(&self, stage: &str) -> PathBuf {
+        self.pipeline_dir().join(stage)
+    }
+
+    fn label(&self) -> String {
+        format!("{}/{}", self.pipeline.name, self.stage)
+    }
+
+    fn key_parts(&self) -> anyhow::Result<KeyParts> {
+        let mut hasher = KeyHasher::new("ebsc-stage-key-v1");
+        hasher
+            .part("stage", &self.stage)
+            .part("version", &self.version.to_string())
+            .part("config", &self.config.to_string());
+        let mut inputs = BTreeMap::new();
+        for path in &self.inputs {
+            let hash = sha256_path(path)?;
+            let name = path.to_string_lossy().into_owned();
+            hasher.part("input", &name).part("sha256", &hash);
+            inputs.insert(name, hash);
+        }
+        let mut upstream = BTreeMap::new();
+        for stage in &self.upstream {
+            let manifest = self.verified_upstream(stage)?;
+            hasher.part("upstream", stage).part("key", &manifest.key);
+            for (file, entry) in &manifest.outputs {
+                hasher.part("file", file).part("sha256", &entry.sha256);
+            }
+            upstream.insert(stage.clone(), manifest.key);
+        }
+        Ok(KeyParts {
+            key: hasher.finish(),
+            inputs,
+            upstream,
+        })
+    }
+
+    /// An upstream manifest whose outputs are intact, or an error that says what to run.
+    fn verified_upstream(&self, stage: &str) -> anyhow::Result<Manifest> {
+        let dir = self.upstream_dir(stage);
+        let path = dir.join(MANIFEST_FILE);
+        let rerun = format!("run `just {stage} {}` first", self.pipeline.name);
+        if !path.exists() {
+            anyhow::bail!(
+                "upstream stage {stage} has not completed for pipeline {} ({} is missing); {rerun}",
+                self.pipeline.name,
+                path.display()
+            );
+        }
+        let manifest = Manifest::read(&path)?;
+        if let Err(problem) = manifest.verify_outputs(&dir)? {
+            anyhow::bail!("upstream stage {stage}: {problem}; {rerun}");
+        }
+        Ok(manifest)
+    }
+
+    /// Compares the manifest on disk with the key the stage would have now.
+    pub fn freshness(&self) -> anyhow::Result<Freshness> {
+        let parts = self.key_parts()?;
+        self.freshness_for(&parts)
+    }
+
+    fn freshness_for(&self, parts: &KeyParts) -> anyhow::Result<Freshness> {
+        let dir = self.stage_dir();
+        let path = dir.join(MANIFEST_FILE);
+        if !path.exists() {
+            return Ok(Freshness::Missing);
+        }
+        let manifest = match Manifest::read(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                return Ok(Freshness::Stale {
+                    reason: format!("{e:#}"),
+                });
+            }
+        };
+        if manifest.key != parts.key {
+            return Ok(Freshness::Stale {
+                reason: self.why_key_changed(&manifest, parts),
+            });
+        }
+        Ok(match manifest.verify_outputs(&dir)? {
+            Ok(()) => Freshness::Fresh,
+            Err(problem) => Freshness::Stale {
+                reason: problem.to_string(),
+            },
+        })
+    }
+
+    fn why_key_changed(&self, old: &Manifest, parts: &KeyParts) -> String {
+        if old.stage_version != self.version {
+            return format!(
+                "stage version changed ({} → {})",
+                old.stage_version, self.version
+            );
+        }
+        if old.config != self.config {
+            let changed = changed_keys(&old.config, &self.config);
+            return format!("config changed: {}", changed.join(", "));
+        }
+        for (path, hash) in &parts.inputs {
+            if old.inputs.get(path) != Some(hash) {
+                return format!("input {path} changed");
+            }
+        }
+        if old.inputs.len() != parts.inputs.len() {
+            return "the set of input files changed".into();
+        }
+        for (stage, key) in &parts.upstream {
+            if old.upstream.get(stage) != Some(key) {
+                return format!("upstream stage {stage} changed");
+            }
+        }
+        "stage key changed".into()
+    }
+
+    /// Runs `body` unless the outputs are up to date; `force` runs it regardless.
+    pub fn run(
+        self,
+        force: bool,
+        body: impl FnOnce(&mut StageRun) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Outcome> {
+        let started = Instant::now();
+        let dir = self.stage_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
+        let _lock = StageLock::acquire(&dir.join(LOCK_FILE), &self.label())?;
+
+        let parts = self.key_parts()?;
+        let reason = match self.freshness_for(&parts)? {
+            Freshness::Fresh if !force => return Ok(Outcome::UpToDate { key: parts.key }),
+            Freshness::Fresh => "--force".to_string(),
+            Freshness::Missing => "no previous run".to_string(),
+            Freshness::Stale { reason } => reason,
+        };
+        eprintln!("{}: running ({reason})", self.stage);
+
+        // From here on the old manifest would describe outputs that are being replaced.
+        remove_if_exists(&dir.join(MANIFEST_FILE))?;
+        let work_dir = dir.join(WORK_DIR).join(&parts.key);
+        remove_other_work_dirs(&dir.join(WORK_DIR), &parts.key)?;
+        std::fs::create_dir_all(&work_dir)
+            .with_context(|| format!("{}: cannot create", work_dir.display()))?;
+
+        let mut run = StageRun {
+            stage: self.stage.clone(),
+            dir: dir.clone(),
+            work_dir: work_dir.clone(),
+            seed: self.pipeline.settings.seed,
+            outputs: Vec::new(),
+            stats: serde_json::Map::new(),
+            device: "cpu".into(),
+            progress: self.progress,
+        };
+        body(&mut run)?;
+
+        let mut outputs = BTreeMap::new();
+        for name in &run.outputs {
+            outputs.insert(name.clone(), output_entry(&dir.join(name))?);
+        }
+        let elapsed = started.elapsed();
+        let manifest = Manifest {
+            format: Manifest::new_format(),
+            pipeline: self.pipeline.name.clone(),
+            stage: self.stage.clone(),
+            stage_version: self.version,
+            key: parts.key.clone(),
+            config: self.config.clone(),
+            inputs: parts.inputs,
+            upstream: parts.upstream,
+            outputs,
+            stats: serde_json::Value::Object(run.stats),
+            provenance: Provenance {
+                git_revision: git_revision(),
+                device: run.device,
+                wall_seconds: elapsed.as_secs_f64(),
+                finished_at_unix: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+                ebsc_version: env!("CARGO_PKG_VERSION").to_string(),
+                command: std::env::args().collect(),
+            },
+        };
+        manifest.write(&dir.join(MANIFEST_FILE))?;
+        // Checkpoints served their purpose once the outputs are final.
+        let _ = std::fs::remove_dir_all(&work_dir);
+        let _ = std::fs::remove_dir(dir.join(WORK_DIR));
+        Ok(Outcome::Ran {
+            key: parts.key,
+            elapsed,
+        })
+    }
+}
+
+/// A stage while it runs: hands out output files and collects stats for the manifest.
+pub struct StageRun {
+    stage: String,
+    dir: PathBuf,
+    work_dir: PathBuf,
+    seed: u64,
+    outputs: Vec<String>,
+    stats: serde_json::Map<String, serde_json::Value>,
+    device: String,
+    progress: ProgressMode,
+}
+
+impl StageRun {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `.work/<key>/`: checkpoints that a rerun with the same key resumes from.
+    pub fn work_dir(&self) -> &Path {
+        &self.work_dir
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Opens an output for writing; it lands under its name only on `commit`.
+    pub fn create_output(&mut self, name: &str) -> anyhow::Result<AtomicFile> {
+        self.register_output(name);
+        AtomicFile::create(&self.dir.join(name))
+    }
+
+    /// Declares an output written by other means (already renamed into place).
+    pub fn register_output(&mut self, name: &str) {
+        if !self.outputs.iter().any(|o| o == name) {
+            self.outputs.push(name.to_string());
+        }
+    }
+
+    pub fn output_path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn stat(&mut self, name: &str, value: impl Serialize) {
+        self.stats.insert(
+            name.to_string(),
+            serde_json::to_value(value).unwrap_or_default(),
+        );
+    }
+
+    pub fn set_device(&mut self, device: impl Into<String>) {
+        self.device = device.into();
+    }
+
+    pub fn progress(&self, what: &str, total: u64, unit: &str) -> Progress {
+        Progress::new(
+            self.progress,
+            &format!("{}: {what}", self.stage),
+            total,
+            unit,
+        )
+    }
+
+    pub fn log(&self, message: impl std::fmt::Display) {
+        eprintln!("{}: {message}", self.stage);
+    }
+}
+
+fn changed_keys(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
+    let mut changed = Vec::new();
+    collect_changes("", old, new, &mut changed);
+    if changed.is_empty() {
+        changed.push("(layout)".into());
+    }
+    changed
+}
+
+fn collect_changes(
+    prefix: &str,
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    match (old, new) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                let name = match prefix {
+                    "" | "stage" => key.clone(),
+                    _ => format!("{prefix}.{key}"),
+                };
+                let null = serde_json::Value::Null;
+                let (x, y) = (a.get(key).unwrap_or(&null), b.get(key).unwrap_or(&null));
+                if x != y {
+                    collect_changes(&name, x, y, out);
+                }
+            }
+        }
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+fn remove_if_exists(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("{}: cannot remove", path.display())),
+    }
+}
+
+/// Checkpoints of other keys can never be resumed (a changed config never resumes a stale one).
+fn remove_other_work_dirs(work_root: &Path, key: &str) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(work_root) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if entry.file_name() != key {
+            std::fs::remove_dir_all(entry.path())
+                .with_context(|| format!("{}: cannot remove", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn git_revision() -> Option<String> {
+    let output = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,9 @@
+//! Reading and writing the pipeline's artifacts (DESIGN.md §2). Writers take any
+//! `Write`, so stages pass an atomic temp file; readers check the schema and say which
+//! column of which file is off.
+
+pub mod samples;
+pub mod tensors;
+
+pub use samples::{SampleRow, read_samples, write_samples};
+pub use tensors::{TensorData, TensorFile, write_tensors};
