@@ -4,6 +4,8 @@
 
 pub mod samples;
 pub mod tensors;
+pub mod triplets;
 
 pub use samples::{SampleRow, read_samples, write_samples};
 pub use tensors::{TensorData, TensorFile, write_tensors};
+pub use triplets::{Triplets, read_triplets, write_triplets};

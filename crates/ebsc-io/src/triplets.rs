@@ -1,0 +1,227 @@
+//! `coefficients.parquet` / `affinity.parquet`: `row u32, col u32, value f32`, one row per
+//! non-zero, sorted by (row, col).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch, UInt32Array};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::samples::writer_properties;
+
+/// A sparse matrix as parallel columns, the layout the Parquet file has.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Triplets {
+    pub rows: Vec<u32>,
+    pub cols: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl Triplets {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn push(&mut self, row: u32, col: u32, value: f32) {
+        self.rows.push(row);
+        self.cols.push(col);
+        self.values.push(value);
+    }
+}
+
+pub fn triplets_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("row", DataType::UInt32, false),
+        Field::new("col", DataType::UInt32, false),
+        Field::new("value", DataType::Float32, false),
+    ])
+}
+
+/// Rows per record batch when writing: bounded memory for the Arrow copies.
+const BATCH_ROWS: usize = 1 << 20;
+
+pub fn write_triplets<W: Write + Send>(writer: W, triplets: &Triplets) -> anyhow::Result<()> {
+    let schema = Arc::new(triplets_schema());
+    let mut writer = ArrowWriter::try_new(writer, schema.clone(), Some(writer_properties()))
+        .context("opening Parquet writer")?;
+    for start in (0..triplets.len()).step_by(BATCH_ROWS).chain(
+        // An empty matrix still gets its schema and zero rows.
+        std::iter::once(0).filter(|_| triplets.is_empty()),
+    ) {
+        let end = (start + BATCH_ROWS).min(triplets.len());
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(UInt32Array::from(triplets.rows[start..end].to_vec())),
+            Arc::new(UInt32Array::from(triplets.cols[start..end].to_vec())),
+            Arc::new(Float32Array::from(triplets.values[start..end].to_vec())),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).context("building batch")?;
+        writer.write(&batch).context("writing Parquet")?;
+    }
+    writer.close().context("finishing Parquet")?;
+    Ok(())
+}
+
+/// Reads the three columns; integer columns of other widths and float64 values are
+/// accepted when they convert without loss of meaning (a user's own graph).
+pub fn read_triplets(path: &Path) -> anyhow::Result<Triplets> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{}: not a Parquet file", path.display()))?;
+    let total = builder.metadata().file_metadata().num_rows().max(0) as usize;
+    let reader = builder
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut triplets = Triplets {
+        rows: Vec::with_capacity(total),
+        cols: Vec::with_capacity(total),
+        values: Vec::with_capacity(total),
+    };
+    for batch in reader {
+        let batch = batch.with_context(|| format!("{}: cannot read", path.display()))?;
+        append_index(&batch, "row", path, &mut triplets.rows)?;
+        append_index(&batch, "col", path, &mut triplets.cols)?;
+        append_value(&batch, path, &mut triplets.values)?;
+    }
+    Ok(triplets)
+}
+
+fn append_index(
+    batch: &RecordBatch,
+    name: &str,
+    path: &Path,
+    out: &mut Vec<u32>,
+) -> anyhow::Result<()> {
+    let array = batch
+        .column_by_name(name)
+        .with_context(|| format!("{}: missing column `{name}`", path.display()))?;
+    anyhow::ensure!(
+        array.null_count() == 0,
+        "{}: column `{name}` has nulls",
+        path.display()
+    );
+    let cast = arrow_cast_to_u32(array.as_ref()).with_context(|| {
+        format!(
+            "{}: column `{name}` has type {}, expected u32 (or another integer type with values in 0..2^32)",
+            path.display(),
+            array.data_type()
+        )
+    })?;
+    out.extend_from_slice(cast.values());
+    Ok(())
+}
+
+fn arrow_cast_to_u32(array: &dyn Array) -> Option<UInt32Array> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type, UInt32Type, UInt64Type};
+    match array.data_type() {
+        DataType::UInt32 => Some(array.as_primitive::<UInt32Type>().clone()),
+        DataType::Int64 => array
+            .as_primitive::<Int64Type>()
+            .values()
+            .iter()
+            .map(|&v| u32::try_from(v).ok())
+            .collect::<Option<Vec<u32>>>()
+            .map(UInt32Array::from),
+        DataType::Int32 => array
+            .as_primitive::<Int32Type>()
+            .values()
+            .iter()
+            .map(|&v| u32::try_from(v).ok())
+            .collect::<Option<Vec<u32>>>()
+            .map(UInt32Array::from),
+        DataType::UInt64 => array
+            .as_primitive::<UInt64Type>()
+            .values()
+            .iter()
+            .map(|&v| u32::try_from(v).ok())
+            .collect::<Option<Vec<u32>>>()
+            .map(UInt32Array::from),
+        _ => None,
+    }
+}
+
+fn append_value(batch: &RecordBatch, path: &Path, out: &mut Vec<f32>) -> anyhow::Result<()> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Float64Type};
+    let array = batch
+        .column_by_name("value")
+        .with_context(|| format!("{}: missing column `value`", path.display()))?;
+    anyhow::ensure!(
+        array.null_count() == 0,
+        "{}: column `value` has nulls",
+        path.display()
+    );
+    match array.data_type() {
+        DataType::Float32 => out.extend_from_slice(array.as_primitive::<Float32Type>().values()),
+        DataType::Float64 => out.extend(
+            array
+                .as_primitive::<Float64Type>()
+                .values()
+                .iter()
+                .map(|&v| v as f32),
+        ),
+        other => anyhow::bail!(
+            "{}: column `value` has type {other}, expected f32",
+            path.display()
+        ),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_empty_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("affinity.parquet");
+        let mut t = Triplets::default();
+        t.push(0, 1, 0.5);
+        t.push(1, 0, 0.5);
+        t.push(1, 2, -2.0);
+        write_triplets(std::fs::File::create(&path).unwrap(), &t).unwrap();
+        assert_eq!(read_triplets(&path).unwrap(), t);
+        write_triplets(std::fs::File::create(&path).unwrap(), &Triplets::default()).unwrap();
+        assert!(read_triplets(&path).unwrap().is_empty());
+    }
+
+    #[test]
+    fn wrong_column_types_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.parquet");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("row", DataType::Int64, false),
+            Field::new("col", DataType::Float32, false),
+            Field::new("value", DataType::Float32, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(arrow_array::Int64Array::from(vec![0i64])),
+                Arc::new(Float32Array::from(vec![1.0f32])),
+                Arc::new(Float32Array::from(vec![1.0f32])),
+            ],
+        )
+        .unwrap();
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let err = format!("{:#}", read_triplets(&path).unwrap_err());
+        assert!(
+            err.contains("column `col` has type Float32, expected u32"),
+            "{err}"
+        );
+    }
+}

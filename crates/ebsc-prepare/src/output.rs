@@ -1,0 +1,92 @@
+//! Writing a prepared dataset: `samples.parquet` and `inputs.safetensors` (DESIGN.md §2).
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::Context;
+use ebsc_core::StageRun;
+use ebsc_io::{SampleRow, TensorData, write_samples, write_tensors};
+
+use crate::dataset::{Dataset, Inputs};
+
+pub const SAMPLES_FILE: &str = "samples.parquet";
+pub const INPUTS_FILE: &str = "inputs.safetensors";
+
+pub fn write(run: &mut StageRun, dataset: &Dataset) -> anyhow::Result<()> {
+    let rows = sample_rows(dataset)?;
+    let mut file = run.create_output(SAMPLES_FILE)?;
+    write_samples(&mut file, &rows).context(SAMPLES_FILE)?;
+    file.commit()?;
+
+    let n = dataset.len();
+    let (name, shape, data) = match &dataset.inputs {
+        Inputs::Images {
+            data,
+            channels,
+            height,
+            width,
+        } => (
+            "images",
+            vec![n, *channels, *height, *width],
+            TensorData::U8(data.clone()),
+        ),
+        Inputs::Features { data, dim } => {
+            ("features", vec![n, *dim], TensorData::F32(data.clone()))
+        }
+    };
+    let metadata = HashMap::from([(
+        "class_names".to_string(),
+        serde_json::to_string(&dataset.class_names).context("class names")?,
+    )]);
+    let mut file = run.create_output(INPUTS_FILE)?;
+    write_tensors(&mut file, &[(name, shape.clone(), &data)], &metadata).context(INPUTS_FILE)?;
+    file.commit()?;
+
+    run.stat("n_samples", n);
+    run.stat("tensor", name);
+    run.stat("shape", &shape);
+    run.stat("n_classes", dataset.class_names.len());
+    run.stat("class_counts", class_counts(dataset));
+    run.stat("split_counts", split_counts(dataset));
+    run.log(format!(
+        "{n} samples, {name} {shape:?}, {} classes",
+        dataset.class_names.len()
+    ));
+    Ok(())
+}
+
+fn sample_rows(dataset: &Dataset) -> anyhow::Result<Vec<SampleRow>> {
+    anyhow::ensure!(
+        dataset.len() <= u32::MAX as usize,
+        "{} samples exceed the u32 sample index",
+        dataset.len()
+    );
+    Ok(dataset
+        .samples
+        .iter()
+        .enumerate()
+        .map(|(index, sample)| SampleRow {
+            index: index as u32,
+            label: sample.label,
+            label_name: dataset.label_name(sample.label).map(str::to_string),
+            source: sample.source.clone(),
+            split: sample.split.clone(),
+        })
+        .collect())
+}
+
+fn class_counts(dataset: &Dataset) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for sample in &dataset.samples {
+        let name = dataset.label_name(sample.label).unwrap_or("(unknown)");
+        *counts.entry(name.to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn split_counts(dataset: &Dataset) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for sample in &dataset.samples {
+        *counts.entry(sample.split.clone()).or_insert(0) += 1;
+    }
+    counts
+}

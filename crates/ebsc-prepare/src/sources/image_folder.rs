@@ -1,0 +1,364 @@
+//! A folder with one subfolder of images per class (torchvision's `ImageFolder` layout).
+//!
+//! Class names are the subfolder names, sorted; images are PNG, JPEG or PNM files, sorted by
+//! name. Every image ends up as `[C, H, W]` u8, RGB or grayscale, all of one size.
+
+use std::path::{Path, PathBuf};
+
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageReader};
+
+use super::{file_error, guard_panic, io_error, require_exists};
+use crate::dataset::{Dataset, Inputs, SampleRecord};
+
+/// A folder of class subfolders holding images.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageFolderConfig {
+    /// The folder whose subfolders are the classes.
+    pub path: PathBuf,
+    /// Resize every image to `[height, width]` (bilinear); without it all images must share
+    /// one size.
+    pub resize: Option<[u32; 2]>,
+    /// `true`: one gray channel; `false` (the default): three RGB channels.
+    pub grayscale: Option<bool>,
+}
+
+const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "pgm", "ppm", "pbm", "pnm"];
+
+/// Reads every image of every class folder, split `all`; see [`ImageFolderConfig`].
+pub fn read(config: &ImageFolderConfig) -> anyhow::Result<Dataset> {
+    let root = &config.path;
+    if let Some([height, width]) = config.resize
+        && (height == 0 || width == 0)
+    {
+        return Err(file_error(
+            root,
+            format_args!("resize = [{height}, {width}]; expected [height, width], both positive"),
+        ));
+    }
+    let grayscale = config.grayscale.unwrap_or(false);
+    let class_folders = list_class_folders(root)?;
+
+    let mut pixels = Vec::new();
+    let mut samples = Vec::new();
+    // (height, width) of the first image, and its path, when not resizing.
+    let mut first_size: Option<((u32, u32), PathBuf)> = None;
+    let mut class_names = Vec::with_capacity(class_folders.len());
+    for (label, (class_name, class_folder)) in (0i32..).zip(class_folders) {
+        for file in list_images(&class_folder)? {
+            let mut image = decode(&file, grayscale)?;
+            match config.resize {
+                Some([height, width]) => {
+                    image = image.resize_exact(width, height, FilterType::Triangle);
+                }
+                None => check_same_size(&file, &image, &mut first_size)?,
+            }
+            append_as_chw(&image, &mut pixels);
+            samples.push(SampleRecord {
+                label: Some(label),
+                source: file.display().to_string(),
+                split: "all".to_string(),
+            });
+        }
+        class_names.push(class_name);
+    }
+
+    let (height, width) = match (config.resize, &first_size) {
+        (Some([height, width]), _) => (height, width),
+        (None, Some((size, _))) => *size,
+        (None, None) => unreachable!("every class folder holds an image, checked above"),
+    };
+    Ok(Dataset {
+        inputs: Inputs::Images {
+            data: pixels,
+            channels: if grayscale { 1 } else { 3 },
+            height: height as usize,
+            width: width as usize,
+        },
+        samples,
+        class_names,
+    })
+}
+
+/// Records the first image's (height, width); errors when a later image differs.
+fn check_same_size(
+    file: &Path,
+    image: &DynamicImage,
+    first_size: &mut Option<((u32, u32), PathBuf)>,
+) -> anyhow::Result<()> {
+    let size = (image.height(), image.width());
+    match first_size {
+        None => *first_size = Some((size, file.to_path_buf())),
+        Some((expected, first_file)) if *expected != size => {
+            return Err(file_error(
+                file,
+                format_args!(
+                    "image is {}×{} (height×width) but {} is {}×{}; set resize = [height, width] to use mixed sizes",
+                    size.0,
+                    size.1,
+                    first_file.display(),
+                    expected.0,
+                    expected.1
+                ),
+            ));
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// The class subfolders (name, path), sorted by name; hidden folders (`.name`) are skipped.
+fn list_class_folders(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    require_exists(root)?;
+    if !root.is_dir() {
+        return Err(file_error(
+            root,
+            "not a folder; expected a folder of class subfolders",
+        ));
+    }
+    let mut folders = Vec::new();
+    for entry in std::fs::read_dir(root).map_err(|e| io_error(root, &e))? {
+        let entry = entry.map_err(|e| io_error(root, &e))?;
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            return Err(file_error(
+                &path,
+                "folder name is not UTF-8; class names must be text",
+            ));
+        };
+        if !name.starts_with('.') {
+            folders.push((name, path));
+        }
+    }
+    if folders.is_empty() {
+        return Err(file_error(
+            root,
+            "no class subfolders; expected one subfolder of images per class",
+        ));
+    }
+    folders.sort();
+    Ok(folders)
+}
+
+/// The image files of one class folder, sorted by file name.
+fn list_images(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(folder).map_err(|e| io_error(folder, &e))? {
+        let entry = entry.map_err(|e| io_error(folder, &e))?;
+        let path = entry.path();
+        if path.is_file() && has_image_extension(&path) {
+            files.push((entry.file_name(), path));
+        }
+    }
+    if files.is_empty() {
+        return Err(file_error(
+            folder,
+            format_args!(
+                "no images; expected files ending in .{}",
+                IMAGE_EXTENSIONS.join(", .")
+            ),
+        ));
+    }
+    files.sort();
+    Ok(files.into_iter().map(|(_, path)| path).collect())
+}
+
+fn has_image_extension(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        IMAGE_EXTENSIONS
+            .iter()
+            .any(|known| e.eq_ignore_ascii_case(known))
+    })
+}
+
+/// Decodes by content (not extension) into 8-bit gray or RGB.
+fn decode(path: &Path, grayscale: bool) -> anyhow::Result<DynamicImage> {
+    guard_panic(path, "the image decoder", || {
+        let image = ImageReader::open(path)
+            .map_err(|e| io_error(path, &e))?
+            .with_guessed_format()
+            .map_err(|e| io_error(path, &e))?
+            .decode()
+            .map_err(|e| file_error(path, format_args!("cannot decode image: {e}")))?;
+        Ok(if grayscale {
+            DynamicImage::ImageLuma8(image.to_luma8())
+        } else {
+            DynamicImage::ImageRgb8(image.to_rgb8())
+        })
+    })
+}
+
+/// Appends an 8-bit gray or RGB image (as [`decode`] returns) as channel planes.
+fn append_as_chw(image: &DynamicImage, out: &mut Vec<u8>) {
+    let channels = usize::from(image.color().channel_count());
+    let interleaved = image.as_bytes();
+    for channel in 0..channels {
+        out.extend(interleaved.iter().skip(channel).step_by(channels));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use image::{GrayImage, Luma, Rgb, RgbImage};
+
+    use super::*;
+
+    fn config(path: &Path) -> ImageFolderConfig {
+        ImageFolderConfig {
+            path: path.to_path_buf(),
+            resize: None,
+            grayscale: None,
+        }
+    }
+
+    /// A 2×3 (height×width) RGB image whose pixel (x, y) is (base + x, base + 10y, 200).
+    fn rgb_image(base: u8) -> RgbImage {
+        RgbImage::from_fn(3, 2, |x, y| Rgb([base + x as u8, base + 10 * y as u8, 200]))
+    }
+
+    /// cats/{a.png, b.PPM, notes.txt}, dogs/{c.png}, .cache/ (hidden, ignored).
+    fn write_folder(root: &Path) {
+        for class in ["dogs", "cats", ".cache"] {
+            std::fs::create_dir_all(root.join(class)).unwrap();
+        }
+        rgb_image(0).save(root.join("cats/a.png")).unwrap();
+        rgb_image(50)
+            .save_with_format(root.join("cats/b.PPM"), image::ImageFormat::Pnm)
+            .unwrap();
+        std::fs::write(root.join("cats/notes.txt"), "not an image").unwrap();
+        rgb_image(100).save(root.join("dogs/c.png")).unwrap();
+        rgb_image(0).save(root.join(".cache/x.png")).unwrap();
+    }
+
+    #[test]
+    fn reads_rgb_classes_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        write_folder(dir.path());
+        let dataset = read(&config(dir.path())).unwrap();
+        assert_eq!(dataset.class_names, vec!["cats", "dogs"]);
+        let labels: Vec<_> = dataset.samples.iter().map(|s| s.label).collect();
+        assert_eq!(labels, vec![Some(0), Some(0), Some(1)]);
+        assert_eq!(
+            dataset.samples[1].source,
+            dir.path().join("cats/b.PPM").display().to_string()
+        );
+        assert!(dataset.samples.iter().all(|s| s.split == "all"));
+        let Inputs::Images {
+            data,
+            channels,
+            height,
+            width,
+        } = &dataset.inputs
+        else {
+            panic!("expected images");
+        };
+        assert_eq!((*channels, *height, *width), (3, 2, 3));
+        // First image, planes R, G, B of 2 rows × 3 columns.
+        assert_eq!(
+            &data[..18],
+            &[
+                0, 1, 2, 0, 1, 2, 0, 0, 0, 10, 10, 10, 200, 200, 200, 200, 200, 200
+            ]
+        );
+        assert_eq!(data[18], 50);
+        assert_eq!(data[36], 100);
+        assert_eq!(data.len(), 3 * 18);
+    }
+
+    #[test]
+    fn grayscale_and_resize() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("only")).unwrap();
+        GrayImage::from_pixel(4, 6, Luma([77]))
+            .save(dir.path().join("only/a.pgm"))
+            .unwrap();
+        GrayImage::from_pixel(2, 2, Luma([77]))
+            .save(dir.path().join("only/b.png"))
+            .unwrap();
+        let dataset = read(&ImageFolderConfig {
+            path: dir.path().to_path_buf(),
+            resize: Some([3, 5]),
+            grayscale: Some(true),
+        })
+        .unwrap();
+        let Inputs::Images {
+            data,
+            channels,
+            height,
+            width,
+        } = &dataset.inputs
+        else {
+            panic!("expected images");
+        };
+        assert_eq!((*channels, *height, *width), (1, 3, 5));
+        // A constant image stays constant under bilinear resizing.
+        assert_eq!(data, &vec![77u8; 2 * 15]);
+    }
+
+    #[test]
+    fn mixed_sizes_without_resize_name_both() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        GrayImage::new(4, 4)
+            .save(dir.path().join("a/1.png"))
+            .unwrap();
+        GrayImage::new(5, 4)
+            .save(dir.path().join("a/2.png"))
+            .unwrap();
+        let error = read(&config(dir.path())).unwrap_err().to_string();
+        let second = dir.path().join("a/2.png").display().to_string();
+        assert!(error.starts_with(&second), "{error}");
+        assert!(error.contains("image is 4×5 (height×width)"), "{error}");
+        assert!(error.contains("1.png is 4×4"), "{error}");
+    }
+
+    #[test]
+    fn missing_and_empty_folders_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nowhere");
+        assert_eq!(
+            read(&config(&missing)).unwrap_err().to_string(),
+            format!("{}: not found", missing.display())
+        );
+        let error = read(&config(dir.path())).unwrap_err().to_string();
+        assert!(error.contains("no class subfolders"), "{error}");
+        std::fs::create_dir(dir.path().join("empty")).unwrap();
+        std::fs::write(dir.path().join("empty/readme.md"), "x").unwrap();
+        let error = read(&config(dir.path())).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&dir.path().join("empty").display().to_string()),
+            "{error}"
+        );
+        assert!(error.contains("no images"), "{error}");
+    }
+
+    #[test]
+    fn undecodable_image_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        write_folder(dir.path());
+        let broken = dir.path().join("dogs/d.jpg");
+        std::fs::write(&broken, b"\xff\xd8\xff\xe0 definitely not a jpeg").unwrap();
+        let error = read(&config(dir.path())).unwrap_err().to_string();
+        assert!(error.starts_with(&broken.display().to_string()), "{error}");
+        assert!(error.contains("cannot decode image"), "{error}");
+        assert!(!error.contains('\n'), "{error}");
+    }
+
+    #[test]
+    fn zero_resize_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write_folder(dir.path());
+        let error = read(&ImageFolderConfig {
+            path: dir.path().to_path_buf(),
+            resize: Some([0, 4]),
+            grayscale: None,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("resize = [0, 4]"), "{error}");
+    }
+}

@@ -1,0 +1,802 @@
+//! Parquet and CSV tables through Arrow record batches.
+//!
+//! Features are every numeric column but the label column, in file order, or exactly one
+//! list column of numbers with one length for all rows.
+
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Int64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Schema};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::{RawLabels, Table, check_finite};
+use crate::sources::{file_error, guard_panic, open_file};
+
+/// How the feature columns are laid out.
+enum FeatureLayout {
+    /// One feature per column, these column indices in file order.
+    Scalars(Vec<usize>),
+    /// One list column holding each row's whole feature vector.
+    List(usize),
+}
+
+/// A column's type as far as features are concerned.
+enum ColumnKind {
+    Number,
+    NumberList,
+    Text,
+    Other,
+}
+
+pub(super) fn read_parquet(path: &Path, label_column: Option<&str>) -> anyhow::Result<Table> {
+    let file = open_file(path)?;
+    let (schema, batches) = guard_panic(path, "the Parquet reader", || {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| file_error(path, format_args!("not a readable Parquet file: {e}")))?;
+        let schema = builder.schema().clone();
+        let reader = builder
+            .build()
+            .map_err(|e| file_error(path, format_args!("cannot read Parquet data: {e}")))?;
+        let batches = reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| file_error(path, format_args!("cannot read Parquet data: {e}")))?;
+        Ok((schema, batches))
+    })?;
+    from_batches(path, &schema, &batches, label_column, false)
+}
+
+pub(super) fn read_csv(path: &Path, label_column: Option<&str>) -> anyhow::Result<Table> {
+    let csv_error =
+        |e: arrow_schema::ArrowError| file_error(path, format_args!("cannot parse CSV: {e}"));
+    let (schema, batches) = guard_panic(path, "the CSV reader", || {
+        let format = arrow_csv::reader::Format::default().with_header(true);
+        let (schema, _) = format
+            .infer_schema(BufReader::new(open_file(path)?), None)
+            .map_err(csv_error)?;
+        check_csv_header(path, &schema)?;
+        let schema = Arc::new(schema);
+        let reader = arrow_csv::ReaderBuilder::new(schema.clone())
+            .with_header(true)
+            .build(BufReader::new(open_file(path)?))
+            .map_err(csv_error)?;
+        let batches = reader.collect::<Result<Vec<_>, _>>().map_err(csv_error)?;
+        Ok((schema, batches))
+    })?;
+    from_batches(path, &schema, &batches, label_column, true)
+}
+
+/// The first CSV row must name the columns.
+fn check_csv_header(path: &Path, schema: &Schema) -> anyhow::Result<()> {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    if names.is_empty() || names == [""] {
+        return Err(file_error(
+            path,
+            "empty CSV file; expected a header row and data rows",
+        ));
+    }
+    if names.iter().all(|name| name.trim().parse::<f64>().is_ok()) {
+        return Err(file_error(
+            path,
+            format_args!(
+                "the first row holds numbers ({}); a header row with column names is required",
+                names.iter().take(4).copied().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `text_numbers`: text columns whose every value parses as a number count as numbers (CSV
+/// infers `NaN` and `inf` as text, and those must be reported as non-finite, not as text).
+fn from_batches(
+    path: &Path,
+    schema: &Schema,
+    batches: &[RecordBatch],
+    label_column: Option<&str>,
+    text_numbers: bool,
+) -> anyhow::Result<Table> {
+    let label_index = match label_column {
+        None => None,
+        Some(name) => Some(schema.index_of(name).map_err(|_| {
+            file_error(
+                path,
+                format_args!(
+                    "label_column {name:?} not found; columns are {}",
+                    column_list(schema)
+                ),
+            )
+        })?),
+    };
+    let n_rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if n_rows == 0 {
+        return Err(file_error(path, "the table has no rows"));
+    }
+    let layout = feature_layout(path, schema, batches, label_index, text_numbers)?;
+    let (features, dim) = match &layout {
+        FeatureLayout::Scalars(columns) => scalar_features(path, schema, batches, columns, n_rows)?,
+        FeatureLayout::List(column) => list_features(path, schema, batches, *column, n_rows)?,
+    };
+    let labels = match label_index {
+        None => RawLabels::None,
+        Some(column) => read_labels(path, schema, batches, column)?,
+    };
+    Ok(Table {
+        features,
+        dim,
+        n_rows,
+        labels,
+    })
+}
+
+fn column_list(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| format!("{:?}", f.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn value_type(data_type: &DataType) -> &DataType {
+    match data_type {
+        DataType::Dictionary(_, value) => value,
+        other => other,
+    }
+}
+
+fn column_kind(data_type: &DataType) -> ColumnKind {
+    match value_type(data_type) {
+        t if t.is_numeric() => ColumnKind::Number,
+        DataType::List(item) | DataType::LargeList(item) | DataType::FixedSizeList(item, _)
+            if item.data_type().is_numeric() =>
+        {
+            ColumnKind::NumberList
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => ColumnKind::Text,
+        _ => ColumnKind::Other,
+    }
+}
+
+fn feature_layout(
+    path: &Path,
+    schema: &Schema,
+    batches: &[RecordBatch],
+    label_index: Option<usize>,
+    text_numbers: bool,
+) -> anyhow::Result<FeatureLayout> {
+    let mut scalars = Vec::new();
+    let mut lists = Vec::new();
+    for (index, field) in schema.fields().iter().enumerate() {
+        if Some(index) == label_index {
+            continue;
+        }
+        match column_kind(field.data_type()) {
+            ColumnKind::Number => scalars.push(index),
+            ColumnKind::NumberList => lists.push(index),
+            ColumnKind::Text => match first_non_number(batches, index) {
+                Some((row, value)) => {
+                    return Err(file_error(
+                        path,
+                        format_args!(
+                            "column {:?} holds text (row {row}: {value:?}); features must be numeric (if it is the label, set label_column = {:?})",
+                            field.name(),
+                            field.name()
+                        ),
+                    ));
+                }
+                None if text_numbers => scalars.push(index),
+                None => {
+                    return Err(file_error(
+                        path,
+                        format_args!(
+                            "column {:?} holds numbers stored as text; features must be a numeric type",
+                            field.name()
+                        ),
+                    ));
+                }
+            },
+            ColumnKind::Other => {
+                return Err(file_error(
+                    path,
+                    format_args!(
+                        "column {:?} has type {}; features must be numeric columns or one list of numbers",
+                        field.name(),
+                        field.data_type()
+                    ),
+                ));
+            }
+        }
+    }
+    match (scalars.len(), lists.as_slice()) {
+        (0, []) => Err(file_error(
+            path,
+            format_args!("no feature columns; columns are {}", column_list(schema)),
+        )),
+        (_, []) => Ok(FeatureLayout::Scalars(scalars)),
+        (0, [list]) => Ok(FeatureLayout::List(*list)),
+        _ => {
+            let names: Vec<String> = scalars
+                .iter()
+                .chain(&lists)
+                .map(|&i| format!("{:?}", schema.field(i).name()))
+                .collect();
+            Err(file_error(
+                path,
+                format_args!(
+                    "feature columns {} mix list and other columns; expected numeric columns or exactly one list column",
+                    names.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// The first (row, value) of a text column that does not parse as a number.
+fn first_non_number(batches: &[RecordBatch], column: usize) -> Option<(usize, String)> {
+    let mut first_row = 0;
+    for batch in batches {
+        let text = arrow_cast::cast(batch.column(column), &DataType::Utf8).ok()?;
+        let text = text.as_string::<i32>();
+        for (i, value) in text.iter().enumerate() {
+            if let Some(value) = value
+                && value.trim().parse::<f64>().is_err()
+            {
+                return Some((first_row + i, value.to_string()));
+            }
+        }
+        first_row += batch.num_rows();
+    }
+    None
+}
+
+/// Errors on the first null of `array`, naming the column and the row.
+fn check_no_nulls(
+    path: &Path,
+    name: &str,
+    array: &dyn Array,
+    first_row: usize,
+) -> anyhow::Result<()> {
+    if array.null_count() == 0 {
+        return Ok(());
+    }
+    let row = (0..array.len()).find(|&i| array.is_null(i)).unwrap_or(0);
+    Err(file_error(
+        path,
+        format_args!(
+            "column {name:?} is null at row {}; features must not be missing",
+            first_row + row
+        ),
+    ))
+}
+
+/// Casts a numeric (or numeric-text) column to f32.
+fn to_f32(path: &Path, name: &str, array: &ArrayRef) -> anyhow::Result<ArrayRef> {
+    let source = if matches!(column_kind(array.data_type()), ColumnKind::Text) {
+        // Text that parses as numbers (CSV's NaN and inf): parse as f64 first, like the reader.
+        let text = arrow_cast::cast(array, &DataType::Utf8)
+            .map_err(|e| file_error(path, format_args!("column {name:?}: {e}")))?;
+        let values: arrow_array::Float64Array = text
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.and_then(|v| v.trim().parse::<f64>().ok()))
+            .collect();
+        Arc::new(values) as ArrayRef
+    } else {
+        array.clone()
+    };
+    arrow_cast::cast(&source, &DataType::Float32).map_err(|e| {
+        file_error(
+            path,
+            format_args!("column {name:?} cannot be read as f32: {e}"),
+        )
+    })
+}
+
+fn scalar_features(
+    path: &Path,
+    schema: &Schema,
+    batches: &[RecordBatch],
+    columns: &[usize],
+    n_rows: usize,
+) -> anyhow::Result<(Vec<f32>, usize)> {
+    let dim = columns.len();
+    let mut features = vec![0.0f32; n_rows * dim];
+    let mut first_row = 0;
+    for batch in batches {
+        for (feature, &column) in columns.iter().enumerate() {
+            let name = schema.field(column).name();
+            let array = batch.column(column);
+            check_no_nulls(path, name, array.as_ref(), first_row)?;
+            let floats = to_f32(path, name, array)?;
+            check_no_nulls(path, name, floats.as_ref(), first_row)?;
+            let values = floats.as_primitive::<Float32Type>().values();
+            check_finite(path, &format!("column {name:?}"), values, 1, first_row)?;
+            for (row, &value) in values.iter().enumerate() {
+                features[(first_row + row) * dim + feature] = value;
+            }
+        }
+        first_row += batch.num_rows();
+    }
+    Ok((features, dim))
+}
+
+/// Each row's `(start, end)` in the list's child values, or `None` for a null row.
+fn list_ranges(array: &ArrayRef) -> (Vec<Option<(usize, usize)>>, ArrayRef) {
+    let valid = |i: usize| array.is_valid(i);
+    match array.data_type() {
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            let offsets = list.value_offsets();
+            let ranges = (0..list.len())
+                .map(|i| valid(i).then(|| (offsets[i] as usize, offsets[i + 1] as usize)))
+                .collect();
+            (ranges, list.values().clone())
+        }
+        DataType::LargeList(_) => {
+            let list = array.as_list::<i64>();
+            let offsets = list.value_offsets();
+            let ranges = (0..list.len())
+                .map(|i| valid(i).then(|| (offsets[i] as usize, offsets[i + 1] as usize)))
+                .collect();
+            (ranges, list.values().clone())
+        }
+        _ => {
+            let list = array.as_fixed_size_list();
+            let length = list.value_length() as usize;
+            let ranges = (0..list.len())
+                .map(|i| {
+                    valid(i).then(|| (list.value_offset_at(i), list.value_offset_at(i) + length))
+                })
+                .collect();
+            (ranges, list.values().clone())
+        }
+    }
+}
+
+fn list_features(
+    path: &Path,
+    schema: &Schema,
+    batches: &[RecordBatch],
+    column: usize,
+    n_rows: usize,
+) -> anyhow::Result<(Vec<f32>, usize)> {
+    let name = schema.field(column).name();
+    let mut features = Vec::new();
+    let mut dim = None;
+    let mut first_row = 0;
+    for batch in batches {
+        let (ranges, values) = list_ranges(batch.column(column));
+        let floats = to_f32(path, name, &values)?;
+        let floats = floats.as_primitive::<Float32Type>();
+        for (i, range) in ranges.into_iter().enumerate() {
+            let row = first_row + i;
+            let Some((start, end)) = range else {
+                return Err(file_error(
+                    path,
+                    format_args!(
+                        "column {name:?} is null at row {row}; features must not be missing"
+                    ),
+                ));
+            };
+            let length = end - start;
+            match dim {
+                None if length == 0 => {
+                    return Err(file_error(
+                        path,
+                        format_args!("column {name:?} row {row} is an empty list"),
+                    ));
+                }
+                None => {
+                    dim = Some(length);
+                    features.reserve(n_rows * length);
+                }
+                Some(expected) if expected != length => {
+                    return Err(file_error(
+                        path,
+                        format_args!(
+                            "column {name:?} row {row} has {length} values but row 0 has {expected}; every row needs the same length"
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+            if (start..end).any(|j| floats.is_null(j)) {
+                return Err(file_error(
+                    path,
+                    format_args!(
+                        "column {name:?} row {row} holds a null element; features must not be missing"
+                    ),
+                ));
+            }
+            let row_values = &floats.values()[start..end];
+            check_finite(path, &format!("column {name:?}"), row_values, length, row)?;
+            features.extend_from_slice(row_values);
+        }
+        first_row += batch.num_rows();
+    }
+    // n_rows > 0 was checked, so the first row set `dim`.
+    Ok((features, dim.unwrap_or(0)))
+}
+
+fn read_labels(
+    path: &Path,
+    schema: &Schema,
+    batches: &[RecordBatch],
+    column: usize,
+) -> anyhow::Result<RawLabels> {
+    let field = schema.field(column);
+    let label_type = value_type(field.data_type());
+    let cast_error = |e: arrow_schema::ArrowError| {
+        file_error(path, format_args!("label column {:?}: {e}", field.name()))
+    };
+    if label_type.is_integer() {
+        let mut labels = Vec::new();
+        for batch in batches {
+            let values =
+                arrow_cast::cast(batch.column(column), &DataType::Int64).map_err(cast_error)?;
+            labels.extend(values.as_primitive::<Int64Type>().iter());
+        }
+        return Ok(RawLabels::Integers(labels));
+    }
+    if matches!(column_kind(field.data_type()), ColumnKind::Text) {
+        let mut labels = Vec::new();
+        for batch in batches {
+            let values =
+                arrow_cast::cast(batch.column(column), &DataType::Utf8).map_err(cast_error)?;
+            labels.extend(
+                values
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.map(str::to_string)),
+            );
+        }
+        return Ok(RawLabels::Text(labels));
+    }
+    Err(file_error(
+        path,
+        format_args!(
+            "label column {:?} has type {}; expected integers or text",
+            field.name(),
+            field.data_type()
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, ListBuilder};
+    use arrow_array::{Float64Array, Int32Array, StringArray};
+    use parquet::arrow::ArrowWriter;
+
+    use super::super::{TableConfig, read};
+    use super::*;
+    use crate::dataset::{Dataset, Inputs};
+
+    fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    fn read_table(path: &Path, label_column: Option<&str>) -> anyhow::Result<Dataset> {
+        read(&TableConfig {
+            path: path.to_path_buf(),
+            label_column: label_column.map(str::to_string),
+            tensor: None,
+        })
+    }
+
+    fn features(dataset: &Dataset) -> (Vec<f32>, usize) {
+        match &dataset.inputs {
+            Inputs::Features { data, dim } => (data.clone(), *dim),
+            Inputs::Images { .. } => panic!("expected features"),
+        }
+    }
+
+    fn labels(dataset: &Dataset) -> Vec<Option<i32>> {
+        dataset.samples.iter().map(|s| s.label).collect()
+    }
+
+    fn expect_error(result: anyhow::Result<Dataset>, path: &Path, needles: &[&str]) {
+        let error = result.unwrap_err().to_string();
+        assert!(error.starts_with(&path.display().to_string()), "{error}");
+        assert!(!error.contains('\n'), "{error}");
+        for needle in needles {
+            assert!(error.contains(needle), "{error} should contain {needle}");
+        }
+    }
+
+    #[test]
+    fn parquet_scalar_columns_with_integer_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        write_parquet(
+            &path,
+            vec![
+                (
+                    "a",
+                    Arc::new(Float64Array::from(vec![1.5, 2.5, 3.5])) as ArrayRef,
+                ),
+                (
+                    "y",
+                    Arc::new(Int32Array::from(vec![Some(7), None, Some(-2)])),
+                ),
+                ("b", Arc::new(Int32Array::from(vec![10, 20, 30]))),
+            ],
+        );
+        let dataset = read_table(&path, Some("y")).unwrap();
+        assert_eq!(
+            features(&dataset),
+            (vec![1.5, 10.0, 2.5, 20.0, 3.5, 30.0], 2)
+        );
+        assert_eq!(dataset.class_names, vec!["-2", "7"]);
+        assert_eq!(labels(&dataset), vec![Some(1), None, Some(0)]);
+        assert_eq!(dataset.samples[1].source, format!("{}#1", path.display()));
+        assert_eq!(dataset.samples[1].split, "all");
+    }
+
+    #[test]
+    fn parquet_list_column_with_text_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let mut list = ListBuilder::new(Float32Builder::new());
+        for row in [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]] {
+            list.values().append_slice(&row);
+            list.append(true);
+        }
+        write_parquet(
+            &path,
+            vec![
+                (
+                    "label",
+                    Arc::new(StringArray::from(vec!["dog", "cat", "dog"])) as ArrayRef,
+                ),
+                ("embedding", Arc::new(list.finish())),
+            ],
+        );
+        let dataset = read_table(&path, Some("label")).unwrap();
+        assert_eq!(features(&dataset), (vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2));
+        assert_eq!(dataset.class_names, vec!["cat", "dog"]);
+        assert_eq!(labels(&dataset), vec![Some(1), Some(0), Some(1)]);
+    }
+
+    #[test]
+    fn parquet_fixed_size_list_without_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let mut list = FixedSizeListBuilder::new(Float32Builder::new(), 3);
+        for row in [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] {
+            list.values().append_slice(&row);
+            list.append(true);
+        }
+        write_parquet(&path, vec![("x", Arc::new(list.finish()) as ArrayRef)]);
+        let dataset = read_table(&path, None).unwrap();
+        assert_eq!(features(&dataset), (vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3));
+        assert_eq!(labels(&dataset), vec![None, None]);
+        assert!(dataset.class_names.is_empty());
+    }
+
+    #[test]
+    fn ragged_list_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let mut list = ListBuilder::new(Float32Builder::new());
+        list.values().append_slice(&[1.0, 2.0]);
+        list.append(true);
+        list.values().append_slice(&[1.0]);
+        list.append(true);
+        write_parquet(&path, vec![("x", Arc::new(list.finish()) as ArrayRef)]);
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &["column \"x\" row 1 has 1 values but row 0 has 2"],
+        );
+    }
+
+    #[test]
+    fn null_list_element_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let mut list = ListBuilder::new(Float32Builder::new());
+        list.values().append_slice(&[1.0, 2.0]);
+        list.append(true);
+        list.values().append_value(1.0);
+        list.values().append_null();
+        list.append(true);
+        write_parquet(&path, vec![("x", Arc::new(list.finish()) as ArrayRef)]);
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &["row 1 holds a null element"],
+        );
+    }
+
+    #[test]
+    fn list_mixed_with_scalars_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let mut list = ListBuilder::new(Float32Builder::new());
+        list.values().append_slice(&[1.0]);
+        list.append(true);
+        write_parquet(
+            &path,
+            vec![
+                ("x", Arc::new(list.finish()) as ArrayRef),
+                ("a", Arc::new(Float64Array::from(vec![1.0]))),
+            ],
+        );
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &["mix list and other columns"],
+        );
+    }
+
+    #[test]
+    fn parquet_text_feature_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        write_parquet(
+            &path,
+            vec![
+                (
+                    "a",
+                    Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef,
+                ),
+                ("name", Arc::new(StringArray::from(vec![None, Some("bob")]))),
+            ],
+        );
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &["column \"name\" holds text (row 1: \"bob\")"],
+        );
+    }
+
+    #[test]
+    fn parquet_nan_and_null_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        write_parquet(
+            &path,
+            vec![(
+                "a",
+                Arc::new(Float64Array::from(vec![1.0, 2.0, f64::NAN])) as ArrayRef,
+            )],
+        );
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &["column \"a\" row 2 holds NaN"],
+        );
+        write_parquet(
+            &path,
+            vec![(
+                "a",
+                Arc::new(Float64Array::from(vec![Some(1.0), None])) as ArrayRef,
+            )],
+        );
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &["column \"a\" is null at row 1"],
+        );
+        // 1e300 fits f64 but not f32.
+        write_parquet(
+            &path,
+            vec![("a", Arc::new(Float64Array::from(vec![1e300])) as ArrayRef)],
+        );
+        expect_error(read_table(&path, None), &path, &["row 0 holds inf"]);
+    }
+
+    #[test]
+    fn missing_or_float_label_column_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        write_parquet(
+            &path,
+            vec![
+                ("a", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef),
+                ("b", Arc::new(Float64Array::from(vec![1.0]))),
+            ],
+        );
+        expect_error(
+            read_table(&path, Some("y")),
+            &path,
+            &["label_column \"y\" not found; columns are \"a\", \"b\""],
+        );
+        expect_error(
+            read_table(&path, Some("b")),
+            &path,
+            &["label column \"b\" has type Float64"],
+        );
+    }
+
+    #[test]
+    fn corrupt_parquet_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        std::fs::write(&path, b"PAR1 this is not really parquet PAR1").unwrap();
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &["not a readable Parquet file"],
+        );
+    }
+
+    #[test]
+    fn csv_with_header_and_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "x,label,y\n1,b,0.5\n2,a,-1.5\n3,,2\n").unwrap();
+        let dataset = read_table(&path, Some("label")).unwrap();
+        assert_eq!(features(&dataset), (vec![1.0, 0.5, 2.0, -1.5, 3.0, 2.0], 2));
+        assert_eq!(dataset.class_names, vec!["a", "b"]);
+        assert_eq!(labels(&dataset), vec![Some(1), Some(0), None]);
+    }
+
+    #[test]
+    fn csv_schema_is_inferred_over_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        // Integers for many rows, then a float at the end: the column must be a float column.
+        let mut text = "v\n".to_string();
+        for i in 0..2000 {
+            text.push_str(&format!("{i}\n"));
+        }
+        text.push_str("0.25\n");
+        std::fs::write(&path, text).unwrap();
+        let (data, dim) = features(&read_table(&path, None).unwrap());
+        assert_eq!((data.len(), dim, data[2000]), (2001, 1, 0.25));
+    }
+
+    #[test]
+    fn csv_text_nan_and_null_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "a,b\n1,x\n2,y\n").unwrap();
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &["column \"b\" holds text (row 0: \"x\")"],
+        );
+        std::fs::write(&path, "a,b\n1,2\n2,NaN\n").unwrap();
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &["column \"b\" row 1 holds NaN"],
+        );
+        std::fs::write(&path, "a,b\n1,2\n2,\n").unwrap();
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &["column \"b\" is null at row 1"],
+        );
+    }
+
+    #[test]
+    fn csv_without_header_or_rows_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "1,2\n3,4\n").unwrap();
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &["a header row with column names is required"],
+        );
+        std::fs::write(&path, "").unwrap();
+        expect_error(read_table(&path, None), &path, &["empty CSV file"]);
+        std::fs::write(&path, "a,b\n").unwrap();
+        expect_error(read_table(&path, None), &path, &["no rows"]);
+        std::fs::write(&path, "a,b\n1,2\n3\n").unwrap();
+        expect_error(read_table(&path, None), &path, &["cannot parse CSV"]);
+    }
+}

@@ -1,0 +1,73 @@
+//! The shipped pipelines' prepare stage, run through the same library call as the binary.
+
+use ebsc_core::cli::StageArgs;
+use ebsc_core::{Outcome, ProgressMode};
+use ebsc_io::{TensorFile, read_samples};
+use ebsc_tests::repo_root;
+
+fn prepare(pipeline: &str, runs: &std::path::Path) -> Outcome {
+    // Pipelines name their data relative to the repository root, as `just` runs them.
+    std::env::set_current_dir(repo_root()).unwrap();
+    let args = ebsc_prepare::Args {
+        stage: StageArgs {
+            pipeline: format!("pipelines/{pipeline}.toml").into(),
+            runs_dir: runs.to_path_buf(),
+            force: false,
+            progress: ProgressMode::None,
+        },
+    };
+    ebsc_prepare::run(&args).unwrap()
+}
+
+#[test]
+fn mnist_demo_prepares_the_embedded_test_split() {
+    let runs = tempfile::tempdir().unwrap();
+    let first = prepare("mnist-demo", runs.path());
+    assert!(matches!(first, Outcome::Ran { .. }));
+    let dir = runs.path().join("mnist-demo/prepare");
+
+    let samples = read_samples(&dir.join("samples.parquet")).unwrap();
+    assert_eq!(samples.len(), 10_000);
+    // Class sizes of the MNIST test split, as published with the data set.
+    let expected = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
+    for (digit, &count) in expected.iter().enumerate() {
+        let n = samples
+            .iter()
+            .filter(|s| s.label == Some(digit as i32))
+            .count();
+        assert_eq!(n, count, "digit {digit}");
+    }
+    assert!(samples.iter().all(|s| s.split == "test"));
+    assert_eq!(
+        samples[0].label_name.as_deref(),
+        Some("7"),
+        "the first test digit is a 7"
+    );
+
+    let inputs = TensorFile::open(&dir.join("inputs.safetensors")).unwrap();
+    let (shape, pixels) = inputs.u8("images").unwrap();
+    assert_eq!(shape, vec![10_000, 1, 28, 28]);
+    // Total ink of the split: a checksum of the decoded pixels, independent of encoding.
+    let ink: u64 = pixels.iter().map(|&p| p as u64).sum();
+    assert_eq!(
+        ink, 264_923_200,
+        "sum computed with Python gzip over the raw bytes"
+    );
+
+    assert!(matches!(
+        prepare("mnist-demo", runs.path()),
+        Outcome::UpToDate { .. }
+    ));
+}
+
+#[test]
+fn subspaces_pipeline_generates_its_data() {
+    let runs = tempfile::tempdir().unwrap();
+    prepare("subspaces", runs.path());
+    let dir = runs.path().join("subspaces/prepare");
+    let samples = read_samples(&dir.join("samples.parquet")).unwrap();
+    assert_eq!(samples.len(), 8 * 60);
+    let inputs = TensorFile::open(&dir.join("inputs.safetensors")).unwrap();
+    let (shape, _) = inputs.f32("features").unwrap();
+    assert_eq!(shape, vec![480, 32]);
+}
