@@ -1,0 +1,67 @@
+# ebsc: deep subspace clustering with energy-based self-expressiveness.
+# `just run` runs the default pipeline end to end; `just test` runs every test.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+default_pipeline := "mnist-demo"
+
+# List the recipes.
+default:
+    @just --list
+
+# Create .venv with torch==2.11.0 for tch (does nothing when it is already there).
+setup:
+    @scripts/setup.sh
+
+# Build the stage binaries (release).
+build: setup
+    cargo build --release --workspace --bins
+
+# Run every stage of a pipeline; stages that are up to date skip.
+run pipeline=default_pipeline *flags: build
+    scripts/stages.sh run {{pipeline}} {{flags}}
+
+# Stage 1: raw data -> samples.parquet, inputs.safetensors.
+prepare pipeline=default_pipeline *flags: build
+    scripts/stages.sh upto prepare {{pipeline}} {{flags}}
+
+# Stage 2: self-supervised pretraining of the encoder (runs prepare first).
+pretrain pipeline=default_pipeline *flags: build
+    scripts/stages.sh upto pretrain {{pipeline}} {{flags}}
+
+# Stage 3: joint energy and coefficient training (runs its upstream first).
+train pipeline=default_pipeline *flags: build
+    scripts/stages.sh upto train {{pipeline}} {{flags}}
+
+# Stage 4: affinity export (runs its upstream first).
+affinity pipeline=default_pipeline *flags: build
+    scripts/stages.sh upto affinity {{pipeline}} {{flags}}
+
+# Stage 5: spectral clustering and evaluation (runs its upstream first).
+cluster pipeline=default_pipeline *flags: build
+    scripts/stages.sh upto cluster {{pipeline}} {{flags}}
+
+# Force one stage and every stage after it, e.g. `just from train mnist-demo`.
+from stage pipeline=default_pipeline *flags: build
+    scripts/stages.sh from {{stage}} {{pipeline}} {{flags}}
+
+# Every test: unit tests beside the code, end-to-end tests in tests/.
+test: setup
+    cargo test --workspace
+
+# Formatting and clippy, warnings as errors.
+lint: setup
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Benchmarks; results go to RESULTS.md by hand, with the command and the machine.
+bench: build
+    scripts/bench.sh
+
+# Fetch a full data set into data/ (checksums verified): `just fetch mnist`.
+fetch dataset:
+    scripts/fetch.sh {{dataset}}
+
+# Delete a pipeline's run folder (all of data/runs without an argument).
+clean pipeline="":
+    rm -rf "data/runs/{{pipeline}}"
