@@ -1,0 +1,30 @@
+//! Spectral clustering and evaluation on large sparse graphs (DESIGN.md §1, stage
+//! `cluster`): a CSR affinity graph, the normalised operator `D^{-1/2} W D^{-1/2}`,
+//! its top eigenpairs (dense for small graphs, LOBPCG above), k-means++ on the
+//! row-normalised embedding, and ACC / NMI / ARI against labels.
+//!
+//! Pure computation: this crate knows nothing of files, tables or tch models.
+
+mod block;
+pub mod eigen;
+pub mod graph;
+pub mod kmeans;
+mod lobpcg;
+pub mod metrics;
+pub mod normalized;
+pub mod ordering;
+pub mod pipeline;
+pub mod synthetic;
+
+pub use eigen::{EigenError, EigenMethod, EigenOptions, Eigenpairs, top_eigenpairs};
+pub use graph::{BuildReport, GraphError, SparseGraph, Symmetry};
+pub use kmeans::{Coordinate, KMeansError, KMeansOptions, KMeansResult, kmeans};
+pub use metrics::{
+    ClusteringScores, ContingencyTable, MetricsError, NmiNormalization, accuracy,
+    adjusted_rand_index, evaluate, matched_classes, normalized_mutual_info,
+};
+pub use normalized::{NormalizedAffinity, Precision};
+pub use pipeline::{
+    ClusterCount, SpectralError, SpectralOptions, SpectralResult, eigengap_n_clusters,
+    normalize_rows, spectral_clustering,
+};

@@ -1,0 +1,317 @@
+//! LOBPCG (Knyazev 2001) for the largest eigenpairs of `S`, with the basis choices of
+//! Hetmaniuk & Lehoucq (2006) and Duersch et al. (2018):
+//! - the Rayleigh–Ritz basis `[X P W]` is kept orthonormal: the residuals `W` are
+//!   projected off `X` and `P` and orthonormalised by SVQB (Gram matrix eigen-
+//!   decomposition, dependent directions dropped), with a second pass when the first
+//!   removed most of a column;
+//! - the new `P` is the part of the Ritz coefficients outside `X`, orthonormalised
+//!   in the small space, so `P ⟂ X` and `P` is orthonormal without touching `n`-rows;
+//! - soft locking: converged columns stay in `X` but add no residual to `W`;
+//! - `S X`, `S P` are updated by the same small combinations as `X`, `P`; only `S W`
+//!   costs a sparse product. Convergence is confirmed with an explicit `S X`.
+//!
+//! Memory: six `n × (k + guard)` blocks (`X, SX, P, SP, W, SW`), nothing `n × n`.
+
+use crate::block::{Block, combine_in_place, gram};
+use crate::eigen::{EigenError, EigenMethod, EigenOptions, Eigenpairs};
+use crate::normalized::{NormalizedAffinity, Precision};
+use faer::{Mat, MatRef, Side};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// A column whose squared norm falls below this after projection is taken as
+/// lying in the span of the basis already, and dropped.
+const NEGLIGIBLE_SQUARED_NORM: f64 = 1e-20;
+/// SVQB drops directions whose eigenvalue in the unit-diagonal Gram matrix is below
+/// this fraction of the largest one.
+const SVQB_DROP: f64 = 1e-12;
+/// A second projection pass runs when the first left less than this much of a
+/// column's squared norm (it then lost orthogonality to rounding).
+const REORTHOGONALIZE_BELOW: f64 = 0.5;
+/// Sparse products gather f32 rows (f64 sums) when the tolerance is at least this:
+/// their relative error, ~1e-7, is then far below it.
+const SINGLE_PRECISION_TOLERANCE: f64 = 1e-6;
+/// Rows per parallel task of the residual computation.
+const ROWS_PER_TASK: usize = 2048;
+
+/// LOBPCG for the top `k` eigenpairs. `communities` (contiguous node ranges, may be
+/// empty) seed the start: see [`initial_block`].
+pub(crate) fn lobpcg(
+    operator: &NormalizedAffinity<'_>,
+    k: usize,
+    options: &EigenOptions,
+    communities: &[Range<usize>],
+) -> Result<Eigenpairs, EigenError> {
+    let n = operator.n_nodes();
+    let m = k + options.guard_vectors;
+    let tolerance = options.tolerance;
+
+    // X: orthonormal, then rotated to Ritz vectors of its own span.
+    let mut x = initial_block(operator, m, communities, options.seed);
+    orthonormalize_against(&mut x, &[]);
+    orthonormalize_against(&mut x, &[]);
+    let mut ax = Block::zeros(n, m, m);
+    let precision = if tolerance >= SINGLE_PRECISION_TOLERANCE {
+        Precision::Single
+    } else {
+        Precision::Double
+    };
+    operator.apply_block_with(&x.data, &mut ax.data, m, m, precision);
+    let g = gram(&[&x], &[&ax], true);
+    let (mut theta, y) = eigen_descending(g.as_ref(), m);
+    combine_in_place(&mut [&mut x], &[], y.as_ref(), &[m]);
+    combine_in_place(&mut [&mut ax], &[], y.as_ref(), &[m]);
+
+    let mut w = Block::zeros(n, m, 0);
+    let mut aw = Block::zeros(n, m, 0);
+    let mut p = Block::zeros(n, m, 0);
+    let mut ap = Block::zeros(n, m, 0);
+    let mut norms = residuals_into(&x, &ax, &theta, &mut w);
+    let mut iterations_done = 0;
+
+    for iteration in 0..options.max_iterations {
+        if max_of(&norms[..k]) <= tolerance {
+            // The implicitly updated S X drifts; confirm with an explicit product (in
+            // f32 gathers only where their error is far below the tolerance).
+            operator.apply_block_with(&x.data, &mut ax.data, m, m, precision);
+            norms = residuals_into(&x, &ax, &theta, &mut w);
+            if max_of(&norms[..k]) <= tolerance {
+                return Ok(Eigenpairs {
+                    eigenvalues: theta[..k].to_vec(),
+                    eigenvectors: x.to_row_major(k),
+                    n_nodes: n,
+                    k,
+                    method: EigenMethod::Lobpcg,
+                    iterations: iteration,
+                    max_residual: max_of(&norms[..k]),
+                });
+            }
+        }
+
+        // W: the residuals of the unconverged columns, scaled to unit norm.
+        let active: Vec<usize> = (0..m).filter(|&j| norms[j] > tolerance).collect();
+        let select = Mat::from_fn(m, active.len(), |row, col| {
+            if active[col] == row {
+                1.0 / norms[row]
+            } else {
+                0.0
+            }
+        });
+        combine_in_place(&mut [&mut w], &[], select.as_ref(), &[active.len()]);
+        orthonormalize_against(&mut w, &[&x, &p]);
+        if w.width == 0 {
+            break; // stagnation: the residuals lie in the current basis
+        }
+        aw.width = w.width;
+        operator.apply_block_with(&w.data, &mut aw.data, m, w.width, precision);
+
+        // Rayleigh–Ritz on the orthonormal basis [X P W].
+        let g = gram(&[&x, &p, &w], &[&ax, &ap, &aw], true);
+        let (values, all_vectors) = eigen_descending(g.as_ref(), g.nrows());
+        theta = values[..m].to_vec();
+        let ritz = all_vectors.subcols(0, m);
+        let directions = p_directions(ritz, m, &active);
+        let p_width = directions.ncols();
+        let coefficients = Mat::from_fn(g.nrows(), m + p_width, |row, col| {
+            if col < m {
+                ritz[(row, col)]
+            } else {
+                directions[(row, col - m)]
+            }
+        });
+        combine_in_place(
+            &mut [&mut x, &mut p],
+            &[&w],
+            coefficients.as_ref(),
+            &[m, p_width],
+        );
+        combine_in_place(
+            &mut [&mut ax, &mut ap],
+            &[&aw],
+            coefficients.as_ref(),
+            &[m, p_width],
+        );
+        norms = residuals_into(&x, &ax, &theta, &mut w);
+        iterations_done = iteration + 1;
+    }
+    // Report the true residual, not the drifted one.
+    operator.apply_block_with(&x.data, &mut ax.data, m, m, precision);
+    let norms = residuals_into(&x, &ax, &theta, &mut w);
+    Err(EigenError::NotConverged {
+        iterations: iterations_done,
+        max_residual: max_of(&norms[..k]),
+    })
+}
+
+/// The starting block: random normal columns (ChaCha8 from `seed`), of which the
+/// first ones are replaced by `D^{1/2} 1_C` for the largest communities `C`
+/// (at most `m − 2`, each of at least `n / (4m)` nodes). On a graph whose
+/// communities follow its clusters these lie close to the wanted eigenvectors
+/// (`D^{1/2} 1` is the top one of a connected graph), which saves iterations; the
+/// random columns keep the start general.
+fn initial_block(
+    operator: &NormalizedAffinity<'_>,
+    m: usize,
+    communities: &[Range<usize>],
+    seed: u64,
+) -> Block {
+    let n = operator.n_nodes();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut x = Block::random(n, m, &mut rng);
+    let mut largest: Vec<&Range<usize>> = communities
+        .iter()
+        .filter(|c| c.len() * 4 * m >= n)
+        .collect();
+    largest.sort_by_key(|c| std::cmp::Reverse(c.len()));
+    let inv_sqrt_degrees = operator.inv_sqrt_degrees();
+    for (column, community) in largest.into_iter().take(m.saturating_sub(2)).enumerate() {
+        for (row, (x_row, &inv_sqrt_degree)) in
+            x.data.chunks_exact_mut(m).zip(inv_sqrt_degrees).enumerate()
+        {
+            let inside = community.contains(&row) && inv_sqrt_degree > 0.0;
+            x_row[column] = if inside { 1.0 / inv_sqrt_degree } else { 0.0 };
+        }
+    }
+    x
+}
+
+/// `W = S X − X diag(θ)` (all columns of `X`); returns the column norms.
+fn residuals_into(x: &Block, ax: &Block, theta: &[f64], w: &mut Block) -> Vec<f64> {
+    let (stride, width) = (x.stride, x.width);
+    w.width = width;
+    let chunk = ROWS_PER_TASK * stride;
+    let partials: Vec<Vec<f64>> = w
+        .data
+        .par_chunks_mut(chunk)
+        .zip(x.data.par_chunks(chunk))
+        .zip(ax.data.par_chunks(chunk))
+        .map(|((w_rows, x_rows), ax_rows)| {
+            let mut squares = vec![0.0; width];
+            for ((w_row, x_row), ax_row) in w_rows
+                .chunks_exact_mut(stride)
+                .zip(x_rows.chunks_exact(stride))
+                .zip(ax_rows.chunks_exact(stride))
+            {
+                for j in 0..width {
+                    let r = ax_row[j] - theta[j] * x_row[j];
+                    w_row[j] = r;
+                    squares[j] += r * r;
+                }
+            }
+            squares
+        })
+        .collect();
+    let mut squares = vec![0.0; width];
+    for partial in partials {
+        for (s, p) in squares.iter_mut().zip(partial) {
+            *s += p;
+        }
+    }
+    squares.into_iter().map(f64::sqrt).collect()
+}
+
+/// Projects `block` off the orthonormal `bases` and orthonormalises it (SVQB),
+/// dropping dependent columns; a second pass when the first removed a lot.
+fn orthonormalize_against(block: &mut Block, bases: &[&Block]) {
+    let bases: Vec<&Block> = bases.iter().copied().filter(|b| b.width > 0).collect();
+    for _pass in 0..2 {
+        let width = block.width;
+        if width == 0 {
+            return;
+        }
+        if !bases.is_empty() {
+            let overlaps = gram(&bases, &[block], false);
+            let projection = Mat::from_fn(width + overlaps.nrows(), width, |row, col| {
+                if row < width {
+                    f64::from(u8::from(row == col))
+                } else {
+                    -overlaps[(row - width, col)]
+                }
+            });
+            combine_in_place(&mut [&mut *block], &bases, projection.as_ref(), &[width]);
+        }
+        let g = gram(&[block], &[block], false);
+        let smallest_diagonal = (0..width).map(|j| g[(j, j)]).fold(f64::INFINITY, f64::min);
+        let largest_diagonal = (0..width).map(|j| g[(j, j)]).fold(0.0, f64::max);
+        let transform = svqb(g.as_ref());
+        let new_width = transform.ncols();
+        combine_in_place(&mut [&mut *block], &[], transform.as_ref(), &[new_width]);
+        if smallest_diagonal >= REORTHOGONALIZE_BELOW * largest_diagonal {
+            return;
+        }
+    }
+}
+
+/// SVQB (Stathopoulos & Wu 2002): `T` with `(B T)ᵀ (B T) = I` for the block `B`
+/// whose Gram matrix is `g`; directions that are numerically dependent are dropped,
+/// so `T` may have fewer columns than `g`.
+fn svqb(g: MatRef<'_, f64>) -> Mat<f64> {
+    let width = g.nrows();
+    let kept: Vec<usize> = (0..width)
+        .filter(|&j| g[(j, j)] > NEGLIGIBLE_SQUARED_NORM)
+        .collect();
+    if kept.is_empty() {
+        return Mat::zeros(width, 0);
+    }
+    let scale: Vec<f64> = kept.iter().map(|&j| 1.0 / g[(j, j)].sqrt()).collect();
+    let scaled = Mat::from_fn(kept.len(), kept.len(), |a, b| {
+        scale[a] * g[(kept[a], kept[b])] * scale[b]
+    });
+    let (values, vectors) = eigen_descending(scaled.as_ref(), kept.len());
+    let largest = values[0].max(0.0);
+    let directions: Vec<usize> = (0..values.len())
+        .filter(|&c| values[c] > SVQB_DROP * largest)
+        .collect();
+    let mut transform = Mat::zeros(width, directions.len());
+    for (c, &d) in directions.iter().enumerate() {
+        let inv_sqrt = 1.0 / values[d].sqrt();
+        for (a, &row) in kept.iter().enumerate() {
+            transform[(row, c)] = scale[a] * vectors[(a, d)] * inv_sqrt;
+        }
+    }
+    transform
+}
+
+/// New search directions in the small space: the Ritz coefficients of the active
+/// columns with their `X` part removed, made orthonormal to all Ritz coefficients
+/// and to each other (Hetmaniuk & Lehoucq's basis for `P`).
+fn p_directions(ritz: MatRef<'_, f64>, x_rows: usize, active: &[usize]) -> Mat<f64> {
+    let s = ritz.nrows();
+    let mut z = Mat::from_fn(s, active.len(), |row, col| {
+        if row < x_rows {
+            0.0
+        } else {
+            ritz[(row, active[col])]
+        }
+    });
+    for _pass in 0..2 {
+        let overlap = ritz.transpose() * &z;
+        z -= ritz * &overlap;
+    }
+    let g = z.transpose() * &z;
+    let transform = svqb(g.as_ref());
+    z * transform
+}
+
+/// Eigenpairs of the symmetric `g`, largest `count` first.
+fn eigen_descending(g: MatRef<'_, f64>, count: usize) -> (Vec<f64>, Mat<f64>) {
+    let size = g.nrows();
+    let symmetric = Mat::from_fn(size, size, |i, j| 0.5 * (g[(i, j)] + g[(j, i)]));
+    // The dense solver on a tiny well-scaled symmetric matrix does not fail; if it
+    // ever did, zeros would make LOBPCG stagnate and report NotConverged.
+    let Ok(eigen) = symmetric.self_adjoint_eigen(Side::Lower) else {
+        return (vec![0.0; count], Mat::zeros(size, count));
+    };
+    let values = eigen.S().column_vector();
+    let vectors = eigen.U();
+    let order: Vec<usize> = (size - count..size).rev().collect();
+    let descending_values = order.iter().map(|&j| values[j]).collect();
+    let descending_vectors = Mat::from_fn(size, count, |i, c| vectors[(i, order[c])]);
+    (descending_values, descending_vectors)
+}
+
+fn max_of(values: &[f64]) -> f64 {
+    values.iter().copied().fold(0.0, f64::max)
+}

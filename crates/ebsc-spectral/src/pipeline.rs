@@ -1,0 +1,270 @@
+//! Spectral clustering (DESIGN.md §1, stage `cluster`): top eigenvectors of
+//! `S = D^{-1/2} W D^{-1/2}`, rows L2-normalised, k-means++ with restarts.
+
+use crate::eigen::{EigenError, EigenMethod, EigenOptions, top_eigenpairs};
+use crate::graph::SparseGraph;
+use crate::kmeans::{KMeansError, KMeansOptions, kmeans};
+use crate::normalized::NormalizedAffinity;
+use rayon::prelude::*;
+use std::time::{Duration, Instant};
+
+/// How many clusters to form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterCount {
+    Fixed(usize),
+    /// From the largest eigengap among the computed eigenvalues
+    /// ([`eigengap_n_clusters`]).
+    Eigengap,
+}
+
+/// Settings of [`spectral_clustering`] beyond the cluster and eigenvector counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpectralOptions {
+    pub eigen: EigenOptions,
+    pub kmeans_restarts: usize,
+    pub kmeans_max_iterations: usize,
+    pub kmeans_tolerance: f64,
+    pub kmeans_seed: u64,
+}
+
+impl Default for SpectralOptions {
+    fn default() -> Self {
+        let kmeans = KMeansOptions::new(1, 0);
+        Self {
+            eigen: EigenOptions::default(),
+            kmeans_restarts: kmeans.restarts,
+            kmeans_max_iterations: kmeans.max_iterations,
+            kmeans_tolerance: kmeans.tolerance,
+            kmeans_seed: kmeans.seed,
+        }
+    }
+}
+
+/// Why spectral clustering failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpectralError {
+    #[error("{n_clusters} clusters from {n_eigenvectors} eigenvectors of a {n_nodes}-node graph")]
+    InvalidCounts {
+        n_clusters: usize,
+        n_eigenvectors: usize,
+        n_nodes: usize,
+    },
+    #[error(transparent)]
+    Eigen(#[from] EigenError),
+    #[error(transparent)]
+    KMeans(#[from] KMeansError),
+}
+
+/// Everything spectral clustering computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpectralResult {
+    /// Cluster of each node, in `0..n_clusters`.
+    pub assignments: Vec<u32>,
+    pub n_clusters: usize,
+    /// Top eigenvalues of `S`, descending.
+    pub eigenvalues: Vec<f64>,
+    /// `n × n_eigenvectors` row-major, rows L2-normalised (isolated nodes: zero rows).
+    pub embedding: Vec<f64>,
+    pub n_eigenvectors: usize,
+    pub eigen_method: EigenMethod,
+    pub eigen_iterations: usize,
+    pub eigen_max_residual: f64,
+    pub inertia: f64,
+    pub kmeans_iterations: usize,
+    pub eigen_time: Duration,
+    pub kmeans_time: Duration,
+}
+
+/// Clusters the nodes of `graph` from the top `n_eigenvectors` eigenvectors of its
+/// normalised affinity.
+pub fn spectral_clustering(
+    graph: &SparseGraph,
+    n_clusters: ClusterCount,
+    n_eigenvectors: usize,
+    options: &SpectralOptions,
+) -> Result<SpectralResult, SpectralError> {
+    let n_nodes = graph.n_nodes();
+    let invalid = |n_clusters| SpectralError::InvalidCounts {
+        n_clusters,
+        n_eigenvectors,
+        n_nodes,
+    };
+    if let ClusterCount::Fixed(k) = n_clusters
+        && (k == 0 || k > n_nodes)
+    {
+        return Err(invalid(k));
+    }
+    if n_eigenvectors == 0 || n_eigenvectors > n_nodes {
+        return Err(invalid(0));
+    }
+
+    let started = Instant::now();
+    let operator = NormalizedAffinity::new(graph);
+    let pairs = top_eigenpairs(&operator, n_eigenvectors, &options.eigen)?;
+    let eigen_time = started.elapsed();
+
+    let k = match n_clusters {
+        ClusterCount::Fixed(k) => k,
+        ClusterCount::Eigengap => eigengap_n_clusters(&pairs.eigenvalues),
+    };
+    let mut embedding = pairs.eigenvectors;
+    normalize_rows(&mut embedding, n_eigenvectors);
+
+    let started = Instant::now();
+    // k-means on f32 coordinates: rows have unit norm, f32 resolves them far below
+    // any cluster separation, and halves the memory traffic.
+    let coordinates: Vec<f32> = embedding.par_iter().map(|&v| v as f32).collect();
+    let kmeans_options = KMeansOptions {
+        n_clusters: k,
+        restarts: options.kmeans_restarts,
+        max_iterations: options.kmeans_max_iterations,
+        tolerance: options.kmeans_tolerance,
+        seed: options.kmeans_seed,
+    };
+    let clustering = kmeans(&coordinates, n_eigenvectors, &kmeans_options)?;
+    let kmeans_time = started.elapsed();
+
+    Ok(SpectralResult {
+        assignments: clustering.assignments,
+        n_clusters: k,
+        eigenvalues: pairs.eigenvalues,
+        embedding,
+        n_eigenvectors,
+        eigen_method: pairs.method,
+        eigen_iterations: pairs.iterations,
+        eigen_max_residual: pairs.max_residual,
+        inertia: clustering.inertia,
+        kmeans_iterations: clustering.iterations,
+        eigen_time,
+        kmeans_time,
+    })
+}
+
+/// Number of clusters from the largest eigengap: the `i` (1-based) maximising
+/// `λ_i − λ_{i+1}` over the given descending eigenvalues of `S` (the first on ties);
+/// 1 when fewer than two eigenvalues are given.
+pub fn eigengap_n_clusters(eigenvalues: &[f64]) -> usize {
+    let mut best = (f64::NEG_INFINITY, 1);
+    for (i, pair) in eigenvalues.windows(2).enumerate() {
+        let gap = pair[0] - pair[1];
+        if gap > best.0 {
+            best = (gap, i + 1);
+        }
+    }
+    best.1
+}
+
+/// Scales each row to unit L2 norm; zero rows stay zero.
+pub fn normalize_rows(matrix: &mut [f64], n_cols: usize) {
+    matrix.par_chunks_mut(n_cols).for_each(|row| {
+        let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|v| *v /= norm);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Symmetry;
+    use crate::metrics::evaluate;
+    use crate::synthetic::stochastic_block_model;
+
+    fn sbm(block_sizes: &[usize], p_in: f64, p_out: f64, seed: u64) -> (SparseGraph, Vec<i32>) {
+        let (t, labels) = stochastic_block_model(block_sizes, p_in, p_out, seed);
+        let (graph, _) = SparseGraph::from_triplets(
+            labels.len(),
+            &t.rows,
+            &t.cols,
+            &t.values,
+            Symmetry::Require,
+        )
+        .unwrap();
+        (graph, labels)
+    }
+
+    #[test]
+    fn planted_blocks_recovered_dense_path() {
+        let (graph, labels) = sbm(&[200; 5], 0.3, 0.01, 1);
+        let result = spectral_clustering(
+            &graph,
+            ClusterCount::Fixed(5),
+            5,
+            &SpectralOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(result.eigen_method, EigenMethod::Dense);
+        let (scores, _) = evaluate(&labels, &result.assignments).unwrap();
+        assert_eq!(scores.accuracy, 1.0);
+        assert!((result.eigenvalues[0] - 1.0).abs() < 1e-12);
+
+        // The eigengap sees the 5 blocks among 8 eigenvalues.
+        let auto = spectral_clustering(
+            &graph,
+            ClusterCount::Eigengap,
+            8,
+            &SpectralOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(auto.n_clusters, 5);
+        let (scores, _) = evaluate(&labels, &auto.assignments).unwrap();
+        assert_eq!(scores.accuracy, 1.0);
+    }
+
+    #[test]
+    fn planted_blocks_recovered_iterative_path() {
+        // 5,000 nodes, above the dense threshold.
+        let (graph, labels) = sbm(&[500; 10], 0.1, 0.005, 2);
+        let result = spectral_clustering(
+            &graph,
+            ClusterCount::Fixed(10),
+            10,
+            &SpectralOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(result.eigen_method, EigenMethod::Lobpcg);
+        assert!(result.eigen_max_residual <= 1e-4);
+        let (scores, _) = evaluate(&labels, &result.assignments).unwrap();
+        assert_eq!(scores.accuracy, 1.0);
+        // Embedding rows have unit norm.
+        for row in result.embedding.chunks_exact(10).take(100) {
+            let norm: f64 = row.iter().map(|v| v * v).sum();
+            assert!((norm - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn invalid_counts_rejected() {
+        let (graph, _) = sbm(&[5, 5], 0.9, 0.1, 3);
+        let options = SpectralOptions::default();
+        assert!(matches!(
+            spectral_clustering(&graph, ClusterCount::Fixed(0), 2, &options),
+            Err(SpectralError::InvalidCounts { n_clusters: 0, .. })
+        ));
+        assert!(matches!(
+            spectral_clustering(&graph, ClusterCount::Fixed(2), 11, &options),
+            Err(SpectralError::InvalidCounts {
+                n_eigenvectors: 11,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn eigengap_picks_largest_drop() {
+        // Drops: 0.01, 0.02, 0.5, 0.1 → the largest is after the third value.
+        assert_eq!(eigengap_n_clusters(&[1.0, 0.99, 0.97, 0.47, 0.37]), 3);
+        // Ties: first.
+        assert_eq!(eigengap_n_clusters(&[1.0, 0.5, 0.0]), 1);
+        assert_eq!(eigengap_n_clusters(&[1.0]), 1);
+        assert_eq!(eigengap_n_clusters(&[]), 1);
+    }
+
+    #[test]
+    fn rows_normalised_and_zero_rows_kept() {
+        let mut m = vec![3.0, 4.0, 0.0, 0.0];
+        normalize_rows(&mut m, 2);
+        assert_eq!(m, vec![0.6, 0.8, 0.0, 0.0]);
+    }
+}
