@@ -125,29 +125,20 @@ fn arrow_cast_to_u32(array: &dyn Array) -> Option<UInt32Array> {
     use arrow_array::types::{Int32Type, Int64Type, UInt32Type, UInt64Type};
     match array.data_type() {
         DataType::UInt32 => Some(array.as_primitive::<UInt32Type>().clone()),
-        DataType::Int64 => array
-            .as_primitive::<Int64Type>()
-            .values()
-            .iter()
-            .map(|&v| u32::try_from(v).ok())
-            .collect::<Option<Vec<u32>>>()
-            .map(UInt32Array::from),
-        DataType::Int32 => array
-            .as_primitive::<Int32Type>()
-            .values()
-            .iter()
-            .map(|&v| u32::try_from(v).ok())
-            .collect::<Option<Vec<u32>>>()
-            .map(UInt32Array::from),
-        DataType::UInt64 => array
-            .as_primitive::<UInt64Type>()
-            .values()
-            .iter()
-            .map(|&v| u32::try_from(v).ok())
-            .collect::<Option<Vec<u32>>>()
-            .map(UInt32Array::from),
+        DataType::Int64 => narrow(array.as_primitive::<Int64Type>().values()),
+        DataType::Int32 => narrow(array.as_primitive::<Int32Type>().values()),
+        DataType::UInt64 => narrow(array.as_primitive::<UInt64Type>().values()),
         _ => None,
     }
+}
+
+/// Other integer widths, when every value fits a u32 index.
+fn narrow<T: Copy + TryInto<u32>>(values: &[T]) -> Option<UInt32Array> {
+    values
+        .iter()
+        .map(|&v| v.try_into().ok())
+        .collect::<Option<Vec<u32>>>()
+        .map(UInt32Array::from)
 }
 
 fn append_value(batch: &RecordBatch, path: &Path, out: &mut Vec<f32>) -> anyhow::Result<()> {
@@ -222,6 +213,35 @@ mod tests {
         assert!(
             err.contains("column `col` has type Float32, expected u32"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn wider_integer_indices_and_f64_values_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.parquet");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("row", DataType::Int64, false),
+            Field::new("col", DataType::Int64, false),
+            Field::new("value", DataType::Float64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(arrow_array::Int64Array::from(vec![0i64, 1])),
+                Arc::new(arrow_array::Int64Array::from(vec![1i64, 0])),
+                Arc::new(arrow_array::Float64Array::from(vec![0.25f64, 0.25])),
+            ],
+        )
+        .unwrap();
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let t = read_triplets(&path).unwrap();
+        assert_eq!(
+            (t.rows, t.cols, t.values),
+            (vec![0, 1], vec![1, 0], vec![0.25, 0.25])
         );
     }
 }

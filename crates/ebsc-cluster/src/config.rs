@@ -1,0 +1,328 @@
+//! The `[cluster]` section: how many clusters, and the spectral clustering knobs
+//! (DESIGN.md §1 "Spectral clustering and evaluation").
+//!
+//! ```toml
+//! [cluster]
+//! n_clusters = 10              # an integer ≥ 2, or "auto" (largest eigengap)
+//! n_eigenvectors = 10          # optional; default n_clusters (20 with "auto")
+//! kmeans_restarts = 10         # k-means++ seedings, lowest inertia kept
+//! max_iter = 300               # Lloyd iterations per restart
+//! tol = 1e-4                   # k-means tolerance (scikit-learn's rule)
+//! symmetrize = false           # true: use (W + Wᵀ)/2 when the affinity is not symmetric
+//! eigen_dense_threshold = 2000 # largest graph solved densely; LOBPCG above
+//! eigen_tolerance = 1e-4       # eigenpair residual ‖S x − θ x‖ to reach
+//! eigen_max_iterations = 1000  # LOBPCG iteration cap
+//! ```
+
+use std::fmt;
+
+use ebsc_core::{ConfigError, Pipeline};
+use ebsc_spectral::{ClusterCount, EigenOptions, KMeansOptions};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub const SECTION: &str = "cluster";
+
+/// Eigenvalues scanned by `n_clusters = "auto"` when `n_eigenvectors` is not given.
+pub const AUTO_EIGENVECTORS: usize = 20;
+
+/// `n_clusters`: a fixed count or `"auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterCountSetting {
+    Fixed(usize),
+    Auto,
+}
+
+impl ClusterCountSetting {
+    pub fn to_spectral(self) -> ClusterCount {
+        match self {
+            ClusterCountSetting::Fixed(k) => ClusterCount::Fixed(k),
+            ClusterCountSetting::Auto => ClusterCount::Eigengap,
+        }
+    }
+}
+
+impl fmt::Display for ClusterCountSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClusterCountSetting::Fixed(k) => write!(f, "{k}"),
+            ClusterCountSetting::Auto => f.write_str("auto"),
+        }
+    }
+}
+
+impl std::str::FromStr for ClusterCountSetting {
+    type Err = String;
+
+    /// `"auto"` or an integer ≥ 2 (the command line's `--n-clusters`).
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text == "auto" {
+            return Ok(ClusterCountSetting::Auto);
+        }
+        match text.parse::<usize>() {
+            Ok(k) if k >= 2 => Ok(ClusterCountSetting::Fixed(k)),
+            Ok(k) => Err(format!("n_clusters must be at least 2, got {k}")),
+            Err(_) => Err(format!(
+                "n_clusters must be an integer ≥ 2 or \"auto\", got {text:?}"
+            )),
+        }
+    }
+}
+
+impl Serialize for ClusterCountSetting {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ClusterCountSetting::Fixed(k) => serializer.serialize_u64(*k as u64),
+            ClusterCountSetting::Auto => serializer.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ClusterCountSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Integer(i64),
+            Text(String),
+        }
+        let text = match Raw::deserialize(deserializer)? {
+            Raw::Integer(k) => k.to_string(),
+            Raw::Text(text) => text,
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+fn default_restarts() -> usize {
+    10
+}
+fn default_max_iter() -> usize {
+    300
+}
+fn default_tol() -> f64 {
+    1e-4
+}
+fn default_dense_threshold() -> usize {
+    EigenOptions::default().dense_threshold
+}
+fn default_eigen_tolerance() -> f64 {
+    EigenOptions::default().tolerance
+}
+fn default_eigen_max_iterations() -> usize {
+    EigenOptions::default().max_iterations
+}
+
+/// The `[cluster]` section; every key but `n_clusters` has a default, written out here
+/// and in the stage key, so the manifest says what a run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Clusters to form: an integer ≥ 2, or `"auto"` for the largest eigengap among
+    /// the top `n_eigenvectors` eigenvalues (at least 2 clusters).
+    pub n_clusters: ClusterCountSetting,
+    /// Eigenvectors of `S = D^{-1/2} W D^{-1/2}` to compute and embed on; default
+    /// `n_clusters` (with `"auto"`: 20, and k-means uses the first k of them).
+    #[serde(default)]
+    pub n_eigenvectors: Option<usize>,
+    /// Independent k-means++ seedings; the lowest inertia wins.
+    #[serde(default = "default_restarts")]
+    pub kmeans_restarts: usize,
+    /// Lloyd iterations per k-means restart.
+    #[serde(default = "default_max_iter")]
+    pub max_iter: usize,
+    /// k-means stops when the centres move less than `tol` × the data's mean variance.
+    #[serde(default = "default_tol")]
+    pub tol: f64,
+    /// A non-symmetric affinity is an error unless this is true; then `(W + Wᵀ)/2`.
+    #[serde(default)]
+    pub symmetrize: bool,
+    /// Graphs with at most this many nodes are solved densely (`n × n` memory).
+    #[serde(default = "default_dense_threshold")]
+    pub eigen_dense_threshold: usize,
+    /// LOBPCG converges when every wanted pair has `‖S x − θ x‖ ≤ eigen_tolerance`.
+    #[serde(default = "default_eigen_tolerance")]
+    pub eigen_tolerance: f64,
+    /// LOBPCG iteration cap; reaching it is an error.
+    #[serde(default = "default_eigen_max_iterations")]
+    pub eigen_max_iterations: usize,
+}
+
+impl ClusterConfig {
+    pub fn from_pipeline(pipeline: &Pipeline) -> Result<ClusterConfig, ConfigError> {
+        let raw = pipeline.raw_section(SECTION)?.clone();
+        if !raw.contains_key("n_clusters") {
+            return Err(pipeline.invalid(
+                SECTION,
+                "missing key `n_clusters` (an integer ≥ 2, or \"auto\")",
+            ));
+        }
+        let config: ClusterConfig = pipeline.deserialize(SECTION, raw)?;
+        config
+            .check()
+            .map_err(|message| pipeline.invalid(SECTION, message))?;
+        Ok(config)
+    }
+
+    /// The defaults of every key but `n_clusters` (standalone mode's starting point).
+    pub fn with_defaults(n_clusters: ClusterCountSetting) -> ClusterConfig {
+        ClusterConfig {
+            n_clusters,
+            n_eigenvectors: None,
+            kmeans_restarts: default_restarts(),
+            max_iter: default_max_iter(),
+            tol: default_tol(),
+            symmetrize: false,
+            eigen_dense_threshold: default_dense_threshold(),
+            eigen_tolerance: default_eigen_tolerance(),
+            eigen_max_iterations: default_eigen_max_iterations(),
+        }
+    }
+
+    /// Checks values that do not depend on the data.
+    pub fn check(&self) -> Result<(), String> {
+        if let ClusterCountSetting::Fixed(k) = self.n_clusters
+            && k < 2
+        {
+            return Err(format!("n_clusters must be at least 2, got {k}"));
+        }
+        if let Some(m) = self.n_eigenvectors {
+            if m < 2 {
+                return Err(format!("n_eigenvectors must be at least 2, got {m}"));
+            }
+            if let ClusterCountSetting::Auto = self.n_clusters
+                && m < 3
+            {
+                return Err(format!(
+                    "n_eigenvectors must be at least 3 with n_clusters = \"auto\" (it needs two gaps), got {m}"
+                ));
+            }
+        }
+        if self.kmeans_restarts == 0 {
+            return Err("kmeans_restarts must be at least 1".into());
+        }
+        if self.max_iter == 0 {
+            return Err("max_iter must be at least 1".into());
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(format!("tol must be finite and ≥ 0, got {}", self.tol));
+        }
+        if !(self.eigen_tolerance.is_finite() && self.eigen_tolerance > 0.0) {
+            return Err(format!(
+                "eigen_tolerance must be finite and > 0, got {}",
+                self.eigen_tolerance
+            ));
+        }
+        if self.eigen_max_iterations == 0 {
+            return Err("eigen_max_iterations must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Eigenvectors to compute for a graph of `n_samples` nodes.
+    pub fn n_eigenvectors(&self, n_samples: usize) -> usize {
+        match (self.n_eigenvectors, self.n_clusters) {
+            (Some(m), _) => m,
+            (None, ClusterCountSetting::Fixed(k)) => k,
+            (None, ClusterCountSetting::Auto) => AUTO_EIGENVECTORS.min(n_samples),
+        }
+    }
+
+    pub fn eigen_options(&self, seed: u64) -> EigenOptions {
+        EigenOptions {
+            dense_threshold: self.eigen_dense_threshold,
+            tolerance: self.eigen_tolerance,
+            max_iterations: self.eigen_max_iterations,
+            seed,
+            ..EigenOptions::default()
+        }
+    }
+
+    pub fn kmeans_options(&self, n_clusters: usize, seed: u64) -> KMeansOptions {
+        KMeansOptions {
+            n_clusters,
+            restarts: self.kmeans_restarts,
+            max_iterations: self.max_iter,
+            tolerance: self.tol,
+            seed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn load(body: &str) -> Result<ClusterConfig, ConfigError> {
+        let text = format!("[pipeline]\nseed = 1\n[cluster]\n{body}");
+        let pipeline = Pipeline::parse(Path::new("pipelines/p.toml"), &text)?;
+        ClusterConfig::from_pipeline(&pipeline)
+    }
+
+    #[test]
+    fn defaults_fill_every_key() {
+        let config = load("n_clusters = 10\n").unwrap();
+        assert_eq!(
+            config,
+            ClusterConfig::with_defaults(ClusterCountSetting::Fixed(10))
+        );
+        assert_eq!(config.kmeans_restarts, 10);
+        assert_eq!(config.max_iter, 300);
+        assert_eq!(config.tol, 1e-4);
+        assert!(!config.symmetrize);
+        assert_eq!(config.n_eigenvectors(1000), 10);
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["n_clusters"], 10);
+        assert_eq!(json["eigen_dense_threshold"], 2000);
+    }
+
+    #[test]
+    fn auto_and_explicit_keys() {
+        let config = load(
+            "n_clusters = \"auto\"\nn_eigenvectors = 12\nsymmetrize = true\nkmeans_restarts = 3\n",
+        )
+        .unwrap();
+        assert_eq!(config.n_clusters, ClusterCountSetting::Auto);
+        assert_eq!(config.n_eigenvectors(1000), 12);
+        assert!(config.symmetrize);
+        assert_eq!(serde_json::to_value(&config).unwrap()["n_clusters"], "auto");
+        let config = load("n_clusters = \"auto\"\n").unwrap();
+        assert_eq!(config.n_eigenvectors(1000), AUTO_EIGENVECTORS);
+        assert_eq!(config.n_eigenvectors(7), 7);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = load("n_clusters = 1\n").unwrap_err().to_string();
+        assert!(
+            err.starts_with("pipelines/p.toml: [cluster]:")
+                && err.contains("n_clusters must be at least 2"),
+            "{err}"
+        );
+        let err = load("n_clusters = \"many\"\n").unwrap_err().to_string();
+        assert!(err.contains("\"auto\""), "{err}");
+        let err = load("n_clusters = 3\nkmeans_restart = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `kmeans_restart`"), "{err}");
+        let err = load("k = 3\n").unwrap_err().to_string();
+        assert!(err.contains("missing key `n_clusters`"), "{err}");
+        let err = load("n_clusters = 3\ntol = -1.0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tol must be finite"), "{err}");
+        let err = load("n_clusters = 3\nn_eigenvectors = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("n_eigenvectors must be at least 2"), "{err}");
+    }
+
+    #[test]
+    fn command_line_count_parses() {
+        assert_eq!("auto".parse(), Ok(ClusterCountSetting::Auto));
+        assert_eq!("4".parse(), Ok(ClusterCountSetting::Fixed(4)));
+        assert!("1".parse::<ClusterCountSetting>().is_err());
+        assert!("x".parse::<ClusterCountSetting>().is_err());
+    }
+}

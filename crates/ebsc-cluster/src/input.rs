@@ -1,0 +1,310 @@
+//! Reading and checking the stage's inputs: the affinity triplets (`row u32, col u32,
+//! value f32`) and, when there are any, the labels (`label i32`, null when unknown).
+//! Every problem is one error line that names the file; nothing here panics on data.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type, UInt32Type};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use ebsc_io::{Triplets, read_triplets};
+use ebsc_spectral::{BuildReport, GraphError, SparseGraph, Symmetry};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// How to tell the user to allow a non-symmetric affinity, which differs by mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Pipeline,
+    Standalone,
+}
+
+impl Mode {
+    fn symmetrize_hint(self) -> &'static str {
+        match self {
+            Mode::Pipeline => "set `symmetrize = true` in [cluster] to use (W + Wᵀ)/2",
+            Mode::Standalone => "pass --symmetrize to use (W + Wᵀ)/2",
+        }
+    }
+}
+
+/// The labels file's `label` column: one entry per sample, `None` when unknown.
+pub fn read_labels(path: &Path) -> anyhow::Result<Vec<Option<i32>>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{}: not a Parquet file", path.display()))?
+        .build()
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut labels = Vec::new();
+    for batch in reader {
+        let batch = batch.with_context(|| format!("{}: cannot read", path.display()))?;
+        check_index_column(&batch, labels.len(), path)?;
+        append_labels(&batch, path, &mut labels)?;
+    }
+    anyhow::ensure!(
+        !labels.is_empty(),
+        "{}: holds no samples (0 rows)",
+        path.display()
+    );
+    Ok(labels)
+}
+
+/// `index`, when the file has it, must be the row number (samples.parquet's layout).
+fn check_index_column(batch: &RecordBatch, first_row: usize, path: &Path) -> anyhow::Result<()> {
+    let Some(array) = batch.column_by_name("index") else {
+        return Ok(());
+    };
+    let values: Vec<Option<i64>> = match array.data_type() {
+        DataType::UInt32 => array
+            .as_primitive::<UInt32Type>()
+            .iter()
+            .map(|v| v.map(i64::from))
+            .collect(),
+        DataType::Int32 => array
+            .as_primitive::<Int32Type>()
+            .iter()
+            .map(|v| v.map(i64::from))
+            .collect(),
+        DataType::Int64 => array.as_primitive::<Int64Type>().iter().collect(),
+        other => anyhow::bail!(
+            "{}: column `index` has type {other}, expected u32",
+            path.display()
+        ),
+    };
+    for (offset, value) in values.into_iter().enumerate() {
+        let row = first_row + offset;
+        anyhow::ensure!(
+            value == Some(row as i64),
+            "{}: column `index`: row {row} holds {}, expected {row} (rows must be in sample order)",
+            path.display(),
+            value.map_or("null".to_string(), |v| v.to_string())
+        );
+    }
+    Ok(())
+}
+
+fn append_labels(
+    batch: &RecordBatch,
+    path: &Path,
+    out: &mut Vec<Option<i32>>,
+) -> anyhow::Result<()> {
+    let array = batch
+        .column_by_name("label")
+        .with_context(|| format!("{}: missing column `label`", path.display()))?;
+    match array.data_type() {
+        DataType::Int32 => out.extend(array.as_primitive::<Int32Type>().iter()),
+        DataType::Int64 => {
+            for value in array.as_primitive::<Int64Type>().iter() {
+                let label = value.map(i32::try_from).transpose().ok().with_context(|| {
+                    format!(
+                        "{}: column `label` holds {}, outside i32",
+                        path.display(),
+                        value.unwrap_or_default()
+                    )
+                })?;
+                out.push(label);
+            }
+        }
+        other => anyhow::bail!(
+            "{}: column `label` has type {other}, expected i32 (null when unknown)",
+            path.display()
+        ),
+    }
+    Ok(())
+}
+
+/// The affinity triplets, with at least one entry.
+pub fn read_affinity(path: &Path) -> anyhow::Result<Triplets> {
+    let triplets = read_triplets(path)?;
+    anyhow::ensure!(
+        !triplets.is_empty(),
+        "{}: holds no entries (0 rows); an affinity graph needs at least one edge",
+        path.display()
+    );
+    Ok(triplets)
+}
+
+/// Samples in a standalone graph without a labels file: the largest index plus one.
+pub fn n_samples_from_triplets(triplets: &Triplets) -> usize {
+    let largest = triplets
+        .rows
+        .iter()
+        .chain(&triplets.cols)
+        .copied()
+        .max()
+        .unwrap_or(0);
+    largest as usize + 1
+}
+
+/// Where the sample count came from, to explain an index out of range.
+#[derive(Debug, Clone)]
+pub enum CountSource {
+    Labels(PathBuf),
+    MaxIndex,
+}
+
+/// The graph and what building it did, with every error naming `path`.
+pub fn build_graph(
+    path: &Path,
+    triplets: &Triplets,
+    n_samples: usize,
+    count_source: &CountSource,
+    symmetrize: bool,
+    mode: Mode,
+) -> anyhow::Result<(SparseGraph, BuildReport)> {
+    let symmetry = if symmetrize {
+        Symmetry::Symmetrize
+    } else {
+        Symmetry::Require
+    };
+    SparseGraph::from_triplets(
+        n_samples,
+        &triplets.rows,
+        &triplets.cols,
+        &triplets.values,
+        symmetry,
+    )
+    .map_err(|error| {
+        let hint = match (&error, count_source) {
+            (GraphError::NotSymmetric { .. }, _) => format!("; {}", mode.symmetrize_hint()),
+            (GraphError::IndexOutOfRange { .. }, CountSource::Labels(labels)) => format!(
+                " ({} has {n_samples} rows, one per sample)",
+                labels.display()
+            ),
+            _ => String::new(),
+        };
+        anyhow::anyhow!("{}: {error}{hint}", path.display())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int32Array, UInt32Array};
+    use arrow_schema::{Field, Schema};
+    use ebsc_io::write_triplets;
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+
+    fn triplets(entries: &[(u32, u32, f32)]) -> Triplets {
+        let mut t = Triplets::default();
+        for &(r, c, v) in entries {
+            t.push(r, c, v);
+        }
+        t
+    }
+
+    fn build(entries: &[(u32, u32, f32)], n: usize, symmetrize: bool) -> anyhow::Result<String> {
+        let t = triplets(entries);
+        build_graph(
+            Path::new("g.parquet"),
+            &t,
+            n,
+            &CountSource::MaxIndex,
+            symmetrize,
+            Mode::Pipeline,
+        )
+        .map(|(g, r)| format!("{} {}", g.n_stored_entries(), r.self_loops_dropped))
+    }
+
+    #[test]
+    fn graph_errors_name_the_file() {
+        let err = build(&[(0, 1, f32::NAN), (1, 0, 1.0)], 2, false).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("g.parquet: entry (0, 1) has weight NaN"),
+            "{err}"
+        );
+        let err = build(&[(0, 1, -1.0)], 2, false).unwrap_err().to_string();
+        assert!(err.contains("weight -1"), "{err}");
+        let err = build(&[(0, 1, f32::INFINITY)], 2, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("weight inf"), "{err}");
+        let err = build(&[(0, 5, 1.0)], 3, false).unwrap_err().to_string();
+        assert!(err.contains("out of range for a graph of 3 nodes"), "{err}");
+        let err = build(&[(0, 1, 1.0)], 2, false).unwrap_err().to_string();
+        assert!(
+            err.contains("not symmetric") && err.contains("symmetrize = true"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn self_loops_dropped_and_symmetrize() {
+        assert_eq!(
+            build(&[(0, 0, 1.0), (0, 1, 1.0), (1, 0, 1.0)], 2, false).unwrap(),
+            "2 1"
+        );
+        assert_eq!(build(&[(0, 1, 1.0)], 2, true).unwrap(), "2 0");
+    }
+
+    #[test]
+    fn labels_with_nulls_and_without_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("labels.parquet");
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "label",
+            DataType::Int32,
+            true,
+        )]));
+        let columns: Vec<ArrayRef> = vec![Arc::new(Int32Array::from(vec![Some(1), None]))];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        assert_eq!(read_labels(&path).unwrap(), vec![Some(1), None]);
+    }
+
+    #[test]
+    fn labels_out_of_order_and_wrong_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("labels.parquet");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("index", DataType::UInt32, false),
+            Field::new("label", DataType::UInt32, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(UInt32Array::from(vec![1, 0])),
+            Arc::new(UInt32Array::from(vec![1, 0])),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let err = format!("{:#}", read_labels(&path).unwrap_err());
+        assert!(
+            err.contains("labels.parquet: column `index`: row 0 holds 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn empty_affinity_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("affinity.parquet");
+        write_triplets(std::fs::File::create(&path).unwrap(), &Triplets::default()).unwrap();
+        let err = format!("{:#}", read_affinity(&path).unwrap_err());
+        assert!(err.contains("affinity.parquet: holds no entries"), "{err}");
+        std::fs::write(&path, b"").unwrap();
+        let err = format!("{:#}", read_affinity(&path).unwrap_err());
+        assert!(
+            err.contains("affinity.parquet: not a Parquet file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sample_count_from_largest_index() {
+        assert_eq!(
+            n_samples_from_triplets(&triplets(&[(0, 7, 1.0), (7, 0, 1.0)])),
+            8
+        );
+    }
+}

@@ -1,0 +1,244 @@
+//! The stage's data outputs: `assignments.parquet` (`index u32, cluster u32, label i32`
+//! nullable, one row per sample in index order, DESIGN.md §2) and `metrics.json`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use arrow_array::{Array, ArrayRef, Int32Array, RecordBatch, UInt32Array};
+use arrow_schema::{DataType, Field, Schema};
+use ebsc_io::samples::{column, writer_properties};
+use ebsc_spectral::{ClusteringScores, ContingencyTable};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::{Deserialize, Serialize};
+
+pub const ASSIGNMENTS_FILE: &str = "assignments.parquet";
+pub const METRICS_FILE: &str = "metrics.json";
+
+/// Rows per record batch: bounded memory for the Arrow copies.
+const BATCH_ROWS: usize = 1 << 20;
+
+pub fn assignments_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("index", DataType::UInt32, false),
+        Field::new("cluster", DataType::UInt32, false),
+        Field::new("label", DataType::Int32, true),
+    ])
+}
+
+/// Writes one row per sample; `labels` is empty (all nulls) or one per sample.
+pub fn write_assignments<W: Write + Send>(
+    writer: W,
+    clusters: &[u32],
+    labels: &[Option<i32>],
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        labels.is_empty() || labels.len() == clusters.len(),
+        "{} labels for {} assignments",
+        labels.len(),
+        clusters.len()
+    );
+    let schema = Arc::new(assignments_schema());
+    let mut writer = ArrowWriter::try_new(writer, schema.clone(), Some(writer_properties()))
+        .context("opening assignments.parquet writer")?;
+    for start in (0..clusters.len()).step_by(BATCH_ROWS) {
+        let end = (start + BATCH_ROWS).min(clusters.len());
+        let label_column = if labels.is_empty() {
+            Int32Array::new_null(end - start)
+        } else {
+            Int32Array::from(labels[start..end].to_vec())
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(UInt32Array::from_iter_values(start as u32..end as u32)),
+            Arc::new(UInt32Array::from(clusters[start..end].to_vec())),
+            Arc::new(label_column),
+        ];
+        let batch =
+            RecordBatch::try_new(schema.clone(), columns).context("building assignments")?;
+        writer
+            .write(&batch)
+            .context("writing assignments.parquet")?;
+    }
+    writer.close().context("finishing assignments.parquet")?;
+    Ok(())
+}
+
+/// `(cluster, label)` per sample, for tests and tools.
+pub fn read_assignments(path: &Path) -> anyhow::Result<Vec<(u32, Option<i32>)>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{}: not a Parquet file", path.display()))?
+        .build()
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.with_context(|| format!("{}: cannot read", path.display()))?;
+        let index = column::<UInt32Array>(&batch, "index", path)?;
+        let cluster = column::<UInt32Array>(&batch, "cluster", path)?;
+        let label = column::<Int32Array>(&batch, "label", path)?;
+        for i in 0..batch.num_rows() {
+            anyhow::ensure!(
+                index.value(i) as usize == rows.len(),
+                "{}: rows out of order",
+                path.display()
+            );
+            rows.push((cluster.value(i), label.is_valid(i).then(|| label.value(i))));
+        }
+    }
+    Ok(rows)
+}
+
+/// The confusion matrix with the ids of its rows (classes) and columns (clusters).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Confusion {
+    pub classes: Vec<i32>,
+    pub clusters: Vec<u32>,
+    /// `counts[r][c]`: samples of class `classes[r]` in cluster `clusters[c]`.
+    pub counts: Vec<Vec<u64>>,
+}
+
+impl Confusion {
+    pub fn from_table(table: &ContingencyTable) -> Confusion {
+        let width = table.clusters().len().max(1);
+        Confusion {
+            classes: table.classes().to_vec(),
+            clusters: table.clusters().to_vec(),
+            counts: table.counts().chunks(width).map(<[u64]>::to_vec).collect(),
+        }
+    }
+}
+
+/// `metrics.json`. Score fields are absent (not zero) when there are no labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub n_samples: usize,
+    pub n_clusters: usize,
+    /// As configured: an integer or "auto".
+    pub n_clusters_requested: String,
+    /// The k the largest eigengap chose, with "auto".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eigengap_n_clusters: Option<usize>,
+    pub n_eigenvectors: usize,
+    /// Samples with a known label, the ones scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_labelled: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acc: Option<f64>,
+    /// NMI normalised by the arithmetic mean of the entropies (scikit-learn's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nmi: Option<f64>,
+    /// NMI normalised by the geometric mean (SENet's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nmi_geometric: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ari: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confusion: Option<Confusion>,
+    /// Samples per cluster, by cluster id.
+    pub cluster_sizes: Vec<usize>,
+    /// Top eigenvalues of `D^{-1/2} W D^{-1/2}`, descending.
+    pub eigenvalues: Vec<f64>,
+    pub eigen_method: String,
+    pub eigen_iterations: usize,
+    pub eigen_max_residual: f64,
+    pub kmeans_inertia: f64,
+    pub kmeans_iterations: usize,
+    /// Stored entries of the symmetric graph (each undirected edge twice).
+    pub graph_entries: usize,
+    pub self_loops_dropped: usize,
+    pub duplicates_summed: usize,
+    pub symmetrized: bool,
+    pub isolated_nodes: usize,
+    pub connected_components: usize,
+    /// Seconds per phase.
+    pub timings: BTreeMap<String, f64>,
+}
+
+impl Metrics {
+    pub fn set_scores(&mut self, scores: &ClusteringScores, table: &ContingencyTable) {
+        self.n_labelled = Some(table.n_samples() as usize);
+        self.acc = Some(scores.accuracy);
+        self.nmi = Some(scores.nmi_arithmetic);
+        self.nmi_geometric = Some(scores.nmi_geometric);
+        self.ari = Some(scores.ari);
+        self.confusion = Some(Confusion::from_table(table));
+    }
+
+    pub fn to_json(&self) -> anyhow::Result<String> {
+        let mut text = serde_json::to_string_pretty(self).context("serialising metrics")?;
+        text.push('\n');
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignments_round_trip_with_and_without_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ASSIGNMENTS_FILE);
+        let clusters = vec![2, 0, 1, 1];
+        let labels = vec![Some(5), None, Some(-1), Some(0)];
+        write_assignments(std::fs::File::create(&path).unwrap(), &clusters, &labels).unwrap();
+        let rows = read_assignments(&path).unwrap();
+        assert_eq!(
+            rows,
+            clusters.iter().copied().zip(labels).collect::<Vec<_>>()
+        );
+        write_assignments(std::fs::File::create(&path).unwrap(), &clusters, &[]).unwrap();
+        let rows = read_assignments(&path).unwrap();
+        assert!(rows.iter().all(|(_, label)| label.is_none()));
+        assert_eq!(rows.len(), 4);
+    }
+
+    #[test]
+    fn metrics_without_labels_have_no_score_fields() {
+        let metrics = Metrics {
+            n_samples: 3,
+            n_clusters: 2,
+            n_clusters_requested: "2".into(),
+            eigengap_n_clusters: None,
+            n_eigenvectors: 2,
+            n_labelled: None,
+            acc: None,
+            nmi: None,
+            nmi_geometric: None,
+            ari: None,
+            confusion: None,
+            cluster_sizes: vec![2, 1],
+            eigenvalues: vec![1.0, 0.5],
+            eigen_method: "dense".into(),
+            eigen_iterations: 0,
+            eigen_max_residual: 0.0,
+            kmeans_inertia: 0.0,
+            kmeans_iterations: 1,
+            graph_entries: 4,
+            self_loops_dropped: 0,
+            duplicates_summed: 0,
+            symmetrized: false,
+            isolated_nodes: 0,
+            connected_components: 1,
+            timings: BTreeMap::new(),
+        };
+        let json: serde_json::Value = serde_json::from_str(&metrics.to_json().unwrap()).unwrap();
+        for field in ["acc", "nmi", "nmi_geometric", "ari", "confusion"] {
+            assert!(json.get(field).is_none(), "{field} present");
+        }
+        let mut scored = metrics.clone();
+        let (scores, table) = ebsc_spectral::evaluate(&[0, 0, 1], &[1, 1, 0]).unwrap();
+        scored.set_scores(&scores, &table);
+        let json: serde_json::Value = serde_json::from_str(&scored.to_json().unwrap()).unwrap();
+        assert_eq!(json["acc"], 1.0);
+        assert_eq!(
+            json["confusion"]["counts"],
+            serde_json::json!([[0, 2], [1, 0]])
+        );
+        assert_eq!(json["confusion"]["classes"], serde_json::json!([0, 1]));
+    }
+}

@@ -1,0 +1,439 @@
+//! The `ebsc-cluster` binary as a user meets it: standalone mode on a planted-partition
+//! graph, every kind of bad input (exit code, one error line naming the file, nothing
+//! left behind), and pipeline mode with its cache.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt32Array};
+use arrow_schema::{DataType, Field, Schema};
+use ebsc_core::manifest::{Manifest, Provenance, output_entry};
+use ebsc_io::{SampleRow, Triplets, write_samples, write_triplets};
+use parquet::arrow::ArrowWriter;
+
+const BLOCKS: u32 = 4;
+const BLOCK_SIZE: u32 = 50;
+const N: u32 = BLOCKS * BLOCK_SIZE;
+
+struct Output {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_ebsc-cluster"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    Output {
+        ok: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// 4 blocks of 50: each node joined to the next 6 of its block (cyclically, weight 1)
+/// and to node + 50 (weight 0.01), both directions, so one component and planted blocks.
+fn planted() -> Triplets {
+    let mut t = Triplets::default();
+    let mut edge = |a: u32, b: u32, w: f32| {
+        t.push(a, b, w);
+        t.push(b, a, w);
+    };
+    for node in 0..N {
+        let (block, offset) = (node / BLOCK_SIZE, node % BLOCK_SIZE);
+        for step in 1..=6 {
+            edge(node, block * BLOCK_SIZE + (offset + step) % BLOCK_SIZE, 1.0);
+        }
+        if node < N - BLOCK_SIZE {
+            edge(node, node + BLOCK_SIZE, 0.01);
+        }
+    }
+    t
+}
+
+fn samples(n: u32) -> Vec<SampleRow> {
+    (0..n)
+        .map(|i| SampleRow {
+            index: i,
+            label: Some((i / BLOCK_SIZE) as i32),
+            label_name: Some(format!("block{}", i / BLOCK_SIZE)),
+            source: format!("test#{i}"),
+            split: "all".into(),
+        })
+        .collect()
+}
+
+fn write_graph(path: &Path, t: &Triplets) {
+    write_triplets(std::fs::File::create(path).unwrap(), t).unwrap();
+}
+
+fn write_labels(path: &Path, n: u32) {
+    write_samples(std::fs::File::create(path).unwrap(), &samples(n)).unwrap();
+}
+
+fn metrics(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+struct Standalone {
+    dir: tempfile::TempDir,
+}
+
+impl Standalone {
+    fn new(graph: &Triplets) -> Standalone {
+        let dir = tempfile::tempdir().unwrap();
+        write_graph(&dir.path().join("graph.parquet"), graph);
+        write_labels(&dir.path().join("labels.parquet"), N);
+        Standalone { dir }
+    }
+
+    fn run(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["--affinity", "graph.parquet", "--out", "out"];
+        args.extend(extra);
+        run(self.dir.path(), &args)
+    }
+
+    fn out(&self, name: &str) -> PathBuf {
+        self.dir.path().join("out").join(name)
+    }
+
+    /// Non-zero exit, one error line naming the file and every needle, no outputs.
+    fn expect_error(&self, extra: &[&str], needles: &[&str]) {
+        let out = self.run(extra);
+        assert!(!out.ok, "expected failure, got success: {}", out.stdout);
+        let errors: Vec<&str> = out.stderr.lines().filter(|l| l.contains("error")).collect();
+        assert_eq!(errors.len(), 1, "exactly one error line:\n{}", out.stderr);
+        assert!(errors[0].starts_with("cluster: error: "), "{}", errors[0]);
+        for needle in needles {
+            assert!(
+                errors[0].contains(needle),
+                "`{needle}` not in: {}",
+                errors[0]
+            );
+        }
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        assert!(
+            !self.dir.path().join("out").exists(),
+            "a failed run leaves no outputs"
+        );
+    }
+}
+
+#[test]
+fn standalone_recovers_planted_blocks() {
+    let s = Standalone::new(&planted());
+    let out = s.run(&[
+        "--labels",
+        "labels.parquet",
+        "--n-clusters",
+        "4",
+        "--seed",
+        "5",
+    ]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stdout.starts_with("cluster: done in"), "{}", out.stdout);
+    assert!(out.stdout.contains("no manifest"), "{}", out.stdout);
+    let m = metrics(&s.out("metrics.json"));
+    assert_eq!(m["n_samples"], 200);
+    assert_eq!(m["n_clusters"], 4);
+    // Every block is one cluster: ACC = NMI = ARI = 1 exactly.
+    assert_eq!(m["acc"], 1.0);
+    assert_eq!(m["nmi"], 1.0);
+    assert_eq!(m["ari"], 1.0);
+    assert_eq!(m["connected_components"], 1);
+    assert_eq!(m["isolated_nodes"], 0);
+    assert_eq!(m["confusion"]["counts"].as_array().unwrap().len(), 4);
+    assert_eq!(m["eigenvalues"].as_array().unwrap().len(), 4);
+    // The top eigenvalue of D^-1/2 W D^-1/2 of a connected graph is 1.
+    assert!((m["eigenvalues"][0].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    let rows = ebsc_cluster::outputs::read_assignments(&s.out("assignments.parquet")).unwrap();
+    assert_eq!(rows.len(), 200);
+    assert_eq!(rows[199].1, Some(3));
+    for figure in ["affinity", "confusion", "embedding", "spectrum"] {
+        let path = s.out(&format!("report/{figure}.png"));
+        assert!(std::fs::metadata(&path).unwrap().len() > 100, "{figure}");
+    }
+    let report = std::fs::read_to_string(s.out("report/report.md")).unwrap();
+    assert!(report.contains("| ACC (Hungarian) | 1.0000 |"), "{report}");
+    assert!(report.contains("![confusion](confusion.png)"));
+    assert!(!s.dir.path().join("out/manifest.json").exists());
+}
+
+#[test]
+fn standalone_auto_without_labels() {
+    let s = Standalone::new(&planted());
+    let out = s.run(&["--n-clusters", "auto", "--n-eigenvectors", "8"]);
+    assert!(out.ok, "{}", out.stderr);
+    let m = metrics(&s.out("metrics.json"));
+    assert_eq!(m["n_samples"], 200, "largest index + 1");
+    assert_eq!(m["eigengap_n_clusters"], 4);
+    assert_eq!(m["n_clusters"], 4);
+    for field in ["acc", "nmi", "nmi_geometric", "ari", "confusion"] {
+        assert!(m.get(field).is_none(), "{field} without labels");
+    }
+    assert!(!s.out("report/confusion.png").exists());
+    let rows = ebsc_cluster::outputs::read_assignments(&s.out("assignments.parquet")).unwrap();
+    assert!(rows.iter().all(|(_, label)| label.is_none()));
+}
+
+#[test]
+fn self_loops_isolated_nodes_and_components_are_reported() {
+    let mut graph = Triplets::default();
+    // Two planted blocks only (nodes 0..100), no cross edges: 2 components, plus the
+    // labels' nodes 100..199 with no edge at all (isolated).
+    for (r, (c, v)) in planted()
+        .rows
+        .iter()
+        .zip(planted().cols.iter().zip(planted().values.iter()))
+    {
+        if *r < 2 * BLOCK_SIZE && *c < 2 * BLOCK_SIZE && *v == 1.0 {
+            graph.push(*r, *c, *v);
+        }
+    }
+    graph.push(3, 3, 1.0);
+    graph.push(7, 7, 2.0);
+    let s = Standalone::new(&graph);
+    let out = s.run(&["--labels", "labels.parquet", "--n-clusters", "2"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("warning: 2 self loops (row = col) dropped"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("warning: 100 isolated nodes"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("warning: the graph has 102 connected components, more than the 2 clusters"),
+        "{}",
+        out.stderr
+    );
+    let m = metrics(&s.out("metrics.json"));
+    assert_eq!(m["self_loops_dropped"], 2);
+    assert_eq!(m["isolated_nodes"], 100);
+    assert_eq!(m["connected_components"], 102);
+}
+
+#[test]
+fn asymmetric_graph_needs_symmetrize() {
+    let mut graph = planted();
+    graph.push(0, 150, 0.5);
+    let s = Standalone::new(&graph);
+    s.expect_error(
+        &["--n-clusters", "4"],
+        &["graph.parquet", "not symmetric", "--symmetrize"],
+    );
+    let out = s.run(&[
+        "--n-clusters",
+        "4",
+        "--symmetrize",
+        "--labels",
+        "labels.parquet",
+    ]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("warning: symmetrize is on"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(metrics(&s.out("metrics.json"))["acc"], 1.0);
+}
+
+#[test]
+fn bad_weights_and_indices_are_errors_naming_the_file() {
+    for (value, shown) in [
+        (-1.0f32, "weight -1"),
+        (f32::NAN, "weight NaN"),
+        (f32::INFINITY, "weight inf"),
+    ] {
+        let mut graph = planted();
+        graph.values[10] = value;
+        let s = Standalone::new(&graph);
+        s.expect_error(&["--n-clusters", "4"], &["graph.parquet", shown]);
+    }
+    let mut graph = planted();
+    graph.push(5, 250, 1.0);
+    graph.push(250, 5, 1.0);
+    let s = Standalone::new(&graph);
+    s.expect_error(
+        &["--n-clusters", "4", "--labels", "labels.parquet"],
+        &[
+            "graph.parquet",
+            "(5, 250) is out of range",
+            "labels.parquet has 200 rows",
+        ],
+    );
+}
+
+#[test]
+fn bad_counts_are_errors() {
+    let s = Standalone::new(&planted());
+    s.expect_error(
+        &["--n-clusters", "300", "--labels", "labels.parquet"],
+        &["n_clusters = 300", "200 samples", "labels.parquet"],
+    );
+    // Clap rejects a count below 2 before anything runs.
+    let out = s.run(&["--n-clusters", "1"]);
+    assert!(!out.ok);
+    assert!(out.stderr.contains("at least 2"), "{}", out.stderr);
+    assert!(!s.dir.path().join("out").exists());
+}
+
+#[test]
+fn unreadable_graphs_are_errors_naming_the_file() {
+    let s = Standalone::new(&planted());
+    let graph = s.dir.path().join("graph.parquet");
+    std::fs::write(&graph, b"").unwrap();
+    s.expect_error(
+        &["--n-clusters", "4"],
+        &["graph.parquet: not a Parquet file"],
+    );
+    write_graph(&graph, &Triplets::default());
+    s.expect_error(&["--n-clusters", "4"], &["graph.parquet: holds no entries"]);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("row", DataType::UInt32, false),
+        Field::new("col", DataType::Float32, false),
+        Field::new("value", DataType::Float32, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt32Array::from(vec![0u32])),
+        Arc::new(Float32Array::from(vec![1.0f32])),
+        Arc::new(Float32Array::from(vec![1.0f32])),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&graph).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    s.expect_error(
+        &["--n-clusters", "4"],
+        &["graph.parquet: column `col` has type Float32"],
+    );
+    std::fs::write(s.dir.path().join("labels.parquet"), b"nope").unwrap();
+    write_graph(&graph, &planted());
+    s.expect_error(
+        &["--n-clusters", "4", "--labels", "labels.parquet"],
+        &["labels.parquet: not a Parquet file"],
+    );
+}
+
+/// An upstream stage's folder as the stage runner would leave it: files and manifest.
+fn fake_stage(runs: &Path, stage: &str, write: impl FnOnce(&Path) -> Vec<&'static str>) {
+    let dir = runs.join("p").join(stage);
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = write(&dir);
+    let outputs = files
+        .iter()
+        .map(|f| (f.to_string(), output_entry(&dir.join(f)).unwrap()))
+        .collect();
+    let manifest = Manifest {
+        format: Manifest::new_format(),
+        pipeline: "p".into(),
+        stage: stage.into(),
+        stage_version: 1,
+        key: format!("{stage}-key-0123456789abcdef"),
+        config: serde_json::json!({}),
+        inputs: BTreeMap::new(),
+        upstream: BTreeMap::new(),
+        outputs,
+        stats: serde_json::json!({}),
+        provenance: Provenance {
+            git_revision: None,
+            device: "cpu".into(),
+            wall_seconds: 0.0,
+            finished_at_unix: 0,
+            ebsc_version: "test".into(),
+            command: Vec::new(),
+        },
+    };
+    manifest.write(&dir.join("manifest.json")).unwrap();
+}
+
+#[test]
+fn pipeline_mode_runs_then_is_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("pipelines")).unwrap();
+    std::fs::write(
+        root.join("pipelines/p.toml"),
+        "[pipeline]\nseed = 3\n\n[cluster]\nn_clusters = 4\nkmeans_restarts = 4\n",
+    )
+    .unwrap();
+    let runs = root.join("data/runs");
+    fake_stage(&runs, "prepare", |d| {
+        write_labels(&d.join("samples.parquet"), N);
+        vec!["samples.parquet"]
+    });
+    fake_stage(&runs, "affinity", |d| {
+        write_graph(&d.join("affinity.parquet"), &planted());
+        vec!["affinity.parquet"]
+    });
+
+    let first = run(root, &["pipelines/p.toml", "--progress", "none"]);
+    assert!(first.ok, "{}", first.stderr);
+    assert!(
+        first.stdout.starts_with("cluster: done in"),
+        "{}",
+        first.stdout
+    );
+    let stage = runs.join("p/cluster");
+    assert_eq!(metrics(&stage.join("metrics.json"))["acc"], 1.0);
+    let manifest = Manifest::read(&stage.join("manifest.json")).unwrap();
+    assert_eq!(manifest.stats["acc"], 1.0);
+    assert_eq!(manifest.stats["n_samples"], 200);
+    for file in [
+        "assignments.parquet",
+        "metrics.json",
+        "report/report.md",
+        "report/affinity.png",
+        "report/confusion.png",
+        "report/embedding.png",
+        "report/spectrum.png",
+    ] {
+        assert!(
+            manifest.outputs.contains_key(file),
+            "{file} in the manifest"
+        );
+    }
+
+    let second = run(root, &["pipelines/p.toml"]);
+    assert!(second.ok, "{}", second.stderr);
+    assert!(
+        second.stdout.starts_with("cluster: up to date"),
+        "{}",
+        second.stdout
+    );
+
+    // A typo in [cluster] is an error naming the file and the key.
+    std::fs::write(
+        root.join("pipelines/p.toml"),
+        "[pipeline]\nseed = 3\n\n[cluster]\nn_clusters = 4\nkmeans_restart = 4\n",
+    )
+    .unwrap();
+    let bad = run(root, &["pipelines/p.toml"]);
+    assert!(!bad.ok);
+    assert!(
+        bad.stderr.contains("pipelines/p.toml: [cluster]") && bad.stderr.contains("kmeans_restart"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn pipeline_mode_and_standalone_flags_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["p.toml", "--affinity", "g.parquet"]);
+    assert!(!out.ok);
+    assert!(out.stderr.contains("cannot be used with"), "{}", out.stderr);
+    let out = run(dir.path(), &[]);
+    assert!(!out.ok);
+}
