@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Cluster stage against the job a Python user would write (SciPy eigsh + scikit-learn
+# KMeans n_init=10, scripts/bench/spectral_anchor.py), side by side on the same
+# planted-partition graph (10 clusters, ~20 non-zeros per row) at N = 70,000 and 1,000,000.
+#
+# Ours: the whole `ebsc-cluster` process in standalone mode — Parquet read, checks,
+# eigensolver, k-means++ (10 restarts), metrics, assignments, report and figures.
+# Anchor: its in-script time (Parquet read + eigsh + KMeans; Python start-up and imports
+# excluded, which favours the anchor) and its process wall time, in a throwaway venv.
+#   CLUSTER_SIZES="70000 1000000"   sizes to run
+#   ANCHOR_VENV=DIR                 reuse a venv with numpy scipy scikit-learn pyarrow
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/bench/common.sh
+
+sizes=${CLUSTER_SIZES:-70000 1000000}
+cargo build --release --quiet -p ebsc-cluster --bins --examples
+
+venv=${ANCHOR_VENV:-}
+if [ -z "$venv" ]; then
+    venv="$runs/anchor-venv"
+    echo "(creating the anchor's throwaway venv: numpy scipy scikit-learn pyarrow)" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet numpy scipy scikit-learn pyarrow
+fi
+anchor_versions=$("$venv/bin/python" -c 'import scipy, sklearn, numpy; print(f"SciPy {scipy.__version__}, scikit-learn {sklearn.__version__}, NumPy {numpy.__version__}")')
+
+echo "### cluster vs SciPy/scikit-learn ($anchor_versions)"
+echo
+echo "| N | ours: wall (s) | ours: peak RSS (MiB) | ours: NMI | anchor: in-script (s) | anchor: wall (s) | anchor: peak RSS (MiB) | anchor: NMI | speed-up (anchor in-script / ours wall) |"
+echo "|---|---|---|---|---|---|---|---|---|"
+
+for n in $sizes; do
+    graph="$runs/planted-$n"
+    target/release/examples/planted_parquet "$n" "$graph" 0 2>/dev/null
+
+    timed "$runs/ours.log" target/release/ebsc-cluster --affinity "$graph/affinity.parquet" \
+        --labels "$graph/samples.parquet" --n-clusters 10 --out "$graph/out" --progress none
+    ours_wall=$(wall_s "$runs/ours.log")
+    ours_rss=$(rss_mib "$runs/ours.log")
+    ours_nmi=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['nmi'], 6))" "$graph/out/metrics.json")
+
+    timed "$runs/anchor.log" "$venv/bin/python" scripts/bench/spectral_anchor.py \
+        "$graph/affinity.parquet" "$graph/samples.parquet" 10
+    anchor_json=$(tail -n 1 "$runs/anchor.log.out")
+    anchor_total=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['total_s'])" "$anchor_json")
+    anchor_nmi=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['nmi'])" "$anchor_json")
+    anchor_wall=$(wall_s "$runs/anchor.log")
+    anchor_rss=$(rss_mib "$runs/anchor.log")
+    ratio=$(python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}×')" "$anchor_total" "$ours_wall")
+
+    echo "| $n | $ours_wall | $ours_rss | $ours_nmi | $anchor_total | $anchor_wall | $anchor_rss | $anchor_nmi | $ratio |"
+    echo "anchor phases at N=$n: $anchor_json" >&2
+    rm -rf "$graph"
+done
+echo
