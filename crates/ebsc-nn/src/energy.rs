@@ -16,6 +16,19 @@ pub struct EnergyShape {
     pub out_dim: i64,
 }
 
+/// Metadata key of a model file under which [`EnergyMetadata`] is stored as JSON.
+pub const ENERGY_METADATA_KEY: &str = "energy";
+
+/// What a model file says about its energy network, so that the affinity stage rebuilds
+/// the towers and applies the same coefficient map as training did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnergyMetadata {
+    pub shape: EnergyShape,
+    pub coefficients: crate::coefficients::CoefficientKind,
+    /// T of the Gibbs map (recorded for `shrink` too).
+    pub temperature: f64,
+}
+
 /// One tower: Linear → ReLU → … → Linear → tanh.
 #[derive(Debug)]
 pub struct Tower {
