@@ -1,8 +1,22 @@
-//! Neural-network pieces on tch (libtorch). For now: choosing the device a stage runs on.
+//! Neural-network pieces on tch (libtorch) shared by the training stages.
+//!
+//! - [`device`]: `--device` / `--threads`.
+//! - [`seed`]: randomness from `(seed, epoch, step)`.
+//! - [`optim`], [`schedule`]: optimizers with saveable state; warm-up + cosine.
+//! - [`checkpoint`], [`trainer`]: atomic checkpoints and the shared training loop.
+//! - [`encoders`]: `identity`, `mlp`, `convnet`, `resnet18` backbones and the projection
+//!   head, saved with their architecture so that a later stage rebuilds them from the file.
+//! - [`loss`]: NT-Xent. [`augment`]: batched augmentations on the device.
+//! - [`monitor`]: kNN accuracy, a diagnostic.
 
+pub mod checkpoint;
 pub mod coefficients;
 pub mod device;
 pub mod energy;
+pub mod optim;
+pub mod schedule;
+pub mod seed;
 pub mod self_expressive;
+pub mod trainer;
 
 pub use device::{DeviceChoice, resolve_device};
