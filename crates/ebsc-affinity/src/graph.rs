@@ -1,0 +1,200 @@
+//! From the sparse coefficient matrix C (top-k rows) to the affinity graph W
+//! (DESIGN.md §1 "Inference"): optional row L2 normalisation, then
+//! - `symmetric`: `W = (|C| + |C|ᵀ)/2`;
+//! - `knn`: each row's `knn_k` nearest rows of C by cosine similarity (connectivity 1),
+//!   symmetrised as `(A + Aᵀ)/2` (SENet's graph on digits).
+//!
+//! Inputs and outputs are triplets sorted by (row, col).
+
+use ebsc_io::Triplets;
+use rayon::prelude::*;
+
+/// Divides each row by its L2 norm (rows of zero norm stay zero).
+pub fn normalize_rows(c: &mut Triplets) {
+    for range in row_ranges(&c.rows) {
+        let norm = c.values[range.clone()]
+            .iter()
+            .map(|v| f64::from(*v).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if norm > 0.0 {
+            for v in &mut c.values[range] {
+                *v = (f64::from(*v) / norm) as f32;
+            }
+        }
+    }
+}
+
+/// `(|C| + |C|ᵀ)/2`, duplicates summed.
+pub fn symmetric(c: &Triplets) -> Triplets {
+    let mut entries: Vec<(u32, u32, f32)> = Vec::with_capacity(2 * c.len());
+    for ((&r, &col), &v) in c.rows.iter().zip(&c.cols).zip(&c.values) {
+        let half = v.abs() / 2.0;
+        entries.push((r, col, half));
+        entries.push((col, r, half));
+    }
+    from_entries(entries)
+}
+
+/// The `k` nearest rows of C by cosine similarity (rows need not be normalised), each
+/// edge weight 1, then `(A + Aᵀ)/2`. Only rows sharing a column have a similarity; a row
+/// with fewer such rows gets fewer neighbours. Ties keep the lower row index.
+pub fn knn(c: &Triplets, n_samples: usize, k: usize) -> Triplets {
+    let rows = row_ranges(&c.rows);
+    let mut row_of = vec![None; n_samples];
+    for range in &rows {
+        row_of[c.rows[range.start] as usize] = Some(range.clone());
+    }
+    let norms: Vec<f64> = (0..n_samples)
+        .map(|i| match &row_of[i] {
+            Some(r) => c.values[r.clone()]
+                .iter()
+                .map(|v| f64::from(*v).powi(2))
+                .sum::<f64>()
+                .sqrt(),
+            None => 0.0,
+        })
+        .collect();
+    // Column j → the rows with a coefficient on j (an inverted index: C·Cᵀ row by row).
+    let mut column_offsets = vec![0usize; n_samples + 1];
+    for &col in &c.cols {
+        column_offsets[col as usize + 1] += 1;
+    }
+    for j in 0..n_samples {
+        column_offsets[j + 1] += column_offsets[j];
+    }
+    let mut fill = column_offsets.clone();
+    let mut column_rows = vec![(0u32, 0f32); c.len()];
+    for ((&r, &col), &v) in c.rows.iter().zip(&c.cols).zip(&c.values) {
+        column_rows[fill[col as usize]] = (r, v);
+        fill[col as usize] += 1;
+    }
+
+    let neighbours: Vec<Vec<u32>> = (0..n_samples)
+        .into_par_iter()
+        .map_init(
+            || (vec![0f64; n_samples], vec![false; n_samples], Vec::new()),
+            |(dot, seen, touched), i| {
+                let Some(range) = &row_of[i] else {
+                    return Vec::new();
+                };
+                for (&col, &v) in c.cols[range.clone()].iter().zip(&c.values[range.clone()]) {
+                    let j = col as usize;
+                    for &(other, w) in &column_rows[column_offsets[j]..column_offsets[j + 1]] {
+                        let other = other as usize;
+                        if other != i {
+                            if !seen[other] {
+                                seen[other] = true;
+                                touched.push(other);
+                            }
+                            dot[other] += f64::from(v) * f64::from(w);
+                        }
+                    }
+                }
+                let mut scored: Vec<(f64, u32)> = touched
+                    .iter()
+                    .map(|&o| (dot[o] / (norms[i] * norms[o]), o as u32))
+                    .collect();
+                for &o in touched.iter() {
+                    dot[o] = 0.0;
+                    seen[o] = false;
+                }
+                touched.clear();
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                scored.truncate(k);
+                scored.into_iter().map(|(_, o)| o).collect()
+            },
+        )
+        .collect();
+    let mut entries = Vec::with_capacity(2 * n_samples * k);
+    for (i, list) in neighbours.iter().enumerate() {
+        for &o in list {
+            entries.push((i as u32, o, 0.5));
+            entries.push((o, i as u32, 0.5));
+        }
+    }
+    from_entries(entries)
+}
+
+/// Sorts by (row, col) and sums duplicates.
+fn from_entries(mut entries: Vec<(u32, u32, f32)>) -> Triplets {
+    entries.par_sort_unstable_by_key(|&(r, c, _)| (r, c));
+    let mut out = Triplets::default();
+    for (r, c, v) in entries {
+        let n = out.len();
+        if n > 0 && out.rows[n - 1] == r && out.cols[n - 1] == c {
+            out.values[n - 1] += v;
+        } else {
+            out.push(r, c, v);
+        }
+    }
+    out
+}
+
+/// The index ranges of each row's entries in triplets sorted by row.
+pub fn row_ranges(rows: &[u32]) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    for i in 1..=rows.len() {
+        if i == rows.len() || rows[i] != rows[start] {
+            if i > start {
+                ranges.push(start..i);
+            }
+            start = i;
+        }
+    }
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn triplets(entries: &[(u32, u32, f32)]) -> Triplets {
+        let mut t = Triplets::default();
+        for &(r, c, v) in entries {
+            t.push(r, c, v);
+        }
+        t
+    }
+
+    #[test]
+    fn normalize_rows_by_hand() {
+        // Row 0: [3, -4] → [0.6, -0.8]; row 2: [2] → [1].
+        let mut c = triplets(&[(0, 1, 3.0), (0, 2, -4.0), (2, 0, 2.0)]);
+        normalize_rows(&mut c);
+        assert_eq!(c.values, vec![0.6, -0.8, 1.0]);
+    }
+
+    #[test]
+    fn symmetric_by_hand() {
+        // C = [[0, -2], [1, 0]] → W = (|C| + |C|ᵀ)/2 = [[0, 1.5], [1.5, 0]].
+        let w = symmetric(&triplets(&[(0, 1, -2.0), (1, 0, 1.0)]));
+        assert_eq!(w, triplets(&[(0, 1, 1.5), (1, 0, 1.5)]));
+    }
+
+    #[test]
+    fn knn_by_hand() {
+        // Rows of C: 0 = e2, 1 = e2 + e3 (cos with 0: 1/√2), 2 = e3, 3 = e0.
+        // k = 1: 0 → 1, 1 → 0 (tie with 2 at 1/√2 keeps the lower), 2 → 1, 3 → nobody.
+        // A = {0→1, 1→0, 2→1}; (A + Aᵀ)/2: (0,1) = 1, (1,0) = 1, (1,2) = 0.5, (2,1) = 0.5.
+        let c = triplets(&[
+            (0, 2, 1.0),
+            (1, 2, 1.0),
+            (1, 3, 1.0),
+            (2, 3, 1.0),
+            (3, 0, 1.0),
+        ]);
+        let w = knn(&c, 4, 1);
+        assert_eq!(
+            w,
+            triplets(&[(0, 1, 1.0), (1, 0, 1.0), (1, 2, 0.5), (2, 1, 0.5)])
+        );
+    }
+
+    #[test]
+    fn row_ranges_skip_missing_rows() {
+        assert_eq!(row_ranges(&[0, 0, 3, 5, 5]), vec![0..2, 2..3, 3..5]);
+        assert!(row_ranges(&[]).is_empty());
+    }
+}

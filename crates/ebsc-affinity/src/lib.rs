@@ -1,0 +1,297 @@
+//! `ebsc-affinity`: all N samples are the dictionary; the trained energy network gives
+//! every pair's coefficient, of which the top `top_k` per row by `|c|` are kept
+//! (`coefficients.parquet`), then the affinity graph (`affinity.parquet`) — DESIGN.md §1
+//! "Inference", §2.
+//!
+//! Three ways to run:
+//! - `ebsc-affinity p.toml`: every row in this process, through the stage runner;
+//! - `ebsc-affinity p.toml --shard i/n`: only shard i's rows, into
+//!   `coefficients/part-i-of-n.parquet` (no manifest, no lock: shards run side by side);
+//! - `ebsc-affinity p.toml --merge`: joins the parts into the stage's outputs and manifest.
+
+pub mod config;
+pub mod graph;
+pub mod model;
+pub mod shard;
+pub mod stats;
+pub mod topk;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use ebsc_core::cli::StageArgs;
+use ebsc_core::hash::KeyHasher;
+use ebsc_core::{Outcome, Pipeline, StageRun, StageRunner};
+use ebsc_io::{TensorFile, Triplets};
+use ebsc_nn::DeviceChoice;
+use tch::{Device, Tensor};
+
+use crate::config::{AffinityConfig, AffinityKind};
+use crate::model::EnergyModel;
+use crate::shard::{PartInfo, Shard};
+
+pub const STAGE: &str = "affinity";
+/// Bump when the outputs for a given config change meaning.
+pub const STAGE_VERSION: u32 = 1;
+pub const MODEL_FILE: &str = "model.safetensors";
+pub const FEATURES_FILE: &str = "features.safetensors";
+pub const DICTIONARY_TENSOR: &str = "dictionary";
+pub const SAMPLES_FILE: &str = "samples.parquet";
+pub const COEFFICIENTS_FILE: &str = "coefficients.parquet";
+pub const AFFINITY_FILE: &str = "affinity.parquet";
+
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "ebsc-affinity",
+    version,
+    about = "Top-k self-expressive coefficients over all N×N pairs and the affinity graph"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub stage: StageArgs,
+    /// Where the tower outputs and block products run: auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// libtorch threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Compute only shard i of n (rows i·N/n..(i+1)·N/n) into coefficients/part-i-of-n.parquet.
+    #[arg(long, value_name = "I/N", conflicts_with_all = ["merge", "force"])]
+    pub shard: Option<Shard>,
+    /// Build the outputs from all coefficients/part-*-of-n.parquet of the current config.
+    #[arg(long)]
+    pub merge: bool,
+}
+
+/// Everything the stage reads, loaded.
+struct Inputs {
+    model: EnergyModel,
+    dictionary: Tensor,
+    labels: Option<Vec<Option<i32>>>,
+    device: Device,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let pipeline = Pipeline::load(&args.stage.pipeline)?;
+    let config = AffinityConfig::from_pipeline(&pipeline)?;
+    let runner = StageRunner::new(&pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
+        .config(&config)
+        .upstream("train")
+        .upstream("prepare")
+        .progress(args.stage.progress);
+    // Verifies the upstream outputs before any work (an error says which stage to run).
+    runner.freshness()?;
+    let upstream = UpstreamDirs {
+        train: runner.upstream_dir("train"),
+        prepare: runner.upstream_dir("prepare"),
+    };
+    let fingerprint = fingerprint(&config, &upstream)?;
+    if let Some(shard) = args.shard {
+        return run_shard(
+            args,
+            &config,
+            &upstream,
+            &runner.stage_dir(),
+            shard,
+            &fingerprint,
+        );
+    }
+    runner.run(args.stage.force, |run| {
+        let (coefficients, n_samples, labels) = if args.merge {
+            run.log("merging shards");
+            let (c, n) = shard::merge_parts(run.dir(), &fingerprint)?;
+            (c, n, read_labels(&upstream.prepare)?)
+        } else {
+            let inputs = load_inputs(args, &upstream)?;
+            run.set_device(format!("{:?}", inputs.device).to_lowercase());
+            let n = inputs.dictionary.size()[0] as usize;
+            let c = compute_rows(run, &inputs, &config, 0..n);
+            (c, n, inputs.labels)
+        };
+        finish_outputs(run, &config, coefficients, n_samples, labels.as_deref())
+    })
+}
+
+struct UpstreamDirs {
+    train: PathBuf,
+    prepare: PathBuf,
+}
+
+/// What decides a part's content: stage version, config, upstream stage keys.
+fn fingerprint(config: &AffinityConfig, upstream: &UpstreamDirs) -> anyhow::Result<String> {
+    let mut hasher = KeyHasher::new("ebsc-affinity-part-v1");
+    hasher
+        .part("version", &STAGE_VERSION.to_string())
+        .part("config", &serde_json::to_string(config)?);
+    for dir in [&upstream.train, &upstream.prepare] {
+        let path = dir.join(ebsc_core::manifest::MANIFEST_FILE);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let manifest: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+        let key = manifest["key"].as_str().unwrap_or_default().to_string();
+        hasher.part("upstream", &key);
+    }
+    Ok(hasher.finish())
+}
+
+fn run_shard(
+    args: &Args,
+    config: &AffinityConfig,
+    upstream: &UpstreamDirs,
+    stage_dir: &Path,
+    shard: Shard,
+    fingerprint: &str,
+) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let inputs = load_inputs(args, upstream)?;
+    let n = inputs.dictionary.size()[0] as usize;
+    let rows = shard.rows(n);
+    eprintln!(
+        "{STAGE}: shard {}/{}: rows {}..{} of {n}",
+        shard.index, shard.count, rows.start, rows.end
+    );
+    let progress = ebsc_core::Progress::new(
+        args.stage.progress,
+        &format!("{STAGE}: coefficients"),
+        rows.len() as u64,
+        "rows",
+    );
+    let (u, v) = inputs.dictionary_towers();
+    let (c, _) = topk::top_k_coefficients(
+        &u,
+        &v,
+        rows.clone(),
+        &inputs.model.map,
+        config.top_k,
+        config.block_size,
+        |r| progress.inc(r as u64),
+    );
+    progress.finish();
+    let info = PartInfo {
+        fingerprint: fingerprint.to_string(),
+        n_samples: n,
+        rows: [rows.start, rows.end],
+    };
+    let path = shard::write_part(stage_dir, shard, &info, &c)?;
+    eprintln!("{STAGE}: wrote {}", path.display());
+    Ok(Outcome::Ran {
+        key: fingerprint.to_string(),
+        elapsed: started.elapsed(),
+    })
+}
+
+impl Inputs {
+    fn dictionary_towers(&self) -> (Tensor, Tensor) {
+        self.model.towers(&self.dictionary)
+    }
+}
+
+fn load_inputs(args: &Args, upstream: &UpstreamDirs) -> anyhow::Result<Inputs> {
+    ebsc_nn::device::set_threads(args.threads);
+    let device = ebsc_nn::resolve_device(args.device)?;
+    let model = EnergyModel::load(&upstream.train.join(MODEL_FILE), device)?;
+    let features_path = upstream.train.join(FEATURES_FILE);
+    let (shape, values) = TensorFile::open(&features_path)?.f32(DICTIONARY_TENSOR)?;
+    anyhow::ensure!(
+        shape.len() == 2 && shape[1] as i64 == model.input_dim(),
+        "{}: `{DICTIONARY_TENSOR}` has shape {shape:?}, the model expects [N, {}]",
+        features_path.display(),
+        model.input_dim()
+    );
+    let dictionary = Tensor::from_slice(&values)
+        .view([shape[0] as i64, shape[1] as i64])
+        .to_device(device);
+    let labels = read_labels(&upstream.prepare)?;
+    if let Some(labels) = &labels {
+        anyhow::ensure!(
+            labels.len() == shape[0],
+            "{}: {} rows, but {} holds {} samples",
+            features_path.display(),
+            shape[0],
+            upstream.prepare.join(SAMPLES_FILE).display(),
+            labels.len()
+        );
+    }
+    Ok(Inputs {
+        model,
+        dictionary,
+        labels,
+        device,
+    })
+}
+
+/// Labels from prepare's samples.parquet; `None` when no sample has one.
+fn read_labels(prepare_dir: &Path) -> anyhow::Result<Option<Vec<Option<i32>>>> {
+    let samples = ebsc_io::read_samples(&prepare_dir.join(SAMPLES_FILE))?;
+    let labels: Vec<Option<i32>> = samples.iter().map(|s| s.label).collect();
+    Ok(labels.iter().any(Option::is_some).then_some(labels))
+}
+
+fn compute_rows(
+    run: &mut StageRun,
+    inputs: &Inputs,
+    config: &AffinityConfig,
+    rows: std::ops::Range<usize>,
+) -> Triplets {
+    let (u, v) = inputs.dictionary_towers();
+    let progress = run.progress("coefficients", rows.len() as u64, "rows");
+    let (c, timing) = topk::top_k_coefficients(
+        &u,
+        &v,
+        rows,
+        &inputs.model.map,
+        config.top_k,
+        config.block_size,
+        |r| progress.inc(r as u64),
+    );
+    progress.finish();
+    run.stat("blocked_seconds", timing.total_seconds);
+    run.stat("matmul_seconds", timing.matmul_seconds);
+    run.stat(
+        "gflops",
+        timing.flops / timing.total_seconds.max(1e-9) / 1e9,
+    );
+    c
+}
+
+fn finish_outputs(
+    run: &mut StageRun,
+    config: &AffinityConfig,
+    mut coefficients: Triplets,
+    n_samples: usize,
+    labels: Option<&[Option<i32>]>,
+) -> anyhow::Result<()> {
+    run.stat("n_samples", n_samples);
+    run.stat("coefficient_nonzeros", coefficients.len());
+    run.stat(
+        "mean_nonzeros_per_row",
+        coefficients.len() as f64 / n_samples.max(1) as f64,
+    );
+    if let Some(labels) = labels
+        && let Some(error) = stats::subspace_preserving_error(&coefficients, labels)
+    {
+        run.log(format!("subspace-preserving error {error:.4}"));
+        run.stat("subspace_preserving_error", error);
+    }
+    let mut file = run.create_output(COEFFICIENTS_FILE)?;
+    ebsc_io::write_triplets(file.writer(), &coefficients)?;
+    file.commit()?;
+
+    if config.normalize_rows {
+        graph::normalize_rows(&mut coefficients);
+    }
+    let affinity = match config.affinity {
+        AffinityKind::Symmetric => graph::symmetric(&coefficients),
+        AffinityKind::Knn => graph::knn(
+            &coefficients,
+            n_samples,
+            config.knn_k.expect("validated: knn has knn_k"),
+        ),
+    };
+    run.stat("affinity_edges", affinity.len());
+    let mut file = run.create_output(AFFINITY_FILE)?;
+    ebsc_io::write_triplets(file.writer(), &affinity)?;
+    file.commit()
+}

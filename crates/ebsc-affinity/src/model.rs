@@ -1,0 +1,89 @@
+//! The trained energy towers from train's `model.safetensors`: shape and coefficient map
+//! from its `energy` metadata, weights `energy.query.*`, `energy.key.*`, `energy.threshold`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use ebsc_io::TensorFile;
+use ebsc_nn::energy::{ENERGY_METADATA_KEY, EnergyMetadata, EnergyNet};
+use tch::{Device, Kind, Tensor, nn};
+
+use crate::topk::CoefficientMap;
+
+/// Rows per forward pass when computing tower outputs: bounded activation memory.
+const TOWER_CHUNK: i64 = 8192;
+
+pub struct EnergyModel {
+    _vs: nn::VarStore,
+    pub net: EnergyNet,
+    pub map: CoefficientMap,
+}
+
+impl EnergyModel {
+    pub fn load(path: &Path, device: Device) -> anyhow::Result<EnergyModel> {
+        let file = TensorFile::open(path)?;
+        let text = file
+            .metadata()
+            .remove(ENERGY_METADATA_KEY)
+            .with_context(|| {
+                format!(
+                    "{}: no `{ENERGY_METADATA_KEY}` metadata (not a model written by ebsc-train)",
+                    path.display()
+                )
+            })?;
+        let meta: EnergyMetadata = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{}: metadata `{ENERGY_METADATA_KEY}` is not valid",
+                path.display()
+            )
+        })?;
+        let vs = nn::VarStore::new(device);
+        let net = EnergyNet::new(&(vs.root() / "energy"), &meta.shape);
+        for (name, mut var) in vs.variables() {
+            let (shape, values) = file.f32(&name)?;
+            let expected: Vec<usize> = var.size().iter().map(|&d| d as usize).collect();
+            anyhow::ensure!(
+                shape == expected,
+                "{}: tensor `{name}` has shape {shape:?}, the energy metadata implies {expected:?}",
+                path.display()
+            );
+            tch::no_grad(|| var.copy_(&Tensor::from_slice(&values).view(var.size().as_slice())));
+        }
+        let (shape, threshold) = file.f32("energy.threshold")?;
+        anyhow::ensure!(
+            threshold.len() == 1 && threshold[0] >= 0.0,
+            "{}: `energy.threshold` must be one value ≥ 0, got shape {shape:?}",
+            path.display()
+        );
+        let map = CoefficientMap {
+            kind: meta.coefficients,
+            threshold: threshold[0],
+            out_dim: meta.shape.out_dim,
+            temperature: meta.temperature,
+        };
+        Ok(EnergyModel { _vs: vs, net, map })
+    }
+
+    pub fn input_dim(&self) -> i64 {
+        self.net.shape.input_dim
+    }
+
+    /// `(u, v) = (q(d), k(d))` for every row of `d` `[N, D]`, each `[N, m]` on `d`'s device.
+    pub fn towers(&self, d: &Tensor) -> (Tensor, Tensor) {
+        tch::no_grad(|| {
+            let n = d.size()[0];
+            let (mut us, mut vs) = (Vec::new(), Vec::new());
+            for start in (0..n).step_by(TOWER_CHUNK as usize) {
+                let chunk = d.narrow(0, start, TOWER_CHUNK.min(n - start));
+                us.push(self.net.queries(&chunk).to_kind(Kind::Float));
+                vs.push(self.net.keys(&chunk).to_kind(Kind::Float));
+            }
+            if n == 0 {
+                let m = self.net.out_dim();
+                let empty = Tensor::zeros([0, m], (Kind::Float, d.device()));
+                return (empty.shallow_clone(), empty);
+            }
+            (Tensor::cat(&us, 0), Tensor::cat(&vs, 0))
+        })
+    }
+}

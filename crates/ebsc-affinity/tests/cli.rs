@@ -1,0 +1,276 @@
+//! The `ebsc-affinity` binary as a user meets it, on a hand-made upstream (a prepare and a
+//! train stage folder with manifests, written through the stage runner): the whole export,
+//! sharded export + merge giving the same files, the cache, and bad input.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use ebsc_core::{Pipeline, StageRunner};
+use ebsc_io::{SampleRow, TensorData, read_triplets, write_samples, write_tensors};
+use ebsc_nn::coefficients::CoefficientKind;
+use ebsc_nn::energy::{ENERGY_METADATA_KEY, EnergyMetadata, EnergyNet, EnergyShape};
+use tch::{Device, Kind, Tensor, nn};
+
+const N: usize = 300;
+const DIM: i64 = 8;
+
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+struct Output {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Project {
+    fn new(affinity_section: &str) -> Project {
+        let p = Project {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let text = format!("[pipeline]\nseed = 5\n\n[affinity]\n{affinity_section}");
+        std::fs::create_dir_all(p.path("pipelines")).unwrap();
+        std::fs::write(p.path("pipelines/p.toml"), text).unwrap();
+        p
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// prepare (labels: 3 classes) and train (random towers, m = 16, shrink with b = 0.5).
+    fn write_upstream(&self) {
+        let pipeline = Pipeline::load(&self.path("pipelines/p.toml")).unwrap();
+        let runs = self.path("data/runs");
+        StageRunner::new(&pipeline, &runs, "prepare", 1)
+            .run(false, |run| {
+                let rows: Vec<SampleRow> = (0..N as u32)
+                    .map(|i| SampleRow {
+                        index: i,
+                        label: Some((i % 3) as i32),
+                        label_name: None,
+                        source: "test".into(),
+                        split: "test".into(),
+                    })
+                    .collect();
+                let mut file = run.create_output("samples.parquet")?;
+                write_samples(file.writer(), &rows)?;
+                file.commit()
+            })
+            .unwrap();
+        StageRunner::new(&pipeline, &runs, "train", 1)
+            .upstream("prepare")
+            .run(false, |run| {
+                tch::manual_seed(3);
+                let shape = EnergyShape {
+                    input_dim: DIM,
+                    hidden: vec![12],
+                    out_dim: 16,
+                };
+                let meta = EnergyMetadata {
+                    shape: shape.clone(),
+                    coefficients: CoefficientKind::Shrink,
+                    temperature: 0.1,
+                };
+                let vs = nn::VarStore::new(Device::Cpu);
+                let _net = EnergyNet::new(&(vs.root() / "energy"), &shape);
+                let mut named: Vec<(String, Vec<usize>, TensorData)> = vs
+                    .variables()
+                    .into_iter()
+                    .map(|(name, t)| {
+                        let shape = t.size().iter().map(|&d| d as usize).collect();
+                        let data = Vec::<f32>::try_from(t.reshape([-1])).unwrap();
+                        (name, shape, TensorData::F32(data))
+                    })
+                    .collect();
+                named.push((
+                    "energy.threshold".into(),
+                    vec![1],
+                    TensorData::F32(vec![0.5]),
+                ));
+                let tensors: Vec<(&str, Vec<usize>, &TensorData)> = named
+                    .iter()
+                    .map(|(n, s, d)| (n.as_str(), s.clone(), d))
+                    .collect();
+                let metadata = HashMap::from([(
+                    ENERGY_METADATA_KEY.to_string(),
+                    serde_json::to_string(&meta).unwrap(),
+                )]);
+                let mut file = run.create_output("model.safetensors")?;
+                write_tensors(file.writer(), &tensors, &metadata)?;
+                file.commit()?;
+                let d = Tensor::randn([N as i64, DIM], (Kind::Float, Device::Cpu));
+                let d = Vec::<f32>::try_from(d.reshape([-1])).unwrap();
+                let d = TensorData::F32(d);
+                let mut file = run.create_output("features.safetensors")?;
+                write_tensors(
+                    file.writer(),
+                    &[("dictionary", vec![N, DIM as usize], &d)],
+                    &HashMap::new(),
+                )?;
+                file.commit()
+            })
+            .unwrap();
+    }
+
+    fn affinity(&self, extra: &[&str]) -> Output {
+        let output = Command::new(env!("CARGO_BIN_EXE_ebsc-affinity"))
+            .arg("pipelines/p.toml")
+            .args(["--device", "cpu", "--threads", "1", "--progress", "none"])
+            .args(extra)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        Output {
+            ok: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn stage_file(&self, name: &str) -> PathBuf {
+        self.path(&format!("data/runs/p/affinity/{name}"))
+    }
+
+    fn manifest(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.stage_file("manifest.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+fn expect_one_error_line(out: &Output, needles: &[&str]) {
+    assert!(!out.ok, "expected failure: {}", out.stdout);
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "one error line:\n{}", out.stderr);
+    for needle in needles {
+        assert!(
+            errors[0].contains(needle),
+            "`{needle}` not in {}",
+            errors[0]
+        );
+    }
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}
+
+const SYMMETRIC: &str =
+    "top_k = 6\nblock_size = 64\nnormalize_rows = true\naffinity = \"symmetric\"\n";
+
+#[test]
+fn whole_export_then_sharded_export_and_merge_give_the_same_files() {
+    let p = Project::new(SYMMETRIC);
+    p.write_upstream();
+    let first = p.affinity(&[]);
+    assert!(first.ok, "{}", first.stderr);
+    assert!(
+        first.stdout.starts_with("affinity: done in"),
+        "{}",
+        first.stdout
+    );
+    let whole_c = read_triplets(&p.stage_file("coefficients.parquet")).unwrap();
+    let whole_w = read_triplets(&p.stage_file("affinity.parquet")).unwrap();
+    // At most top_k per row, never the diagonal, sorted by (row, col).
+    assert!(whole_c.len() <= N * 6 && whole_c.len() > N);
+    let pairs: Vec<(u32, u32)> = whole_c
+        .rows
+        .iter()
+        .copied()
+        .zip(whole_c.cols.iter().copied())
+        .collect();
+    assert!(pairs.windows(2).all(|w| w[0] < w[1]));
+    assert!(pairs.iter().all(|(r, c)| r != c));
+    // W is symmetric: every (r, c, v) has its (c, r, v).
+    let w: HashMap<(u32, u32), f32> = whole_w
+        .rows
+        .iter()
+        .zip(&whole_w.cols)
+        .zip(&whole_w.values)
+        .map(|((&r, &c), &v)| ((r, c), v))
+        .collect();
+    assert!(w.iter().all(|(&(r, c), v)| w.get(&(c, r)) == Some(v)));
+    let manifest = p.manifest();
+    let error = manifest["stats"]["subspace_preserving_error"]
+        .as_f64()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&error), "{error}");
+
+    let again = p.affinity(&[]);
+    assert!(
+        again.stdout.starts_with("affinity: up to date"),
+        "{}",
+        again.stdout
+    );
+
+    for shard in ["0/3", "1/3", "2/3"] {
+        let out = p.affinity(&["--shard", shard]);
+        assert!(out.ok, "{}", out.stderr);
+    }
+    assert!(p.stage_file("coefficients/part-2-of-3.parquet").exists());
+    let merged = p.affinity(&["--merge", "--force"]);
+    assert!(merged.ok, "{}", merged.stderr);
+    assert_eq!(
+        read_triplets(&p.stage_file("coefficients.parquet")).unwrap(),
+        whole_c
+    );
+    assert_eq!(
+        read_triplets(&p.stage_file("affinity.parquet")).unwrap(),
+        whole_w
+    );
+    assert_eq!(p.manifest()["outputs"], manifest["outputs"]);
+}
+
+#[test]
+fn knn_affinity_has_unit_weights_halved_when_one_sided() {
+    let p = Project::new(
+        "top_k = 6\nblock_size = 50\nnormalize_rows = false\naffinity = \"knn\"\nknn_k = 3\n",
+    );
+    p.write_upstream();
+    let out = p.affinity(&[]);
+    assert!(out.ok, "{}", out.stderr);
+    let w = read_triplets(&p.stage_file("affinity.parquet")).unwrap();
+    assert!(
+        w.values.iter().all(|&v| v == 0.5 || v == 1.0),
+        "{:?}",
+        &w.values[..10]
+    );
+    // Each row names at most 3 neighbours, so each row of (A + Aᵀ)/2 holds ≥ its own.
+    assert!(w.len() >= N * 3 / 2 && w.len() <= 2 * N * 3);
+}
+
+#[test]
+fn bad_input_is_one_error_line_and_no_manifest() {
+    let p = Project::new(SYMMETRIC);
+    let out = p.affinity(&[]);
+    expect_one_error_line(&out, &["upstream stage train", "just train p"]);
+
+    p.write_upstream();
+    let out = p.affinity(&["--merge"]);
+    expect_one_error_line(&out, &["no parts", "--shard"]);
+    assert!(!p.stage_file("manifest.json").exists());
+
+    let out = p.affinity(&["--shard", "3/3"]);
+    assert!(
+        !out.ok && out.stderr.contains("0 ≤ i < n"),
+        "{}",
+        out.stderr
+    );
+
+    let bad =
+        Project::new("top_k = 6\nblock_size = 64\nnormalize_rows = true\naffinity = \"dense\"\n");
+    let out = bad.affinity(&[]);
+    expect_one_error_line(&out, &["pipelines/p.toml", "[affinity]", "dense"]);
+
+    // A dictionary of the wrong width.
+    let path = p.path("data/runs/p/train/features.safetensors");
+    let d = TensorData::F32(vec![0.0; N * 3]);
+    write_tensors(
+        std::fs::File::create(&path).unwrap(),
+        &[("dictionary", vec![N, 3], &d)],
+        &HashMap::new(),
+    )
+    .unwrap();
+    let out = p.affinity(&[]);
+    // The upstream manifest no longer verifies: the run says to rerun train.
+    expect_one_error_line(&out, &["train"]);
+}
