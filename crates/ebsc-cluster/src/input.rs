@@ -9,6 +9,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, UInt32Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
+use ebsc_io::triplets::{catch_reader_panic, parquet_error};
 use ebsc_io::{Triplets, read_triplets};
 use ebsc_spectral::{BuildReport, GraphError, SparseGraph, Symmetry};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -31,15 +32,19 @@ impl Mode {
 
 /// The labels file's `label` column: one entry per sample, `None` when unknown.
 pub fn read_labels(path: &Path) -> anyhow::Result<Vec<Option<i32>>> {
+    catch_reader_panic(path, || read_labels_unguarded(path))
+}
+
+fn read_labels_unguarded(path: &Path) -> anyhow::Result<Vec<Option<i32>>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .with_context(|| format!("{}: not a Parquet file", path.display()))?
+        .map_err(|e| parquet_error(path, "not a Parquet file", e))?
         .build()
-        .with_context(|| format!("{}: cannot read", path.display()))?;
+        .map_err(|e| parquet_error(path, "cannot read", e))?;
     let mut labels = Vec::new();
     for batch in reader {
-        let batch = batch.with_context(|| format!("{}: cannot read", path.display()))?;
+        let batch = batch.map_err(|e| parquet_error(path, "cannot read", e))?;
         check_index_column(&batch, labels.len(), path)?;
         append_labels(&batch, path, &mut labels)?;
     }
@@ -138,6 +143,29 @@ pub fn n_samples_from_triplets(triplets: &Triplets) -> usize {
     largest as usize + 1
 }
 
+/// Without labels the sample count is the largest index + 1, so one stray index (a
+/// corrupt or forged file) would otherwise size the graph: 2^32 − 1 nodes are 34 GB of row
+/// offsets. `m` entries touch at most `2m` samples, so a larger count means samples with no
+/// edge at all, more of them than clustered ones — refused before anything is allocated.
+fn check_implied_count(
+    path: &Path,
+    triplets: &Triplets,
+    n_samples: usize,
+    count_source: &CountSource,
+) -> anyhow::Result<()> {
+    let touched_at_most = triplets.len().saturating_mul(2);
+    if matches!(count_source, CountSource::MaxIndex) && n_samples > touched_at_most {
+        anyhow::bail!(
+            "{}: the largest index {} implies {n_samples} samples, but its {} entries touch at most {touched_at_most}; \
+             check the indices, or pass --labels with one row per sample",
+            path.display(),
+            n_samples - 1,
+            triplets.len()
+        );
+    }
+    Ok(())
+}
+
 /// Where the sample count came from, to explain an index out of range.
 #[derive(Debug, Clone)]
 pub enum CountSource {
@@ -154,6 +182,7 @@ pub fn build_graph(
     symmetrize: bool,
     mode: Mode,
 ) -> anyhow::Result<(SparseGraph, BuildReport)> {
+    check_implied_count(path, triplets, n_samples, count_source)?;
     let symmetry = if symmetrize {
         Symmetry::Symmetrize
     } else {
@@ -225,8 +254,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("weight inf"), "{err}");
-        let err = build(&[(0, 5, 1.0)], 3, false).unwrap_err().to_string();
-        assert!(err.contains("out of range for a graph of 3 nodes"), "{err}");
+        // An index beyond the labels file's row count (with no labels, the count is the
+        // largest index + 1, so no index is out of range).
+        let err = build_graph(
+            Path::new("g.parquet"),
+            &triplets(&[(0, 5, 1.0)]),
+            3,
+            &CountSource::Labels(PathBuf::from("samples.parquet")),
+            false,
+            Mode::Pipeline,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "g.parquet: entry (0, 5) is out of range for a graph of 3 nodes \
+             (samples.parquet has 3 rows, one per sample)"
+        );
         let err = build(&[(0, 1, 1.0)], 2, false).unwrap_err().to_string();
         assert!(
             err.contains("not symmetric") && err.contains("symmetrize = true"),
@@ -296,6 +340,41 @@ mod tests {
         let err = format!("{:#}", read_affinity(&path).unwrap_err());
         assert!(
             err.contains("affinity.parquet: not a Parquet file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_count_implied_by_a_stray_index_is_refused() {
+        // 2 entries touch at most 4 samples: a largest index of 3 (4 samples) is accepted
+        // (node 2 isolated), 4 (5 samples, at least 3 isolated) is not.
+        let t = triplets(&[(0, 3, 1.0), (3, 0, 1.0)]);
+        let n = n_samples_from_triplets(&t);
+        let built = build_graph(
+            Path::new("g.parquet"),
+            &t,
+            n,
+            &CountSource::MaxIndex,
+            false,
+            Mode::Standalone,
+        );
+        assert_eq!(built.unwrap().0.n_isolated_nodes(), 2);
+        let t = triplets(&[(0, 4, 1.0), (4, 0, 1.0)]);
+        let n = n_samples_from_triplets(&t);
+        let err = build_graph(
+            Path::new("g.parquet"),
+            &t,
+            n,
+            &CountSource::MaxIndex,
+            false,
+            Mode::Standalone,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "g.parquet: the largest index 4 implies 5 samples, but its 2 entries touch at most 4"
+            ),
             "{err}"
         );
     }

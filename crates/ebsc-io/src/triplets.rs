@@ -72,27 +72,72 @@ pub fn write_triplets<W: Write + Send>(writer: W, triplets: &Triplets) -> anyhow
 /// Reads the three columns; integer columns of other widths and float64 values are
 /// accepted when they convert without loss of meaning (a user's own graph).
 pub fn read_triplets(path: &Path) -> anyhow::Result<Triplets> {
+    catch_reader_panic(path, || read_triplets_unguarded(path))
+}
+
+/// Runs a Parquet read, turning a panic of the reader into an error on `path`: the
+/// `parquet` crate still panics on some corrupt files (a dictionary page missing, negative
+/// column offsets, found by the fuzz tests of `ebsc-cluster`), and bad input is an error
+/// that names the file, never a crash.
+pub fn catch_reader_panic<T>(
+    path: &Path,
+    read: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(parquet_error(
+                path,
+                "corrupt Parquet file",
+                format_args!("the reader failed ({message})"),
+            ))
+        }
+    }
+}
+
+fn read_triplets_unguarded(path: &Path) -> anyhow::Result<Triplets> {
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let file_len = file
+        .metadata()
+        .with_context(|| format!("{}: cannot open", path.display()))?
+        .len();
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .with_context(|| format!("{}: not a Parquet file", path.display()))?;
-    let total = builder.metadata().file_metadata().num_rows().max(0) as usize;
+        .map_err(|e| parquet_error(path, "not a Parquet file", e))?;
+    // The footer's row count is only a hint: a forged one must not size an allocation, so
+    // the reservation is capped by the bytes on disk (the vectors grow past it if needed).
+    let file_len = usize::try_from(file_len).unwrap_or(usize::MAX);
+    let claimed = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let total = claimed.min(file_len);
     let reader = builder
         .with_batch_size(BATCH_ROWS)
         .build()
-        .with_context(|| format!("{}: cannot read", path.display()))?;
+        .map_err(|e| parquet_error(path, "cannot read", e))?;
     let mut triplets = Triplets {
         rows: Vec::with_capacity(total),
         cols: Vec::with_capacity(total),
         values: Vec::with_capacity(total),
     };
     for batch in reader {
-        let batch = batch.with_context(|| format!("{}: cannot read", path.display()))?;
+        let batch = batch.map_err(|e| parquet_error(path, "cannot read", e))?;
         append_index(&batch, "row", path, &mut triplets.rows)?;
         append_index(&batch, "col", path, &mut triplets.cols)?;
         append_value(&batch, path, &mut triplets.values)?;
     }
     Ok(triplets)
+}
+
+/// `<path>: <what>: <error>` on one line: the Parquet and Arrow readers' messages may span
+/// lines (an embedded schema, say), and a stage's error is one line.
+pub fn parquet_error(path: &Path, what: &str, error: impl std::fmt::Display) -> anyhow::Error {
+    let message = error.to_string();
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    anyhow::anyhow!("{}: {what}: {message}", path.display())
 }
 
 fn append_index(
