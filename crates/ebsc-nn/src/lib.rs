@@ -12,7 +12,9 @@
 pub mod checkpoint;
 pub mod coefficients;
 pub mod device;
+pub mod encoders;
 pub mod energy;
+pub mod loss;
 pub mod optim;
 pub mod schedule;
 pub mod seed;
