@@ -50,6 +50,25 @@ pub fn resolve_device(choice: DeviceChoice) -> anyhow::Result<Device> {
     }
 }
 
+/// `--device` and `--threads`, for every stage that runs tensors (flatten into its Args).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeviceArgs {
+    /// Where tensors run: auto (first GPU if any, else CPU), cpu, cuda, cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// CPU threads for libtorch (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+impl DeviceArgs {
+    /// Applies the thread count and resolves the device.
+    pub fn apply(&self) -> anyhow::Result<Device> {
+        set_threads(self.threads);
+        resolve_device(self.device)
+    }
+}
+
 /// Sets libtorch's intra-op thread count; 0 keeps libtorch's default (one per core).
 pub fn set_threads(threads: usize) {
     if threads > 0 {

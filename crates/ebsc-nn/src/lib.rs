@@ -7,18 +7,22 @@
 //! - [`encoders`]: `identity`, `mlp`, `convnet`, `resnet18` backbones and the projection
 //!   head, saved with their architecture so that a later stage rebuilds them from the file.
 //! - [`loss`]: NT-Xent. [`augment`]: batched augmentations on the device.
+//! - [`data`]: `inputs.safetensors` on the device, in batches.
 //! - [`monitor`]: kNN accuracy, a diagnostic.
 
+pub mod augment;
 pub mod checkpoint;
 pub mod coefficients;
+pub mod data;
 pub mod device;
 pub mod encoders;
 pub mod energy;
 pub mod loss;
+pub mod monitor;
 pub mod optim;
 pub mod schedule;
 pub mod seed;
 pub mod self_expressive;
 pub mod trainer;
 
-pub use device::{DeviceChoice, resolve_device};
+pub use device::{DeviceArgs, DeviceChoice, resolve_device};

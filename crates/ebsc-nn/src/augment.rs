@@ -1,0 +1,558 @@
+//! Batched augmentations on tensors, on the model's device (`[pretrain.augment]`).
+//!
+//! Images are `[B, C, H, W]` floats in [0, 1] and stay in [0, 1]. Every random parameter
+//! (which samples are transformed, crop boxes, angles, factors, sigmas, the noise itself)
+//! is drawn on the CPU from the [`StepRng`] the caller derives from `(seed, epoch, step)`,
+//! so a batch is augmented identically on every device and after a resume. Then, per
+//! batch:
+//!
+//! 1. geometry — random resized crop, horizontal flip, rotation/translation/shear — as one
+//!    per-sample affine map and a single bilinear `grid_sample` (zeros outside);
+//! 2. colour jitter (brightness, contrast, and saturation for RGB; hue is not offered);
+//! 3. random grayscale (RGB);
+//! 4. Gaussian blur, per-sample σ, as one grouped separable convolution (reflect padding);
+//! 5. additive Gaussian noise.
+//!
+//! Feature inputs (`[B, D]`) take the noise only. Each step has its own probability `p`
+//! and strength; a step left out of the config is off.
+
+use rand::Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+use crate::seed::StepRng;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CropAug {
+    #[serde(default = "one")]
+    pub p: f64,
+    /// Area of the crop as a fraction of the image, drawn uniformly in this range.
+    #[serde(default = "default_scale")]
+    pub scale: [f64; 2],
+    /// Aspect ratio (width / height), drawn log-uniformly in this range.
+    #[serde(default = "default_ratio")]
+    pub ratio: [f64; 2],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlipAug {
+    #[serde(default = "half")]
+    pub p: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AffineAug {
+    #[serde(default = "half")]
+    pub p: f64,
+    /// Rotation, uniform in ±degrees.
+    #[serde(default)]
+    pub degrees: f64,
+    /// Translation, uniform in ±translate (fraction of the image size).
+    #[serde(default)]
+    pub translate: f64,
+    /// Horizontal shear, uniform in ±shear degrees.
+    #[serde(default)]
+    pub shear: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JitterAug {
+    #[serde(default = "default_jitter_p")]
+    pub p: f64,
+    /// Factors uniform in [1 − s, 1 + s].
+    #[serde(default)]
+    pub brightness: f64,
+    #[serde(default)]
+    pub contrast: f64,
+    /// RGB only.
+    #[serde(default)]
+    pub saturation: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrayscaleAug {
+    #[serde(default = "default_gray_p")]
+    pub p: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlurAug {
+    #[serde(default = "half")]
+    pub p: f64,
+    /// σ in pixels, uniform in this range.
+    #[serde(default = "default_sigma")]
+    pub sigma: [f64; 2],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseAug {
+    #[serde(default = "one")]
+    pub p: f64,
+    pub std: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn half() -> f64 {
+    0.5
+}
+fn default_scale() -> [f64; 2] {
+    [0.5, 1.0]
+}
+fn default_ratio() -> [f64; 2] {
+    [3.0 / 4.0, 4.0 / 3.0]
+}
+fn default_jitter_p() -> f64 {
+    0.8
+}
+fn default_gray_p() -> f64 {
+    0.2
+}
+fn default_sigma() -> [f64; 2] {
+    [0.1, 2.0]
+}
+
+/// `[<stage>.augment]`: each table present turns its step on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentConfig {
+    #[serde(default)]
+    pub crop: Option<CropAug>,
+    #[serde(default)]
+    pub flip: Option<FlipAug>,
+    #[serde(default)]
+    pub affine: Option<AffineAug>,
+    #[serde(default)]
+    pub jitter: Option<JitterAug>,
+    #[serde(default)]
+    pub grayscale: Option<GrayscaleAug>,
+    #[serde(default)]
+    pub blur: Option<BlurAug>,
+    #[serde(default)]
+    pub noise: Option<NoiseAug>,
+}
+
+impl AugmentConfig {
+    /// Checks probabilities and ranges; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let prob = |name: &str, p: f64| {
+            if (0.0..=1.0).contains(&p) {
+                Ok(())
+            } else {
+                Err(format!("augment.{name}.p must lie in [0, 1], got {p}"))
+            }
+        };
+        let range = |name: &str, r: [f64; 2], lo: f64| {
+            if r[0] >= lo && r[0] <= r[1] && r[1].is_finite() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "augment.{name} must be [low, high] with {lo} ≤ low ≤ high, got {r:?}"
+                ))
+            }
+        };
+        if let Some(c) = &self.crop {
+            prob("crop", c.p)?;
+            range("crop.scale", c.scale, 1e-3)?;
+            if c.scale[1] > 1.0 {
+                return Err("augment.crop.scale must not exceed 1".into());
+            }
+            range("crop.ratio", c.ratio, 1e-3)?;
+        }
+        if let Some(f) = &self.flip {
+            prob("flip", f.p)?;
+        }
+        if let Some(a) = &self.affine {
+            prob("affine", a.p)?;
+            if a.degrees < 0.0 || a.translate < 0.0 || a.shear < 0.0 || a.shear >= 90.0 {
+                return Err(
+                    "augment.affine: degrees, translate and shear must be ≥ 0 (shear < 90)".into(),
+                );
+            }
+        }
+        if let Some(j) = &self.jitter {
+            prob("jitter", j.p)?;
+            for (name, s) in [
+                ("brightness", j.brightness),
+                ("contrast", j.contrast),
+                ("saturation", j.saturation),
+            ] {
+                if !(0.0..=1.0).contains(&s) {
+                    return Err(format!("augment.jitter.{name} must lie in [0, 1], got {s}"));
+                }
+            }
+        }
+        if let Some(g) = &self.grayscale {
+            prob("grayscale", g.p)?;
+        }
+        if let Some(b) = &self.blur {
+            prob("blur", b.p)?;
+            range("blur.sigma", b.sigma, 0.0)?;
+            if b.sigma[1] > 10.0 {
+                return Err("augment.blur.sigma must not exceed 10 pixels".into());
+            }
+        }
+        if let Some(n) = &self.noise {
+            prob("noise", n.p)?;
+            if !(n.std >= 0.0 && n.std.is_finite()) {
+                return Err(format!("augment.noise.std must be ≥ 0, got {}", n.std));
+            }
+        }
+        Ok(())
+    }
+
+    fn has_geometry(&self) -> bool {
+        self.crop.is_some() || self.flip.is_some() || self.affine.is_some()
+    }
+}
+
+/// Whether a sample gets a step of probability `p` (draws nothing when p is 0 or 1, so
+/// adding a certain step does not shift the stream of the others).
+fn coin(rng: &mut StepRng, p: f64) -> bool {
+    if p >= 1.0 {
+        true
+    } else if p <= 0.0 {
+        false
+    } else {
+        rng.random::<f64>() < p
+    }
+}
+
+fn uniform(rng: &mut StepRng, lo: f64, hi: f64) -> f64 {
+    if hi > lo {
+        rng.random_range(lo..hi)
+    } else {
+        lo
+    }
+}
+
+/// 3×3 row-major product `a·b` of affine maps.
+fn compose(a: [f64; 9], b: [f64; 9]) -> [f64; 9] {
+    let mut out = [0.0; 9];
+    for r in 0..3 {
+        for c in 0..3 {
+            out[r * 3 + c] = (0..3).map(|k| a[r * 3 + k] * b[k * 3 + c]).sum();
+        }
+    }
+    out
+}
+
+const IDENTITY: [f64; 9] = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+
+/// The map from output to input coordinates (normalised, [-1, 1]) of one sample.
+fn geometry(config: &AugmentConfig, rng: &mut StepRng) -> [f64; 9] {
+    let mut m = IDENTITY;
+    if let Some(c) = &config.crop
+        && coin(rng, c.p)
+    {
+        let area = uniform(rng, c.scale[0], c.scale[1]);
+        let log_ratio = uniform(rng, c.ratio[0].ln(), c.ratio[1].ln());
+        let ratio = log_ratio.exp();
+        let w = (area * ratio).sqrt().min(1.0);
+        let h = (area / ratio).sqrt().min(1.0);
+        let cx = uniform(rng, -(1.0 - w), 1.0 - w);
+        let cy = uniform(rng, -(1.0 - h), 1.0 - h);
+        m = compose(m, [w, 0.0, cx, 0.0, h, cy, 0.0, 0.0, 1.0]);
+    }
+    if let Some(f) = &config.flip
+        && coin(rng, f.p)
+    {
+        m = compose(m, [-1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+    }
+    if let Some(a) = &config.affine
+        && coin(rng, a.p)
+    {
+        let angle = uniform(rng, -a.degrees, a.degrees).to_radians();
+        let shear = uniform(rng, -a.shear, a.shear).to_radians().tan();
+        let tx = 2.0 * uniform(rng, -a.translate, a.translate);
+        let ty = 2.0 * uniform(rng, -a.translate, a.translate);
+        let (s, c) = angle.sin_cos();
+        let rotate = [c, -s, tx, s, c, ty, 0.0, 0.0, 1.0];
+        m = compose(
+            m,
+            compose(rotate, [1.0, shear, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]),
+        );
+    }
+    m
+}
+
+/// Per-sample parameters of one batch.
+struct Draws {
+    theta: Vec<f32>,
+    brightness: Vec<f32>,
+    contrast: Vec<f32>,
+    saturation: Vec<f32>,
+    gray: Vec<f32>,
+    sigma: Vec<f64>,
+    noise_on: Vec<f32>,
+}
+
+fn draw(config: &AugmentConfig, batch: usize, rng: &mut StepRng) -> Draws {
+    let mut d = Draws {
+        theta: Vec::with_capacity(batch * 6),
+        brightness: vec![1.0; batch],
+        contrast: vec![1.0; batch],
+        saturation: vec![1.0; batch],
+        gray: vec![0.0; batch],
+        sigma: vec![0.0; batch],
+        noise_on: vec![0.0; batch],
+    };
+    for i in 0..batch {
+        let m = geometry(config, rng);
+        d.theta.extend(m[..6].iter().map(|&v| v as f32));
+        if let Some(j) = &config.jitter
+            && coin(rng, j.p)
+        {
+            d.brightness[i] = uniform(rng, 1.0 - j.brightness, 1.0 + j.brightness) as f32;
+            d.contrast[i] = uniform(rng, 1.0 - j.contrast, 1.0 + j.contrast) as f32;
+            d.saturation[i] = uniform(rng, 1.0 - j.saturation, 1.0 + j.saturation) as f32;
+        }
+        if let Some(g) = &config.grayscale
+            && coin(rng, g.p)
+        {
+            d.gray[i] = 1.0;
+        }
+        if let Some(b) = &config.blur
+            && coin(rng, b.p)
+        {
+            d.sigma[i] = uniform(rng, b.sigma[0], b.sigma[1]);
+        }
+        if let Some(n) = &config.noise
+            && coin(rng, n.p)
+        {
+            d.noise_on[i] = 1.0;
+        }
+    }
+    d
+}
+
+/// ITU-R 601 luma of `[B, 3, H, W]`, as `[B, 1, H, W]`.
+fn luma(x: &Tensor) -> Tensor {
+    let w = Tensor::from_slice(&[0.299f32, 0.587, 0.114])
+        .view([1, 3, 1, 1])
+        .to_device(x.device());
+    (x * w).sum_dim_intlist([1i64].as_slice(), true, Kind::Float)
+}
+
+fn per_sample(values: &[f32], x: &Tensor) -> Tensor {
+    Tensor::from_slice(values)
+        .view([values.len() as i64, 1, 1, 1])
+        .to_device(x.device())
+}
+
+/// Separable Gaussian blur with one σ per sample (σ = 0: unchanged).
+fn blur(x: &Tensor, sigma: &[f64]) -> Tensor {
+    let (b, c, h, w) = x.size4().expect("images are 4-d");
+    let max_sigma = sigma.iter().cloned().fold(0.0, f64::max);
+    let radius = ((3.0 * max_sigma).ceil() as i64).clamp(1, (h.min(w) - 1).max(1));
+    let k = 2 * radius + 1;
+    let mut kernels = Vec::with_capacity((b * c * k) as usize);
+    for &s in sigma {
+        let row: Vec<f32> = if s <= 0.0 {
+            (0..k)
+                .map(|i| if i == radius { 1.0 } else { 0.0 })
+                .collect()
+        } else {
+            let raw: Vec<f64> = (0..k)
+                .map(|i| (-((i - radius) as f64).powi(2) / (2.0 * s * s)).exp())
+                .collect();
+            let total: f64 = raw.iter().sum();
+            raw.iter().map(|v| (v / total) as f32).collect()
+        };
+        for _ in 0..c {
+            kernels.extend_from_slice(&row);
+        }
+    }
+    let kernels = Tensor::from_slice(&kernels).to_device(x.device());
+    let groups = b * c;
+    let kh = kernels.view([groups, 1, k, 1]);
+    let kw = kernels.view([groups, 1, 1, k]);
+    let y = x
+        .reshape([1, groups, h, w])
+        .reflection_pad2d([radius, radius, radius, radius]);
+    let y = y.conv2d(&kh, None::<Tensor>, [1, 1], [0, 0], [1, 1], groups);
+    let y = y.conv2d(&kw, None::<Tensor>, [1, 1], [0, 0], [1, 1], groups);
+    y.reshape([b, c, h, w])
+}
+
+/// Standard normal noise drawn on the CPU from `rng`, shaped like `x`, on `x`'s device.
+fn normal_like(x: &Tensor, rng: &mut StepRng) -> Tensor {
+    let n = x.numel();
+    let values: Vec<f32> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
+    Tensor::from_slice(&values)
+        .view(x.size().as_slice())
+        .to_device(x.device())
+}
+
+/// Augments a batch: images `[B, C, H, W]` in [0, 1] or features `[B, D]`.
+pub fn augment(x: &Tensor, config: &AugmentConfig, rng: &mut StepRng) -> Tensor {
+    let _guard = tch::no_grad_guard();
+    let size = x.size();
+    let batch = size[0] as usize;
+    let d = draw(config, batch, rng);
+    if size.len() != 4 {
+        return match &config.noise {
+            Some(n) if n.std > 0.0 && d.noise_on.iter().any(|&v| v > 0.0) => {
+                let on = Tensor::from_slice(&d.noise_on)
+                    .view([batch as i64, 1])
+                    .to_device(x.device());
+                x + normal_like(x, rng) * on * n.std
+            }
+            _ => x.shallow_clone(),
+        };
+    }
+    let channels = size[1];
+    let mut x = x.shallow_clone();
+    if config.has_geometry() {
+        let theta = Tensor::from_slice(&d.theta)
+            .view([batch as i64, 2, 3])
+            .to_device(x.device());
+        let grid = Tensor::affine_grid_generator(&theta, size.as_slice(), false);
+        x = x.grid_sampler_2d(&grid, 0, 0, false);
+    }
+    if config.jitter.is_some() {
+        let factor = per_sample(&d.brightness, &x);
+        x = (x * factor).clamp(0.0, 1.0);
+        let gray = if channels == 3 {
+            luma(&x)
+        } else {
+            x.shallow_clone()
+        };
+        let mean = gray.mean_dim([1i64, 2, 3].as_slice(), true, Kind::Float);
+        x = ((&x - &mean) * per_sample(&d.contrast, &x) + &mean).clamp(0.0, 1.0);
+        if channels == 3 {
+            let gray = luma(&x);
+            x = ((&x - &gray) * per_sample(&d.saturation, &x) + &gray).clamp(0.0, 1.0);
+        }
+    }
+    if config.grayscale.is_some() && channels == 3 {
+        let g = per_sample(&d.gray, &x);
+        x = luma(&x) * &g + &x * (1.0 - &g);
+    }
+    if config.blur.is_some() && d.sigma.iter().any(|&s| s > 0.0) {
+        x = blur(&x, &d.sigma);
+    }
+    if let Some(n) = &config.noise
+        && n.std > 0.0
+        && d.noise_on.iter().any(|&v| v > 0.0)
+    {
+        x = (&x + normal_like(&x, rng) * per_sample(&d.noise_on, &x) * n.std).clamp(0.0, 1.0);
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::step_rng;
+
+    fn images(c: i64) -> Tensor {
+        let n = 4 * c * 28 * 28;
+        let values: Vec<f32> = (0..n).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
+        Tensor::from_slice(&values).view([4, c, 28, 28])
+    }
+
+    fn everything() -> AugmentConfig {
+        toml::from_str(
+            r#"
+            crop = { p = 1.0, scale = [0.3, 1.0] }
+            flip = { p = 0.5 }
+            affine = { p = 0.7, degrees = 20, translate = 0.1, shear = 10 }
+            jitter = { p = 0.8, brightness = 0.4, contrast = 0.4, saturation = 0.4 }
+            grayscale = { p = 0.3 }
+            blur = { p = 0.5, sigma = [0.1, 2.0] }
+            noise = { p = 0.5, std = 0.1 }
+            "#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn shapes_ranges_and_reproducibility() {
+        let config = everything();
+        config.validate().unwrap();
+        for c in [1, 3] {
+            let x = images(c);
+            let a = augment(&x, &config, &mut step_rng(1, "augment", 0, 5));
+            assert_eq!(a.size(), x.size());
+            assert!(a.min().double_value(&[]) >= 0.0);
+            assert!(a.max().double_value(&[]) <= 1.0);
+            assert!(!a.allclose(&x, 1e-3, 1e-3, false));
+            let again = augment(&x, &config, &mut step_rng(1, "augment", 0, 5));
+            assert!(a.equal(&again));
+            let other = augment(&x, &config, &mut step_rng(1, "augment", 0, 6));
+            assert!(!a.equal(&other));
+        }
+    }
+
+    #[test]
+    fn nothing_configured_is_the_identity_and_certain_flip_is_a_mirror() {
+        let x = images(1);
+        let mut rng = step_rng(0, "augment", 0, 0);
+        assert!(augment(&x, &AugmentConfig::default(), &mut rng).equal(&x));
+        let flip = AugmentConfig {
+            flip: Some(FlipAug { p: 1.0 }),
+            ..Default::default()
+        };
+        // Pixel centres map onto pixel centres (align_corners = false): exact up to rounding.
+        let flipped = augment(&x, &flip, &mut rng);
+        let diff = (&flipped - x.flip([3])).abs().max().double_value(&[]);
+        assert!(diff < 1e-5, "{diff}");
+    }
+
+    #[test]
+    fn certain_grayscale_equalises_channels_and_blur_keeps_mean_of_a_constant() {
+        let x = images(3);
+        let gray = AugmentConfig {
+            grayscale: Some(GrayscaleAug { p: 1.0 }),
+            ..Default::default()
+        };
+        let g = augment(&x, &gray, &mut step_rng(0, "a", 0, 0));
+        assert!(g.select(1, 0).allclose(&g.select(1, 2), 1e-6, 1e-6, false));
+        // A constant image stays constant under blur (kernels sum to 1, reflect padding).
+        let flat = Tensor::full([2, 1, 8, 8], 0.25, (Kind::Float, tch::Device::Cpu));
+        let blurred = blur(&flat, &[1.5, 0.0]);
+        assert!(blurred.allclose(&flat, 1e-6, 1e-6, false));
+    }
+
+    #[test]
+    fn features_take_noise_only() {
+        let x = Tensor::zeros([3, 5], (Kind::Float, tch::Device::Cpu));
+        let config = AugmentConfig {
+            noise: Some(NoiseAug { p: 1.0, std: 0.5 }),
+            ..Default::default()
+        };
+        let y = augment(&x, &config, &mut step_rng(0, "a", 0, 0));
+        assert_eq!(y.size(), [3, 5]);
+        let std = y.std(true).double_value(&[]);
+        assert!(std > 0.1 && std < 1.5, "{std}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut config = everything();
+        config.blur.as_mut().unwrap().sigma = [2.0, 1.0];
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .contains("augment.blur.sigma")
+        );
+        let mut config = everything();
+        config.flip.as_mut().unwrap().p = 1.5;
+        assert!(config.validate().unwrap_err().contains("augment.flip.p"));
+        let err = toml::from_str::<AugmentConfig>("rotate = { p = 1.0 }")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `rotate`"), "{err}");
+    }
+}
