@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, Limits};
 
 use super::{file_error, guard_panic, io_error, require_exists};
 use crate::dataset::{Dataset, Inputs, SampleRecord};
@@ -175,15 +175,51 @@ fn has_image_extension(path: &Path) -> bool {
     })
 }
 
+/// Decoded bytes any image may have, whatever its file size (a 2048×2048 RGBA image).
+const MIN_DECODE_BUDGET: u64 = 16 << 20;
+/// Decoded bytes per byte of file beyond that: deflate expands at most 1032×, and 1-bit
+/// pixels widen at most 32× (to 8-bit RGBA), so no honest PNG or PNM comes near it.
+const MAX_EXPANSION: u64 = 1032 * 32;
+
+/// The most bytes an image read from a file of `file_len` bytes may decode to. A header
+/// claiming more is forged or corrupt, and is refused before the decoder allocates for it.
+pub fn decode_budget(file_len: u64) -> u64 {
+    file_len
+        .saturating_mul(MAX_EXPANSION)
+        .max(MIN_DECODE_BUDGET)
+}
+
 /// Decodes by content (not extension) into 8-bit gray or RGB.
 fn decode(path: &Path, grayscale: bool) -> anyhow::Result<DynamicImage> {
     guard_panic(path, "the image decoder", || {
-        let image = ImageReader::open(path)
+        let cannot_decode =
+            |e: ImageError| file_error(path, format_args!("cannot decode image: {e}"));
+        let file_len = std::fs::metadata(path)
+            .map_err(|e| io_error(path, &e))?
+            .len();
+        let mut reader = ImageReader::open(path)
             .map_err(|e| io_error(path, &e))?
             .with_guessed_format()
-            .map_err(|e| io_error(path, &e))?
-            .decode()
-            .map_err(|e| file_error(path, format_args!("cannot decode image: {e}")))?;
+            .map_err(|e| io_error(path, &e))?;
+        // The size check below replaces the crate's fixed 512 MiB limit with one that
+        // follows the file's size.
+        reader.no_limits();
+        let mut decoder = reader.into_decoder().map_err(cannot_decode)?;
+        let (width, height) = decoder.dimensions();
+        let decoded_len = decoder.total_bytes();
+        let budget = decode_budget(file_len);
+        if decoded_len > budget {
+            return Err(file_error(
+                path,
+                format_args!(
+                    "header says {width}×{height} pixels ({decoded_len} bytes decoded) but a file of {file_len} bytes holds at most {budget}; the header is corrupt"
+                ),
+            ));
+        }
+        let mut limits = Limits::default();
+        limits.max_alloc = Some(budget);
+        decoder.set_limits(limits).map_err(cannot_decode)?;
+        let image = DynamicImage::from_decoder(decoder).map_err(cannot_decode)?;
         Ok(if grayscale {
             DynamicImage::ImageLuma8(image.to_luma8())
         } else {

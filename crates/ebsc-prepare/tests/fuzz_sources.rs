@@ -1,0 +1,512 @@
+//! Bounded fuzzing of the raw-data readers (issue 7): IDX (plain and gzip), CIFAR binary
+//! batches and image folders.
+//!
+//! Properties, for random bytes, mutated valid files and forged headers:
+//! - nothing panics: every read returns `Ok` or a one-line error that starts with the path of
+//!   the offending file (or folder);
+//! - nothing allocates far beyond what the files can hold: a header claiming 2^31 images in a
+//!   100-byte file is refused before the allocator sees the claim (a counting allocator
+//!   measures the largest single allocation; nothing is timed).
+//!
+//! A few hundred cases from a fixed seed, files of at most a few KiB; `PROPTEST_CASES` and
+//! `PROPTEST_RNG_SEED` explore further.
+
+// The allocation probe is a `GlobalAlloc`, an unsafe trait; it forwards to the system
+// allocator and records sizes, nothing else.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ebsc_prepare::dataset::Dataset;
+use ebsc_prepare::sources::OneOrMany;
+use ebsc_prepare::sources::cifar::{self, CifarConfig};
+use ebsc_prepare::sources::idx::{self, IdxConfig};
+use ebsc_prepare::sources::image_folder::{self, ImageFolderConfig};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
+
+/// Records the largest single allocation of the current thread since the last reset.
+struct AllocationProbe;
+
+thread_local! {
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn record(size: usize) {
+    // `try_with`: the thread-local may already be gone while a thread exits.
+    let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
+}
+
+unsafe impl GlobalAlloc for AllocationProbe {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        record(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        record(layout.size());
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        record(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static PROBE: AllocationProbe = AllocationProbe;
+
+/// Decoder state and read buffers (gzip's window, BufReaders, the image decoders' rows):
+/// what any read may allocate regardless of the claims in the file.
+const BASE_ALLOCATION: usize = 1 << 20;
+
+/// The property every read must have; `max_expansion` bounds bytes allocated per byte of
+/// input (1032 for deflate, the most it can expand; 1 for raw formats) beyond `allowance`.
+fn check_read(
+    paths: &[&Path],
+    allowance: usize,
+    input_bytes: usize,
+    max_expansion: usize,
+    read: impl FnOnce() -> anyhow::Result<Dataset>,
+) {
+    LARGEST.with(|largest| largest.set(0));
+    let result = read();
+    let largest = LARGEST.with(Cell::get);
+    if let Err(error) = result {
+        let message = format!("{error:#}");
+        assert!(
+            paths
+                .iter()
+                .any(|p| message.starts_with(&p.display().to_string())),
+            "error does not start with one of {paths:?}: {message}"
+        );
+        assert!(!message.contains('\n'), "one line: {message}");
+    }
+    let bound = allowance + input_bytes * max_expansion;
+    assert!(
+        largest <= bound,
+        "{largest} bytes allocated at once for {input_bytes} bytes of input (bound {bound})"
+    );
+}
+
+fn config() -> ProptestConfig {
+    let mut config = ProptestConfig::default(); // reads the PROPTEST_* variables
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = 200;
+    }
+    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        config.rng_seed = RngSeed::Fixed(11);
+    }
+    config.failure_persistence = None;
+    config
+}
+
+/// One edit of a valid file: flip a byte, cut it short, or overwrite a run with noise.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Flip { at: usize, mask: u8 },
+    Truncate { keep: usize },
+    Overwrite { at: usize, noise: Vec<u8> },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<usize>(), 1u8..=255).prop_map(|(at, mask)| Mutation::Flip { at, mask }),
+        any::<usize>().prop_map(|keep| Mutation::Truncate { keep }),
+        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..8))
+            .prop_map(|(at, noise)| Mutation::Overwrite { at, noise }),
+    ]
+}
+
+fn mutate(bytes: &[u8], mutations: &[Mutation]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    for m in mutations {
+        if out.is_empty() {
+            break;
+        }
+        match m {
+            Mutation::Flip { at, mask } => {
+                let i = at % out.len();
+                out[i] ^= mask;
+            }
+            Mutation::Truncate { keep } => out.truncate(keep % out.len()),
+            Mutation::Overwrite { at, noise } => {
+                let start = at % out.len();
+                for (slot, byte) in out[start..].iter_mut().zip(noise) {
+                    *slot = *byte;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// IDX
+
+fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+/// Writes an image and a label file and reads them as one IDX pair.
+fn read_idx_pair(dir: &Path, images: &[u8], labels: &[u8]) {
+    let images_path = dir.join("train-images-idx3-ubyte");
+    let labels_path = dir.join("train-labels-idx1-ubyte");
+    std::fs::write(&images_path, images).unwrap();
+    std::fs::write(&labels_path, labels).unwrap();
+    let config = IdxConfig {
+        images: OneOrMany::One(images_path.clone()),
+        labels: OneOrMany::One(labels_path.clone()),
+    };
+    check_read(
+        &[&images_path, &labels_path],
+        BASE_ALLOCATION,
+        images.len() + labels.len(),
+        1032,
+        || idx::read(&config),
+    );
+}
+
+/// Three 4×4 images with their labels: a valid pair to mutate.
+fn valid_idx_pair() -> (Vec<u8>, Vec<u8>) {
+    let pixels: Vec<u8> = (0..48).collect();
+    (idx_bytes(&[3, 4, 4], &pixels), idx_bytes(&[3], &[1, 0, 1]))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn idx_random_bytes(images in prop::collection::vec(any::<u8>(), 0..128),
+                        labels in prop::collection::vec(any::<u8>(), 0..32)) {
+        let dir = tempfile::tempdir().unwrap();
+        read_idx_pair(dir.path(), &images, &labels);
+    }
+
+    /// A well-formed header with any sizes (any dimension count, any u32 sizes) in front
+    /// of a little data, plain or gzip.
+    #[test]
+    fn idx_forged_headers(
+        dims in prop::collection::vec(prop_oneof![0u32..5, Just(u32::MAX), Just(1 << 31), any::<u32>()], 0..6),
+        data in prop::collection::vec(any::<u8>(), 0..64),
+        compress in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut images = idx_bytes(&dims, &data);
+        if compress {
+            images = gzip(&images);
+        }
+        read_idx_pair(dir.path(), &images, &idx_bytes(&[3], &[0, 1, 2]));
+    }
+
+    #[test]
+    fn idx_mutated_pairs(image_edits in prop::collection::vec(mutation(), 0..3),
+                         label_edits in prop::collection::vec(mutation(), 0..2),
+                         compress in any::<bool>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut images, mut labels) = valid_idx_pair();
+        if compress {
+            images = gzip(&images);
+            labels = gzip(&labels);
+        }
+        read_idx_pair(dir.path(), &mutate(&images, &image_edits), &mutate(&labels, &label_edits));
+    }
+}
+
+#[test]
+fn idx_header_claiming_2_pow_31_images_in_100_bytes_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = idx_bytes(&[1 << 31, 28, 28], &[0; 84]);
+    assert_eq!(images.len(), 100);
+    let (_, labels) = valid_idx_pair();
+    let images_path = dir.path().join("train-images-idx3-ubyte");
+    let labels_path = dir.path().join("train-labels-idx1-ubyte");
+    std::fs::write(&images_path, &images).unwrap();
+    std::fs::write(&labels_path, &labels).unwrap();
+    let config = IdxConfig {
+        images: OneOrMany::One(images_path.clone()),
+        labels: OneOrMany::One(labels_path),
+    };
+    LARGEST.with(|largest| largest.set(0));
+    let error = idx::read(&config).unwrap_err().to_string();
+    // 2^31 · 28 · 28 = 1,683,627,180,032 bytes claimed; 100 − 16 header bytes = 84 held.
+    assert_eq!(
+        error,
+        format!(
+            "{}: truncated: header says 2147483648 images of 28×28 (1683627180032 bytes) but the file holds 84",
+            images_path.display()
+        )
+    );
+    assert!(LARGEST.with(Cell::get) < BASE_ALLOCATION);
+    // The same claim gzip-compressed: at most 1032 bytes out per byte in.
+    std::fs::write(&images_path, gzip(&images)).unwrap();
+    LARGEST.with(|largest| largest.set(0));
+    let error = idx::read(&config).unwrap_err().to_string();
+    assert!(
+        error.contains("truncated: header says 2147483648 images of 28×28"),
+        "{error}"
+    );
+    assert!(LARGEST.with(Cell::get) < BASE_ALLOCATION);
+}
+
+// ---------------------------------------------------------------------------------------
+// CIFAR
+
+const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
+const CIFAR10_FILES: [&str; 6] = [
+    "data_batch_1.bin",
+    "data_batch_2.bin",
+    "data_batch_3.bin",
+    "data_batch_4.bin",
+    "data_batch_5.bin",
+    "test_batch.bin",
+];
+
+/// How one CIFAR file is built: whole records with chosen label bytes, then stray bytes.
+#[derive(Debug, Clone)]
+struct CifarFile {
+    labels: Vec<u8>,
+    extra: Vec<u8>,
+    present: bool,
+}
+
+fn cifar_file() -> impl Strategy<Value = CifarFile> {
+    (
+        prop::collection::vec(prop_oneof![0u8..10, any::<u8>()], 0..3),
+        prop_oneof![Just(Vec::new()), prop::collection::vec(any::<u8>(), 1..40)],
+        prop::bool::weighted(0.95),
+    )
+        .prop_map(|(labels, extra, present)| CifarFile {
+            labels,
+            extra,
+            present,
+        })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// CIFAR-10 and CIFAR-100 folders with missing files, partial records, labels out of
+    /// range and a names file of random bytes.
+    #[test]
+    fn cifar_folders(
+        files in prop::collection::vec(cifar_file(), 6),
+        cifar100 in any::<bool>(),
+        coarse in any::<bool>(),
+        names in prop_oneof![Just(None), prop::collection::vec(any::<u8>(), 0..64).prop_map(Some)],
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("cifar");
+        std::fs::create_dir(&folder).unwrap();
+        let (names_file, label_bytes): (&[&str], usize) = if cifar100 {
+            (&["train.bin", "test.bin"], 2)
+        } else {
+            (&CIFAR10_FILES, 1)
+        };
+        let mut total = 0;
+        for (name, file) in names_file.iter().zip(&files) {
+            if !file.present {
+                continue;
+            }
+            let mut bytes = Vec::new();
+            for &label in &file.labels {
+                bytes.extend(std::iter::repeat_n(label, label_bytes));
+                bytes.extend(std::iter::repeat_n(label, CIFAR_RECORD - 1));
+            }
+            bytes.extend(&file.extra);
+            total += bytes.len();
+            std::fs::write(folder.join(name), bytes).unwrap();
+        }
+        if let Some(names) = names {
+            let names_path = if cifar100 { "fine_label_names.txt" } else { "batches.meta.txt" };
+            std::fs::write(folder.join(names_path), &names).unwrap();
+            std::fs::write(folder.join("coarse_label_names.txt"), &names).unwrap();
+        }
+        let config = CifarConfig {
+            path: folder.clone(),
+            label_kind: coarse.then_some(cifar::CifarLabelKind::Coarse),
+        };
+        // Every path a CIFAR error may name lies inside the folder.
+        check_read(&[&folder], BASE_ALLOCATION, total, 1, || {
+            cifar::read(&config)
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Image folders
+
+/// A valid 3×2 gray PNG and PGM, to mutate.
+fn valid_images() -> (Vec<u8>, Vec<u8>) {
+    let image = image::GrayImage::from_fn(3, 2, |x, y| image::Luma([(10 * x + 50 * y) as u8]));
+    let mut png = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let pgm = [b"P5\n3 2\n255\n".as_slice(), image.as_raw()].concat();
+    (png, pgm)
+}
+
+/// A PNG whose IHDR (with a correct CRC) claims `width` × `height` RGBA pixels, followed by
+/// a tiny IDAT and IEND: a forged header that a decoder believes.
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend(kind);
+        out.extend(data);
+        out.extend(crc.sum().to_be_bytes());
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend(width.to_be_bytes());
+    ihdr.extend(height.to_be_bytes());
+    ihdr.extend([8, 6, 0, 0, 0]); // 8-bit RGBA, deflate, adaptive filter, no interlace
+    chunk(&mut png, b"IHDR", &ihdr);
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), Compression::default());
+    zlib.write_all(&[0u8; 16]).unwrap();
+    chunk(&mut png, b"IDAT", &zlib.finish().unwrap());
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+/// Writes `files` (class folder, file name, bytes) under a root and reads it.
+fn read_image_folder(files: &[(&str, String, Vec<u8>)], grayscale: bool, resize: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("images");
+    let mut paths: Vec<PathBuf> = vec![root.clone()];
+    let mut total = 0;
+    for (class, name, bytes) in files {
+        let folder = root.join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = folder.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        total += bytes.len();
+        paths.push(folder);
+        paths.push(path);
+    }
+    std::fs::create_dir_all(&root).unwrap();
+    let config = ImageFolderConfig {
+        path: root,
+        resize: resize.then_some([4, 4]),
+        grayscale: Some(grayscale),
+    };
+    let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    // The reader's policy (`image_folder::decode_budget`): any image may decode to 16 MiB,
+    // and beyond that to 1032 × 32 bytes per byte of file (deflate, then 1-bit pixels
+    // widened to RGBA); then widening to RGB (3×) or resizing to 4×4.
+    check_read(
+        &paths,
+        BASE_ALLOCATION + 3 * (16 << 20),
+        total,
+        3 * 1032 * 32,
+        || image_folder::read(&config),
+    );
+}
+
+fn image_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("a.png".to_string()),
+        Just("b.pgm".to_string()),
+        Just("c.ppm".to_string()),
+        Just("d.jpg".to_string()),
+        Just("e.PNG".to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn image_folders_of_random_bytes(
+        files in prop::collection::vec(
+            (prop_oneof![Just("cats"), Just("dogs")], image_name(), prop::collection::vec(any::<u8>(), 0..96)),
+            1..4,
+        ),
+        grayscale in any::<bool>(),
+        resize in any::<bool>(),
+    ) {
+        read_image_folder(&files, grayscale, resize);
+    }
+
+    #[test]
+    fn image_folders_of_mutated_images(
+        png_edits in prop::collection::vec(mutation(), 0..3),
+        pgm_edits in prop::collection::vec(mutation(), 0..3),
+        grayscale in any::<bool>(),
+        resize in any::<bool>(),
+    ) {
+        let (png, pgm) = valid_images();
+        let files = vec![
+            ("cats", "a.png".to_string(), mutate(&png, &png_edits)),
+            ("dogs", "b.pgm".to_string(), mutate(&pgm, &pgm_edits)),
+        ];
+        read_image_folder(&files, grayscale, resize);
+    }
+
+    /// PGM and PNG headers claiming any size, in front of a few bytes.
+    #[test]
+    fn image_headers_claiming_any_size(
+        width in prop_oneof![1u32..8, Just(1 << 14), Just(1 << 16), any::<u32>()],
+        height in prop_oneof![1u32..8, Just(1 << 14), Just(1 << 16), any::<u32>()],
+        png in any::<bool>(),
+    ) {
+        let (name, bytes) = if png {
+            ("a.png", png_claiming(width, height))
+        } else {
+            ("a.pgm", format!("P5\n{width} {height}\n255\n").into_bytes().into_iter().chain([0u8; 16]).collect())
+        };
+        read_image_folder(&[("cats", name.to_string(), bytes)], false, false);
+    }
+}
+
+#[test]
+fn forged_image_headers_are_refused_before_allocating() {
+    // 16384 × 16384 pixels (256 MiB gray, 1 GiB RGBA) claimed by files of a few dozen
+    // bytes: under the image crate's own 512 MiB default limit for the PGM, so before the
+    // fix its decoder reserved 256 MiB for it.
+    let pgm = [b"P5\n16384 16384\n255\n".as_slice(), &[0u8; 16]].concat();
+    let png = png_claiming(1 << 14, 1 << 14);
+    for (name, bytes) in [("a.pgm", pgm), ("a.png", png)] {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("cats");
+        std::fs::create_dir(&folder).unwrap();
+        let path = folder.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let config = ImageFolderConfig {
+            path: dir.path().to_path_buf(),
+            resize: None,
+            grayscale: None,
+        };
+        LARGEST.with(|largest| largest.set(0));
+        let error = image_folder::read(&config).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!(
+                "{}: header says 16384×16384 pixels",
+                path.display()
+            )),
+            "{error}"
+        );
+        assert!(LARGEST.with(Cell::get) < BASE_ALLOCATION, "{name}");
+    }
+}
