@@ -251,6 +251,9 @@ impl<'a> Trainer<'a> {
                 let loss_value: f64 = term_values.iter().sum();
                 loss_sum += loss_value;
                 done += 1;
+                // Throughput of the step itself, before any end-of-epoch monitor.
+                let seconds = started.elapsed().as_secs_f64();
+                let rate = self.config.samples_per_step as f64 / seconds.max(1e-9);
                 let last_in_epoch = step_in_epoch + 1 == steps_per_epoch;
                 let monitor_values = if last_in_epoch {
                     let values = task.end_epoch(epoch)?;
@@ -267,8 +270,6 @@ impl<'a> Trainer<'a> {
                 } else {
                     vec![None; monitors.len()]
                 };
-                let seconds = started.elapsed().as_secs_f64();
-                let rate = self.config.samples_per_step as f64 / seconds.max(1e-9);
                 let mut row = vec![
                     MetricValue::U64(epoch),
                     MetricValue::U64(at.global_step),

@@ -1,0 +1,272 @@
+//! `ebsc-pretrain`: self-supervised dictionary learning (SimCLR) on a deep encoder
+//! (DESIGN.md §1–§3). Reads prepare's `inputs.safetensors` (and `samples.parquet`'s labels
+//! for the kNN monitor only), trains backbone + projection head with NT-Xent on two
+//! augmented views, and writes `encoder.safetensors`, `features.safetensors` (`backbone`,
+//! `head`: eval mode, no augmentation) and `metrics.parquet` (one row per step).
+
+pub mod config;
+pub mod embed;
+pub mod task;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::Context;
+use ebsc_core::cli::StageArgs;
+use ebsc_core::{Outcome, Pipeline, ProgressMode, StageRun, StageRunner};
+use ebsc_io::{MetricKind, MetricsLog, TensorData, read_samples, write_tensors};
+use ebsc_nn::DeviceArgs;
+use ebsc_nn::data::Inputs;
+use ebsc_nn::encoders::{self, EncoderConfig, EncoderSpec, Model};
+use ebsc_nn::optim::Optimizer;
+use ebsc_nn::schedule::Schedule;
+use ebsc_nn::seed::derive_seed;
+use ebsc_nn::trainer::{LoopConfig, Trainer};
+use tch::nn::VarStore;
+use tch::{Device, Tensor};
+
+use crate::config::{PretrainConfig, SECTION};
+use crate::embed::embed;
+use crate::task::{KnnSet, Simclr};
+
+pub const STAGE: &str = "pretrain";
+/// Bump when the outputs for a given config change meaning.
+pub const STAGE_VERSION: u32 = 1;
+
+pub const ENCODER_FILE: &str = "encoder.safetensors";
+pub const FEATURES_FILE: &str = "features.safetensors";
+pub const METRICS_FILE: &str = "metrics.parquet";
+
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "ebsc-pretrain",
+    version,
+    about = "Self-supervised pretraining of the encoder: encoder.safetensors, features.safetensors, metrics.parquet"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub stage: StageArgs,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let pipeline = Pipeline::load(&args.stage.pipeline)?;
+    let config = PretrainConfig::from_pipeline(&pipeline)?;
+    let device = args.device.apply()?;
+    let runner = StageRunner::new(&pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
+        .config(&config)
+        .upstream("prepare")
+        .progress(args.stage.progress);
+    let prepare_dir = runner.upstream_dir("prepare");
+    runner.run(args.stage.force, |run| {
+        pretrain(
+            run,
+            &pipeline,
+            &config,
+            &prepare_dir,
+            device,
+            args.stage.progress,
+        )
+    })
+}
+
+fn pretrain(
+    run: &mut StageRun,
+    pipeline: &Pipeline,
+    config: &PretrainConfig,
+    prepare_dir: &Path,
+    device: Device,
+    progress: ProgressMode,
+) -> anyhow::Result<()> {
+    run.set_device(format!("{device:?}").to_lowercase());
+    let inputs = Inputs::load(&prepare_dir.join("inputs.safetensors"), device)?;
+    let n = inputs.len();
+    let spec = EncoderSpec {
+        encoder: config.encoder.clone(),
+        head: (config.encoder != EncoderConfig::Identity).then(|| config.head.clone()),
+        input: inputs.spec(),
+    };
+    spec.encoder
+        .check_input(&spec.input)
+        .map_err(|m| pipeline.invalid(SECTION, m))?;
+    let vs = VarStore::new(device);
+    let model = Model::new(&vs, &spec)?;
+    encoders::init_weights(&vs, derive_seed(run.seed(), "init", 0, 0));
+    run.log(format!(
+        "{n} samples, encoder {} ({} parameters) on {device:?}",
+        spec.encoder.name(),
+        vs.trainable_variables()
+            .iter()
+            .map(|t| t.numel())
+            .sum::<usize>()
+    ));
+
+    let metrics = if model.is_trainable() {
+        train(
+            run,
+            config,
+            &vs,
+            &model,
+            &inputs,
+            prepare_dir,
+            device,
+            progress,
+        )?
+    } else {
+        run.log("identity encoder: nothing to train");
+        MetricsLog::new(&[
+            ("epoch", MetricKind::U64),
+            ("step", MetricKind::U64),
+            ("loss", MetricKind::F64),
+            ("lr", MetricKind::F64),
+            ("samples_per_s", MetricKind::F64),
+        ])
+    };
+
+    let mut file = run.create_output(ENCODER_FILE)?;
+    encoders::save(&mut file, &vs, &spec).context(ENCODER_FILE)?;
+    file.commit()?;
+
+    let all: Vec<i64> = (0..n as i64).collect();
+    let (h, z) = embed(&model, &inputs, &all, 512);
+    let (hd, zd) = (h.size()[1] as usize, z.size()[1] as usize);
+    let h = TensorData::F32(to_vec(&h)?);
+    let z = TensorData::F32(to_vec(&z)?);
+    let mut file = run.create_output(FEATURES_FILE)?;
+    write_tensors(
+        &mut file,
+        &[("backbone", vec![n, hd], &h), ("head", vec![n, zd], &z)],
+        &HashMap::new(),
+    )
+    .context(FEATURES_FILE)?;
+    file.commit()?;
+
+    let mut file = run.create_output(METRICS_FILE)?;
+    metrics.write(&mut file).context(METRICS_FILE)?;
+    file.commit()?;
+
+    run.stat("n_samples", n);
+    run.stat("encoder", spec.encoder.name());
+    run.stat("backbone_dim", hd);
+    run.stat("head_dim", zd);
+    run.stat("steps", metrics.len());
+    if let Some(Some(last)) = metrics.f64_column("loss").and_then(|l| l.last()) {
+        run.stat("final_loss", last);
+    }
+    if let Some(knn) = metrics.f64_column("knn_accuracy") {
+        let values: Vec<f64> = knn.iter().flatten().copied().collect();
+        if let Some(last) = values.last() {
+            run.stat("knn_accuracy", last);
+            run.log(format!("kNN accuracy {last:.4}"));
+        }
+    }
+    if let Some(rates) = metrics.f64_column("samples_per_s") {
+        let rates: Vec<f64> = rates.iter().flatten().copied().collect();
+        if !rates.is_empty() {
+            let mut sorted = rates.clone();
+            sorted.sort_by(|a, b| a.total_cmp(b));
+            run.stat("median_samples_per_s", sorted[sorted.len() / 2]);
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train(
+    run: &mut StageRun,
+    config: &PretrainConfig,
+    vs: &VarStore,
+    model: &Model,
+    inputs: &Inputs,
+    prepare_dir: &Path,
+    device: Device,
+    progress: ProgressMode,
+) -> anyhow::Result<MetricsLog> {
+    let n = inputs.len();
+    // A data set smaller than a batch trains on all of it at once.
+    let batch_size = config.batch_size.min(n);
+    anyhow::ensure!(
+        batch_size >= 2,
+        "NT-Xent needs at least 2 samples, the inputs hold {n}"
+    );
+    let steps_per_epoch = (n / batch_size) as u64;
+    let total = steps_per_epoch * config.epochs;
+    let loop_config = LoopConfig {
+        epochs: config.epochs,
+        steps_per_epoch,
+        samples_per_step: batch_size as u64,
+        checkpoint_every: config.checkpoint_every,
+        clip_grad_norm: config.clip_grad_norm,
+        schedule: Schedule {
+            base_lr: config.optimizer.lr,
+            warmup_steps: (config.warmup_epochs * steps_per_epoch as f64).round() as u64,
+            total_steps: total,
+            final_lr_ratio: config.final_lr_ratio,
+        },
+    };
+    let knn = if config.knn_monitor {
+        knn_samples(&prepare_dir.join("samples.parquet"), n, config)?
+    } else {
+        None
+    };
+    let mut task = Simclr {
+        model,
+        inputs,
+        augment: &config.augment,
+        temperature: config.temperature,
+        batch_size,
+        seed: run.seed(),
+        mixed_precision: config.mixed_precision && device.is_cuda(),
+        knn,
+        order: None,
+    };
+    run.log(format!(
+        "{} epochs × {steps_per_epoch} steps of {batch_size} samples",
+        config.epochs
+    ));
+    let mut optimizer = Optimizer::new(&config.optimizer, vs);
+    let outcome = Trainer::new(&loop_config, vs, &mut optimizer, run.work_dir())
+        .progress(progress, STAGE)
+        .run(&mut task)?;
+    if let Some(loss) = outcome.last_epoch_loss {
+        run.log(format!("last epoch: mean loss {loss:.4}"));
+    }
+    Ok(outcome.metrics)
+}
+
+/// Evenly spaced labelled samples for the kNN monitor; `None` without labels.
+fn knn_samples(
+    samples_path: &Path,
+    n: usize,
+    config: &PretrainConfig,
+) -> anyhow::Result<Option<KnnSet>> {
+    let rows = read_samples(samples_path)?;
+    anyhow::ensure!(
+        rows.len() == n,
+        "{} has {} rows, the inputs hold {n} samples",
+        samples_path.display(),
+        rows.len()
+    );
+    let labelled: Vec<(i64, i64)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.label.map(|l| (i as i64, i64::from(l))))
+        .collect();
+    if labelled.len() < 2 {
+        return Ok(None);
+    }
+    let stride = labelled.len().div_ceil(config.knn_max_samples.max(2));
+    let picked: Vec<(i64, i64)> = labelled.into_iter().step_by(stride).collect();
+    Ok(Some(KnnSet {
+        indices: picked.iter().map(|p| p.0).collect(),
+        labels: picked.iter().map(|p| p.1).collect(),
+        k: config.knn_k,
+    }))
+}
+
+fn to_vec(t: &Tensor) -> anyhow::Result<Vec<f32>> {
+    Ok(Vec::<f32>::try_from(
+        t.to_device(Device::Cpu).contiguous().flatten(0, -1),
+    )?)
+}
