@@ -248,7 +248,9 @@ fn compute_rows(
     );
     progress.finish();
     run.stat("blocked_seconds", timing.total_seconds);
-    run.stat("matmul_seconds", timing.matmul_seconds);
+    run.stat("product_seconds", timing.product_seconds);
+    run.stat("copy_seconds", timing.copy_seconds);
+    run.stat("scan_seconds", timing.scan_seconds);
     run.stat(
         "gflops",
         timing.flops / timing.total_seconds.max(1e-9) / 1e9,
