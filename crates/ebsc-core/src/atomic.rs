@@ -11,11 +11,14 @@ use anyhow::Context;
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A file being written; dropped without [`AtomicFile::commit`], it removes itself.
+/// A file being written; dropped without a successful [`AtomicFile::commit`], it removes
+/// itself (a commit that fails on a full disk included).
 pub struct AtomicFile {
     destination: PathBuf,
     temp_path: PathBuf,
     writer: Option<BufWriter<File>>,
+    /// Set once the temp file has been renamed into place: nothing is left to remove.
+    renamed: bool,
 }
 
 impl AtomicFile {
@@ -39,6 +42,7 @@ impl AtomicFile {
             destination: destination.to_path_buf(),
             temp_path,
             writer: Some(BufWriter::with_capacity(1 << 20, file)),
+            renamed: false,
         })
     }
 
@@ -77,6 +81,7 @@ impl AtomicFile {
                 self.temp_path.display()
             )
         })?;
+        self.renamed = true;
         sync_parent(&self.destination);
         Ok(())
     }
@@ -94,7 +99,10 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.writer.take().is_some() {
+        // The writer (and its file handle) closes first; then the temp file goes, whether
+        // the writes failed or the final flush, sync or rename in `commit` did.
+        drop(self.writer.take());
+        if !self.renamed {
             let _ = std::fs::remove_file(&self.temp_path);
         }
     }
@@ -138,6 +146,27 @@ mod tests {
         write_atomic(&path, b"new contents").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new contents");
         assert!(temp_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.bin");
+        std::fs::write(&path, b"old").unwrap();
+        let mut file = AtomicFile::create(&path).unwrap();
+        file.write_all(b"new").unwrap();
+        // A commit that fails after taking the writer: here the rename, onto a non-empty
+        // folder; a full disk fails its flush the same way (tests/faults.rs). Before the
+        // fix such a failure left `.out.bin.tmp-*` behind.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("keep"), b"x").unwrap();
+        let error = format!("{:#}", file.commit().unwrap_err());
+        assert!(error.contains("cannot move"), "{error}");
+        assert!(
+            temp_files(dir.path()).is_empty(),
+            "a failed commit removes its temp file"
+        );
     }
 
     #[test]

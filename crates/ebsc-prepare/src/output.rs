@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
-use ebsc_core::StageRun;
+use ebsc_core::{AtomicFile, StageRun};
 use ebsc_io::{SampleRow, TensorData, write_samples, write_tensors};
 
 use crate::dataset::{Dataset, Inputs};
@@ -14,7 +14,7 @@ pub const INPUTS_FILE: &str = "inputs.safetensors";
 pub fn write(run: &mut StageRun, dataset: &Dataset) -> anyhow::Result<()> {
     let rows = sample_rows(dataset)?;
     let mut file = run.create_output(SAMPLES_FILE)?;
-    write_samples(&mut file, &rows).context(SAMPLES_FILE)?;
+    write_samples(&mut file, &rows).map_err(|e| write_error(&file, &e))?;
     file.commit()?;
 
     let n = dataset.len();
@@ -38,7 +38,8 @@ pub fn write(run: &mut StageRun, dataset: &Dataset) -> anyhow::Result<()> {
         serde_json::to_string(&dataset.class_names).context("class names")?,
     )]);
     let mut file = run.create_output(INPUTS_FILE)?;
-    write_tensors(&mut file, &[(name, shape.clone(), &data)], &metadata).context(INPUTS_FILE)?;
+    write_tensors(&mut file, &[(name, shape.clone(), &data)], &metadata)
+        .map_err(|e| write_error(&file, &e))?;
     file.commit()?;
 
     run.stat("n_samples", n);
@@ -52,6 +53,16 @@ pub fn write(run: &mut StageRun, dataset: &Dataset) -> anyhow::Result<()> {
         dataset.class_names.len()
     ));
     Ok(())
+}
+
+/// `<path>: cannot write: <cause>`, one line: the writers wrap IO errors in their own (a
+/// full disk read "External: File too large (os error 27): File too large (os error 27)").
+fn write_error(file: &AtomicFile, error: &anyhow::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: cannot write: {}",
+        file.destination().display(),
+        error.root_cause()
+    )
 }
 
 fn sample_rows(dataset: &Dataset) -> anyhow::Result<Vec<SampleRow>> {
