@@ -61,6 +61,20 @@ impl Simclr<'_> {
     }
 }
 
+impl Simclr<'_> {
+    /// NT-Xent of the model on stacked views `[2B, ...]`, one forward pass in train mode.
+    pub fn loss_on(&self, views: &Tensor) -> Tensor {
+        let b = views.size()[0] / 2;
+        let model = self.model;
+        let z = tch::autocast(self.mixed_precision, || {
+            let h = model.backbone(views, true);
+            model.head(&h, true)
+        })
+        .to_kind(Kind::Float);
+        nt_xent(&z.narrow(0, 0, b), &z.narrow(0, b, b), self.temperature)
+    }
+}
+
 impl TrainTask for Simclr<'_> {
     fn loss_terms(&self) -> Vec<String> {
         vec!["ssl".into()]
@@ -68,15 +82,7 @@ impl TrainTask for Simclr<'_> {
 
     fn step(&mut self, at: &StepAt) -> anyhow::Result<Vec<Tensor>> {
         let views = self.views(at);
-        let b = self.batch_size as i64;
-        let model = self.model;
-        let z = tch::autocast(self.mixed_precision, || {
-            let h = model.backbone(&views, true);
-            model.head(&h, true)
-        })
-        .to_kind(Kind::Float);
-        let loss = nt_xent(&z.narrow(0, 0, b), &z.narrow(0, b, b), self.temperature);
-        Ok(vec![loss])
+        Ok(vec![self.loss_on(&views)])
     }
 
     fn monitors(&self) -> Vec<String> {
