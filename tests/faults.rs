@@ -48,9 +48,6 @@ n_clusters = 3
 kmeans_restarts = 2
 "#;
 
-/// 3 subspaces × 20 points.
-const N_SAMPLES: usize = 60;
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some(CHILD_FLAG) {
@@ -345,13 +342,25 @@ impl Project {
         let cluster = self.run("cluster", &[]);
         cluster.expect_ran("cluster", "no previous run");
         assert_eq!(self.manifest("cluster").stats["acc"], 1.0);
-        assert_eq!(self.manifest("cluster").stats["n_samples"], N_SAMPLES);
+        let n_samples = self.manifest("prepare").stats["n_samples"].clone();
+        assert_eq!(self.manifest("cluster").stats["n_samples"], n_samples);
     }
 }
 
 /// Files whose name says they are being written (`AtomicFile`'s `.<name>.tmp-<pid>-<n>`).
 fn temp_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<&String> {
     files.keys().filter(|name| name.contains(".tmp-")).collect()
+}
+
+/// Two snapshots are the same; on failure names the files that differ (not their bytes).
+#[track_caller]
+fn assert_same(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>, what: &str) {
+    let differ: Vec<&String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|name| a.get(*name) != b.get(*name))
+        .collect();
+    assert!(differ.is_empty(), "{what}: these files differ: {differ:?}");
 }
 
 /// Outputs only: the manifest's provenance (time, command) differs between runs.
@@ -412,14 +421,18 @@ fn damaged_upstream_artifacts_are_named_refused_downstream_and_rebuilt() {
                     "run `just prepare p` first",
                 ],
             );
-            assert_eq!(
-                project.snapshot("cluster"),
-                cluster_files,
-                "{damage:?} {name}"
+            assert_same(
+                &project.snapshot("cluster"),
+                &cluster_files,
+                &format!("cluster folder after {damage:?} {name}"),
             );
             // The stage itself says what is wrong and rebuilds the same bytes.
             project.run("prepare", &[]).expect_ran("prepare", &problem);
-            assert_eq!(outputs(project.snapshot("prepare")), prepare_outputs);
+            assert_same(
+                &outputs(project.snapshot("prepare")),
+                &prepare_outputs,
+                "rebuilt prepare outputs",
+            );
             assert_eq!(project.manifest("prepare").key, prepare_key);
             // Same upstream bytes, same downstream key: nothing else runs.
             project.run("cluster", &[]).expect_up_to_date("cluster");
@@ -450,7 +463,11 @@ fn damaged_upstream_artifacts_are_named_refused_downstream_and_rebuilt() {
             "run `just affinity p` first",
         ],
     );
-    assert_eq!(project.snapshot("cluster"), cluster_files);
+    assert_same(
+        &project.snapshot("cluster"),
+        &cluster_files,
+        "cluster folder",
+    );
 }
 
 fn damaged_downstream_artifacts_rerun_only_their_stage() {
@@ -469,10 +486,7 @@ fn damaged_downstream_artifacts_rerun_only_their_stage() {
         project.assert_consistent("cluster");
         assert_eq!(project.manifest("cluster").key, cluster_key);
         // Seeded: the rebuilt assignments are the same bytes.
-        assert_eq!(
-            project.snapshot("cluster")["assignments.parquet"],
-            assignments
-        );
+        assert!(project.snapshot("cluster")["assignments.parquet"] == assignments);
     }
 }
 
@@ -563,10 +577,10 @@ fn a_second_run_is_refused_while_the_lock_is_held() {
         ],
     );
     assert!(!error.contains('\n'));
-    assert_eq!(
-        project.snapshot("prepare"),
-        before,
-        "the refused run wrote nothing"
+    assert_same(
+        &project.snapshot("prepare"),
+        &before,
+        "the refused run wrote nothing",
     );
     drop(held);
     project
@@ -593,15 +607,20 @@ fn a_second_run_is_refused_while_the_lock_is_held() {
         }
         project.assert_consistent("prepare");
         assert!(temp_files(&project.snapshot("prepare")).is_empty());
-        assert_eq!(
-            outputs(project.snapshot("prepare")),
-            outputs(before.clone())
+        assert_same(
+            &outputs(project.snapshot("prepare")),
+            &outputs(before.clone()),
+            "prepare outputs after a race",
         );
     }
 }
 
 fn a_full_disk_fails_cleanly_and_keeps_earlier_artifacts() {
     let project = Project::new();
+    // 300 samples, so that samples.parquet is larger than the manifest: a limit can then
+    // stop the first output while the manifest still fits.
+    let pipeline = PIPELINE.replace("points_per_subspace = 20", "points_per_subspace = 100");
+    project.write_pipeline(&pipeline);
     project.run_all();
     let prepare_files = project.snapshot("prepare");
     let cluster_files = project.snapshot("cluster");
@@ -621,10 +640,16 @@ fn a_full_disk_fails_cleanly_and_keeps_earlier_artifacts() {
     );
     // Upstream untouched; downstream holds no temp file and no manifest, and every file
     // under a final name is whole (the old one, or the new one completely written).
-    assert_eq!(project.snapshot("prepare"), prepare_files);
+    assert_same(
+        &project.snapshot("prepare"),
+        &prepare_files,
+        "prepare folder",
+    );
     project.assert_consistent("prepare");
     let after = project.snapshot("cluster");
     assert!(temp_files(&after).is_empty(), "{:?}", temp_files(&after));
+    // assignments.parquet and metrics.json (new timings) landed before the figures
+    // failed, so the previous manifest no longer holds and is not put back.
     assert!(
         !after.contains_key("manifest.json"),
         "no manifest that lies"
@@ -640,25 +665,65 @@ fn a_full_disk_fails_cleanly_and_keeps_earlier_artifacts() {
     project
         .run("cluster", &[])
         .expect_ran("cluster", "no previous run");
-    assert_eq!(
-        project.snapshot("cluster")["assignments.parquet"],
-        cluster_files["assignments.parquet"]
+    assert!(
+        project.snapshot("cluster")["assignments.parquet"] == cluster_files["assignments.parquet"]
     );
     let cluster_files = project.snapshot("cluster");
 
-    // prepare with every file limited to 1 KiB: its outputs do not fit.
-    let out = project.run_with_file_limit("prepare", 1, &["--force"]);
-    out.expect_error("prepare", &["data/runs/p/prepare/", "File too large"]);
+    // prepare with a limit that its manifest fits under but samples.parquet, its first
+    // output, does not.
+    let manifest_len = prepare_files["manifest.json"].len() as u64;
+    let samples_len = prepare_files["samples.parquet"].len() as u64;
+    let limit_kib = manifest_len.div_ceil(1024);
+    assert!(
+        limit_kib * 1024 < samples_len,
+        "samples.parquet ({samples_len} bytes) must not fit under {limit_kib} KiB"
+    );
+    let out = project.run_with_file_limit("prepare", limit_kib, &["--force"]);
+    out.expect_error(
+        "prepare",
+        &["data/runs/p/prepare/samples.parquet: cannot write: File too large"],
+    );
+    let after = project.snapshot("prepare");
+    assert!(temp_files(&after).is_empty(), "{:?}", temp_files(&after));
+    // samples.parquet, the first output, did not fit: nothing was replaced, so the runner
+    // put the previous manifest back and the stage is exactly as before.
+    assert_same(&after, &prepare_files, "prepare folder");
+    project.assert_consistent("prepare");
+    // Downstream goes on reading it: up to date, its outputs untouched.
+    project.run("cluster", &[]).expect_up_to_date("cluster");
+    assert_same(
+        &project.snapshot("cluster"),
+        &cluster_files,
+        "cluster folder",
+    );
+
+    // A full disk after the first output landed, different from the old one (one sample
+    // fewer per subspace): the old manifest no longer holds, so the stage keeps none, and
+    // downstream refuses it until it is rebuilt. (A change that leaves samples.parquet
+    // byte-identical, such as `noise`, would get the old manifest back, rightly.)
+    project
+        .write_pipeline(&pipeline.replace("points_per_subspace = 100", "points_per_subspace = 99"));
+    let samples_len = prepare_files["samples.parquet"].len() as u64;
+    let inputs_len = prepare_files["inputs.safetensors"].len() as u64;
+    assert!(inputs_len > samples_len, "{inputs_len} ≤ {samples_len}");
+    let limit_kib = samples_len.div_ceil(1024);
+    assert!(
+        limit_kib * 1024 < inputs_len,
+        "inputs.safetensors must not fit"
+    );
+    let out = project.run_with_file_limit("prepare", limit_kib, &[]);
+    out.expect_error(
+        "prepare",
+        &["data/runs/p/prepare/inputs.safetensors: cannot write: File too large"],
+    );
     let after = project.snapshot("prepare");
     assert!(temp_files(&after).is_empty(), "{:?}", temp_files(&after));
     assert!(
         !after.contains_key("manifest.json"),
         "no manifest that lies"
     );
-    for (name, bytes) in &after {
-        assert_eq!(Some(bytes), prepare_files.get(name), "{name} is whole");
-    }
-    // Downstream refuses an upstream without a manifest, keeping its own outputs.
+    assert!(after["inputs.safetensors"] == prepare_files["inputs.safetensors"]);
     project.run("cluster", &[]).expect_error(
         "cluster",
         &[
@@ -666,10 +731,19 @@ fn a_full_disk_fails_cleanly_and_keeps_earlier_artifacts() {
             "run `just prepare p` first",
         ],
     );
-    assert_eq!(project.snapshot("cluster"), cluster_files);
+    assert_same(
+        &project.snapshot("cluster"),
+        &cluster_files,
+        "cluster folder",
+    );
+    project.write_pipeline(&pipeline);
     project
         .run("prepare", &[])
         .expect_ran("prepare", "no previous run");
-    assert_eq!(outputs(project.snapshot("prepare")), outputs(prepare_files));
+    assert_same(
+        &outputs(project.snapshot("prepare")),
+        &outputs(prepare_files),
+        "rebuilt prepare outputs",
+    );
     project.run("cluster", &[]).expect_up_to_date("cluster");
 }

@@ -5,6 +5,7 @@
 //!   ├─ manifest key matches and outputs verify ─► "up to date"
 //!   └─ otherwise: say why, delete manifest, run body (outputs via temp + rename,
 //!      checkpoints under .work/<key>/), hash outputs, write manifest
+//!      (body failed: the old manifest goes back if every output it lists is unchanged)
 //! ```
 
 use std::collections::BTreeMap;
@@ -258,6 +259,7 @@ impl<'a> StageRunner<'a> {
         eprintln!("{}: running ({reason})", self.stage);
 
         // From here on the old manifest would describe outputs that are being replaced.
+        let previous = Manifest::read(&dir.join(MANIFEST_FILE)).ok();
         remove_if_exists(&dir.join(MANIFEST_FILE))?;
         let work_dir = dir.join(WORK_DIR).join(&parts.key);
         remove_other_work_dirs(&dir.join(WORK_DIR), &parts.key)?;
@@ -274,7 +276,10 @@ impl<'a> StageRunner<'a> {
             device: "cpu".into(),
             progress: self.progress,
         };
-        body(&mut run)?;
+        if let Err(error) = body(&mut run) {
+            restore_if_still_true(previous, &dir);
+            return Err(error);
+        }
 
         let mut outputs = BTreeMap::new();
         for name in &run.outputs {
@@ -416,6 +421,19 @@ fn collect_changes(
             }
         }
         _ => out.push(prefix.to_string()),
+    }
+}
+
+/// After a failed run, puts the previous manifest back when every output it lists is still
+/// on disk unchanged (a run that failed before replacing any, e.g. on a full disk): the
+/// stage is then exactly as it was before, and downstream stages can go on reading it.
+/// When any output was replaced, the stage stays without a manifest.
+fn restore_if_still_true(previous: Option<Manifest>, dir: &Path) {
+    if let Some(manifest) = previous
+        && let Ok(Ok(())) = manifest.verify_outputs(dir)
+    {
+        // Best effort: failing here leaves no manifest, which is never wrong.
+        let _ = manifest.write(&dir.join(MANIFEST_FILE));
     }
 }
 

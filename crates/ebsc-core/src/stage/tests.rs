@@ -207,36 +207,162 @@ fn upstream_outputs_feed_the_key() {
     assert_ne!(k1, k2);
 }
 
-#[test]
-fn a_failed_run_leaves_no_manifest_and_keeps_its_checkpoints() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(dir.path(), 1);
-    let runs = dir.path().join("runs");
-    let mut count = 0;
-    run_stage(&p, &runs, 8, false, &mut count);
-    let result = StageRunner::new(&p, &runs, "first", 1)
-        .config(&Config { size: 3 })
+/// A two-output stage (`a.bin`, `b.bin` of `size` bytes) whose body fails after
+/// committing `commit_first` outputs: a run killed part-way, or a disk that filled up.
+fn failing_run(
+    p: &Pipeline,
+    runs: &Path,
+    size: u32,
+    commit_first: usize,
+) -> anyhow::Result<Outcome> {
+    StageRunner::new(p, runs, "pair", 1)
+        .config(&Config { size })
         .progress(ProgressMode::None)
         .run(false, |run| {
             std::fs::write(run.work_dir().join("checkpoint"), b"step 5")?;
-            let mut file = run.create_output("out.bin")?;
+            for name in ["a.bin", "b.bin"].into_iter().take(commit_first) {
+                write_output(run, name, &vec![2u8; size as usize])?;
+            }
+            let mut file = run.create_output("b.bin")?;
             file.write_all(b"par")?;
-            anyhow::bail!("killed midway")
-        });
-    assert!(result.is_err());
-    let stage_dir = runs.join("demo/first");
+            anyhow::bail!("no space left on device")
+        })
+}
+
+fn pair_runner<'a>(p: &'a Pipeline, runs: &Path, size: u32) -> StageRunner<'a> {
+    StageRunner::new(p, runs, "pair", 1).config(&Config { size })
+}
+
+fn run_pair(p: &Pipeline, runs: &Path, size: u32) {
+    pair_runner(p, runs, size)
+        .progress(ProgressMode::None)
+        .run(false, |run| {
+            write_output(run, "a.bin", &vec![1u8; size as usize])?;
+            write_output(run, "b.bin", &vec![1u8; size as usize])
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_failed_run_that_replaced_an_output_leaves_no_manifest_and_keeps_its_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), 1);
+    let runs = dir.path().join("runs");
+    run_pair(&p, &runs, 8);
+    let err = failing_run(&p, &runs, 3, 1).unwrap_err();
+    assert_eq!(err.to_string(), "no space left on device");
+    let stage_dir = runs.join("demo/pair");
     assert!(
         !stage_dir.join("manifest.json").exists(),
-        "no manifest that lies"
+        "a.bin was replaced: the old manifest would lie"
     );
     assert_eq!(
-        std::fs::read(stage_dir.join("out.bin")).unwrap(),
+        std::fs::read(stage_dir.join("a.bin")).unwrap(),
+        vec![2u8; 3]
+    );
+    assert_eq!(
+        std::fs::read(stage_dir.join("b.bin")).unwrap(),
         vec![1u8; 8]
     );
     let work: Vec<_> = std::fs::read_dir(stage_dir.join(".work"))
         .unwrap()
         .collect();
     assert_eq!(work.len(), 1, "the checkpoint folder survives for a resume");
+    assert_eq!(
+        pair_runner(&p, &runs, 3).freshness().unwrap(),
+        Freshness::Missing
+    );
+}
+
+#[test]
+fn a_failed_run_that_replaced_nothing_puts_the_previous_manifest_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), 1);
+    let runs = dir.path().join("runs");
+    run_pair(&p, &runs, 8);
+    let manifest_path = runs.join("demo/pair/manifest.json");
+    let before = Manifest::read(&manifest_path).unwrap();
+    // A new config whose first output never landed (the half-written temp file is gone).
+    failing_run(&p, &runs, 3, 0).unwrap_err();
+    let after = Manifest::read(&manifest_path).expect("the previous manifest is back");
+    assert_eq!(after.key, before.key);
+    assert_eq!(after.outputs, before.outputs);
+    // It is as true as before: fresh for the old config, stale for the new one.
+    assert_eq!(
+        pair_runner(&p, &runs, 8).freshness().unwrap(),
+        Freshness::Fresh
+    );
+    assert_eq!(
+        pair_runner(&p, &runs, 3).freshness().unwrap(),
+        Freshness::Stale {
+            reason: "config changed: size".into()
+        }
+    );
+    let names: Vec<String> = std::fs::read_dir(runs.join("demo/pair"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+}
+
+#[test]
+fn a_damaged_upstream_output_stops_downstream_until_it_is_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), 1);
+    let runs = dir.path().join("runs");
+    let mut count = 0;
+    run_stage(&p, &runs, 8, false, &mut count);
+    let downstream = || {
+        StageRunner::new(&p, &runs, "second", 1)
+            .config(&Config { size: 1 })
+            .upstream("first")
+            .progress(ProgressMode::None)
+    };
+    downstream()
+        .run(false, |run| write_output(run, "x", b"x"))
+        .unwrap();
+    let out = runs.join("demo/first/out.bin");
+    std::fs::write(&out, [1u8; 7]).unwrap();
+    let err = downstream().freshness().unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "upstream stage first: out.bin has 7 bytes, the manifest says 8; run `just first demo` first"
+    );
+    let err = downstream()
+        .run(false, |_| panic!("must not run on a damaged upstream"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("out.bin has 7 bytes"), "{err}");
+    assert!(
+        runs.join("demo/second/manifest.json").exists(),
+        "a refused run leaves its own manifest alone"
+    );
+    // The upstream stage rebuilds the same bytes: downstream's key is unchanged, so it is
+    // fresh again without running.
+    run_stage(&p, &runs, 8, false, &mut count);
+    assert_eq!(count, 2);
+    assert_eq!(downstream().freshness().unwrap(), Freshness::Fresh);
+}
+
+#[test]
+fn a_damaged_manifest_makes_the_stage_stale_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), 1);
+    let runs = dir.path().join("runs");
+    let mut count = 0;
+    run_stage(&p, &runs, 8, false, &mut count);
+    let path = runs.join("demo/first/manifest.json");
+    std::fs::write(&path, b"{\"format\": 1,").unwrap();
+    let runner = StageRunner::new(&p, &runs, "first", 1).config(&Config { size: 8 });
+    let Freshness::Stale { reason } = runner.freshness().unwrap() else {
+        panic!("a damaged manifest is stale");
+    };
+    assert!(
+        reason.starts_with(&format!("{}: not a valid manifest", path.display())),
+        "{reason}"
+    );
+    run_stage(&p, &runs, 8, false, &mut count);
+    assert_eq!(count, 2);
 }
 
 #[test]
