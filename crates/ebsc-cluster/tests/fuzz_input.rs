@@ -393,3 +393,34 @@ fn every_changed_byte_and_every_cut_of_an_affinity_file_is_handled() {
         check_file(&path, read_and_build);
     }
 }
+
+/// The binary on a file that made the `parquet` crate panic (byte 5, in the first page
+/// header, set to 0x02): exit code 1 and one error line naming the file, no panic report.
+#[test]
+fn the_binary_reports_a_corrupt_graph_in_one_line_without_a_panic_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = triangle_bytes();
+    bytes[5] = 0x02;
+    std::fs::write(dir.path().join("graph.parquet"), &bytes).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ebsc-cluster"))
+        .args([
+            "--affinity",
+            "graph.parquet",
+            "--n-clusters",
+            "2",
+            "--out",
+            "out",
+        ])
+        .current_dir(dir.path())
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("cluster: error: graph.parquet: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

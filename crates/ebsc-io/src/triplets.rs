@@ -83,7 +83,11 @@ pub fn catch_reader_panic<T>(
     path: &Path,
     read: impl FnOnce() -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+    quiet_panics_while_guarded();
+    GUARDED.with(|guarded| guarded.set(guarded.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    GUARDED.with(|guarded| guarded.set(guarded.get() - 1));
+    match result {
         Ok(result) => result,
         Err(payload) => {
             let message = payload
@@ -98,6 +102,26 @@ pub fn catch_reader_panic<T>(
             ))
         }
     }
+}
+
+thread_local! {
+    /// How many guarded reads this thread is inside.
+    static GUARDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Installs (once) a panic hook that stays silent for panics caught by
+/// [`catch_reader_panic`], so the user sees the one error line and no "panicked at"
+/// report; every other panic goes to the hook that was there before.
+fn quiet_panics_while_guarded() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED.with(|guarded| guarded.get()) == 0 {
+                previous(info);
+            }
+        }));
+    });
 }
 
 fn read_triplets_unguarded(path: &Path) -> anyhow::Result<Triplets> {
