@@ -1,0 +1,261 @@
+//! `ebsc-train`: the energy-based self-expressive model trained on mini-batches, jointly with
+//! the encoder (DESIGN.md §1 "Mini-batch training"), or the SENet baseline on frozen
+//! features (`method = "senet"`). Reads prepare's inputs and labels and pretrain's
+//! `encoder.safetensors`; writes `model.safetensors` (encoder, head, energy towers,
+//! threshold), `features.safetensors` (`dictionary` of every sample) and `metrics.parquet`.
+//! Checkpoints and resume go through the shared loop in `ebsc_nn::trainer`.
+
+pub mod config;
+pub mod outputs;
+pub mod task;
+
+use std::path::Path;
+
+use ebsc_core::cli::StageArgs;
+use ebsc_core::{Outcome, Pipeline, ProgressMode, StageRun, StageRunner};
+use ebsc_io::read_samples;
+use ebsc_nn::DeviceArgs;
+use ebsc_nn::coefficients::Threshold;
+use ebsc_nn::data::Inputs;
+use ebsc_nn::encoders;
+use ebsc_nn::energy::{EnergyMetadata, EnergyNet, EnergyShape};
+use ebsc_nn::optim::Optimizer;
+use ebsc_nn::schedule::Schedule;
+use ebsc_nn::seed::derive_seed;
+use ebsc_nn::trainer::{LoopConfig, Trainer};
+use tch::Device;
+
+use crate::config::{Method, TrainConfig};
+use crate::task::{Momentum, Queue, SelfExpressiveTask, embed_dictionary};
+
+pub const STAGE: &str = "train";
+/// Bump when the outputs for a given config change meaning.
+pub const STAGE_VERSION: u32 = 1;
+pub const MODEL_FILE: &str = "model.safetensors";
+pub const FEATURES_FILE: &str = "features.safetensors";
+pub const METRICS_FILE: &str = "metrics.parquet";
+
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "ebsc-train",
+    version,
+    about = "Train the energy-based self-expressive model: model.safetensors, features.safetensors, metrics.parquet"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub stage: StageArgs,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let pipeline = Pipeline::load(&args.stage.pipeline)?;
+    let config = TrainConfig::from_pipeline(&pipeline)?;
+    let device = args.device.apply()?;
+    let runner = StageRunner::new(&pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
+        .config(&config)
+        .upstream("prepare")
+        .upstream("pretrain")
+        .progress(args.stage.progress);
+    let prepare_dir = runner.upstream_dir("prepare");
+    let pretrain_dir = runner.upstream_dir("pretrain");
+    runner.run(args.stage.force, |run| {
+        train(
+            run,
+            &config,
+            &prepare_dir,
+            &pretrain_dir,
+            device,
+            args.stage.progress,
+        )
+    })
+}
+
+fn train(
+    run: &mut StageRun,
+    config: &TrainConfig,
+    prepare_dir: &Path,
+    pretrain_dir: &Path,
+    device: Device,
+    progress: ProgressMode,
+) -> anyhow::Result<()> {
+    run.set_device(format!("{device:?}").to_lowercase());
+    let inputs = Inputs::load(&prepare_dir.join("inputs.safetensors"), device)?;
+    let n = inputs.len();
+    let labels = read_labels(&prepare_dir.join("samples.parquet"), n)?;
+    let (model, vs) = encoders::load(&pretrain_dir.join("encoder.safetensors"), device)?;
+    let input_dim = match config.dictionary {
+        config::DictionarySource::Backbone => model.backbone_dim(),
+        config::DictionarySource::Head => model.head_dim(),
+    };
+    let shape = EnergyShape {
+        input_dim,
+        hidden: config.energy_hidden.clone(),
+        out_dim: config.energy_dim,
+    };
+    let energy_path = vs.root() / "energy";
+    let energy = EnergyNet::new(&energy_path, &shape);
+    let threshold = Threshold::new(&energy_path, config.threshold_init);
+    init_energy(&vs, derive_seed(run.seed(), "energy-init", 0, 0));
+
+    let encoder_trains =
+        config.method == Method::Ebsc && !config.freeze_encoder && model.is_trainable();
+    let ssl = encoder_trains && model.spec().head.is_some();
+    let batch_size = config.batch_size.min(n);
+    anyhow::ensure!(
+        batch_size >= 3,
+        "a batch needs at least 3 samples, the inputs hold {n}"
+    );
+    let samples_per_epoch = config.samples_per_epoch.unwrap_or(n).min(n);
+    let steps_per_epoch = (samples_per_epoch / batch_size).max(1) as u64;
+    let total = steps_per_epoch * config.epochs;
+    run.log(format!(
+        "{n} samples, {} encoder ({}), dictionary {input_dim}-d, {} epochs × {steps_per_epoch} steps of {batch_size}",
+        model.spec().encoder.name(),
+        if encoder_trains { "trained jointly" } else { "frozen" },
+        config.epochs
+    ));
+    if !ssl && config.method == Method::Ebsc {
+        run.log("no L_ssl term: the encoder is frozen or has no head");
+    }
+
+    let mut task = SelfExpressiveTask::new(
+        config,
+        &model,
+        &inputs,
+        &energy,
+        threshold,
+        &labels,
+        run.seed(),
+        batch_size,
+    );
+    task.ssl = ssl;
+    if config.method == Method::Senet {
+        let all: Vec<i64> = (0..n as i64).collect();
+        task.fixed_dictionary = Some(embed_dictionary(&model, &inputs, config.dictionary, &all));
+    }
+    if config.queue_size > 0 {
+        task.queue = Some(Queue {
+            capacity: config.queue_size,
+            d: None,
+            labels: Vec::new(),
+        });
+        if encoder_trains {
+            task.momentum = Some(momentum_copy(pretrain_dir, &vs, device, config.momentum)?);
+        }
+    }
+
+    // Only what learns is optimised: the energy net always, the encoder when it trains.
+    let mut named: Vec<(String, tch::Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(name, t)| t.requires_grad() && (encoder_trains || name.starts_with("energy.")))
+        .collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut optimizer = Optimizer::from_named(&config.optimizer, named);
+    let loop_config = LoopConfig {
+        epochs: config.epochs,
+        steps_per_epoch,
+        samples_per_step: batch_size as u64,
+        checkpoint_every: config.checkpoint_every,
+        clip_grad_norm: config.clip_grad_norm,
+        schedule: Schedule {
+            base_lr: config.optimizer.lr,
+            warmup_steps: (config.warmup_epochs * steps_per_epoch as f64).round() as u64,
+            total_steps: total,
+            final_lr_ratio: config.final_lr_ratio,
+        },
+    };
+    let outcome = Trainer::new(&loop_config, &vs, &mut optimizer, run.work_dir())
+        .progress(progress, STAGE)
+        .run(&mut task)?;
+    if let Some(step) = outcome.resumed_from {
+        run.stat("resumed_from_step", step);
+    }
+    let metrics = outputs::with_diagnostics(&outcome.metrics, &task.diagnostics)?;
+
+    let all: Vec<i64> = (0..n as i64).collect();
+    let dictionary = embed_dictionary(&model, &inputs, config.dictionary, &all);
+    let meta = EnergyMetadata {
+        shape,
+        coefficients: config.coefficients,
+        temperature: config.temperature,
+    };
+    outputs::write_model(run, MODEL_FILE, &vs, model.spec(), &meta)?;
+    outputs::write_dictionary(run, FEATURES_FILE, &dictionary)?;
+    let mut file = run.create_output(METRICS_FILE)?;
+    metrics.write(file.writer())?;
+    file.commit()?;
+    outputs::record_stats(run, &metrics, n);
+    Ok(())
+}
+
+/// PyTorch's default initialisation for the energy towers, from the run's seed (the
+/// encoder's weights come from pretrain and are left alone).
+fn init_energy(vs: &tch::nn::VarStore, seed: u64) {
+    use ebsc_nn::seed::step_rng;
+    use rand::Rng;
+    let vars = ebsc_nn::checkpoint::var_tensors(vs);
+    let weight_shapes: std::collections::HashMap<String, Vec<i64>> =
+        vars.iter().map(|(n, t)| (n.clone(), t.size())).collect();
+    tch::no_grad(|| {
+        for (name, var) in &vars {
+            if !name.starts_with("energy.") || name == "energy.threshold" {
+                continue;
+            }
+            let prefix = name.rsplit_once('.').map_or("", |(p, _)| p);
+            let fan_in = weight_shapes
+                .get(&format!("{prefix}.weight"))
+                .map_or(1, |s| s.get(1).copied().unwrap_or(1))
+                .max(1);
+            let bound = 1.0 / (fan_in as f64).sqrt();
+            let mut rng = step_rng(seed, &format!("init:{name}"), 0, 0);
+            let values: Vec<f32> = (0..var.numel())
+                .map(|_| rng.random_range(-bound..bound) as f32)
+                .collect();
+            let mut var = var.shallow_clone();
+            var.copy_(
+                &tch::Tensor::from_slice(&values)
+                    .view(var.size().as_slice())
+                    .to_device(var.device()),
+            );
+        }
+    });
+}
+
+/// A second copy of pretrain's encoder and head, EMA-tracking the online ones.
+fn momentum_copy(
+    pretrain_dir: &Path,
+    online: &tch::nn::VarStore,
+    device: Device,
+    rate: f64,
+) -> anyhow::Result<Momentum> {
+    let (model, mut mvs) = encoders::load(&pretrain_dir.join("encoder.safetensors"), device)?;
+    mvs.freeze();
+    let online_vars = online.variables();
+    let mut pairs = Vec::new();
+    for (name, target) in ebsc_nn::checkpoint::var_tensors(&mvs) {
+        let source = online_vars
+            .get(&name)
+            .ok_or_else(|| anyhow::anyhow!("momentum encoder: no online variable {name}"))?;
+        pairs.push((name, target, source.shallow_clone()));
+    }
+    Ok(Momentum {
+        model,
+        _vs: mvs,
+        pairs,
+        rate,
+    })
+}
+
+/// Labels per sample (−1 when unknown), for the diagnostics.
+fn read_labels(path: &Path, n: usize) -> anyhow::Result<Vec<i64>> {
+    let rows = read_samples(path)?;
+    anyhow::ensure!(
+        rows.len() == n,
+        "{} has {} rows, the inputs hold {n} samples",
+        path.display(),
+        rows.len()
+    );
+    Ok(rows.iter().map(|r| r.label.map_or(-1, i64::from)).collect())
+}
