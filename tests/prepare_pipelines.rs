@@ -71,3 +71,28 @@ fn subspaces_pipeline_generates_its_data() {
     let (shape, _) = inputs.f32("features").unwrap();
     assert_eq!(shape, vec![480, 32]);
 }
+
+#[test]
+fn digits_pipeline_reads_the_embedded_csv() {
+    let runs = tempfile::tempdir().unwrap();
+    prepare("digits", runs.path());
+    let dir = runs.path().join("digits/prepare");
+    let samples = read_samples(&dir.join("samples.parquet")).unwrap();
+    // Class sizes of scikit-learn's load_digits().
+    let expected = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180];
+    for (digit, &count) in expected.iter().enumerate() {
+        let n = samples
+            .iter()
+            .filter(|s| s.label == Some(digit as i32))
+            .count();
+        assert_eq!(n, count, "digit {digit}");
+    }
+    let inputs = TensorFile::open(&dir.join("inputs.safetensors")).unwrap();
+    let (shape, features) = inputs.f32("features").unwrap();
+    assert_eq!(shape, vec![1797, 64]);
+    let total: f64 = features.iter().map(|&v| f64::from(v)).sum();
+    assert_eq!(
+        total, 561_718.0,
+        "sum computed with Python gzip over the CSV"
+    );
+}

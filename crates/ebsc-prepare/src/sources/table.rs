@@ -25,18 +25,32 @@ pub struct TableConfig {
     /// Safetensors only: the 2-D float tensor holding the features; default the only 2-D
     /// tensor in the file.
     pub tensor: Option<String>,
+    /// CSV only: whether the first row names the columns (default true). Without a header
+    /// the columns are called `column_1`, `column_2`, … (1-based), e.g.
+    /// `label_column = "column_65"` for scikit-learn's `digits.csv.gz`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<bool>,
 }
 
-const SUPPORTED_EXTENSIONS: &str = ".parquet, .csv, .safetensors or .npy";
+const SUPPORTED_EXTENSIONS: &str = ".parquet, .csv, .csv.gz, .safetensors or .npy";
 
 /// Reads the feature matrix and labels; see [`TableConfig`].
 pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
     let path = &config.path;
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
+    let gzipped = file_name.ends_with(".csv.gz");
+    let extension = if gzipped {
+        "csv".to_string()
+    } else {
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default()
+    };
     let known = ["parquet", "csv", "safetensors", "npy"];
     if !known.contains(&extension.as_str()) {
         return Err(file_error(
@@ -56,9 +70,21 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
             format_args!("tensor = {tensor:?} is for .safetensors files only; remove it"),
         ));
     }
+    if extension != "csv" && config.header.is_some() {
+        return Err(file_error(
+            path,
+            "header = … is for CSV files only; remove it",
+        ));
+    }
     let table = match extension.as_str() {
         "parquet" => arrow_table::read_parquet(path, config.label_column.as_deref())?,
-        "csv" => arrow_table::read_csv(path, config.label_column.as_deref())?,
+        "csv" => {
+            let layout = arrow_table::CsvLayout {
+                header: config.header.unwrap_or(true),
+                gzipped,
+            };
+            arrow_table::read_csv(path, config.label_column.as_deref(), layout)?
+        }
         "safetensors" => safetensors_file::read(
             path,
             config.tensor.as_deref(),
@@ -176,13 +202,14 @@ mod tests {
             path: path.clone(),
             label_column: None,
             tensor: None,
+            header: None,
         })
         .unwrap_err()
         .to_string();
         assert_eq!(
             error,
             format!(
-                "{}: unsupported file extension \".xlsx\"; expected .parquet, .csv, .safetensors or .npy",
+                "{}: unsupported file extension \".xlsx\"; expected .parquet, .csv, .csv.gz, .safetensors or .npy",
                 path.display()
             )
         );
@@ -196,10 +223,61 @@ mod tests {
             path: path.clone(),
             label_column: None,
             tensor: None,
+            header: None,
         })
         .unwrap_err()
         .to_string();
         assert_eq!(error, format!("{}: not found", path.display()));
+    }
+
+    #[test]
+    fn headerless_gzipped_csv_names_columns_from_one() {
+        use std::io::Write;
+        // Three samples of two features and a label in the last column, the layout of
+        // scikit-learn's digits.csv.gz.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("digits.csv.gz");
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(b"0,16,3\n8,1,0\n2,2,3\n").unwrap();
+        std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+        let dataset = read(&TableConfig {
+            path: path.clone(),
+            label_column: Some("column_3".into()),
+            tensor: None,
+            header: Some(false),
+        })
+        .unwrap();
+        assert_eq!(dataset.len(), 3);
+        let Inputs::Features { dim, data: values } = &dataset.inputs else {
+            panic!("a table gives features");
+        };
+        assert_eq!(*dim, 2);
+        assert_eq!(values, &[0.0, 16.0, 8.0, 1.0, 2.0, 2.0]);
+        let labels: Vec<Option<i32>> = dataset.samples.iter().map(|s| s.label).collect();
+        // Distinct labels 0 and 3 become classes 0 and 1.
+        assert_eq!(labels, vec![Some(1), Some(0), Some(1)]);
+    }
+
+    #[test]
+    fn header_key_is_for_csv_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("features.npy");
+        std::fs::write(&path, "x").unwrap();
+        let error = read(&TableConfig {
+            path: path.clone(),
+            label_column: None,
+            tensor: None,
+            header: Some(false),
+        })
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            error,
+            format!(
+                "{}: header = … is for CSV files only; remove it",
+                path.display()
+            )
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Features are every numeric column but the label column, in file order, or exactly one
 //! list column of numbers with one length for all rows.
 
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Schema};
+use flate2::bufread::MultiGzDecoder;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{RawLabels, Table, check_finite};
@@ -49,19 +50,43 @@ pub(super) fn read_parquet(path: &Path, label_column: Option<&str>) -> anyhow::R
     from_batches(path, &schema, &batches, label_column, false)
 }
 
-pub(super) fn read_csv(path: &Path, label_column: Option<&str>) -> anyhow::Result<Table> {
+/// How a CSV file is laid out beyond its extension.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CsvLayout {
+    /// The first row names the columns; otherwise they are `column_1`, `column_2`, ….
+    pub header: bool,
+    /// The file is gzip-compressed (`.csv.gz`).
+    pub gzipped: bool,
+}
+
+pub(super) fn read_csv(
+    path: &Path,
+    label_column: Option<&str>,
+    layout: CsvLayout,
+) -> anyhow::Result<Table> {
     let csv_error =
         |e: arrow_schema::ArrowError| file_error(path, format_args!("cannot parse CSV: {e}"));
+    // The schema pass and the read pass each open the file afresh.
+    let open = || -> anyhow::Result<Box<dyn Read>> {
+        let file = BufReader::new(open_file(path)?);
+        Ok(if layout.gzipped {
+            Box::new(BufReader::new(MultiGzDecoder::new(file)))
+        } else {
+            Box::new(file)
+        })
+    };
     let (schema, batches) = guard_panic(path, "the CSV reader", || {
-        let format = arrow_csv::reader::Format::default().with_header(true);
-        let (schema, _) = format
-            .infer_schema(BufReader::new(open_file(path)?), None)
-            .map_err(csv_error)?;
-        check_csv_header(path, &schema)?;
+        let format = arrow_csv::reader::Format::default().with_header(layout.header);
+        let (schema, _) = format.infer_schema(open()?, None).map_err(csv_error)?;
+        if layout.header {
+            check_csv_header(path, &schema)?;
+        } else if schema.fields().is_empty() {
+            return Err(file_error(path, "empty CSV file; expected data rows"));
+        }
         let schema = Arc::new(schema);
         let reader = arrow_csv::ReaderBuilder::new(schema.clone())
-            .with_header(true)
-            .build(BufReader::new(open_file(path)?))
+            .with_header(layout.header)
+            .build(open()?)
             .map_err(csv_error)?;
         let batches = reader.collect::<Result<Vec<_>, _>>().map_err(csv_error)?;
         Ok((schema, batches))
@@ -491,6 +516,7 @@ mod tests {
             path: path.to_path_buf(),
             label_column: label_column.map(str::to_string),
             tensor: None,
+            header: None,
         })
     }
 

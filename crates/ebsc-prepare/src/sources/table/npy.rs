@@ -306,6 +306,7 @@ mod tests {
             path: path.to_path_buf(),
             label_column: None,
             tensor: None,
+            header: None,
         })
     }
 
@@ -453,6 +454,7 @@ mod tests {
             path: path.clone(),
             label_column: Some("y".to_string()),
             tensor: None,
+            header: None,
         });
         expect_error(result, &path, ".npy files hold no labels");
     }

@@ -308,6 +308,7 @@ mod tests {
             path: path.to_path_buf(),
             label_column: labels.map(str::to_string),
             tensor: tensor.map(str::to_string),
+            header: None,
         })
     }
 
