@@ -1,7 +1,7 @@
 """The pretraining step of `ebsc-pretrain` written in plain PyTorch, for the benchmark in
 scripts/bench/pretrain.sh: the same models (convnet width 32, ResNet-18 CIFAR stem), the same
 augmentations (one affine grid_sample for crop/flip/rotation/shear, colour jitter, grayscale,
-grouped separable blur, noise), two views in one forward pass, NT-Xent, AdamW.
+grouped separable blur, noise), two views in one forward pass (fp32), NT-Xent, AdamW.
 
 usage: pretrain_torch.py <convnet|resnet18> <side> <channels> <batch> <steps> [cpu|cuda]
 prints: samples_per_s=... augment_share=... step_ms=...
@@ -162,8 +162,7 @@ def main():
         sync()
         t1 = time.perf_counter()
         opt.zero_grad()
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-            z = model(views)
+        z = model(views)  # fp32, as ours
         loss = nt_xent(z[:batch], z[batch:], 0.5)
         loss.item()
         loss.backward()

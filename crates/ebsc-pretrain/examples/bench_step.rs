@@ -86,7 +86,8 @@ fn main() -> anyhow::Result<()> {
         temperature: 0.5,
         batch_size: batch,
         seed: 0,
-        mixed_precision: device.is_cuda(),
+        // fp32 on every device, as the PyTorch side (see config.rs on autocast).
+        mixed_precision: false,
         knn: None,
         order: None,
     };

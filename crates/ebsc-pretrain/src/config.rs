@@ -59,8 +59,10 @@ pub struct PretrainConfig {
     /// The monitor scores at most this many samples (evenly spaced), to bound its cost.
     #[serde(default = "default_knn_samples")]
     pub knn_max_samples: usize,
-    /// bf16 autocast for the training forward pass on CUDA (ignored on the CPU).
-    #[serde(default = "default_true")]
+    /// Autocast for the training forward pass on CUDA (ignored on the CPU). Off by
+    /// default: tch 0.24's autocast takes libtorch's CUDA default, fp16, with no way to
+    /// choose bf16 and no gradient scaler, so it is an opt-in until measured on a GPU.
+    #[serde(default)]
     pub mixed_precision: bool,
 }
 

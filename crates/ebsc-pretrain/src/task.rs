@@ -26,7 +26,7 @@ pub struct Simclr<'a> {
     pub temperature: f64,
     pub batch_size: usize,
     pub seed: u64,
-    /// bf16 autocast for the forward pass (has effect on CUDA only).
+    /// Autocast (libtorch's CUDA default, fp16) for the forward pass; CUDA only.
     pub mixed_precision: bool,
     /// The kNN monitor's samples; `None` when off.
     pub knn: Option<KnnSet>,
