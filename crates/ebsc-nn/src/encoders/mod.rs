@@ -28,7 +28,7 @@ use tch::{Device, Kind, Tensor};
 pub use nets::l2_normalize;
 use nets::{ConvNet, Head, Mlp, ResNet18};
 
-use crate::checkpoint::{load_var_tensors, var_tensors};
+use crate::checkpoint::var_tensors;
 use crate::seed::step_rng;
 
 /// safetensors metadata key holding the [`EncoderSpec`] as JSON.
@@ -369,6 +369,15 @@ pub fn save<W: Write>(writer: W, vs: &VarStore, spec: &EncoderSpec) -> anyhow::R
 /// Rebuilds backbone and head from an `encoder.safetensors` file, on `device`, in a new
 /// store (call `vs.freeze()` to use it as a fixed feature extractor).
 pub fn load(path: &Path, device: Device) -> anyhow::Result<(Model, VarStore)> {
+    let vs = VarStore::new(device);
+    let model = load_into(path, &vs)?;
+    Ok((model, vs))
+}
+
+/// Rebuilds backbone and head from an `encoder.safetensors` file inside an existing store
+/// (as `encoder.*` and `head.*`, beside the caller's own variables, so that one optimizer
+/// and one checkpoint cover both). Every tensor of the file must match a variable.
+pub fn load_into(path: &Path, vs: &VarStore) -> anyhow::Result<Model> {
     let file = TensorFile::open(path)?;
     let spec_text = file.metadata().remove(SPEC_KEY).ok_or_else(|| {
         anyhow::anyhow!(
@@ -382,12 +391,40 @@ pub fn load(path: &Path, device: Device) -> anyhow::Result<(Model, VarStore)> {
             path.display()
         )
     })?;
-    let vs = VarStore::new(device);
-    let model = Model::new(&vs, &spec).with_context(|| format!("{}", path.display()))?;
+    let before: std::collections::HashSet<String> = vs.variables().into_keys().collect();
+    let model = Model::new(vs, &spec).with_context(|| format!("{}", path.display()))?;
     let tensors = Tensor::read_safetensors(path)
         .with_context(|| format!("{}: reading tensors", path.display()))?;
-    load_var_tensors(&vs, &tensors).with_context(|| format!("{}", path.display()))?;
-    Ok((model, vs))
+    let vars = vs.variables();
+    let mut loaded = 0;
+    tch::no_grad(|| -> anyhow::Result<()> {
+        for (name, source) in &tensors {
+            let var = vars.get(name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: tensor `{name}` does not belong to the model",
+                    path.display()
+                )
+            })?;
+            anyhow::ensure!(
+                var.size() == source.size(),
+                "{}: tensor `{name}` has shape {:?}, the model expects {:?}",
+                path.display(),
+                source.size(),
+                var.size()
+            );
+            var.shallow_clone()
+                .copy_(&source.to_kind(var.kind()).to_device(var.device()));
+            loaded += 1;
+        }
+        Ok(())
+    })?;
+    let created = vars.len() - before.len();
+    anyhow::ensure!(
+        loaded == created,
+        "{}: holds {loaded} tensors, the model has {created} variables",
+        path.display()
+    );
+    Ok(model)
 }
 
 #[cfg(test)]

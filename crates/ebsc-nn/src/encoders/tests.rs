@@ -183,6 +183,13 @@ fn save_and_load_rebuild_the_same_model() {
     assert!(h1.equal(&h2));
     assert!(model.head(&h1, false).equal(&loaded.head(&h2, false)));
 
+    // Into a store that already holds other variables (the train stage's energy net).
+    let shared = VarStore::new(Device::Cpu);
+    let _other = tch::nn::linear(shared.root() / "energy" / "q", 2, 2, Default::default());
+    let inside = load_into(&path, &shared).unwrap();
+    assert!(inside.backbone(&x, false).equal(&h1));
+    assert!(shared.variables().contains_key("energy.q.weight"));
+
     let bare = dir.path().join("bare.safetensors");
     ebsc_io::write_tensors(std::fs::File::create(&bare).unwrap(), &[], &HashMap::new()).unwrap();
     let err = load(&bare, Device::Cpu).err().unwrap().to_string();
