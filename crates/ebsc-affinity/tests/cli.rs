@@ -73,6 +73,7 @@ impl Project {
                     shape: shape.clone(),
                     coefficients: CoefficientKind::Shrink,
                     temperature: 0.1,
+                    encoder: None,
                 };
                 let vs = nn::VarStore::new(Device::Cpu);
                 let _net = EnergyNet::new(&(vs.root() / "energy"), &shape);

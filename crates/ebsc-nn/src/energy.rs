@@ -27,6 +27,12 @@ pub struct EnergyMetadata {
     pub coefficients: crate::coefficients::CoefficientKind,
     /// T of the Gibbs map (recorded for `shrink` too).
     pub temperature: f64,
+    /// The encoder's spec (as `encoders::SPEC_KEY` holds it in `encoder.safetensors`),
+    /// for a model file that also carries the encoder. Nested here rather than under a
+    /// second metadata key: safetensors writes its metadata map in hash order, so two keys
+    /// would make the file's bytes differ from run to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<serde_json::Value>,
 }
 
 /// One tower: Linear → ReLU → … → Linear → tanh.

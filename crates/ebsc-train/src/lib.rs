@@ -180,6 +180,7 @@ fn train(
         shape,
         coefficients: config.coefficients,
         temperature: config.temperature,
+        encoder: None,
     };
     outputs::write_model(run, MODEL_FILE, &vs, model.spec(), &meta)?;
     outputs::write_dictionary(run, FEATURES_FILE, &dictionary)?;

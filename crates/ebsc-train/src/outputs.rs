@@ -1,5 +1,5 @@
 //! The stage's files: `model.safetensors` (every variable, PyTorch names, with the encoder
-//! spec and the energy metadata), `features.safetensors` (`dictionary` `[N, D]`) and the
+//! spec nested in the energy metadata), `features.safetensors` (`dictionary` `[N, D]`) and the
 //! per-step metrics with the diagnostics joined in.
 
 use std::collections::HashMap;
@@ -8,7 +8,7 @@ use anyhow::Context;
 use ebsc_core::StageRun;
 use ebsc_io::{MetricKind, MetricValue, MetricsLog, TensorData, write_tensors};
 use ebsc_nn::checkpoint::var_tensors;
-use ebsc_nn::encoders::{EncoderSpec, SPEC_KEY};
+use ebsc_nn::encoders::EncoderSpec;
 use ebsc_nn::energy::{ENERGY_METADATA_KEY, EnergyMetadata};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -25,8 +25,8 @@ fn to_vec(t: &Tensor) -> anyhow::Result<Vec<f32>> {
     )?)
 }
 
-/// `encoder.*`, `head.*`, `energy.*` (towers and `energy.threshold`), metadata for both
-/// the encoder (as pretrain writes it) and the energy network.
+/// `encoder.*`, `head.*`, `energy.*` (towers and `energy.threshold`); the metadata key
+/// `energy` holds the energy network's shape and map and the encoder's spec.
 pub fn write_model(
     run: &mut StageRun,
     name: &str,
@@ -42,13 +42,15 @@ pub fn write_model(
     }
     let refs: Vec<(&str, Vec<usize>, &TensorData)> =
         data.iter().map(|(n, s, d)| (*n, s.clone(), d)).collect();
-    let metadata = HashMap::from([
-        (SPEC_KEY.to_string(), serde_json::to_string(spec)?),
-        (
-            ENERGY_METADATA_KEY.to_string(),
-            serde_json::to_string(energy)?,
-        ),
-    ]);
+    // One metadata key (see EnergyMetadata::encoder): the file's bytes are reproducible.
+    let energy = EnergyMetadata {
+        encoder: Some(serde_json::to_value(spec)?),
+        ..energy.clone()
+    };
+    let metadata = HashMap::from([(
+        ENERGY_METADATA_KEY.to_string(),
+        serde_json::to_string(&energy)?,
+    )]);
     let mut file = run.create_output(name)?;
     write_tensors(file.writer(), &refs, &metadata).context(name.to_string())?;
     file.commit()

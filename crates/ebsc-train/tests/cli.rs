@@ -80,3 +80,134 @@ fn bad_fields_are_named() {
         &["[train]", "freeze_encoder = true"],
     );
 }
+
+/// A prepare stage (90 points on 3 lines-through-planes in R^6, labels) and an identity
+/// pretrain stage, written through the stage runner as the real stages leave them.
+fn write_upstream(root: &std::path::Path) {
+    use ebsc_core::{Pipeline, StageRunner};
+    use ebsc_io::{SampleRow, TensorData, write_samples, write_tensors};
+    use ebsc_nn::encoders::{EncoderConfig, EncoderSpec, InputSpec};
+    let pipeline = Pipeline::load(&root.join("pipelines/p.toml")).unwrap();
+    let runs = root.join("data/runs");
+    let (n, dim) = (90usize, 6usize);
+    StageRunner::new(&pipeline, &runs, "prepare", 1)
+        .run(false, |run| {
+            let rows: Vec<SampleRow> = (0..n as u32)
+                .map(|i| SampleRow {
+                    index: i,
+                    label: Some((i % 3) as i32),
+                    label_name: None,
+                    source: "test".into(),
+                    split: "test".into(),
+                })
+                .collect();
+            let mut file = run.create_output("samples.parquet")?;
+            write_samples(file.writer(), &rows)?;
+            file.commit()?;
+            // Sample i lies in the plane of coordinates (2c, 2c + 1), c = i mod 3.
+            let mut x = vec![0f32; n * dim];
+            for i in 0..n {
+                let c = i % 3;
+                let angle = i as f32 * 0.37;
+                x[i * dim + 2 * c] = angle.cos();
+                x[i * dim + 2 * c + 1] = angle.sin();
+            }
+            let mut file = run.create_output("inputs.safetensors")?;
+            write_tensors(
+                file.writer(),
+                &[("features", vec![n, dim], &TensorData::F32(x))],
+                &Default::default(),
+            )?;
+            file.commit()
+        })
+        .unwrap();
+    StageRunner::new(&pipeline, &runs, "pretrain", 1)
+        .upstream("prepare")
+        .run(false, |run| {
+            let spec = EncoderSpec {
+                encoder: EncoderConfig::Identity,
+                head: None,
+                input: InputSpec::Features { dim: dim as i64 },
+            };
+            let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+            let mut file = run.create_output("encoder.safetensors")?;
+            ebsc_nn::encoders::save(file.writer(), &vs, &spec)?;
+            file.commit()
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_killed_run_resumes_from_its_checkpoint_to_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("pipelines")).unwrap();
+    let train = TRAIN
+        .replace("epochs = 1", "epochs = 60\ncheckpoint_every = 5")
+        .replace("batch_size = 16", "batch_size = 30")
+        + "[train.augment]\nnoise = { std = 0.01 }\n";
+    std::fs::write(
+        dir.path().join("pipelines/p.toml"),
+        format!("[pipeline]\nseed = 4\n\n[train]\n{train}"),
+    )
+    .unwrap();
+    write_upstream(dir.path());
+    let stage = dir.path().join("data/runs/p/train");
+    let command = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ebsc-train"));
+        c.args(["pipelines/p.toml", "--device", "cpu", "--threads", "1"])
+            .args(["--progress", "none"])
+            .current_dir(dir.path());
+        c
+    };
+    let whole = command().output().unwrap();
+    assert!(
+        whole.status.success(),
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
+    let model = std::fs::read(stage.join("model.safetensors")).unwrap();
+
+    // Again from scratch, killed once a checkpoint exists, then rerun.
+    let mut child = command().arg("--force").spawn().unwrap();
+    let has_checkpoint = || {
+        std::fs::read_dir(stage.join(".work"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|key| {
+                std::fs::read_dir(key.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|c| {
+                        let name = c.file_name().to_string_lossy().into_owned();
+                        name.starts_with("ckpt-") && !name.ends_with(".tmp")
+                    })
+            })
+    };
+    while !has_checkpoint() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before a checkpoint"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !stage.join("manifest.json").exists(),
+        "a killed run leaves no manifest"
+    );
+    let resumed = command().output().unwrap();
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("resuming from the checkpoint at step"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(stage.join("model.safetensors")).unwrap(),
+        model,
+        "the resumed run ends with the same model bytes"
+    );
+}
