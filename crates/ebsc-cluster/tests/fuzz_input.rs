@@ -10,15 +10,13 @@
 //!
 //! Case counts are small (a few hundred, files under a few KiB) so the suite stays fast.
 
-// The allocation probe below is a `GlobalAlloc`, which is an unsafe trait; it only forwards
-// to the system allocator and records sizes.
-#![allow(unsafe_code)]
+#[path = "../../../tests/shared/allocation_probe.rs"]
+mod allocation_probe;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::path::Path;
 use std::sync::Arc;
 
+use allocation_probe::largest_allocation;
 use arrow_array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use ebsc_cluster::input::{self, CountSource, Mode};
@@ -27,46 +25,6 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::{ParquetMetaDataReader, ParquetMetaDataWriter};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-
-/// Records the largest single allocation made by the current thread since the last reset.
-struct AllocationProbe;
-
-thread_local! {
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-fn record(size: usize) {
-    // `try_with`: the thread-local may already be gone while a thread exits.
-    let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
-}
-
-unsafe impl GlobalAlloc for AllocationProbe {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record(layout.size());
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(new_size);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static PROBE: AllocationProbe = AllocationProbe;
-
-/// Runs `f` and returns its result with the largest single allocation it made.
-fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    LARGEST.with(|largest| largest.set(0));
-    let value = f();
-    (value, LARGEST.with(Cell::get))
-}
 
 /// The Parquet reader's own buffers for one batch of `BATCH_ROWS` (2^20) rows of 4-byte
 /// values are 4 MiB; anything far beyond that came from a number in the file.

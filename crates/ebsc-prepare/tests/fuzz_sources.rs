@@ -11,15 +11,13 @@
 //! A few hundred cases from a fixed seed, files of at most a few KiB; `PROPTEST_CASES` and
 //! `PROPTEST_RNG_SEED` explore further.
 
-// The allocation probe is a `GlobalAlloc`, an unsafe trait; it forwards to the system
-// allocator and records sizes, nothing else.
-#![allow(unsafe_code)]
+#[path = "../../../tests/shared/allocation_probe.rs"]
+mod allocation_probe;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use allocation_probe::largest_allocation;
 use ebsc_prepare::dataset::Dataset;
 use ebsc_prepare::sources::OneOrMany;
 use ebsc_prepare::sources::cifar::{self, CifarConfig};
@@ -29,39 +27,6 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-
-/// Records the largest single allocation of the current thread since the last reset.
-struct AllocationProbe;
-
-thread_local! {
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-fn record(size: usize) {
-    // `try_with`: the thread-local may already be gone while a thread exits.
-    let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
-}
-
-unsafe impl GlobalAlloc for AllocationProbe {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record(layout.size());
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(new_size);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static PROBE: AllocationProbe = AllocationProbe;
 
 /// Decoder state and read buffers (gzip's window, BufReaders, the image decoders' rows):
 /// what any read may allocate regardless of the claims in the file.
@@ -76,9 +41,7 @@ fn check_read(
     max_expansion: usize,
     read: impl FnOnce() -> anyhow::Result<Dataset>,
 ) {
-    LARGEST.with(|largest| largest.set(0));
-    let result = read();
-    let largest = LARGEST.with(Cell::get);
+    let (result, largest) = largest_allocation(read);
     if let Err(error) = result {
         let message = format!("{error:#}");
         assert!(
@@ -245,8 +208,8 @@ fn idx_header_claiming_2_pow_31_images_in_100_bytes_is_refused_before_allocating
         images: OneOrMany::One(images_path.clone()),
         labels: OneOrMany::One(labels_path),
     };
-    LARGEST.with(|largest| largest.set(0));
-    let error = idx::read(&config).unwrap_err().to_string();
+    let (result, largest) = largest_allocation(|| idx::read(&config));
+    let error = result.unwrap_err().to_string();
     // 2^31 · 28 · 28 = 1,683,627,180,032 bytes claimed; 100 − 16 header bytes = 84 held.
     assert_eq!(
         error,
@@ -255,16 +218,16 @@ fn idx_header_claiming_2_pow_31_images_in_100_bytes_is_refused_before_allocating
             images_path.display()
         )
     );
-    assert!(LARGEST.with(Cell::get) < BASE_ALLOCATION);
+    assert!(largest < BASE_ALLOCATION);
     // The same claim gzip-compressed: at most 1032 bytes out per byte in.
     std::fs::write(&images_path, gzip(&images)).unwrap();
-    LARGEST.with(|largest| largest.set(0));
-    let error = idx::read(&config).unwrap_err().to_string();
+    let (result, largest) = largest_allocation(|| idx::read(&config));
+    let error = result.unwrap_err().to_string();
     assert!(
         error.contains("truncated: header says 2147483648 images of 28×28"),
         "{error}"
     );
-    assert!(LARGEST.with(Cell::get) < BASE_ALLOCATION);
+    assert!(largest < BASE_ALLOCATION);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -498,8 +461,8 @@ fn forged_image_headers_are_refused_before_allocating() {
             resize: None,
             grayscale: None,
         };
-        LARGEST.with(|largest| largest.set(0));
-        let error = image_folder::read(&config).unwrap_err().to_string();
+        let (result, largest) = largest_allocation(|| image_folder::read(&config));
+        let error = result.unwrap_err().to_string();
         assert!(
             error.starts_with(&format!(
                 "{}: header says 16384×16384 pixels",
@@ -507,6 +470,6 @@ fn forged_image_headers_are_refused_before_allocating() {
             )),
             "{error}"
         );
-        assert!(LARGEST.with(Cell::get) < BASE_ALLOCATION, "{name}");
+        assert!(largest < BASE_ALLOCATION, "{name}");
     }
 }
