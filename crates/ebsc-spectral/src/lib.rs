@@ -9,6 +9,7 @@ mod block;
 pub mod eigen;
 pub mod graph;
 pub mod kmeans;
+pub mod knn;
 mod lobpcg;
 pub mod metrics;
 pub mod normalized;
@@ -19,6 +20,7 @@ pub mod synthetic;
 pub use eigen::{EigenError, EigenMethod, EigenOptions, Eigenpairs, top_eigenpairs};
 pub use graph::{BuildReport, GraphError, SparseGraph, Symmetry};
 pub use kmeans::{Coordinate, KMeansError, KMeansOptions, KMeansResult, kmeans};
+pub use knn::{KnnError, cosine_knn};
 pub use metrics::{
     ClusteringScores, ContingencyTable, MetricsError, NmiNormalization, accuracy,
     adjusted_rand_index, evaluate, matched_classes, normalized_mutual_info,
