@@ -6,9 +6,13 @@
 //!   stages' files and writes `<runs>/<pipeline>/cluster/` through the stage runner
 //!   (key, cache, manifest);
 //! - standalone: `ebsc-cluster --affinity g.parquet --n-clusters K --out DIR` clusters a
-//!   user's own graph, writing the same files (atomically) into `DIR`, with no manifest.
+//!   user's own graph, writing the same files (atomically) into `DIR`, with no manifest;
+//! - feature baselines: `ebsc-cluster --features f.safetensors --tensor T --n-clusters K
+//!   --out DIR [--knn K]`, k-means on the rows or spectral clustering of their kNN graph
+//!   ([`features`]), the ablations' reference points.
 
 pub mod config;
+pub mod features;
 pub mod figures;
 pub mod input;
 pub mod outputs;
@@ -53,8 +57,13 @@ Standalone mode, for a graph of your own: `ebsc-cluster --affinity graph.parquet
 [--labels samples.parquet] --n-clusters K|auto --out DIR [--seed S]`. The graph has columns \
 `row`, `col` (unsigned integers) and `value` (non-negative float), both directions of every \
 edge; the sample count is the labels file's row count, or the largest index + 1. The same \
-files are written atomically into DIR, with no manifest and no caching: every run recomputes.",
-    group(clap::ArgGroup::new("mode").required(true).args(["pipeline", "affinity"]))
+files are written atomically into DIR, with no manifest and no caching: every run recomputes.\n\n\
+Feature baselines: `ebsc-cluster --features f.safetensors --tensor NAME [--labels samples.parquet] \
+--n-clusters K --out DIR` runs k-means++ on the tensor's rows (u8 images scaled to [0, 1]; \
+--normalize-rows for cosine geometry); with `--knn K` it clusters the rows' cosine K-nearest-neighbour \
+graph spectrally instead (the graph lands in DIR/affinity.parquet).",
+    group(clap::ArgGroup::new("mode").required(true).args(["pipeline", "affinity", "features"])),
+    group(clap::ArgGroup::new("standalone").args(["affinity", "features"]))
 )]
 pub struct Args {
     /// Pipeline file, e.g. pipelines/mnist-demo.toml (pipeline mode).
@@ -63,7 +72,7 @@ pub struct Args {
     #[arg(long, default_value = "data/runs")]
     pub runs_dir: PathBuf,
     /// Run even when the outputs are up to date (pipeline mode).
-    #[arg(long, conflicts_with = "affinity")]
+    #[arg(long, conflicts_with = "standalone")]
     pub force: bool,
     /// Progress display on stderr.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
@@ -77,44 +86,73 @@ pub struct Args {
     #[arg(
         long,
         help_heading = "Standalone mode (no pipeline, no manifest)",
-        requires = "affinity"
+        requires = "standalone"
     )]
     pub labels: Option<PathBuf>,
     /// Number of clusters (≥ 2), or `auto` for the largest eigengap.
     #[arg(
         long,
         help_heading = "Standalone mode (no pipeline, no manifest)",
-        requires = "affinity"
+        requires = "standalone"
     )]
     pub n_clusters: Option<ClusterCountSetting>,
     /// Eigenvectors to compute (default: the number of clusters; 20 with `auto`).
     #[arg(
         long,
         help_heading = "Standalone mode (no pipeline, no manifest)",
-        requires = "affinity"
+        requires = "standalone"
     )]
     pub n_eigenvectors: Option<usize>,
     /// Use (W + Wᵀ)/2 when the graph is not symmetric (an error otherwise).
     #[arg(
         long,
         help_heading = "Standalone mode (no pipeline, no manifest)",
-        requires = "affinity"
+        requires = "standalone"
     )]
     pub symmetrize: bool,
     /// Output folder for assignments.parquet, metrics.json and report/ (created).
     #[arg(
         long,
         help_heading = "Standalone mode (no pipeline, no manifest)",
-        requires = "affinity"
+        requires = "standalone"
     )]
     pub out: Option<PathBuf>,
     /// Seed of the eigensolver's start and k-means (default 0).
     #[arg(
         long,
         help_heading = "Standalone mode (no pipeline, no manifest)",
-        requires = "affinity"
+        requires = "standalone"
     )]
     pub seed: Option<u64>,
+
+    /// Feature baseline: a safetensors file whose tensor `--tensor` holds one row per
+    /// sample (e.g. prepare's inputs.safetensors or pretrain's features.safetensors).
+    #[arg(long, help_heading = "Feature baselines (no pipeline, no manifest)", requires_all = ["tensor", "n_clusters", "out"], conflicts_with = "affinity")]
+    pub features: Option<PathBuf>,
+    /// The tensor of --features to cluster (`images`, `features`, `head`, `backbone`...).
+    #[arg(
+        long,
+        help_heading = "Feature baselines (no pipeline, no manifest)",
+        requires = "features"
+    )]
+    pub tensor: Option<String>,
+    /// Spectral clustering of the rows' cosine kNN graph with this many neighbours,
+    /// instead of k-means on the rows.
+    #[arg(
+        long,
+        help_heading = "Feature baselines (no pipeline, no manifest)",
+        requires = "features",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub knn: Option<u64>,
+    /// L2-normalise the rows before k-means.
+    #[arg(
+        long,
+        help_heading = "Feature baselines (no pipeline, no manifest)",
+        requires = "features",
+        conflicts_with = "knn"
+    )]
+    pub normalize_rows: bool,
 }
 
 /// How a run ended.
@@ -153,10 +191,13 @@ pub fn finish(result: anyhow::Result<Finished>) -> ExitCode {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Finished> {
-    match (&args.pipeline, &args.affinity) {
-        (Some(pipeline), _) => run_pipeline(args, pipeline).map(Finished::Stage),
-        (None, Some(affinity)) => run_standalone(args, affinity),
-        (None, None) => anyhow::bail!("give a pipeline file, or --affinity for standalone mode"),
+    match (&args.pipeline, &args.affinity, &args.features) {
+        (Some(pipeline), _, _) => run_pipeline(args, pipeline).map(Finished::Stage),
+        (None, Some(affinity), _) => run_standalone(args, Some(affinity)),
+        (None, None, Some(_)) => run_standalone(args, None),
+        (None, None, None) => anyhow::bail!(
+            "give a pipeline file, --affinity for standalone mode or --features for a baseline"
+        ),
     }
 }
 
@@ -179,7 +220,8 @@ fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
     })
 }
 
-fn run_standalone(args: &Args, affinity: &Path) -> anyhow::Result<Finished> {
+/// `--affinity` (a graph) or, when `affinity` is `None`, `--features` (a baseline).
+fn run_standalone(args: &Args, affinity: Option<&Path>) -> anyhow::Result<Finished> {
     let started = Instant::now();
     let (Some(n_clusters), Some(out)) = (args.n_clusters, &args.out) else {
         anyhow::bail!("standalone mode needs --n-clusters and --out");
@@ -188,6 +230,25 @@ fn run_standalone(args: &Args, affinity: &Path) -> anyhow::Result<Finished> {
     config.n_eigenvectors = args.n_eigenvectors;
     config.symmetrize = args.symmetrize;
     config.check().map_err(anyhow::Error::msg)?;
+    let Some(affinity) = affinity else {
+        let (Some(features), Some(tensor)) = (&args.features, &args.tensor) else {
+            anyhow::bail!("--features needs --tensor");
+        };
+        let run = features::FeatureRun {
+            features: features.clone(),
+            tensor: tensor.clone(),
+            labels: args.labels.clone(),
+            out: out.clone(),
+            knn: args.knn.map(|k| k as usize),
+            normalize_rows: args.normalize_rows,
+            seed: args.seed.unwrap_or(0),
+        };
+        features::run(&run, &config)?;
+        return Ok(Finished::Standalone {
+            out: out.clone(),
+            elapsed: started.elapsed(),
+        });
+    };
     let inputs = Inputs {
         affinity: affinity.to_path_buf(),
         labels: args.labels.clone(),

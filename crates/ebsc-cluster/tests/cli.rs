@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
 use ebsc_core::manifest::{Manifest, Provenance, output_entry};
-use ebsc_io::{SampleRow, Triplets, write_samples, write_triplets};
+use ebsc_io::{SampleRow, TensorData, Triplets, write_samples, write_tensors, write_triplets};
 use parquet::arrow::ArrowWriter;
 
 const BLOCKS: u32 = 4;
@@ -436,4 +436,121 @@ fn pipeline_mode_and_standalone_flags_conflict() {
     assert!(out.stderr.contains("cannot be used with"), "{}", out.stderr);
     let out = run(dir.path(), &[]);
     assert!(!out.ok);
+}
+
+/// N points in 8 dimensions, block g around 4·e_g with a deterministic spread in [0, 1),
+/// as f32 features and as u8 "images" (the same values × 50).
+fn write_feature_file(path: &Path) {
+    let mut features = Vec::new();
+    let mut state = 7u64;
+    for node in 0..N {
+        let block = (node / BLOCK_SIZE) as usize;
+        for d in 0..8 {
+            // An LCG's top bits: distinct points spread over [0, 1) per coordinate.
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let spread = (state >> 40) as f32 / (1u64 << 24) as f32;
+            features.push(if d == block { 4.0 } else { 0.0 } + spread);
+        }
+    }
+    let images: Vec<u8> = features.iter().map(|&v| (v * 50.0) as u8).collect();
+    write_tensors(
+        std::fs::File::create(path).unwrap(),
+        &[
+            ("head", vec![N as usize, 8], &TensorData::F32(features)),
+            ("images", vec![N as usize, 2, 2, 2], &TensorData::U8(images)),
+        ],
+        &Default::default(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn feature_baselines_recover_planted_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    write_feature_file(&dir.path().join("f.safetensors"));
+    write_labels(&dir.path().join("labels.parquet"), N);
+    let base = ["--features", "f.safetensors", "--labels", "labels.parquet"];
+    for (out, extra) in [
+        ("kmeans", vec!["--tensor", "head"]),
+        ("kmeans-images", vec!["--tensor", "images"]),
+        ("kmeans-unit", vec!["--tensor", "head", "--normalize-rows"]),
+        ("knn", vec!["--tensor", "head", "--knn", "5"]),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(["--n-clusters", "4", "--out", out]);
+        args.extend(extra);
+        let output = run(dir.path(), &args);
+        assert!(output.ok, "{out}: {}", output.stderr);
+        let m = metrics(&dir.path().join(out).join("metrics.json"));
+        assert_eq!(m["acc"], 1.0, "{out}: {m}");
+        assert_eq!(m["ari"], 1.0, "{out}");
+        assert_eq!(m["n_samples"], N, "{out}");
+        assert!(dir.path().join(out).join("assignments.parquet").exists());
+    }
+    // k-means records what it clustered; the kNN run is a graph run like any other.
+    let m = metrics(&dir.path().join("kmeans-images/metrics.json"));
+    assert_eq!(m["method"], "kmeans");
+    assert_eq!(m["n_dims"], 8);
+    let m = metrics(&dir.path().join("knn/metrics.json"));
+    assert_eq!(m["eigen_method"], "dense");
+    assert!(dir.path().join("knn/affinity.parquet").exists());
+    assert!(dir.path().join("knn/report/affinity.png").exists());
+}
+
+#[test]
+fn feature_baseline_errors_name_the_file_and_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_feature_file(&dir.path().join("f.safetensors"));
+    write_labels(&dir.path().join("labels.parquet"), N + 1);
+    let cases: [(&[&str], &[&str]); 4] = [
+        (
+            &["--tensor", "nope", "--n-clusters", "4"],
+            &["f.safetensors: no tensor `nope`", "head", "images"],
+        ),
+        (
+            &[
+                "--tensor",
+                "head",
+                "--n-clusters",
+                "4",
+                "--labels",
+                "labels.parquet",
+            ],
+            &[
+                "labels.parquet has 201 rows",
+                "`head` of f.safetensors has 200",
+            ],
+        ),
+        (
+            &["--tensor", "head", "--n-clusters", "auto"],
+            &["--n-clusters auto needs a graph's eigengap"],
+        ),
+        (
+            &["--tensor", "head", "--n-clusters", "4", "--knn", "200"],
+            &["--knn 200 needs more than 200 rows"],
+        ),
+    ];
+    for (extra, needles) in cases {
+        let mut args = vec!["--features", "f.safetensors", "--out", "out"];
+        args.extend(extra);
+        let out = run(dir.path(), &args);
+        assert!(!out.ok, "{extra:?} succeeded");
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        let errors: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("cluster: error: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{}", out.stderr);
+        for needle in needles {
+            assert!(
+                errors[0].contains(needle),
+                "`{needle}` not in {}",
+                errors[0]
+            );
+        }
+        assert!(!dir.path().join("out").exists(), "{extra:?} left outputs");
+    }
 }
