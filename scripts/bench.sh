@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 sections=("$@")
 if [ ${#sections[@]} -eq 0 ]; then
-    for name in prepare pretrain affinity cluster; do
+    for name in prepare pretrain affinity cluster ablations; do
         [ -f "scripts/bench/$name.sh" ] && sections+=("$name")
     done
 fi
