@@ -45,6 +45,10 @@ cluster pipeline=default_pipeline *flags: build
 from stage pipeline=default_pipeline *flags: build
     scripts/stages.sh from {{stage}} {{pipeline}} {{flags}}
 
+# One Markdown table of every run's scores and stage times (data/runs/report.md).
+report *flags: build
+    target/release/ebsc-report {{flags}}
+
 # Every test: unit tests beside the code, end-to-end tests in tests/.
 test: setup
     cargo test --workspace

@@ -1,0 +1,54 @@
+//! The runs as one polars `DataFrame`, a row per run sorted by name; missing values are
+//! nulls.
+
+use polars::prelude::*;
+
+use crate::collect::{Run, STAGES};
+
+/// Decimals shown for a float column: seconds (`*_s`) with 1, scores with 4.
+pub fn decimals(column: &str) -> usize {
+    if column.ends_with("_s") { 1 } else { 4 }
+}
+
+pub fn frame(runs: &[Run]) -> PolarsResult<DataFrame> {
+    let stage = |i: usize| -> Vec<Option<f64>> {
+        runs.iter()
+            .map(|r| r.pipeline.as_ref().and_then(|p| p.seconds[i]))
+            .collect()
+    };
+    let scores = |f: fn(&Run) -> Option<f64>| runs.iter().map(f).collect::<Vec<_>>();
+    let mut columns = vec![
+        Column::new(
+            "run".into(),
+            runs.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "n_samples".into(),
+            runs.iter().map(|r| r.n_samples).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "n_clusters".into(),
+            runs.iter().map(|r| r.n_clusters).collect::<Vec<_>>(),
+        ),
+        Column::new("acc".into(), scores(|r| r.acc)),
+        Column::new("nmi".into(), scores(|r| r.nmi)),
+        Column::new("nmi_geometric".into(), scores(|r| r.nmi_geometric)),
+        Column::new("ari".into(), scores(|r| r.ari)),
+    ];
+    for (i, name) in STAGES.iter().enumerate() {
+        columns.push(Column::new(format!("{name}_s").into(), stage(i)));
+    }
+    columns.push(Column::new(
+        "total_s".into(),
+        runs.iter()
+            .map(|r| r.pipeline.as_ref().and_then(|p| p.total()))
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "devices".into(),
+        runs.iter()
+            .map(|r| r.pipeline.as_ref().map(|p| p.devices.join(", ")))
+            .collect::<Vec<_>>(),
+    ));
+    DataFrame::new(runs.len(), columns)?.sort(["run"], SortMultipleOptions::default())
+}
