@@ -96,3 +96,31 @@ fn digits_pipeline_reads_the_embedded_csv() {
         "sum computed with Python gzip over the CSV"
     );
 }
+
+/// An ablation pipeline differs from its base only in `[train]` (and the description):
+/// the ablation bench reuses the base's prepare and pretrain folders on that promise.
+#[test]
+fn ablation_pipelines_differ_from_their_base_only_in_train() {
+    let root = repo_root();
+    for (ablation, base) in [
+        ("ablations/mnist-demo-senet", "mnist-demo"),
+        ("ablations/mnist-senet", "mnist"),
+    ] {
+        let load = |name: &str| {
+            ebsc_core::Pipeline::load(&root.join(format!("pipelines/{name}.toml"))).unwrap()
+        };
+        let (a, b) = (load(ablation), load(base));
+        assert_eq!(a.settings.seed, b.settings.seed, "{ablation}: seed");
+        for section in ["prepare", "pretrain", "affinity", "cluster"] {
+            assert_eq!(
+                a.raw_section(section).unwrap(),
+                b.raw_section(section).unwrap(),
+                "{ablation}: [{section}] differs from {base}'s"
+            );
+        }
+        assert_eq!(
+            a.raw_section("train").unwrap()["method"].as_str(),
+            Some("senet")
+        );
+    }
+}
