@@ -50,5 +50,57 @@ pub fn frame(runs: &[Run]) -> PolarsResult<DataFrame> {
             .map(|r| r.pipeline.as_ref().map(|p| p.devices.join(", ")))
             .collect::<Vec<_>>(),
     ));
-    DataFrame::new(runs.len(), columns)?.sort(["run"], SortMultipleOptions::default())
+    // Sorted component by component: `/` sorts before every other character, so
+    // `p/ablations/*` and `p/cluster` stay together ahead of `p-senet/cluster`.
+    columns.push(Column::new(
+        SORT_KEY.into(),
+        runs.iter()
+            .map(|r| r.name.replace('/', "\u{1}"))
+            .collect::<Vec<_>>(),
+    ));
+    let mut frame =
+        DataFrame::new(runs.len(), columns)?.sort([SORT_KEY], SortMultipleOptions::default())?;
+    frame.drop_in_place(SORT_KEY)?;
+    Ok(frame)
+}
+
+const SORT_KEY: &str = "sort key";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(name: &str) -> Run {
+        Run {
+            name: name.into(),
+            n_samples: 1,
+            n_clusters: 1,
+            acc: None,
+            nmi: None,
+            nmi_geometric: None,
+            ari: None,
+            pipeline: None,
+        }
+    }
+
+    #[test]
+    fn rows_sort_by_path_components() {
+        let runs = [
+            run("p-senet/cluster"),
+            run("p/cluster"),
+            run("p/ablations/a"),
+        ];
+        let frame = frame(&runs).unwrap();
+        let names: Vec<Option<&str>> = frame.column("run").unwrap().str().unwrap().iter().collect();
+        // Byte order would put `p-senet` first (`-` < `/`).
+        assert_eq!(
+            names,
+            [
+                Some("p/ablations/a"),
+                Some("p/cluster"),
+                Some("p-senet/cluster")
+            ]
+        );
+        assert_eq!(frame.width(), 14, "the sort key is gone");
+    }
 }
