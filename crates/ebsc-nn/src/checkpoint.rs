@@ -83,14 +83,27 @@ impl CheckpointDir {
                 )
             })
             .collect();
-        Tensor::write_safetensors(&cpu, tmp.join(TENSORS))
-            .with_context(|| format!("{}: writing checkpoint tensors", tmp.display()))?;
-        let state = serde_json::json!({ "step": checkpoint.step, "state": checkpoint.state });
-        std::fs::write(tmp.join(STATE), serde_json::to_vec_pretty(&state)?)
-            .with_context(|| format!("{}: writing checkpoint state", tmp.display()))?;
-        if let Some(metrics) = &checkpoint.metrics {
-            let file = std::fs::File::create(tmp.join(METRICS))?;
-            metrics.write(file)?;
+        let written = (|| -> anyhow::Result<()> {
+            let path = tmp.join(TENSORS);
+            Tensor::write_safetensors(&cpu, &path)
+                .with_context(|| format!("{}: writing checkpoint tensors", path.display()))?;
+            let state = serde_json::json!({ "step": checkpoint.step, "state": checkpoint.state });
+            let path = tmp.join(STATE);
+            std::fs::write(&path, serde_json::to_vec_pretty(&state)?)
+                .with_context(|| format!("{}: writing checkpoint state", path.display()))?;
+            if let Some(metrics) = &checkpoint.metrics {
+                let path = tmp.join(METRICS);
+                std::fs::File::create(&path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|file| metrics.write(file))
+                    .with_context(|| format!("{}: writing checkpoint metrics", path.display()))?;
+            }
+            Ok(())
+        })();
+        if let Err(error) = written {
+            // A failed write (a full disk) leaves no half-written checkpoint behind.
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(error);
         }
         if done.exists() {
             std::fs::remove_dir_all(&done)
