@@ -61,7 +61,8 @@ pub struct StageRunner<'a> {
     version: u32,
     config: serde_json::Value,
     inputs: Vec<PathBuf>,
-    upstream: Vec<String>,
+    /// Upstream stages and the outputs of theirs that this stage reads (`None`: all).
+    upstream: Vec<(String, Option<Vec<String>>)>,
     progress: ProgressMode,
 }
 
@@ -101,9 +102,18 @@ impl<'a> StageRunner<'a> {
         self
     }
 
-    /// An upstream stage of the same pipeline whose outputs this stage reads.
+    /// An upstream stage of the same pipeline whose outputs this stage reads, all of them.
     pub fn upstream(mut self, stage: &str) -> Self {
-        self.upstream.push(stage.to_string());
+        self.upstream.push((stage.to_string(), None));
+        self
+    }
+
+    /// An upstream stage of which this stage reads only `files`: only their hashes go into
+    /// the key, so an upstream rebuild that changes another output (a metrics log with its
+    /// timings) leaves this stage up to date. Every upstream output is still verified.
+    pub fn upstream_reading(mut self, stage: &str, files: &[&str]) -> Self {
+        let files = files.iter().map(|f| f.to_string()).collect();
+        self.upstream.push((stage.to_string(), Some(files)));
         self
     }
 
@@ -143,11 +153,27 @@ impl<'a> StageRunner<'a> {
             inputs.insert(name, hash);
         }
         let mut upstream = BTreeMap::new();
-        for stage in &self.upstream {
+        for (stage, reads) in &self.upstream {
             let manifest = self.verified_upstream(stage)?;
             hasher.part("upstream", stage).part("key", &manifest.key);
+            if let Some(reads) = reads
+                && let Some(file) = reads.iter().find(|f| !manifest.outputs.contains_key(*f))
+            {
+                anyhow::bail!(
+                    "upstream stage {stage} has no output {file} (its manifest lists {}); run `just {stage} {}` first",
+                    manifest
+                        .outputs
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    self.pipeline.name
+                );
+            }
             for (file, entry) in &manifest.outputs {
-                hasher.part("file", file).part("sha256", &entry.sha256);
+                if reads.as_ref().is_none_or(|r| r.contains(file)) {
+                    hasher.part("file", file).part("sha256", &entry.sha256);
+                }
             }
             upstream.insert(stage.clone(), manifest.key);
         }
@@ -234,7 +260,9 @@ impl<'a> StageRunner<'a> {
                 return format!("upstream stage {stage} changed");
             }
         }
-        "stage key changed".into()
+        // Same keys upstream: an output read from upstream has other bytes (the upstream
+        // stage is not reproducible, or its files were replaced by hand).
+        "the bytes of an upstream output changed".into()
     }
 
     /// Runs `body` unless the outputs are up to date; `force` runs it regardless.

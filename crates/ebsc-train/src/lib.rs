@@ -55,7 +55,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let runner = StageRunner::new(&pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
         .config(&config)
         .upstream("prepare")
-        .upstream("pretrain")
+        // Not pretrain's metrics.parquet: its timings differ on every rebuild.
+        .upstream_reading("pretrain", &["encoder.safetensors"])
         .progress(args.stage.progress);
     let prepare_dir = runner.upstream_dir("prepare");
     let pretrain_dir = runner.upstream_dir("pretrain");

@@ -382,3 +382,55 @@ fn a_held_lock_refuses_the_second_run() {
         "{err}"
     );
 }
+
+#[test]
+fn only_the_upstream_outputs_read_feed_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), 1);
+    let runs = dir.path().join("runs");
+    // The upstream stage rebuilt (forced) with the same data and another log, as a training
+    // stage's timings differ from run to run.
+    let first = |log: &[u8]| {
+        StageRunner::new(&p, &runs, "first", 1)
+            .progress(ProgressMode::None)
+            .run(true, |run| {
+                write_output(run, "data.bin", b"data")?;
+                write_output(run, "log.bin", log)
+            })
+            .unwrap()
+    };
+    let reading = |files: &[&str]| {
+        StageRunner::new(&p, &runs, "second", 1)
+            .upstream_reading("first", files)
+            .progress(ProgressMode::None)
+    };
+    first(b"log 1");
+    let k1 = key_of(&reading(&["data.bin"]).run(false, |_| Ok(())).unwrap());
+    first(b"log 2");
+    assert_eq!(
+        reading(&["data.bin"]).freshness().unwrap(),
+        Freshness::Fresh
+    );
+    // Reading the log as well: its new bytes make the stage stale, with the reason.
+    let k2 = key_of(
+        &reading(&["data.bin", "log.bin"])
+            .run(false, |_| Ok(()))
+            .unwrap(),
+    );
+    assert_ne!(k1, k2);
+    first(b"log 3");
+    assert_eq!(
+        reading(&["data.bin", "log.bin"]).freshness().unwrap(),
+        Freshness::Stale {
+            reason: "the bytes of an upstream output changed".into()
+        }
+    );
+    // A file the upstream stage does not write is an error naming it.
+    let err = reading(&["model.bin"]).freshness().unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "upstream stage first has no output model.bin (its manifest lists data.bin, log.bin)"
+        ),
+        "{err}"
+    );
+}
