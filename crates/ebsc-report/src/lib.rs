@@ -54,8 +54,9 @@ pub fn finish(result: anyhow::Result<Report>) -> ExitCode {
         Ok(report) => {
             print!("{}", report.markdown);
             eprintln!(
-                "{NAME}: {} runs -> {}, {}",
+                "{NAME}: {} run{} -> {}, {}",
                 report.n_runs,
+                if report.n_runs == 1 { "" } else { "s" },
                 report.files[0].display(),
                 report.files[1].display()
             );

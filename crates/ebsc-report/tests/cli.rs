@@ -58,7 +58,7 @@ fn prints_the_table_and_writes_both_files() {
     assert_eq!(lines.len(), 3, "header, rule, one run:\n{}", out.stdout);
     assert!(lines[2].starts_with("| p/cluster | "), "{}", lines[2]);
     assert!(lines[2].contains(" 0.7500 "), "{}", lines[2]);
-    assert!(out.stderr.contains("1 runs ->"), "{}", out.stderr);
+    assert!(out.stderr.contains("1 run ->"), "{}", out.stderr);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("report.md")).unwrap(),
         out.stdout
