@@ -103,11 +103,18 @@ impl SparseGraph {
             n_triplets: rows.len(),
             ..BuildReport::default()
         };
-        let (mut graph, self_loops) = scatter_by_row(n_nodes, rows, cols, values);
-        report.self_loops_dropped = self_loops;
-        let (duplicates, zeros) = graph.sort_and_merge_rows();
-        report.duplicates_summed = duplicates;
-        report.zeros_dropped = zeros;
+        let mut graph = if is_canonical(rows, cols, values) {
+            // Already CSR order (the pipeline's Parquet files are sorted by schema):
+            // nothing to sort, merge or drop.
+            csr_from_sorted(n_nodes, rows, cols, values)
+        } else {
+            let (mut graph, self_loops) = scatter_by_row(n_nodes, rows, cols, values);
+            report.self_loops_dropped = self_loops;
+            let (duplicates, zeros) = graph.sort_and_merge_rows();
+            report.duplicates_summed = duplicates;
+            report.zeros_dropped = zeros;
+            graph
+        };
 
         match symmetry {
             Symmetry::Require => {
@@ -362,30 +369,68 @@ impl SparseGraph {
         }
     }
 
-    /// `Wᵀ` (columns come out sorted because rows are visited in order).
+    /// `Wᵀ` (columns come out sorted because rows are visited in order). The rows of
+    /// `Wᵀ` are split into one contiguous range per thread; each task scans all of
+    /// `W` and places only the entries of its range, so the random writes, which set
+    /// the cost, are shared out and the result does not depend on the split.
     fn transposed(&self) -> SparseGraph {
-        let mut counts = vec![0usize; self.n_nodes + 1];
-        for &col in &self.col_indices {
-            counts[col as usize + 1] += 1;
+        let n = self.n_nodes;
+        let n_parts = rayon::current_num_threads().clamp(1, n.max(1));
+        let parts: Vec<std::ops::Range<usize>> = (0..n_parts)
+            .map(|p| p * n / n_parts..(p + 1) * n / n_parts)
+            .collect();
+        // Per part: offsets of its rows of Wᵀ, relative to the part's first entry.
+        let part_offsets: Vec<Vec<usize>> = parts
+            .par_iter()
+            .map(|range| {
+                let mut counts = vec![0usize; range.len() + 1];
+                for &col in &self.col_indices {
+                    if range.contains(&(col as usize)) {
+                        counts[col as usize - range.start + 1] += 1;
+                    }
+                }
+                for i in 0..range.len() {
+                    counts[i + 1] += counts[i];
+                }
+                counts
+            })
+            .collect();
+        let mut row_offsets = Vec::with_capacity(n + 1);
+        row_offsets.push(0);
+        for offsets in &part_offsets {
+            let base = row_offsets.last().copied().unwrap_or(0);
+            row_offsets.extend(offsets[1..].iter().map(|&o| base + o));
         }
-        for i in 0..self.n_nodes {
-            counts[i + 1] += counts[i];
-        }
-        let row_offsets = counts.clone();
-        let mut next = counts;
         let mut col_indices = vec![0u32; self.col_indices.len()];
         let mut weights = vec![0f32; self.weights.len()];
-        for row in 0..self.n_nodes {
-            let (cols, ws) = self.row(row);
-            for (&col, &w) in cols.iter().zip(ws) {
-                let slot = &mut next[col as usize];
-                col_indices[*slot] = row as u32;
-                weights[*slot] = w;
-                *slot += 1;
-            }
+        let mut tasks = Vec::with_capacity(n_parts);
+        let (mut cols_rest, mut weights_rest) = (&mut col_indices[..], &mut weights[..]);
+        for (range, offsets) in parts.iter().zip(&part_offsets) {
+            let len = offsets[range.len()];
+            let (cols_here, cols_tail) = std::mem::take(&mut cols_rest).split_at_mut(len);
+            let (weights_here, weights_tail) = std::mem::take(&mut weights_rest).split_at_mut(len);
+            tasks.push((range.clone(), offsets, cols_here, weights_here));
+            cols_rest = cols_tail;
+            weights_rest = weights_tail;
         }
+        tasks
+            .into_par_iter()
+            .for_each(|(range, offsets, cols_out, weights_out)| {
+                let mut next = offsets[..range.len()].to_vec();
+                for row in 0..n {
+                    let (cols, ws) = self.row(row);
+                    for (&col, &w) in cols.iter().zip(ws) {
+                        if range.contains(&(col as usize)) {
+                            let slot = &mut next[col as usize - range.start];
+                            cols_out[*slot] = row as u32;
+                            weights_out[*slot] = w;
+                            *slot += 1;
+                        }
+                    }
+                }
+            });
         SparseGraph {
-            n_nodes: self.n_nodes,
+            n_nodes: n,
             row_offsets,
             col_indices,
             weights,
@@ -418,6 +463,36 @@ fn validate_triplets(
             }
         });
     bad.map_or(Ok(()), Err)
+}
+
+/// Whether the triplets are already in CSR form: sorted by (row, col) without
+/// repeats, no self loops, no zero weights (validated: finite, non-negative).
+fn is_canonical(rows: &[u32], cols: &[u32], values: &[f32]) -> bool {
+    let entries_ok = (0..rows.len())
+        .into_par_iter()
+        .with_min_len(1 << 16)
+        .all(|t| rows[t] != cols[t] && values[t] != 0.0);
+    let ordered = (1..rows.len())
+        .into_par_iter()
+        .with_min_len(1 << 16)
+        .all(|t| (rows[t - 1], cols[t - 1]) < (rows[t], cols[t]));
+    entries_ok && ordered
+}
+
+/// CSR straight from canonical triplets ([`is_canonical`]): row offsets by binary
+/// search of the sorted row column, columns and weights copied as they are.
+fn csr_from_sorted(n_nodes: usize, rows: &[u32], cols: &[u32], values: &[f32]) -> SparseGraph {
+    let row_offsets = (0..n_nodes + 1)
+        .into_par_iter()
+        .with_min_len(ROWS_PER_TASK)
+        .map(|node| rows.partition_point(|&r| (r as usize) < node))
+        .collect();
+    SparseGraph {
+        n_nodes,
+        row_offsets,
+        col_indices: cols.to_vec(),
+        weights: values.to_vec(),
+    }
 }
 
 /// Counting sort of the triplets by row, self loops left out. Columns within a row
@@ -742,5 +817,107 @@ mod tests {
         assert!(graph.degrees().iter().all(|&d| d == 4.0));
         assert_eq!(graph.row(0).0, &[1, n - 1]);
         assert_eq!(graph.n_connected_components(), 1);
+    }
+
+    /// Sorted triplets of a random symmetric graph (a 3-block SBM): canonical input.
+    fn sorted_sbm() -> Vec<(u32, u32, f32)> {
+        let (t, _) = crate::synthetic::stochastic_block_model(&[300, 200, 100], 0.1, 0.01, 5);
+        let mut triplets: Vec<(u32, u32, f32)> = (0..t.rows.len())
+            .map(|e| (t.rows[e], t.cols[e], t.values[e]))
+            .collect();
+        triplets.sort_by_key(|&(r, c, _)| (r, c));
+        triplets
+    }
+
+    #[test]
+    fn sorted_input_builds_the_same_graph_as_shuffled_input() {
+        let sorted = sorted_sbm();
+        let rows: Vec<u32> = sorted.iter().map(|t| t.0).collect();
+        let cols: Vec<u32> = sorted.iter().map(|t| t.1).collect();
+        let values: Vec<f32> = sorted.iter().map(|t| t.2).collect();
+        assert!(is_canonical(&rows, &cols, &values));
+        let (fast, fast_report) = build(600, &sorted, Symmetry::Require).unwrap();
+        // Reversed order is not canonical: the general path (scatter, sort, merge).
+        let reversed: Vec<_> = sorted.iter().rev().copied().collect();
+        let (general, general_report) = build(600, &reversed, Symmetry::Require).unwrap();
+        assert_eq!(fast, general);
+        assert_eq!(fast_report, general_report);
+        assert_eq!(fast.n_stored_entries(), sorted.len());
+    }
+
+    #[test]
+    fn sorted_input_with_duplicates_self_loops_or_zeros_takes_the_general_path() {
+        // (0,1) twice (sums to 2), a self loop on 1, a zero on (1,2)/(2,1).
+        let triplets = [
+            (0, 1, 1.0),
+            (0, 1, 1.0),
+            (1, 0, 2.0),
+            (1, 1, 5.0),
+            (1, 2, 0.0),
+            (2, 1, 0.0),
+        ];
+        let rows: Vec<u32> = triplets.iter().map(|t| t.0).collect();
+        let cols: Vec<u32> = triplets.iter().map(|t| t.1).collect();
+        let values: Vec<f32> = triplets.iter().map(|t| t.2).collect();
+        assert!(!is_canonical(&rows, &cols, &values));
+        let (graph, report) = build(3, &triplets, Symmetry::Require).unwrap();
+        assert_eq!(report.duplicates_summed, 1);
+        assert_eq!(report.self_loops_dropped, 1);
+        assert_eq!(report.zeros_dropped, 2);
+        assert_eq!(graph.row(0), (&[1u32][..], &[2.0f32][..]));
+        assert_eq!(graph.row(1), (&[0u32][..], &[2.0f32][..]));
+        assert_eq!(graph.row(2).0.len(), 0);
+        // Sorted but asymmetric: the fast path still runs the symmetry check.
+        assert_eq!(
+            build(
+                3,
+                &[(0, 1, 1.0), (0, 2, 1.0), (1, 0, 1.0)],
+                Symmetry::Require
+            )
+            .unwrap_err(),
+            GraphError::NotSymmetric {
+                row: 0,
+                col: 2,
+                weight: 1.0,
+                transposed_weight: 0.0
+            }
+        );
+    }
+
+    #[test]
+    fn parallel_transpose_matches_a_serial_one_on_any_thread_count() {
+        // An asymmetric graph: every other entry of the SBM dropped.
+        let triplets: Vec<_> = sorted_sbm().into_iter().step_by(2).collect();
+        let rows: Vec<u32> = triplets.iter().map(|t| t.0).collect();
+        let cols: Vec<u32> = triplets.iter().map(|t| t.1).collect();
+        let values: Vec<f32> = triplets.iter().map(|t| t.2).collect();
+        let graph = csr_from_sorted(600, &rows, &cols, &values);
+        let mut transposed_triplets: Vec<(u32, u32, f32)> =
+            triplets.iter().map(|&(r, c, w)| (c, r, w)).collect();
+        transposed_triplets.sort_by_key(|&(r, c, _)| (r, c));
+        let t_rows: Vec<u32> = transposed_triplets.iter().map(|t| t.0).collect();
+        let t_cols: Vec<u32> = transposed_triplets.iter().map(|t| t.1).collect();
+        let t_values: Vec<f32> = transposed_triplets.iter().map(|t| t.2).collect();
+        let expected = csr_from_sorted(600, &t_rows, &t_cols, &t_values);
+        for threads in [1, 2, 3, 7] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            assert_eq!(
+                pool.install(|| graph.transposed()),
+                expected,
+                "{threads} threads"
+            );
+        }
+        // And on a graph smaller than the thread count.
+        let tiny = csr_from_sorted(2, &[0], &[1], &[3.0]);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(7)
+            .build()
+            .unwrap();
+        let t = pool.install(|| tiny.transposed());
+        assert_eq!(t.row(1), (&[0u32][..], &[3.0f32][..]));
+        assert_eq!(t.row(0).0.len(), 0);
     }
 }

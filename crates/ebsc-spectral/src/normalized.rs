@@ -6,6 +6,7 @@
 use crate::graph::SparseGraph;
 use rayon::prelude::*;
 use std::ops::Range;
+use std::sync::Mutex;
 
 /// Rows per parallel task of the sparse × dense product.
 const ROWS_PER_TASK: usize = 1024;
@@ -48,10 +49,30 @@ impl PanelValue for f32 {
 }
 
 /// `S = D^{-1/2} W D^{-1/2}` over a borrowed graph.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct NormalizedAffinity<'g> {
     graph: &'g SparseGraph,
     inv_sqrt_degrees: Vec<f64>,
+    /// Panel storage kept between products: a fresh `n × width` buffer per product
+    /// cost the eigensolver its page faults and zeroing on every iteration.
+    panels: Mutex<PanelStorage>,
+}
+
+impl Clone for NormalizedAffinity<'_> {
+    fn clone(&self) -> Self {
+        Self {
+            graph: self.graph,
+            inv_sqrt_degrees: self.inv_sqrt_degrees.clone(),
+            panels: Mutex::default(),
+        }
+    }
+}
+
+/// Reusable panel buffers, one per gather precision.
+#[derive(Debug, Default)]
+struct PanelStorage {
+    double: Vec<f64>,
+    single: Vec<f32>,
 }
 
 impl<'g> NormalizedAffinity<'g> {
@@ -64,6 +85,7 @@ impl<'g> NormalizedAffinity<'g> {
         Self {
             graph,
             inv_sqrt_degrees,
+            panels: Mutex::default(),
         }
     }
 
@@ -110,9 +132,19 @@ impl<'g> NormalizedAffinity<'g> {
         if width == 0 || n == 0 {
             return;
         }
+        // A poisoned lock only means another product panicked mid-way; the buffer
+        // is overwritten before use either way.
+        let mut panels = self
+            .panels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match precision {
-            Precision::Double => self.apply_in_panels::<f64>(x, out, stride, width),
-            Precision::Single => self.apply_in_panels::<f32>(x, out, stride, width),
+            Precision::Double => {
+                self.apply_in_panels::<f64>(x, out, stride, width, &mut panels.double);
+            }
+            Precision::Single => {
+                self.apply_in_panels::<f32>(x, out, stride, width, &mut panels.single);
+            }
         }
     }
 
@@ -122,6 +154,7 @@ impl<'g> NormalizedAffinity<'g> {
         out: &mut [f64],
         stride: usize,
         width: usize,
+        storage: &mut Vec<P>,
     ) {
         let n = self.n_nodes();
         let per_line = 64 / size_of::<P>();
@@ -129,8 +162,12 @@ impl<'g> NormalizedAffinity<'g> {
         let n_panels = width.div_ceil(max_panel_width);
         let panel_width = width.div_ceil(n_panels);
         let panel_stride = panel_width.div_ceil(per_line) * per_line;
-        // Room to start the panel on a cache-line boundary.
-        let mut storage = vec![P::default(); n * panel_stride + per_line];
+        // Room to start the panel on a cache-line boundary. Every value the product
+        // reads is written by `scaled_panel` first, so old contents do not matter.
+        let needed = n * panel_stride + per_line;
+        if storage.len() < needed {
+            storage.resize(needed, P::default());
+        }
         let misalignment = (storage.as_ptr() as usize / size_of::<P>()) % per_line;
         let offset = (per_line - misalignment) % per_line;
         let panel = &mut storage[offset..offset + n * panel_stride];
