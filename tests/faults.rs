@@ -1,17 +1,29 @@
-//! Faults and bad input across the pipeline (issue 7), on the stages that exist as
-//! processes: a real `prepare` (synthetic subspaces), a hand-made `affinity` stage folder
-//! (files and manifest, as the stage runner leaves them) and a real `cluster` in pipeline
-//! mode. Each scenario is a small project in a temp folder:
+//! Faults and bad input across the pipeline (issue 7), on all five stages as processes.
+//! Two small projects: `PIPELINE`, a real `prepare` (synthetic subspaces), a hand-made
+//! `affinity` stage folder (files and manifest, as the stage runner leaves them) and a real
+//! `cluster`; and `FULL`, every stage for real on the same data (an MLP pretrained and
+//! trained for a few steps, a checkpoint after each, `--device cpu --threads 1` so that the
+//! outputs are the same bytes run to run). Each scenario is a temp folder:
 //!
 //! - a deleted, truncated or byte-flipped artifact is found from the manifest, named, and
 //!   rebuilt by its own stage; downstream refuses to read it meanwhile, and is up to date
-//!   again once the rebuilt bytes are the same;
+//!   again once the rebuilt bytes are the same; the stage above stays up to date. For
+//!   pretrain, train and affinity too: their rebuilt models and graphs are byte-identical
+//!   and `metrics.parquet` differs only in its timings (`samples_per_s`), which no stage
+//!   reads, so no downstream key hashes it;
 //! - a config edit re-runs exactly the stage it changes and those downstream; a cosmetic
 //!   edit (comments, key order, description) re-runs nothing;
 //! - a second run of a stage while one holds its lock is refused, naming the holder, and
 //!   racing runs never leave outputs that disagree with their manifest;
 //! - a full disk (a file-size limit, `ulimit -f`) gives one clear error line; upstream
 //!   artifacts and manifests are intact and no half-written file lands under a final name.
+//!   During pretrain: a checkpoint that does not fit, then an output that does not fit
+//!   after the last checkpoint; the rerun resumes there and writes an uninterrupted run's
+//!   bytes;
+//! - `kill -9` of pretrain and of train at random moments (seeded; `EBSC_FAULTS_SEED`
+//!   replays a run), each followed by a plain rerun, ends on the uninterrupted run's bytes;
+//! - a loss that turns NaN (`lr = 1e30`) stops the stage with one line naming the step, the
+//!   loss term and the checkpoint kept, no manifest; the fixed config runs from the start.
 //!
 //! Stage processes are this test binary re-executed as `faults --stage-child <stage> ARGS`,
 //! which calls the stage library exactly as the stage's `main.rs` does; so the test needs no
@@ -26,7 +38,7 @@ use std::time::Instant;
 use clap::Parser;
 use ebsc_core::lock::StageLock;
 use ebsc_core::manifest::{Manifest, Provenance, output_entry};
-use ebsc_io::{Triplets, read_samples, write_triplets};
+use ebsc_io::{MetricKind, MetricsLog, Triplets, read_samples, write_triplets};
 
 const CHILD_FLAG: &str = "--stage-child";
 
@@ -48,13 +60,84 @@ n_clusters = 3
 kmeans_restarts = 2
 "#;
 
+/// Every stage on the same 60 points: a small MLP pretrained for 9 steps (3 epochs of 20),
+/// the energy model trained jointly for 6 steps (3 epochs of 30), a checkpoint after every
+/// step. About a second per stage in a debug build.
+const FULL: &str = r#"[pipeline]
+seed = 0
+description = "faults, every stage"
+
+[prepare]
+source = "synthetic-subspaces"
+n_subspaces = 3
+subspace_dim = 2
+ambient_dim = 6
+points_per_subspace = 20
+noise = 0.05
+seed = 1
+
+[pretrain]
+epochs = 3
+batch_size = 20
+checkpoint_every = 1
+knn_monitor = false
+[pretrain.encoder]
+kind = "mlp"
+hidden = [16]
+out_dim = 8
+[pretrain.head]
+hidden = 16
+out_dim = 8
+[pretrain.optimizer]
+kind = "adam"
+lr = 1e-2
+[pretrain.augment]
+noise = { std = 0.01 }
+
+[train]
+method = "ebsc"
+freeze_encoder = false
+dictionary = "backbone"
+coefficients = "shrink"
+gamma = 200.0
+lambda = 0.9
+alpha = 1.0
+beta = 1.0
+tau = 0.5
+temperature = 0.1
+queue_size = 0
+energy_dim = 8
+energy_hidden = [16]
+epochs = 3
+batch_size = 30
+clip_grad_norm = 10.0
+checkpoint_every = 1
+[train.optimizer]
+kind = "adam"
+lr = 5e-3
+[train.augment]
+noise = { std = 0.01 }
+
+[affinity]
+top_k = 5
+block_size = 16
+normalize_rows = true
+affinity = "symmetric"
+
+[cluster]
+n_clusters = 3
+kmeans_restarts = 2
+"#;
+
+const STAGES: [&str; 5] = ["prepare", "pretrain", "train", "affinity", "cluster"];
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some(CHILD_FLAG) {
         return stage_child(&args[2..]);
     }
     let filter = args[1..].iter().find(|a| !a.starts_with('-'));
-    let scenarios: [(&str, fn()); 5] = [
+    let scenarios: [(&str, fn()); 9] = [
         (
             "damaged_upstream_artifacts_are_named_refused_downstream_and_rebuilt",
             damaged_upstream_artifacts_are_named_refused_downstream_and_rebuilt,
@@ -74,6 +157,22 @@ fn main() -> ExitCode {
         (
             "a_full_disk_fails_cleanly_and_keeps_earlier_artifacts",
             a_full_disk_fails_cleanly_and_keeps_earlier_artifacts,
+        ),
+        (
+            "damaged_training_artifacts_are_named_refused_downstream_and_rebuilt",
+            damaged_training_artifacts_are_named_refused_downstream_and_rebuilt,
+        ),
+        (
+            "killed_training_stages_resume_to_the_same_bytes",
+            killed_training_stages_resume_to_the_same_bytes,
+        ),
+        (
+            "a_full_disk_during_training_fails_cleanly_and_resumes",
+            a_full_disk_during_training_fails_cleanly_and_resumes,
+        ),
+        (
+            "a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint",
+            a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint,
         ),
     ];
     let started = Instant::now();
@@ -118,6 +217,18 @@ fn stage_child(args: &[String]) -> ExitCode {
             let args = ebsc_prepare::Args::parse_from(argv);
             ebsc_core::cli::finish(ebsc_prepare::STAGE, ebsc_prepare::run(&args))
         }
+        "pretrain" => {
+            let args = ebsc_pretrain::Args::parse_from(argv);
+            ebsc_core::cli::finish(ebsc_pretrain::STAGE, ebsc_pretrain::run(&args))
+        }
+        "train" => {
+            let args = ebsc_train::Args::parse_from(argv);
+            ebsc_core::cli::finish(ebsc_train::STAGE, ebsc_train::run(&args))
+        }
+        "affinity" => {
+            let args = ebsc_affinity::Args::parse_from(argv);
+            ebsc_core::cli::finish(ebsc_affinity::STAGE, ebsc_affinity::run(&args))
+        }
         "cluster" => {
             let args = ebsc_cluster::Args::parse_from(argv);
             ebsc_cluster::finish(ebsc_cluster::run(&args))
@@ -126,6 +237,15 @@ fn stage_child(args: &[String]) -> ExitCode {
             eprintln!("no stage {other} in this test");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The tch stages on the CPU with one libtorch thread: byte-reproducible outputs, and
+/// the scenarios leave the second core to whatever runs beside them.
+fn tensor_flags(stage: &str) -> &'static [&'static str] {
+    match stage {
+        "pretrain" | "train" | "affinity" => &["--device", "cpu", "--threads", "1"],
+        _ => &[],
     }
 }
 
@@ -201,12 +321,23 @@ struct Project {
 
 impl Project {
     fn new() -> Project {
+        Project::with(PIPELINE)
+    }
+
+    fn with(pipeline: &str) -> Project {
         let project = Project {
             dir: tempfile::tempdir().unwrap(),
         };
         std::fs::create_dir_all(project.dir.path().join("pipelines")).unwrap();
-        project.write_pipeline(PIPELINE);
+        project.write_pipeline(pipeline);
         project
+    }
+
+    /// Runs `stages` in order; each must run (not be up to date).
+    fn run_stages(&self, stages: &[&str]) {
+        for stage in stages {
+            self.run(stage, &[]).expect_ran(stage, "");
+        }
     }
 
     fn write_pipeline(&self, text: &str) {
@@ -221,6 +352,7 @@ impl Project {
         let mut command = Command::new(std::env::current_exe().unwrap());
         command
             .args([CHILD_FLAG, stage, "pipelines/p.toml", "--progress", "none"])
+            .args(tensor_flags(stage))
             .args(extra)
             .current_dir(self.dir.path());
         command
@@ -241,6 +373,7 @@ impl Project {
             .arg("bash")
             .arg(exe)
             .args([CHILD_FLAG, stage, "pipelines/p.toml", "--progress", "none"])
+            .args(tensor_flags(stage))
             .args(extra)
             .current_dir(self.dir.path())
             .output()
@@ -251,7 +384,11 @@ impl Project {
     /// Every file under a stage folder (relative path → bytes), the lock file aside.
     fn snapshot(&self, stage: &str) -> BTreeMap<String, Vec<u8>> {
         fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
+            // A stage killed before it started has no folder yet.
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries {
                 let path = entry.unwrap().path();
                 if path.is_dir() {
                     walk(root, &path, out);
@@ -746,4 +883,378 @@ fn a_full_disk_fails_cleanly_and_keeps_earlier_artifacts() {
         "rebuilt prepare outputs",
     );
     project.run("cluster", &[]).expect_up_to_date("cluster");
+}
+
+// ---------------------------------------------------------------------------------------
+// The training stages: pretrain, train and affinity as processes too.
+
+/// The columns of a training stage's `metrics.parquet` (pretrain: one loss term, so no
+/// `loss_<term>` columns; train on an MLP with a head: L_ssl, L_se and L_ebm, and its two
+/// diagnostics).
+fn metric_columns(stage: &str) -> Vec<(&'static str, MetricKind)> {
+    let mut columns = vec![
+        ("epoch", MetricKind::U64),
+        ("step", MetricKind::U64),
+        ("loss", MetricKind::F64),
+        ("lr", MetricKind::F64),
+        ("samples_per_s", MetricKind::F64),
+    ];
+    if stage == "train" {
+        for term in [
+            "loss_ssl",
+            "loss_se",
+            "loss_ebm",
+            "mean_nonzeros",
+            "same_label_share",
+        ] {
+            columns.push((term, MetricKind::F64));
+        }
+    }
+    columns
+}
+
+/// `metrics.parquet` as text, without `samples_per_s`: a wall-clock measurement, the one
+/// column that differs from run to run.
+fn metrics_without_timing(path: &Path, stage: &str) -> Vec<u8> {
+    let columns = metric_columns(stage);
+    let log = MetricsLog::read(path, &columns).unwrap();
+    let mut text = String::new();
+    for (name, kind) in &columns {
+        match (name, kind) {
+            (&"samples_per_s", _) => {}
+            (_, MetricKind::U64) => text += &format!("{name}: {:?}\n", log.u64_column(name)),
+            (_, MetricKind::F64) => text += &format!("{name}: {:?}\n", log.f64_column(name)),
+        }
+    }
+    text.into_bytes()
+}
+
+impl Project {
+    /// A stage's outputs as a rerun must reproduce them: every byte, `metrics.parquet`
+    /// aside, whose values but its timings must be the same.
+    fn reproducible(&self, stage: &str) -> BTreeMap<String, Vec<u8>> {
+        let mut files = outputs(self.snapshot(stage));
+        if files.remove("metrics.parquet").is_some() {
+            let path = self.stage_dir(stage).join("metrics.parquet");
+            files.insert(
+                "metrics.parquet without samples_per_s".into(),
+                metrics_without_timing(&path, stage),
+            );
+        }
+        files
+    }
+
+    /// The steps of the complete checkpoints under `<stage>/.work/*/`.
+    fn checkpoints(&self, stage: &str) -> Vec<u64> {
+        let mut steps = Vec::new();
+        for key in std::fs::read_dir(self.stage_dir(stage).join(".work"))
+            .into_iter()
+            .flatten()
+        {
+            for entry in std::fs::read_dir(key.unwrap().path()).unwrap() {
+                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                if let Some(step) = name.strip_prefix("ckpt-")
+                    && let Ok(step) = step.parse()
+                {
+                    steps.push(step);
+                }
+            }
+        }
+        steps
+    }
+}
+
+/// Names under a stage folder that say they are being written: `AtomicFile`'s
+/// `.<name>.tmp-<pid>-<n>` and a checkpoint's `ckpt-<step>.tmp/`.
+fn unfinished(files: &BTreeMap<String, Vec<u8>>) -> Vec<&String> {
+    files.keys().filter(|name| name.contains(".tmp")).collect()
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): the kill delays, reproducible from a printed seed.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1): the top 53 bits.
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn damaged_training_artifacts_are_named_refused_downstream_and_rebuilt() {
+    let project = Project::with(FULL);
+    project.run_stages(&STAGES);
+    for i in 1..=3 {
+        let stage = STAGES[i];
+        let next = STAGES[i + 1];
+        let names: Vec<String> = project.manifest(stage).outputs.keys().cloned().collect();
+        for (j, name) in names.iter().enumerate() {
+            // One damage per file, in turn: each stage with three outputs meets all three,
+            // and each process start costs about a second in a debug build.
+            let damages = [[Damage::Delete, Damage::Truncate, Damage::FlipByte][(i + j) % 3]];
+            for damage in damages {
+                let what = format!("{damage:?} {stage}/{name}");
+                let next_files = project.snapshot(next);
+                let reproducible = project.reproducible(stage);
+                let key = project.manifest(stage).key;
+                let problem = damage.apply(&project.stage_dir(stage).join(name), name);
+
+                project.run(next, &[]).expect_error(
+                    next,
+                    &[
+                        &format!("upstream stage {stage}: {problem}"),
+                        &format!("run `just {stage} p` first"),
+                    ],
+                );
+                assert_same(
+                    &project.snapshot(next),
+                    &next_files,
+                    &format!("{next} folder after {what}"),
+                );
+                // The stage right above stays up to date (which verifies its own upstream
+                // outputs on the way).
+                let above = STAGES[i - 1];
+                project.run(above, &[]).expect_up_to_date(above);
+                project.run(stage, &[]).expect_ran(stage, &problem);
+                assert_eq!(project.manifest(stage).key, key, "{what}");
+                assert_same(
+                    &project.reproducible(stage),
+                    &reproducible,
+                    &format!("{stage} rebuilt after {what}"),
+                );
+                assert!(!project.stage_dir(stage).join(".work").exists());
+                // Downstream: the same bytes of every file it reads (a rebuilt
+                // metrics.parquet differs in its timings, and no stage reads it), so the same
+                // key, up to date.
+                for down in &STAGES[i + 1..] {
+                    project.run(down, &[]).expect_up_to_date(down);
+                }
+            }
+        }
+    }
+}
+
+fn killed_training_stages_resume_to_the_same_bytes() {
+    // 180 pretrain steps and 160 train steps, a checkpoint after each: a few seconds of
+    // training after about a second of process start-up (libtorch, debug build).
+    let pipeline = FULL
+        .replace("[pretrain]\nepochs = 3\n", "[pretrain]\nepochs = 60\n")
+        .replace(
+            "epochs = 3\nbatch_size = 30",
+            "epochs = 80\nbatch_size = 30",
+        );
+    let seed = std::env::var("EBSC_FAULTS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_261_127);
+    println!("kill -9 at random moments: seed {seed} (EBSC_FAULTS_SEED={seed} replays it)");
+    let mut rng = SplitMix64(seed);
+    const KILLS: u32 = 3;
+    for (i, stage) in [(1, "pretrain"), (2, "train")] {
+        let project = Project::with(&pipeline);
+        project.run_stages(&STAGES[..i]);
+        let started = Instant::now();
+        project.run(stage, &[]).expect_ran(stage, "no previous run");
+        let whole = started.elapsed();
+        let expected = project.reproducible(stage);
+
+        let mut between_checkpoints = 0;
+        for kill in 0..KILLS {
+            // Stratified: kill k lands in [k·T/3, (k+1)·T/3), so the later kills fall in
+            // the training loop whatever the start-up costs on this machine.
+            let delay = whole.mul_f64((f64::from(kill) + rng.next_f64()) / f64::from(KILLS));
+            let mut child = project.command(stage, &["--force"]);
+            let mut child = child
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(delay);
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            // The forced run removes the manifest before it starts work: none now means
+            // the kill interrupted it.
+            let mid_run = !project.stage_dir(stage).join("manifest.json").exists();
+            let checkpoints = project.checkpoints(stage);
+            println!(
+                "  {stage}: killed after {:.3} s of {:.3} s: {}, checkpoints {checkpoints:?}",
+                delay.as_secs_f64(),
+                whole.as_secs_f64(),
+                if mid_run {
+                    "mid-run"
+                } else {
+                    "not started or finished"
+                }
+            );
+            let out = project.run(stage, &[]);
+            if mid_run {
+                out.expect_ran(stage, "no previous run");
+                if let Some(step) = checkpoints.iter().max() {
+                    between_checkpoints += 1;
+                    assert!(
+                        out.stderr
+                            .contains(&format!("resuming from the checkpoint at step {step} of")),
+                        "{}",
+                        out.stderr
+                    );
+                }
+            } else {
+                out.expect_up_to_date(stage);
+            }
+            assert_same(
+                &project.reproducible(stage),
+                &expected,
+                &format!("{stage} after a kill at {delay:?}"),
+            );
+            let files = project.snapshot(stage);
+            assert!(unfinished(&files).is_empty(), "{:?}", unfinished(&files));
+            assert!(!project.stage_dir(stage).join(".work").exists());
+        }
+        assert!(
+            between_checkpoints > 0,
+            "no kill landed in the training loop: the {stage} run needs more steps"
+        );
+    }
+}
+
+fn a_full_disk_during_training_fails_cleanly_and_resumes() {
+    // 300 samples: features.safetensors (300 × 16 floats) outgrows a checkpoint (the MLP's
+    // weights and two Adam moments), so a limit can fail the output while checkpoints fit.
+    let project = Project::with(
+        &FULL
+            .replace("points_per_subspace = 20", "points_per_subspace = 100")
+            .replace("[pretrain]\nepochs = 3\n", "[pretrain]\nepochs = 1\n"),
+    );
+    project.run_stages(&STAGES[..1]);
+    let prepare_files = project.snapshot("prepare");
+    let after_failure = |out: &Output, needles: &[&str]| {
+        out.expect_error("pretrain", needles);
+        assert_same(
+            &project.snapshot("prepare"),
+            &prepare_files,
+            "prepare folder",
+        );
+        project.assert_consistent("prepare");
+        let files = project.snapshot("pretrain");
+        assert!(unfinished(&files).is_empty(), "{:?}", unfinished(&files));
+        assert!(
+            !files.contains_key("manifest.json"),
+            "no manifest that lies"
+        );
+        project.run("train", &[]).expect_error(
+            "train",
+            &[
+                "upstream stage pretrain has not completed",
+                "run `just pretrain p` first",
+            ],
+        );
+    };
+
+    // 1 KiB: the first checkpoint does not fit.
+    let out = project.run_with_file_limit("pretrain", 1, &[]);
+    // e.g. "pretrain: error: data/runs/p/pretrain/.work/<key>/ckpt-0000000001.tmp/
+    // tensors.safetensors: writing checkpoint tensors: ... File too large ..."
+    after_failure(
+        &out,
+        &[
+            "data/runs/p/pretrain/.work/",
+            "/ckpt-0000000001.tmp/tensors.safetensors: writing checkpoint tensors",
+            "File too large",
+        ],
+    );
+    assert!(project.checkpoints("pretrain").is_empty());
+
+    // 12 KiB: every checkpoint fits, the encoder too, features.safetensors does not.
+    let out = project.run_with_file_limit("pretrain", LIMIT_KIB, &[]);
+    after_failure(
+        &out,
+        &["data/runs/p/pretrain/features.safetensors: cannot write: File too large"],
+    );
+    assert_eq!(project.checkpoints("pretrain"), vec![15]);
+
+    // With room again it resumes from the last checkpoint (the end of training) and writes
+    // the outputs an uninterrupted run writes.
+    let out = project.run("pretrain", &[]);
+    out.expect_ran("pretrain", "no previous run");
+    assert!(
+        out.stderr
+            .contains("resuming from the checkpoint at step 15 of 15"),
+        "{}",
+        out.stderr
+    );
+    let resumed = project.reproducible("pretrain");
+    let sizes: BTreeMap<&String, usize> = resumed.iter().map(|(k, v)| (k, v.len())).collect();
+    assert!(
+        resumed["encoder.safetensors"].len() < LIMIT_KIB as usize * 1024
+            && resumed["features.safetensors"].len() > LIMIT_KIB as usize * 1024,
+        "{sizes:?}"
+    );
+    project
+        .run("pretrain", &["--force"])
+        .expect_ran("pretrain", "--force");
+    assert_same(
+        &project.reproducible("pretrain"),
+        &resumed,
+        "resumed against uninterrupted",
+    );
+    project
+        .run("train", &[])
+        .expect_ran("train", "no previous run");
+}
+
+const LIMIT_KIB: u64 = 12;
+
+fn a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint() {
+    let project = Project::with(&FULL.replace("lr = 1e-2", "lr = 1e30"));
+    project.run_stages(&STAGES[..1]);
+    let out = project.run("pretrain", &[]);
+    // e.g. "pretrain: error: step 2 (epoch 1): loss term `ssl` is NaN; training stopped,
+    // the last good checkpoint (step 2) is kept in data/runs/p/pretrain/.work/<key>"
+    let line = out.expect_error(
+        "pretrain",
+        &[
+            "loss term `ssl` is",
+            "training stopped, the last good checkpoint (step ",
+            ") is kept in data/runs/p/pretrain/.work/",
+        ],
+    );
+    println!("  {line}");
+    let number_after = |marker: &str| -> u64 {
+        let rest = &line[line.find(marker).unwrap() + marker.len()..];
+        rest[..rest.find(|c: char| !c.is_ascii_digit()).unwrap()]
+            .parse()
+            .unwrap()
+    };
+    let (step, kept) = (number_after(": step "), number_after("checkpoint (step "));
+    assert!(line.contains(&format!("step {step} (epoch ")), "{line}");
+    assert!(kept >= 1 && kept <= step, "{line}");
+    let dir = &line[line.find("is kept in ").unwrap() + "is kept in ".len()..];
+    assert!(
+        project
+            .dir
+            .path()
+            .join(dir.trim())
+            .join(format!("ckpt-{kept:010}/tensors.safetensors"))
+            .is_file(),
+        "{line}"
+    );
+    let files = project.snapshot("pretrain");
+    assert!(!files.contains_key("manifest.json"), "no manifest");
+    assert!(unfinished(&files).is_empty(), "{:?}", unfinished(&files));
+
+    // A sane learning rate: a new key, so it runs from the start (the failed run left no
+    // manifest to compare with) and succeeds; the stale checkpoint is never resumed.
+    project.write_pipeline(FULL);
+    let out = project.run("pretrain", &[]);
+    out.expect_ran("pretrain", "no previous run");
+    assert!(!out.stderr.contains("resuming"), "{}", out.stderr);
+    project.assert_consistent("pretrain");
+    assert!(!project.stage_dir("pretrain").join(".work").exists());
 }
