@@ -289,6 +289,7 @@ impl<'a> StageRunner<'a> {
         // From here on the old manifest would describe outputs that are being replaced.
         let previous = Manifest::read(&dir.join(MANIFEST_FILE)).ok();
         remove_if_exists(&dir.join(MANIFEST_FILE))?;
+        remove_dead_temp_files(&dir);
         let work_dir = dir.join(WORK_DIR).join(&parts.key);
         remove_other_work_dirs(&dir.join(WORK_DIR), &parts.key)?;
         std::fs::create_dir_all(&work_dir)
@@ -474,6 +475,41 @@ fn remove_if_exists(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Checkpoints of other keys can never be resumed (a changed config never resumes a stale one).
+/// Removes `.<name>.tmp-<pid>-<n>` files (an [`AtomicFile`] being written) whose writer is
+/// no longer running: a process killed mid-write leaves its temp file, which nothing else
+/// would ever remove. Writers that do not take the lock (affinity's `--shard`) may still be
+/// running, hence the check of the pid; without `/proc` (not Linux) nothing is removed.
+fn remove_dead_temp_files(dir: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if name != WORK_DIR {
+                remove_dead_temp_files(&path);
+            }
+            continue;
+        }
+        let writer = name
+            .starts_with('.')
+            .then(|| name.rsplit_once(".tmp-"))
+            .flatten()
+            .and_then(|(_, rest)| rest.split_once('-'))
+            .map(|(pid, _)| pid);
+        if let Some(pid) = writer
+            && pid.parse::<u32>().is_ok()
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 fn remove_other_work_dirs(work_root: &Path, key: &str) -> anyhow::Result<()> {
     let Ok(entries) = std::fs::read_dir(work_root) else {
         return Ok(());

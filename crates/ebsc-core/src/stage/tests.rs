@@ -434,3 +434,29 @@ fn only_the_upstream_outputs_read_feed_the_key() {
         "{err}"
     );
 }
+
+#[test]
+fn temp_files_of_a_killed_writer_are_removed_when_the_stage_runs_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), 1);
+    let runs = dir.path().join("runs");
+    let stage = runs.join("demo/first");
+    std::fs::create_dir_all(stage.join("report")).unwrap();
+    // pid 4294967295 runs nowhere (Linux pids stay below 2^22); this process does.
+    let dead = [
+        ".manifest.json.tmp-4294967295-3",
+        "report/.figure.png.tmp-4294967295-0",
+    ];
+    let live = format!("report/.other.png.tmp-{}-0", std::process::id());
+    for name in dead.iter().copied().chain([live.as_str(), "notes.tmp-1-2"]) {
+        std::fs::write(stage.join(name), b"half").unwrap();
+    }
+    let mut count = 0;
+    run_stage(&p, &runs, 8, false, &mut count);
+    for name in dead {
+        assert!(!stage.join(name).exists(), "{name} is left");
+    }
+    // A writer that still runs, and a name that is not a temp file, are left alone.
+    assert!(stage.join(&live).exists());
+    assert!(stage.join("notes.tmp-1-2").exists());
+}
