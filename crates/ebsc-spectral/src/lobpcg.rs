@@ -78,6 +78,7 @@ pub(crate) fn lobpcg(
             operator.apply_block_with(&x.data, &mut ax.data, m, m, precision);
             norms = residuals_into(&x, &ax, &theta, &mut w);
             if max_of(&norms[..k]) <= tolerance {
+                operator.release_panels();
                 return Ok(Eigenpairs {
                     eigenvalues: theta[..k].to_vec(),
                     eigenvectors: x.to_row_major(k),
@@ -138,6 +139,7 @@ pub(crate) fn lobpcg(
     }
     // Report the true residual, not the drifted one.
     operator.apply_block_with(&x.data, &mut ax.data, m, m, precision);
+    operator.release_panels();
     let norms = residuals_into(&x, &ax, &theta, &mut w);
     Err(EigenError::NotConverged {
         iterations: iterations_done,

@@ -288,6 +288,16 @@ impl<'g> NormalizedAffinity<'g> {
             });
     }
 
+    /// Frees the panel buffers kept between products (they hold `n ×` the panel
+    /// width), so a caller done with products does not carry them into its peak.
+    pub fn release_panels(&self) {
+        let mut panels = self
+            .panels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *panels = PanelStorage::default();
+    }
+
     /// `S` as a dense `n × n` matrix (for the dense eigensolver on small graphs).
     pub(crate) fn to_dense(&self) -> faer::Mat<f64> {
         let n = self.n_nodes();
