@@ -225,14 +225,15 @@ impl<'a> Trainer<'a> {
                     if !v.is_finite() {
                         let kept = match self.checkpoints.latest_step()? {
                             Some(s) => format!(
-                                "the last good checkpoint (step {s}) is kept in {}",
+                                "the last good checkpoint (after step {s}) is kept in {}",
                                 self.checkpoints.path().display()
                             ),
                             None => "no checkpoint was saved yet".to_string(),
                         };
                         anyhow::bail!(
                             "step {} (epoch {}): loss term `{name}` is {v}; training stopped, {kept}",
-                            at.global_step,
+                            // Counted from 1, as the checkpoint's "after step N".
+                            at.global_step + 1,
                             epoch + 1
                         );
                     }
@@ -405,12 +406,13 @@ mod tests {
         assert!(losses[11].unwrap() < losses[0].unwrap());
         assert_eq!(outcome.metrics.u64_column("epoch").unwrap()[11], 2);
 
-        // A NaN at step 7 stops the run after the checkpoint at step 5 ...
+        // A NaN at step index 7 (the 8th step) stops the run; the checkpoint after the
+        // 5th step is kept ...
         let split = tempfile::tempdir().unwrap();
         let err = train(split.path(), Some(7)).err().unwrap().to_string();
         assert!(
-            err.starts_with("step 7 (epoch 2): loss term `mse` is NaN")
-                && err.contains("checkpoint (step 5)"),
+            err.starts_with("step 8 (epoch 2): loss term `mse` is NaN")
+                && err.contains("checkpoint (after step 5)"),
             "{err}"
         );
         // ... and the rerun resumes there and ends with the same weights, bit for bit.
