@@ -18,14 +18,14 @@ use std::time::Instant;
 use anyhow::Context;
 use ebsc_core::AtomicFile;
 use ebsc_io::{TensorFile, Triplets, write_triplets};
-use ebsc_spectral::{cosine_knn, evaluate, kmeans, normalize_rows};
+use ebsc_spectral::{cosine_knn, kmeans, normalize_rows};
 use safetensors::Dtype;
 use serde::Serialize;
 
 use crate::config::{ClusterConfig, ClusterCountSetting};
 use crate::input::{Mode, read_labels};
 use crate::outputs::{ASSIGNMENTS_FILE, Confusion, METRICS_FILE, write_assignments};
-use crate::{AFFINITY_FILE, Inputs, STAGE, Standalone, cluster_stage};
+use crate::{AFFINITY_FILE, Inputs, STAGE, Standalone, cluster_stage, score_known};
 
 /// What to do with the feature rows.
 #[derive(Debug, Clone)]
@@ -254,14 +254,8 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
     };
     let labels = labels.filter(|l| l.iter().any(Option::is_some));
     if let Some(labels) = &labels {
-        let (known_labels, known_clusters): (Vec<i32>, Vec<u32>) = labels
-            .iter()
-            .zip(&result.assignments)
-            .filter_map(|(label, &cluster)| label.map(|l| (l, cluster)))
-            .unzip();
-        let (scores, table) = evaluate(&known_labels, &known_clusters)
-            .map_err(|e| anyhow::anyhow!("scoring: {e}"))?;
-        metrics.n_labelled = Some(known_labels.len());
+        let (scores, table, n_labelled) = score_known(labels, &result.assignments)?;
+        metrics.n_labelled = Some(n_labelled);
         metrics.acc = Some(scores.accuracy);
         metrics.nmi = Some(scores.nmi_arithmetic);
         metrics.nmi_geometric = Some(scores.nmi_geometric);
@@ -269,10 +263,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
         metrics.confusion = Some(Confusion::from_table(&table));
         log(&format!(
             "metrics: ACC {:.4}, NMI {:.4}, ARI {:.4} on {} labelled samples",
-            scores.accuracy,
-            scores.nmi_arithmetic,
-            scores.ari,
-            known_labels.len()
+            scores.accuracy, scores.nmi_arithmetic, scores.ari, n_labelled
         ));
     } else {
         log("no labels: assignments only, no scores");

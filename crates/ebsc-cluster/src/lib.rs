@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ebsc_core::progress::{ProgressMode, format_duration};
 use ebsc_core::{AtomicFile, Outcome, Pipeline, StageRun, StageRunner};
-use ebsc_spectral::{EigenMethod, SparseGraph, evaluate, matched_classes};
+use ebsc_spectral::{
+    ClusteringScores, ContingencyTable, EigenMethod, SparseGraph, evaluate, matched_classes,
+};
 
 use crate::config::{ClusterConfig, ClusterCountSetting};
 use crate::input::{CountSource, Mode};
@@ -433,13 +435,7 @@ pub fn cluster_stage(
     let labels = labels.filter(|l| l.iter().any(Option::is_some));
     let mut matched = None;
     if let Some(labels) = &labels {
-        let (known_labels, known_clusters): (Vec<i32>, Vec<u32>) = labels
-            .iter()
-            .zip(&clustering.assignments)
-            .filter_map(|(label, &cluster)| label.map(|l| (l, cluster)))
-            .unzip();
-        let (scores, table) = evaluate(&known_labels, &known_clusters)
-            .map_err(|e| anyhow::anyhow!("scoring: {e}"))?;
+        let (scores, table, n_labelled) = score_known(labels, &clustering.assignments)?;
         metrics.set_scores(&scores, &table);
         matched = Some(matched_classes(&table));
         timings.record(
@@ -448,10 +444,7 @@ pub fn cluster_stage(
             started,
             format!(
                 "ACC {:.4}, NMI {:.4}, ARI {:.4} on {} labelled samples",
-                scores.accuracy,
-                scores.nmi_arithmetic,
-                scores.ari,
-                known_labels.len()
+                scores.accuracy, scores.nmi_arithmetic, scores.ari, n_labelled
             ),
         );
     } else {
@@ -514,6 +507,22 @@ pub fn cluster_stage(
     )?;
     record_stats(sink, &metrics);
     Ok(())
+}
+
+/// ACC/NMI/ARI of the samples whose label is known, with the contingency table and how
+/// many samples were scored.
+pub(crate) fn score_known(
+    labels: &[Option<i32>],
+    assignments: &[u32],
+) -> anyhow::Result<(ClusteringScores, ContingencyTable, usize)> {
+    let (known_labels, known_clusters): (Vec<i32>, Vec<u32>) = labels
+        .iter()
+        .zip(assignments)
+        .filter_map(|(label, &cluster)| label.map(|l| (l, cluster)))
+        .unzip();
+    let (scores, table) =
+        evaluate(&known_labels, &known_clusters).map_err(|e| anyhow::anyhow!("scoring: {e}"))?;
+    Ok((scores, table, known_labels.len()))
 }
 
 /// Checks the counts against the data; returns the eigenvectors to compute.
