@@ -8,6 +8,7 @@
 # Anchor: its in-script time (Parquet read + eigsh + KMeans; Python start-up and imports
 # excluded, which favours the anchor) and its process wall time, in a throwaway venv.
 #   CLUSTER_SIZES="70000 1000000"   sizes to run
+#   CLUSTER_REPEATS=3               runs per side; the table gives medians
 #   ANCHOR_VENV=DIR                 reuse a venv with numpy scipy scikit-learn pyarrow
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,7 +26,13 @@ if [ -z "$venv" ]; then
 fi
 anchor_versions=$("$venv/bin/python" -c 'import scipy, sklearn, numpy; print(f"SciPy {scipy.__version__}, scikit-learn {sklearn.__version__}, NumPy {numpy.__version__}")')
 
+repeats=${CLUSTER_REPEATS:-3}
+median() { python3 -c "import statistics,sys; print(statistics.median(float(v) for v in sys.argv[1:]))" "$@"; }
+json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+
 echo "### cluster vs SciPy/scikit-learn ($anchor_versions)"
+echo
+echo "Median of $repeats runs per side, ours and the anchor alternating; runs in brackets."
 echo
 echo "| N | ours: wall (s) | ours: peak RSS (MiB) | ours: NMI | anchor: in-script (s) | anchor: wall (s) | anchor: peak RSS (MiB) | anchor: NMI | speed-up (anchor in-script / ours wall) |"
 echo "|---|---|---|---|---|---|---|---|---|"
@@ -33,24 +40,28 @@ echo "|---|---|---|---|---|---|---|---|---|"
 for n in $sizes; do
     graph="$runs/planted-$n"
     target/release/examples/planted_parquet "$n" "$graph" 0 2>/dev/null
+    ours_walls=() ours_rsss=() anchor_totals=() anchor_walls=() anchor_rsss=()
+    for _ in $(seq "$repeats"); do
+        rm -rf "$graph/out"
+        timed "$runs/ours.log" target/release/ebsc-cluster --affinity "$graph/affinity.parquet" \
+            --labels "$graph/samples.parquet" --n-clusters 10 --out "$graph/out" --progress none
+        ours_walls+=("$(wall_s "$runs/ours.log")")
+        ours_rsss+=("$(rss_mib "$runs/ours.log")")
+        ours_nmi=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['nmi'], 6))" "$graph/out/metrics.json")
 
-    timed "$runs/ours.log" target/release/ebsc-cluster --affinity "$graph/affinity.parquet" \
-        --labels "$graph/samples.parquet" --n-clusters 10 --out "$graph/out" --progress none
-    ours_wall=$(wall_s "$runs/ours.log")
-    ours_rss=$(rss_mib "$runs/ours.log")
-    ours_nmi=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['nmi'], 6))" "$graph/out/metrics.json")
-
-    timed "$runs/anchor.log" "$venv/bin/python" scripts/bench/spectral_anchor.py \
-        "$graph/affinity.parquet" "$graph/samples.parquet" 10
-    anchor_json=$(tail -n 1 "$runs/anchor.log.out")
-    anchor_total=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['total_s'])" "$anchor_json")
-    anchor_nmi=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['nmi'])" "$anchor_json")
-    anchor_wall=$(wall_s "$runs/anchor.log")
-    anchor_rss=$(rss_mib "$runs/anchor.log")
+        timed "$runs/anchor.log" "$venv/bin/python" scripts/bench/spectral_anchor.py \
+            "$graph/affinity.parquet" "$graph/samples.parquet" 10
+        anchor_json=$(tail -n 1 "$runs/anchor.log.out")
+        anchor_totals+=("$(json_field "$anchor_json" total_s)")
+        anchor_nmi=$(json_field "$anchor_json" nmi)
+        anchor_walls+=("$(wall_s "$runs/anchor.log")")
+        anchor_rsss+=("$(rss_mib "$runs/anchor.log")")
+        echo "anchor phases at N=$n: $anchor_json" >&2
+    done
+    ours_wall=$(median "${ours_walls[@]}")
+    anchor_total=$(median "${anchor_totals[@]}")
     ratio=$(python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}×')" "$anchor_total" "$ours_wall")
-
-    echo "| $n | $ours_wall | $ours_rss | $ours_nmi | $anchor_total | $anchor_wall | $anchor_rss | $anchor_nmi | $ratio |"
-    echo "anchor phases at N=$n: $anchor_json" >&2
+    echo "| $n | $ours_wall [${ours_walls[*]}] | $(median "${ours_rsss[@]}") | $ours_nmi | $anchor_total [${anchor_totals[*]}] | $(median "${anchor_walls[@]}") | $(median "${anchor_rsss[@]}") | $anchor_nmi | $ratio |"
     rm -rf "$graph"
 done
 echo

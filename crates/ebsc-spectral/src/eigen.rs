@@ -5,7 +5,6 @@
 
 use crate::lobpcg;
 use crate::normalized::NormalizedAffinity;
-use crate::ordering::locality_order;
 use faer::Side;
 
 /// Which solver to use.
@@ -37,10 +36,6 @@ pub struct EigenOptions {
     pub guard_vectors: usize,
     /// Seed of the initial random block.
     pub seed: u64,
-    /// Renumber nodes by community before LOBPCG (see `ordering.rs`): faster
-    /// sparse products on large graphs; results differ only by rounding and by
-    /// the random start, which is drawn in the new order.
-    pub locality_order: bool,
 }
 
 impl Default for EigenOptions {
@@ -52,7 +47,6 @@ impl Default for EigenOptions {
             max_iterations: 1000,
             guard_vectors: 2,
             seed: 0,
-            locality_order: true,
         }
     }
 }
@@ -116,38 +110,10 @@ pub fn top_eigenpairs(
         chosen => chosen,
     };
     let mut pairs = match method {
-        EigenMethod::Lobpcg if options.locality_order => reordered_lobpcg(operator, k, options)?,
-        EigenMethod::Lobpcg => lobpcg::lobpcg(operator, k, options, &[])?,
+        EigenMethod::Lobpcg => lobpcg::lobpcg(operator, k, options)?,
         _ => dense_eigenpairs(operator, k)?,
     };
     normalize_signs(&mut pairs.eigenvectors, n_nodes, k);
-    Ok(pairs)
-}
-
-/// LOBPCG on the graph renumbered for locality, started from the communities found
-/// on the way; eigenvector rows put back in the caller's node order.
-fn reordered_lobpcg(
-    operator: &NormalizedAffinity<'_>,
-    k: usize,
-    options: &EigenOptions,
-) -> Result<Eigenpairs, EigenError> {
-    let order = locality_order(operator.graph());
-    let new_to_old = &order.new_to_old;
-    let permuted_graph = operator.graph().permuted(new_to_old);
-    let mut pairs = lobpcg::lobpcg(
-        &NormalizedAffinity::new(&permuted_graph),
-        k,
-        options,
-        &order.communities,
-    )?;
-    drop(permuted_graph);
-    let mut vectors = vec![0.0; pairs.eigenvectors.len()];
-    for (new, &old) in new_to_old.iter().enumerate() {
-        let old = old as usize;
-        vectors[old * k..(old + 1) * k]
-            .copy_from_slice(&pairs.eigenvectors[new * k..(new + 1) * k]);
-    }
-    pairs.eigenvectors = vectors;
     Ok(pairs)
 }
 

@@ -13,7 +13,6 @@ pub mod knn;
 mod lobpcg;
 pub mod metrics;
 pub mod normalized;
-pub mod ordering;
 pub mod pipeline;
 pub mod synthetic;
 
