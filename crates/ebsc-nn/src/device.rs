@@ -62,8 +62,9 @@ pub struct DeviceArgs {
 }
 
 impl DeviceArgs {
-    /// Applies the thread count and resolves the device.
+    /// Applies the thread count and the allocator settings, and resolves the device.
     pub fn apply(&self) -> anyhow::Result<Device> {
+        crate::allocator::reuse_freed_tensor_memory();
         set_threads(self.threads);
         resolve_device(self.device)
     }

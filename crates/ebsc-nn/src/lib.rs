@@ -10,6 +10,7 @@
 //! - [`data`]: `inputs.safetensors` on the device, in batches.
 //! - [`monitor`]: kNN accuracy, a diagnostic.
 
+pub mod allocator;
 pub mod augment;
 pub mod checkpoint;
 pub mod coefficients;

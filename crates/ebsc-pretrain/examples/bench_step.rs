@@ -3,7 +3,7 @@
 //! runs it beside the same step in plain PyTorch (`scripts/bench/pretrain_torch.py`).
 //!
 //! `bench_step <convnet|resnet18> <side> <channels> <batch> <steps> [device]`
-//! prints one line: `samples_per_s=… augment_share=…`.
+//! prints one line: `samples_per_s=… augment_share=… optimizer_share=… step_ms=…`.
 
 use std::time::Instant;
 
@@ -45,6 +45,8 @@ fn main() -> anyhow::Result<()> {
         args[3].parse::<i64>()?,
     );
     let (batch, steps) = (args[4].parse::<usize>()?, args[5].parse::<u64>()?);
+    // As the stage does in `DeviceArgs::apply`.
+    ebsc_nn::allocator::reuse_freed_tensor_memory();
     let device = match args.get(6).map(String::as_str) {
         Some("cuda") => Device::Cuda(0),
         _ => Device::Cpu,
@@ -105,7 +107,7 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let warmup = 2;
-    let (mut total, mut in_augment) = (0.0, 0.0);
+    let (mut total, mut in_augment, mut in_optimizer) = (0.0, 0.0, 0.0);
     for step in 0..warmup + steps {
         let at = StepAt {
             epoch: 0,
@@ -121,17 +123,21 @@ fn main() -> anyhow::Result<()> {
         let loss = task.loss_on(&views);
         let _ = loss.double_value(&[]); // the stage reads the loss every step (NaN check)
         loss.backward();
+        sync();
+        let t2 = Instant::now();
         optimizer.step(1e-3);
         sync();
         if step >= warmup {
             total += t0.elapsed().as_secs_f64();
             in_augment += (t1 - t0).as_secs_f64();
+            in_optimizer += t2.elapsed().as_secs_f64();
         }
     }
     println!(
-        "samples_per_s={:.1} augment_share={:.3} step_ms={:.1}",
+        "samples_per_s={:.1} augment_share={:.3} optimizer_share={:.3} step_ms={:.1}",
         (batch as f64 * steps as f64) / total,
         in_augment / total,
+        in_optimizer / total,
         1000.0 * total / steps as f64
     );
     Ok(())
