@@ -8,7 +8,7 @@
 //!
 //! 1. geometry — random resized crop, horizontal flip, rotation/translation/shear — as one
 //!    per-sample affine map and a single bilinear `grid_sample` (zeros outside);
-//! 2. colour jitter (brightness, contrast, and saturation for RGB; hue is not offered);
+//! 2. colour jitter (brightness, contrast, and saturation and hue for RGB);
 //! 3. random grayscale (RGB);
 //! 4. Gaussian blur, per-sample σ, as one grouped separable convolution (reflect padding);
 //! 5. additive Gaussian noise.
@@ -72,6 +72,12 @@ pub struct JitterAug {
     /// RGB only.
     #[serde(default)]
     pub saturation: f64,
+    /// RGB only: a rotation of the chroma plane by up to ± `hue` of a full turn, in [0, 0.5]
+    /// (torchvision's range). The rotation is about the gray axis in YIQ space, one 3 × 3
+    /// matrix per sample: luma and grays stay as they are. torchvision shifts hue in HSV
+    /// instead, so colours differ somewhat.
+    #[serde(default)]
+    pub hue: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,6 +196,12 @@ impl AugmentConfig {
                     return Err(format!("augment.jitter.{name} must lie in [0, 1], got {s}"));
                 }
             }
+            if !(0.0..=0.5).contains(&j.hue) {
+                return Err(format!(
+                    "augment.jitter.hue must lie in [0, 0.5], got {}",
+                    j.hue
+                ));
+            }
         }
         if let Some(g) = &self.grayscale {
             prob("grayscale", g.p)?;
@@ -291,6 +303,8 @@ struct Draws {
     brightness: Vec<f32>,
     contrast: Vec<f32>,
     saturation: Vec<f32>,
+    /// Hue rotation, in turns.
+    hue: Vec<f64>,
     gray: Vec<f32>,
     sigma: Vec<f64>,
     noise_on: Vec<f32>,
@@ -302,6 +316,7 @@ fn draw(config: &AugmentConfig, batch: usize, rng: &mut StepRng) -> Draws {
         brightness: vec![1.0; batch],
         contrast: vec![1.0; batch],
         saturation: vec![1.0; batch],
+        hue: vec![0.0; batch],
         gray: vec![0.0; batch],
         sigma: vec![0.0; batch],
         noise_on: vec![0.0; batch],
@@ -315,6 +330,10 @@ fn draw(config: &AugmentConfig, batch: usize, rng: &mut StepRng) -> Draws {
             d.brightness[i] = uniform(rng, 1.0 - j.brightness, 1.0 + j.brightness) as f32;
             d.contrast[i] = uniform(rng, 1.0 - j.contrast, 1.0 + j.contrast) as f32;
             d.saturation[i] = uniform(rng, 1.0 - j.saturation, 1.0 + j.saturation) as f32;
+            // Drawn only when configured, so pipelines without hue keep their streams.
+            if j.hue > 0.0 {
+                d.hue[i] = uniform(rng, -j.hue, j.hue);
+            }
         }
         if let Some(g) = &config.grayscale
             && coin(rng, g.p)
@@ -341,6 +360,51 @@ fn luma(x: &Tensor) -> Tensor {
         .view([1, 3, 1, 1])
         .to_device(x.device());
     (x * w).sum_dim_intlist([1i64].as_slice(), true, Kind::Float)
+}
+
+/// RGB → YIQ (NTSC); the first row is [`luma`]'s weights.
+const RGB_TO_YIQ: [[f64; 3]; 3] = [
+    [0.299, 0.587, 0.114],
+    [0.596, -0.274, -0.322],
+    [0.211, -0.523, 0.312],
+];
+
+/// The 3 × 3 RGB matrix that rotates the (I, Q) chroma plane by `turns` of a full turn.
+fn hue_rotation(turns: f64) -> [[f64; 3]; 3] {
+    let t = RGB_TO_YIQ;
+    // Inverse of `t` by cofactors, so a zero rotation is the identity to rounding.
+    let det = t[0][0] * (t[1][1] * t[2][2] - t[1][2] * t[2][1])
+        - t[0][1] * (t[1][0] * t[2][2] - t[1][2] * t[2][0])
+        + t[0][2] * (t[1][0] * t[2][1] - t[1][1] * t[2][0]);
+    let inverse: [[f64; 3]; 3] = std::array::from_fn(|i| {
+        std::array::from_fn(|j| {
+            let (r0, r1) = ((j + 1) % 3, (j + 2) % 3);
+            let (c0, c1) = ((i + 1) % 3, (i + 2) % 3);
+            (t[r0][c0] * t[r1][c1] - t[r0][c1] * t[r1][c0]) / det
+        })
+    });
+    let (sin, cos) = (std::f64::consts::TAU * turns).sin_cos();
+    let rotate = [[1.0, 0.0, 0.0], [0.0, cos, -sin], [0.0, sin, cos]];
+    let product = |a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]| -> [[f64; 3]; 3] {
+        std::array::from_fn(|i| std::array::from_fn(|j| (0..3).map(|k| a[i][k] * b[k][j]).sum()))
+    };
+    product(&inverse, &product(&rotate, &t))
+}
+
+/// Per-sample hue rotation of `[B, 3, H, W]` (see [`JitterAug::hue`]), clamped to [0, 1].
+fn rotate_hue(x: &Tensor, turns: &[f64]) -> Tensor {
+    let (b, c, h, w) = x.size4().expect("images are 4-d");
+    let matrices: Vec<f32> = turns
+        .iter()
+        .flat_map(|&t| hue_rotation(t).into_iter().flatten().map(|v| v as f32))
+        .collect();
+    let matrices = Tensor::from_slice(&matrices)
+        .view([b, 3, 3])
+        .to_device(x.device());
+    matrices
+        .bmm(&x.reshape([b, c, h * w]))
+        .view([b, c, h, w])
+        .clamp(0.0, 1.0)
 }
 
 fn per_sample(values: &[f32], x: &Tensor) -> Tensor {
@@ -432,6 +496,9 @@ pub fn augment(x: &Tensor, config: &AugmentConfig, rng: &mut StepRng) -> Tensor 
         if channels == 3 {
             let gray = luma(&x);
             x = ((&x - &gray) * per_sample(&d.saturation, &x) + &gray).clamp(0.0, 1.0);
+            if d.hue.iter().any(|&t| t != 0.0) {
+                x = rotate_hue(&x, &d.hue);
+            }
         }
     }
     if config.grayscale.is_some() && channels == 3 {
@@ -467,7 +534,7 @@ mod tests {
             crop = { p = 1.0, scale = [0.3, 1.0] }
             flip = { p = 0.5 }
             affine = { p = 0.7, degrees = 20, translate = 0.1, shear = 10 }
-            jitter = { p = 0.8, brightness = 0.4, contrast = 0.4, saturation = 0.4 }
+            jitter = { p = 0.8, brightness = 0.4, contrast = 0.4, saturation = 0.4, hue = 0.1 }
             grayscale = { p = 0.3 }
             blur = { p = 0.5, sigma = [0.1, 2.0] }
             noise = { p = 0.5, std = 0.1 }
@@ -525,6 +592,33 @@ mod tests {
     }
 
     #[test]
+    fn hue_rotation_keeps_luma_and_grays_and_turns_colours() {
+        let identity = hue_rotation(0.0);
+        for (i, row) in identity.iter().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                assert!(
+                    (v - f64::from(u8::from(i == j))).abs() < 1e-12,
+                    "{identity:?}"
+                );
+            }
+        }
+        // Mid-range colours (no clamping), one gray sample.
+        let pixels: Vec<f32> = [[0.6f32, 0.4, 0.3], [0.3, 0.5, 0.4], [0.5, 0.5, 0.5]]
+            .iter()
+            .flat_map(|rgb| rgb.iter().flat_map(|&v| std::iter::repeat_n(v, 4)))
+            .collect();
+        let x = Tensor::from_slice(&pixels).view([3, 3, 2, 2]);
+        let turned = rotate_hue(&x, &[0.1, -0.05, 0.25]);
+        assert!(luma(&turned).allclose(&luma(&x), 1e-5, 1e-5, false));
+        assert!(turned.get(2).allclose(&x.get(2), 1e-5, 1e-5, false));
+        let moved = (&turned.get(0) - x.get(0)).abs().max().double_value(&[]);
+        assert!(moved > 0.01, "a tenth of a turn moved a colour by {moved}");
+        // A rotation and its opposite cancel.
+        let back = rotate_hue(&rotate_hue(&x, &[0.1, 0.1, 0.1]), &[-0.1, -0.1, -0.1]);
+        assert!(back.allclose(&x, 1e-5, 1e-5, false));
+    }
+
+    #[test]
     fn features_take_noise_only() {
         let x = Tensor::zeros([3, 5], (Kind::Float, tch::Device::Cpu));
         let config = AugmentConfig {
@@ -546,6 +640,14 @@ mod tests {
                 .validate()
                 .unwrap_err()
                 .contains("augment.blur.sigma")
+        );
+        let mut config = everything();
+        config.jitter.as_mut().unwrap().hue = 0.7;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .contains("augment.jitter.hue must lie in [0, 0.5], got 0.7")
         );
         let mut config = everything();
         config.flip.as_mut().unwrap().p = 1.5;
