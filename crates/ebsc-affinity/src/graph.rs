@@ -119,16 +119,7 @@ pub fn knn(c: &Triplets, n_samples: usize, k: usize) -> Triplets {
 /// Sorts by (row, col) and sums duplicates.
 fn from_entries(mut entries: Vec<(u32, u32, f32)>) -> Triplets {
     entries.par_sort_unstable_by_key(|&(r, c, _)| (r, c));
-    let mut out = Triplets::default();
-    for (r, c, v) in entries {
-        let n = out.len();
-        if n > 0 && out.rows[n - 1] == r && out.cols[n - 1] == c {
-            out.values[n - 1] += v;
-        } else {
-            out.push(r, c, v);
-        }
-    }
-    out
+    Triplets::from_sorted_entries(entries)
 }
 
 /// The index ranges of each row's entries in triplets sorted by row.

@@ -299,16 +299,7 @@ pub fn knn_graph(rows: &FeatureRows, k: usize) -> anyhow::Result<Triplets> {
         }
     }
     entries.sort_unstable_by_key(|&(r, c, _)| (r, c));
-    let mut graph = Triplets::default();
-    for (r, c, v) in entries {
-        let n = graph.len();
-        if n > 0 && graph.rows[n - 1] == r && graph.cols[n - 1] == c {
-            graph.values[n - 1] += v;
-        } else {
-            graph.push(r, c, v);
-        }
-    }
-    Ok(graph)
+    Ok(Triplets::from_sorted_entries(entries))
 }
 
 fn log(message: &str) {

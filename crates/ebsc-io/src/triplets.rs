@@ -35,6 +35,25 @@ impl Triplets {
         self.cols.push(col);
         self.values.push(value);
     }
+
+    /// Triplets from `(row, col, value)` entries already sorted by (row, col), the
+    /// values of repeated pairs summed: the layout of `affinity.parquet`.
+    pub fn from_sorted_entries(entries: impl IntoIterator<Item = (u32, u32, f32)>) -> Self {
+        let mut out = Triplets::default();
+        for (row, col, value) in entries {
+            let n = out.len();
+            if n > 0 && out.rows[n - 1] == row && out.cols[n - 1] == col {
+                out.values[n - 1] += value;
+            } else {
+                debug_assert!(
+                    n == 0 || (out.rows[n - 1], out.cols[n - 1]) < (row, col),
+                    "entries are not sorted by (row, col)"
+                );
+                out.push(row, col, value);
+            }
+        }
+        out
+    }
 }
 
 pub fn triplets_schema() -> Schema {
@@ -241,6 +260,21 @@ fn append_value(batch: &RecordBatch, path: &Path, out: &mut Vec<f32>) -> anyhow:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_pairs_are_summed() {
+        let t = Triplets::from_sorted_entries([
+            (0, 1, 0.5),
+            (0, 1, 0.25),
+            (0, 2, 1.0),
+            (1, 0, 0.5),
+            (1, 0, 0.5),
+        ]);
+        assert_eq!(t.rows, [0, 0, 1]);
+        assert_eq!(t.cols, [1, 2, 0]);
+        assert_eq!(t.values, [0.75, 1.0, 1.0]);
+        assert!(Triplets::from_sorted_entries([]).is_empty());
+    }
 
     #[test]
     fn round_trip_and_empty_file() {
