@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::config::{ClusterConfig, ClusterCountSetting};
 use crate::input::{Mode, read_labels};
-use crate::outputs::{ASSIGNMENTS_FILE, Confusion, METRICS_FILE, write_assignments};
+use crate::outputs::{ASSIGNMENTS_FILE, METRICS_FILE, Scores, write_assignments};
 use crate::{AFFINITY_FILE, Inputs, STAGE, Standalone, cluster_stage, score_known};
 
 /// What to do with the feature rows.
@@ -108,18 +108,8 @@ pub struct KmeansMetrics {
     pub n_samples: usize,
     pub n_dims: usize,
     pub n_clusters: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub n_labelled: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub acc: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nmi: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nmi_geometric: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ari: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub confusion: Option<Confusion>,
+    #[serde(flatten)]
+    pub scores: Scores,
     pub cluster_sizes: Vec<usize>,
     pub kmeans_inertia: f64,
     pub kmeans_iterations: usize,
@@ -241,12 +231,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
         n_samples: rows.n_rows,
         n_dims: rows.n_dims,
         n_clusters,
-        n_labelled: None,
-        acc: None,
-        nmi: None,
-        nmi_geometric: None,
-        ari: None,
-        confusion: None,
+        scores: Scores::default(),
         cluster_sizes,
         kmeans_inertia: result.inertia,
         kmeans_iterations: result.iterations,
@@ -255,12 +240,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
     let labels = labels.filter(|l| l.iter().any(Option::is_some));
     if let Some(labels) = &labels {
         let (scores, table, n_labelled) = score_known(labels, &result.assignments)?;
-        metrics.n_labelled = Some(n_labelled);
-        metrics.acc = Some(scores.accuracy);
-        metrics.nmi = Some(scores.nmi_arithmetic);
-        metrics.nmi_geometric = Some(scores.nmi_geometric);
-        metrics.ari = Some(scores.ari);
-        metrics.confusion = Some(Confusion::from_table(&table));
+        metrics.scores = Scores::new(&scores, &table);
         log(&format!(
             "metrics: ACC {:.4}, NMI {:.4}, ARI {:.4} on {} labelled samples",
             scores.accuracy, scores.nmi_arithmetic, scores.ari, n_labelled

@@ -34,7 +34,7 @@ use ebsc_spectral::{
 
 use crate::config::{ClusterConfig, ClusterCountSetting};
 use crate::input::{CountSource, Mode};
-use crate::outputs::{ASSIGNMENTS_FILE, METRICS_FILE, Metrics};
+use crate::outputs::{ASSIGNMENTS_FILE, METRICS_FILE, Metrics, Scores};
 use crate::spectral::Clustering;
 
 pub const STAGE: &str = "cluster";
@@ -436,7 +436,7 @@ pub fn cluster_stage(
     let mut matched = None;
     if let Some(labels) = &labels {
         let (scores, table, n_labelled) = score_known(labels, &clustering.assignments)?;
-        metrics.set_scores(&scores, &table);
+        metrics.scores = Scores::new(&scores, &table);
         matched = Some(matched_classes(&table));
         timings.record(
             sink,
@@ -579,12 +579,7 @@ fn base_metrics(
         n_clusters_requested: config.n_clusters.to_string(),
         eigengap_n_clusters: clustering.eigengap_n_clusters,
         n_eigenvectors: clustering.eigenvalues.len(),
-        n_labelled: None,
-        acc: None,
-        nmi: None,
-        nmi_geometric: None,
-        ari: None,
-        confusion: None,
+        scores: Scores::default(),
         cluster_sizes,
         eigenvalues: clustering.eigenvalues.clone(),
         eigen_method: method_name(clustering.eigen_method),
@@ -627,7 +622,7 @@ fn draw_figures(
         report::AFFINITY_PNG,
         figures::encode_png(&figures::affinity_image(graph, &group))?,
     )];
-    if let (Some(confusion), Some(matched)) = (&metrics.confusion, matched) {
+    if let (Some(confusion), Some(matched)) = (&metrics.scores.confusion, matched) {
         let order = figures::matched_column_order(confusion, &matched);
         figures.push((
             report::CONFUSION_PNG,
@@ -669,10 +664,10 @@ fn record_stats(sink: &mut dyn Sink, metrics: &Metrics) {
         sink.stat("eigengap_n_clusters", json!(k));
     }
     for (name, value) in [
-        ("acc", metrics.acc),
-        ("nmi", metrics.nmi),
-        ("nmi_geometric", metrics.nmi_geometric),
-        ("ari", metrics.ari),
+        ("acc", metrics.scores.acc),
+        ("nmi", metrics.scores.nmi),
+        ("nmi_geometric", metrics.scores.nmi_geometric),
+        ("ari", metrics.scores.ari),
     ] {
         if let Some(value) = value {
             sink.stat(name, json!(value));

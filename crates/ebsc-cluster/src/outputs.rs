@@ -112,17 +112,10 @@ impl Confusion {
     }
 }
 
-/// `metrics.json`. Score fields are absent (not zero) when there are no labels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Metrics {
-    pub n_samples: usize,
-    pub n_clusters: usize,
-    /// As configured: an integer or "auto".
-    pub n_clusters_requested: String,
-    /// The k the largest eigengap chose, with "auto".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eigengap_n_clusters: Option<usize>,
-    pub n_eigenvectors: usize,
+/// The score fields of `metrics.json`, shared by the spectral and the k-means paths;
+/// absent (not zero) when there are no labels.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
     /// Samples with a known label, the ones scored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_labelled: Option<usize>,
@@ -138,6 +131,34 @@ pub struct Metrics {
     pub ari: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confusion: Option<Confusion>,
+}
+
+impl Scores {
+    pub fn new(scores: &ClusteringScores, table: &ContingencyTable) -> Scores {
+        Scores {
+            n_labelled: Some(table.n_samples() as usize),
+            acc: Some(scores.accuracy),
+            nmi: Some(scores.nmi_arithmetic),
+            nmi_geometric: Some(scores.nmi_geometric),
+            ari: Some(scores.ari),
+            confusion: Some(Confusion::from_table(table)),
+        }
+    }
+}
+
+/// `metrics.json` of the spectral path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub n_samples: usize,
+    pub n_clusters: usize,
+    /// As configured: an integer or "auto".
+    pub n_clusters_requested: String,
+    /// The k the largest eigengap chose, with "auto".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eigengap_n_clusters: Option<usize>,
+    pub n_eigenvectors: usize,
+    #[serde(flatten)]
+    pub scores: Scores,
     /// Samples per cluster, by cluster id.
     pub cluster_sizes: Vec<usize>,
     /// Top eigenvalues of `D^{-1/2} W D^{-1/2}`, descending.
@@ -159,15 +180,6 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn set_scores(&mut self, scores: &ClusteringScores, table: &ContingencyTable) {
-        self.n_labelled = Some(table.n_samples() as usize);
-        self.acc = Some(scores.accuracy);
-        self.nmi = Some(scores.nmi_arithmetic);
-        self.nmi_geometric = Some(scores.nmi_geometric);
-        self.ari = Some(scores.ari);
-        self.confusion = Some(Confusion::from_table(table));
-    }
-
     pub fn to_json(&self) -> anyhow::Result<String> {
         let mut text = serde_json::to_string_pretty(self).context("serialising metrics")?;
         text.push('\n');
@@ -205,12 +217,7 @@ mod tests {
             n_clusters_requested: "2".into(),
             eigengap_n_clusters: None,
             n_eigenvectors: 2,
-            n_labelled: None,
-            acc: None,
-            nmi: None,
-            nmi_geometric: None,
-            ari: None,
-            confusion: None,
+            scores: Scores::default(),
             cluster_sizes: vec![2, 1],
             eigenvalues: vec![1.0, 0.5],
             eigen_method: "dense".into(),
@@ -232,7 +239,7 @@ mod tests {
         }
         let mut scored = metrics.clone();
         let (scores, table) = ebsc_spectral::evaluate(&[0, 0, 1], &[1, 1, 0]).unwrap();
-        scored.set_scores(&scores, &table);
+        scored.scores = Scores::new(&scores, &table);
         let json: serde_json::Value = serde_json::from_str(&scored.to_json().unwrap()).unwrap();
         assert_eq!(json["acc"], 1.0);
         assert_eq!(

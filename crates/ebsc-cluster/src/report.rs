@@ -28,7 +28,7 @@ pub struct Sources {
 
 pub fn render(metrics: &Metrics, sources: &Sources) -> String {
     let mut md = String::new();
-    let labelled = metrics.acc.is_some();
+    let labelled = metrics.scores.acc.is_some();
     let _ = writeln!(md, "# Spectral clustering report\n");
     let _ = writeln!(md, "- affinity: `{}`", sources.affinity);
     match &sources.labels {
@@ -54,11 +54,11 @@ pub fn render(metrics: &Metrics, sources: &Sources) -> String {
     );
     row("eigenvectors", metrics.n_eigenvectors.to_string());
     if let (Some(n), Some(acc), Some(nmi), Some(nmi_g), Some(ari)) = (
-        metrics.n_labelled,
-        metrics.acc,
-        metrics.nmi,
-        metrics.nmi_geometric,
-        metrics.ari,
+        metrics.scores.n_labelled,
+        metrics.scores.acc,
+        metrics.scores.nmi,
+        metrics.scores.nmi_geometric,
+        metrics.scores.ari,
     ) {
         row("labelled samples (scored)", n.to_string());
         row("ACC (Hungarian)", format!("{acc:.4}"));
