@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::config::{ClusterConfig, ClusterCountSetting};
 use crate::input::{Mode, read_labels};
 use crate::outputs::{ASSIGNMENTS_FILE, METRICS_FILE, Scores, write_assignments};
-use crate::{AFFINITY_FILE, Inputs, STAGE, Standalone, cluster_stage, score_known};
+use crate::{AFFINITY_FILE, Inputs, STAGE, Standalone, cluster_stage, score_known, score_summary};
 
 /// What to do with the feature rows.
 #[derive(Debug, Clone)]
@@ -239,12 +239,9 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
     };
     let labels = labels.filter(|l| l.iter().any(Option::is_some));
     if let Some(labels) = &labels {
-        let (scores, table, n_labelled) = score_known(labels, &result.assignments)?;
+        let (scores, table) = score_known(labels, &result.assignments)?;
         metrics.scores = Scores::new(&scores, &table);
-        log(&format!(
-            "metrics: ACC {:.4}, NMI {:.4}, ARI {:.4} on {} labelled samples",
-            scores.accuracy, scores.nmi_arithmetic, scores.ari, n_labelled
-        ));
+        log(&format!("metrics: {}", score_summary(&scores, &table)));
     } else {
         log("no labels: assignments only, no scores");
     }

@@ -435,18 +435,10 @@ pub fn cluster_stage(
     let labels = labels.filter(|l| l.iter().any(Option::is_some));
     let mut matched = None;
     if let Some(labels) = &labels {
-        let (scores, table, n_labelled) = score_known(labels, &clustering.assignments)?;
+        let (scores, table) = score_known(labels, &clustering.assignments)?;
         metrics.scores = Scores::new(&scores, &table);
         matched = Some(matched_classes(&table));
-        timings.record(
-            sink,
-            "metrics",
-            started,
-            format!(
-                "ACC {:.4}, NMI {:.4}, ARI {:.4} on {} labelled samples",
-                scores.accuracy, scores.nmi_arithmetic, scores.ari, n_labelled
-            ),
-        );
+        timings.record(sink, "metrics", started, score_summary(&scores, &table));
     } else {
         sink.log("no labels: assignments only, no scores");
     }
@@ -509,20 +501,28 @@ pub fn cluster_stage(
     Ok(())
 }
 
-/// ACC/NMI/ARI of the samples whose label is known, with the contingency table and how
-/// many samples were scored.
+/// ACC/NMI/ARI of the samples whose label is known, with their contingency table.
 pub(crate) fn score_known(
     labels: &[Option<i32>],
     assignments: &[u32],
-) -> anyhow::Result<(ClusteringScores, ContingencyTable, usize)> {
+) -> anyhow::Result<(ClusteringScores, ContingencyTable)> {
     let (known_labels, known_clusters): (Vec<i32>, Vec<u32>) = labels
         .iter()
         .zip(assignments)
         .filter_map(|(label, &cluster)| label.map(|l| (l, cluster)))
         .unzip();
-    let (scores, table) =
-        evaluate(&known_labels, &known_clusters).map_err(|e| anyhow::anyhow!("scoring: {e}"))?;
-    Ok((scores, table, known_labels.len()))
+    evaluate(&known_labels, &known_clusters).map_err(|e| anyhow::anyhow!("scoring: {e}"))
+}
+
+/// The log line of a scoring.
+pub(crate) fn score_summary(scores: &ClusteringScores, table: &ContingencyTable) -> String {
+    format!(
+        "ACC {:.4}, NMI {:.4}, ARI {:.4} on {} labelled samples",
+        scores.accuracy,
+        scores.nmi_arithmetic,
+        scores.ari,
+        table.n_samples()
+    )
 }
 
 /// Checks the counts against the data; returns the eigenvectors to compute.

@@ -115,10 +115,6 @@ impl<'g> NormalizedAffinity<'g> {
         self.graph.n_nodes()
     }
 
-    pub fn graph(&self) -> &SparseGraph {
-        self.graph
-    }
-
     /// `d_i^{-1/2}`, zero for isolated nodes.
     pub fn inv_sqrt_degrees(&self) -> &[f64] {
         &self.inv_sqrt_degrees
