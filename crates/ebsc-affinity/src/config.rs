@@ -1,4 +1,4 @@
-//! The `[affinity]` section (DESIGN.md §1 "Inference"):
+//! The `[affinity]` section (docs/method.md "Inference"):
 //!
 //! ```toml
 //! [affinity]

@@ -1,5 +1,5 @@
 //! From the sparse coefficient matrix C (top-k rows) to the affinity graph W
-//! (DESIGN.md §1 "Inference"): optional row L2 normalisation, then
+//! (docs/method.md "Inference"): optional row L2 normalisation, then
 //! - `symmetric`: `W = (|C| + |C|ᵀ)/2`;
 //! - `knn`: each row's `knn_k` nearest rows of C by cosine similarity (connectivity 1),
 //!   symmetrised as `(A + Aᵀ)/2` (SENet's graph on digits).

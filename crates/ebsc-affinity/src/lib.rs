@@ -1,7 +1,7 @@
 //! `ebsc-affinity`: all N samples are the dictionary; the trained energy network gives
 //! every pair's coefficient, of which the top `top_k` per row by `|c|` are kept
-//! (`coefficients.parquet`), then the affinity graph (`affinity.parquet`) — DESIGN.md §1
-//! "Inference", §2.
+//! (`coefficients.parquet`), then the affinity graph (`affinity.parquet`) — docs/method.md
+//! "Inference", and docs/artifacts.md.
 //!
 //! Three ways to run:
 //! - `ebsc-affinity p.toml`: every row in this process, through the stage runner;

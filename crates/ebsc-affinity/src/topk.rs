@@ -1,4 +1,4 @@
-//! Blocked top-k coefficients over all N×N pairs (DESIGN.md §1 "Inference").
+//! Blocked top-k coefficients over all N×N pairs (docs/method.md "Inference").
 //!
 //! ```text
 //! for each row block (queries u[r0..r1]):

@@ -1,5 +1,5 @@
 //! The `[cluster]` section: how many clusters, and the spectral clustering knobs
-//! (DESIGN.md §1 "Spectral clustering and evaluation").
+//! (docs/method.md "Spectral clustering and evaluation").
 //!
 //! ```toml
 //! [cluster]

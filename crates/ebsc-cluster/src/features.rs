@@ -1,5 +1,5 @@
-//! Standalone feature mode, the baselines the method is measured against (issue 6's
-//! ablations), on the same metrics code as every pipeline run:
+//! Standalone feature mode, the baselines the method is measured against (the ablations of
+//! `just bench`), on the same metrics code as every pipeline run:
 //!
 //! - `--features F.safetensors --tensor T`: k-means++ on the rows of `T` (the classic
 //!   "k-means on raw pixels / on pretrained features" baseline);

@@ -1,5 +1,6 @@
 //! `ebsc-cluster`: spectral clustering of the affinity graph, scores against the labels
-//! and a report with figures — the last stage of every pipeline (DESIGN.md §1, §2).
+//! and a report with figures — the last stage of every pipeline (docs/method.md,
+//! docs/artifacts.md).
 //!
 //! Two modes share one code path ([`cluster_stage`]):
 //! - pipeline: `ebsc-cluster pipelines/x.toml` reads the `affinity` and `prepare`

@@ -1,5 +1,5 @@
 //! The stage's data outputs: `assignments.parquet` (`index u32, cluster u32, label i32`
-//! nullable, one row per sample in index order, DESIGN.md §2) and `metrics.json`.
+//! nullable, one row per sample in index order, docs/artifacts.md) and `metrics.json`.
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -1,4 +1,4 @@
-//! Spectral clustering of the affinity graph (DESIGN.md §1): the top eigenvectors of
+//! Spectral clustering of the affinity graph (docs/method.md): the top eigenvectors of
 //! `S = D^{-1/2} W D^{-1/2}`, the cluster count (fixed or from the eigengap), rows
 //! L2-normalised, k-means++ with restarts. Built from `ebsc-spectral`'s pieces rather
 //! than its `spectral_clustering`, so that "auto" never picks a single cluster and the

@@ -1,4 +1,4 @@
-//! Bounded fuzzing of the stage's readers (issue 7): the affinity triplets
+//! Bounded fuzzing of the stage's readers: the affinity triplets
 //! (`ebsc_io::read_triplets` through [`input::read_affinity`] and [`input::build_graph`]) and
 //! the labels file ([`input::read_labels`]).
 //!

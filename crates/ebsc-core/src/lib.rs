@@ -1,4 +1,4 @@
-//! The stage runner every `ebsc-*` binary is built on (DESIGN.md §3).
+//! The stage runner every `ebsc-*` binary is built on (docs/caching.md).
 //!
 //! A stage reads its section of a pipeline TOML ([`config`]), computes a key from that
 //! section, the files it reads and the manifests of the stages upstream ([`hash`]), and

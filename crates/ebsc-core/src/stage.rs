@@ -1,4 +1,4 @@
-//! Running one stage: key, freshness, lock, atomic outputs, manifest last (DESIGN.md §3).
+//! Running one stage: key, freshness, lock, atomic outputs, manifest last (docs/caching.md).
 //!
 //! ```text
 //! lock <stage>/.lock ─► key = H(stage, version, config, inputs, upstream manifests)

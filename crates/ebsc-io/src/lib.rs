@@ -1,4 +1,4 @@
-//! Reading and writing the pipeline's artifacts (DESIGN.md §2). Writers take any
+//! Reading and writing the pipeline's artifacts (docs/artifacts.md). Writers take any
 //! `Write`, so stages pass an atomic temp file; readers check the schema and say which
 //! column of which file is off.
 

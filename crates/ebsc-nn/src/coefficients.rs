@@ -1,5 +1,5 @@
 //! Coefficient maps from negative energies `s = −E` to self-expressive coefficients
-//! (DESIGN.md §1, config `coefficients`):
+//! (docs/method.md, config `coefficients`):
 //! - `shrink`: `c_ij = (1/m)·sign(s_ij)·max(|s_ij| − b, 0)`, signed and sparse (SENet's form),
 //!   with a learnable threshold `b ≥ 0`;
 //! - `gibbs`: `c_ij = softmax_j(s_ij / T)` over the atoms, non-negative, each row sums to 1.

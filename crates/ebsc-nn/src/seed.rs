@@ -1,4 +1,4 @@
-//! Randomness derived from `(seed, stream, epoch, step)` (DESIGN.md §3).
+//! Randomness derived from `(seed, stream, epoch, step)` (docs/caching.md).
 //!
 //! Every random draw of a training run (batch order, augmentation parameters, noise, weight
 //! initialisation) comes from a generator built here from the pipeline seed and *where* in

@@ -1,5 +1,5 @@
 //! `ebsc-prepare`: reads raw data into the pipeline's `samples.parquet` and
-//! `inputs.safetensors` (DESIGN.md §2), the first stage of every pipeline.
+//! `inputs.safetensors` (docs/artifacts.md), the first stage of every pipeline.
 
 pub mod config;
 pub mod dataset;

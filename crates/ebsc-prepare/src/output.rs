@@ -1,4 +1,4 @@
-//! Writing a prepared dataset: `samples.parquet` and `inputs.safetensors` (DESIGN.md §2).
+//! Writing a prepared dataset: `samples.parquet` and `inputs.safetensors` (docs/artifacts.md).
 
 use std::collections::{BTreeMap, HashMap};
 

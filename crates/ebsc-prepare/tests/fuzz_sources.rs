@@ -1,4 +1,4 @@
-//! Bounded fuzzing of the raw-data readers (issue 7): IDX (plain and gzip), CIFAR binary
+//! Bounded fuzzing of the raw-data readers: IDX (plain and gzip), CIFAR binary
 //! batches and image folders.
 //!
 //! Properties, for random bytes, mutated valid files and forged headers:

@@ -1,7 +1,7 @@
 //! Top `k` eigenpairs (largest algebraic) of the normalised affinity `S`
-//! (DESIGN.md §1): a dense symmetric solver for small graphs, LOBPCG above
+//! (docs/method.md): a dense symmetric solver for small graphs, LOBPCG above
 //! `dense_threshold` nodes (see `lobpcg.rs`; faer's sparse eigensolver hung on weak
-//! clusters, DESIGN.md §4 "Measured traps").
+//! clusters, docs/method.md).
 
 use crate::lobpcg;
 use crate::normalized::NormalizedAffinity;

@@ -1,5 +1,5 @@
 //! Sparse affinity graph `W` in CSR form, built from `(row, col, value)` triplets
-//! (the columns of `affinity.parquet`, DESIGN.md §2).
+//! (the columns of `affinity.parquet`, docs/artifacts.md).
 //!
 //! Building validates every triplet, drops self loops, sums duplicates, drops explicit
 //! zeros and checks (or enforces) symmetry. Weights are stored as `f32`, as on disk;

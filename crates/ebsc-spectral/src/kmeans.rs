@@ -1,6 +1,6 @@
 //! k-means: greedy k-means++ seeding (Arthur & Vassilvitskii 2007, with
 //! scikit-learn's `2 + ln k` local trials) and Lloyd iterations, best inertia over
-//! seeded restarts (DESIGN.md §1, `kmeans_restarts`).
+//! seeded restarts (docs/method.md, `kmeans_restarts`).
 //!
 //! Parallel over fixed chunks of points whose partial sums are added in chunk
 //! order: a seed gives the same result on any number of threads.

@@ -1,4 +1,4 @@
-//! Spectral clustering and evaluation on large sparse graphs (DESIGN.md §1, stage
+//! Spectral clustering and evaluation on large sparse graphs (docs/method.md, stage
 //! `cluster`): a CSR affinity graph, the normalised operator `D^{-1/2} W D^{-1/2}`,
 //! its top eigenpairs (dense for small graphs, LOBPCG above), k-means++ on the
 //! row-normalised embedding, and ACC / NMI / ARI against labels.

@@ -1,4 +1,4 @@
-//! Clustering scores against class labels (DESIGN.md §1): ACC by Hungarian
+//! Clustering scores against class labels (docs/method.md): ACC by Hungarian
 //! matching, NMI with arithmetic (scikit-learn's default) and geometric (SENet's)
 //! normalisation, ARI (Hubert & Arabie, as scikit-learn), all from one contingency
 //! table, which is also the confusion matrix (classes × clusters).

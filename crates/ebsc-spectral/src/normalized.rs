@@ -1,4 +1,4 @@
-//! The normalised affinity `S = D^{-1/2} W D^{-1/2}` (DESIGN.md §1, stage `cluster`)
+//! The normalised affinity `S = D^{-1/2} W D^{-1/2}` (docs/method.md, stage `cluster`)
 //! as an operator on dense blocks, never formed as a matrix except on request.
 //!
 //! Its spectrum lies in `[-1, 1]`; an isolated node has a row (and column) of zeros.

@@ -1,4 +1,4 @@
-//! Spectral clustering (DESIGN.md §1, stage `cluster`): top eigenvectors of
+//! Spectral clustering (docs/method.md, stage `cluster`): top eigenvectors of
 //! `S = D^{-1/2} W D^{-1/2}`, rows L2-normalised, k-means++ with restarts.
 
 use crate::eigen::{EigenError, EigenMethod, EigenOptions, top_eigenpairs};

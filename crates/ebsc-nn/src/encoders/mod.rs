@@ -1,4 +1,4 @@
-//! Encoders (backbone `f`) and the projection head (`g`) of DESIGN.md §1, their pipeline
+//! Encoders (backbone `f`) and the projection head (`g`) of docs/method.md, their pipeline
 //! config, and the `encoder.safetensors` file that carries them from stage to stage.
 //!
 //! The file holds the backbone's variables under `encoder.` and the head's under `head.`
