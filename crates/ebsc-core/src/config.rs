@@ -1,8 +1,15 @@
-//! Pipeline files: one TOML per experiment, one section per stage (DESIGN.md §3).
+//! Pipeline files: one TOML per experiment, one section per stage (docs/caching.md).
 //!
 //! Each stage deserialises only its own section, with unknown keys rejected, so a typo in a
 //! pipeline file is an error that names the file, the section and the key — never a silently
 //! ignored setting.
+//!
+//! A pipeline may start from another: `extends = "mnist-demo"` (a pipeline name, looked up
+//! beside the file and then in the nearest `pipelines/` folder above it) or
+//! `extends = "../base.toml"` (a path relative to the file), then only the keys that
+//! differ. Tables merge key by key, deepest first; any other value (numbers, strings,
+//! arrays) replaces the base's. Stages see only the merged result, so their keys are the
+//! same whether a setting was inherited or written out.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +34,12 @@ pub enum ConfigError {
     UnknownSection { path: PathBuf, section: String },
     #[error("{path}: `{key}` must sit inside a section such as [prepare]")]
     TopLevelKey { path: PathBuf, key: String },
+    #[error("{path}: extends = {target:?}: {message}")]
+    Extends {
+        path: PathBuf,
+        target: String,
+        message: String,
+    },
     #[error("{path}: missing section [{section}]")]
     MissingSection { path: PathBuf, section: String },
     #[error("{path}: [{section}]: {message}")]
@@ -58,23 +71,21 @@ pub struct Pipeline {
     table: toml::Table,
 }
 
+/// The top-level key naming the pipeline a file starts from.
+pub const EXTENDS_KEY: &str = "extends";
+/// How many files one `extends` chain may hold (a guard against cycles).
+const MAX_EXTENDS_DEPTH: usize = 16;
+
 impl Pipeline {
     pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = read_text(path)?;
         Pipeline::parse(path, &text)
     }
 
-    /// Parses pipeline text; `path` names it in errors and gives the pipeline its name.
+    /// Parses pipeline text; `path` names it in errors and gives the pipeline its name, and
+    /// an `extends` in it is resolved from the file's folder.
     pub fn parse(path: &Path, text: &str) -> Result<Pipeline, ConfigError> {
-        let table: toml::Table =
-            text.parse()
-                .map_err(|e: toml::de::Error| ConfigError::Syntax {
-                    path: path.to_path_buf(),
-                    message: one_line(&e.to_string()),
-                })?;
+        let table = merged_table(path, text, &mut Vec::new())?;
         for (key, value) in &table {
             if !value.is_table() {
                 return Err(ConfigError::TopLevelKey {
@@ -148,6 +159,114 @@ impl Pipeline {
             path: self.path.clone(),
             section: section.into(),
             message: one_line(&message.into()),
+        }
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn parse_table(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
+    text.parse()
+        .map_err(|e: toml::de::Error| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: one_line(&e.to_string()),
+        })
+}
+
+/// The file's table with its `extends` chain merged under it. `chain` holds the files
+/// being loaded, to refuse a cycle.
+fn merged_table(
+    path: &Path,
+    text: &str,
+    chain: &mut Vec<PathBuf>,
+) -> Result<toml::Table, ConfigError> {
+    let mut table = parse_table(path, text)?;
+    let Some(target) = table.remove(EXTENDS_KEY) else {
+        return Ok(table);
+    };
+    let extends_error = |target: &str, message: String| ConfigError::Extends {
+        path: path.to_path_buf(),
+        target: target.to_string(),
+        message,
+    };
+    let target = target
+        .as_str()
+        .ok_or_else(|| extends_error(&target.to_string(), "must be a string".into()))?
+        .to_string();
+    let base_path = resolve_extends(path, &target).map_err(|m| extends_error(&target, m))?;
+    let identity = base_path
+        .canonicalize()
+        .unwrap_or_else(|_| base_path.clone());
+    chain.push(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()));
+    if chain.contains(&identity) {
+        return Err(extends_error(
+            &target,
+            "the pipelines extend each other in a cycle".into(),
+        ));
+    }
+    if chain.len() >= MAX_EXTENDS_DEPTH {
+        return Err(extends_error(
+            &target,
+            format!("more than {MAX_EXTENDS_DEPTH} files in one extends chain"),
+        ));
+    }
+    let base_text = read_text(&base_path)?;
+    let mut base = merged_table(&base_path, &base_text, chain)?;
+    chain.pop();
+    merge_into(&mut base, table);
+    Ok(base)
+}
+
+/// The file `extends = target` names: a `.toml` path relative to the extending file, or a
+/// pipeline name beside it or in the nearest `pipelines/` folder above it.
+fn resolve_extends(path: &Path, target: &str) -> Result<PathBuf, String> {
+    let folder = path.parent().unwrap_or(Path::new(""));
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    if target.ends_with(".toml") {
+        let base = folder.join(target);
+        return if base.is_file() {
+            Ok(base)
+        } else {
+            Err(format!("no file {}", base.display()))
+        };
+    }
+    if target.is_empty() || target.contains(['/', '\\']) {
+        return Err("a pipeline name (e.g. \"mnist-demo\") or a path ending in .toml".into());
+    }
+    let file = format!("{target}.toml");
+    let mut tried = vec![folder.join(&file)];
+    if let Some(pipelines) = folder
+        .ancestors()
+        .find(|dir| dir.file_name().is_some_and(|name| name == "pipelines"))
+    {
+        tried.push(pipelines.join(&file));
+    }
+    if let Some(found) = tried.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+    Err(format!("no pipeline file (tried {})", tried.join(", ")))
+}
+
+/// `over` on top of `base`: tables merge key by key, other values replace.
+fn merge_into(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(over_table)) => {
+                merge_into(base_table, over_table);
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
         }
     }
 }
@@ -246,5 +365,78 @@ mod tests {
             canonical_json(&a).to_string(),
             canonical_json(&b).to_string()
         );
+    }
+
+    /// A `pipelines/` folder with `base.toml` and `ablations/`, in a temp dir.
+    fn pipelines_dir() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let pipelines = dir.path().join("pipelines");
+        std::fs::create_dir_all(pipelines.join("ablations")).unwrap();
+        std::fs::write(
+            pipelines.join("base.toml"),
+            "[pipeline]\nseed = 1\n[prepare]\nsource = \"idx\"\nlimit = 5\n\
+             [train]\nalpha = 1.0\nbeta = 2.0\n[train.augment]\nnoise = 0.1\ncrop = 0.5\n",
+        )
+        .unwrap();
+        (dir, pipelines)
+    }
+
+    #[test]
+    fn extends_merges_tables_and_replaces_values() {
+        let (_dir, pipelines) = pipelines_dir();
+        let child = pipelines.join("ablations/no-ebm.toml");
+        std::fs::write(
+            &child,
+            "extends = \"base\"\n[train]\nbeta = 0.0\n[train.augment]\nnoise = 0.0\n",
+        )
+        .unwrap();
+        let p = Pipeline::load(&child).unwrap();
+        assert_eq!(p.name, "no-ebm");
+        assert_eq!(p.settings.seed, 1);
+        let train = p.raw_section("train").unwrap();
+        assert_eq!(train["alpha"].as_float(), Some(1.0));
+        assert_eq!(train["beta"].as_float(), Some(0.0));
+        let augment = train["augment"].as_table().unwrap();
+        assert_eq!(augment["noise"].as_float(), Some(0.0));
+        assert_eq!(augment["crop"].as_float(), Some(0.5));
+        // Inherited or written out, a section deserialises to the same value.
+        let prepare: Prepare = p.section("prepare").unwrap();
+        assert_eq!(prepare.limit, Some(5));
+        // A path works too, and a chain of two.
+        let grandchild = pipelines.join("ablations/seed-2.toml");
+        std::fs::write(
+            &grandchild,
+            "extends = \"no-ebm.toml\"\n[pipeline]\nseed = 2\n",
+        )
+        .unwrap();
+        let p = Pipeline::load(&grandchild).unwrap();
+        assert_eq!(p.settings.seed, 2);
+        assert_eq!(
+            p.raw_section("train").unwrap()["beta"].as_float(),
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn extends_errors_name_the_file_and_the_target() {
+        let (_dir, pipelines) = pipelines_dir();
+        let child = pipelines.join("child.toml");
+        std::fs::write(&child, "extends = \"nope\"\n").unwrap();
+        let err = Pipeline::load(&child).unwrap_err().to_string();
+        assert!(
+            err.contains("child.toml: extends = \"nope\": no pipeline file (tried ")
+                && err.contains("nope.toml"),
+            "{err}"
+        );
+        std::fs::write(&child, "extends = 3\n").unwrap();
+        let err = Pipeline::load(&child).unwrap_err().to_string();
+        assert!(err.contains("must be a string"), "{err}");
+        // Two files that extend each other.
+        std::fs::write(pipelines.join("a.toml"), "extends = \"b\"\n").unwrap();
+        std::fs::write(pipelines.join("b.toml"), "extends = \"a\"\n").unwrap();
+        let err = Pipeline::load(&pipelines.join("a.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cycle"), "{err}");
     }
 }
