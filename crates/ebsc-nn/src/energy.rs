@@ -1,5 +1,11 @@
-//! The two-tower energy network of DESIGN.md §1: `u_i = q_θ(d_i)`, `v_j = k_θ(d_j)`, MLPs
-//! with tanh outputs of width m, and the energy `E(d_i, d_j) = −⟨u_i, v_j⟩`.
+//! The two-tower energy network of docs/method.md: `u_i = q_θ(d_i)`, `v_j = k_θ(d_j)`, MLPs
+//! with tanh outputs of width m, and the energy `E(d_i, d_j) = −κ·⟨d_i, d_j⟩ − ⟨u_i, v_j⟩`.
+//!
+//! The first term is the geometry of the dictionary itself (cosine similarity, as `d` has
+//! unit rows) with a fixed weight κ (`geometry`); the towers learn a residual on top of it.
+//! With the query tower's last layer at zero ([`EnergyNet::zero_residual`]) the residual
+//! starts at 0, so an untrained model already ranks atoms as a cosine k-NN graph does and
+//! training can only refine that. κ = 0 is the plain two-tower energy.
 //!
 //! Weights are named as PyTorch's `nn.Sequential(Linear, ReLU, …, Linear, Tanh)` would name
 //! them under the module names `query` and `key`: `query.0.weight`, `query.2.bias`, …, so a
@@ -27,6 +33,10 @@ pub struct EnergyMetadata {
     pub coefficients: crate::coefficients::CoefficientKind,
     /// T of the Gibbs map (recorded for `shrink` too).
     pub temperature: f64,
+    /// κ, the weight of the cosine term in the negative energy (0 in files written before
+    /// it existed, which is the plain two-tower energy).
+    #[serde(default)]
+    pub geometry: f64,
     /// The encoder's spec (as `encoders::SPEC_KEY` holds it in `encoder.safetensors`),
     /// for a model file that also carries the encoder. Nested here rather than under a
     /// second metadata key: safetensors writes its metadata map in hash order, so two keys
@@ -68,21 +78,66 @@ impl Module for Tower {
     }
 }
 
-/// The query tower `q_θ` and the key tower `k_θ`.
+impl Tower {
+    /// Sets the last layer's weights and bias to zero: the tower outputs tanh(0) = 0.
+    fn zero_output(&self) {
+        let last = self.layers.last().expect("a tower has at least one layer");
+        tch::no_grad(|| {
+            let _ = last.ws.shallow_clone().zero_();
+            if let Some(bias) = &last.bs {
+                let _ = bias.shallow_clone().zero_();
+            }
+        });
+    }
+}
+
+/// The query tower `q_θ`, the key tower `k_θ` and the weight κ of the cosine term.
 #[derive(Debug)]
 pub struct EnergyNet {
     pub shape: EnergyShape,
     pub query: Tower,
     pub key: Tower,
+    /// κ ≥ 0: `−E = κ·⟨d_i, d_j⟩ + ⟨u_i, v_j⟩`.
+    pub geometry: f64,
 }
 
 impl EnergyNet {
     /// Builds both towers under `p` (`p / "query"`, `p / "key"`).
-    pub fn new(p: &nn::Path, shape: &EnergyShape) -> EnergyNet {
+    pub fn new(p: &nn::Path, shape: &EnergyShape, geometry: f64) -> EnergyNet {
         EnergyNet {
             shape: shape.clone(),
             query: Tower::new(p / "query", shape),
             key: Tower::new(p / "key", shape),
+            geometry,
+        }
+    }
+
+    /// Starts the learned residual at zero (the query tower outputs 0; the key tower keeps
+    /// its random weights, so the residual's gradient is not zero and it can grow).
+    pub fn zero_residual(&self) {
+        self.query.zero_output();
+    }
+
+    /// `s = −E` of every query row of `d` `[n, D]` against every atom row `[a, D]`:
+    /// `[n, a]`.
+    pub fn negative_energies(&self, d: &Tensor, atoms: &Tensor) -> Tensor {
+        let s = negative_energy(&self.queries(d), &self.keys(atoms)); // [n, a]
+        if self.geometry > 0.0 {
+            s + d.matmul(&atoms.tr()) * self.geometry
+        } else {
+            s
+        }
+    }
+
+    /// `(u', v')` with `u'·v'ᵀ = −E`: the towers' outputs with `√κ·d` appended, `[n, m + D]`
+    /// each (or `[n, m]` when κ = 0), so that all pairs are one matrix product.
+    pub fn scoring_rows(&self, d: &Tensor) -> (Tensor, Tensor) {
+        let (u, v) = (self.queries(d), self.keys(d));
+        if self.geometry > 0.0 {
+            let g = d.to_kind(u.kind()) * self.geometry.sqrt();
+            (Tensor::cat(&[&u, &g], 1), Tensor::cat(&[&v, &g], 1))
+        } else {
+            (u, v)
         }
     }
 
@@ -119,7 +174,7 @@ mod tests {
             hidden: vec![7, 6],
             out_dim: 3,
         };
-        let _net = EnergyNet::new(&(vs.root() / "energy"), &shape);
+        let _net = EnergyNet::new(&(vs.root() / "energy"), &shape, 1.0);
         let mut names: Vec<(String, Vec<i64>)> = vs
             .variables()
             .into_iter()
@@ -151,7 +206,7 @@ mod tests {
             hidden: vec![],
             out_dim: 2,
         };
-        let net = EnergyNet::new(&vs.root(), &shape);
+        let net = EnergyNet::new(&vs.root(), &shape, 0.0);
         tch::no_grad(|| {
             // query: W = [[1, 0], [0, 2]], b = [0, 0.5]; key: W = I, b = 0.
             let mut vars = vs.variables();
@@ -177,5 +232,34 @@ mod tests {
         for (g, e) in got.iter().zip(expected) {
             assert!((g - e).abs() < 1e-6, "{got:?} vs {expected:?}");
         }
+    }
+
+    #[test]
+    fn a_zero_residual_leaves_the_scaled_cosine_and_scoring_rows_agree() {
+        tch::manual_seed(3);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let shape = EnergyShape {
+            input_dim: 4,
+            hidden: vec![8],
+            out_dim: 3,
+        };
+        let net = EnergyNet::new(&vs.root(), &shape, 2.5);
+        let d = Tensor::randn([5, 4], (Kind::Float, Device::Cpu));
+        let d = &d / d.norm_scalaropt_dim(2, [1], true);
+        // Random towers: −E = 2.5·d·dᵀ + u·vᵀ, and the scoring rows give the same product.
+        let s = net.negative_energies(&d, &d);
+        let expected = d.matmul(&d.tr()) * 2.5 + net.queries(&d).matmul(&net.keys(&d).tr());
+        assert!(s.allclose(&expected, 1e-5, 1e-6, false));
+        let (u, v) = net.scoring_rows(&d);
+        assert_eq!(u.size(), vec![5, 3 + 4]);
+        assert!(u.matmul(&v.tr()).allclose(&s, 1e-5, 1e-5, false));
+        // Zeroed query tower: exactly the scaled cosine, and the residual still gets a
+        // gradient through the query tower's last layer.
+        net.zero_residual();
+        let s = net.negative_energies(&d, &d);
+        assert!(s.allclose(&(d.matmul(&d.tr()) * 2.5), 1e-6, 1e-7, false));
+        s.sum(Kind::Float).backward();
+        let grad = vs.variables()["query.2.weight"].grad();
+        assert!(grad.abs().sum(Kind::Float).double_value(&[]) > 0.0);
     }
 }

@@ -8,11 +8,15 @@
 //!   head, saved with their architecture so that a later stage rebuilds them from the file.
 //! - [`loss`]: NT-Xent. [`augment`]: batched augmentations on the device.
 //! - [`data`]: `inputs.safetensors` on the device, in batches.
-//! - [`monitor`]: kNN accuracy, a diagnostic.
+//! - [`monitor`]: kNN accuracy, a diagnostic. [`coding_rate`]: total coding rate and
+//!   effective rank (against and for watching dictionary collapse).
+//! - [`energy`], [`coefficients`], [`self_expressive`]: the energy network, the coefficient
+//!   maps and the mini-batch self-expressive losses.
 
 pub mod allocator;
 pub mod augment;
 pub mod checkpoint;
+pub mod coding_rate;
 pub mod coefficients;
 pub mod data;
 pub mod device;

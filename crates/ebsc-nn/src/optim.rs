@@ -103,6 +103,8 @@ struct Param {
     name: String,
     tensor: Tensor,
     decay: bool,
+    /// Multiplies the schedule's learning rate for this tensor (PyTorch's per-group lr).
+    lr_scale: f64,
     /// Adam: first moment; SGD: momentum buffer.
     m: Tensor,
     /// Adam: second moment (undefined for SGD).
@@ -139,6 +141,7 @@ impl Optimizer {
                 let v = adam.then(|| tensor.zeros_like().detach());
                 Param {
                     decay: tensor.dim() >= 2,
+                    lr_scale: 1.0,
                     name,
                     tensor,
                     m,
@@ -155,6 +158,14 @@ impl Optimizer {
 
     pub fn config(&self) -> &OptimizerConfig {
         &self.config
+    }
+
+    /// Scales the learning rate of every tensor whose name `selects` (e.g. a lower rate
+    /// for a pretrained encoder than for a new head). Not saved in the state: it is config.
+    pub fn scale_lr(&mut self, selects: impl Fn(&str) -> bool, scale: f64) {
+        for p in self.params.iter_mut().filter(|p| selects(&p.name)) {
+            p.lr_scale = scale;
+        }
     }
 
     /// Steps taken so far.
@@ -178,12 +189,14 @@ impl Optimizer {
         self.steps += 1;
         let c = &self.config;
         let t = self.steps as i32;
+        let base_lr = lr;
         tch::no_grad(|| {
             for p in &mut self.params {
                 let mut grad = p.tensor.grad();
                 if !grad.defined() {
                     continue;
                 }
+                let lr = base_lr * p.lr_scale;
                 let wd = if p.decay { c.weight_decay } else { 0.0 };
                 match c.kind {
                     OptimizerKind::Adam | OptimizerKind::AdamW => {
@@ -348,6 +361,29 @@ mod tests {
             (got[0] - 0.9).abs() < 1e-6 && (got[1] + 1.9).abs() < 1e-6,
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn a_scaled_tensor_moves_by_its_scaled_rate() {
+        // Plain SGD, lr 0.1: x = 1 → 0.9; with the scale 0.5 applied to "y": y = 1 → 0.95.
+        let mut config = OptimizerConfig::adam(0.1);
+        config.kind = OptimizerKind::Sgd;
+        config.momentum = 0.0;
+        let x = Tensor::from_slice(&[1.0f32]).set_requires_grad(true);
+        let y = Tensor::from_slice(&[1.0f32]).set_requires_grad(true);
+        let mut opt = Optimizer::from_named(
+            &config,
+            vec![
+                ("x".into(), x.shallow_clone()),
+                ("y".into(), y.shallow_clone()),
+            ],
+        );
+        opt.scale_lr(|name| name == "y", 0.5);
+        opt.zero_grad();
+        (&x + &y).sum(Kind::Float).backward();
+        opt.step(0.1);
+        assert!((values(&x)[0] - 0.9).abs() < 1e-6);
+        assert!((values(&y)[0] - 0.95).abs() < 1e-6);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The mini-batch self-expressive losses of DESIGN.md §1 ("Mini-batch training"):
+//! The mini-batch self-expressive losses of docs/method.md ("Mini-batch training"):
 //!
 //! ```text
 //! L_se  = mean_i [ γ/2·‖d_i − Σ_j c_ij d_j‖² + λ‖c_i‖₁ + (1−λ)/2·‖c_i‖² ]
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use crate::coefficients::{CoefficientKind, gibbs, shrink};
-use crate::energy::{EnergyNet, negative_energy};
+use crate::energy::EnergyNet;
 
 /// The loss weights and the coefficient map.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -76,9 +76,7 @@ pub fn self_expressive_losses(
         None => d.shallow_clone(),
     };
     let n_queue = dictionary.size()[0] - n;
-    let u = net.queries(d); // [n, m]
-    let v = net.keys(&dictionary); // [n + Q, m]
-    let s = negative_energy(&u, &v); // [n, n + Q]
+    let s = net.negative_energies(d, &dictionary); // [n, n + Q]
     let atoms = atom_mask(n, n_queue, twins, d.device());
 
     let coefficients = match weights.coefficients {
@@ -223,7 +221,7 @@ mod tests {
             hidden: vec![4],
             out_dim: 5,
         };
-        let net = EnergyNet::new(&vs.root(), &shape);
+        let net = EnergyNet::new(&vs.root(), &shape, 0.0);
         let weights = SelfExpressiveWeights {
             coefficients: kind,
             gamma: 200.0,

@@ -48,6 +48,31 @@ impl LoopConfig {
     }
 }
 
+/// A run shorter than its warm-up plus this many steps gets a warning: too few updates for
+/// a model to move far from where it started.
+pub const FEW_STEPS: u64 = 200;
+
+/// `(epochs, steps per epoch)` of a run asked for `epochs` and at least `min_steps` steps:
+/// more epochs when `min_steps` needs them, and at least one step per epoch (a data set
+/// smaller than a batch). Sizing in steps lets one recipe serve 400 samples and 70,000.
+pub fn run_length(epochs: u64, min_steps: u64, steps_per_epoch: u64) -> (u64, u64) {
+    let steps_per_epoch = steps_per_epoch.max(1);
+    (
+        epochs.max(min_steps.div_ceil(steps_per_epoch)),
+        steps_per_epoch,
+    )
+}
+
+/// The warning for a run of `total` steps with a `warmup` of that many, if it is short.
+pub fn few_steps_warning(total: u64, warmup: u64) -> Option<String> {
+    (total < warmup + FEW_STEPS).then(|| {
+        format!(
+            "warning: {total} optimiser steps, fewer than the warm-up ({warmup}) + {FEW_STEPS}; \
+             the model may stay close to where it started (set min_steps)"
+        )
+    })
+}
+
 /// Where in the run a step is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepAt {
@@ -85,6 +110,13 @@ pub trait TrainTask {
     /// change the model.
     fn end_epoch(&mut self, _epoch: u64) -> anyhow::Result<Vec<f64>> {
         Ok(Vec::new())
+    }
+
+    /// After [`TrainTask::end_epoch`], with its values: `Some(reason)` stops the run as a
+    /// NaN loss does (e.g. a collapsed representation), keeping the last checkpoint saved
+    /// before this epoch ended.
+    fn check_epoch(&self, _epoch: u64, _monitor_values: &[f64]) -> Option<String> {
+        None
     }
 
     /// Extra state to checkpoint (a memory queue, a momentum encoder's weights).
@@ -223,13 +255,7 @@ impl<'a> Trainer<'a> {
                 for (name, value) in terms.iter().zip(&values) {
                     let v = value.double_value(&[]);
                     if !v.is_finite() {
-                        let kept = match self.checkpoints.latest_step()? {
-                            Some(s) => format!(
-                                "the last good checkpoint (after step {s}) is kept in {}",
-                                self.checkpoints.path().display()
-                            ),
-                            None => "no checkpoint was saved yet".to_string(),
-                        };
+                        let kept = self.kept_checkpoint()?;
                         anyhow::bail!(
                             "step {} (epoch {}): loss term `{name}` is {v}; training stopped, {kept}",
                             // Counted from 1, as the checkpoint's "after step N".
@@ -267,6 +293,14 @@ impl<'a> Trainer<'a> {
                     for (name, value) in monitors.iter().zip(&values) {
                         eprintln!("{}: epoch {}: {name} {value:.4}", self.label, epoch + 1);
                     }
+                    if let Some(reason) = task.check_epoch(epoch, &values) {
+                        let kept = self.kept_checkpoint()?;
+                        anyhow::bail!(
+                            "epoch {} (step {}): {reason}; training stopped, {kept}",
+                            epoch + 1,
+                            at.global_step + 1
+                        );
+                    }
                     values.into_iter().map(Some).collect()
                 } else {
                     vec![None; monitors.len()]
@@ -300,6 +334,17 @@ impl<'a> Trainer<'a> {
             metrics,
             resumed_from,
             last_epoch_loss,
+        })
+    }
+
+    /// "the last good checkpoint (after step N) is kept in DIR", for a stop's message.
+    fn kept_checkpoint(&self) -> anyhow::Result<String> {
+        Ok(match self.checkpoints.latest_step()? {
+            Some(s) => format!(
+                "the last good checkpoint (after step {s}) is kept in {}",
+                self.checkpoints.path().display()
+            ),
+            None => "no checkpoint was saved yet".to_string(),
         })
     }
 
@@ -342,6 +387,8 @@ mod tests {
     struct Fit {
         lin: nn::Linear,
         nan_at: Option<u64>,
+        /// The epoch whose end the guard refuses.
+        stop_after_epoch: Option<u64>,
     }
 
     impl TrainTask for Fit {
@@ -359,6 +406,15 @@ mod tests {
                 loss *= f64::NAN;
             }
             Ok(vec![loss])
+        }
+        fn monitors(&self) -> Vec<String> {
+            vec!["weight".into()]
+        }
+        fn end_epoch(&mut self, _epoch: u64) -> anyhow::Result<Vec<f64>> {
+            Ok(vec![self.lin.ws.double_value(&[0, 0])])
+        }
+        fn check_epoch(&self, epoch: u64, values: &[f64]) -> Option<String> {
+            (self.stop_after_epoch == Some(epoch)).then(|| format!("weight {:.1}", values[0]))
         }
     }
 
@@ -391,7 +447,11 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         let lin = model(&vs);
         let mut opt = Optimizer::new(&OptimizerConfig::adam(0.1), &vs);
-        let mut task = Fit { lin, nan_at };
+        let mut task = Fit {
+            lin,
+            nan_at,
+            stop_after_epoch: None,
+        };
         let outcome = Trainer::new(&config(), &vs, &mut opt, dir).run(&mut task)?;
         let w = Vec::<f32>::try_from(task.lin.ws.detach().flatten(0, -1))?;
         Ok((outcome, w))
@@ -422,6 +482,44 @@ mod tests {
         assert_eq!(
             resumed.metrics.f64_column("loss").unwrap(),
             outcome.metrics.f64_column("loss").unwrap()
+        );
+    }
+
+    #[test]
+    fn min_steps_adds_epochs_only_when_needed() {
+        // 3 steps per epoch: 10 epochs give 30 steps; min_steps 100 needs ⌈100/3⌉ = 34.
+        assert_eq!(run_length(10, 0, 3), (10, 3));
+        assert_eq!(run_length(10, 100, 3), (34, 3));
+        assert_eq!(run_length(10, 30, 3), (10, 3));
+        // A data set smaller than a batch still takes one step per epoch.
+        assert_eq!(run_length(2, 5, 0), (5, 1));
+        assert!(few_steps_warning(230, 30).is_none());
+        let warning = few_steps_warning(10, 0).unwrap();
+        assert!(warning.contains("10 optimiser steps"), "{warning}");
+    }
+
+    #[test]
+    fn a_refused_epoch_stops_the_run_and_names_the_kept_checkpoint() {
+        // 4 steps per epoch, checkpoints every 5: the guard refuses epoch 2 (steps 5–8),
+        // after the checkpoint at step 5 was written.
+        let dir = tempfile::tempdir().unwrap();
+        let vs = VarStore::new(Device::Cpu);
+        let lin = model(&vs);
+        let mut opt = Optimizer::new(&OptimizerConfig::adam(0.1), &vs);
+        let mut task = Fit {
+            lin,
+            nan_at: None,
+            stop_after_epoch: Some(1),
+        };
+        let err = Trainer::new(&config(), &vs, &mut opt, dir.path())
+            .run(&mut task)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("epoch 2 (step 8): weight ")
+                && err.contains("training stopped, the last good checkpoint (after step 5)"),
+            "{err}"
         );
     }
 }
