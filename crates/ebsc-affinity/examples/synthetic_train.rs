@@ -45,10 +45,11 @@ fn main() -> anyhow::Result<()> {
                 shape: shape.clone(),
                 coefficients: CoefficientKind::Shrink,
                 temperature: 0.1,
+                geometry: 0.0,
                 encoder: None,
             };
             let vs = nn::VarStore::new(Device::Cpu);
-            let _net = EnergyNet::new(&(vs.root() / "energy"), &shape);
+            let _net = EnergyNet::new(&(vs.root() / "energy"), &shape, 0.0);
             let mut named: Vec<(String, Vec<usize>, TensorData)> = Vec::new();
             for (name, t) in vs.variables() {
                 let size = t.size().iter().map(|&x| x as usize).collect();

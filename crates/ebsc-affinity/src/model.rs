@@ -1,5 +1,6 @@
-//! The trained energy towers from train's `model.safetensors`: shape and coefficient map
-//! from its `energy` metadata, weights `energy.query.*`, `energy.key.*`, `energy.threshold`.
+//! The trained energy towers from train's `model.safetensors`: shape, coefficient map and
+//! cosine weight κ from its `energy` metadata, weights `energy.query.*`, `energy.key.*`,
+//! `energy.threshold`.
 
 use std::path::Path;
 
@@ -38,7 +39,13 @@ impl EnergyModel {
             )
         })?;
         let vs = nn::VarStore::new(device);
-        let net = EnergyNet::new(&(vs.root() / "energy"), &meta.shape);
+        anyhow::ensure!(
+            meta.geometry >= 0.0 && meta.geometry.is_finite(),
+            "{}: energy metadata `geometry` must be ≥ 0, got {}",
+            path.display(),
+            meta.geometry
+        );
+        let net = EnergyNet::new(&(vs.root() / "energy"), &meta.shape, meta.geometry);
         for (name, mut var) in vs.variables() {
             let (shape, values) = file.f32(&name)?;
             let expected: Vec<usize> = var.size().iter().map(|&d| d as usize).collect();
@@ -68,20 +75,28 @@ impl EnergyModel {
         self.net.shape.input_dim
     }
 
-    /// `(u, v) = (q(d), k(d))` for every row of `d` `[N, D]`, each `[N, m]` on `d`'s device.
+    /// `(u', v')` for every row of `d` `[N, D]`, with `u'_i·v'_j = −E(d_i, d_j)`: the towers'
+    /// outputs, with `√κ·d` appended when the energy has a cosine term
+    /// ([`EnergyNet::scoring_rows`]); on `d`'s device.
     pub fn towers(&self, d: &Tensor) -> (Tensor, Tensor) {
         tch::no_grad(|| {
             let n = d.size()[0];
+            if n == 0 {
+                let width = self.net.out_dim()
+                    + if self.net.geometry > 0.0 {
+                        self.input_dim()
+                    } else {
+                        0
+                    };
+                let empty = Tensor::zeros([0, width], (Kind::Float, d.device()));
+                return (empty.shallow_clone(), empty);
+            }
             let (mut us, mut vs) = (Vec::new(), Vec::new());
             for start in (0..n).step_by(TOWER_CHUNK as usize) {
                 let chunk = d.narrow(0, start, TOWER_CHUNK.min(n - start));
-                us.push(self.net.queries(&chunk).to_kind(Kind::Float));
-                vs.push(self.net.keys(&chunk).to_kind(Kind::Float));
-            }
-            if n == 0 {
-                let m = self.net.out_dim();
-                let empty = Tensor::zeros([0, m], (Kind::Float, d.device()));
-                return (empty.shallow_clone(), empty);
+                let (u, v) = self.net.scoring_rows(&chunk);
+                us.push(u.to_kind(Kind::Float));
+                vs.push(v.to_kind(Kind::Float));
             }
             (Tensor::cat(&us, 0), Tensor::cat(&vs, 0))
         })

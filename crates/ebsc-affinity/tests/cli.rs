@@ -73,10 +73,11 @@ impl Project {
                     shape: shape.clone(),
                     coefficients: CoefficientKind::Shrink,
                     temperature: 0.1,
+                    geometry: 0.0,
                     encoder: None,
                 };
                 let vs = nn::VarStore::new(Device::Cpu);
-                let _net = EnergyNet::new(&(vs.root() / "energy"), &shape);
+                let _net = EnergyNet::new(&(vs.root() / "energy"), &shape, 0.0);
                 let mut named: Vec<(String, Vec<usize>, TensorData)> = vs
                     .variables()
                     .into_iter()

@@ -3,6 +3,7 @@
 //! ```toml
 //! [pretrain]
 //! epochs = 3
+//! min_steps = 0                # optional: more epochs until at least this many steps
 //! batch_size = 256
 //! temperature = 0.5            # NT-Xent τ
 //! warmup_epochs = 0.5          # linear warm-up, then cosine decay to final_lr_ratio·lr
@@ -36,6 +37,9 @@ pub struct PretrainConfig {
     pub head: HeadConfig,
     #[serde(default = "default_epochs")]
     pub epochs: u64,
+    /// Not in the canonical config when 0, so that stage keys from before it existed hold.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_steps: u64,
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
     #[serde(default = "default_temperature")]
@@ -66,6 +70,9 @@ pub struct PretrainConfig {
     pub mixed_precision: bool,
 }
 
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
 fn default_epochs() -> u64 {
     10
 }

@@ -1,7 +1,7 @@
 //! `ebsc-pretrain`: self-supervised dictionary learning (SimCLR) on a deep encoder
-//! (DESIGN.md §1–§3). Reads prepare's `inputs.safetensors` (and `samples.parquet`'s labels
-//! for the kNN monitor only), trains backbone + projection head with NT-Xent on two
-//! augmented views, and writes `encoder.safetensors`, `features.safetensors` (`backbone`,
+//! (docs/method.md, docs/caching.md). Reads prepare's `inputs.safetensors` (and
+//! `samples.parquet`'s labels for the kNN monitor only), trains backbone + projection head
+//! with NT-Xent on two augmented views, and writes `encoder.safetensors`, `features.safetensors` (`backbone`,
 //! `head`: eval mode, no augmentation) and `metrics.parquet` (one row per step).
 
 pub mod config;
@@ -21,7 +21,7 @@ use ebsc_nn::encoders::{self, EncoderConfig, EncoderSpec, Model};
 use ebsc_nn::optim::Optimizer;
 use ebsc_nn::schedule::Schedule;
 use ebsc_nn::seed::derive_seed;
-use ebsc_nn::trainer::{LoopConfig, Trainer};
+use ebsc_nn::trainer::{LoopConfig, Trainer, few_steps_warning, run_length};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
@@ -190,17 +190,25 @@ fn train(
         batch_size >= 2,
         "NT-Xent needs at least 2 samples, the inputs hold {n}"
     );
-    let steps_per_epoch = (n / batch_size) as u64;
-    let total = steps_per_epoch * config.epochs;
+    if batch_size < config.batch_size {
+        run.log(format!(
+            "batch_size {} is more than the {n} samples: batches of {batch_size}",
+            config.batch_size
+        ));
+    }
+    let (epochs, steps_per_epoch) =
+        run_length(config.epochs, config.min_steps, (n / batch_size) as u64);
+    let total = steps_per_epoch * epochs;
+    let warmup_steps = (config.warmup_epochs * steps_per_epoch as f64).round() as u64;
     let loop_config = LoopConfig {
-        epochs: config.epochs,
+        epochs,
         steps_per_epoch,
         samples_per_step: batch_size as u64,
         checkpoint_every: config.checkpoint_every,
         clip_grad_norm: config.clip_grad_norm,
         schedule: Schedule {
             base_lr: config.optimizer.lr,
-            warmup_steps: (config.warmup_epochs * steps_per_epoch as f64).round() as u64,
+            warmup_steps,
             total_steps: total,
             final_lr_ratio: config.final_lr_ratio,
         },
@@ -222,9 +230,17 @@ fn train(
         order: None,
     };
     run.log(format!(
-        "{} epochs × {steps_per_epoch} steps of {batch_size} samples",
-        config.epochs
+        "{epochs} epochs × {steps_per_epoch} steps of {batch_size} samples"
     ));
+    if epochs > config.epochs {
+        run.log(format!(
+            "min_steps = {}: {epochs} epochs instead of {}",
+            config.min_steps, config.epochs
+        ));
+    }
+    if let Some(warning) = few_steps_warning(total, warmup_steps) {
+        run.log(warning);
+    }
     let mut optimizer = Optimizer::new(&config.optimizer, vs);
     let outcome = Trainer::new(&loop_config, vs, &mut optimizer, run.work_dir())
         .progress(progress, STAGE)

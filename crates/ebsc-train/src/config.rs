@@ -1,4 +1,4 @@
-//! The `[train]` section (DESIGN.md §1 "Mini-batch training"):
+//! The `[train]` section (docs/method.md, "Mini-batch training"):
 //!
 //! ```toml
 //! [train]
@@ -14,10 +14,21 @@
 //! temperature = 0.1            # T, of the Gibbs map and of L_ebm
 //! queue_size = 0               # momentum-encoder queue of extra atoms (0: none)
 //! momentum = 0.99              # momentum encoder's EMA rate (with queue_size > 0)
+//! geometry = 1.0               # κ: −E = κ·cos(d_i, d_j) + ⟨u_i, v_j⟩ (0: towers only)
+//! residual_init = "zero"       # zero: the towers' residual starts at 0 | random
+//!                              # (both default to SENet's 0 and random with method = "senet")
+//! tcr_weight = 0.0             # η, weight of −R(d), the total coding rate (against collapse)
+//! tcr_eps = 0.1                # ε of the coding rate
+//! se_warmup_steps = 0          # L_se and L_ebm are off for the first steps (L_ssl + L_tcr)
+//! encoder_lr_scale = 1.0       # the encoder's learning rate = this × optimizer.lr
+//! encoder_se_grad = 1.0        # share of L_se's and L_ebm's gradient that reaches the encoder
+//! min_effective_rank = 10.0    # collapse alarm (0: off); default: [cluster] n_clusters
+//! monitor_samples = 5000       # samples scored per epoch (effective rank, kNN accuracy)
 //! energy_dim = 64              # m, width of the towers' tanh outputs
 //! energy_hidden = [256]        # hidden ReLU layers of each tower
 //! threshold_init = 0.0         # b of the shrink map at the start (learned, ≥ 0)
 //! epochs = 20
+//! min_steps = 0                # optional: more epochs until at least this many steps
 //! batch_size = 256
 //! samples_per_epoch = 5000     # optional: each epoch visits this many (default: all)
 //! warmup_epochs = 0.0
@@ -53,6 +64,16 @@ pub enum DictionarySource {
     Head,
 }
 
+/// How the towers' residual on top of the cosine term starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResidualInit {
+    /// The query tower's last layer at zero: the residual is 0 until training moves it.
+    Zero,
+    /// PyTorch's default initialisation for every layer.
+    Random,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
@@ -69,11 +90,33 @@ pub struct TrainConfig {
     pub queue_size: usize,
     #[serde(default = "default_momentum")]
     pub momentum: f64,
+    /// See [`TrainConfig::geometry`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geometry: Option<f64>,
+    /// See [`TrainConfig::residual_init`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residual_init: Option<ResidualInit>,
+    #[serde(default)]
+    pub tcr_weight: f64,
+    #[serde(default = "default_tcr_eps")]
+    pub tcr_eps: f64,
+    #[serde(default)]
+    pub se_warmup_steps: u64,
+    #[serde(default = "default_one")]
+    pub encoder_lr_scale: f64,
+    #[serde(default = "default_one")]
+    pub encoder_se_grad: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_effective_rank: Option<f64>,
+    #[serde(default = "default_monitor_samples")]
+    pub monitor_samples: usize,
     pub energy_dim: i64,
     pub energy_hidden: Vec<i64>,
     #[serde(default)]
     pub threshold_init: f64,
     pub epochs: u64,
+    #[serde(default)]
+    pub min_steps: u64,
     pub batch_size: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples_per_epoch: Option<usize>,
@@ -96,6 +139,15 @@ fn default_momentum() -> f64 {
 fn default_checkpoint_every() -> u64 {
     100
 }
+fn default_tcr_eps() -> f64 {
+    0.1
+}
+fn default_one() -> f64 {
+    1.0
+}
+fn default_monitor_samples() -> usize {
+    5000
+}
 
 impl TrainConfig {
     pub fn from_pipeline(pipeline: &Pipeline) -> Result<TrainConfig, ConfigError> {
@@ -104,6 +156,23 @@ impl TrainConfig {
             .validate()
             .map_err(|message| pipeline.invalid(SECTION, message))?;
         Ok(config)
+    }
+
+    /// κ, the cosine term's weight: as set, else 1 (0 for the SENet baseline, which has
+    /// only the two towers).
+    pub fn geometry(&self) -> f64 {
+        self.geometry.unwrap_or(match self.method {
+            Method::Ebsc => 1.0,
+            Method::Senet => 0.0,
+        })
+    }
+
+    /// How the residual starts: as set, else at zero (random for the SENet baseline).
+    pub fn residual_init(&self) -> ResidualInit {
+        self.residual_init.unwrap_or(match self.method {
+            Method::Ebsc => ResidualInit::Zero,
+            Method::Senet => ResidualInit::Random,
+        })
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -117,7 +186,36 @@ impl TrainConfig {
                 return Err(format!("{name} must be a positive number, got {value}"));
             }
         }
-        for (name, value) in [("alpha", self.alpha), ("beta", self.beta)] {
+        if !(self.tcr_eps > 0.0 && self.tcr_eps.is_finite()) {
+            return Err(format!(
+                "tcr_eps must be a positive number, got {}",
+                self.tcr_eps
+            ));
+        }
+        if !(self.encoder_lr_scale > 0.0 && self.encoder_lr_scale.is_finite()) {
+            return Err(format!(
+                "encoder_lr_scale must be a positive number, got {}",
+                self.encoder_lr_scale
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.encoder_se_grad) {
+            return Err(format!(
+                "encoder_se_grad must be in [0, 1] (0: no gradient of L_se into the encoder), got {}",
+                self.encoder_se_grad
+            ));
+        }
+        if let Some(rank) = self.min_effective_rank
+            && !(rank >= 0.0 && rank.is_finite())
+        {
+            return Err(format!("min_effective_rank must be ≥ 0, got {rank}"));
+        }
+        let weights = [
+            ("alpha", self.alpha),
+            ("beta", self.beta),
+            ("geometry", self.geometry()),
+            ("tcr_weight", self.tcr_weight),
+        ];
+        for (name, value) in weights {
             if !(value >= 0.0 && value.is_finite()) {
                 return Err(format!("{name} must be ≥ 0, got {value}"));
             }
@@ -199,6 +297,24 @@ lr = 1e-3
         assert_eq!(c.method, Method::Ebsc);
         assert_eq!(c.energy_hidden, vec![16]);
         assert_eq!(c.momentum, 0.99);
+        // The energy starts from the cosine geometry unless told otherwise ...
+        assert_eq!((c.geometry(), c.residual_init()), (1.0, ResidualInit::Zero));
+        assert_eq!(
+            (c.tcr_weight, c.encoder_se_grad, c.min_steps),
+            (0.0, 1.0, 0)
+        );
+        // ... but the SENet baseline is the plain two-tower energy by default.
+        let senet = GOOD
+            .replace("method = \"ebsc\"", "method = \"senet\"")
+            .replace("freeze_encoder = false", "freeze_encoder = true")
+            .replace("beta = 1.0", "beta = 0.0");
+        let c = load(&senet).unwrap();
+        assert_eq!(
+            (c.geometry(), c.residual_init()),
+            (0.0, ResidualInit::Random)
+        );
+        let c = load(&format!("geometry = 2.0\n{senet}")).unwrap();
+        assert_eq!(c.geometry(), 2.0);
     }
 
     #[test]
@@ -225,5 +341,19 @@ lr = 1e-3
             .unwrap_err()
             .to_string();
         assert!(err.contains("soft"), "{err}");
+        for (line, message) in [
+            ("encoder_se_grad = 1.5", "encoder_se_grad must be in [0, 1]"),
+            ("tcr_weight = -0.1", "tcr_weight must be ≥ 0"),
+            ("geometry = -1.0", "geometry must be ≥ 0"),
+            ("tcr_eps = 0.0", "tcr_eps must be a positive number"),
+            (
+                "min_effective_rank = -2.0",
+                "min_effective_rank must be ≥ 0",
+            ),
+            ("residual_init = \"ones\"", "ones"),
+        ] {
+            let err = load(&format!("{line}\n{GOOD}")).unwrap_err().to_string();
+            assert!(err.contains(message), "{line}: {err}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! `ebsc-train`: the energy-based self-expressive model trained on mini-batches, jointly with
-//! the encoder (DESIGN.md §1 "Mini-batch training"), or the SENet baseline on frozen
+//! the encoder (docs/method.md, "Mini-batch training"), or the SENet baseline on frozen
 //! features (`method = "senet"`). Reads prepare's inputs and labels and pretrain's
 //! `encoder.safetensors`; writes `model.safetensors` (encoder, head, energy towers,
 //! threshold), `features.safetensors` (`dictionary` of every sample) and `metrics.parquet`.
@@ -22,15 +22,16 @@ use ebsc_nn::energy::{EnergyMetadata, EnergyNet, EnergyShape};
 use ebsc_nn::optim::Optimizer;
 use ebsc_nn::schedule::Schedule;
 use ebsc_nn::seed::derive_seed;
-use ebsc_nn::trainer::{LoopConfig, Trainer};
+use ebsc_nn::trainer::{LoopConfig, Trainer, few_steps_warning, run_length};
 use tch::Device;
 
-use crate::config::{Method, TrainConfig};
-use crate::task::{Momentum, Queue, SelfExpressiveTask, embed_dictionary};
+use crate::config::{Method, ResidualInit, TrainConfig};
+use crate::task::{DictionaryMonitor, Momentum, Queue, SelfExpressiveTask, embed_dictionary};
 
 pub const STAGE: &str = "train";
 /// Bump when the outputs for a given config change meaning.
-pub const STAGE_VERSION: u32 = 1;
+pub const STAGE_VERSION: u32 = 2;
+
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const FEATURES_FILE: &str = "features.safetensors";
 pub const METRICS_FILE: &str = "metrics.parquet";
@@ -60,10 +61,12 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .progress(args.stage.progress);
     let prepare_dir = runner.upstream_dir("prepare");
     let pretrain_dir = runner.upstream_dir("pretrain");
+    let n_clusters = cluster_count(&pipeline);
     runner.run(args.stage.force, |run| {
         train(
             run,
             &config,
+            n_clusters,
             &prepare_dir,
             &pretrain_dir,
             device,
@@ -72,9 +75,28 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     })
 }
 
+/// The effective rank below which a joint run stops: `min_effective_rank` when the
+/// pipeline sets it (0: no alarm), else `[cluster] n_clusters` — or, when the pretrained
+/// dictionary starts below that already (many classes, a narrow head), half its starting
+/// rank, so that the alarm marks a fall rather than where training began.
+pub fn alarm_level(explicit: Option<f64>, n_clusters: Option<f64>, start: f64) -> Option<f64> {
+    match explicit {
+        Some(level) => (level > 0.0).then_some(level),
+        None => n_clusters.map(|k| if start < k { start / 2.0 } else { k }),
+    }
+}
+
+/// `[cluster] n_clusters` when it is a number (the collapse alarm's default level).
+fn cluster_count(pipeline: &Pipeline) -> Option<f64> {
+    let value = pipeline.raw_section("cluster").ok()?.get("n_clusters")?;
+    value.as_integer().map(|k| k as f64)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn train(
     run: &mut StageRun,
     config: &TrainConfig,
+    n_clusters: Option<f64>,
     prepare_dir: &Path,
     pretrain_dir: &Path,
     device: Device,
@@ -95,9 +117,12 @@ fn train(
         out_dim: config.energy_dim,
     };
     let energy_path = vs.root() / "energy";
-    let energy = EnergyNet::new(&energy_path, &shape);
+    let energy = EnergyNet::new(&energy_path, &shape, config.geometry());
     let threshold = Threshold::new(&energy_path, config.threshold_init);
     init_energy(&vs, derive_seed(run.seed(), "energy-init", 0, 0));
+    if config.residual_init() == ResidualInit::Zero {
+        energy.zero_residual();
+    }
 
     let encoder_trains =
         config.method == Method::Ebsc && !config.freeze_encoder && model.is_trainable();
@@ -107,17 +132,51 @@ fn train(
         batch_size >= 3,
         "a batch needs at least 3 samples, the inputs hold {n}"
     );
+    if batch_size < config.batch_size {
+        run.log(format!(
+            "batch_size {} is more than the {n} samples: batches of {batch_size}",
+            config.batch_size
+        ));
+    }
     let samples_per_epoch = config.samples_per_epoch.unwrap_or(n).min(n);
-    let steps_per_epoch = (samples_per_epoch / batch_size).max(1) as u64;
-    let total = steps_per_epoch * config.epochs;
+    let (epochs, steps_per_epoch) = run_length(
+        config.epochs,
+        config.min_steps,
+        (samples_per_epoch / batch_size) as u64,
+    );
+    let total = steps_per_epoch * epochs;
     run.log(format!(
-        "{n} samples, {} encoder ({}), dictionary {input_dim}-d, {} epochs × {steps_per_epoch} steps of {batch_size}",
+        "{n} samples, {} encoder ({}), dictionary {input_dim}-d, {epochs} epochs × {steps_per_epoch} steps of {batch_size}",
         model.spec().encoder.name(),
         if encoder_trains { "trained jointly" } else { "frozen" },
-        config.epochs
     ));
+    if epochs > config.epochs {
+        run.log(format!(
+            "min_steps = {}: {epochs} epochs instead of {}",
+            config.min_steps, config.epochs
+        ));
+    }
+    let warmup = config
+        .se_warmup_steps
+        .max((config.warmup_epochs * steps_per_epoch as f64).round() as u64);
+    if let Some(warning) = few_steps_warning(total, warmup) {
+        run.log(warning);
+    }
     if !ssl && config.method == Method::Ebsc {
         run.log("no L_ssl term: the encoder is frozen or has no head");
+    }
+    let mut monitor = DictionaryMonitor::new(&labels, config.monitor_samples, None);
+    if encoder_trains {
+        // The pretrained dictionary, before any step: how spread out training starts.
+        let d = embed_dictionary(&model, &inputs, config.dictionary, &monitor.indices);
+        let start = monitor.score(&d)[0];
+        monitor.alarm = alarm_level(config.min_effective_rank, n_clusters, start);
+        run.log(format!(
+            "pretrained dictionary: effective rank {start:.2}{}",
+            monitor
+                .alarm
+                .map_or(String::new(), |a| format!(" (collapse alarm below {a:.2})"))
+        ));
     }
 
     let mut task = SelfExpressiveTask::new(
@@ -131,6 +190,14 @@ fn train(
         batch_size,
     );
     task.ssl = ssl;
+    task.encoder_trains = encoder_trains;
+    // A frozen dictionary does not change: it is scored once, after training.
+    let final_monitor = if encoder_trains {
+        task.monitor = Some(monitor);
+        None
+    } else {
+        Some(monitor)
+    };
     if config.method == Method::Senet {
         let all: Vec<i64> = (0..n as i64).collect();
         task.fixed_dictionary = Some(embed_dictionary(&model, &inputs, config.dictionary, &all));
@@ -154,8 +221,9 @@ fn train(
         .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let mut optimizer = Optimizer::from_named(&config.optimizer, named);
+    optimizer.scale_lr(|name| !name.starts_with("energy."), config.encoder_lr_scale);
     let loop_config = LoopConfig {
-        epochs: config.epochs,
+        epochs,
         steps_per_epoch,
         samples_per_step: batch_size as u64,
         checkpoint_every: config.checkpoint_every,
@@ -181,6 +249,7 @@ fn train(
         shape,
         coefficients: config.coefficients,
         temperature: config.temperature,
+        geometry: config.geometry(),
         encoder: None,
     };
     outputs::write_model(run, MODEL_FILE, &vs, model.spec(), &meta)?;
@@ -189,6 +258,14 @@ fn train(
     metrics.write(file.writer())?;
     file.commit()?;
     outputs::record_stats(run, &metrics, n);
+    if let Some(monitor) = final_monitor {
+        let index = tch::Tensor::from_slice(&monitor.indices).to_device(dictionary.device());
+        let values = monitor.score(&dictionary.index_select(0, &index));
+        for (name, value) in monitor.names().iter().zip(values) {
+            run.log(format!("{name} {value:.4} (dictionary)"));
+            run.stat(&format!("final_{name}"), value);
+        }
+    }
     Ok(())
 }
 
@@ -260,4 +337,19 @@ fn read_labels(path: &Path, n: usize) -> anyhow::Result<Vec<i64>> {
         rows.len()
     );
     Ok(rows.iter().map(|r| r.label.map_or(-1, i64::from)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alarm_level_follows_the_config_then_the_cluster_count() {
+        assert_eq!(alarm_level(Some(5.0), Some(10.0), 60.0), Some(5.0));
+        assert_eq!(alarm_level(Some(0.0), Some(10.0), 60.0), None);
+        assert_eq!(alarm_level(None, Some(10.0), 60.0), Some(10.0));
+        // 40 classes, a dictionary that starts at rank 30: the alarm is at 15.
+        assert_eq!(alarm_level(None, Some(40.0), 30.0), Some(15.0));
+        assert_eq!(alarm_level(None, None, 30.0), None);
+    }
 }

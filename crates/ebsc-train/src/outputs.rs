@@ -133,6 +133,16 @@ pub fn record_stats(run: &mut StageRun, metrics: &MetricsLog, n_samples: usize) 
             run.stat(&format!("final_{name}"), mean);
         }
     }
+    // The per-epoch monitors: their last value.
+    for name in ["effective_rank", "knn_accuracy"] {
+        let last = metrics
+            .f64_column(name)
+            .and_then(|values| values.iter().rev().flatten().next().copied());
+        if let Some(value) = last {
+            run.log(format!("{name} {value:.4} (dictionary, last epoch)"));
+            run.stat(&format!("final_{name}"), value);
+        }
+    }
 }
 
 #[cfg(test)]

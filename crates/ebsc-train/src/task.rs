@@ -1,18 +1,22 @@
-//! One training step of DESIGN.md §1 as a [`TrainTask`] for the shared loop:
-//! `L = L_ssl + α·L_se + β·L_ebm` on two views of a batch (`method = "ebsc"`), or `α·L_se`
-//! on fixed features of one view (`method = "senet"`).
+//! One training step of docs/method.md as a [`TrainTask`] for the shared loop:
+//! `L = L_ssl + α·L_se + β·L_ebm − η·R(d)` on two views of a batch (`method = "ebsc"`), or
+//! `α·L_se` on fixed features of one view (`method = "senet"`).
 //!
 //! Besides the loss terms, each step records two diagnostics (never used for training):
 //! the mean number of non-zero coefficients per row and the share of coefficient mass on
 //! atoms of the query's own label. They are kept per step in the task's checkpointed
-//! state, so a resumed run reports them for every step.
+//! state, so a resumed run reports them for every step. Once per epoch the
+//! [`DictionaryMonitor`] scores the dictionary (effective rank; kNN accuracy with labels)
+//! and, when the encoder trains, stops a run whose dictionary collapses.
 
 use ebsc_nn::augment::{AugmentConfig, augment};
+use ebsc_nn::coding_rate::{effective_rank, total_coding_rate};
 use ebsc_nn::coefficients::Threshold;
 use ebsc_nn::data::Inputs;
 use ebsc_nn::encoders::{Model, l2_normalize};
 use ebsc_nn::energy::EnergyNet;
 use ebsc_nn::loss::nt_xent;
+use ebsc_nn::monitor::knn_accuracy;
 use ebsc_nn::seed::{epoch_permutation, step_rng};
 use ebsc_nn::self_expressive::{
     SelfExpressiveWeights, mean_nonzeros, same_label_share, self_expressive_losses, stacked_twins,
@@ -50,6 +54,80 @@ pub fn embed_dictionary(
         })
         .collect();
     Tensor::cat(&blocks, 0)
+}
+
+/// `x` in the forward pass, `share·∂` in the backward pass: how much of a loss's gradient
+/// reaches the tensors `x` came from (1: all, 0: none, a stop-gradient).
+pub fn scale_gradient(x: &Tensor, share: f64) -> Tensor {
+    if share >= 1.0 || !x.requires_grad() {
+        x.shallow_clone()
+    } else if share <= 0.0 {
+        x.detach()
+    } else {
+        x * share + x.detach() * (1.0 - share)
+    }
+}
+
+/// The per-epoch look at the dictionary of a fixed set of samples (eval mode, no
+/// augmentation): its effective rank and, with labels, its kNN accuracy. With an alarm
+/// level, an effective rank below it stops the run.
+pub struct DictionaryMonitor {
+    /// Evenly spaced samples, at most `monitor_samples`.
+    pub indices: Vec<i64>,
+    /// Their labels (−1 unknown); the kNN accuracy is reported when two or more are known.
+    pub labels: Vec<i64>,
+    pub knn_k: i64,
+    /// Stop when the effective rank falls below this (only set when the encoder trains).
+    pub alarm: Option<f64>,
+}
+
+impl DictionaryMonitor {
+    /// Up to `max_samples` evenly spaced samples of `labels.len()`.
+    pub fn new(labels: &[i64], max_samples: usize, alarm: Option<f64>) -> DictionaryMonitor {
+        let n = labels.len();
+        let stride = n.div_ceil(max_samples.max(2)).max(1);
+        let indices: Vec<i64> = (0..n).step_by(stride).map(|i| i as i64).collect();
+        let labels = indices.iter().map(|&i| labels[i as usize]).collect();
+        DictionaryMonitor {
+            indices,
+            labels,
+            knn_k: 20,
+            alarm,
+        }
+    }
+
+    fn has_labels(&self) -> bool {
+        self.labels.iter().filter(|&&l| l >= 0).count() >= 2
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        let mut names = vec!["effective_rank".to_string()];
+        if self.has_labels() {
+            names.push("knn_accuracy".into());
+        }
+        names
+    }
+
+    /// The monitor's values for the dictionary `d` of its samples, in [`Self::names`] order.
+    pub fn score(&self, d: &Tensor) -> Vec<f64> {
+        let mut values = vec![effective_rank(d)];
+        if self.has_labels() {
+            values.push(knn_accuracy(d, &self.labels, self.knn_k));
+        }
+        values
+    }
+
+    /// Why the run must stop, if the effective rank (first value) is below the alarm.
+    pub fn alarm_reason(&self, values: &[f64]) -> Option<String> {
+        let (alarm, rank) = (self.alarm?, *values.first()?);
+        (rank < alarm).then(|| {
+            format!(
+                "the dictionary is collapsing: its effective rank fell to {rank:.2}, below \
+                 {alarm:.2} (min_effective_rank; see docs/method.md). Raise tcr_weight, \
+                 lower encoder_se_grad or encoder_lr_scale, or set freeze_encoder = true"
+            )
+        })
+    }
 }
 
 /// A FIFO of momentum-encoder representations (and their labels, for the diagnostic).
@@ -104,8 +182,11 @@ pub struct SelfExpressiveTask<'a> {
     pub labels: &'a [i64],
     pub seed: u64,
     pub batch_size: usize,
+    /// The encoder is trained (not frozen, not the identity).
+    pub encoder_trains: bool,
     /// L_ssl is on (a trainable encoder with a head, not frozen).
     pub ssl: bool,
+    pub monitor: Option<DictionaryMonitor>,
     /// `senet`: the fixed dictionary of every sample.
     pub fixed_dictionary: Option<Tensor>,
     pub queue: Option<Queue>,
@@ -138,7 +219,9 @@ impl<'a> SelfExpressiveTask<'a> {
             labels,
             seed,
             batch_size,
+            encoder_trains: false,
             ssl: false,
+            monitor: None,
             fixed_dictionary: None,
             queue: None,
             momentum: None,
@@ -234,7 +317,7 @@ impl<'a> SelfExpressiveTask<'a> {
             self.energy,
             &self.threshold.value(),
             &self.weights(),
-            &d,
+            &scale_gradient(&d, self.config.encoder_se_grad),
             Some(&twins),
             queue,
         );
@@ -246,7 +329,7 @@ impl<'a> SelfExpressiveTask<'a> {
         }
         self.record(at, &out.coefficients, &rows, &atoms);
 
-        let mut terms = Vec::with_capacity(3);
+        let mut terms = Vec::with_capacity(4);
         if self.ssl {
             terms.push(nt_xent(
                 &z.narrow(0, 0, b),
@@ -254,9 +337,18 @@ impl<'a> SelfExpressiveTask<'a> {
                 self.config.tau,
             ));
         }
-        terms.push(out.se_loss * self.config.alpha);
+        // During the warm-up only L_ssl and the coding rate shape the encoder.
+        let on = if at.global_step < self.config.se_warmup_steps {
+            0.0
+        } else {
+            1.0
+        };
+        terms.push(out.se_loss * (self.config.alpha * on));
         let ebm = out.ebm_loss.expect("two views always have twins");
-        terms.push(ebm * self.config.beta);
+        terms.push(ebm * (self.config.beta * on));
+        if self.uses_coding_rate() {
+            terms.push(total_coding_rate(&d, self.config.tcr_eps) * -self.config.tcr_weight);
+        }
         if self.queue.is_some() {
             self.last_batch = Some((v1, batch_labels));
         }
@@ -264,13 +356,51 @@ impl<'a> SelfExpressiveTask<'a> {
     }
 }
 
+impl SelfExpressiveTask<'_> {
+    /// The coding-rate term only acts on an encoder that trains.
+    fn uses_coding_rate(&self) -> bool {
+        self.encoder_trains && self.config.tcr_weight > 0.0
+    }
+}
+
 impl TrainTask for SelfExpressiveTask<'_> {
     fn loss_terms(&self) -> Vec<String> {
-        match self.config.method {
+        let mut terms: Vec<String> = match self.config.method {
             Method::Senet => vec!["se".into()],
             Method::Ebsc if self.ssl => vec!["ssl".into(), "se".into(), "ebm".into()],
             Method::Ebsc => vec!["se".into(), "ebm".into()],
+        };
+        if self.config.method == Method::Ebsc && self.uses_coding_rate() {
+            terms.push("tcr".into());
         }
+        terms
+    }
+
+    fn monitors(&self) -> Vec<String> {
+        self.monitor.as_ref().map_or_else(Vec::new, |m| m.names())
+    }
+
+    fn end_epoch(&mut self, _epoch: u64) -> anyhow::Result<Vec<f64>> {
+        let Some(monitor) = &self.monitor else {
+            return Ok(Vec::new());
+        };
+        let d = match &self.fixed_dictionary {
+            Some(fixed) => {
+                let index = Tensor::from_slice(&monitor.indices).to_device(fixed.device());
+                fixed.index_select(0, &index)
+            }
+            None => embed_dictionary(
+                self.model,
+                self.inputs,
+                self.config.dictionary,
+                &monitor.indices,
+            ),
+        };
+        Ok(monitor.score(&d))
+    }
+
+    fn check_epoch(&self, _epoch: u64, monitor_values: &[f64]) -> Option<String> {
+        self.monitor.as_ref()?.alarm_reason(monitor_values)
     }
 
     fn step(&mut self, at: &StepAt) -> anyhow::Result<Vec<Tensor>> {
@@ -352,6 +482,44 @@ impl TrainTask for SelfExpressiveTask<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scaled_gradient_keeps_the_value_and_scales_the_gradient() {
+        let mut x = Tensor::from_slice(&[2f32, -1.]).set_requires_grad(true);
+        for (share, expected) in [(1.0, 3.0), (0.25, 0.75), (0.0, 0.0)] {
+            x.zero_grad();
+            let y = scale_gradient(&x, share);
+            assert_eq!(Vec::<f32>::try_from(y.detach()).unwrap(), vec![2., -1.]);
+            // d/dx of Σ 3·y is 3 for the full gradient, 3·share otherwise.
+            let loss = (y * 3.0).sum(Kind::Float);
+            if loss.requires_grad() {
+                loss.backward();
+                let g: Vec<f32> = Vec::try_from(x.grad()).unwrap();
+                assert_eq!(g, vec![expected as f32; 2], "share {share}");
+            } else {
+                assert_eq!(share, 0.0, "only a stop-gradient cuts the graph");
+            }
+        }
+    }
+
+    #[test]
+    fn monitor_alarm_fires_below_its_level_only() {
+        // 10 samples, at most 4 scored: stride ⌈10/4⌉ = 3 → samples 0, 3, 6, 9.
+        let labels: Vec<i64> = (0..10).map(|i| i % 2).collect();
+        let monitor = DictionaryMonitor::new(&labels, 4, Some(10.0));
+        assert_eq!(monitor.indices, vec![0, 3, 6, 9]);
+        assert_eq!(monitor.names(), vec!["effective_rank", "knn_accuracy"]);
+        assert!(monitor.alarm_reason(&[12.0, 0.9]).is_none());
+        let reason = monitor.alarm_reason(&[1.12, 0.2]).unwrap();
+        assert!(
+            reason.contains("effective rank fell to 1.12, below 10.00"),
+            "{reason}"
+        );
+        // Without labels there is no kNN accuracy; without a level, no alarm.
+        let unlabelled = DictionaryMonitor::new(&[-1; 10], 4, None);
+        assert_eq!(unlabelled.names(), vec!["effective_rank"]);
+        assert!(unlabelled.alarm_reason(&[0.5]).is_none());
+    }
 
     #[test]
     fn queue_keeps_the_newest_rows_and_their_labels() {
