@@ -1,4 +1,4 @@
-//! Faults and bad input across the pipeline (issue 7), on all five stages as processes.
+//! Faults and bad input across the pipeline, on all five stages as processes.
 //! Two small projects: `PIPELINE`, a real `prepare` (synthetic subspaces), a hand-made
 //! `affinity` stage folder (files and manifest, as the stage runner leaves them) and a real
 //! `cluster`; and `FULL`, every stage for real on the same data (an MLP pretrained and
@@ -891,8 +891,8 @@ fn a_full_disk_fails_cleanly_and_keeps_earlier_artifacts() {
 // The training stages: pretrain, train and affinity as processes too.
 
 /// The columns of a training stage's `metrics.parquet` (pretrain: one loss term, so no
-/// `loss_<term>` columns; train on an MLP with a head: L_ssl, L_se and L_ebm, and its two
-/// diagnostics).
+/// `loss_<term>` columns; train, jointly on an MLP with a head: L_ssl, L_se and L_ebm, the
+/// per-epoch monitors of the dictionary and its two diagnostics).
 fn metric_columns(stage: &str) -> Vec<(&'static str, MetricKind)> {
     let mut columns = vec![
         ("epoch", MetricKind::U64),
@@ -906,6 +906,8 @@ fn metric_columns(stage: &str) -> Vec<(&'static str, MetricKind)> {
             "loss_ssl",
             "loss_se",
             "loss_ebm",
+            "effective_rank",
+            "knn_accuracy",
             "mean_nonzeros",
             "same_label_share",
         ] {

@@ -6,72 +6,18 @@
 //! spectral clustering of a kNN graph on the raw points scores far lower on the same data.
 //! The test asserts both, so it proves self-expression, not neighbourhoods.
 
-use std::path::Path;
-
 use clap::Parser;
-use ebsc_core::Outcome;
 use ebsc_io::{TensorFile, Triplets, write_triplets};
-use ebsc_tests::repo_root;
-
-/// `[bin, pipeline, --runs-dir, runs, --progress, none, extra...]` for stage `S`.
-fn stage_args<A: Parser>(bin: &str, pipeline: &Path, runs: &Path, extra: &[&str]) -> A {
-    let mut argv: Vec<String> = vec![
-        bin.into(),
-        pipeline.display().to_string(),
-        "--runs-dir".into(),
-        runs.display().to_string(),
-        "--progress".into(),
-        "none".into(),
-    ];
-    argv.extend(extra.iter().map(|s| s.to_string()));
-    A::try_parse_from(argv).unwrap()
-}
-
-/// Runs every stage once; returns whether each ran (true) or was up to date (false).
-fn run_all(pipeline: &Path, runs: &Path) -> Vec<bool> {
-    // One libtorch thread: tests run side by side on a 2-core machine.
-    let tensors = ["--device", "cpu", "--threads", "1"];
-    let ran = |o: Outcome| matches!(o, Outcome::Ran { .. });
-    let mut outcomes = vec![
-        ran(ebsc_prepare::run(&stage_args("ebsc-prepare", pipeline, runs, &[])).unwrap()),
-        ran(ebsc_pretrain::run(&stage_args("ebsc-pretrain", pipeline, runs, &tensors)).unwrap()),
-        ran(ebsc_train::run(&stage_args("ebsc-train", pipeline, runs, &tensors)).unwrap()),
-        ran(ebsc_affinity::run(&stage_args("ebsc-affinity", pipeline, runs, &tensors)).unwrap()),
-    ];
-    let cluster = ebsc_cluster::run(&stage_args("ebsc-cluster", pipeline, runs, &[])).unwrap();
-    outcomes.push(matches!(
-        cluster,
-        ebsc_cluster::Finished::Stage(Outcome::Ran { .. })
-    ));
-    outcomes
-}
-
-fn accuracy(metrics_json: &Path) -> f64 {
-    let text = std::fs::read_to_string(metrics_json).unwrap();
-    let metrics: serde_json::Value = serde_json::from_str(&text).unwrap();
-    metrics["acc"].as_f64().unwrap()
-}
+use ebsc_tests::{accuracy, cosine_neighbours, repo_root, run_all};
 
 /// A symmetric kNN graph (cosine, connectivity, `(A + Aᵀ)/2`) on the rows of `x` `[n, d]`,
 /// as scikit-learn's `kneighbors_graph` + symmetrisation would build it.
 fn knn_graph(x: &[f32], n: usize, d: usize, k: usize) -> Triplets {
-    let rows: Vec<Vec<f64>> = x
-        .chunks(d)
-        .map(|r| {
-            let norm = r.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
-            r.iter().map(|v| f64::from(*v) / norm).collect()
-        })
-        .collect();
     let mut weights = std::collections::BTreeMap::new();
-    for i in 0..n {
-        let mut scored: Vec<(f64, usize)> = (0..n)
-            .filter(|&j| j != i)
-            .map(|j| (rows[i].iter().zip(&rows[j]).map(|(a, b)| a * b).sum(), j))
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        for &(_, j) in &scored[..k] {
-            *weights.entry((i as u32, j as u32)).or_insert(0.0f32) += 0.5;
-            *weights.entry((j as u32, i as u32)).or_insert(0.0f32) += 0.5;
+    for (i, neighbours) in cosine_neighbours(x, n, d, k).into_iter().enumerate() {
+        for j in neighbours {
+            *weights.entry((i as u32, j)).or_insert(0.0f32) += 0.5;
+            *weights.entry((j, i as u32)).or_insert(0.0f32) += 0.5;
         }
     }
     let mut graph = Triplets::default();

@@ -1,6 +1,9 @@
 //! Helpers shared by the end-to-end tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use ebsc_core::Outcome;
 
 /// The repository root, so tests can use `pipelines/` and `data/` as a user would.
 pub fn repo_root() -> PathBuf {
@@ -8,4 +11,105 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .expect("tests/ sits inside the repository root")
         .to_path_buf()
+}
+
+/// `[bin, pipeline, --runs-dir, runs, --progress, none, extra...]` parsed as stage `A`'s
+/// arguments.
+pub fn stage_args<A: Parser>(bin: &str, pipeline: &Path, runs: &Path, extra: &[&str]) -> A {
+    let mut argv: Vec<String> = vec![
+        bin.into(),
+        pipeline.display().to_string(),
+        "--runs-dir".into(),
+        runs.display().to_string(),
+        "--progress".into(),
+        "none".into(),
+    ];
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    A::try_parse_from(argv).unwrap()
+}
+
+/// Runs every stage once, through the same library calls as the binaries; returns whether
+/// each ran (true) or was up to date (false).
+pub fn run_all(pipeline: &Path, runs: &Path) -> Vec<bool> {
+    // One libtorch thread: tests run side by side on a 2-core machine.
+    let tensors = ["--device", "cpu", "--threads", "1"];
+    let ran = |o: Outcome| matches!(o, Outcome::Ran { .. });
+    let mut outcomes = vec![
+        ran(ebsc_prepare::run(&stage_args("ebsc-prepare", pipeline, runs, &[])).unwrap()),
+        ran(ebsc_pretrain::run(&stage_args("ebsc-pretrain", pipeline, runs, &tensors)).unwrap()),
+        ran(ebsc_train::run(&stage_args("ebsc-train", pipeline, runs, &tensors)).unwrap()),
+        ran(ebsc_affinity::run(&stage_args("ebsc-affinity", pipeline, runs, &tensors)).unwrap()),
+    ];
+    let cluster = ebsc_cluster::run(&stage_args("ebsc-cluster", pipeline, runs, &[])).unwrap();
+    outcomes.push(matches!(
+        cluster,
+        ebsc_cluster::Finished::Stage(Outcome::Ran { .. })
+    ));
+    outcomes
+}
+
+/// `acc` of a `metrics.json`.
+pub fn accuracy(metrics_json: &Path) -> f64 {
+    let text = std::fs::read_to_string(metrics_json).unwrap();
+    let metrics: serde_json::Value = serde_json::from_str(&text).unwrap();
+    metrics["acc"].as_f64().unwrap()
+}
+
+/// ACC of spectral clustering of the cosine k-NN graph of a tensor's rows
+/// (`ebsc-cluster --features F --tensor T --knn K`), written under `out`.
+pub fn knn_graph_accuracy(
+    features: &Path,
+    tensor: &str,
+    labels: &Path,
+    n_clusters: usize,
+    n_eigenvectors: usize,
+    out: &Path,
+) -> f64 {
+    let args = ebsc_cluster::Args::try_parse_from([
+        "ebsc-cluster",
+        "--features",
+        features.to_str().unwrap(),
+        "--tensor",
+        tensor,
+        "--labels",
+        labels.to_str().unwrap(),
+        "--n-clusters",
+        &n_clusters.to_string(),
+        "--n-eigenvectors",
+        &n_eigenvectors.to_string(),
+        "--knn",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+        "--progress",
+        "none",
+    ])
+    .unwrap();
+    ebsc_cluster::run(&args).unwrap();
+    accuracy(&out.join("metrics.json"))
+}
+
+/// For each row of `x` `[n, d]`, the `k` other rows of highest cosine similarity, most
+/// similar first; brute force in f64, an independent reference for the stages' own code.
+pub fn cosine_neighbours(x: &[f32], n: usize, d: usize, k: usize) -> Vec<Vec<u32>> {
+    let rows: Vec<Vec<f64>> = x
+        .chunks(d)
+        .map(|r| {
+            let norm = r.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
+            r.iter().map(|v| f64::from(*v) / norm).collect()
+        })
+        .collect();
+    (0..n)
+        .map(|i| {
+            let mut scored: Vec<(f64, u32)> = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| {
+                    let similarity = rows[i].iter().zip(&rows[j]).map(|(a, b)| a * b).sum();
+                    (similarity, j as u32)
+                })
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+            scored[..k].iter().map(|&(_, j)| j).collect()
+        })
+        .collect()
 }
