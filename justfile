@@ -59,9 +59,10 @@ lint: setup
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Benchmarks; results go to RESULTS.md by hand, with the command and the machine.
-bench: build
-    scripts/bench.sh
+# Benchmarks (all sections, or some: `just bench seeds ablations`); results go to RESULTS.md
+# by hand, with the command and the machine.
+bench *sections: build
+    scripts/bench.sh {{sections}}
 
 # Fetch a full data set into data/ (checksums verified): `just fetch mnist`.
 fetch dataset:
