@@ -27,6 +27,22 @@ fi
 
 built() { [ -d "crates/ebsc-$1" ]; }
 
+# The flags a stage takes: prepare and cluster have no tensors, so no --device/--threads.
+stage_flags() {
+    local stage=$1; shift
+    if [ "$stage" != prepare ] && [ "$stage" != cluster ]; then
+        printf '%s\0' "$@"
+        return
+    fi
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --device|--threads) shift 2 ;;
+            --device=*|--threads=*) shift ;;
+            *) printf '%s\0' "$1"; shift ;;
+        esac
+    done
+}
+
 forcing=false
 for stage in "${ALL_STAGES[@]}"; do
     [ "$mode" = from ] && [ "$stage" = "$target" ] && forcing=true
@@ -40,7 +56,8 @@ for stage in "${ALL_STAGES[@]}"; do
     fi
     extra=()
     $forcing && extra+=(--force)
-    target/release/ebsc-"$stage" "$pipeline_file" "${extra[@]}" "${flags[@]}"
+    mapfile -d '' own < <(stage_flags "$stage" ${flags[@]+"${flags[@]}"})
+    target/release/ebsc-"$stage" "$pipeline_file" ${extra[@]+"${extra[@]}"} ${own[@]+"${own[@]}"}
     [ "$mode" = upto ] && [ "$stage" = "$target" ] && break
 done
 exit 0

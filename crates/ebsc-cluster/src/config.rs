@@ -189,6 +189,15 @@ impl ClusterConfig {
             if m < 2 {
                 return Err(format!("n_eigenvectors must be at least 2, got {m}"));
             }
+            if let ClusterCountSetting::Fixed(k) = self.n_clusters
+                && m < k
+            {
+                return Err(format!(
+                    "n_eigenvectors = {m} is fewer than n_clusters = {k}: k-means would look \
+                     for {k} clusters in a {m}-dimensional embedding; use at least {k} (a \
+                     couple more often helps) or leave n_eigenvectors out (default n_clusters)"
+                ));
+            }
             if let ClusterCountSetting::Auto = self.n_clusters
                 && m < 3
             {
@@ -316,6 +325,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("n_eigenvectors must be at least 2"), "{err}");
+        // A copy of a 10-class pipeline set to 40 classes.
+        let err = load("n_clusters = 40\nn_eigenvectors = 12\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("n_eigenvectors = 12 is fewer than n_clusters = 40"),
+            "{err}"
+        );
     }
 
     #[test]
