@@ -25,8 +25,7 @@ run_pipeline() {
 # The full model; a finished run is up to date and costs nothing.
 run_pipeline "$pipeline"
 labels=$here/prepare/samples.parquet
-n_clusters=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["cluster"]["n_clusters"])' "pipelines/$pipeline.toml")
-n_eigenvectors=$(python3 -c 'import sys, tomllib; c = tomllib.load(open(sys.argv[1], "rb"))["cluster"]; print(c.get("n_eigenvectors", c["n_clusters"]))' "pipelines/$pipeline.toml")
+read -r n_clusters n_eigenvectors pretrained_tensor < <(run_settings "$here")
 input_tensor=$(python3 -c 'import json, sys; h = open(sys.argv[1], "rb").read(); n = int.from_bytes(h[:8], "little"); print("images" if "images" in json.loads(h[8:8 + n]) else "features")' "$here/prepare/inputs.safetensors")
 
 # A baseline: ebsc-cluster on a tensor, into $here/ablations/NAME; its wall time is kept.
@@ -41,8 +40,6 @@ baseline() {
 knn() { baseline "$1" --features "$2" --tensor "$3" --knn 10 --n-eigenvectors "$n_eigenvectors"; }
 
 baseline kmeans-raw --features "$here/prepare/inputs.safetensors" --tensor "$input_tensor"
-pretrained_tensor=head
-[ "$input_tensor" = features ] && grep -q 'kind = "identity"' "pipelines/$pipeline.toml" && pretrained_tensor=backbone
 baseline kmeans-pretrained --features "$here/pretrain/features.safetensors" --tensor "$pretrained_tensor" --normalize-rows
 knn knn-pretrained "$here/pretrain/features.safetensors" "$pretrained_tensor"
 knn knn-trained "$here/train/features.safetensors" dictionary

@@ -1,6 +1,8 @@
 # Shared by the benchmark sections in scripts/bench/: sourced, not run.
 # Provides $runs (a temp folder removed on exit), `timed LOG CMD...` (runs CMD under
 # /usr/bin/time -v, stdout to LOG.out), and `wall_s LOG` / `rss_mib LOG` to read it back.
+# `run_settings DIR` prints a finished run's n_clusters, eigenvector count and pretrained
+# tensor (head, or backbone for the identity encoder).
 
 runs=${runs:-$(mktemp -d)}
 trap 'rm -rf "$runs"' EXIT
@@ -17,4 +19,18 @@ wall_s() {
 
 rss_mib() {
     awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$1"
+}
+
+# From the stage manifests, which hold the merged pipeline (`extends` included).
+run_settings() {
+    python3 - "$1" <<'PY'
+import json, sys
+def config(stage):
+    return json.load(open(f"{sys.argv[1]}/{stage}/manifest.json"))["config"]["stage"]
+c = config("cluster")
+k = c["n_clusters"]
+m = c.get("n_eigenvectors") or k + c.get("extra_eigenvectors", 0)
+identity = config("pretrain")["encoder"]["kind"] == "identity"
+print(k, max(m, k), "backbone" if identity else "head")
+PY
 }

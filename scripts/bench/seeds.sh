@@ -11,15 +11,6 @@ seeds=${SEEDS:-0 1 2}
 source scripts/bench/common.sh
 data=data/runs
 mkdir -p "$data/.pipelines"
-read -r n_clusters n_eigenvectors pretrained_tensor < <(python3 - "pipelines/$pipeline.toml" <<'PY'
-import sys, tomllib
-p = tomllib.load(open(sys.argv[1], "rb"))
-c = p["cluster"]
-identity = p["pretrain"]["encoder"]["kind"] == "identity"
-print(c["n_clusters"], c.get("n_eigenvectors", c["n_clusters"]), "backbone" if identity else "head")
-PY
-)
-
 names=()
 for seed in $seeds; do
     if [ "$seed" = 0 ] && grep -q '^seed = 0' "pipelines/$pipeline.toml"; then
@@ -31,6 +22,7 @@ for seed in $seeds; do
     start=$(date +%s.%N)
     scripts/stages.sh run "$file" --progress none >/dev/null 2>"$runs/stages.log" || {
         tail -n 30 "$runs/stages.log" >&2; exit 1; }
+    read -r n_clusters n_eigenvectors pretrained_tensor < <(run_settings "$data/$name")
     for which in pretrained:pretrain:$pretrained_tensor trained:train:dictionary; do
         IFS=: read -r label stage tensor <<<"$which"
         out=$data/$name/ablations/knn-$label

@@ -5,6 +5,7 @@
 //! [cluster]
 //! n_clusters = 10              # an integer ≥ 2, or "auto" (largest eigengap)
 //! n_eigenvectors = 10          # optional; default n_clusters (20 with "auto")
+//! extra_eigenvectors = 2       # optional, instead: n_clusters + 2 (transfers to other counts)
 //! kmeans_restarts = 10         # k-means++ seedings, lowest inertia kept
 //! max_iter = 300               # Lloyd iterations per restart
 //! tol = 1e-4                   # k-means tolerance (scikit-learn's rule)
@@ -108,6 +109,9 @@ fn default_dense_threshold() -> usize {
 fn default_eigen_tolerance() -> f64 {
     EigenOptions::default().tolerance
 }
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
 fn default_eigen_max_iterations() -> usize {
     EigenOptions::default().max_iterations
 }
@@ -122,8 +126,15 @@ pub struct ClusterConfig {
     pub n_clusters: ClusterCountSetting,
     /// Eigenvectors of `S = D^{-1/2} W D^{-1/2}` to compute and embed on; default
     /// `n_clusters` (with `"auto"`: 20, and k-means uses the first k of them).
+    /// Fewer than `n_clusters` is raised to `n_clusters`, with a warning
+    /// ([`ClusterConfig::eigenvector_warning`]).
     #[serde(default)]
     pub n_eigenvectors: Option<usize>,
+    /// Spare eigenvectors beyond a fixed `n_clusters` (instead of `n_eigenvectors`): a
+    /// recipe with two spare ones keeps them when it is copied to another class count.
+    /// Left out of the stage key when 0, so older runs stay up to date.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub extra_eigenvectors: usize,
     /// Independent k-means++ seedings; the lowest inertia wins.
     #[serde(default = "default_restarts")]
     pub kmeans_restarts: usize,
@@ -168,6 +179,7 @@ impl ClusterConfig {
         ClusterConfig {
             n_clusters,
             n_eigenvectors: None,
+            extra_eigenvectors: 0,
             kmeans_restarts: default_restarts(),
             max_iter: default_max_iter(),
             tol: default_tol(),
@@ -189,13 +201,10 @@ impl ClusterConfig {
             if m < 2 {
                 return Err(format!("n_eigenvectors must be at least 2, got {m}"));
             }
-            if let ClusterCountSetting::Fixed(k) = self.n_clusters
-                && m < k
-            {
+            if self.extra_eigenvectors > 0 {
                 return Err(format!(
-                    "n_eigenvectors = {m} is fewer than n_clusters = {k}: k-means would look \
-                     for {k} clusters in a {m}-dimensional embedding; use at least {k} (a \
-                     couple more often helps) or leave n_eigenvectors out (default n_clusters)"
+                    "n_eigenvectors = {m} and extra_eigenvectors = {} both set: give one",
+                    self.extra_eigenvectors
                 ));
             }
             if let ClusterCountSetting::Auto = self.n_clusters
@@ -205,6 +214,12 @@ impl ClusterConfig {
                     "n_eigenvectors must be at least 3 with n_clusters = \"auto\" (it needs two gaps), got {m}"
                 ));
             }
+        }
+        if self.extra_eigenvectors > 0 && self.n_clusters == ClusterCountSetting::Auto {
+            return Err(
+                "extra_eigenvectors needs a fixed n_clusters; with \"auto\" set n_eigenvectors"
+                    .into(),
+            );
         }
         if self.kmeans_restarts == 0 {
             return Err("kmeans_restarts must be at least 1".into());
@@ -230,9 +245,23 @@ impl ClusterConfig {
     /// Eigenvectors to compute for a graph of `n_samples` nodes.
     pub fn n_eigenvectors(&self, n_samples: usize) -> usize {
         match (self.n_eigenvectors, self.n_clusters) {
-            (Some(m), _) => m,
-            (None, ClusterCountSetting::Fixed(k)) => k,
+            (Some(m), ClusterCountSetting::Fixed(k)) => m.max(k),
+            (Some(m), ClusterCountSetting::Auto) => m,
+            (None, ClusterCountSetting::Fixed(k)) => k + self.extra_eigenvectors,
             (None, ClusterCountSetting::Auto) => AUTO_EIGENVECTORS.min(n_samples),
+        }
+    }
+
+    /// Said in the log when `n_eigenvectors` is below a fixed `n_clusters` (typically a
+    /// 10-class recipe copied to more classes): k-means cannot separate k clusters in
+    /// fewer than k dimensions, so k are used.
+    pub fn eigenvector_warning(&self) -> Option<String> {
+        match (self.n_eigenvectors, self.n_clusters) {
+            (Some(m), ClusterCountSetting::Fixed(k)) if m < k => Some(format!(
+                "warning: n_eigenvectors = {m} is fewer than n_clusters = {k}; using {k} \
+                 (extra_eigenvectors = 2 keeps two spare ones for any n_clusters)"
+            )),
+            _ => None,
         }
     }
 
@@ -325,14 +354,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("n_eigenvectors must be at least 2"), "{err}");
-        // A copy of a 10-class pipeline set to 40 classes.
-        let err = load("n_clusters = 40\nn_eigenvectors = 12\n")
+        let err = load("n_clusters = 3\nn_eigenvectors = 4\nextra_eigenvectors = 1\n")
             .unwrap_err()
             .to_string();
+        assert!(err.contains("both set"), "{err}");
+        let err = load("n_clusters = \"auto\"\nextra_eigenvectors = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs a fixed n_clusters"), "{err}");
+    }
+
+    #[test]
+    fn eigenvector_counts_follow_the_cluster_count() {
+        // Two spare eigenvectors, whatever the class count.
+        let config = load("n_clusters = 40\nextra_eigenvectors = 2\n").unwrap();
+        assert_eq!(config.n_eigenvectors(400), 42);
+        assert_eq!(config.eigenvector_warning(), None);
+        // A 10-class recipe copied to 40 classes: raised to 40, and said.
+        let config = load("n_clusters = 40\nn_eigenvectors = 12\n").unwrap();
+        assert_eq!(config.n_eigenvectors(400), 40);
+        let warning = config.eigenvector_warning().unwrap();
         assert!(
-            err.contains("n_eigenvectors = 12 is fewer than n_clusters = 40"),
-            "{err}"
+            warning.contains("n_eigenvectors = 12 is fewer than n_clusters = 40; using 40"),
+            "{warning}"
         );
+        // The stage key of a config without the new key is unchanged.
+        let config = load("n_clusters = 10\nn_eigenvectors = 12\n").unwrap();
+        let json = serde_json::to_value(&config).unwrap();
+        assert!(json.get("extra_eigenvectors").is_none(), "{json}");
     }
 
     #[test]

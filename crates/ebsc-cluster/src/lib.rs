@@ -356,6 +356,9 @@ pub fn cluster_stage(
         format!("{} entries, {n_samples} samples", triplets.len()),
     );
     let n_eigenvectors = check_counts(config, n_samples, inputs)?;
+    if let Some(warning) = config.eigenvector_warning() {
+        sink.log(&warning);
+    }
 
     let started = Instant::now();
     let (graph, build) = input::build_graph(
