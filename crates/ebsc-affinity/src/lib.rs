@@ -99,19 +99,31 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         );
     }
     runner.run(args.stage.force, |run| {
-        let (coefficients, n_samples, labels) = if args.merge {
+        let (coefficients, n_samples, labels, fitted) = if args.merge {
             run.log("merging shards");
             let (c, n) = shard::merge_parts(run.dir(), &fingerprint)?;
-            (c, n, read_labels(&upstream.prepare)?)
+            let fitted = fit_to_class_size(run, &config, n);
+            (c, n, read_labels(&upstream.prepare)?, fitted)
         } else {
             let inputs = load_inputs(args, &upstream)?;
             run.set_device(format!("{:?}", inputs.device).to_lowercase());
             let n = inputs.dictionary.size()[0] as usize;
-            let c = compute_rows(run, &inputs, &config, 0..n);
-            (c, n, inputs.labels)
+            let fitted = fit_to_class_size(run, &config, n);
+            let c = compute_rows(run, &inputs, &fitted, 0..n);
+            (c, n, inputs.labels, fitted)
         };
-        finish_outputs(run, &config, coefficients, n_samples, labels.as_deref())
+        finish_outputs(run, &fitted, coefficients, n_samples, labels.as_deref())
     })
+}
+
+/// `config.fitted(n)`, said in the log and recorded in the manifest's stats.
+fn fit_to_class_size(run: &mut StageRun, config: &AffinityConfig, n: usize) -> AffinityConfig {
+    let (fitted, note) = config.fitted(n);
+    if let Some(note) = note {
+        run.log(note);
+        run.stat("fitted_top_k", fitted.top_k);
+    }
+    fitted
 }
 
 struct UpstreamDirs {
@@ -148,6 +160,10 @@ fn run_shard(
     let started = Instant::now();
     let inputs = load_inputs(args, upstream)?;
     let n = inputs.dictionary.size()[0] as usize;
+    let (config, note) = config.fitted(n);
+    if let Some(note) = note {
+        eprintln!("{STAGE}: {note}");
+    }
     let rows = shard.rows(n);
     eprintln!(
         "{STAGE}: shard {}/{}: rows {}..{} of {n}",

@@ -276,3 +276,55 @@ fn bad_input_is_one_error_line_and_no_manifest() {
     // The upstream manifest no longer verifies: the run says to rerun train.
     expect_one_error_line(&out, &["train"]);
 }
+
+#[test]
+fn small_classes_fit_top_k_and_the_graph_and_n_clusters_is_in_the_key() {
+    // 300 samples in 60 classes: classes of 5, under 2 × top_k = 12.
+    let knn = "top_k = 6\nblock_size = 64\nnormalize_rows = true\naffinity = \"knn\"\nknn_k = 3\n\
+               fit_class_size = true\n\n[cluster]\nn_clusters = 60\n";
+    let p = Project::new(knn);
+    p.write_upstream();
+    let out = p.affinity(&[]);
+    assert!(out.ok, "{}", out.stderr);
+    let log = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        log.contains("fit_class_size: mean class size 5 (300 samples / 60 clusters)")
+            && log.contains("top 3 coefficients a row, the symmetric graph"),
+        "{log}"
+    );
+    assert_eq!(p.manifest()["stats"]["fitted_top_k"], 3);
+    let c = read_triplets(&p.stage_file("coefficients.parquet")).unwrap();
+    let mut per_row = vec![0; N];
+    c.rows.iter().for_each(|&r| per_row[r as usize] += 1);
+    assert!(per_row.iter().all(|&n| n <= 3), "{per_row:?}");
+    // Symmetric (|C| + |C|ᵀ)/2, not the kNN graph's 0.5 / 1.0 weights.
+    let w = read_triplets(&p.stage_file("affinity.parquet")).unwrap();
+    assert!(w.values.iter().any(|&v| v != 0.5 && v != 1.0));
+    // Sharded export and merge fit the same way.
+    for shard in ["0/2", "1/2"] {
+        let out = p.affinity(&["--shard", shard]);
+        assert!(out.ok, "{}", out.stderr);
+    }
+    let merged = p.affinity(&["--merge", "--force"]);
+    assert!(merged.ok, "{}", merged.stderr);
+    assert_eq!(
+        read_triplets(&p.stage_file("coefficients.parquet")).unwrap(),
+        c
+    );
+    assert_eq!(read_triplets(&p.stage_file("affinity.parquet")).unwrap(), w);
+
+    // Another class count is another key: classes of 10 keep top 5.
+    let text = std::fs::read_to_string(p.path("pipelines/p.toml")).unwrap();
+    std::fs::write(
+        p.path("pipelines/p.toml"),
+        text.replace("n_clusters = 60", "n_clusters = 30"),
+    )
+    .unwrap();
+    let out = p.affinity(&[]);
+    assert!(
+        out.ok && !out.stdout.contains("up to date"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(p.manifest()["stats"]["fitted_top_k"], 5);
+}

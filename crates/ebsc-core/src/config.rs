@@ -123,6 +123,13 @@ impl Pipeline {
         Ok(pipeline)
     }
 
+    /// `[cluster] n_clusters` when it is a number (not "auto"): the expected class count that
+    /// train's collapse alarm and affinity's class-size fit default to.
+    pub fn cluster_count(&self) -> Option<usize> {
+        let value = self.table.get("cluster")?.get("n_clusters")?;
+        value.as_integer().and_then(|k| usize::try_from(k).ok())
+    }
+
     pub fn has_section(&self, section: &str) -> bool {
         self.table.contains_key(section)
     }

@@ -61,7 +61,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .progress(args.stage.progress);
     let prepare_dir = runner.upstream_dir("prepare");
     let pretrain_dir = runner.upstream_dir("pretrain");
-    let n_clusters = cluster_count(&pipeline);
+    let n_clusters = pipeline.cluster_count().map(|k| k as f64);
     runner.run(args.stage.force, |run| {
         train(
             run,
@@ -84,12 +84,6 @@ pub fn alarm_level(explicit: Option<f64>, n_clusters: Option<f64>, start: f64) -
         Some(level) => (level > 0.0).then_some(level),
         None => n_clusters.map(|k| if start < k { start / 2.0 } else { k }),
     }
-}
-
-/// `[cluster] n_clusters` when it is a number (the collapse alarm's default level).
-fn cluster_count(pipeline: &Pipeline) -> Option<f64> {
-    let value = pipeline.raw_section("cluster").ok()?.get("n_clusters")?;
-    value.as_integer().map(|k| k as f64)
 }
 
 #[allow(clippy::too_many_arguments)]
