@@ -40,6 +40,9 @@ pub struct LoopConfig {
     /// Clip the global gradient norm to this value.
     pub clip_grad_norm: Option<f64>,
     pub schedule: Schedule,
+    /// Run the epoch monitors at most once per this many steps, and after the last epoch;
+    /// 1 = every epoch. The stages use [`MONITOR_EVERY_STEPS`].
+    pub monitor_every_steps: u64,
 }
 
 impl LoopConfig {
@@ -61,6 +64,16 @@ pub fn run_length(epochs: u64, min_steps: u64, steps_per_epoch: u64) -> (u64, u6
         epochs.max(min_steps.div_ceil(steps_per_epoch)),
         steps_per_epoch,
     )
+}
+
+/// The stages' [`LoopConfig::monitor_every_steps`]: a run stretched by `min_steps` over a
+/// small data set has epochs of one step, and scoring the model after each would cost more
+/// than training it (400 images: 468 scorings in a 7-minute train stage).
+pub const MONITOR_EVERY_STEPS: u64 = 20;
+
+/// Every how many epochs the monitors run: the fewest epochs that span `every_steps` steps.
+pub fn monitor_interval(every_steps: u64, steps_per_epoch: u64) -> u64 {
+    every_steps.div_ceil(steps_per_epoch.max(1)).max(1)
 }
 
 /// The warning for a run of `total` steps with a `warmup` of that many, if it is short.
@@ -106,8 +119,8 @@ pub trait TrainTask {
         Vec::new()
     }
 
-    /// Once after each epoch's last step: diagnostics such as a kNN accuracy. Must not
-    /// change the model.
+    /// After an epoch's last step, at most once per `monitor_every_steps` steps and after
+    /// the last epoch: diagnostics such as a kNN accuracy. Must not change the model.
     fn end_epoch(&mut self, _epoch: u64) -> anyhow::Result<Vec<f64>> {
         Ok(Vec::new())
     }
@@ -223,6 +236,7 @@ impl<'a> Trainer<'a> {
         }
 
         let steps_per_epoch = self.config.steps_per_epoch.max(1);
+        let monitor_every = monitor_interval(self.config.monitor_every_steps, steps_per_epoch);
         let mut last_epoch_loss = None;
         while done < total {
             let epoch = done / steps_per_epoch;
@@ -282,7 +296,9 @@ impl<'a> Trainer<'a> {
                 let seconds = started.elapsed().as_secs_f64();
                 let rate = self.config.samples_per_step as f64 / seconds.max(1e-9);
                 let last_in_epoch = step_in_epoch + 1 == steps_per_epoch;
-                let monitor_values = if last_in_epoch {
+                let monitored =
+                    last_in_epoch && ((epoch + 1).is_multiple_of(monitor_every) || done == total);
+                let monitor_values = if monitored {
                     let values = task.end_epoch(epoch)?;
                     anyhow::ensure!(
                         values.len() == monitors.len(),
@@ -431,6 +447,7 @@ mod tests {
                 total_steps: 12,
                 final_lr_ratio: 0.0,
             },
+            monitor_every_steps: 1,
         }
     }
 
@@ -483,6 +500,34 @@ mod tests {
             resumed.metrics.f64_column("loss").unwrap(),
             outcome.metrics.f64_column("loss").unwrap()
         );
+    }
+
+    #[test]
+    fn monitors_run_at_most_once_per_interval_and_after_the_last_epoch() {
+        assert_eq!(monitor_interval(20, 39), 1);
+        assert_eq!(monitor_interval(20, 4), 5);
+        assert_eq!(monitor_interval(20, 1), 20);
+        assert_eq!(monitor_interval(1, 0), 1);
+        // 3 epochs of 4 steps, monitors every 8 steps: after epochs 2 and 3 (the last).
+        let dir = tempfile::tempdir().unwrap();
+        let vs = VarStore::new(Device::Cpu);
+        let lin = model(&vs);
+        let mut opt = Optimizer::new(&OptimizerConfig::adam(0.1), &vs);
+        let mut task = Fit {
+            lin,
+            nan_at: None,
+            stop_after_epoch: None,
+        };
+        let config = LoopConfig {
+            monitor_every_steps: 8,
+            ..config()
+        };
+        let outcome = Trainer::new(&config, &vs, &mut opt, dir.path())
+            .run(&mut task)
+            .unwrap();
+        let weight = outcome.metrics.f64_column("weight").unwrap();
+        let monitored: Vec<usize> = (0..weight.len()).filter(|&i| weight[i].is_some()).collect();
+        assert_eq!(monitored, vec![7, 11]);
     }
 
     #[test]

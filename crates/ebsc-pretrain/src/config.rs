@@ -8,7 +8,7 @@
 //! temperature = 0.5            # NT-Xent τ
 //! warmup_epochs = 0.5          # linear warm-up, then cosine decay to final_lr_ratio·lr
 //! checkpoint_every = 50        # steps
-//! knn_monitor = true           # kNN accuracy on labels once per epoch (diagnostic only)
+//! knn_monitor = true           # kNN accuracy per epoch, at most every 20 steps (diagnostic)
 //! [pretrain.encoder]
 //! kind = "convnet"             # identity | mlp | convnet | resnet18
 //! width = 32

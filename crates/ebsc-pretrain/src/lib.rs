@@ -21,7 +21,7 @@ use ebsc_nn::encoders::{self, EncoderConfig, EncoderSpec, Model};
 use ebsc_nn::optim::Optimizer;
 use ebsc_nn::schedule::Schedule;
 use ebsc_nn::seed::derive_seed;
-use ebsc_nn::trainer::{LoopConfig, Trainer, few_steps_warning, run_length};
+use ebsc_nn::trainer::{LoopConfig, MONITOR_EVERY_STEPS, Trainer, few_steps_warning, run_length};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
@@ -212,6 +212,7 @@ fn train(
             total_steps: total,
             final_lr_ratio: config.final_lr_ratio,
         },
+        monitor_every_steps: MONITOR_EVERY_STEPS,
     };
     let knn = if config.knn_monitor {
         knn_samples(&prepare_dir.join("samples.parquet"), n, config)?

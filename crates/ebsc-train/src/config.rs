@@ -23,7 +23,7 @@
 //! encoder_lr_scale = 1.0       # the encoder's learning rate = this × optimizer.lr
 //! encoder_se_grad = 1.0        # share of L_se's and L_ebm's gradient that reaches the encoder
 //! min_effective_rank = 10.0    # collapse alarm (0: off); default: [cluster] n_clusters
-//! monitor_samples = 5000       # samples scored per epoch (effective rank, kNN accuracy)
+//! monitor_samples = 5000       # samples scored per epoch, at most every 20 steps (rank, kNN)
 //! energy_dim = 64              # m, width of the towers' tanh outputs
 //! energy_hidden = [256]        # hidden ReLU layers of each tower
 //! threshold_init = 0.0         # b of the shrink map at the start (learned, ≥ 0)

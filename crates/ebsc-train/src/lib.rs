@@ -22,7 +22,7 @@ use ebsc_nn::energy::{EnergyMetadata, EnergyNet, EnergyShape};
 use ebsc_nn::optim::Optimizer;
 use ebsc_nn::schedule::Schedule;
 use ebsc_nn::seed::derive_seed;
-use ebsc_nn::trainer::{LoopConfig, Trainer, few_steps_warning, run_length};
+use ebsc_nn::trainer::{LoopConfig, MONITOR_EVERY_STEPS, Trainer, few_steps_warning, run_length};
 use tch::Device;
 
 use crate::config::{Method, ResidualInit, TrainConfig};
@@ -228,6 +228,7 @@ fn train(
             total_steps: total,
             final_lr_ratio: config.final_lr_ratio,
         },
+        monitor_every_steps: MONITOR_EVERY_STEPS,
     };
     let outcome = Trainer::new(&loop_config, &vs, &mut optimizer, run.work_dir())
         .progress(progress, STAGE)
