@@ -460,6 +460,16 @@ mod tests {
         lin
     }
 
+    /// The task with no NaN and a guard that refuses `stop_after_epoch`, and its optimizer.
+    fn guarded_fit(vs: &VarStore, stop_after_epoch: Option<u64>) -> (Optimizer, Fit) {
+        let task = Fit {
+            lin: model(vs),
+            nan_at: None,
+            stop_after_epoch,
+        };
+        (Optimizer::new(&OptimizerConfig::adam(0.1), vs), task)
+    }
+
     fn train(dir: &Path, nan_at: Option<u64>) -> anyhow::Result<(TrainOutcome, Vec<f32>)> {
         let vs = VarStore::new(Device::Cpu);
         let lin = model(&vs);
@@ -511,13 +521,7 @@ mod tests {
         // 3 epochs of 4 steps, monitors every 8 steps: after epochs 2 and 3 (the last).
         let dir = tempfile::tempdir().unwrap();
         let vs = VarStore::new(Device::Cpu);
-        let lin = model(&vs);
-        let mut opt = Optimizer::new(&OptimizerConfig::adam(0.1), &vs);
-        let mut task = Fit {
-            lin,
-            nan_at: None,
-            stop_after_epoch: None,
-        };
+        let (mut opt, mut task) = guarded_fit(&vs, None);
         let config = LoopConfig {
             monitor_every_steps: 8,
             ..config()
@@ -549,13 +553,7 @@ mod tests {
         // after the checkpoint at step 5 was written.
         let dir = tempfile::tempdir().unwrap();
         let vs = VarStore::new(Device::Cpu);
-        let lin = model(&vs);
-        let mut opt = Optimizer::new(&OptimizerConfig::adam(0.1), &vs);
-        let mut task = Fit {
-            lin,
-            nan_at: None,
-            stop_after_epoch: Some(1),
-        };
+        let (mut opt, mut task) = guarded_fit(&vs, Some(1));
         let err = Trainer::new(&config(), &vs, &mut opt, dir.path())
             .run(&mut task)
             .err()
