@@ -76,6 +76,34 @@ pub fn monitor_interval(every_steps: u64, steps_per_epoch: u64) -> u64 {
     every_steps.div_ceil(steps_per_epoch.max(1)).max(1)
 }
 
+/// The batch a data set of `n` samples allows: `asked`, or all `n` samples at once when
+/// there are fewer, with a line for the log saying so.
+pub fn fit_batch(asked: usize, n: usize) -> (usize, Option<String>) {
+    let batch = asked.min(n);
+    let note = (batch < asked)
+        .then(|| format!("batch_size {asked} is more than the {n} samples: batches of {batch}"));
+    (batch, note)
+}
+
+/// The log lines about a run of `epochs` (`asked_epochs` in the config, more when
+/// `min_steps` needed them) and `total` steps with a `warmup` of that many.
+pub fn run_length_notes(
+    asked_epochs: u64,
+    min_steps: u64,
+    epochs: u64,
+    total: u64,
+    warmup: u64,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if epochs > asked_epochs {
+        notes.push(format!(
+            "min_steps = {min_steps}: {epochs} epochs instead of {asked_epochs}"
+        ));
+    }
+    notes.extend(few_steps_warning(total, warmup));
+    notes
+}
+
 /// The warning for a run of `total` steps with a `warmup` of that many, if it is short.
 pub fn few_steps_warning(total: u64, warmup: u64) -> Option<String> {
     (total < warmup + FEW_STEPS).then(|| {
@@ -460,11 +488,12 @@ mod tests {
         lin
     }
 
-    /// The task with no NaN and a guard that refuses `stop_after_epoch`, and its optimizer.
-    fn guarded_fit(vs: &VarStore, stop_after_epoch: Option<u64>) -> (Optimizer, Fit) {
+    /// The task (a NaN at step `nan_at`, a guard that refuses `stop_after_epoch`) and its
+    /// optimizer.
+    fn fit(vs: &VarStore, nan_at: Option<u64>, stop_after_epoch: Option<u64>) -> (Optimizer, Fit) {
         let task = Fit {
             lin: model(vs),
-            nan_at: None,
+            nan_at,
             stop_after_epoch,
         };
         (Optimizer::new(&OptimizerConfig::adam(0.1), vs), task)
@@ -472,13 +501,7 @@ mod tests {
 
     fn train(dir: &Path, nan_at: Option<u64>) -> anyhow::Result<(TrainOutcome, Vec<f32>)> {
         let vs = VarStore::new(Device::Cpu);
-        let lin = model(&vs);
-        let mut opt = Optimizer::new(&OptimizerConfig::adam(0.1), &vs);
-        let mut task = Fit {
-            lin,
-            nan_at,
-            stop_after_epoch: None,
-        };
+        let (mut opt, mut task) = fit(&vs, nan_at, None);
         let outcome = Trainer::new(&config(), &vs, &mut opt, dir).run(&mut task)?;
         let w = Vec::<f32>::try_from(task.lin.ws.detach().flatten(0, -1))?;
         Ok((outcome, w))
@@ -521,7 +544,7 @@ mod tests {
         // 3 epochs of 4 steps, monitors every 8 steps: after epochs 2 and 3 (the last).
         let dir = tempfile::tempdir().unwrap();
         let vs = VarStore::new(Device::Cpu);
-        let (mut opt, mut task) = guarded_fit(&vs, None);
+        let (mut opt, mut task) = fit(&vs, None, None);
         let config = LoopConfig {
             monitor_every_steps: 8,
             ..config()
@@ -553,7 +576,7 @@ mod tests {
         // after the checkpoint at step 5 was written.
         let dir = tempfile::tempdir().unwrap();
         let vs = VarStore::new(Device::Cpu);
-        let (mut opt, mut task) = guarded_fit(&vs, Some(1));
+        let (mut opt, mut task) = fit(&vs, None, Some(1));
         let err = Trainer::new(&config(), &vs, &mut opt, dir.path())
             .run(&mut task)
             .err()

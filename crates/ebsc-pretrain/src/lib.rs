@@ -21,7 +21,9 @@ use ebsc_nn::encoders::{self, EncoderConfig, EncoderSpec, Model};
 use ebsc_nn::optim::Optimizer;
 use ebsc_nn::schedule::Schedule;
 use ebsc_nn::seed::derive_seed;
-use ebsc_nn::trainer::{LoopConfig, MONITOR_EVERY_STEPS, Trainer, few_steps_warning, run_length};
+use ebsc_nn::trainer::{
+    LoopConfig, MONITOR_EVERY_STEPS, Trainer, fit_batch, run_length, run_length_notes,
+};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
@@ -185,17 +187,12 @@ fn train(
 ) -> anyhow::Result<MetricsLog> {
     let n = inputs.len();
     // A data set smaller than a batch trains on all of it at once.
-    let batch_size = config.batch_size.min(n);
+    let (batch_size, batch_note) = fit_batch(config.batch_size, n);
     anyhow::ensure!(
         batch_size >= 2,
         "NT-Xent needs at least 2 samples, the inputs hold {n}"
     );
-    if batch_size < config.batch_size {
-        run.log(format!(
-            "batch_size {} is more than the {n} samples: batches of {batch_size}",
-            config.batch_size
-        ));
-    }
+    batch_note.into_iter().for_each(|note| run.log(note));
     let (epochs, steps_per_epoch) =
         run_length(config.epochs, config.min_steps, (n / batch_size) as u64);
     let total = steps_per_epoch * epochs;
@@ -233,15 +230,8 @@ fn train(
     run.log(format!(
         "{epochs} epochs × {steps_per_epoch} steps of {batch_size} samples"
     ));
-    if epochs > config.epochs {
-        run.log(format!(
-            "min_steps = {}: {epochs} epochs instead of {}",
-            config.min_steps, config.epochs
-        ));
-    }
-    if let Some(warning) = few_steps_warning(total, warmup_steps) {
-        run.log(warning);
-    }
+    let notes = run_length_notes(config.epochs, config.min_steps, epochs, total, warmup_steps);
+    notes.into_iter().for_each(|note| run.log(note));
     let mut optimizer = Optimizer::new(&config.optimizer, vs);
     let outcome = Trainer::new(&loop_config, vs, &mut optimizer, run.work_dir())
         .progress(progress, STAGE)

@@ -22,7 +22,9 @@ use ebsc_nn::energy::{EnergyMetadata, EnergyNet, EnergyShape};
 use ebsc_nn::optim::Optimizer;
 use ebsc_nn::schedule::Schedule;
 use ebsc_nn::seed::derive_seed;
-use ebsc_nn::trainer::{LoopConfig, MONITOR_EVERY_STEPS, Trainer, few_steps_warning, run_length};
+use ebsc_nn::trainer::{
+    LoopConfig, MONITOR_EVERY_STEPS, Trainer, fit_batch, run_length, run_length_notes,
+};
 use tch::Device;
 
 use crate::config::{Method, ResidualInit, TrainConfig};
@@ -121,17 +123,12 @@ fn train(
     let encoder_trains =
         config.method == Method::Ebsc && !config.freeze_encoder && model.is_trainable();
     let ssl = encoder_trains && model.spec().head.is_some();
-    let batch_size = config.batch_size.min(n);
+    let (batch_size, batch_note) = fit_batch(config.batch_size, n);
     anyhow::ensure!(
         batch_size >= 3,
         "a batch needs at least 3 samples, the inputs hold {n}"
     );
-    if batch_size < config.batch_size {
-        run.log(format!(
-            "batch_size {} is more than the {n} samples: batches of {batch_size}",
-            config.batch_size
-        ));
-    }
+    batch_note.into_iter().for_each(|note| run.log(note));
     let samples_per_epoch = config.samples_per_epoch.unwrap_or(n).min(n);
     let (epochs, steps_per_epoch) = run_length(
         config.epochs,
@@ -144,22 +141,15 @@ fn train(
         model.spec().encoder.name(),
         if encoder_trains { "trained jointly" } else { "frozen" },
     ));
-    if epochs > config.epochs {
-        run.log(format!(
-            "min_steps = {}: {epochs} epochs instead of {}",
-            config.min_steps, config.epochs
-        ));
-    }
     let warmup = config
         .se_warmup_steps
         .max((config.warmup_epochs * steps_per_epoch as f64).round() as u64);
-    if let Some(warning) = few_steps_warning(total, warmup) {
-        run.log(warning);
-    }
+    let notes = run_length_notes(config.epochs, config.min_steps, epochs, total, warmup);
+    notes.into_iter().for_each(|note| run.log(note));
     if !ssl && config.method == Method::Ebsc {
         run.log("no L_ssl term: the encoder is frozen or has no head");
     }
-    let mut monitor = DictionaryMonitor::new(&labels, config.monitor_samples, None);
+    let mut monitor = DictionaryMonitor::new(&labels, config.monitor_samples);
     if encoder_trains {
         // The pretrained dictionary, before any step: how spread out training starts.
         let d = embed_dictionary(&model, &inputs, config.dictionary, &monitor.indices);
