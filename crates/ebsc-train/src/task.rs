@@ -82,8 +82,9 @@ pub struct DictionaryMonitor {
 }
 
 impl DictionaryMonitor {
-    /// Up to `max_samples` evenly spaced samples of `labels.len()`.
-    pub fn new(labels: &[i64], max_samples: usize, alarm: Option<f64>) -> DictionaryMonitor {
+    /// Up to `max_samples` evenly spaced samples of `labels.len()`, with no alarm yet (its
+    /// level depends on the starting dictionary, which the monitor's samples score).
+    pub fn new(labels: &[i64], max_samples: usize) -> DictionaryMonitor {
         let n = labels.len();
         let stride = n.div_ceil(max_samples.max(2)).max(1);
         let indices: Vec<i64> = (0..n).step_by(stride).map(|i| i as i64).collect();
@@ -92,7 +93,7 @@ impl DictionaryMonitor {
             indices,
             labels,
             knn_k: 20,
-            alarm,
+            alarm: None,
         }
     }
 
@@ -357,7 +358,7 @@ impl<'a> SelfExpressiveTask<'a> {
 }
 
 impl SelfExpressiveTask<'_> {
-    /// The coding-rate term only acts on an encoder that trains.
+    /// The coding-rate term only acts on an encoder that trains (so only with `ebsc`).
     fn uses_coding_rate(&self) -> bool {
         self.encoder_trains && self.config.tcr_weight > 0.0
     }
@@ -370,7 +371,7 @@ impl TrainTask for SelfExpressiveTask<'_> {
             Method::Ebsc if self.ssl => vec!["ssl".into(), "se".into(), "ebm".into()],
             Method::Ebsc => vec!["se".into(), "ebm".into()],
         };
-        if self.config.method == Method::Ebsc && self.uses_coding_rate() {
+        if self.uses_coding_rate() {
             terms.push("tcr".into());
         }
         terms
@@ -384,18 +385,14 @@ impl TrainTask for SelfExpressiveTask<'_> {
         let Some(monitor) = &self.monitor else {
             return Ok(Vec::new());
         };
-        let d = match &self.fixed_dictionary {
-            Some(fixed) => {
-                let index = Tensor::from_slice(&monitor.indices).to_device(fixed.device());
-                fixed.index_select(0, &index)
-            }
-            None => embed_dictionary(
-                self.model,
-                self.inputs,
-                self.config.dictionary,
-                &monitor.indices,
-            ),
-        };
+        // Only joint runs monitor per epoch (a frozen dictionary is scored once, after
+        // training), so the dictionary is always the encoder's current one.
+        let d = embed_dictionary(
+            self.model,
+            self.inputs,
+            self.config.dictionary,
+            &monitor.indices,
+        );
         Ok(monitor.score(&d))
     }
 
@@ -506,7 +503,10 @@ mod tests {
     fn monitor_alarm_fires_below_its_level_only() {
         // 10 samples, at most 4 scored: stride ⌈10/4⌉ = 3 → samples 0, 3, 6, 9.
         let labels: Vec<i64> = (0..10).map(|i| i % 2).collect();
-        let monitor = DictionaryMonitor::new(&labels, 4, Some(10.0));
+        let monitor = DictionaryMonitor {
+            alarm: Some(10.0),
+            ..DictionaryMonitor::new(&labels, 4)
+        };
         assert_eq!(monitor.indices, vec![0, 3, 6, 9]);
         assert_eq!(monitor.names(), vec!["effective_rank", "knn_accuracy"]);
         assert!(monitor.alarm_reason(&[12.0, 0.9]).is_none());
@@ -516,7 +516,7 @@ mod tests {
             "{reason}"
         );
         // Without labels there is no kNN accuracy; without a level, no alarm.
-        let unlabelled = DictionaryMonitor::new(&[-1; 10], 4, None);
+        let unlabelled = DictionaryMonitor::new(&[-1; 10], 4);
         assert_eq!(unlabelled.names(), vec!["effective_rank"]);
         assert!(unlabelled.alarm_reason(&[0.5]).is_none());
     }
