@@ -81,18 +81,9 @@ impl EnergyModel {
     pub fn towers(&self, d: &Tensor) -> (Tensor, Tensor) {
         tch::no_grad(|| {
             let n = d.size()[0];
-            if n == 0 {
-                let width = self.net.out_dim()
-                    + if self.net.geometry > 0.0 {
-                        self.input_dim()
-                    } else {
-                        0
-                    };
-                let empty = Tensor::zeros([0, width], (Kind::Float, d.device()));
-                return (empty.shallow_clone(), empty);
-            }
             let (mut us, mut vs) = (Vec::new(), Vec::new());
-            for start in (0..n).step_by(TOWER_CHUNK as usize) {
+            // One (empty) chunk when n = 0, so the rows still have the scoring width.
+            for start in (0..n.max(1)).step_by(TOWER_CHUNK as usize) {
                 let chunk = d.narrow(0, start, TOWER_CHUNK.min(n - start));
                 let (u, v) = self.net.scoring_rows(&chunk);
                 us.push(u.to_kind(Kind::Float));

@@ -252,6 +252,9 @@ mod tests {
         assert!(s.allclose(&expected, 1e-5, 1e-6, false));
         let (u, v) = net.scoring_rows(&d);
         assert_eq!(u.size(), vec![5, 3 + 4]);
+        // No rows: still the scoring width (the affinity stage relies on it).
+        let (u0, v0) = net.scoring_rows(&d.narrow(0, 0, 0));
+        assert_eq!((u0.size(), v0.size()), (vec![0, 7], vec![0, 7]));
         assert!(u.matmul(&v.tr()).allclose(&s, 1e-5, 1e-5, false));
         // Zeroed query tower: exactly the scaled cosine, and the residual still gets a
         // gradient through the query tower's last layer.
