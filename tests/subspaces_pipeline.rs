@@ -6,9 +6,8 @@
 //! spectral clustering of a kNN graph on the raw points scores far lower on the same data.
 //! The test asserts both, so it proves self-expression, not neighbourhoods.
 
-use clap::Parser;
 use ebsc_io::{TensorFile, Triplets, write_triplets};
-use ebsc_tests::{accuracy, cosine_neighbours, repo_root, run_all};
+use ebsc_tests::{accuracy, cosine_neighbours, repo_root, run_all, standalone_accuracy};
 
 /// A symmetric kNN graph (cosine, connectivity, `(A + Aᵀ)/2`) on the rows of `x` `[n, d]`,
 /// as scikit-learn's `kneighbors_graph` + symmetrisation would build it.
@@ -48,23 +47,17 @@ fn self_expression_separates_overlapping_subspaces_where_neighbourhoods_do_not()
     let graph = knn_graph(&features, shape[0], shape[1], 10);
     let graph_path = work.path().join("knn.parquet");
     write_triplets(std::fs::File::create(&graph_path).unwrap(), &graph).unwrap();
-    let knn_out = work.path().join("knn");
-    let args = ebsc_cluster::Args::try_parse_from([
-        "ebsc-cluster",
-        "--affinity",
-        graph_path.to_str().unwrap(),
-        "--labels",
-        dir.join("prepare/samples.parquet").to_str().unwrap(),
-        "--n-clusters",
-        "8",
-        "--out",
-        knn_out.to_str().unwrap(),
-        "--progress",
-        "none",
-    ])
-    .unwrap();
-    ebsc_cluster::run(&args).unwrap();
-    let knn_acc = accuracy(&knn_out.join("metrics.json"));
+    let knn_acc = standalone_accuracy(
+        &[
+            "--affinity",
+            graph_path.to_str().unwrap(),
+            "--labels",
+            dir.join("prepare/samples.parquet").to_str().unwrap(),
+            "--n-clusters",
+            "8",
+        ],
+        &work.path().join("knn"),
+    );
     eprintln!("subspaces: self-expressive ACC {acc:.4}, 10-NN graph ACC {knn_acc:.4}");
 
     assert!(acc >= 0.98, "self-expressive pipeline ACC {acc:.4} < 0.98");

@@ -55,6 +55,19 @@ pub fn accuracy(metrics_json: &Path) -> f64 {
     metrics["acc"].as_f64().unwrap()
 }
 
+/// ACC of `ebsc-cluster` run standalone with `args` (its input, labels and settings),
+/// writing into `out`.
+pub fn standalone_accuracy(args: &[&str], out: &Path) -> f64 {
+    let out_arg = out.to_str().unwrap();
+    let argv = ["ebsc-cluster"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .chain(["--out", out_arg, "--progress", "none"]);
+    let args = ebsc_cluster::Args::try_parse_from(argv).unwrap();
+    ebsc_cluster::run(&args).unwrap();
+    accuracy(&out.join("metrics.json"))
+}
+
 /// ACC of spectral clustering of the cosine k-NN graph of a tensor's rows
 /// (`ebsc-cluster --features F --tensor T --knn K`), written under `out`.
 pub fn knn_graph_accuracy(
@@ -65,28 +78,23 @@ pub fn knn_graph_accuracy(
     n_eigenvectors: usize,
     out: &Path,
 ) -> f64 {
-    let args = ebsc_cluster::Args::try_parse_from([
-        "ebsc-cluster",
-        "--features",
-        features.to_str().unwrap(),
-        "--tensor",
-        tensor,
-        "--labels",
-        labels.to_str().unwrap(),
-        "--n-clusters",
-        &n_clusters.to_string(),
-        "--n-eigenvectors",
-        &n_eigenvectors.to_string(),
-        "--knn",
-        "10",
-        "--out",
-        out.to_str().unwrap(),
-        "--progress",
-        "none",
-    ])
-    .unwrap();
-    ebsc_cluster::run(&args).unwrap();
-    accuracy(&out.join("metrics.json"))
+    standalone_accuracy(
+        &[
+            "--features",
+            features.to_str().unwrap(),
+            "--tensor",
+            tensor,
+            "--labels",
+            labels.to_str().unwrap(),
+            "--n-clusters",
+            &n_clusters.to_string(),
+            "--n-eigenvectors",
+            &n_eigenvectors.to_string(),
+            "--knn",
+            "10",
+        ],
+        out,
+    )
 }
 
 /// For each row of `x` `[n, d]`, the `k` other rows of highest cosine similarity, most
