@@ -17,11 +17,6 @@ source scripts/bench/common.sh  # $runs: a temp folder for logs, removed on exit
 data=data/runs
 here=$data/$pipeline
 
-run_pipeline() {
-    scripts/stages.sh run "$1" --progress none >/dev/null 2>"$runs/stages.log" || {
-        tail -n 30 "$runs/stages.log" >&2; exit 1; }
-}
-
 # The full model; a finished run is up to date and costs nothing.
 run_pipeline "$pipeline"
 labels=$here/prepare/samples.parquet

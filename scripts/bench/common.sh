@@ -1,6 +1,7 @@
 # Shared by the benchmark sections in scripts/bench/: sourced, not run.
 # Provides $runs (a temp folder removed on exit), `timed LOG CMD...` (runs CMD under
 # /usr/bin/time -v, stdout to LOG.out), and `wall_s LOG` / `rss_mib LOG` to read it back.
+# `run_pipeline FILE` runs every stage of a pipeline quietly (its log on failure).
 # `run_settings DIR` prints a finished run's n_clusters, eigenvector count and pretrained
 # tensor (head, or backbone for the identity encoder).
 
@@ -19,6 +20,11 @@ wall_s() {
 
 rss_mib() {
     awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$1"
+}
+
+run_pipeline() {
+    scripts/stages.sh run "$1" --progress none >/dev/null 2>"$runs/stages.log" || {
+        tail -n 30 "$runs/stages.log" >&2; exit 1; }
 }
 
 # From the stage manifests, which hold the merged pipeline (`extends` included).

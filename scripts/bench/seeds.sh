@@ -19,9 +19,7 @@ for seed in $seeds; do
         name=$pipeline-seed$seed; file=$data/.pipelines/$name.toml
         printf 'extends = "%s"\n\n[pipeline]\nseed = %s\n' "$PWD/pipelines/$pipeline.toml" "$seed" >"$file"
     fi
-    start=$(date +%s.%N)
-    scripts/stages.sh run "$file" --progress none >/dev/null 2>"$runs/stages.log" || {
-        tail -n 30 "$runs/stages.log" >&2; exit 1; }
+    run_pipeline "$file"
     read -r n_clusters n_eigenvectors pretrained_tensor < <(run_settings "$data/$name")
     for which in pretrained:pretrain:$pretrained_tensor trained:train:dictionary; do
         IFS=: read -r label stage tensor <<<"$which"
