@@ -69,6 +69,9 @@ pub struct Pipeline {
     pub path: PathBuf,
     pub settings: PipelineSettings,
     table: toml::Table,
+    /// The file each key was written in (`section.key`, `section.table.key`); keys from a
+    /// base file name it in errors.
+    origins: Vec<(String, PathBuf)>,
 }
 
 /// The top-level key naming the pipeline a file starts from.
@@ -85,7 +88,8 @@ impl Pipeline {
     /// Parses pipeline text; `path` names it in errors and gives the pipeline its name, and
     /// an `extends` in it is resolved from the file's folder.
     pub fn parse(path: &Path, text: &str) -> Result<Pipeline, ConfigError> {
-        let table = merged_table(path, text, &mut Vec::new())?;
+        let mut origins = Vec::new();
+        let table = merged_table(path, text, &mut Vec::new(), &mut origins)?;
         for (key, value) in &table {
             if !value.is_table() {
                 return Err(ConfigError::TopLevelKey {
@@ -118,6 +122,7 @@ impl Pipeline {
                 description: None,
             },
             table,
+            origins,
         };
         pipeline.settings = pipeline.section("pipeline")?;
         Ok(pipeline)
@@ -162,12 +167,59 @@ impl Pipeline {
     }
 
     pub fn invalid(&self, section: &str, message: impl Into<String>) -> ConfigError {
+        let message = one_line(&message.into());
+        // An unknown key written in a base file is reported against that file.
+        if let Some(base) = unknown_field(&message).and_then(|key| self.written_in(section, key)) {
+            return ConfigError::Invalid {
+                path: base.to_path_buf(),
+                section: section.into(),
+                message: format!("{message} (inherited by {})", self.path.display()),
+            };
+        }
         ConfigError::Invalid {
             path: self.path.clone(),
             section: section.into(),
-            message: one_line(&message.into()),
+            message,
         }
     }
+
+    /// The base file that wrote `key` somewhere in `section`, when this file did not.
+    fn written_in(&self, section: &str, key: &str) -> Option<&Path> {
+        let prefix = format!("{section}.");
+        let suffix = format!(".{key}");
+        let mut files = self
+            .origins
+            .iter()
+            .filter(|(dotted, _)| dotted.starts_with(&prefix) && dotted.ends_with(&suffix))
+            .map(|(_, file)| file.as_path());
+        let first = files.next()?;
+        let own = first == self.path || files.any(|file| file == self.path);
+        (!own).then_some(first)
+    }
+
+    /// The merged configuration as TOML: what the stages read, after every `extends`.
+    pub fn effective_toml(&self) -> String {
+        let mut text = String::new();
+        for section in SECTIONS {
+            if let Some(table) = self.table.get(*section) {
+                let mut one = toml::Table::new();
+                one.insert((*section).to_string(), table.clone());
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(
+                    &toml::to_string(&one).expect("a parsed TOML table serialises back to TOML"),
+                );
+            }
+        }
+        text
+    }
+}
+
+/// `X` in serde's "unknown field `X`, expected …".
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.split("unknown field `").nth(1)?;
+    rest.split('`').next()
 }
 
 fn read_text(path: &Path) -> Result<String, ConfigError> {
@@ -191,9 +243,12 @@ fn merged_table(
     path: &Path,
     text: &str,
     chain: &mut Vec<PathBuf>,
+    origins: &mut Vec<(String, PathBuf)>,
 ) -> Result<toml::Table, ConfigError> {
     let mut table = parse_table(path, text)?;
-    let Some(target) = table.remove(EXTENDS_KEY) else {
+    let target = table.remove(EXTENDS_KEY);
+    record_origins(&table, "", path, origins);
+    let Some(target) = target else {
         return Ok(table);
     };
     let extends_error = |target: &str, message: String| ConfigError::Extends {
@@ -223,7 +278,7 @@ fn merged_table(
         ));
     }
     let base_text = read_text(&base_path)?;
-    let mut base = merged_table(&base_path, &base_text, chain)?;
+    let mut base = merged_table(&base_path, &base_text, chain, origins)?;
     chain.pop();
     merge_into(&mut base, table);
     Ok(base)
@@ -262,6 +317,31 @@ fn resolve_extends(path: &Path, target: &str) -> Result<PathBuf, String> {
     }
     let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
     Err(format!("no pipeline file (tried {})", tried.join(", ")))
+}
+
+/// Notes `path` as the file that wrote every key of `table` (dotted under `prefix`). A file
+/// is recorded before its base, so the first entry of a key is the file that wins.
+fn record_origins(
+    table: &toml::Table,
+    prefix: &str,
+    path: &Path,
+    origins: &mut Vec<(String, PathBuf)>,
+) {
+    for (key, value) in table {
+        let dotted = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Table(inner) => record_origins(inner, &dotted, path, origins),
+            _ => {
+                if !origins.iter().any(|(k, _)| *k == dotted) {
+                    origins.push((dotted, path.to_path_buf()));
+                }
+            }
+        }
+    }
 }
 
 /// `over` on top of `base`: tables merge key by key, other values replace.
@@ -422,6 +502,53 @@ mod tests {
             p.raw_section("train").unwrap()["beta"].as_float(),
             Some(0.0)
         );
+    }
+
+    #[test]
+    fn unknown_key_in_a_base_file_names_the_base() {
+        let (_dir, pipelines) = pipelines_dir();
+        std::fs::write(
+            pipelines.join("typo.toml"),
+            "[pipeline]\nseed = 1\n[prepare]\nsource = \"idx\"\nlimt = 5\n",
+        )
+        .unwrap();
+        let child = pipelines.join("child.toml");
+        std::fs::write(&child, "extends = \"typo\"\n[pipeline]\nseed = 2\n").unwrap();
+        let p = Pipeline::load(&child).unwrap();
+        let err = p.section::<Prepare>("prepare").unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{}: [prepare]: unknown field `limt`",
+                pipelines.join("typo.toml").display()
+            )) && err.contains(&format!("(inherited by {})", child.display())),
+            "{err}"
+        );
+        // The same typo written in the extending file is reported there.
+        std::fs::write(&child, "extends = \"typo\"\n[prepare]\nlimt = 6\n").unwrap();
+        let p = Pipeline::load(&child).unwrap();
+        let err = p.section::<Prepare>("prepare").unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}: [prepare]:", child.display()))
+                && !err.contains("inherited"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn effective_toml_is_the_merged_table_in_section_order() {
+        let (_dir, pipelines) = pipelines_dir();
+        let child = pipelines.join("child.toml");
+        std::fs::write(&child, "extends = \"base\"\n[train]\nbeta = 0.5\n").unwrap();
+        let p = Pipeline::load(&child).unwrap();
+        let text = p.effective_toml();
+        assert!(!text.contains("extends"), "{text}");
+        let reparsed = Pipeline::parse(&pipelines.join("flat.toml"), &text).unwrap();
+        assert_eq!(reparsed.table, p.table);
+        let order: Vec<usize> = ["[pipeline]", "[prepare]", "[train]"]
+            .iter()
+            .map(|h| text.find(h).unwrap())
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
     }
 
     #[test]
