@@ -14,8 +14,9 @@ use crate::config::{PrepareConfig, SourceConfig};
 use crate::dataset::Dataset;
 
 pub const STAGE: &str = "prepare";
-/// Bump when the outputs for a given config change meaning.
-pub const STAGE_VERSION: u32 = 1;
+/// Bump when the outputs for a given config change meaning (2: image folders keep the
+/// files' channel count).
+pub const STAGE_VERSION: u32 = 2;
 
 #[derive(Debug, clap::Parser)]
 #[command(

@@ -1,7 +1,9 @@
 //! A folder with one subfolder of images per class (torchvision's `ImageFolder` layout).
 //!
 //! Class names are the subfolder names, sorted; images are PNG, JPEG or PNM files, sorted by
-//! name. Every image ends up as `[C, H, W]` u8, RGB or grayscale, all of one size.
+//! name. Every image ends up as `[C, H, W]` u8, all of one size: one gray channel when every
+//! file is grayscale, three RGB channels when any file has colour, unless `grayscale` asks
+//! for one or the other.
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +22,8 @@ pub struct ImageFolderConfig {
     /// Resize every image to `[height, width]` (bilinear); without it all images must share
     /// one size.
     pub resize: Option<[u32; 2]>,
-    /// `true`: one gray channel; `false` (the default): three RGB channels.
+    /// `true`: one gray channel; `false`: three RGB channels. Unset (the default): the
+    /// files' own channels (gray when every file is gray, RGB when any has colour).
     pub grayscale: Option<bool>,
 }
 
@@ -37,7 +40,11 @@ pub fn read(config: &ImageFolderConfig) -> anyhow::Result<Dataset> {
             format_args!("resize = [{height}, {width}]; expected [height, width], both positive"),
         ));
     }
-    let grayscale = config.grayscale.unwrap_or(false);
+    let channels_wanted = match config.grayscale {
+        Some(true) => Channels::Gray,
+        Some(false) => Channels::Rgb,
+        None => Channels::AsFile,
+    };
     let class_folders = list_class_folders(root)?;
 
     let mut pixels = Vec::new();
@@ -45,14 +52,28 @@ pub fn read(config: &ImageFolderConfig) -> anyhow::Result<Dataset> {
     // (height, width) of the first image, and its path, when not resizing.
     let mut first_size: Option<((u32, u32), PathBuf)> = None;
     let mut class_names = Vec::with_capacity(class_folders.len());
+    // 1 or 3 once the first image is read; gray images read so far are widened to RGB when
+    // a colour image follows them.
+    let mut channels = None;
     for (label, (class_name, class_folder)) in (0i32..).zip(class_folders) {
         for file in list_images(&class_folder)? {
-            let mut image = decode(&file, grayscale)?;
+            let mut image = decode(&file, channels_wanted)?;
             match config.resize {
                 Some([height, width]) => {
                     image = image.resize_exact(width, height, FilterType::Triangle);
                 }
                 None => check_same_size(&file, &image, &mut first_size)?,
+            }
+            let image_channels = usize::from(image.color().channel_count());
+            match channels {
+                Some(3) if image_channels == 1 => image = DynamicImage::ImageRgb8(image.to_rgb8()),
+                Some(1) if image_channels == 3 => {
+                    let plane = image.width() as usize * image.height() as usize;
+                    pixels = gray_to_rgb_planes(&pixels, plane);
+                    channels = Some(3);
+                }
+                Some(_) => {}
+                None => channels = Some(image_channels),
             }
             append_as_chw(&image, &mut pixels);
             samples.push(SampleRecord {
@@ -72,7 +93,7 @@ pub fn read(config: &ImageFolderConfig) -> anyhow::Result<Dataset> {
     Ok(Dataset {
         inputs: Inputs::Images {
             data: pixels,
-            channels: if grayscale { 1 } else { 3 },
+            channels: channels.expect("every class folder holds an image, checked above"),
             height: height as usize,
             width: width as usize,
         },
@@ -189,8 +210,28 @@ pub fn decode_budget(file_len: u64) -> u64 {
         .max(MIN_DECODE_BUDGET)
 }
 
+/// Which channels decoded images get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Channels {
+    Gray,
+    Rgb,
+    /// Gray for files without colour (gray, gray + alpha), RGB for the rest.
+    AsFile,
+}
+
+/// Each `plane`-byte gray image of `gray` (one after another) repeated as R, G and B planes.
+fn gray_to_rgb_planes(gray: &[u8], plane: usize) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity(gray.len() * 3);
+    for image in gray.chunks(plane) {
+        for _ in 0..3 {
+            rgb.extend_from_slice(image);
+        }
+    }
+    rgb
+}
+
 /// Decodes by content (not extension) into 8-bit gray or RGB.
-fn decode(path: &Path, grayscale: bool) -> anyhow::Result<DynamicImage> {
+fn decode(path: &Path, channels: Channels) -> anyhow::Result<DynamicImage> {
     guard_panic(path, "the image decoder", || {
         let cannot_decode =
             |e: ImageError| file_error(path, format_args!("cannot decode image: {e}"));
@@ -220,7 +261,12 @@ fn decode(path: &Path, grayscale: bool) -> anyhow::Result<DynamicImage> {
         limits.max_alloc = Some(budget);
         decoder.set_limits(limits).map_err(cannot_decode)?;
         let image = DynamicImage::from_decoder(decoder).map_err(cannot_decode)?;
-        Ok(if grayscale {
+        let gray = match channels {
+            Channels::Gray => true,
+            Channels::Rgb => false,
+            Channels::AsFile => !image.color().has_color(),
+        };
+        Ok(if gray {
             DynamicImage::ImageLuma8(image.to_luma8())
         } else {
             DynamicImage::ImageRgb8(image.to_rgb8())
@@ -333,6 +379,58 @@ mod tests {
         assert_eq!((*channels, *height, *width), (1, 3, 5));
         // A constant image stays constant under bilinear resizing.
         assert_eq!(data, &vec![77u8; 2 * 15]);
+    }
+
+    fn images_of(dataset: &Dataset) -> (&[u8], usize) {
+        match &dataset.inputs {
+            Inputs::Images { data, channels, .. } => (data, *channels),
+            _ => panic!("expected images"),
+        }
+    }
+
+    #[test]
+    fn gray_files_stay_one_channel_unless_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        GrayImage::from_pixel(3, 2, Luma([9]))
+            .save(dir.path().join("a/1.pgm"))
+            .unwrap();
+        GrayImage::from_pixel(3, 2, Luma([7]))
+            .save(dir.path().join("a/2.png"))
+            .unwrap();
+        let dataset = read(&config(dir.path())).unwrap();
+        let (data, channels) = images_of(&dataset);
+        assert_eq!(channels, 1);
+        assert_eq!(data, [[9u8; 6], [7u8; 6]].concat());
+        let rgb = read(&ImageFolderConfig {
+            grayscale: Some(false),
+            ..config(dir.path())
+        })
+        .unwrap();
+        let (data, channels) = images_of(&rgb);
+        assert_eq!((data.len(), channels), (36, 3));
+        assert_eq!(&data[..18], &[9u8; 18]);
+    }
+
+    #[test]
+    fn a_colour_file_after_gray_ones_makes_every_image_rgb() {
+        let dir = tempfile::tempdir().unwrap();
+        for class in ["a", "b", "c"] {
+            std::fs::create_dir(dir.path().join(class)).unwrap();
+        }
+        GrayImage::from_pixel(3, 2, Luma([5]))
+            .save(dir.path().join("a/1.pgm"))
+            .unwrap();
+        rgb_image(0).save(dir.path().join("b/2.png")).unwrap();
+        GrayImage::from_pixel(3, 2, Luma([8]))
+            .save(dir.path().join("c/3.pgm"))
+            .unwrap();
+        let dataset = read(&config(dir.path())).unwrap();
+        let (data, channels) = images_of(&dataset);
+        assert_eq!((data.len(), channels), (3 * 18, 3));
+        assert_eq!(&data[..18], &[5u8; 18]);
+        assert_eq!(&data[18..24], &[0, 1, 2, 0, 1, 2]);
+        assert_eq!(&data[36..], &[8u8; 18]);
     }
 
     #[test]
