@@ -4,6 +4,8 @@
 pub mod config;
 pub mod dataset;
 pub mod output;
+pub mod pipeline_cli;
+pub mod scaffold;
 pub mod select;
 pub mod sources;
 

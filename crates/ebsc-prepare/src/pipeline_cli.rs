@@ -1,0 +1,92 @@
+//! The `ebsc-pipeline` command: `new` writes a pipeline for data on disk, `show` prints a
+//! pipeline's merged settings.
+
+use std::path::{Path, PathBuf};
+
+use crate::scaffold::{self, NewRequest};
+
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "ebsc-pipeline",
+    version,
+    about = "Write and inspect pipeline files"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Where pipeline files live.
+    #[arg(long, global = true, default_value = "pipelines")]
+    pub pipelines_dir: PathBuf,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Inspect the data at DATA and write <pipelines-dir>/<NAME>.toml from the template that
+    /// fits it: small-images (up to 5,000 images), images (more), features (a table).
+    New {
+        /// The pipeline's name, e.g. my-faces.
+        name: String,
+        /// A folder of class subfolders of images, a folder of IDX files, a CIFAR binary
+        /// folder, or a feature table (.parquet, .csv, .csv.gz, .safetensors, .npy).
+        data: PathBuf,
+        /// Settings: n_clusters=K (required without labels), template=NAME, seed=S,
+        /// label_column=COL, grayscale=true, resize=[H,W], or any section.key=value
+        /// (e.g. train.epochs=50).
+        #[arg(value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// Replace the pipeline file when it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the settings a pipeline's stages read, with `extends` merged in.
+    Show {
+        /// A pipeline name in <pipelines-dir> or a path to a .toml file.
+        pipeline: String,
+    },
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    match &args.command {
+        Command::New {
+            name,
+            data,
+            settings,
+            force,
+        } => {
+            let created = scaffold::new_pipeline(&NewRequest {
+                name: name.clone(),
+                data: data.clone(),
+                overrides: settings.clone(),
+                pipelines_dir: args.pipelines_dir.clone(),
+                force: *force,
+            })?;
+            println!(
+                "new: {}: {} (mean cosine between samples {:.2})",
+                created.summary.source,
+                created.summary.describe(),
+                created.summary.mean_cosine
+            );
+            println!(
+                "new: template {} ({})",
+                created.template.name(),
+                created.template.purpose()
+            );
+            for note in &created.notes {
+                println!("new: {note}");
+            }
+            println!("new: wrote {}", created.path.display());
+            let target = if args.pipelines_dir == Path::new("pipelines") {
+                name.clone()
+            } else {
+                created.path.display().to_string()
+            };
+            println!("run it with: just run {target}");
+            Ok(())
+        }
+        Command::Show { pipeline } => {
+            let path = scaffold::pipeline_path(pipeline, &args.pipelines_dir);
+            print!("{}", scaffold::show(&path)?);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! What kind of data a path holds, as a `[prepare]` source: an image folder, IDX files, a
+//! CIFAR binary folder or a feature table.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::config::SourceConfig;
+use crate::sources::OneOrMany;
+use crate::sources::cifar::{CifarConfig, CifarLabelKind};
+use crate::sources::idx::IdxConfig;
+use crate::sources::image_folder::ImageFolderConfig;
+use crate::sources::table::TableConfig;
+
+/// Source keys the user may give on the command line (`label_column=y`, `resize=[64,64]`).
+#[derive(Debug, Default, Clone)]
+pub struct SourceKeys {
+    pub label_column: Option<String>,
+    pub tensor: Option<String>,
+    pub header: Option<bool>,
+    pub grayscale: Option<bool>,
+    pub resize: Option<[u32; 2]>,
+    pub label_kind: Option<CifarLabelKind>,
+}
+
+/// Column or tensor names taken as labels when the user names none (case-insensitive).
+const LABEL_NAMES: [&str; 6] = ["label", "labels", "class", "target", "y", "category"];
+
+const TABLE_EXTENSIONS: [&str; 5] = [".parquet", ".csv", ".csv.gz", ".safetensors", ".npy"];
+
+/// The source that reads `path`, with `keys` filled in.
+pub fn detect(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
+    if !path.exists() {
+        bail!("{}: not found", path.display());
+    }
+    if path.is_dir() {
+        return detect_folder(path, keys);
+    }
+    let name = file_name(path);
+    if name.contains("idx3-ubyte") {
+        let labels = idx_labels_beside(path)?;
+        return Ok(SourceConfig::Idx(IdxConfig {
+            images: OneOrMany::One(path.to_path_buf()),
+            labels: OneOrMany::One(labels),
+        }));
+    }
+    if TABLE_EXTENSIONS.iter().any(|ext| name.ends_with(ext)) {
+        return table(path, keys);
+    }
+    bail!(
+        "{}: not a data set this tool reads; expected a folder of class subfolders of images, a folder of IDX files (*-images-idx3-ubyte with *-labels-idx1-ubyte), a CIFAR binary folder, or a feature table ({})",
+        path.display(),
+        TABLE_EXTENSIONS.join(", ")
+    )
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("{}: cannot list the folder", path.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let has = |name: &str| files.iter().any(|f| file_name(f) == name);
+    if has("data_batch_1.bin") || (has("train.bin") && has("test.bin")) {
+        return Ok(SourceConfig::Cifar(CifarConfig {
+            path: path.to_path_buf(),
+            label_kind: keys.label_kind,
+        }));
+    }
+    let images: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| file_name(f).contains("idx3-ubyte"))
+        .cloned()
+        .collect();
+    if !images.is_empty() {
+        let labels = images
+            .iter()
+            .map(|image| idx_labels_beside(image))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let many = |v: Vec<PathBuf>| {
+            if v.len() == 1 {
+                OneOrMany::One(v[0].clone())
+            } else {
+                OneOrMany::Many(v)
+            }
+        };
+        return Ok(SourceConfig::Idx(IdxConfig {
+            images: many(images),
+            labels: many(labels),
+        }));
+    }
+    Ok(SourceConfig::ImageFolder(ImageFolderConfig {
+        path: path.to_path_buf(),
+        resize: keys.resize,
+        grayscale: keys.grayscale,
+    }))
+}
+
+/// `x-labels-idx1-ubyte[.gz]` beside `x-images-idx3-ubyte[.gz]`.
+fn idx_labels_beside(images: &Path) -> anyhow::Result<PathBuf> {
+    let name = images
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let candidates = [
+        name.replace("images", "labels").replace("idx3", "idx1"),
+        name.replace("idx3", "idx1"),
+    ];
+    candidates
+        .iter()
+        .map(|c| images.with_file_name(c))
+        .find(|p| p != images && p.is_file())
+        .with_context(|| {
+            format!(
+                "{}: no labels file beside it (expected {})",
+                images.display(),
+                images.with_file_name(&candidates[0]).display()
+            )
+        })
+}
+
+fn table(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
+    let name = file_name(path);
+    let mut config = TableConfig {
+        path: path.to_path_buf(),
+        label_column: keys.label_column.clone(),
+        tensor: keys.tensor.clone(),
+        header: None,
+    };
+    if name.ends_with(".csv") || name.ends_with(".csv.gz") {
+        let columns = csv_header(path)?;
+        match columns {
+            Some(columns) => {
+                if config.label_column.is_none() {
+                    config.label_column = find_label(&columns);
+                }
+                config.header = keys.header;
+            }
+            // A first row of numbers: no header, columns are column_1, column_2, ….
+            None => config.header = Some(keys.header.unwrap_or(false)),
+        }
+    } else if name.ends_with(".parquet") && config.label_column.is_none() {
+        config.label_column = find_label(&parquet_columns(path)?);
+    } else if name.ends_with(".safetensors") && config.label_column.is_none() {
+        config.label_column = find_label(&safetensors_names(path)?);
+    }
+    Ok(SourceConfig::Table(config))
+}
+
+fn find_label(columns: &[String]) -> Option<String> {
+    LABEL_NAMES.iter().find_map(|label| {
+        columns
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(label))
+            .cloned()
+    })
+}
+
+/// The first row's fields when it names the columns; `None` when it is all numbers.
+fn csv_header(path: &Path) -> anyhow::Result<Option<Vec<String>>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let reader: Box<dyn Read> = if file_name(path).ends_with(".gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut first = String::new();
+    BufReader::new(reader.take(1 << 20))
+        .read_line(&mut first)
+        .with_context(|| format!("{}: cannot read the first line", path.display()))?;
+    let fields: Vec<String> = first
+        .trim_end()
+        .split(',')
+        .map(|f| f.trim().trim_matches('"').to_string())
+        .collect();
+    let numeric = fields.iter().all(|f| f.parse::<f64>().is_ok());
+    Ok((!numeric).then_some(fields))
+}
+
+fn parquet_columns(path: &Path) -> anyhow::Result<Vec<String>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let reader = SerializedFileReader::new(file)
+        .with_context(|| format!("{}: not a Parquet file", path.display()))?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    Ok(schema
+        .root_schema()
+        .get_fields()
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect())
+}
+
+fn safetensors_names(path: &Path) -> anyhow::Result<Vec<String>> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
+        .with_context(|| format!("{}: not a safetensors file", path.display()))?;
+    Ok(metadata
+        .tensors()
+        .into_iter()
+        .filter(|(_, info)| info.shape.len() == 1)
+        .map(|(name, _)| name)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: &Path, bytes: &[u8]) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn idx_files_are_paired_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("t10k-images-idx3-ubyte.gz");
+        touch(&images, b"");
+        let err = detect(&images, &SourceKeys::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("t10k-labels-idx1-ubyte.gz"), "{err}");
+        touch(&dir.path().join("t10k-labels-idx1-ubyte.gz"), b"");
+        for path in [images.as_path(), dir.path()] {
+            let SourceConfig::Idx(c) = detect(path, &SourceKeys::default()).unwrap() else {
+                panic!("expected idx");
+            };
+            assert_eq!(c.images.to_vec(), vec![images.clone()]);
+            assert_eq!(
+                c.labels.to_vec(),
+                vec![dir.path().join("t10k-labels-idx1-ubyte.gz")]
+            );
+        }
+    }
+
+    #[test]
+    fn folders_are_cifar_or_image_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(&dir.path().join("cifar/data_batch_1.bin"), b"");
+        let source = detect(&dir.path().join("cifar"), &SourceKeys::default()).unwrap();
+        assert!(matches!(source, SourceConfig::Cifar(_)));
+        touch(&dir.path().join("images/cats/a.png"), b"");
+        let keys = SourceKeys {
+            resize: Some([8, 8]),
+            ..SourceKeys::default()
+        };
+        let SourceConfig::ImageFolder(c) = detect(&dir.path().join("images"), &keys).unwrap()
+        else {
+            panic!("expected an image folder");
+        };
+        assert_eq!((c.resize, c.grayscale), (Some([8, 8]), None));
+    }
+
+    #[test]
+    fn tables_find_their_label_column_and_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let named = dir.path().join("named.csv");
+        touch(&named, b"f1,f2,Label\n1,2,a\n");
+        let SourceConfig::Table(c) = detect(&named, &SourceKeys::default()).unwrap() else {
+            panic!("expected a table");
+        };
+        assert_eq!((c.label_column.as_deref(), c.header), (Some("Label"), None));
+        let bare = dir.path().join("bare.csv");
+        touch(&bare, b"1,2,3\n4,5,6\n");
+        let SourceConfig::Table(c) = detect(&bare, &SourceKeys::default()).unwrap() else {
+            panic!("expected a table");
+        };
+        assert_eq!((c.label_column, c.header), (None, Some(false)));
+        let other = dir.path().join("notes.txt");
+        touch(&other, b"x");
+        let err = detect(&other, &SourceKeys::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a data set this tool reads"), "{err}");
+    }
+}

@@ -1,0 +1,224 @@
+//! `ebsc-pipeline new`: a pipeline file for data on disk, written from the template that fits
+//! the data, with batch sizes, step counts and `n_clusters` worked out from it; and
+//! `ebsc-pipeline show`: the merged configuration a pipeline's stages read.
+
+pub mod detect;
+pub mod overrides;
+pub mod plan;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use ebsc_core::Pipeline;
+
+use crate::config::PrepareConfig;
+use crate::scaffold::detect::SourceKeys;
+use crate::scaffold::overrides::{Edit, Override};
+use crate::scaffold::plan::{DataSummary, Template};
+
+/// What `new` is asked to do.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    /// The pipeline's name: the file is `<pipelines_dir>/<name>.toml`.
+    pub name: String,
+    /// The data: an image folder, IDX files, a CIFAR folder or a feature table.
+    pub data: PathBuf,
+    /// `key=value` arguments.
+    pub overrides: Vec<String>,
+    pub pipelines_dir: PathBuf,
+    /// Replace an existing pipeline file.
+    pub force: bool,
+}
+
+/// What `new` wrote.
+#[derive(Debug)]
+pub struct Created {
+    pub path: PathBuf,
+    pub template: Template,
+    pub summary: DataSummary,
+    /// Lines for the user: keys added that the template does not hold, and the like.
+    pub notes: Vec<String>,
+}
+
+/// Keys without a section, with the one they belong to.
+const SHORT_KEYS: [(&str, &str); 9] = [
+    ("n_clusters", "cluster"),
+    ("seed", "pipeline"),
+    ("description", "pipeline"),
+    ("label_column", "prepare"),
+    ("tensor", "prepare"),
+    ("header", "prepare"),
+    ("grayscale", "prepare"),
+    ("resize", "prepare"),
+    ("label_kind", "prepare"),
+];
+
+/// Inspects the data, picks a template and writes the pipeline file.
+pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
+    check_name(&request.name)?;
+    let path = request.pipelines_dir.join(format!("{}.toml", request.name));
+    if path.exists() && !request.force {
+        bail!(
+            "{} already exists; choose another name, or pass --force to replace it",
+            path.display()
+        );
+    }
+    let mut template = None;
+    let mut keys = SourceKeys::default();
+    let mut settings = plan::Settings::default();
+    let mut dotted = Vec::new();
+    for argument in &request.overrides {
+        let o = Override::parse(argument)?;
+        let key = match SHORT_KEYS.iter().find(|(short, _)| *short == o.key) {
+            Some((short, section)) => format!("{section}.{short}"),
+            None if o.key == "template" => {
+                template = Some(Template::parse(&o.value)?);
+                continue;
+            }
+            None if !o.key.contains('.') => bail!(
+                "{argument:?}: unknown key {:?}; use section.key (e.g. train.epochs=50) or one of template, {}",
+                o.key,
+                SHORT_KEYS.map(|(k, _)| k).join(", ")
+            ),
+            None => o.key.clone(),
+        };
+        let bad = |expected: &str| anyhow::anyhow!("{argument:?}: expected {expected}");
+        match key.as_str() {
+            "cluster.n_clusters" => {
+                let k = o.value.as_integer().filter(|k| *k >= 2);
+                settings.n_clusters =
+                    Some(k.ok_or_else(|| bad("an integer of at least 2"))? as usize);
+            }
+            "pipeline.seed" => {
+                let seed = o.value.as_integer().filter(|s| *s >= 0);
+                settings.seed = Some(seed.ok_or_else(|| bad("a non-negative integer"))? as u64);
+            }
+            "pipeline.description" => {
+                settings.description =
+                    Some(o.value.as_str().ok_or_else(|| bad("text"))?.to_string());
+            }
+            "prepare.label_column" => keys.label_column = Some(text_value(&o)),
+            "prepare.tensor" => keys.tensor = Some(text_value(&o)),
+            "prepare.header" => {
+                keys.header = Some(o.value.as_bool().ok_or_else(|| bad("true or false"))?)
+            }
+            "prepare.grayscale" => {
+                keys.grayscale = Some(o.value.as_bool().ok_or_else(|| bad("true or false"))?)
+            }
+            "prepare.resize" => {
+                keys.resize = Some(
+                    o.value
+                        .clone()
+                        .try_into()
+                        .map_err(|_| bad("[height, width], e.g. resize=[64,64]"))?,
+                )
+            }
+            "prepare.label_kind" => {
+                keys.label_kind = Some(
+                    o.value
+                        .clone()
+                        .try_into()
+                        .map_err(|_| bad("\"fine\" or \"coarse\""))?,
+                )
+            }
+            _ => dotted.push(Override { key, ..o }),
+        }
+    }
+
+    let source = detect::detect(&request.data, &keys)?;
+    let dataset = crate::read_source(&source)
+        .with_context(|| format!("reading {}", request.data.display()))?;
+    anyhow::ensure!(
+        !dataset.is_empty(),
+        "{}: holds no samples",
+        request.data.display()
+    );
+    // prepare.splits / prepare.subset shrink the data before it is sized up.
+    let mut selection = toml::Table::new();
+    for o in &dotted {
+        if let Some(key @ ("splits" | "subset")) = o.key.strip_prefix("prepare.") {
+            selection.insert(key.to_string(), o.value.clone());
+        }
+    }
+    let selection: crate::config::SelectionConfig = toml::Value::Table(selection)
+        .try_into()
+        .context("prepare.splits / prepare.subset")?;
+    let dataset = crate::select::apply(dataset, &selection, settings.seed.unwrap_or(0))?;
+    anyhow::ensure!(!dataset.is_empty(), "the selection keeps no samples");
+    let summary = DataSummary::of(&dataset, &source);
+    let template = template.unwrap_or_else(|| Template::fits(&summary));
+    let mut text = plan::render(&request.name, template, &summary, &source, &settings)?;
+
+    let mut notes = Vec::new();
+    for o in &dotted {
+        let (edited, edit) = overrides::set(&text, &o.key, &o.value_text())?;
+        text = edited;
+        if edit == Edit::Added && !o.key.starts_with("prepare.") {
+            notes.push(format!(
+                "{} is not in the template: added; its stage checks it when it runs",
+                o.key
+            ));
+        }
+    }
+    // The file must load, and its [prepare] section read, before it is written.
+    let pipeline = Pipeline::parse(&path, &text)
+        .map_err(|e| anyhow::anyhow!("the settings given make an invalid pipeline: {e}"))?;
+    PrepareConfig::from_pipeline(&pipeline)?;
+    if pipeline.cluster_count().is_none() {
+        bail!("[cluster] n_clusters must be a number of clusters");
+    }
+    std::fs::create_dir_all(&request.pipelines_dir).with_context(|| {
+        format!(
+            "{}: cannot create the folder",
+            request.pipelines_dir.display()
+        )
+    })?;
+    ebsc_core::atomic::write_atomic(&path, text.as_bytes())?;
+    Ok(Created {
+        path,
+        template,
+        summary,
+        notes,
+    })
+}
+
+fn text_value(o: &Override) -> String {
+    match &o.value {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn check_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && !name.starts_with(['.', '-'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        bail!(
+            "{name:?} is not a pipeline name; use letters, digits, '-', '_' and '.', e.g. my-faces"
+        );
+    }
+    Ok(())
+}
+
+/// The pipeline file a stage argument names: a path ending in `.toml`, or a name in
+/// `pipelines_dir`.
+pub fn pipeline_path(pipeline: &str, pipelines_dir: &Path) -> PathBuf {
+    if pipeline.ends_with(".toml") {
+        PathBuf::from(pipeline)
+    } else {
+        pipelines_dir.join(format!("{pipeline}.toml"))
+    }
+}
+
+/// The merged configuration of a pipeline, as TOML with a comment naming the file.
+pub fn show(path: &Path) -> anyhow::Result<String> {
+    let pipeline = Pipeline::load(path)?;
+    Ok(format!(
+        "# {}: the settings its stages read, after `extends`\n\n{}",
+        path.display(),
+        pipeline.effective_toml()
+    ))
+}

@@ -1,0 +1,566 @@
+//! Which template fits a data set, and the values it is filled with: batch sizes, step
+//! counts and eigenvectors follow from the data's size and class count.
+
+use std::collections::BTreeSet;
+
+use anyhow::bail;
+
+use crate::config::SourceConfig;
+use crate::dataset::{Dataset, Inputs};
+
+/// Image sets up to this many images get the small-images template (pixels as the
+/// dictionary); larger ones a pretrained convnet.
+pub const SMALL_IMAGE_SET: usize = 5_000;
+/// Largest batch of the identity templates: the batch is each sample's dictionary.
+const MAX_IDENTITY_BATCH: usize = 1_024;
+/// Training steps of the identity templates (digits: 600 steps of 599).
+const IDENTITY_STEPS: usize = 600;
+/// The images template's batch and its step floors (mnist-demo's recipe on 10,000 images).
+const IMAGE_BATCH: usize = 256;
+const PRETRAIN_MIN_STEPS: usize = 234;
+/// Pretraining sees at least this many samples (mnist-demo: 6 epochs of 10,000).
+const PRETRAIN_SAMPLES: usize = 60_000;
+/// Joint training visits at most this many samples an epoch.
+const TRAIN_EPOCH_SAMPLES: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Template {
+    SmallImages,
+    Images,
+    Features,
+}
+
+impl Template {
+    pub const ALL: [Template; 3] = [Template::SmallImages, Template::Images, Template::Features];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Template::SmallImages => "small-images",
+            Template::Images => "images",
+            Template::Features => "features",
+        }
+    }
+
+    /// What the template is for, in a few words.
+    pub fn purpose(self) -> &'static str {
+        match self {
+            Template::SmallImages => "pixels as the dictionary, no deep pretraining",
+            Template::Images => "a convnet pretrained on the images, then trained jointly",
+            Template::Features => "the features as the dictionary, as they are",
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Template::SmallImages => include_str!("../../templates/small-images.toml"),
+            Template::Images => include_str!("../../templates/images.toml"),
+            Template::Features => include_str!("../../templates/features.toml"),
+        }
+    }
+
+    pub fn parse(value: &toml::Value) -> anyhow::Result<Template> {
+        let names = Template::ALL.map(Template::name);
+        match Template::ALL
+            .into_iter()
+            .find(|t| value.as_str() == Some(t.name()))
+        {
+            Some(template) => Ok(template),
+            None => bail!("template = {value}: expected one of {}", names.join(", ")),
+        }
+    }
+
+    /// The template for a data set: features for feature tables, and for images by count.
+    pub fn fits(summary: &DataSummary) -> Template {
+        match summary.shape {
+            Shape::Features { .. } => Template::Features,
+            Shape::Images { .. } if summary.n_samples <= SMALL_IMAGE_SET => Template::SmallImages,
+            Shape::Images { .. } => Template::Images,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Images {
+        channels: usize,
+        height: usize,
+        width: usize,
+    },
+    Features {
+        dim: usize,
+    },
+}
+
+/// What `new` learned about the data.
+#[derive(Debug, Clone)]
+pub struct DataSummary {
+    /// e.g. "image folder data/faces".
+    pub source: String,
+    pub n_samples: usize,
+    pub shape: Shape,
+    pub n_labelled: usize,
+    /// Distinct labels among the labelled samples.
+    pub n_classes: usize,
+    /// Mean cosine similarity between samples (over up to [`COSINE_ROWS`] of them): near 1
+    /// when a common component (a bright background, a mean face) dominates every sample.
+    pub mean_cosine: f64,
+}
+
+/// Rows the mean cosine is taken over, evenly spaced through the data.
+pub const COSINE_ROWS: usize = 200;
+/// From this mean cosine on, the Gibbs coefficients' softmax sees nearly equal energies
+/// and self-expression drifts; the shrinkage map, which ranks by |cos|, is used instead.
+pub const CROWDED_COSINE: f64 = 0.75;
+
+impl DataSummary {
+    pub fn of(dataset: &Dataset, source: &SourceConfig) -> DataSummary {
+        let shape = match &dataset.inputs {
+            Inputs::Images {
+                channels,
+                height,
+                width,
+                ..
+            } => Shape::Images {
+                channels: *channels,
+                height: *height,
+                width: *width,
+            },
+            Inputs::Features { dim, .. } => Shape::Features { dim: *dim },
+        };
+        let labels: Vec<i32> = dataset.samples.iter().filter_map(|s| s.label).collect();
+        let n_classes = labels.iter().collect::<BTreeSet<_>>().len();
+        let kind = match source {
+            SourceConfig::Idx(_) => "IDX files",
+            SourceConfig::Cifar(_) => "CIFAR folder",
+            SourceConfig::ImageFolder(_) => "image folder",
+            SourceConfig::Table(_) => "feature table",
+            SourceConfig::SyntheticSubspaces(_) => "synthetic subspaces",
+        };
+        let paths: Vec<String> = source
+            .input_paths()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        DataSummary {
+            source: format!("{kind} {}", paths.join(", ")),
+            n_samples: dataset.len(),
+            shape,
+            n_labelled: labels.len(),
+            n_classes,
+            mean_cosine: mean_cosine(&dataset.inputs),
+        }
+    }
+
+    /// One line: "400 images 1×112×92, 40 classes".
+    pub fn describe(&self) -> String {
+        let what = match self.shape {
+            Shape::Images {
+                channels,
+                height,
+                width,
+            } => format!("{} images {channels}×{height}×{width}", self.n_samples),
+            Shape::Features { dim } => format!("{} rows of {dim} features", self.n_samples),
+        };
+        match (self.n_labelled, self.n_classes) {
+            (0, _) => format!("{what}, no labels"),
+            (n, k) if n == self.n_samples => format!("{what}, {k} classes"),
+            (n, k) => format!("{what}, {n} labelled in {k} classes"),
+        }
+    }
+
+    fn input_dim(&self) -> usize {
+        match self.shape {
+            Shape::Images {
+                channels,
+                height,
+                width,
+            } => channels * height * width,
+            Shape::Features { dim } => dim,
+        }
+    }
+}
+
+/// The mean cosine similarity over all pairs of up to [`COSINE_ROWS`] evenly spaced rows.
+fn mean_cosine(inputs: &Inputs) -> f64 {
+    let n = inputs.n_rows();
+    let dim = inputs.row_len();
+    if n < 2 || dim == 0 {
+        return 0.0;
+    }
+    let picked = n.min(COSINE_ROWS);
+    let rows: Vec<Vec<f64>> = (0..picked)
+        .map(|k| {
+            let r = k * n / picked;
+            let row: Vec<f64> = match inputs {
+                Inputs::Images { data, .. } => data[r * dim..(r + 1) * dim]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect(),
+                Inputs::Features { data, .. } => data[r * dim..(r + 1) * dim]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect(),
+            };
+            let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+            row.into_iter()
+                .map(|v| if norm > 0.0 { v / norm } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let mut sum = 0.0;
+    for i in 0..picked {
+        for j in i + 1..picked {
+            sum += rows[i]
+                .iter()
+                .zip(&rows[j])
+                .map(|(a, b)| a * b)
+                .sum::<f64>();
+        }
+    }
+    sum / (picked * (picked - 1) / 2) as f64
+}
+
+/// `coefficients`, `beta` and the comment explaining them, from how crowded the data's
+/// cosines are.
+fn coefficient_values(mean_cosine: f64) -> [(&'static str, String); 3] {
+    if mean_cosine >= CROWDED_COSINE {
+        [
+            ("coefficients", "\"shrink\"".into()),
+            ("beta", "1.0".into()),
+            (
+                "coefficients_note",
+                format!(
+                    "The samples' mean cosine is {mean_cosine:.2} (≥ {CROWDED_COSINE}): a common component\n\
+                     # dominates them, Gibbs weights see nearly equal energies and self-expression\n\
+                     # drifts, so the shrinkage map (ranking by |cos|) with L_ebm (β = 1)."
+                ),
+            ),
+        ]
+    } else {
+        [
+            ("coefficients", "\"gibbs\"".into()),
+            ("beta", "0.0".into()),
+            (
+                "coefficients_note",
+                format!(
+                    "The samples' mean cosine is {mean_cosine:.2} (under {CROWDED_COSINE}): Gibbs\n\
+                     # coefficients, learned by self-expression alone (β = 0; L_ebm sharpens each\n\
+                     # sample onto its own noisy view when the views are this close)."
+                ),
+            ),
+        ]
+    }
+}
+
+/// Settings given on the command line that the template's values depend on.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub n_clusters: Option<usize>,
+    pub seed: Option<u64>,
+    pub description: Option<String>,
+}
+
+/// The template filled in for this data.
+pub fn render(
+    name: &str,
+    template: Template,
+    summary: &DataSummary,
+    source: &SourceConfig,
+    settings: &Settings,
+) -> anyhow::Result<String> {
+    if template != Template::Features && matches!(summary.shape, Shape::Features { .. }) {
+        bail!(
+            "template={} needs images, but {} holds feature vectors; use template=features",
+            template.name(),
+            summary.source
+        );
+    }
+    let (n_clusters, n_clusters_note) = match (settings.n_clusters, summary.n_classes) {
+        (None, 0) => bail!(
+            "{} has no labels, so the number of clusters is not known; pass it as n_clusters=K",
+            summary.source
+        ),
+        (None, 1) => bail!(
+            "{} has one class in its labels; pass the number of clusters as n_clusters=K",
+            summary.source
+        ),
+        (None, k) => (k, format!("{k} classes in the labels.")),
+        (Some(k), 0) => (
+            k,
+            "Given to `just new`: the data has no labels.".to_string(),
+        ),
+        (Some(k), classes) => (
+            k,
+            format!("Given to `just new` (the labels have {classes} classes)."),
+        ),
+    };
+    let n = summary.n_samples;
+    let mut values: Vec<(&str, String)> = vec![
+        ("name", name.to_string()),
+        (
+            "source_summary",
+            format!("{}: {}", summary.source, summary.describe()),
+        ),
+        ("seed", settings.seed.unwrap_or(0).to_string()),
+        (
+            "description",
+            settings
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("{}: {}", summary.source, summary.describe()))
+                .replace('\\', "/")
+                .replace('"', "'"),
+        ),
+        ("prepare", prepare_section(source)?),
+        ("n_clusters", n_clusters.to_string()),
+        ("n_clusters_note", n_clusters_note),
+        ("n_samples", n.to_string()),
+        ("monitor_samples", n.min(2_000).to_string()),
+        ("input_dim", summary.input_dim().to_string()),
+    ];
+    match template {
+        Template::SmallImages | Template::Features => {
+            let batches = n.div_ceil(MAX_IDENTITY_BATCH);
+            let batch = n.div_ceil(batches);
+            let energy_dim = if summary.input_dim() <= 128 { 64 } else { 128 };
+            values.extend([
+                ("batch_size", batch.to_string()),
+                ("train_epochs", IDENTITY_STEPS.div_ceil(batches).to_string()),
+                ("train_steps", IDENTITY_STEPS.to_string()),
+                ("energy_dim", energy_dim.to_string()),
+                ("energy_hidden", (4 * energy_dim).to_string()),
+            ]);
+            values.extend(coefficient_values(summary.mean_cosine));
+        }
+        Template::Images => {
+            let batch = IMAGE_BATCH.min(n);
+            let pretrain_epochs = PRETRAIN_SAMPLES.div_ceil(n).max(4);
+            let (train_epochs, samples_per_epoch) = if n > TRAIN_EPOCH_SAMPLES {
+                (20, format!("samples_per_epoch = {TRAIN_EPOCH_SAMPLES}\n"))
+            } else {
+                (12, String::new())
+            };
+            let epoch_samples = n.min(TRAIN_EPOCH_SAMPLES);
+            let train_note = format!(
+                "{train_epochs} epochs × {} steps of {batch}{} (at least 468 steps).",
+                epoch_samples.div_ceil(batch),
+                if n > TRAIN_EPOCH_SAMPLES {
+                    format!(", each epoch {TRAIN_EPOCH_SAMPLES} of the {n} samples")
+                } else {
+                    String::new()
+                }
+            );
+            let rgb = matches!(summary.shape, Shape::Images { channels: 3, .. });
+            values.extend([
+                ("batch_size", batch.to_string()),
+                ("pretrain_epochs", pretrain_epochs.to_string()),
+                ("pretrain_min_steps", PRETRAIN_MIN_STEPS.to_string()),
+                ("train_epochs", train_epochs.to_string()),
+                ("samples_per_epoch", samples_per_epoch),
+                ("train_note", train_note),
+                ("augment", augment(rgb).to_string()),
+            ]);
+        }
+    }
+    fill(template.text(), &values)
+}
+
+/// SimCLR's augmentations: mnist-demo's for one channel; for RGB, flips and colour too.
+fn augment(rgb: bool) -> &'static str {
+    if rgb {
+        "crop = { p = 1.0, scale = [0.2, 1.0] }\n\
+         # Drop the flip for text, digits or anything else a mirror changes.\n\
+         flip = { p = 0.5 }\n\
+         jitter = { p = 0.8, brightness = 0.4, contrast = 0.4, saturation = 0.4, hue = 0.1 }\n\
+         grayscale = { p = 0.2 }\n\
+         blur = { p = 0.3, sigma = [0.1, 1.5] }"
+    } else {
+        "crop = { p = 1.0, scale = [0.4, 1.0] }\n\
+         affine = { p = 0.5, degrees = 15, shear = 10 }\n\
+         jitter = { p = 0.8, brightness = 0.4, contrast = 0.4 }\n\
+         blur = { p = 0.3, sigma = [0.1, 1.5] }\n\
+         noise = { p = 0.5, std = 0.05 }"
+    }
+}
+
+/// The `[prepare]` keys of a source, one per line.
+fn prepare_section(source: &SourceConfig) -> anyhow::Result<String> {
+    let text = toml::to_string(source)?;
+    Ok(text.trim_end().to_string())
+}
+
+/// Replaces every `{{key}}`; a placeholder without a value is a bug in the template.
+fn fill(template: &str, values: &[(&str, String)]) -> anyhow::Result<String> {
+    let mut text = template.to_string();
+    for (key, value) in values {
+        text = text.replace(&format!("{{{{{key}}}}}"), value);
+    }
+    if let Some(start) = text.find("{{") {
+        let rest = &text[start..];
+        let end = rest.find("}}").map_or(rest.len(), |e| e + 2);
+        bail!("template placeholder {} has no value", &rest[..end]);
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::table::TableConfig;
+
+    fn summary(n: usize, shape: Shape, n_classes: usize) -> DataSummary {
+        DataSummary {
+            source: "feature table x.csv".into(),
+            n_samples: n,
+            shape,
+            n_labelled: if n_classes > 0 { n } else { 0 },
+            n_classes,
+            mean_cosine: 0.5,
+        }
+    }
+
+    fn table_source() -> SourceConfig {
+        SourceConfig::Table(TableConfig {
+            path: "x.csv".into(),
+            label_column: Some("label".into()),
+            tensor: None,
+            header: None,
+        })
+    }
+
+    fn images(channels: usize) -> Shape {
+        Shape::Images {
+            channels,
+            height: 28,
+            width: 28,
+        }
+    }
+
+    #[test]
+    fn templates_follow_the_data() {
+        let features = Shape::Features { dim: 64 };
+        assert_eq!(
+            Template::fits(&summary(100, features, 3)),
+            Template::Features
+        );
+        assert_eq!(
+            Template::fits(&summary(5_000, images(1), 3)),
+            Template::SmallImages
+        );
+        assert_eq!(
+            Template::fits(&summary(5_001, images(1), 3)),
+            Template::Images
+        );
+    }
+
+    #[test]
+    fn every_template_fills_every_placeholder_and_parses() {
+        for template in Template::ALL {
+            for (n, shape) in [
+                (300, images(1)),
+                (20_000, images(3)),
+                (1_797, Shape::Features { dim: 64 }),
+            ] {
+                if template != Template::Features && matches!(shape, Shape::Features { .. }) {
+                    continue;
+                }
+                let text = render(
+                    "x",
+                    template,
+                    &summary(n, shape, 10),
+                    &table_source(),
+                    &Settings::default(),
+                )
+                .unwrap();
+                let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{text}\n{e}"));
+                assert_eq!(table["cluster"]["n_clusters"].as_integer(), Some(10));
+                assert_eq!(table["prepare"]["source"].as_str(), Some("table"));
+            }
+        }
+    }
+
+    #[test]
+    fn sizes_follow_the_data() {
+        let get = |text: &str, section: &str, key: &str| {
+            let table: toml::Table = text.parse().unwrap();
+            table[section][key].clone()
+        };
+        // 1,797 rows: two batches of 899, 300 epochs for 600 steps.
+        let text = render(
+            "x",
+            Template::Features,
+            &summary(1_797, Shape::Features { dim: 64 }, 10),
+            &table_source(),
+            &Settings::default(),
+        )
+        .unwrap();
+        assert_eq!(get(&text, "train", "batch_size").as_integer(), Some(899));
+        assert_eq!(get(&text, "train", "epochs").as_integer(), Some(300));
+        assert_eq!(get(&text, "train", "energy_dim").as_integer(), Some(64));
+        // 360 images: one batch of all of them.
+        let text = render(
+            "x",
+            Template::SmallImages,
+            &summary(360, images(1), 30),
+            &table_source(),
+            &Settings::default(),
+        )
+        .unwrap();
+        assert_eq!(get(&text, "train", "batch_size").as_integer(), Some(360));
+        assert_eq!(get(&text, "train", "energy_dim").as_integer(), Some(128));
+        assert_eq!(get(&text, "cluster", "n_clusters").as_integer(), Some(30));
+        // 70,000 RGB images: 10,000 a training epoch, flips in the augmentations.
+        let text = render(
+            "x",
+            Template::Images,
+            &summary(70_000, images(3), 10),
+            &table_source(),
+            &Settings::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            get(&text, "train", "samples_per_epoch").as_integer(),
+            Some(10_000)
+        );
+        assert_eq!(get(&text, "pretrain", "epochs").as_integer(), Some(4));
+        assert!(get(&text, "train", "augment").get("flip").is_some());
+    }
+
+    #[test]
+    fn cluster_count_comes_from_labels_or_the_user() {
+        let shape = Shape::Features { dim: 8 };
+        let err = render(
+            "x",
+            Template::Features,
+            &summary(50, shape, 0),
+            &table_source(),
+            &Settings::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("pass it as n_clusters=K"), "{err}");
+        let settings = Settings {
+            n_clusters: Some(4),
+            ..Settings::default()
+        };
+        let text = render(
+            "x",
+            Template::Features,
+            &summary(50, shape, 0),
+            &table_source(),
+            &settings,
+        )
+        .unwrap();
+        assert!(text.contains("n_clusters = 4"), "{text}");
+        let err = render(
+            "x",
+            Template::Images,
+            &summary(50, shape, 2),
+            &table_source(),
+            &Settings::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("use template=features"), "{err}");
+    }
+}

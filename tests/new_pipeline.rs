@@ -1,0 +1,99 @@
+//! A user's own data, start to finish: a folder of grayscale PGM images with many classes
+//! and few images each goes through `ebsc-pipeline new` (what `just new` runs) and every
+//! stage (what `just run` runs), and clusters at least as well as the cosine 10-NN graph of
+//! its pixels.
+//!
+//! The images are a union of subspaces, so the answer is known: 30 random 4-dimensional
+//! subspaces of the 256 pixels of a 16×16 image, 12 images each, around mid-gray. Images of
+//! one class are no closer to each other than to the rest, so neighbourhoods mislead and
+//! self-expression has something to find.
+
+use std::path::Path;
+
+use ebsc_io::TensorFile;
+use ebsc_prepare::dataset::Inputs;
+use ebsc_prepare::scaffold::{NewRequest, new_pipeline};
+use ebsc_prepare::sources::synthetic::{self, SyntheticConfig};
+use ebsc_tests::{accuracy, knn_graph_accuracy, run_all};
+
+const CLASSES: usize = 30;
+const PER_CLASS: usize = 12;
+const SIDE: usize = 16;
+
+/// Writes `root/class_NN/img_MM.pgm` (binary PGM, 8-bit gray).
+fn write_subspace_images(root: &Path) {
+    let points = synthetic::read(&SyntheticConfig {
+        n_subspaces: CLASSES,
+        subspace_dim: 4,
+        ambient_dim: SIDE * SIDE,
+        points_per_subspace: PER_CLASS,
+        noise: 0.05,
+        outlier_fraction: None,
+        seed: 1,
+    })
+    .unwrap();
+    let Inputs::Features { data, dim } = &points.inputs else {
+        panic!("synthetic points are features");
+    };
+    // Unit-norm points have entries of about 1/16: scaled to a spread of ±40 gray levels.
+    let scale = 40.0 * (*dim as f32).sqrt();
+    for (i, (point, sample)) in data.chunks(*dim).zip(&points.samples).enumerate() {
+        let folder = root.join(format!("class_{:02}", sample.label.unwrap()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut bytes = format!("P5\n{SIDE} {SIDE}\n255\n").into_bytes();
+        bytes.extend(
+            point
+                .iter()
+                .map(|v| (128.0 + scale * v).round().clamp(0.0, 255.0) as u8),
+        );
+        std::fs::write(folder.join(format!("img_{:02}.pgm", i % PER_CLASS)), bytes).unwrap();
+    }
+}
+
+#[test]
+fn a_folder_of_grayscale_images_goes_from_new_to_scores_above_the_pixel_knn_graph() {
+    let work = tempfile::tempdir().unwrap();
+    let images = work.path().join("faces");
+    write_subspace_images(&images);
+    let pipelines = work.path().join("pipelines");
+
+    let created = new_pipeline(&NewRequest {
+        name: "faces".into(),
+        data: images.clone(),
+        overrides: Vec::new(),
+        pipelines_dir: pipelines.clone(),
+        force: false,
+    })
+    .unwrap();
+    assert_eq!(created.template.name(), "small-images");
+    assert_eq!(created.summary.n_classes, CLASSES);
+    let text = std::fs::read_to_string(&created.path).unwrap();
+    assert!(text.contains("n_clusters = 30"), "{text}");
+
+    let runs = work.path().join("runs");
+    assert_eq!(run_all(&created.path, &runs), vec![true; 5]);
+    let dir = runs.join("faces");
+    // Gray files stay one channel.
+    let (shape, _) = TensorFile::open(&dir.join("prepare/inputs.safetensors"))
+        .unwrap()
+        .u8("images")
+        .unwrap();
+    assert_eq!(shape, vec![CLASSES * PER_CLASS, 1, SIDE, SIDE]);
+    let acc = accuracy(&dir.join("cluster/metrics.json"));
+
+    let knn_acc = knn_graph_accuracy(
+        &dir.join("prepare/inputs.safetensors"),
+        "images",
+        &dir.join("prepare/samples.parquet"),
+        CLASSES,
+        CLASSES + 2,
+        &work.path().join("knn"),
+    );
+    eprintln!("new pipeline ACC {acc:.4}, 10-NN graph of the pixels {knn_acc:.4}");
+    assert!(
+        acc >= knn_acc,
+        "ACC {acc:.4} below the pixels' 10-NN graph {knn_acc:.4}"
+    );
+    // A second run of every stage is up to date.
+    assert_eq!(run_all(&created.path, &runs), vec![false; 5]);
+}
