@@ -17,6 +17,16 @@ setup:
 build: setup
     cargo build --release --workspace --bins --exclude ebsc-report
 
+# Image folder, IDX, CIFAR or feature table -> pipelines/<name>.toml: `just new faces data/faces`.
+new name data *settings:
+    @cargo build --quiet --release -p ebsc-prepare --bin ebsc-pipeline
+    @target/release/ebsc-pipeline new {{name}} {{data}} {{settings}}
+
+# Print the settings a pipeline's stages read, with `extends` merged in.
+show pipeline=default_pipeline:
+    @cargo build --quiet --release -p ebsc-prepare --bin ebsc-pipeline
+    @target/release/ebsc-pipeline show {{pipeline}}
+
 # Run every stage of a pipeline; stages that are up to date skip.
 run pipeline=default_pipeline *flags: build
     scripts/stages.sh run {{pipeline}} {{flags}}

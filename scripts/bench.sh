@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 sections=("$@")
 if [ ${#sections[@]} -eq 0 ]; then
-    for name in prepare pretrain affinity cluster ablations seeds; do
+    for name in prepare pretrain affinity cluster ablations seeds new; do
         [ -f "scripts/bench/$name.sh" ] && sections+=("$name")
     done
 fi
