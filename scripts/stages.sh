@@ -31,7 +31,8 @@ built() { [ -d "crates/ebsc-$1" ]; }
 stage_flags() {
     local stage=$1; shift
     if [ "$stage" != prepare ] && [ "$stage" != cluster ]; then
-        printf '%s\0' "$@"
+        # printf with no arguments would still print one (empty) field.
+        [ $# -eq 0 ] || printf '%s\0' "$@"
         return
     fi
     while [ $# -gt 0 ]; do
