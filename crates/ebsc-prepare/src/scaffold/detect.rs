@@ -55,6 +55,38 @@ pub fn detect(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
     )
 }
 
+/// Longest side, in pixels, `new` gives an image folder's images when it picks the size.
+pub const MAX_SIDE: u32 = 64;
+
+/// A `resize = [height, width]` for an image folder whose images differ in size or are
+/// larger than [`MAX_SIDE`]: the median size, scaled down (keeping its aspect) to fit.
+/// `None` when the images already share one small size, or when a header cannot be read
+/// (the reader then names the file).
+pub fn fitting_resize(root: &Path) -> Option<[u32; 2]> {
+    use crate::sources::image_folder::{list_class_folders, list_images};
+    let mut sizes = Vec::new();
+    for (_, folder) in list_class_folders(root).ok()? {
+        for file in list_images(&folder).ok()? {
+            let (width, height) = image::ImageReader::open(&file)
+                .ok()?
+                .with_guessed_format()
+                .ok()?
+                .into_dimensions()
+                .ok()?;
+            sizes.push([height, width]);
+        }
+    }
+    let all_same = sizes.windows(2).all(|w| w[0] == w[1]);
+    sizes.sort_by_key(|[h, w]| u64::from(*h) * u64::from(*w));
+    let [height, width] = *sizes.get(sizes.len() / 2)?;
+    if all_same && height.max(width) <= MAX_SIDE {
+        return None;
+    }
+    let scale = (f64::from(MAX_SIDE) / f64::from(height.max(width))).min(1.0);
+    let fit = |side: u32| ((f64::from(side) * scale).round() as u32).max(1);
+    Some([fit(height), fit(width)])
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name()
         .and_then(|n| n.to_str())
@@ -261,6 +293,28 @@ mod tests {
             panic!("expected an image folder");
         };
         assert_eq!((c.resize, c.grayscale), (Some([8, 8]), None));
+    }
+
+    #[test]
+    fn large_or_mixed_images_get_a_fitting_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let save = |path: &str, width: u32, height: u32| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            image::GrayImage::new(width, height).save(path).unwrap();
+        };
+        save("small/a/1.png", 16, 8);
+        save("small/b/2.png", 16, 8);
+        assert_eq!(fitting_resize(&dir.path().join("small")), None);
+        // 112×92 (height×width) faces: the longer side down to 64.
+        save("faces/s1/1.pgm", 92, 112);
+        save("faces/s2/1.pgm", 92, 112);
+        assert_eq!(fitting_resize(&dir.path().join("faces")), Some([64, 53]));
+        // Mixed small sizes: the median one.
+        save("mixed/a/1.png", 10, 10);
+        save("mixed/a/2.png", 12, 12);
+        save("mixed/b/3.png", 20, 20);
+        assert_eq!(fitting_resize(&dir.path().join("mixed")), Some([12, 12]));
     }
 
     #[test]

@@ -125,7 +125,20 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
         }
     }
 
-    let source = detect::detect(&request.data, &keys)?;
+    let mut source = detect::detect(&request.data, &keys)?;
+    let mut notes = Vec::new();
+    if let crate::config::SourceConfig::ImageFolder(folder) = &mut source
+        && folder.resize.is_none()
+        && let Some(resize) = detect::fitting_resize(&folder.path)
+    {
+        folder.resize = Some(resize);
+        notes.push(format!(
+            "the images differ in size or are larger than {} pixels: resize = [{}, {}] (set resize=[H,W] to choose)",
+            detect::MAX_SIDE,
+            resize[0],
+            resize[1]
+        ));
+    }
     let dataset = crate::read_source(&source)
         .with_context(|| format!("reading {}", request.data.display()))?;
     anyhow::ensure!(
@@ -149,7 +162,6 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
     let template = template.unwrap_or_else(|| Template::fits(&summary));
     let mut text = plan::render(&request.name, template, &summary, &source, &settings)?;
 
-    let mut notes = Vec::new();
     for o in &dotted {
         let (edited, edit) = overrides::set(&text, &o.key, &o.value_text())?;
         text = edited;

@@ -130,7 +130,7 @@ fn check_same_size(
 }
 
 /// The class subfolders (name, path), sorted by name; hidden folders (`.name`) are skipped.
-fn list_class_folders(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+pub(crate) fn list_class_folders(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     require_exists(root)?;
     if !root.is_dir() {
         return Err(file_error(
@@ -166,7 +166,7 @@ fn list_class_folders(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 }
 
 /// The image files of one class folder, sorted by file name.
-fn list_images(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn list_images(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(folder).map_err(|e| io_error(folder, &e))? {
         let entry = entry.map_err(|e| io_error(folder, &e))?;
