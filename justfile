@@ -18,14 +18,16 @@ build: setup
     cargo build --release --workspace --bins --exclude ebsc-report
 
 # Image folder, IDX, CIFAR or feature table -> pipelines/<name>.toml: `just new faces data/faces`.
+[positional-arguments]
 new name data *settings:
     @cargo build --quiet --release -p ebsc-prepare --bin ebsc-pipeline
-    @target/release/ebsc-pipeline new {{name}} {{data}} {{settings}}
+    @target/release/ebsc-pipeline new "$@"
 
 # Print the settings a pipeline's stages read, with `extends` merged in.
+[positional-arguments]
 show pipeline=default_pipeline:
     @cargo build --quiet --release -p ebsc-prepare --bin ebsc-pipeline
-    @target/release/ebsc-pipeline show {{pipeline}}
+    @target/release/ebsc-pipeline show "$@"
 
 # Run every stage of a pipeline; stages that are up to date skip.
 run pipeline=default_pipeline *flags: build

@@ -12,6 +12,8 @@ SEEDS=${SEEDS:-0 1 2}
 cargo build --quiet --release -p ebsc-prepare --bin ebsc-pipeline
 python3 scripts/bench/subspace_images.py "$runs/faces-30" 30 12 4 16 0.05 1
 
+acc_of() { python3 -c "import json, sys; print('%.4f' % json.load(open(sys.argv[1]))['acc'])" "$1"; }
+
 cases=(
     "mnist-400|data/mnist-test|prepare.subset={per_class=40}"
     "faces-30|$runs/faces-30|"
@@ -34,7 +36,7 @@ for case in "${cases[@]}"; do
             --progress none >/dev/null 2>"$runs/stages.log" || {
             tail -n 30 "$runs/stages.log" >&2; exit 1; }
         dir="$runs/runs/$pipeline"
-        accs+=("$(python3 -c 'import json,sys; print(f"{json.load(open(sys.argv[1]))["acc"]:.4f}")' "$dir/cluster/metrics.json")")
+        accs+=("$(acc_of "$dir/cluster/metrics.json")")
     done
     template=$(sed -n 's/^new: template \([a-z-]*\).*/\1/p' "$runs/new.log")
     coefficients=$(sed -n 's/^coefficients = "\(.*\)"/\1/p' "$runs/pipelines/$pipeline.toml")
@@ -48,7 +50,7 @@ PY
     target/release/ebsc-cluster --features "$dir/prepare/inputs.safetensors" --tensor "$tensor" \
         --labels "$dir/prepare/samples.parquet" --n-clusters "$k" --n-eigenvectors "$m" \
         --knn 10 --out "$runs/knn-$name" --progress none >/dev/null
-    knn=$(python3 -c 'import json,sys; print(f"{json.load(open(sys.argv[1]))["acc"]:.4f}")' "$runs/knn-$name/metrics.json")
+    knn=$(acc_of "$runs/knn-$name/metrics.json")
     summary=$(printf '%s\n' "${accs[@]}" | awk '{s += $1; if (NR == 1 || $1 < m) m = $1} END {printf "%.4f | %.4f", s / NR, m}')
     echo "| $name | $template | $coefficients | ${accs[*]} | $summary | $knn |"
 done
