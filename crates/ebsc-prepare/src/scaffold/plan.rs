@@ -233,7 +233,7 @@ fn coefficient_values(mean_cosine: f64) -> [(&'static str, String); 3] {
                 format!(
                     "The samples' mean cosine is {mean_cosine:.2} (≥ {CROWDED_COSINE}): a common component\n\
                      # dominates them, Gibbs weights see nearly equal energies and self-expression\n\
-                     # drifts, so the shrinkage map (ranking by |cos|) with L_ebm (β = 1)."
+                     # drifts. So the shrinkage map (it ranks by |cos|), with L_ebm on (β = 1)."
                 ),
             ),
         ]
