@@ -29,7 +29,7 @@ use tch::{Device, Tensor};
 
 use crate::config::{AffinityConfig, AffinityKind};
 use crate::model::EnergyModel;
-use crate::shard::{PartInfo, Shard};
+use crate::shard::{PartInfo, Shard, ShardArg};
 
 pub const STAGE: &str = "affinity";
 /// Bump when the outputs for a given config change meaning.
@@ -56,9 +56,14 @@ pub struct Args {
     /// libtorch threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Compute only shard i of n (rows i·N/n..(i+1)·N/n) into coefficients/part-i-of-n.parquet.
-    #[arg(long, value_name = "I/N", conflicts_with_all = ["merge", "force"])]
-    pub shard: Option<Shard>,
+    /// Compute only shard i of n (rows i·N/n..(i+1)·N/n) into coefficients/part-i-of-n.parquet;
+    /// `auto`: i and n from a Slurm job array or a Kubernetes Indexed Job.
+    #[arg(long, value_name = "I/N|auto", conflicts_with_all = ["merge", "force"])]
+    pub shard: Option<ShardArg>,
+    /// With `--shard auto` in a Kubernetes Indexed Job: the shard count (the Job's
+    /// completions; or set EBSC_SHARD_COUNT).
+    #[arg(long, value_name = "N", requires = "shard")]
+    pub shards: Option<usize>,
     /// Build the outputs from all coefficients/part-*-of-n.parquet of the current config.
     #[arg(long)]
     pub merge: bool,
@@ -88,7 +93,26 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         prepare: runner.upstream_dir("prepare"),
     };
     let fingerprint = fingerprint(&config, &upstream)?;
-    if let Some(shard) = args.shard {
+    let shard = match args.shard {
+        None => None,
+        Some(ShardArg::Fixed(shard)) => {
+            anyhow::ensure!(
+                args.shards.is_none(),
+                "--shards is for --shard auto; --shard {}/{} already gives the count",
+                shard.index,
+                shard.count
+            );
+            Some(shard)
+        }
+        Some(ShardArg::Auto) => {
+            let (shard, source) =
+                shard::shard_from_env(|name| std::env::var(name).ok(), args.shards)
+                    .map_err(anyhow::Error::msg)?;
+            eprintln!("{STAGE}: {source}");
+            Some(shard)
+        }
+    };
+    if let Some(shard) = shard {
         return run_shard(
             args,
             &config,

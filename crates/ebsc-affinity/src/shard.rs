@@ -1,5 +1,7 @@
 //! `--shard i/n`: the rows of one shard written to `coefficients/part-i-of-n.parquet`, so a
 //! job scheduler can spread the export over machines; `--merge` joins the parts.
+//! `--shard auto` takes `i/n` from the scheduler's environment: a Slurm job array or a
+//! Kubernetes Indexed Job.
 //!
 //! Each part has a sidecar `part-i-of-n.json` with a fingerprint of everything that decides
 //! its content (stage version, config, upstream keys): parts of another config or model are
@@ -34,6 +36,158 @@ impl FromStr for Shard {
         }
         Ok(Shard { index, count })
     }
+}
+
+/// `--shard`: a fixed `i/n`, or `auto` (from the scheduler's environment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardArg {
+    Fixed(Shard),
+    Auto,
+}
+
+impl FromStr for ShardArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ShardArg, String> {
+        if text.trim() == "auto" {
+            return Ok(ShardArg::Auto);
+        }
+        text.parse()
+            .map(ShardArg::Fixed)
+            .map_err(|e| format!("{e}, or auto"))
+    }
+}
+
+/// The shard count of a Kubernetes Indexed Job (its `completions`), which Kubernetes does
+/// not put in the pod's environment; `--shards N` gives it too.
+pub const SHARD_COUNT_ENV: &str = "EBSC_SHARD_COUNT";
+
+/// The shard this process is, from a Slurm job array (`SLURM_ARRAY_TASK_ID` with
+/// `SLURM_ARRAY_TASK_COUNT` or `_MIN`/`_MAX`, steps included) or a Kubernetes Indexed Job
+/// (`JOB_COMPLETION_INDEX`, the count from `shards` or [`SHARD_COUNT_ENV`]), with a line
+/// saying where it came from. `env` looks a variable up.
+pub fn shard_from_env(
+    env: impl Fn(&str) -> Option<String>,
+    shards: Option<usize>,
+) -> Result<(Shard, String), String> {
+    let number = |name: &str| -> Result<Option<usize>, String> {
+        match env(name) {
+            None => Ok(None),
+            Some(text) => text
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{name} = {text:?} is not a whole number")),
+        }
+    };
+    let count_env = number(SHARD_COUNT_ENV)?;
+    if let (Some(flag), Some(from_env)) = (shards, count_env)
+        && flag != from_env
+    {
+        return Err(format!(
+            "--shards {flag} and {SHARD_COUNT_ENV} = {from_env} disagree"
+        ));
+    }
+    let slurm = match number("SLURM_ARRAY_TASK_ID")? {
+        None => None,
+        Some(id) => Some(slurm_shard(
+            id,
+            number("SLURM_ARRAY_TASK_MIN")?,
+            number("SLURM_ARRAY_TASK_MAX")?,
+            number("SLURM_ARRAY_TASK_COUNT")?,
+        )?),
+    };
+    let kubernetes = match number("JOB_COMPLETION_INDEX")? {
+        None => None,
+        Some(index) => {
+            let count = shards.or(count_env).ok_or_else(|| {
+                format!(
+                    "JOB_COMPLETION_INDEX = {index} (a Kubernetes Indexed Job) but no shard count; \
+                     pass --shards N or set {SHARD_COUNT_ENV} to the Job's completions"
+                )
+            })?;
+            Some(Shard { index, count })
+        }
+    };
+    let shard = match (slurm, kubernetes) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(format!(
+                "the Slurm array says shard {}/{} but JOB_COMPLETION_INDEX says {}/{}",
+                a.index, a.count, b.index, b.count
+            ));
+        }
+        (Some(a), _) => {
+            if let Some(n) = shards.or(count_env).filter(|&n| n != a.count) {
+                return Err(format!(
+                    "the Slurm array has {} tasks but the shard count given is {n}",
+                    a.count
+                ));
+            }
+            (a, "the Slurm job array")
+        }
+        (None, Some(b)) => (b, "JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)"),
+        (None, None) => {
+            return Err(
+                "--shard auto: no scheduler environment; neither SLURM_ARRAY_TASK_ID \
+                 (a Slurm job array) nor JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) is set; \
+                 use --shard i/n"
+                    .into(),
+            );
+        }
+    };
+    if shard.0.index >= shard.0.count || shard.0.count == 0 {
+        return Err(format!(
+            "{} gives shard {} of {}, outside 0..{}",
+            shard.1, shard.0.index, shard.0.count, shard.0.count
+        ));
+    }
+    Ok((
+        shard.0,
+        format!("shard {}/{} from {}", shard.0.index, shard.0.count, shard.1),
+    ))
+}
+
+/// Task `id` of a Slurm array `min-max[:step]` of `count` tasks.
+fn slurm_shard(
+    id: usize,
+    min: Option<usize>,
+    max: Option<usize>,
+    count: Option<usize>,
+) -> Result<Shard, String> {
+    let min_id = min.unwrap_or(0);
+    let offset = id.checked_sub(min_id).ok_or_else(|| {
+        format!("SLURM_ARRAY_TASK_ID = {id} is below SLURM_ARRAY_TASK_MIN = {min_id}")
+    })?;
+    let (count, step) = match (count, min, max) {
+        (Some(count), Some(min), Some(max)) if count > 1 => {
+            let span = max.saturating_sub(min);
+            if span % (count - 1) != 0 {
+                return Err(format!(
+                    "a Slurm array of {count} tasks from {min} to {max} has no even step; \
+                     use --shard i/n"
+                ));
+            }
+            (count, span / (count - 1))
+        }
+        (Some(count), _, _) => (count, 1),
+        (None, Some(min), Some(max)) if max >= min => (max - min + 1, 1),
+        _ => {
+            return Err(
+                "SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor \
+                 SLURM_ARRAY_TASK_MIN/_MAX; use --shard i/n"
+                    .into(),
+            );
+        }
+    };
+    if offset % step.max(1) != 0 {
+        return Err(format!(
+            "SLURM_ARRAY_TASK_ID = {id} is not on the array's step of {step}"
+        ));
+    }
+    Ok(Shard {
+        index: offset / step.max(1),
+        count,
+    })
 }
 
 impl Shard {
@@ -160,6 +314,85 @@ mod tests {
         assert_eq!(ranges, vec![0..3, 3..6, 6..10]);
         let name = Path::new("x/part-2-of-3.parquet");
         assert_eq!(parse_part_name(name), Some(Shard { index: 2, count: 3 }));
+    }
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn auto_shards_from_slurm_arrays() {
+        let shard = |vars: &[(&str, &str)]| shard_from_env(env(vars), None).map(|(s, _)| s);
+        let s = |index, count| Ok(Shard { index, count });
+        // --array=0-3
+        let array = [
+            ("SLURM_ARRAY_TASK_ID", "2"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ];
+        assert_eq!(shard(&array), s(2, 4));
+        // --array=1-4: MIN/MAX only.
+        let array = [
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "4"),
+        ];
+        assert_eq!(shard(&array), s(0, 4));
+        // --array=0-12:4 → ids 0, 4, 8, 12.
+        let array = [
+            ("SLURM_ARRAY_TASK_ID", "8"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_MAX", "12"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ];
+        assert_eq!(shard(&array), s(2, 4));
+        let err = shard(&[("SLURM_ARRAY_TASK_ID", "2")]).unwrap_err();
+        assert!(err.contains("SLURM_ARRAY_TASK_COUNT"), "{err}");
+        let err = shard(&[("SLURM_ARRAY_TASK_ID", "x")]).unwrap_err();
+        assert!(err.contains("\"x\" is not a whole number"), "{err}");
+        let err = shard(&[
+            ("SLURM_ARRAY_TASK_ID", "4"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ])
+        .unwrap_err();
+        assert!(err.contains("outside 0..4"), "{err}");
+    }
+
+    #[test]
+    fn auto_shards_from_kubernetes_and_disagreements() {
+        let k8s = [("JOB_COMPLETION_INDEX", "1")];
+        let (shard, source) = shard_from_env(env(&k8s), Some(3)).unwrap();
+        assert_eq!(shard, Shard { index: 1, count: 3 });
+        assert!(source.contains("Kubernetes"), "{source}");
+        let with_env = [("JOB_COMPLETION_INDEX", "1"), (SHARD_COUNT_ENV, "3")];
+        assert_eq!(shard_from_env(env(&with_env), None).unwrap().0, shard);
+        let err = shard_from_env(env(&k8s), None).unwrap_err();
+        assert!(err.contains("--shards N"), "{err}");
+        let err = shard_from_env(env(&with_env), Some(4)).unwrap_err();
+        assert!(err.contains("disagree"), "{err}");
+        let both = [
+            ("JOB_COMPLETION_INDEX", "1"),
+            ("SLURM_ARRAY_TASK_ID", "2"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ];
+        let err = shard_from_env(env(&both), Some(3)).unwrap_err();
+        assert!(err.contains("says shard 2/3"), "{err}");
+        let slurm = [
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ];
+        let err = shard_from_env(env(&slurm), Some(2)).unwrap_err();
+        assert!(err.contains("has 3 tasks"), "{err}");
+        let err = shard_from_env(env(&[]), None).unwrap_err();
+        assert!(err.contains("neither SLURM_ARRAY_TASK_ID"), "{err}");
+        assert_eq!("auto".parse(), Ok(ShardArg::Auto));
+        assert_eq!(
+            "1/2".parse(),
+            Ok(ShardArg::Fixed(Shard { index: 1, count: 2 }))
+        );
     }
 
     #[test]

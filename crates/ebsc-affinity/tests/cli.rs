@@ -118,7 +118,25 @@ impl Project {
     }
 
     fn affinity(&self, extra: &[&str]) -> Output {
-        let output = Command::new(env!("CARGO_BIN_EXE_ebsc-affinity"))
+        self.affinity_with_env(extra, &[])
+    }
+
+    /// The stage with `vars` set in its environment (and the scheduler variables of the
+    /// test's own environment removed).
+    fn affinity_with_env(&self, extra: &[&str], vars: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ebsc-affinity"));
+        for name in [
+            "SLURM_ARRAY_TASK_ID",
+            "SLURM_ARRAY_TASK_COUNT",
+            "SLURM_ARRAY_TASK_MIN",
+            "SLURM_ARRAY_TASK_MAX",
+            "JOB_COMPLETION_INDEX",
+            "EBSC_SHARD_COUNT",
+        ] {
+            command.env_remove(name);
+        }
+        let output = command
+            .envs(vars.iter().copied())
             .arg("pipelines/p.toml")
             .args(["--device", "cpu", "--threads", "1", "--progress", "none"])
             .args(extra)
@@ -220,6 +238,69 @@ fn whole_export_then_sharded_export_and_merge_give_the_same_files() {
         whole_w
     );
     assert_eq!(p.manifest()["outputs"], manifest["outputs"]);
+}
+
+#[test]
+fn shards_from_slurm_or_kubernetes_merge_to_the_same_bytes() {
+    let p = Project::new(SYMMETRIC);
+    p.write_upstream();
+    assert!(p.affinity(&[]).ok);
+    let whole: Vec<Vec<u8>> = ["coefficients.parquet", "affinity.parquet"]
+        .iter()
+        .map(|f| std::fs::read(p.stage_file(f)).unwrap())
+        .collect();
+    let merged_bytes = |p: &Project| -> Vec<Vec<u8>> {
+        let merged = p.affinity(&["--merge", "--force"]);
+        assert!(merged.ok, "{}", merged.stderr);
+        ["coefficients.parquet", "affinity.parquet"]
+            .iter()
+            .map(|f| std::fs::read(p.stage_file(f)).unwrap())
+            .collect()
+    };
+
+    // A Slurm array --array=1-3.
+    for id in ["1", "2", "3"] {
+        let out = p.affinity_with_env(
+            &["--shard", "auto"],
+            &[
+                ("SLURM_ARRAY_TASK_ID", id),
+                ("SLURM_ARRAY_TASK_MIN", "1"),
+                ("SLURM_ARRAY_TASK_MAX", "3"),
+            ],
+        );
+        assert!(out.ok, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("from the Slurm job array"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(p.stage_file("coefficients/part-2-of-3.parquet").exists());
+    assert_eq!(merged_bytes(&p), whole);
+
+    // A Kubernetes Indexed Job of 2 completions, its count from --shards and from the env.
+    std::fs::remove_dir_all(p.stage_file("coefficients")).unwrap();
+    let first = p.affinity_with_env(
+        &["--shard", "auto", "--shards", "2"],
+        &[("JOB_COMPLETION_INDEX", "0")],
+    );
+    assert!(first.ok, "{}", first.stderr);
+    let second = p.affinity_with_env(
+        &["--shard", "auto"],
+        &[("JOB_COMPLETION_INDEX", "1"), ("EBSC_SHARD_COUNT", "2")],
+    );
+    assert!(second.ok, "{}", second.stderr);
+    assert_eq!(merged_bytes(&p), whole);
+
+    // Neither, or a count that disagrees: one error line, no part written.
+    let out = p.affinity_with_env(&["--shard", "auto"], &[]);
+    expect_one_error_line(&out, &["neither SLURM_ARRAY_TASK_ID", "--shard i/n"]);
+    let out = p.affinity_with_env(
+        &["--shard", "auto", "--shards", "3"],
+        &[("JOB_COMPLETION_INDEX", "0"), ("EBSC_SHARD_COUNT", "2")],
+    );
+    expect_one_error_line(&out, &["disagree"]);
+    assert!(!p.stage_file("coefficients/part-0-of-3.parquet").exists());
 }
 
 #[test]
