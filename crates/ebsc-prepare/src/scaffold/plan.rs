@@ -188,20 +188,15 @@ fn mean_cosine(inputs: &Inputs) -> f64 {
     if n < 2 || dim == 0 {
         return 0.0;
     }
+    let value = |i: usize| match inputs {
+        Inputs::Images { data, .. } => f64::from(data[i]),
+        Inputs::Features { data, .. } => f64::from(data[i]),
+    };
     let picked = n.min(COSINE_ROWS);
     let rows: Vec<Vec<f64>> = (0..picked)
         .map(|k| {
             let r = k * n / picked;
-            let row: Vec<f64> = match inputs {
-                Inputs::Images { data, .. } => data[r * dim..(r + 1) * dim]
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect(),
-                Inputs::Features { data, .. } => data[r * dim..(r + 1) * dim]
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect(),
-            };
+            let row: Vec<f64> = (r * dim..(r + 1) * dim).map(value).collect();
             let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
             row.into_iter()
                 .map(|v| if norm > 0.0 { v / norm } else { 0.0 })
