@@ -11,8 +11,9 @@ use std::sync::Mutex;
 /// Rows per parallel task of the sparse × dense product.
 const ROWS_PER_TASK: usize = 1024;
 
-/// Largest panel of the sparse × dense product (see
-/// [`NormalizedAffinity::apply_block_with`]); wider blocks take several passes.
+/// Panel size the sparse × dense product aims for (see
+/// [`NormalizedAffinity::apply_block_with`]); wider blocks take several passes, but a
+/// panel is never narrower than one cache line of values (see [`panel_width`]).
 pub const PANEL_BYTES: usize = 64 << 20;
 
 /// Stored entries ahead whose panel row is prefetched. The gathers are random and
@@ -44,6 +45,20 @@ pub enum Precision {
     Double,
     /// f32 gathers, f64 sums: half the memory traffic, relative error ~1e-7.
     Single,
+}
+
+/// Columns per panel for an `n`-row block of `width` columns of `value_size`-byte values:
+/// as few panels as fit [`PANEL_BYTES`], each at least one 64-byte cache line wide.
+///
+/// Every stored entry gathers a whole cache line of its panel row whatever the width, and
+/// every panel is one more pass over all entries. Without the floor, a 10M-node graph got
+/// 1-column f32 panels (64 MiB / 40 MB): twelve passes per product, each using 4 bytes of
+/// the 64 it fetched, and the eigensolver took 48× its 1M-node time instead of ~10×.
+fn panel_width(n: usize, width: usize, value_size: usize) -> usize {
+    let per_line = 64 / value_size;
+    let max_panel_width = (PANEL_BYTES / (value_size * n.max(1))).max(per_line);
+    let n_panels = width.div_ceil(max_panel_width);
+    width.div_ceil(n_panels)
 }
 
 /// Element type of a gathered panel.
@@ -176,9 +191,7 @@ impl<'g> NormalizedAffinity<'g> {
     ) {
         let n = self.n_nodes();
         let per_line = 64 / size_of::<P>();
-        let max_panel_width = (PANEL_BYTES / (size_of::<P>() * n)).max(1);
-        let n_panels = width.div_ceil(max_panel_width);
-        let panel_width = width.div_ceil(n_panels);
+        let panel_width = panel_width(n, width, size_of::<P>());
         let panel_stride = panel_width.div_ceil(per_line) * per_line;
         // Room to start the panel on a cache-line boundary. Every value the product
         // reads is written by `scaled_panel` first, so old contents do not matter.
@@ -393,5 +406,18 @@ mod tests {
         for (a, b) in out.iter().zip(expected) {
             assert!((a - b).abs() < 1e-14, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn panels_are_at_least_a_cache_line_wide() {
+        // Up to 1M nodes a 12-wide f32 block fits one 64 MiB panel.
+        assert_eq!(panel_width(1_000_000, 12, 4), 12);
+        // 10M nodes: 64 MiB holds one f32 column, but the floor keeps one 16-wide panel.
+        assert_eq!(panel_width(10_000_000, 12, 4), 12);
+        // f64: eight values per line, so two balanced 6-wide panels (one line each).
+        assert_eq!(panel_width(10_000_000, 12, 8), 6);
+        // Wider blocks still split into the fewest line-wide panels.
+        assert_eq!(panel_width(100_000_000, 36, 4), 12);
+        assert_eq!(panel_width(10, 3, 8), 3);
     }
 }
