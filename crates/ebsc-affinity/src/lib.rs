@@ -199,8 +199,8 @@ fn run_shard(
         rows.len() as u64,
         "rows",
     );
-    let (u, v) = inputs.dictionary_towers();
-    let (c, _) = topk::top_k_coefficients(
+    let (u, v) = inputs.dictionary_towers(rows.clone());
+    let (c, timing) = topk::top_k_coefficients(
         &u,
         &v,
         rows.clone(),
@@ -210,6 +210,21 @@ fn run_shard(
         |r| progress.inc(r as u64),
     );
     progress.finish();
+    // A shard has no manifest of its own: its throughput goes to the log, from which
+    // the time of the whole export (count × this) can be planned.
+    eprintln!(
+        "{STAGE}: shard {}/{}: {} rows × {n} columns in {:.1} s: {:.3e} pairs/s \
+         (product {:.1} s, copy {:.1} s, scan {:.1} s; {:.1} GFLOP/s)",
+        shard.index,
+        shard.count,
+        rows.len(),
+        timing.total_seconds,
+        (rows.len() * n) as f64 / timing.total_seconds.max(1e-9),
+        timing.product_seconds,
+        timing.copy_seconds,
+        timing.scan_seconds,
+        timing.flops / timing.total_seconds.max(1e-9) / 1e9,
+    );
     let info = PartInfo {
         fingerprint: fingerprint.to_string(),
         n_samples: n,
@@ -224,8 +239,8 @@ fn run_shard(
 }
 
 impl Inputs {
-    fn dictionary_towers(&self) -> (Tensor, Tensor) {
-        self.model.towers(&self.dictionary)
+    fn dictionary_towers(&self, rows: std::ops::Range<usize>) -> (Tensor, Tensor) {
+        self.model.towers(&self.dictionary, rows)
     }
 }
 
@@ -276,7 +291,7 @@ fn compute_rows(
     config: &AffinityConfig,
     rows: std::ops::Range<usize>,
 ) -> Triplets {
-    let (u, v) = inputs.dictionary_towers();
+    let (u, v) = inputs.dictionary_towers(rows.clone());
     let progress = run.progress("coefficients", rows.len() as u64, "rows");
     let (c, timing) = topk::top_k_coefficients(
         &u,

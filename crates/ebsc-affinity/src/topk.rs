@@ -167,7 +167,8 @@ pub struct BlockedTiming {
 }
 
 /// The top-`top_k` coefficients by `|c|` of the rows `rows` of `C`, over all N columns, as
-/// triplets sorted by (row, col) without zeros. `u`, `v`: `[N, m]` tower outputs.
+/// triplets sorted by (row, col) without zeros. `u`: the `[rows.len(), m]` tower outputs of
+/// `rows`; `v`: `[N, m]`, every row's.
 /// `on_rows` hears how many rows each finished block held (for a progress bar).
 pub fn top_k_coefficients(
     u: &Tensor,
@@ -198,7 +199,7 @@ pub fn top_k_coefficients(
     for r0 in rows.clone().step_by(block_size) {
         let r1 = (r0 + block_size).min(rows.end);
         let n_rows = r1 - r0;
-        let u_block = u.narrow(0, r0 as i64, n_rows as i64);
+        let u_block = u.narrow(0, (r0 - rows.start) as i64, n_rows as i64);
         let mut tops = vec![RowTop::new(top_k, floor); n_rows];
         let mut log_partition = vec![f64::NEG_INFINITY; n_rows];
         for c0 in (0..n).step_by(block_size) {
@@ -357,7 +358,7 @@ mod tests {
             ..map
         };
         let (all, _) = top_k_coefficients(&u, &v, 0..40, &map, 3, 16, |_| {});
-        let (part, _) = top_k_coefficients(&u, &v, 10..25, &map, 3, 16, |_| {});
+        let (part, _) = top_k_coefficients(&u.narrow(0, 10, 15), &v, 10..25, &map, 3, 16, |_| {});
         let start = all.rows.iter().position(|&r| r == 10).unwrap();
         let end = all.rows.iter().position(|&r| r == 25).unwrap();
         assert_eq!(part.rows, all.rows[start..end]);
