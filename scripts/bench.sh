@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks on this machine; prints Markdown to paste into RESULTS.md with the machine
 # and revision it ran on.
-#   scripts/bench.sh              every section in scripts/bench/ (prepare, cluster, ...)
+#   scripts/bench.sh              the everyday sections (prepare, pretrain, ... new)
 #   scripts/bench.sh cluster      one section
+#   scripts/bench.sh scale        the scale table (1M-sample export shard, 10M-node graph:
+#                                 ~15 GiB of memory and tens of minutes; run on its own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
