@@ -66,8 +66,10 @@ report *flags:
 test: setup
     cargo test --workspace
 
-# Formatting and clippy, warnings as errors.
+# Formatting, clippy (warnings as errors), and every dependency versioned once in the
+# workspace and used by the package that names it.
 lint: setup
+    python3 scripts/check_dependencies.py
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 

@@ -5,7 +5,8 @@
 //! and CUDA would never be available on a GPU machine.
 //!
 //! Cargo applies link arguments only to the package whose build script emits them, so every
-//! package that links tch into an executable carries this same file.
+//! package that links tch into an executable names this file as its `build` script
+//! (ebsc-pretrain, ebsc-train, ebsc-affinity and the end-to-end tests).
 
 use std::path::Path;
 
