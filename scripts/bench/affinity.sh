@@ -12,29 +12,8 @@ source scripts/bench/common.sh
 
 n_subspaces=10 per_subspace=7000 m=256 top_k=${TOP_K:-20} block=${BLOCK:-4096}
 cargo build --release -q -p ebsc-prepare -p ebsc-affinity --bins --examples
-mkdir -p "$runs/pipelines"
+synthetic_affinity_run affinity-bench $((n_subspaces * per_subspace)) $top_k $block $m
 pipeline="$runs/pipelines/affinity-bench.toml"
-cat >"$pipeline" <<TOML
-[pipeline]
-seed = 0
-
-[prepare]
-source = "synthetic-subspaces"
-n_subspaces = $n_subspaces
-subspace_dim = 8
-ambient_dim = 64
-points_per_subspace = $per_subspace
-noise = 0.05
-seed = 1
-
-[affinity]
-top_k = $top_k
-block_size = $block
-normalize_rows = true
-affinity = "symmetric"
-TOML
-target/release/ebsc-prepare "$pipeline" --runs-dir "$runs" --progress none >/dev/null
-target/release/examples/synthetic_train "$pipeline" "$runs" $m $m >/dev/null 2>&1
 
 # The yardstick: one large plain product with the same inner width m, best of 3.
 plain=$(target/release/examples/matmul_gflops 8192 $m 8192 3 2>/dev/null)

@@ -2,6 +2,9 @@
 # Provides $runs (a temp folder removed on exit), `timed LOG CMD...` (runs CMD under
 # /usr/bin/time -v, stdout to LOG.out), and `wall_s LOG` / `rss_mib LOG` to read it back.
 # `run_pipeline FILE` runs every stage of a pipeline quietly (its log on failure).
+# `synthetic_affinity_run NAME N TOP_K BLOCK M` writes $runs/pipelines/NAME.toml and runs
+# prepare (N points from 10 synthetic subspaces) and the stand-in train stage (towers of
+# width M) for it, ready for ebsc-affinity.
 # `run_settings DIR` prints a finished run's n_clusters, eigenvector count and pretrained
 # tensor (head, or backbone for the identity encoder).
 
@@ -28,6 +31,33 @@ run_pipeline() {
 }
 
 # From the stage manifests, which hold the merged pipeline (`extends` included).
+synthetic_affinity_run() {
+    local name=$1 n=$2 top_k=$3 block=$4 m=$5
+    local pipeline="$runs/pipelines/$name.toml"
+    mkdir -p "$runs/pipelines"
+    cat >"$pipeline" <<TOML
+[pipeline]
+seed = 0
+
+[prepare]
+source = "synthetic-subspaces"
+n_subspaces = 10
+subspace_dim = 8
+ambient_dim = 64
+points_per_subspace = $((n / 10))
+noise = 0.05
+seed = 1
+
+[affinity]
+top_k = $top_k
+block_size = $block
+normalize_rows = true
+affinity = "symmetric"
+TOML
+    target/release/ebsc-prepare "$pipeline" --runs-dir "$runs" --progress none >/dev/null
+    target/release/examples/synthetic_train "$pipeline" "$runs" "$m" "$m" >/dev/null 2>&1
+}
+
 run_settings() {
     python3 - "$1" <<'PY'
 import json, sys

@@ -23,31 +23,10 @@ echo "### scale: affinity export (CPU, $(nproc) threads)"
 echo
 echo "| N | shard run | rows × columns | loop (s) | pairs/s | GFLOP/s | peak RSS (MiB) | whole export on $(nproc) cores (S × loop) |"
 echo "|---|---|---|---|---|---|---|---|"
-mkdir -p "$runs/pipelines"
 for spec in ${SCALE_AFFINITY:-70000:1 1000000:50}; do
     n=${spec%%:*} shards=${spec##*:}
     pipeline="$runs/pipelines/scale-$n.toml"
-    cat >"$pipeline" <<TOML
-[pipeline]
-seed = 0
-
-[prepare]
-source = "synthetic-subspaces"
-n_subspaces = 10
-subspace_dim = 8
-ambient_dim = 64
-points_per_subspace = $((n / 10))
-noise = 0.05
-seed = 1
-
-[affinity]
-top_k = $top_k
-block_size = $block
-normalize_rows = true
-affinity = "symmetric"
-TOML
-    target/release/ebsc-prepare "$pipeline" --runs-dir "$runs" --progress none >/dev/null
-    target/release/examples/synthetic_train "$pipeline" "$runs" $m $m >/dev/null 2>&1
+    synthetic_affinity_run "scale-$n" "$n" $top_k $block $m
     log="$runs/affinity-$n.time"
     timed "$log" target/release/ebsc-affinity "$pipeline" --runs-dir "$runs" --device cpu \
         --progress none --shard "0/$shards"
