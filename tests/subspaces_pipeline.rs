@@ -7,7 +7,9 @@
 //! The test asserts both, so it proves self-expression, not neighbourhoods.
 
 use ebsc_io::{TensorFile, Triplets, write_triplets};
-use ebsc_tests::{accuracy, cosine_neighbours, repo_root, run_all, standalone_accuracy};
+use ebsc_tests::{
+    accuracy, assert_figure, cosine_neighbours, repo_root, run_all, standalone_accuracy,
+};
 
 /// A symmetric kNN graph (cosine, connectivity, `(A + Aᵀ)/2`) on the rows of `x` `[n, d]`,
 /// as scikit-learn's `kneighbors_graph` + symmetrisation would build it.
@@ -73,6 +75,50 @@ fn self_expression_separates_overlapping_subspaces_where_neighbourhoods_do_not()
         .as_f64()
         .unwrap();
     assert!(error < 0.3, "subspace-preserving error {error:.4}");
+
+    // Every stage that trains or clusters leaves figures a reader can use as they are.
+    assert_figure(
+        &dir.join("train/report/training"),
+        (900, 600),
+        &[
+            "subspaces: train stage, training curves",
+            "total loss",
+            "learning rate",
+            "step",
+        ],
+    );
+    let train_md = std::fs::read_to_string(dir.join("train/report/report.md")).unwrap();
+    assert!(
+        train_md.contains("![training curves](training.png)"),
+        "{train_md}"
+    );
+    // The identity encoder trains nothing: a report, no curves.
+    assert!(dir.join("pretrain/report/report.md").exists());
+    assert!(!dir.join("pretrain/report/training.png").exists());
+    let cluster = dir.join("cluster/report");
+    assert_figure(
+        &cluster.join("affinity"),
+        (800, 700),
+        &[
+            "subspaces: affinity W — ACC ",
+            "sample, sorted by true class",
+        ],
+    );
+    assert_figure(
+        &cluster.join("confusion"),
+        (500, 400),
+        &["subspaces: confusion matrix — ACC ", "true class"],
+    );
+    assert_figure(
+        &cluster.join("embedding"),
+        (900, 700),
+        &["subspaces: spectral embedding, 480 samples", "cluster 7"],
+    );
+    assert_figure(
+        &cluster.join("spectrum"),
+        (700, 400),
+        &["subspaces: spectrum", "chosen k = 8", "largest eigengap"],
+    );
 
     // A second run is all cache.
     assert_eq!(run_all(&pipeline, &runs), vec![false; 5]);

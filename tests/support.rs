@@ -121,3 +121,37 @@ pub fn cosine_neighbours(x: &[f32], n: usize, d: usize, k: usize) -> Vec<Vec<u32
         })
         .collect()
 }
+
+/// Checks a report figure as a reader gets it: `<stem>.png` decodes, is at least
+/// `min_size` pixels and not blank; `<stem>.svg` has a text line starting with each of
+/// `texts` (titles carry run-specific scores after a fixed start).
+pub fn assert_figure(stem: &Path, min_size: (u32, u32), texts: &[&str]) {
+    let png = stem.with_extension("png");
+    let image = image::open(&png)
+        .unwrap_or_else(|e| panic!("{}: {e}", png.display()))
+        .to_rgb8();
+    let (width, height) = image.dimensions();
+    assert!(
+        width >= min_size.0 && height >= min_size.1,
+        "{}: {width}×{height}, expected at least {min_size:?}",
+        png.display()
+    );
+    let corner = *image.get_pixel(0, 0);
+    let drawn = image.pixels().filter(|&&p| p != corner).count();
+    assert!(
+        drawn * 100 > image.len() / 3,
+        "{}: blank ({drawn} pixels drawn)",
+        png.display()
+    );
+    let svg_path = stem.with_extension("svg");
+    let svg = std::fs::read_to_string(&svg_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", svg_path.display()));
+    assert!(svg.starts_with("<svg"), "{}", svg_path.display());
+    for text in texts {
+        assert!(
+            svg.lines().any(|line| line.starts_with(text)),
+            "{}: no text starting with {text:?}",
+            svg_path.display()
+        );
+    }
+}

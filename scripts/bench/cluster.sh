@@ -48,6 +48,8 @@ for n in $sizes; do
         ours_walls+=("$(wall_s "$runs/ours.log")")
         ours_rsss+=("$(rss_mib "$runs/ours.log")")
         ours_nmi=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['nmi'], 6))" "$graph/out/metrics.json")
+        # Our phase split, as the anchor prints its own (figures included: PNG and SVG).
+        echo "ours phases at N=$n: $(python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['timings']; print(', '.join(f'{k} {v:.3f}' for k, v in t.items()))" "$graph/out/metrics.json")" >&2
 
         timed "$runs/anchor.log" "$venv/bin/python" scripts/bench/spectral_anchor.py \
             "$graph/affinity.parquet" "$graph/samples.parquet" 10

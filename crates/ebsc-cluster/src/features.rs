@@ -188,6 +188,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
             affinity: path,
             labels: run.labels.clone(),
             mode: Mode::Standalone,
+            name: crate::folder_name(&run.out),
         };
         let mut sink = Standalone {
             dir: run.out.clone(),

@@ -1,72 +1,94 @@
-//! The report's figures, drawn pixel by pixel with the `image` crate (no fonts: the
-//! captions in `report.md` say what the axes are).
+//! The report's figures, each as PNG and SVG (`ebsc-plot`), titled with the run's name
+//! and scores:
 //!
-//! - `affinity.png`: `W` with samples reordered by class, summed into at most 1000×1000
-//!   bins, log-scaled grey (white = no weight, black = the heaviest bin).
-//! - `confusion.png`: classes in rows, clusters in columns ordered by their Hungarian
-//!   match, white → dark blue by the row-normalised count.
-//! - `embedding.png`: the first two row-normalised spectral coordinates, one dot per
-//!   sample (a seeded subsample of at most 20,000), coloured by cluster.
-//! - `spectrum.png`: the top eigenvalues as bars, the first k in blue, a red line at k.
+//! - `affinity`: `W` with samples sorted by class (by cluster without labels), summed
+//!   into at most [`MAX_AFFINITY_BINS`]² bins, log-shaded, class boundaries drawn and named;
+//! - `confusion`: classes (named from `label_name`) in rows, clusters in columns ordered
+//!   by their Hungarian match, the count in each cell;
+//! - `embedding`: the row-normalised spectral embedding, linearly projected so that the
+//!   cluster means sit on a circle (a seeded subsample of at most
+//!   [`MAX_EMBEDDING_POINTS`]), coloured by cluster;
+//! - `spectrum`: the eigenvalues with the chosen k and the largest eigengap marked.
+//!
+//! This module turns the run's data into charts; drawing is `ebsc-plot`'s.
 
-use std::io::Cursor;
+use std::collections::BTreeMap;
 
-use anyhow::Context;
+use ebsc_plot::{BlockMatrix, ConfusionChart, Figure, Group, Scatter, SpectrumChart};
 use ebsc_spectral::SparseGraph;
-use image::{ImageFormat, Rgb, RgbImage};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::outputs::Confusion;
+use crate::outputs::{Confusion, Metrics};
+use crate::spectral::{Clustering, eigengap_at_least_two};
 
-/// Largest side of the affinity picture, in bins.
-pub const MAX_AFFINITY_BINS: usize = 1000;
-/// Dots drawn at most in the embedding scatter.
-pub const MAX_EMBEDDING_POINTS: usize = 20_000;
-/// Smallest confusion matrix cell, in pixels.
-pub const MIN_CELL: u32 = 24;
+/// Largest side of the affinity picture, in bins (an SVG cell per non-empty bin).
+pub const MAX_AFFINITY_BINS: usize = 200;
+/// Samples drawn at most in the embedding scatter.
+pub const MAX_EMBEDDING_POINTS: usize = 10_000;
 
-const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
-const LIGHT_GREY: Rgb<u8> = Rgb([220, 220, 220]);
-const GREY: Rgb<u8> = Rgb([150, 150, 150]);
-const BLACK: Rgb<u8> = Rgb([0, 0, 0]);
-const RED: Rgb<u8> = Rgb([214, 39, 40]);
-const BLUE: Rgb<u8> = Rgb([31, 119, 180]);
+/// What the figures are drawn from.
+pub struct FigureData<'a> {
+    /// The run's name for the titles (the pipeline, or the output folder).
+    pub name: &'a str,
+    pub graph: &'a SparseGraph,
+    pub clustering: &'a Clustering,
+    pub labels: Option<&'a [Option<i32>]>,
+    /// Class id → name, from the labels file's `label_name` (may be empty).
+    pub class_names: &'a BTreeMap<i32, String>,
+    pub metrics: &'a Metrics,
+    /// `matched[c]`: the class the Hungarian match gave cluster `c`.
+    pub matched: Option<&'a [Option<i32>]>,
+    pub seed: u64,
+}
 
-/// matplotlib's `tab20`, dark shades first: cluster `c` gets `PALETTE[c % 20]`.
-pub const PALETTE: [[u8; 3]; 20] = [
-    [31, 119, 180],
-    [255, 127, 14],
-    [44, 160, 44],
-    [214, 39, 40],
-    [148, 103, 189],
-    [140, 86, 75],
-    [227, 119, 194],
-    [127, 127, 127],
-    [188, 189, 34],
-    [23, 190, 207],
-    [174, 199, 232],
-    [255, 187, 120],
-    [152, 223, 138],
-    [255, 152, 150],
-    [197, 176, 213],
-    [196, 156, 148],
-    [247, 182, 210],
-    [199, 199, 199],
-    [219, 219, 141],
-    [158, 218, 229],
-];
+/// Every figure with its stem under `report/` (`affinity`, …).
+pub fn draw(data: &FigureData) -> anyhow::Result<Vec<(&'static str, Figure)>> {
+    let mut figures = vec![("affinity", ebsc_plot::render(&affinity_chart(data))?)];
+    if let (Some(confusion), Some(matched)) = (&data.metrics.scores.confusion, data.matched) {
+        let chart = confusion_chart(data, confusion, matched);
+        figures.push(("confusion", ebsc_plot::render(&chart)?));
+    }
+    figures.push(("embedding", ebsc_plot::render(&embedding_chart(data))?));
+    figures.push(("spectrum", ebsc_plot::render(&spectrum_chart(data))?));
+    Ok(figures)
+}
 
-pub fn encode_png(image: &RgbImage) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    image
-        .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
-        .context("encoding PNG")?;
-    Ok(bytes)
+/// " — ACC 0.9706 · NMI 0.9353 · ARI 0.9363", or nothing without labels.
+fn scores_suffix(metrics: &Metrics) -> String {
+    match (metrics.scores.acc, metrics.scores.nmi, metrics.scores.ari) {
+        (Some(acc), Some(nmi), Some(ari)) => {
+            format!(" — ACC {acc:.4} · NMI {nmi:.4} · ARI {ari:.4}")
+        }
+        _ => String::new(),
+    }
+}
+
+fn class_name(names: &BTreeMap<i32, String>, class: i32) -> String {
+    match names.get(&class) {
+        Some(name) if name != &class.to_string() => name.clone(),
+        _ => class.to_string(),
+    }
+}
+
+/// Each sample's group: its class, unknown labels last; its cluster without labels.
+fn sample_groups(data: &FigureData) -> Vec<i64> {
+    match data.labels {
+        Some(labels) => labels
+            .iter()
+            .map(|l| l.map_or(i64::MAX, i64::from))
+            .collect(),
+        None => data
+            .clustering
+            .assignments
+            .iter()
+            .map(|&c| i64::from(c))
+            .collect(),
+    }
 }
 
 /// Each sample's position when samples are sorted by `group` (stable; ties keep index
-/// order), and where each group starts.
+/// order).
 pub fn grouped_positions(group: &[i64]) -> Vec<u32> {
     let mut order: Vec<u32> = (0..group.len() as u32).collect();
     order.sort_by_key(|&i| group[i as usize]);
@@ -77,9 +99,9 @@ pub fn grouped_positions(group: &[i64]) -> Vec<u32> {
     position
 }
 
-/// The affinity reordered by `group` (class, or cluster without labels), binned by
-/// summing weights; side `bins × scale` pixels with `bins ≤ MAX_AFFINITY_BINS`.
-pub fn affinity_image(graph: &SparseGraph, group: &[i64]) -> RgbImage {
+/// `W` reordered by `group`, summed into `bins × bins` bins (row-major), `bins ≤
+/// MAX_AFFINITY_BINS`.
+pub fn affinity_bins(graph: &SparseGraph, group: &[i64]) -> (usize, Vec<f64>) {
     let n = graph.n_nodes().max(1);
     let bins = n.min(MAX_AFFINITY_BINS);
     let position = grouped_positions(group);
@@ -92,27 +114,47 @@ pub fn affinity_image(graph: &SparseGraph, group: &[i64]) -> RgbImage {
             sums[row + bin(col as usize)] += f64::from(weight);
         }
     }
-    let positive = sums.iter().copied().filter(|&v| v > 0.0);
-    let low = positive.clone().fold(f64::INFINITY, f64::min);
-    let high = positive.fold(0.0, f64::max);
-    let span = (high.ln() - low.ln()).max(f64::MIN_POSITIVE);
-    // Small graphs get whole-pixel blocks so the picture is at least ~500 px wide.
-    let scale = (500 / bins).max(1);
-    let side = (bins * scale) as u32;
-    RgbImage::from_fn(side, side, |x, y| {
-        let value = sums[(y as usize / scale) * bins + x as usize / scale];
-        if value <= 0.0 {
-            return WHITE;
+    (bins, sums)
+}
+
+/// The runs of equal values in sorted `group`, as sample-rank ranges.
+pub fn group_runs(group: &[i64]) -> Vec<(i64, usize, usize)> {
+    let mut sorted = group.to_vec();
+    sorted.sort_unstable();
+    let mut runs: Vec<(i64, usize, usize)> = Vec::new();
+    for (rank, &g) in sorted.iter().enumerate() {
+        match runs.last_mut() {
+            Some(last) if last.0 == g => last.2 = rank + 1,
+            _ => runs.push((g, rank, rank + 1)),
         }
-        let t = if high > low {
-            (value.ln() - low.ln()) / span
-        } else {
-            1.0
-        };
-        // The lightest non-zero bin is still visibly grey (215), the heaviest black.
-        let grey = (215.0 - 215.0 * t).round().clamp(0.0, 215.0) as u8;
-        Rgb([grey, grey, grey])
-    })
+    }
+    runs
+}
+
+fn affinity_chart(data: &FigureData) -> BlockMatrix {
+    let group = sample_groups(data);
+    let (bins, sums) = affinity_bins(data.graph, &group);
+    let labelled = data.labels.is_some();
+    let groups = group_runs(&group)
+        .into_iter()
+        .map(|(g, start, end)| Group {
+            name: match (labelled, g) {
+                (true, i64::MAX) => "unknown".into(),
+                (true, g) => class_name(data.class_names, g as i32),
+                (false, g) => format!("cluster {g}"),
+            },
+            start,
+            end,
+        })
+        .collect();
+    BlockMatrix {
+        title: format!("{}: affinity W{}", data.name, scores_suffix(data.metrics)),
+        sorted_by: if labelled { "true class" } else { "cluster" }.into(),
+        n_samples: data.graph.n_nodes(),
+        bins,
+        sums,
+        groups,
+    }
 }
 
 /// Columns of the confusion matrix in drawing order: the cluster matched to each
@@ -132,159 +174,193 @@ pub fn matched_column_order(confusion: &Confusion, matched: &[Option<i32>]) -> V
     order
 }
 
-/// The confusion matrix: classes in rows, clusters in `column_order`, cells of at
-/// least [`MIN_CELL`] px, white → dark blue by the fraction of the class's samples.
-pub fn confusion_image(confusion: &Confusion, column_order: &[usize]) -> RgbImage {
-    let n_rows = confusion.classes.len().max(1) as u32;
-    let n_cols = column_order.len().max(1) as u32;
-    let cell = (720 / n_rows.max(n_cols)).clamp(MIN_CELL, 48);
-    let (width, height) = (n_cols * cell + 1, n_rows * cell + 1);
-    let mut image = RgbImage::from_pixel(width, height, WHITE);
-    for (r, row) in confusion.counts.iter().enumerate() {
-        let total: u64 = row.iter().sum();
-        for (drawn, &c) in column_order.iter().enumerate() {
-            let fraction = if total > 0 {
-                row[c] as f64 / total as f64
-            } else {
-                0.0
-            };
-            let colour = blend(WHITE, Rgb([8, 48, 107]), fraction);
-            let (x0, y0) = (drawn as u32 * cell, r as u32 * cell);
-            for y in y0 + 1..y0 + cell {
-                for x in x0 + 1..x0 + cell {
-                    image.put_pixel(x, y, colour);
-                }
+fn confusion_chart(
+    data: &FigureData,
+    confusion: &Confusion,
+    matched: &[Option<i32>],
+) -> ConfusionChart {
+    let order = matched_column_order(confusion, matched);
+    ConfusionChart {
+        title: format!(
+            "{}: confusion matrix{}",
+            data.name,
+            scores_suffix(data.metrics)
+        ),
+        row_names: confusion
+            .classes
+            .iter()
+            .map(|&c| class_name(data.class_names, c))
+            .collect(),
+        column_names: order
+            .iter()
+            .map(|&c| confusion.clusters[c].to_string())
+            .collect(),
+        counts: confusion
+            .counts
+            .iter()
+            .map(|row| order.iter().map(|&c| row[c]).collect())
+            .collect(),
+    }
+}
+
+/// The 2-D map of the embedding: the least-squares linear map `P` (`dims × 2`) that sends
+/// each cluster's mean to its point on the unit circle (cluster `c` of `k` at angle
+/// 2πc/k), `P = Mᵀ (M Mᵀ + εI)⁻¹ T` for the `k × dims` means `M` and targets `T`.
+/// Clusters that the spectral step separated land around the circle; samples between two
+/// clusters land between their points.
+pub fn circle_projection(embedding: &[f64], dims: usize, clusters: &[u32], k: usize) -> Vec<f64> {
+    let k = k.max(1);
+    let mut means = vec![0f64; k * dims];
+    let mut counts = vec![0usize; k];
+    for (i, &c) in clusters.iter().enumerate() {
+        let c = c as usize % k;
+        counts[c] += 1;
+        for d in 0..dims {
+            means[c * dims + d] += embedding[i * dims + d];
+        }
+    }
+    for c in 0..k {
+        for d in 0..dims {
+            means[c * dims + d] /= counts[c].max(1) as f64;
+        }
+    }
+    // Gram matrix of the means, regularised so that empty or repeated means stay solvable.
+    let mut gram = vec![0f64; k * k];
+    for a in 0..k {
+        for b in 0..k {
+            gram[a * k + b] = (0..dims)
+                .map(|d| means[a * dims + d] * means[b * dims + d])
+                .sum();
+        }
+    }
+    let trace: f64 = (0..k).map(|a| gram[a * k + a]).sum();
+    let ridge = (trace / k as f64).max(1e-12) * 1e-6;
+    for a in 0..k {
+        gram[a * k + a] += ridge;
+    }
+    let mut targets = vec![0f64; k * 2];
+    for c in 0..k {
+        let angle = std::f64::consts::TAU * c as f64 / k as f64;
+        targets[c * 2] = angle.cos();
+        targets[c * 2 + 1] = angle.sin();
+    }
+    let solved = solve(gram, targets, k, 2);
+    let mut projection = vec![0f64; dims * 2];
+    for d in 0..dims {
+        for j in 0..2 {
+            projection[d * 2 + j] = (0..k)
+                .map(|c| means[c * dims + d] * solved[c * 2 + j])
+                .sum();
+        }
+    }
+    projection
+}
+
+/// Solves `A X = B` (`A` n×n, `B` n×m, row-major) by Gaussian elimination with partial
+/// pivoting; a singular pivot leaves its row of `X` at zero.
+fn solve(mut a: Vec<f64>, mut b: Vec<f64>, n: usize, m: usize) -> Vec<f64> {
+    for col in 0..n {
+        let pivot = (col..n)
+            .max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))
+            .unwrap_or(col);
+        if a[pivot * n + col].abs() < 1e-300 {
+            continue;
+        }
+        for j in 0..n {
+            a.swap(col * n + j, pivot * n + j);
+        }
+        for j in 0..m {
+            b.swap(col * m + j, pivot * m + j);
+        }
+        for row in col + 1..n {
+            let factor = a[row * n + col] / a[col * n + col];
+            for j in col..n {
+                a[row * n + j] -= factor * a[col * n + j];
+            }
+            for j in 0..m {
+                b[row * m + j] -= factor * b[col * m + j];
             }
         }
     }
-    for i in 0..=n_cols {
-        for y in 0..height {
-            image.put_pixel(i * cell, y, LIGHT_GREY);
+    let mut x = vec![0f64; n * m];
+    for row in (0..n).rev() {
+        let diagonal = a[row * n + row];
+        if diagonal.abs() < 1e-300 {
+            continue;
+        }
+        for j in 0..m {
+            let rest: f64 = (row + 1..n).map(|c| a[row * n + c] * x[c * m + j]).sum();
+            x[row * m + j] = (b[row * m + j] - rest) / diagonal;
         }
     }
-    for i in 0..=n_rows {
-        for x in 0..width {
-            image.put_pixel(x, i * cell, LIGHT_GREY);
-        }
-    }
-    image
+    x
 }
 
-fn blend(from: Rgb<u8>, to: Rgb<u8>, t: f64) -> Rgb<u8> {
-    let t = t.clamp(0.0, 1.0);
-    Rgb(std::array::from_fn(|i| {
-        (f64::from(from[i]) + (f64::from(to[i]) - f64::from(from[i])) * t).round() as u8
-    }))
-}
-
-pub const EMBEDDING_SIDE: u32 = 800;
-const EMBEDDING_MARGIN: u32 = 20;
-
-/// Scatter of embedding coordinates 0 (x, right) and 1 (y, up), both spanning [−1, 1],
-/// coloured by cluster; at most [`MAX_EMBEDDING_POINTS`] samples, drawn in a seeded
-/// random order so that no cluster always lies on top.
-pub fn embedding_image(embedding: &[f64], dims: usize, clusters: &[u32], seed: u64) -> RgbImage {
-    let side = EMBEDDING_SIDE;
-    let mut image = RgbImage::from_pixel(side, side, WHITE);
-    let inner = f64::from(side - 2 * EMBEDDING_MARGIN - 1);
-    let to_pixel = |v: f64| {
-        (f64::from(EMBEDDING_MARGIN) + (v.clamp(-1.0, 1.0) + 1.0) / 2.0 * inner).round() as u32
-    };
-    let centre = to_pixel(0.0);
-    let (low, high) = (to_pixel(-1.0), to_pixel(1.0));
-    for t in low..=high {
-        for (x, y) in [
-            (t, centre),
-            (centre, t),
-            (t, low),
-            (t, high),
-            (low, t),
-            (high, t),
-        ] {
-            image.put_pixel(x, y, LIGHT_GREY);
-        }
-    }
-    let n = clusters.len();
-    if dims == 0 || n == 0 {
-        return image;
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+fn embedding_chart(data: &FigureData) -> Scatter {
+    let clustering = data.clustering;
+    let (dims, k) = (clustering.embedding_dims, clustering.n_clusters.max(1));
+    let n = clustering.assignments.len();
+    let projection = circle_projection(&clustering.embedding, dims, &clustering.assignments, k);
+    // A seeded subsample in random order, so that no cluster is always drawn on top.
+    let mut rng = ChaCha8Rng::seed_from_u64(data.seed);
     let drawn = rand::seq::index::sample(&mut rng, n, n.min(MAX_EMBEDDING_POINTS));
-    let radius: i64 = if drawn.len() > 5000 { 1 } else { 2 };
-    for i in drawn.iter() {
-        let x = embedding[i * dims];
-        let y = if dims > 1 {
-            embedding[i * dims + 1]
-        } else {
-            0.0
-        };
-        let (px, py) = (to_pixel(x) as i64, (side - 1 - to_pixel(y)) as i64);
-        let colour = Rgb(PALETTE[clusters[i] as usize % PALETTE.len()]);
-        for dy in -radius..=radius {
-            for dx in -radius..=radius {
-                let (x, y) = (px + dx, py + dy);
-                if (0..side as i64).contains(&x) && (0..side as i64).contains(&y) {
-                    image.put_pixel(x as u32, y as u32, colour);
-                }
-            }
-        }
+    let points = drawn
+        .iter()
+        .map(|i| {
+            let row = &clustering.embedding[i * dims..(i + 1) * dims];
+            let coordinate = |j: usize| {
+                row.iter()
+                    .enumerate()
+                    .map(|(d, v)| v * projection[d * 2 + j])
+                    .sum::<f64>()
+            };
+            (
+                coordinate(0),
+                coordinate(1),
+                clustering.assignments[i] as usize,
+            )
+        })
+        .collect();
+    let mut sizes = vec![0usize; k];
+    for &c in &clustering.assignments {
+        sizes[c as usize % k] += 1;
     }
-    image
+    let group_names = (0..k)
+        .map(|c| {
+            let class = data
+                .matched
+                .and_then(|m| m.get(c).copied().flatten())
+                .map(|class| format!(" → {}", class_name(data.class_names, class)));
+            format!("cluster {c}{} ({})", class.unwrap_or_default(), sizes[c])
+        })
+        .collect();
+    let shown = if n > MAX_EMBEDDING_POINTS {
+        format!("{} of {n} samples", MAX_EMBEDDING_POINTS)
+    } else {
+        format!("{n} samples")
+    };
+    Scatter {
+        title: format!(
+            "{}: spectral embedding, {shown}{}",
+            data.name,
+            scores_suffix(data.metrics)
+        ),
+        x_label: "projection 1 (cluster means placed on a circle)".into(),
+        y_label: "projection 2".into(),
+        points,
+        group_names,
+    }
 }
 
-const BAR: u32 = 16;
-const BAR_GAP: u32 = 8;
-const SPECTRUM_HEIGHT: u32 = 320;
-const SPECTRUM_MARGIN: u32 = 20;
-
-/// Bars of the eigenvalues in order (x: 1, 2, …), height from the lower of 0 and the
-/// smallest eigenvalue up to 1 (top); the first `k` blue, a red line between `k` and
-/// `k + 1`, grey lines at every 0.25.
-pub fn spectrum_image(eigenvalues: &[f64], k: usize) -> RgbImage {
-    let n = eigenvalues.len() as u32;
-    let width = (2 * SPECTRUM_MARGIN + n * (BAR + BAR_GAP)).max(400);
-    let height = SPECTRUM_HEIGHT;
-    let mut image = RgbImage::from_pixel(width, height, WHITE);
-    let bottom_value = eigenvalues.iter().copied().fold(0.0f64, f64::min);
-    let top_value = eigenvalues.iter().copied().fold(1.0f64, f64::max);
-    let plot = f64::from(height - 2 * SPECTRUM_MARGIN);
-    let to_y = |v: f64| {
-        let t = (v - bottom_value) / (top_value - bottom_value).max(f64::MIN_POSITIVE);
-        (f64::from(height - SPECTRUM_MARGIN) - t * plot).round() as u32
-    };
-    let mut grid = (bottom_value / 0.25).ceil() * 0.25;
-    while grid <= top_value + 1e-12 {
-        let y = to_y(grid);
-        let colour = if grid.abs() < 1e-12 {
-            BLACK
-        } else {
-            LIGHT_GREY
-        };
-        for x in SPECTRUM_MARGIN..width - SPECTRUM_MARGIN {
-            image.put_pixel(x, y, colour);
-        }
-        grid += 0.25;
+fn spectrum_chart(data: &FigureData) -> SpectrumChart {
+    let eigenvalues = data.clustering.eigenvalues.clone();
+    let gap = (eigenvalues.len() >= 2).then(|| eigengap_at_least_two(&eigenvalues));
+    SpectrumChart {
+        title: format!("{}: spectrum of the normalised affinity", data.name),
+        chosen_k: data.clustering.n_clusters,
+        eigengap_at: gap,
+        eigenvalues,
     }
-    let zero = to_y(0.0);
-    for (i, &value) in eigenvalues.iter().enumerate() {
-        let x0 = SPECTRUM_MARGIN + BAR_GAP / 2 + i as u32 * (BAR + BAR_GAP);
-        let y = to_y(value);
-        let (top, bottom) = (y.min(zero), y.max(zero));
-        let colour = if i < k { BLUE } else { GREY };
-        for yy in top..=bottom {
-            for x in x0..x0 + BAR {
-                image.put_pixel(x, yy, colour);
-            }
-        }
-    }
-    if k > 0 && (k as u32) <= n {
-        let x = SPECTRUM_MARGIN + k as u32 * (BAR + BAR_GAP);
-        for y in SPECTRUM_MARGIN / 2..height - SPECTRUM_MARGIN / 2 {
-            image.put_pixel(x, y, RED);
-            image.put_pixel(x + 1, y, RED);
-        }
-    }
-    image
 }
 
 #[cfg(test)]
@@ -292,10 +368,6 @@ mod tests {
     use ebsc_spectral::Symmetry;
 
     use super::*;
-
-    fn count(image: &RgbImage, colour: Rgb<u8>) -> usize {
-        image.pixels().filter(|&&p| p == colour).count()
-    }
 
     /// Two blocks {0,2} and {1,3}, interleaved in index order.
     fn two_blocks() -> SparseGraph {
@@ -307,15 +379,16 @@ mod tests {
 
     #[test]
     fn affinity_is_block_diagonal_after_reordering() {
-        let image = affinity_image(&two_blocks(), &[0, 1, 0, 1]);
-        // 4 bins scaled by 125 to 500 px.
-        assert_eq!(image.dimensions(), (500, 500));
+        let (bins, sums) = affinity_bins(&two_blocks(), &[0, 1, 0, 1]);
+        assert_eq!(bins, 4);
         // Sorted by class: positions 0,1 = class 0 and 2,3 = class 1; the edges fall in
-        // bins (0,1), (1,0), (2,3), (3,2): the diagonal blocks, 4 of 16 bins.
-        assert_eq!(image.get_pixel(125 + 10, 10), &BLACK);
-        assert_eq!(image.get_pixel(375 + 10, 250 + 10), &BLACK);
-        assert_eq!(image.get_pixel(250 + 10, 10), &WHITE);
-        assert_eq!(count(&image, BLACK), 4 * 125 * 125);
+        // bins (0,1), (1,0), (2,3), (3,2): inside the diagonal blocks.
+        let mut expected = vec![0.0; 16];
+        for (r, c) in [(0, 1), (1, 0), (2, 3), (3, 2)] {
+            expected[r * 4 + c] = 1.0;
+        }
+        assert_eq!(sums, expected);
+        assert_eq!(group_runs(&[0, 1, 0, 1]), vec![(0, 0, 2), (1, 2, 4)]);
     }
 
     #[test]
@@ -332,13 +405,14 @@ mod tests {
         )
         .unwrap()
         .0;
-        let image = affinity_image(&graph, &vec![0; n as usize]);
-        assert_eq!(image.dimensions(), (1000, 1000));
-        assert!(count(&image, WHITE) < 1000 * 1000);
+        let (bins, sums) = affinity_bins(&graph, &vec![0; n as usize]);
+        assert_eq!(bins, MAX_AFFINITY_BINS);
+        // Every weight lands somewhere: the bins sum to the graph's total weight.
+        assert_eq!(sums.iter().sum::<f64>(), f64::from(n));
     }
 
     #[test]
-    fn confusion_cells_and_order() {
+    fn confusion_column_order() {
         let confusion = Confusion {
             classes: vec![0, 1],
             clusters: vec![0, 1, 2],
@@ -346,32 +420,37 @@ mod tests {
         };
         let order = matched_column_order(&confusion, &[Some(1), Some(0), None]);
         assert_eq!(order, vec![1, 0, 2]);
-        let image = confusion_image(&confusion, &order);
-        let cell = 720 / 3;
-        assert!(cell >= MIN_CELL);
-        let cell = cell.min(48);
-        assert_eq!(image.dimensions(), (3 * cell + 1, 2 * cell + 1));
-        // Class 0 is all in its matched cluster: the darkest blue on the diagonal.
-        assert_eq!(image.get_pixel(cell / 2, cell / 2), &Rgb([8, 48, 107]));
-        assert_eq!(image.get_pixel(cell + cell / 2, cell / 2), &WHITE);
     }
 
     #[test]
-    fn embedding_draws_each_cluster_colour() {
-        let embedding = vec![1.0, 0.0, 0.0, 1.0, -1.0, 0.0];
-        let image = embedding_image(&embedding, 2, &[0, 1, 2], 7);
-        assert_eq!(image.dimensions(), (EMBEDDING_SIDE, EMBEDDING_SIDE));
-        for (c, colour) in PALETTE.iter().take(3).enumerate() {
-            assert!(count(&image, Rgb(*colour)) > 0, "cluster {c}");
+    fn circle_projection_places_means_on_the_circle() {
+        // Three clusters on three orthogonal axes of a 4-D embedding, with spread.
+        let dims = 4;
+        let mut embedding = Vec::new();
+        let mut clusters = Vec::new();
+        for c in 0..3u32 {
+            for s in 0..5 {
+                let mut row = vec![0.0; dims];
+                row[c as usize] = 1.0;
+                row[3] = (s as f64 - 2.0) * 0.1;
+                embedding.extend(row);
+                clusters.push(c);
+            }
+        }
+        let p = circle_projection(&embedding, dims, &clusters, 3);
+        for c in 0..3 {
+            // The mean of cluster c is e_c (the spread averages out).
+            let mapped = (p[c * 2], p[c * 2 + 1]);
+            let angle = std::f64::consts::TAU * c as f64 / 3.0;
+            assert!((mapped.0 - angle.cos()).abs() < 1e-4, "{c}: {mapped:?}");
+            assert!((mapped.1 - angle.sin()).abs() < 1e-4, "{c}: {mapped:?}");
         }
     }
 
     #[test]
-    fn spectrum_marks_k() {
-        let image = spectrum_image(&[1.0, 0.95, 0.9, 0.2, 0.1], 3);
-        assert_eq!(image.height(), SPECTRUM_HEIGHT);
-        assert!(count(&image, BLUE) > 0 && count(&image, GREY) > 0 && count(&image, RED) > 0);
-        let bytes = encode_png(&image).unwrap();
-        assert_eq!(&bytes[1..4], b"PNG");
+    fn solve_matches_a_hand_worked_system() {
+        // [2 1; 1 3] x = [3; 5] → x = [0.8; 1.4].
+        let x = solve(vec![2.0, 1.0, 1.0, 3.0], vec![3.0, 5.0], 2, 1);
+        assert!((x[0] - 0.8).abs() < 1e-12 && (x[1] - 1.4).abs() < 1e-12);
     }
 }

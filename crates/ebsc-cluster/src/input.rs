@@ -2,6 +2,7 @@
 //! value f32`) and, when there are any, the labels (`label i32`, null when unknown).
 //! Every problem is one error line that names the file; nothing here panics on data.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -12,6 +13,7 @@ use arrow_schema::DataType;
 use ebsc_io::triplets::{catch_reader_panic, parquet_error};
 use ebsc_io::{Triplets, read_triplets};
 use ebsc_spectral::{BuildReport, GraphError, SparseGraph, Symmetry};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// How to tell the user to allow a non-symmetric affinity, which differs by mode.
@@ -54,6 +56,54 @@ fn read_labels_unguarded(path: &Path) -> anyhow::Result<Vec<Option<i32>>> {
         path.display()
     );
     Ok(labels)
+}
+
+/// Class id → name from the labels file's `label_name` column (the first name seen for
+/// each label). Names only label figures, so a file without the column, or one that
+/// cannot be read, gives an empty map rather than an error.
+pub fn read_class_names(path: &Path) -> BTreeMap<i32, String> {
+    catch_reader_panic(path, || Ok(class_names_unguarded(path))).unwrap_or_default()
+}
+
+fn class_names_unguarded(path: &Path) -> BTreeMap<i32, String> {
+    let mut names = BTreeMap::new();
+    let Ok(file) = std::fs::File::open(path) else {
+        return names;
+    };
+    let Ok(builder) = ParquetRecordBatchReaderBuilder::try_new(file) else {
+        return names;
+    };
+    let mask = ProjectionMask::columns(builder.parquet_schema(), ["label", "label_name"]);
+    let Ok(reader) = builder.with_projection(mask).build() else {
+        return names;
+    };
+    for batch in reader {
+        let Ok(batch) = batch else { return names };
+        let (Some(labels), Some(label_names)) = (
+            batch.column_by_name("label"),
+            batch.column_by_name("label_name"),
+        ) else {
+            return names;
+        };
+        let labels: Vec<Option<i32>> = match labels.data_type() {
+            DataType::Int32 => labels.as_primitive::<Int32Type>().iter().collect(),
+            DataType::Int64 => labels
+                .as_primitive::<Int64Type>()
+                .iter()
+                .map(|v| v.and_then(|v| i32::try_from(v).ok()))
+                .collect(),
+            _ => return names,
+        };
+        let Some(label_names) = label_names.as_string_opt::<i32>() else {
+            return names;
+        };
+        for (label, name) in labels.into_iter().zip(label_names.iter()) {
+            if let (Some(label), Some(name)) = (label, name) {
+                names.entry(label).or_insert_with(|| name.to_string());
+            }
+        }
+    }
+    names
 }
 
 /// `index`, when the file has it, must be the row number (samples.parquet's layout).

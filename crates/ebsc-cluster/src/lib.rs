@@ -39,8 +39,9 @@ use crate::outputs::{ASSIGNMENTS_FILE, METRICS_FILE, Metrics, Scores};
 use crate::spectral::Clustering;
 
 pub const STAGE: &str = "cluster";
-/// Bump when the outputs for a given config change meaning.
-pub const STAGE_VERSION: u32 = 1;
+/// Bump when the outputs for a given config change meaning (2: `report/` figures drawn
+/// with titles, axes and legends, as PNG and SVG).
+pub const STAGE_VERSION: u32 = 2;
 /// What the upstream stages write and this stage reads.
 pub const AFFINITY_FILE: &str = "affinity.parquet";
 pub const SAMPLES_FILE: &str = "samples.parquet";
@@ -216,6 +217,7 @@ fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
         affinity: runner.upstream_dir("affinity").join(AFFINITY_FILE),
         labels: Some(runner.upstream_dir("prepare").join(SAMPLES_FILE)),
         mode: Mode::Pipeline,
+        name: pipeline.name.clone(),
     };
     runner.run(args.force, |run| {
         let seed = run.seed();
@@ -256,6 +258,7 @@ fn run_standalone(args: &Args, affinity: Option<&Path>) -> anyhow::Result<Finish
         affinity: affinity.to_path_buf(),
         labels: args.labels.clone(),
         mode: Mode::Standalone,
+        name: folder_name(out),
     };
     let mut sink = Standalone { dir: out.clone() };
     cluster_stage(&mut sink, &inputs, &config, args.seed.unwrap_or(0))?;
@@ -270,6 +273,14 @@ pub struct Inputs {
     pub affinity: PathBuf,
     pub labels: Option<PathBuf>,
     pub mode: Mode,
+    /// The run's name in figure titles: the pipeline's, or the output folder's.
+    pub name: String,
+}
+
+/// The last component of `dir`, for titles ("out" when it has none).
+pub fn folder_name(dir: &Path) -> String {
+    dir.file_name()
+        .map_or_else(|| "out".to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Where a run writes: a pipeline stage folder (with manifest) or a plain folder.
@@ -448,14 +459,21 @@ pub fn cluster_stage(
     }
 
     let started = Instant::now();
-    let figures = draw_figures(
-        &graph,
-        &clustering,
-        labels.as_deref(),
-        &metrics,
-        matched,
+    // Class names are cosmetic: a labels file without `label_name` shows the ids.
+    let class_names = match (&labels, &inputs.labels) {
+        (Some(_), Some(path)) => input::read_class_names(path),
+        _ => BTreeMap::new(),
+    };
+    let figures = figures::draw(&figures::FigureData {
+        name: &inputs.name,
+        graph: &graph,
+        clustering: &clustering,
+        labels: labels.as_deref(),
+        class_names: &class_names,
+        metrics: &metrics,
+        matched: matched.as_deref(),
         seed,
-    )?;
+    })?;
     timings.record(
         sink,
         "figures",
@@ -479,15 +497,16 @@ pub fn cluster_stage(
 
     metrics.timings = timings.0;
     write_bytes(sink, METRICS_FILE, metrics.to_json()?.as_bytes())?;
-    for (name, bytes) in &figures {
-        write_bytes(sink, name, bytes)?;
+    for (stem, figure) in &figures {
+        for (name, bytes) in figure.files(&format!("{}/{stem}", report::REPORT_DIR)) {
+            write_bytes(sink, &name, bytes)?;
+        }
     }
-    if !figures
-        .iter()
-        .any(|(name, _)| *name == report::CONFUSION_PNG)
-    {
+    if !figures.iter().any(|(stem, _)| *stem == "confusion") {
         // A previous run with labels may have left one; it would describe another run.
-        let _ = std::fs::remove_file(sink.dir().join(report::CONFUSION_PNG));
+        for name in report::CONFUSION_FILES {
+            let _ = std::fs::remove_file(sink.dir().join(name));
+        }
     }
     let sources = report::Sources {
         affinity: inputs.affinity.display().to_string(),
@@ -599,57 +618,6 @@ fn base_metrics(
         connected_components: components,
         timings: BTreeMap::new(),
     }
-}
-
-/// Every figure as PNG bytes with its output name.
-fn draw_figures(
-    graph: &SparseGraph,
-    clustering: &Clustering,
-    labels: Option<&[Option<i32>]>,
-    metrics: &Metrics,
-    matched: Option<Vec<Option<i32>>>,
-    seed: u64,
-) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
-    // Unknown labels sort last.
-    let group: Vec<i64> = match labels {
-        Some(labels) => labels
-            .iter()
-            .map(|l| l.map_or(i64::MAX, i64::from))
-            .collect(),
-        None => clustering
-            .assignments
-            .iter()
-            .map(|&c| i64::from(c))
-            .collect(),
-    };
-    let mut figures = vec![(
-        report::AFFINITY_PNG,
-        figures::encode_png(&figures::affinity_image(graph, &group))?,
-    )];
-    if let (Some(confusion), Some(matched)) = (&metrics.scores.confusion, matched) {
-        let order = figures::matched_column_order(confusion, &matched);
-        figures.push((
-            report::CONFUSION_PNG,
-            figures::encode_png(&figures::confusion_image(confusion, &order))?,
-        ));
-    }
-    figures.push((
-        report::EMBEDDING_PNG,
-        figures::encode_png(&figures::embedding_image(
-            &clustering.embedding,
-            clustering.embedding_dims,
-            &clustering.assignments,
-            seed,
-        ))?,
-    ));
-    figures.push((
-        report::SPECTRUM_PNG,
-        figures::encode_png(&figures::spectrum_image(
-            &clustering.eigenvalues,
-            clustering.n_clusters,
-        ))?,
-    ));
-    Ok(figures)
 }
 
 fn write_bytes(sink: &mut dyn Sink, name: &str, bytes: &[u8]) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
-//! `report/report.md`: the metrics as a table, then each figure with a caption that says
-//! what its axes and colours mean (the PNGs carry no text).
+//! `report/report.md`: the metrics as a table, then each figure (PNG, with its SVG beside
+//! it) and a short note on how to read it; the figures carry their own titles, axes and
+//! legends.
 
 use std::fmt::Write;
 
@@ -13,11 +14,10 @@ pub const PHASES: [&str; 7] = [
 
 pub const REPORT_DIR: &str = "report";
 
-/// The report's figure files, relative to the stage (or output) folder.
-pub const AFFINITY_PNG: &str = "report/affinity.png";
-pub const CONFUSION_PNG: &str = "report/confusion.png";
-pub const EMBEDDING_PNG: &str = "report/embedding.png";
-pub const SPECTRUM_PNG: &str = "report/spectrum.png";
+/// The report's figures, `report/<stem>.png` and `report/<stem>.svg`, in report order.
+pub const FIGURES: [&str; 4] = ["affinity", "confusion", "embedding", "spectrum"];
+/// The confusion matrix's files, removed when a run has no labels.
+pub const CONFUSION_FILES: [&str; 2] = ["report/confusion.png", "report/confusion.svg"];
 pub const REPORT_MD: &str = "report/report.md";
 
 /// Where the inputs came from, for the report's first lines.
@@ -105,37 +105,35 @@ pub fn render(metrics: &Metrics, sources: &Sources) -> String {
     let _ = writeln!(
         md,
         "## Affinity\n\n![affinity](affinity.png)\n\n\
-         The affinity matrix W with samples sorted by {order} (ties in index order): rows and \
-         columns are samples in that order, top-left is the first. Samples are summed into at \
-         most {MAX_AFFINITY_BINS}×{MAX_AFFINITY_BINS} bins; grey level is the log of a bin's \
-         summed weight (white: no weight, black: the heaviest bin). Clusters that match the \
-         {order}es show as dark blocks on the diagonal.\n"
+         [SVG](affinity.svg). W with the samples sorted by {order}, summed into at most \
+         {MAX_AFFINITY_BINS}×{MAX_AFFINITY_BINS} bins and shaded by the log of each bin's \
+         weight; red lines separate the {order}es. A good graph is dark inside the diagonal \
+         blocks and white outside them.\n"
     );
     if labelled {
         let _ = writeln!(
             md,
             "## Confusion matrix\n\n![confusion](confusion.png)\n\n\
-             Rows are true classes in ascending id order; columns are clusters, ordered so that \
-             the cluster matched to each class by the Hungarian algorithm sits on the diagonal \
-             (unmatched clusters last). Colour is the fraction of the row's samples in that \
-             cell, white 0 to dark blue 1. The counts are in metrics.json (`confusion`).\n"
+             [SVG](confusion.svg). Each true class against the clusters, each cluster under \
+             the class the Hungarian match gave it (unmatched clusters last), the count in \
+             every cell and the shade its fraction of the class. Off-diagonal counts are \
+             the errors ACC counts.\n"
         );
     }
     let _ = writeln!(
         md,
         "## Spectral embedding\n\n![embedding](embedding.png)\n\n\
-         Each dot is a sample (a seeded random subset of at most {MAX_EMBEDDING_POINTS}): \
-         x is its first and y its second spectral coordinate after row normalisation, both \
-         from −1 (left/bottom) to 1 (right/top), grey lines at 0. Colour is the cluster \
-         (cluster c: colour c mod 20 of matplotlib's tab20).\n"
+         [SVG](embedding.svg). The row-normalised spectral embedding (a seeded subset of at \
+         most {MAX_EMBEDDING_POINTS} samples) under the linear map that puts each cluster's \
+         mean on a circle, coloured by cluster. Tight, separate groups mean k-means had an \
+         easy job; samples strung between two groups are the ones the graph mixes.\n"
     );
     let _ = writeln!(
         md,
         "## Spectrum\n\n![spectrum](spectrum.png)\n\n\
-         The top {} eigenvalues of D^-1/2 W D^-1/2 in descending order, one bar each from left \
-         to right; the y axis runs from min(0, smallest) at the bottom to 1 at the top, grey \
-         lines every 0.25, black at 0. The first {} bars (the clusters) are blue; the red line \
-         marks the chosen k, where a large drop means well-separated clusters.",
+         [SVG](spectrum.svg). The top {} eigenvalues of D^-1/2 W D^-1/2, the first k = {} \
+         (the clusters) in blue, the chosen k dashed and the largest eigengap in orange. \
+         k well-separated clusters give k eigenvalues near 1 and then a large drop.",
         metrics.eigenvalues.len(),
         metrics.n_clusters
     );

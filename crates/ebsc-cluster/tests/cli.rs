@@ -155,12 +155,30 @@ fn standalone_recovers_planted_blocks() {
     assert_eq!(rows.len(), 200);
     assert_eq!(rows[199].1, Some(3));
     for figure in ["affinity", "confusion", "embedding", "spectrum"] {
-        let path = s.out(&format!("report/{figure}.png"));
-        assert!(std::fs::metadata(&path).unwrap().len() > 100, "{figure}");
+        let png = std::fs::read(s.out(&format!("report/{figure}.png"))).unwrap();
+        assert_eq!(&png[..4], b"\x89PNG", "{figure}");
+        let svg = std::fs::read_to_string(s.out(&format!("report/{figure}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg"), "{figure}");
     }
+    // Titles name the run (the output folder) and its scores; rows carry the class names
+    // from the labels file's label_name, cells the counts.
+    let confusion = std::fs::read_to_string(s.out("report/confusion.svg")).unwrap();
+    let lines: Vec<&str> = confusion.lines().collect();
+    for text in [
+        "out: confusion matrix — ACC 1.0000 · NMI 1.0000 · ARI 1.0000",
+        "block0",
+        "block3",
+        "50",
+        "true class",
+    ] {
+        assert!(lines.contains(&text), "{text} in confusion.svg");
+    }
+    let spectrum = std::fs::read_to_string(s.out("report/spectrum.svg")).unwrap();
+    assert!(spectrum.lines().any(|l| l == "chosen k = 4"), "{spectrum}");
     let report = std::fs::read_to_string(s.out("report/report.md")).unwrap();
     assert!(report.contains("| ACC (Hungarian) | 1.0000 |"), "{report}");
     assert!(report.contains("![confusion](confusion.png)"));
+    assert!(report.contains("[SVG](confusion.svg)"));
     assert!(!s.dir.path().join("out/manifest.json").exists());
 }
 
@@ -177,6 +195,7 @@ fn standalone_auto_without_labels() {
         assert!(m.get(field).is_none(), "{field} without labels");
     }
     assert!(!s.out("report/confusion.png").exists());
+    assert!(!s.out("report/confusion.svg").exists());
     let rows = ebsc_cluster::outputs::read_assignments(&s.out("assignments.parquet")).unwrap();
     assert!(rows.iter().all(|(_, label)| label.is_none()));
 }
@@ -395,9 +414,13 @@ fn pipeline_mode_runs_then_is_up_to_date() {
         "metrics.json",
         "report/report.md",
         "report/affinity.png",
+        "report/affinity.svg",
         "report/confusion.png",
+        "report/confusion.svg",
         "report/embedding.png",
+        "report/embedding.svg",
         "report/spectrum.png",
+        "report/spectrum.svg",
     ] {
         assert!(
             manifest.outputs.contains_key(file),

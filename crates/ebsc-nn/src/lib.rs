@@ -25,6 +25,7 @@ pub mod energy;
 pub mod loss;
 pub mod monitor;
 pub mod optim;
+pub mod report;
 pub mod schedule;
 pub mod seed;
 pub mod self_expressive;

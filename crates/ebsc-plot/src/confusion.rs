@@ -148,6 +148,7 @@ pub(crate) fn colour_bar_range<DB: DrawingBackend>(
         .configure_mesh()
         .disable_mesh()
         .disable_x_axis()
+        .set_all_tick_mark_size(4)
         .y_labels(5)
         .y_label_style(style::tick())
         .y_label_formatter(&|v| style::compact(*v))

@@ -13,6 +13,9 @@ pub struct Curve {
     pub name: String,
     /// `(step, value)` in step order; steps where nothing was logged are simply absent.
     pub points: Vec<(f64, f64)>,
+    /// Noisy per-step values get a smoothed line over the faint raw ones; exact ones (a
+    /// learning-rate schedule) are drawn as they are.
+    pub smooth: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -36,24 +39,26 @@ const HEADER: u32 = 44;
 /// drawn as they are, with a marker at each point.
 pub const SMOOTH_ABOVE: usize = 30;
 
-/// Exponential moving average with TensorBoard's debiasing, weight `alpha` on the past.
-pub fn smooth(values: &[f64], alpha: f64) -> Vec<f64> {
-    let mut average = 0.0;
-    let mut weight = 0.0;
-    values
-        .iter()
-        .map(|&v| {
-            average = alpha * average + (1.0 - alpha) * v;
-            weight = alpha * weight + (1.0 - alpha);
-            average / weight
+/// Centred moving average over `window` points (shrinking at the ends), so that the
+/// smoothed line does not lag the raw values as an exponential average would.
+pub fn smooth(values: &[f64], window: usize) -> Vec<f64> {
+    let half = window / 2;
+    let mut prefix = Vec::with_capacity(values.len() + 1);
+    prefix.push(0.0);
+    for &v in values {
+        prefix.push(prefix.last().copied().unwrap_or(0.0) + v);
+    }
+    (0..values.len())
+        .map(|i| {
+            let (start, end) = (i.saturating_sub(half), (i + half + 1).min(values.len()));
+            (prefix[end] - prefix[start]) / (end - start) as f64
         })
         .collect()
 }
 
-/// The smoothing weight for a curve of `n` points: an average over about 5 % of it.
-fn smoothing_for(n: usize) -> f64 {
-    let window = (n as f64 * 0.05).max(1.0);
-    1.0 - 1.0 / window
+/// The smoothing window for a curve of `n` points: about 5 % of it, odd.
+fn window_for(n: usize) -> usize {
+    ((n as f64 * 0.05) as usize) | 1
 }
 
 impl Chart for TrainingCurves {
@@ -101,7 +106,12 @@ fn draw_panel<DB: DrawingBackend>(
     if x1 <= x0 {
         x1 = x0 + 1.0;
     }
-    let pad = ((y1 - y0) * 0.08).max(y1.abs().max(1e-9) * 1e-3);
+    // A constant series still gets an axis with distinct ticks around its value.
+    let pad = if y1 > y0 {
+        (y1 - y0) * 0.08
+    } else {
+        (y1.abs() * 0.05).max(0.5)
+    };
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, style::label())
         .margin(8)
@@ -130,20 +140,23 @@ fn draw_panel<DB: DrawingBackend>(
             .copied()
             .filter(|p| p.0.is_finite() && p.1.is_finite())
             .collect();
-        let series = if points.len() > SMOOTH_ABOVE {
+        let series = if points.len() <= SMOOTH_ABOVE {
+            // Few points (per-epoch values): a line with a marker on each.
+            chart.draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?;
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?
+        } else if curve.smooth {
             chart.draw_series(LineSeries::new(
                 points.clone(),
                 colour.mix(0.25).stroke_width(1),
             ))?;
             let values: Vec<f64> = points.iter().map(|p| p.1).collect();
-            let smoothed = smooth(&values, smoothing_for(values.len()));
+            let smoothed = smooth(&values, window_for(values.len()));
             chart.draw_series(LineSeries::new(
                 points.iter().zip(smoothed).map(|(p, s)| (p.0, s)),
                 colour.stroke_width(2),
             ))?
         } else {
-            chart.draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?;
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?
+            chart.draw_series(LineSeries::new(points, colour.stroke_width(2)))?
         };
         if panel.curves.len() > 1 {
             series.label(curve.name.clone()).legend(move |(x, y)| {
@@ -169,12 +182,15 @@ mod tests {
     use crate::test_support::check;
 
     #[test]
-    fn smoothing_is_debiased_and_tracks_a_constant() {
-        assert_eq!(smooth(&[4.0, 4.0, 4.0], 0.9), vec![4.0, 4.0, 4.0]);
-        // First value is taken as is; the second is pulled towards it.
-        let s = smooth(&[0.0, 10.0], 0.5);
-        assert_eq!(s[0], 0.0);
-        assert!((s[1] - 10.0 * 0.5 / 0.75).abs() < 1e-12);
+    fn smoothing_is_centred_and_shrinks_at_the_ends() {
+        assert_eq!(smooth(&[4.0, 4.0, 4.0], 3), vec![4.0, 4.0, 4.0]);
+        // Window 3: the ends average two values, the middle three.
+        assert_eq!(smooth(&[0.0, 3.0, 6.0, 9.0], 3), vec![1.5, 3.0, 6.0, 7.5]);
+        // A straight line is left where it is: no lag.
+        let line: Vec<f64> = (0..50).map(f64::from).collect();
+        assert_eq!(smooth(&line, 5)[10..40], line[10..40]);
+        assert_eq!(window_for(200), 11);
+        assert_eq!(window_for(10), 1);
     }
 
     #[test]
@@ -200,6 +216,7 @@ mod tests {
                     curves: vec![Curve {
                         name: "loss".into(),
                         points: loss,
+                        smooth: true,
                     }],
                 },
                 CurvePanel {
@@ -208,6 +225,7 @@ mod tests {
                     curves: vec![Curve {
                         name: "knn_accuracy".into(),
                         points: knn,
+                        smooth: true,
                     }],
                 },
             ],

@@ -22,14 +22,15 @@ const MAX_LEGEND: usize = 20;
 
 impl Chart for Scatter {
     fn size(&self) -> (u32, u32) {
-        (900, 720)
+        (1000, 760)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         root.fill(&WHITE)?;
         let (x_range, y_range) = bounds(&self.points);
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, style::title())
+        // Titled on the whole width: the legend column is part of the figure.
+        let body = root.titled(&self.title, style::title())?;
+        let mut chart = ChartBuilder::on(&body)
             .margin(12)
             .margin_right(200)
             .x_label_area_size(50)
@@ -54,7 +55,7 @@ impl Chart for Scatter {
         )?;
         // The legend to the right of the plot, one line per group.
         let (width, _) = self.size();
-        let (x0, mut y) = (width as i32 - 185, 70);
+        let (x0, mut y) = (width as i32 - 185, 80);
         let shown = self.group_names.len().min(MAX_LEGEND);
         for (g, name) in self.group_names.iter().enumerate().take(shown) {
             root.draw(&Circle::new((x0, y), 5, palette(g).filled()))?;

@@ -66,22 +66,22 @@ pub fn blues(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// A number for a tick or a cell: no more digits than it needs.
+/// A number for a tick or a cell: three significant digits, no trailing zeros.
 pub fn compact(value: f64) -> String {
     let magnitude = value.abs();
     // Tick positions computed in floating point land a hair off zero.
     if magnitude < 1e-10 {
-        "0".into()
-    } else if !(1e-3..1e5).contains(&magnitude) {
-        format!("{value:.1e}")
-    } else if magnitude >= 100.0 {
-        format!("{value:.0}")
-    } else if magnitude >= 1.0 {
-        let text = format!("{value:.2}");
+        return "0".into();
+    }
+    if !(1e-4..1e5).contains(&magnitude) {
+        return format!("{value:.1e}");
+    }
+    let decimals = (2 - magnitude.log10().floor() as i32).max(0) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
-        let text = format!("{value:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
+        text
     }
 }
 
@@ -100,8 +100,13 @@ mod tests {
     #[test]
     fn compact_numbers() {
         assert_eq!(compact(0.0), "0");
+        assert_eq!(compact(1e-17), "0");
         assert_eq!(compact(0.25), "0.25");
+        assert_eq!(compact(0.0015), "0.0015");
+        assert_eq!(compact(0.0005), "0.0005");
+        assert_eq!(compact(0.975), "0.975");
         assert_eq!(compact(1.5), "1.5");
+        assert_eq!(compact(-6.5), "-6.5");
         assert_eq!(compact(1234.0), "1234");
         assert_eq!(compact(2.0e-5), "2.0e-5");
     }

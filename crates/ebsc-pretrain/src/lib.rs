@@ -147,6 +147,7 @@ fn pretrain(
     let mut file = run.create_output(METRICS_FILE)?;
     metrics.write(&mut file).context(METRICS_FILE)?;
     file.commit()?;
+    ebsc_nn::report::write_training_report(run, STAGE, &metrics)?;
 
     run.stat("n_samples", n);
     run.stat("encoder", spec.encoder.name());

@@ -1,10 +1,12 @@
 //! `ebsc-report`: one table of every run's scores and stage times. It reads every
 //! `metrics.json` the cluster stage wrote under the runs folder (pipeline runs and
 //! standalone/ablation outputs alike) and the stage manifests beside pipeline runs, and
-//! writes the table as Markdown to stdout and `<runs>/report.md`, and as `<runs>/report.csv`.
+//! writes the table as Markdown to stdout and `<runs>/report.md`, and as `<runs>/report.csv`;
+//! `<runs>/report.png` and `report.svg` show every run's scores as bars.
 //! The only crate with polars: the table is a `DataFrame` (ARCHITECTURE.md).
 
 pub mod collect;
+pub mod figure;
 pub mod json;
 pub mod markdown;
 pub mod output;
@@ -33,14 +35,17 @@ pub struct Args {
 pub struct Report {
     pub markdown: String,
     pub n_runs: usize,
-    pub files: [PathBuf; 2],
+    /// report.md, report.csv, report.png, report.svg.
+    pub files: [PathBuf; 4],
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Report> {
     let runs = collect::collect(&args.runs_dir)?;
     let frame = table::frame(&runs).context("building the table")?;
     let markdown = markdown::render(&frame, table::decimals).context("formatting the table")?;
-    let files = output::write(&args.runs_dir, &markdown, &frame)?;
+    let [md, csv] = output::write(&args.runs_dir, &markdown, &frame)?;
+    let [png, svg] = figure::write(&runs, &args.runs_dir)?;
+    let files = [md, csv, png, svg];
     Ok(Report {
         markdown,
         n_runs: runs.len(),
@@ -53,12 +58,16 @@ pub fn finish(result: anyhow::Result<Report>) -> ExitCode {
     match result {
         Ok(report) => {
             print!("{}", report.markdown);
+            let files: Vec<String> = report
+                .files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect();
             eprintln!(
-                "{NAME}: {} run{} -> {}, {}",
+                "{NAME}: {} run{} -> {}",
                 report.n_runs,
                 if report.n_runs == 1 { "" } else { "s" },
-                report.files[0].display(),
-                report.files[1].display()
+                files.join(", ")
             );
             ExitCode::SUCCESS
         }
@@ -173,6 +182,27 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["alpha", "beta", "report.csv", "report.md"]);
+        assert_eq!(
+            names,
+            [
+                "alpha",
+                "beta",
+                "report.csv",
+                "report.md",
+                "report.png",
+                "report.svg"
+            ]
+        );
+        let svg = std::fs::read_to_string(root.join("report.svg")).unwrap();
+        for text in [
+            "alpha/cluster",
+            "alpha/ablations/kmeans-raw",
+            "beta/cluster (no labels)",
+            "0.912",
+        ] {
+            assert!(svg.lines().any(|l| l == text), "{text} in report.svg");
+        }
+        let png = std::fs::read(root.join("report.png")).unwrap();
+        assert_eq!(&png[..4], b"\x89PNG");
     }
 }

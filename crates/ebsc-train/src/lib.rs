@@ -242,6 +242,7 @@ fn train(
     let mut file = run.create_output(METRICS_FILE)?;
     metrics.write(file.writer())?;
     file.commit()?;
+    ebsc_nn::report::write_training_report(run, STAGE, &metrics)?;
     outputs::record_stats(run, &metrics, n);
     if let Some(monitor) = final_monitor {
         let index = tch::Tensor::from_slice(&monitor.indices).to_device(dictionary.device());
