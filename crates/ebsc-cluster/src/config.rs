@@ -18,7 +18,7 @@
 use std::fmt;
 
 use ebsc_core::{ConfigError, Pipeline};
-use ebsc_spectral::{ClusterCount, EigenOptions, KMeansOptions};
+use ebsc_spectral::{ClusterCount, EigenOptions, KMeansOptions, SpectralOptions};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub const SECTION: &str = "cluster";
@@ -272,6 +272,17 @@ impl ClusterConfig {
             max_iterations: self.eigen_max_iterations,
             seed,
             ..EigenOptions::default()
+        }
+    }
+
+    /// Everything `spectral_clustering` takes beyond the counts, seeded by the run.
+    pub fn spectral_options(&self, seed: u64) -> SpectralOptions {
+        SpectralOptions {
+            eigen: self.eigen_options(seed),
+            kmeans_restarts: self.kmeans_restarts,
+            kmeans_max_iterations: self.max_iter,
+            kmeans_tolerance: self.tol,
+            kmeans_seed: seed,
         }
     }
 

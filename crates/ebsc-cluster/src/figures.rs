@@ -15,12 +15,12 @@
 use std::collections::BTreeMap;
 
 use ebsc_plot::{BlockMatrix, ConfusionChart, Figure, Group, Scatter, SpectrumChart};
-use ebsc_spectral::SparseGraph;
+use ebsc_spectral::{SparseGraph, eigengap_at_least_two};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::outputs::{Confusion, Metrics};
-use crate::spectral::{Clustering, eigengap_at_least_two};
+use crate::spectral::Clustering;
 
 /// Largest side of the affinity picture, in bins (an SVG cell per non-empty bin).
 pub const MAX_AFFINITY_BINS: usize = 200;

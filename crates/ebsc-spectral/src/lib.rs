@@ -26,6 +26,6 @@ pub use metrics::{
 };
 pub use normalized::{NormalizedAffinity, Precision};
 pub use pipeline::{
-    ClusterCount, SpectralError, SpectralOptions, SpectralResult, eigengap_n_clusters,
-    normalize_rows, spectral_clustering,
+    ClusterCount, SpectralError, SpectralOptions, SpectralResult, eigengap_at_least_two,
+    eigengap_n_clusters, normalize_rows, spectral_clustering,
 };

@@ -1,5 +1,7 @@
 //! Spectral clustering (docs/method.md, stage `cluster`): top eigenvectors of
-//! `S = D^{-1/2} W D^{-1/2}`, rows L2-normalised, k-means++ with restarts.
+//! `S = D^{-1/2} W D^{-1/2}`, the cluster count (fixed or from the eigengap), rows
+//! L2-normalised, k-means++ with restarts. The one clustering path: the cluster stage, its
+//! standalone mode and the kNN-graph baselines all call [`spectral_clustering`].
 
 use crate::eigen::{EigenError, EigenMethod, EigenOptions, top_eigenpairs};
 use crate::graph::SparseGraph;
@@ -12,8 +14,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClusterCount {
     Fixed(usize),
-    /// From the largest eigengap among the computed eigenvalues
-    /// ([`eigengap_n_clusters`]).
+    /// From the largest eigengap among the computed eigenvalues, never a single cluster
+    /// ([`eigengap_at_least_two`]); k-means then sees only those `k` eigenvectors.
     Eigengap,
 }
 
@@ -61,11 +63,14 @@ pub struct SpectralResult {
     /// Cluster of each node, in `0..n_clusters`.
     pub assignments: Vec<u32>,
     pub n_clusters: usize,
-    /// Top eigenvalues of `S`, descending.
+    /// Top eigenvalues of `S`, descending (all that were computed).
     pub eigenvalues: Vec<f64>,
-    /// `n × n_eigenvectors` row-major, rows L2-normalised (isolated nodes: zero rows).
+    /// The k the eigengap chose, for [`ClusterCount::Eigengap`].
+    pub eigengap_n_clusters: Option<usize>,
+    /// `n × embedding_dims` row-major, rows L2-normalised (isolated nodes: zero rows): the
+    /// coordinates k-means clustered.
     pub embedding: Vec<f64>,
-    pub n_eigenvectors: usize,
+    pub embedding_dims: usize,
     pub eigen_method: EigenMethod,
     pub eigen_iterations: usize,
     pub eigen_max_residual: f64,
@@ -103,12 +108,23 @@ pub fn spectral_clustering(
     let pairs = top_eigenpairs(&operator, n_eigenvectors, &options.eigen)?;
     let eigen_time = started.elapsed();
 
-    let k = match n_clusters {
-        ClusterCount::Fixed(k) => k,
-        ClusterCount::Eigengap => eigengap_n_clusters(&pairs.eigenvalues),
+    let (k, eigengap, dims) = match n_clusters {
+        ClusterCount::Fixed(k) => (k, None, n_eigenvectors),
+        ClusterCount::Eigengap => {
+            let k = eigengap_at_least_two(&pairs.eigenvalues).min(n_eigenvectors);
+            (k, Some(k), k)
+        }
     };
-    let mut embedding = pairs.eigenvectors;
-    normalize_rows(&mut embedding, n_eigenvectors);
+    let mut embedding: Vec<f64> = if dims == n_eigenvectors {
+        pairs.eigenvectors
+    } else {
+        pairs
+            .eigenvectors
+            .chunks_exact(n_eigenvectors)
+            .flat_map(|row| row[..dims].iter().copied())
+            .collect()
+    };
+    normalize_rows(&mut embedding, dims);
 
     let started = Instant::now();
     // k-means on f32 coordinates: rows have unit norm, f32 resolves them far below
@@ -121,15 +137,16 @@ pub fn spectral_clustering(
         tolerance: options.kmeans_tolerance,
         seed: options.kmeans_seed,
     };
-    let clustering = kmeans(&coordinates, n_eigenvectors, &kmeans_options)?;
+    let clustering = kmeans(&coordinates, dims, &kmeans_options)?;
     let kmeans_time = started.elapsed();
 
     Ok(SpectralResult {
         assignments: clustering.assignments,
         n_clusters: k,
         eigenvalues: pairs.eigenvalues,
+        eigengap_n_clusters: eigengap,
         embedding,
-        n_eigenvectors,
+        embedding_dims: dims,
         eigen_method: pairs.method,
         eigen_iterations: pairs.iterations,
         eigen_max_residual: pairs.max_residual,
@@ -152,6 +169,15 @@ pub fn eigengap_n_clusters(eigenvalues: &[f64]) -> usize {
         }
     }
     best.1
+}
+
+/// The cluster count from descending eigenvalues: the largest gap `λ_k − λ_{k+1}` with
+/// `k ≥ 2` (a single cluster is no clustering); 2 when fewer than three are given.
+pub fn eigengap_at_least_two(eigenvalues: &[f64]) -> usize {
+    if eigenvalues.len() < 3 {
+        return 2;
+    }
+    1 + eigengap_n_clusters(&eigenvalues[1..])
 }
 
 /// Scales each row to unit L2 norm; zero rows stay zero.
@@ -208,6 +234,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(auto.n_clusters, 5);
+        assert_eq!(auto.eigengap_n_clusters, Some(5));
+        // k-means saw only the 5 eigenvectors the eigengap chose; all 8 values are kept.
+        assert_eq!((auto.embedding_dims, auto.eigenvalues.len()), (5, 8));
+        assert_eq!(auto.embedding.len(), 1000 * 5);
         let (scores, _) = evaluate(&labels, &auto.assignments).unwrap();
         assert_eq!(scores.accuracy, 1.0);
     }
@@ -259,6 +289,15 @@ mod tests {
         assert_eq!(eigengap_n_clusters(&[1.0, 0.5, 0.0]), 1);
         assert_eq!(eigengap_n_clusters(&[1.0]), 1);
         assert_eq!(eigengap_n_clusters(&[]), 1);
+    }
+
+    #[test]
+    fn eigengap_never_picks_one_cluster() {
+        // Gaps 0.5 (k=1), 0.01, 0.3 (k=3), 0.05: k=1 is skipped, 3 is the next largest.
+        assert_eq!(eigengap_at_least_two(&[1.0, 0.5, 0.49, 0.19, 0.14]), 3);
+        // Four components: four eigenvalues 1, then a drop.
+        assert_eq!(eigengap_at_least_two(&[1.0, 1.0, 1.0, 1.0, 0.4, 0.3]), 4);
+        assert_eq!(eigengap_at_least_two(&[1.0, 0.2]), 2);
     }
 
     #[test]

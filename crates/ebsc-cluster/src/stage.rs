@@ -1,0 +1,525 @@
+//! One run of the stage, in named phases: read, graph, eigen + k-means, metrics,
+//! figures, write. Pipeline, standalone and baseline modes all come here; a [`Sink`] is
+//! where a run writes (a stage folder with its manifest, or a plain folder).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use ebsc_core::progress::format_duration;
+use ebsc_core::{AtomicFile, StageRun};
+use ebsc_io::Triplets;
+use ebsc_plot::Figure;
+use ebsc_spectral::{
+    BuildReport, ClusteringScores, ContingencyTable, EigenMethod, SparseGraph, evaluate,
+    matched_classes,
+};
+
+use crate::config::{ClusterConfig, ClusterCountSetting};
+use crate::input::{self, CountSource, Mode};
+use crate::outputs::{self, ASSIGNMENTS_FILE, METRICS_FILE, Metrics, Scores};
+use crate::spectral::{self, Clustering};
+use crate::{STAGE, figures, report};
+
+/// The files a run reads.
+pub struct Inputs {
+    pub affinity: PathBuf,
+    pub labels: Option<PathBuf>,
+    pub mode: Mode,
+    /// The run's name in figure titles: the pipeline's, or the output folder's.
+    pub name: String,
+}
+
+/// The last component of `dir`, for titles ("out" when it has none).
+pub fn folder_name(dir: &Path) -> String {
+    dir.file_name()
+        .map_or_else(|| "out".to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Where a run writes: a pipeline stage folder (with manifest) or a plain folder.
+pub trait Sink {
+    fn dir(&self) -> &Path;
+    /// Opens an output; it lands under its name only on `commit`.
+    fn create_output(&mut self, name: &str) -> anyhow::Result<AtomicFile>;
+    /// A number for the manifest (dropped in standalone mode).
+    fn stat(&mut self, name: &str, value: serde_json::Value);
+    fn log(&self, message: &str);
+}
+
+impl Sink for StageRun {
+    fn dir(&self) -> &Path {
+        StageRun::dir(self)
+    }
+    fn create_output(&mut self, name: &str) -> anyhow::Result<AtomicFile> {
+        StageRun::create_output(self, name)
+    }
+    fn stat(&mut self, name: &str, value: serde_json::Value) {
+        StageRun::stat(self, name, value);
+    }
+    fn log(&self, message: &str) {
+        StageRun::log(self, message);
+    }
+}
+
+/// Standalone mode's output folder: atomic files, no manifest.
+pub struct Standalone {
+    pub dir: PathBuf,
+}
+
+impl Sink for Standalone {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+    fn create_output(&mut self, name: &str) -> anyhow::Result<AtomicFile> {
+        AtomicFile::create(&self.dir.join(name))
+    }
+    fn stat(&mut self, _name: &str, _value: serde_json::Value) {}
+    fn log(&self, message: &str) {
+        eprintln!("{STAGE}: {message}");
+    }
+}
+
+/// Seconds per phase, logged as they end.
+struct Timings(BTreeMap<String, f64>);
+
+impl Timings {
+    fn record(&mut self, sink: &dyn Sink, phase: &str, started: Instant, what: String) {
+        let elapsed = started.elapsed();
+        self.0.insert(phase.to_string(), elapsed.as_secs_f64());
+        sink.log(&format!("{phase}: {what} in {}", format_duration(elapsed)));
+    }
+}
+
+/// Reads, checks, clusters, scores and writes every output, phase by phase; each phase
+/// logs what it did and its time goes into `metrics.json`.
+pub fn cluster_stage(
+    sink: &mut dyn Sink,
+    inputs: &Inputs,
+    config: &ClusterConfig,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let mut timings = Timings(BTreeMap::new());
+    let read = read_phase(sink, inputs, &mut timings)?;
+    let n_eigenvectors = check_counts(config, read.n_samples, inputs)?;
+    if let Some(warning) = config.eigenvector_warning() {
+        sink.log(&warning);
+    }
+    let checked = graph_phase(sink, inputs, config, read.graph_input(), &mut timings)?;
+    let clustering = cluster_phase(
+        sink,
+        &checked.graph,
+        config,
+        n_eigenvectors,
+        seed,
+        &mut timings,
+    )?;
+    let mut metrics = base_metrics(config, &checked, &clustering);
+    let labels = read.labels.filter(|l| l.iter().any(Option::is_some));
+    let matched = score_phase(
+        sink,
+        labels.as_deref(),
+        &clustering,
+        &mut metrics,
+        &mut timings,
+    )?;
+    let figures = figures_phase(
+        sink,
+        &figures::FigureData {
+            name: &inputs.name,
+            graph: &checked.graph,
+            clustering: &clustering,
+            labels: labels.as_deref(),
+            class_names: &class_names(inputs, labels.is_some()),
+            metrics: &metrics,
+            matched: matched.as_deref(),
+            seed,
+        },
+        &mut timings,
+    )?;
+    drop(checked);
+    metrics.timings = write_phase(sink, &clustering, labels.as_deref(), timings)?;
+    write_report(sink, inputs, &metrics, labels.is_some(), &figures)?;
+    record_stats(sink, &metrics);
+    Ok(())
+}
+
+/// What the read phase found.
+struct Read {
+    labels: Option<Vec<Option<i32>>>,
+    triplets: Triplets,
+    n_samples: usize,
+    count_source: CountSource,
+}
+
+impl Read {
+    fn graph_input(&self) -> (&Triplets, usize, &CountSource) {
+        (&self.triplets, self.n_samples, &self.count_source)
+    }
+}
+
+/// The labels (when given) and the affinity triplets; the sample count from the labels
+/// file, or from the largest index without one.
+fn read_phase(sink: &dyn Sink, inputs: &Inputs, timings: &mut Timings) -> anyhow::Result<Read> {
+    let started = Instant::now();
+    let labels = inputs
+        .labels
+        .as_deref()
+        .map(input::read_labels)
+        .transpose()?;
+    let triplets = input::read_affinity(&inputs.affinity)?;
+    let (n_samples, count_source) = match (&labels, &inputs.labels) {
+        (Some(labels), Some(path)) => (labels.len(), CountSource::Labels(path.clone())),
+        _ => (
+            input::n_samples_from_triplets(&triplets),
+            CountSource::MaxIndex,
+        ),
+    };
+    timings.record(
+        sink,
+        "read",
+        started,
+        format!("{} entries, {n_samples} samples", triplets.len()),
+    );
+    Ok(Read {
+        labels,
+        triplets,
+        n_samples,
+        count_source,
+    })
+}
+
+/// The checked graph and what building it reported.
+struct CheckedGraph {
+    graph: SparseGraph,
+    build: BuildReport,
+    components: usize,
+}
+
+/// Builds the sparse graph (checks: indices, weights, symmetry) and warns about what
+/// clustering it will not fix: self loops, isolated nodes, too many components.
+fn graph_phase(
+    sink: &dyn Sink,
+    inputs: &Inputs,
+    config: &ClusterConfig,
+    (triplets, n_samples, count_source): (&Triplets, usize, &CountSource),
+    timings: &mut Timings,
+) -> anyhow::Result<CheckedGraph> {
+    let started = Instant::now();
+    let (graph, build) = input::build_graph(
+        &inputs.affinity,
+        triplets,
+        n_samples,
+        count_source,
+        config.symmetrize,
+        inputs.mode,
+    )?;
+    if config.symmetrize {
+        sink.log(&format!(
+            "warning: symmetrize is on: clustering (W + Wᵀ)/2{}",
+            if build.symmetrized {
+                ", which differs from W"
+            } else {
+                " (W was already symmetric)"
+            }
+        ));
+    }
+    if build.self_loops_dropped > 0 {
+        sink.log(&format!(
+            "warning: {} self loops (row = col) dropped",
+            build.self_loops_dropped
+        ));
+    }
+    let isolated_nodes = graph.n_isolated_nodes();
+    let components = graph.n_connected_components();
+    if isolated_nodes > 0 {
+        sink.log(&format!(
+            "warning: {isolated_nodes} isolated nodes (no edge to any other sample)"
+        ));
+    }
+    if components > config_clusters_hint(config) {
+        sink.log(&format!(
+            "warning: the graph has {components} connected components, more than the {} clusters asked for; clustering anyway",
+            config.n_clusters
+        ));
+    }
+    timings.record(
+        sink,
+        "graph",
+        started,
+        format!(
+            "{} stored entries, {components} components",
+            graph.n_stored_entries()
+        ),
+    );
+    Ok(CheckedGraph {
+        graph,
+        build,
+        components,
+    })
+}
+
+/// The eigensolver and k-means (`ebsc_spectral::spectral_clustering`), each timed.
+fn cluster_phase(
+    sink: &dyn Sink,
+    graph: &SparseGraph,
+    config: &ClusterConfig,
+    n_eigenvectors: usize,
+    seed: u64,
+    timings: &mut Timings,
+) -> anyhow::Result<Clustering> {
+    let clustering = spectral::cluster(graph, config, n_eigenvectors, seed)?;
+    timings
+        .0
+        .insert("eigen".into(), clustering.eigen_time.as_secs_f64());
+    sink.log(&format!(
+        "eigen: top {n_eigenvectors} eigenpairs ({}, {} iterations, largest residual {:.1e}) in {}",
+        method_name(clustering.eigen_method),
+        clustering.eigen_iterations,
+        clustering.eigen_max_residual,
+        format_duration(clustering.eigen_time)
+    ));
+    if let Some(k) = clustering.eigengap_n_clusters {
+        sink.log(&format!("eigengap: {k} clusters"));
+    }
+    timings
+        .0
+        .insert("kmeans".into(), clustering.kmeans_time.as_secs_f64());
+    sink.log(&format!(
+        "kmeans: {} clusters, {} restarts, inertia {:.4} in {}",
+        clustering.n_clusters,
+        config.kmeans_restarts,
+        clustering.inertia,
+        format_duration(clustering.kmeans_time)
+    ));
+    Ok(clustering)
+}
+
+/// ACC/NMI/ARI into `metrics` when some labels are known; returns each cluster's matched
+/// class.
+fn score_phase(
+    sink: &dyn Sink,
+    labels: Option<&[Option<i32>]>,
+    clustering: &Clustering,
+    metrics: &mut Metrics,
+    timings: &mut Timings,
+) -> anyhow::Result<Option<Vec<Option<i32>>>> {
+    let started = Instant::now();
+    let Some(labels) = labels else {
+        sink.log("no labels: assignments only, no scores");
+        return Ok(None);
+    };
+    let (scores, table) = score_known(labels, &clustering.assignments)?;
+    metrics.scores = Scores::new(&scores, &table);
+    timings.record(sink, "metrics", started, score_summary(&scores, &table));
+    Ok(Some(matched_classes(&table)))
+}
+
+/// Class names are cosmetic: a labels file without `label_name` shows the ids.
+fn class_names(inputs: &Inputs, labelled: bool) -> BTreeMap<i32, String> {
+    match (&inputs.labels, labelled) {
+        (Some(path), true) => input::read_class_names(path),
+        _ => BTreeMap::new(),
+    }
+}
+
+fn figures_phase(
+    sink: &dyn Sink,
+    data: &figures::FigureData,
+    timings: &mut Timings,
+) -> anyhow::Result<Vec<(&'static str, Figure)>> {
+    let started = Instant::now();
+    let figures = figures::draw(data)?;
+    timings.record(
+        sink,
+        "figures",
+        started,
+        format!("{} figures", figures.len()),
+    );
+    Ok(figures)
+}
+
+/// `assignments.parquet`; returns the phase timings, complete.
+fn write_phase(
+    sink: &mut dyn Sink,
+    clustering: &Clustering,
+    labels: Option<&[Option<i32>]>,
+    mut timings: Timings,
+) -> anyhow::Result<BTreeMap<String, f64>> {
+    let started = Instant::now();
+    std::fs::create_dir_all(sink.dir().join(report::REPORT_DIR))
+        .with_context(|| format!("{}: cannot create", sink.dir().display()))?;
+    let mut file = sink.create_output(ASSIGNMENTS_FILE)?;
+    outputs::write_assignments(&mut file, &clustering.assignments, labels.unwrap_or(&[]))
+        .context(ASSIGNMENTS_FILE)?;
+    file.commit()?;
+    timings.record(&*sink, "write", started, ASSIGNMENTS_FILE.to_string());
+    Ok(timings.0)
+}
+
+/// `metrics.json`, the figures and `report/report.md`.
+fn write_report(
+    sink: &mut dyn Sink,
+    inputs: &Inputs,
+    metrics: &Metrics,
+    labelled: bool,
+    figures: &[(&'static str, Figure)],
+) -> anyhow::Result<()> {
+    write_bytes(sink, METRICS_FILE, metrics.to_json()?.as_bytes())?;
+    for (stem, figure) in figures {
+        for (name, bytes) in figure.files(&format!("{}/{stem}", report::REPORT_DIR)) {
+            write_bytes(sink, &name, bytes)?;
+        }
+    }
+    if !figures.iter().any(|(stem, _)| *stem == "confusion") {
+        // A previous run with labels may have left one; it would describe another run.
+        for name in report::CONFUSION_FILES {
+            let _ = std::fs::remove_file(sink.dir().join(name));
+        }
+    }
+    let sources = report::Sources {
+        affinity: inputs.affinity.display().to_string(),
+        labels: inputs
+            .labels
+            .as_ref()
+            .filter(|_| labelled)
+            .map(|p| p.display().to_string()),
+    };
+    write_bytes(
+        sink,
+        report::REPORT_MD,
+        report::render(metrics, &sources).as_bytes(),
+    )
+}
+
+/// ACC/NMI/ARI of the samples whose label is known, with their contingency table.
+pub(crate) fn score_known(
+    labels: &[Option<i32>],
+    assignments: &[u32],
+) -> anyhow::Result<(ClusteringScores, ContingencyTable)> {
+    let (known_labels, known_clusters): (Vec<i32>, Vec<u32>) = labels
+        .iter()
+        .zip(assignments)
+        .filter_map(|(label, &cluster)| label.map(|l| (l, cluster)))
+        .unzip();
+    evaluate(&known_labels, &known_clusters).map_err(|e| anyhow::anyhow!("scoring: {e}"))
+}
+
+/// The log line of a scoring.
+pub(crate) fn score_summary(scores: &ClusteringScores, table: &ContingencyTable) -> String {
+    format!(
+        "ACC {:.4}, NMI {:.4}, ARI {:.4} on {} labelled samples",
+        scores.accuracy,
+        scores.nmi_arithmetic,
+        scores.ari,
+        table.n_samples()
+    )
+}
+
+/// Checks the counts against the data; returns the eigenvectors to compute.
+fn check_counts(
+    config: &ClusterConfig,
+    n_samples: usize,
+    inputs: &Inputs,
+) -> anyhow::Result<usize> {
+    let counted_in = inputs.labels.as_ref().unwrap_or(&inputs.affinity).display();
+    if let ClusterCountSetting::Fixed(k) = config.n_clusters {
+        anyhow::ensure!(
+            k <= n_samples,
+            "n_clusters = {k} is more than the {n_samples} samples of {counted_in}"
+        );
+    }
+    let n_eigenvectors = config.n_eigenvectors(n_samples);
+    anyhow::ensure!(
+        n_eigenvectors <= n_samples,
+        "n_eigenvectors = {n_eigenvectors} is more than the {n_samples} samples of {counted_in}"
+    );
+    anyhow::ensure!(
+        n_samples >= 2,
+        "{counted_in}: {n_samples} sample; clustering needs at least 2"
+    );
+    Ok(n_eigenvectors)
+}
+
+/// The cluster count for the components warning (the eigengap's lower bound with auto).
+fn config_clusters_hint(config: &ClusterConfig) -> usize {
+    match config.n_clusters {
+        ClusterCountSetting::Fixed(k) => k,
+        ClusterCountSetting::Auto => usize::MAX,
+    }
+}
+
+fn method_name(method: EigenMethod) -> String {
+    format!("{method:?}").to_lowercase()
+}
+
+fn base_metrics(
+    config: &ClusterConfig,
+    checked: &CheckedGraph,
+    clustering: &Clustering,
+) -> Metrics {
+    let CheckedGraph {
+        graph,
+        build,
+        components,
+    } = checked;
+    let mut cluster_sizes = vec![0usize; clustering.n_clusters];
+    for &c in &clustering.assignments {
+        cluster_sizes[c as usize] += 1;
+    }
+    Metrics {
+        n_samples: graph.n_nodes(),
+        n_clusters: clustering.n_clusters,
+        n_clusters_requested: config.n_clusters.to_string(),
+        eigengap_n_clusters: clustering.eigengap_n_clusters,
+        n_eigenvectors: clustering.eigenvalues.len(),
+        scores: Scores::default(),
+        cluster_sizes,
+        eigenvalues: clustering.eigenvalues.clone(),
+        eigen_method: method_name(clustering.eigen_method),
+        eigen_iterations: clustering.eigen_iterations,
+        eigen_max_residual: clustering.eigen_max_residual,
+        kmeans_inertia: clustering.inertia,
+        kmeans_iterations: clustering.kmeans_iterations,
+        graph_entries: graph.n_stored_entries(),
+        self_loops_dropped: build.self_loops_dropped,
+        duplicates_summed: build.duplicates_summed,
+        symmetrized: build.symmetrized,
+        isolated_nodes: graph.n_isolated_nodes(),
+        connected_components: *components,
+        timings: BTreeMap::new(),
+    }
+}
+
+fn write_bytes(sink: &mut dyn Sink, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut file = sink.create_output(name)?;
+    file.write_all(bytes)
+        .with_context(|| format!("{}: cannot write", file.destination().display()))?;
+    file.commit()
+}
+
+fn record_stats(sink: &mut dyn Sink, metrics: &Metrics) {
+    use serde_json::json;
+    sink.stat("n_samples", json!(metrics.n_samples));
+    sink.stat("n_clusters", json!(metrics.n_clusters));
+    sink.stat("n_clusters_requested", json!(metrics.n_clusters_requested));
+    if let Some(k) = metrics.eigengap_n_clusters {
+        sink.stat("eigengap_n_clusters", json!(k));
+    }
+    for (name, value) in [
+        ("acc", metrics.scores.acc),
+        ("nmi", metrics.scores.nmi),
+        ("nmi_geometric", metrics.scores.nmi_geometric),
+        ("ari", metrics.scores.ari),
+    ] {
+        if let Some(value) = value {
+            sink.stat(name, json!(value));
+        }
+    }
+    sink.stat("isolated_nodes", json!(metrics.isolated_nodes));
+    sink.stat("connected_components", json!(metrics.connected_components));
+    sink.stat("self_loops_dropped", json!(metrics.self_loops_dropped));
+    sink.stat("eigen_method", json!(metrics.eigen_method));
+    sink.stat("cluster_sizes", json!(metrics.cluster_sizes));
+}
