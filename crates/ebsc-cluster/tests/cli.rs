@@ -4,36 +4,21 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
 use ebsc_core::manifest::{Manifest, Provenance, output_entry};
 use ebsc_io::{SampleRow, TensorData, Triplets, write_samples, write_tensors, write_triplets};
+use ebsc_test_support::cli::{self, Output};
 use parquet::arrow::ArrowWriter;
 
 const BLOCKS: u32 = 4;
 const BLOCK_SIZE: u32 = 50;
 const N: u32 = BLOCKS * BLOCK_SIZE;
 
-struct Output {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_ebsc-cluster"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    Output {
-        ok: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    cli::run(env!("CARGO_BIN_EXE_ebsc-cluster"), dir, args)
 }
 
 /// 4 blocks of 50: each node joined to the next 6 of its block (cyclically, weight 1)
@@ -105,18 +90,8 @@ impl Standalone {
     /// Non-zero exit, one error line naming the file and every needle, no outputs.
     fn expect_error(&self, extra: &[&str], needles: &[&str]) {
         let out = self.run(extra);
-        assert!(!out.ok, "expected failure, got success: {}", out.stdout);
-        let errors: Vec<&str> = out.stderr.lines().filter(|l| l.contains("error")).collect();
-        assert_eq!(errors.len(), 1, "exactly one error line:\n{}", out.stderr);
-        assert!(errors[0].starts_with("cluster: error: "), "{}", errors[0]);
-        for needle in needles {
-            assert!(
-                errors[0].contains(needle),
-                "`{needle}` not in: {}",
-                errors[0]
-            );
-        }
-        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        let line = out.error_line(needles);
+        assert!(line.starts_with("cluster: error: "), "{line}");
         assert!(
             !self.dir.path().join("out").exists(),
             "a failed run leaves no outputs"

@@ -21,10 +21,10 @@ use arrow_array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use ebsc_cluster::input::{self, CountSource, Mode};
 use ebsc_io::{Triplets, write_triplets};
+use ebsc_test_support::fuzz::{config, mutate, mutation};
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::{ParquetMetaDataReader, ParquetMetaDataWriter};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 /// The Parquet reader's own buffers for one batch of `BATCH_ROWS` (2^20) rows of 4-byte
 /// values are 4 MiB; anything far beyond that came from a number in the file.
@@ -128,62 +128,8 @@ fn with_forged_row_count(bytes: &[u8], num_rows: i64) -> Vec<u8> {
     out
 }
 
-/// One edit of a valid file: flip a byte, cut it short, or overwrite a run with noise.
-#[derive(Debug, Clone)]
-enum Mutation {
-    Flip { at: usize, mask: u8 },
-    Truncate { keep: usize },
-    Overwrite { at: usize, noise: Vec<u8> },
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        (any::<usize>(), 1u8..=255).prop_map(|(at, mask)| Mutation::Flip { at, mask }),
-        any::<usize>().prop_map(|keep| Mutation::Truncate { keep }),
-        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..16))
-            .prop_map(|(at, noise)| Mutation::Overwrite { at, noise }),
-    ]
-}
-
-fn mutate(bytes: &[u8], mutations: &[Mutation]) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    for m in mutations {
-        if out.is_empty() {
-            break;
-        }
-        match m {
-            Mutation::Flip { at, mask } => {
-                let i = at % out.len();
-                out[i] ^= mask;
-            }
-            Mutation::Truncate { keep } => out.truncate(keep % out.len()),
-            Mutation::Overwrite { at, noise } => {
-                let start = at % out.len();
-                for (slot, byte) in out[start..].iter_mut().zip(noise) {
-                    *slot = *byte;
-                }
-            }
-        }
-    }
-    out
-}
-
-/// A few hundred cases from a fixed seed, so CI is reproducible; `PROPTEST_CASES` and
-/// `PROPTEST_RNG_SEED` explore further (e.g. `PROPTEST_CASES=5000 PROPTEST_RNG_SEED=9`).
-fn config() -> ProptestConfig {
-    let mut config = ProptestConfig::default(); // reads the PROPTEST_* variables
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = 200;
-    }
-    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
-        config.rng_seed = RngSeed::Fixed(7);
-    }
-    config.failure_persistence = None;
-    config
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config(7))]
 
     #[test]
     fn random_bytes_are_an_error_naming_the_file(
@@ -204,7 +150,7 @@ proptest! {
     }
 
     #[test]
-    fn mutated_affinity_files_never_panic(mutations in prop::collection::vec(mutation(), 1..4)) {
+    fn mutated_affinity_files_never_panic(mutations in prop::collection::vec(mutation(16), 1..4)) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("affinity.parquet");
         std::fs::write(&path, mutate(&triangle_bytes(), &mutations)).unwrap();
@@ -212,7 +158,7 @@ proptest! {
     }
 
     #[test]
-    fn mutated_labels_files_never_panic(mutations in prop::collection::vec(mutation(), 1..4)) {
+    fn mutated_labels_files_never_panic(mutations in prop::collection::vec(mutation(16), 1..4)) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("samples.parquet");
         let valid = labels_bytes(&[Some(0), None, Some(1), Some(1), Some(-3)]);

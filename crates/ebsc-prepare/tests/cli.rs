@@ -2,16 +2,11 @@
 //! what is (not) left on disk after bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use ebsc_test_support::cli::{self, Output};
 
 struct Project {
     dir: tempfile::TempDir,
-}
-
-struct Output {
-    ok: bool,
-    stdout: String,
-    stderr: String,
 }
 
 impl Project {
@@ -37,16 +32,11 @@ impl Project {
             "pipelines/p.toml",
             format!("[pipeline]\nseed = 3\n\n[prepare]\n{section}").as_bytes(),
         );
-        let output = Command::new(env!("CARGO_BIN_EXE_ebsc-prepare"))
-            .arg("pipelines/p.toml")
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
-        Output {
-            ok: output.status.success(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        cli::run(
+            env!("CARGO_BIN_EXE_ebsc-prepare"),
+            self.dir.path(),
+            &["pipelines/p.toml"],
+        )
     }
 
     fn manifest(&self) -> PathBuf {
@@ -55,18 +45,7 @@ impl Project {
 
     /// Runs a bad config: non-zero exit, one error line naming `needle`, no manifest.
     fn expect_error(&self, section: &str, needles: &[&str]) {
-        let out = self.prepare(section);
-        assert!(!out.ok, "expected failure, got success: {}", out.stdout);
-        let errors: Vec<&str> = out.stderr.lines().filter(|l| l.contains("error")).collect();
-        assert_eq!(errors.len(), 1, "exactly one error line:\n{}", out.stderr);
-        for needle in needles {
-            assert!(
-                errors[0].contains(needle),
-                "`{needle}` not in: {}",
-                errors[0]
-            );
-        }
-        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        self.prepare(section).error_line(needles);
         assert!(!self.manifest().exists(), "a failed run leaves no manifest");
     }
 }

@@ -23,10 +23,10 @@ use ebsc_prepare::sources::OneOrMany;
 use ebsc_prepare::sources::cifar::{self, CifarConfig};
 use ebsc_prepare::sources::idx::{self, IdxConfig};
 use ebsc_prepare::sources::image_folder::{self, ImageFolderConfig};
+use ebsc_test_support::fuzz::{config, mutate, mutation};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 /// Decoder state and read buffers (gzip's window, BufReaders, the image decoders' rows):
 /// what any read may allocate regardless of the claims in the file.
@@ -57,58 +57,6 @@ fn check_read(
         largest <= bound,
         "{largest} bytes allocated at once for {input_bytes} bytes of input (bound {bound})"
     );
-}
-
-fn config() -> ProptestConfig {
-    let mut config = ProptestConfig::default(); // reads the PROPTEST_* variables
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = 200;
-    }
-    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
-        config.rng_seed = RngSeed::Fixed(11);
-    }
-    config.failure_persistence = None;
-    config
-}
-
-/// One edit of a valid file: flip a byte, cut it short, or overwrite a run with noise.
-#[derive(Debug, Clone)]
-enum Mutation {
-    Flip { at: usize, mask: u8 },
-    Truncate { keep: usize },
-    Overwrite { at: usize, noise: Vec<u8> },
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        (any::<usize>(), 1u8..=255).prop_map(|(at, mask)| Mutation::Flip { at, mask }),
-        any::<usize>().prop_map(|keep| Mutation::Truncate { keep }),
-        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..8))
-            .prop_map(|(at, noise)| Mutation::Overwrite { at, noise }),
-    ]
-}
-
-fn mutate(bytes: &[u8], mutations: &[Mutation]) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    for m in mutations {
-        if out.is_empty() {
-            break;
-        }
-        match m {
-            Mutation::Flip { at, mask } => {
-                let i = at % out.len();
-                out[i] ^= mask;
-            }
-            Mutation::Truncate { keep } => out.truncate(keep % out.len()),
-            Mutation::Overwrite { at, noise } => {
-                let start = at % out.len();
-                for (slot, byte) in out[start..].iter_mut().zip(noise) {
-                    *slot = *byte;
-                }
-            }
-        }
-    }
-    out
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -155,7 +103,7 @@ fn valid_idx_pair() -> (Vec<u8>, Vec<u8>) {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config(11))]
 
     #[test]
     fn idx_random_bytes(images in prop::collection::vec(any::<u8>(), 0..128),
@@ -181,8 +129,8 @@ proptest! {
     }
 
     #[test]
-    fn idx_mutated_pairs(image_edits in prop::collection::vec(mutation(), 0..3),
-                         label_edits in prop::collection::vec(mutation(), 0..2),
+    fn idx_mutated_pairs(image_edits in prop::collection::vec(mutation(8), 0..3),
+                         label_edits in prop::collection::vec(mutation(8), 0..2),
                          compress in any::<bool>()) {
         let dir = tempfile::tempdir().unwrap();
         let (mut images, mut labels) = valid_idx_pair();
@@ -265,7 +213,7 @@ fn cifar_file() -> impl Strategy<Value = CifarFile> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config(11))]
 
     /// CIFAR-10 and CIFAR-100 folders with missing files, partial records, labels out of
     /// range and a names file of random bytes.
@@ -398,7 +346,7 @@ fn image_name() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config(11))]
 
     #[test]
     fn image_folders_of_random_bytes(
@@ -414,8 +362,8 @@ proptest! {
 
     #[test]
     fn image_folders_of_mutated_images(
-        png_edits in prop::collection::vec(mutation(), 0..3),
-        pgm_edits in prop::collection::vec(mutation(), 0..3),
+        png_edits in prop::collection::vec(mutation(8), 0..3),
+        pgm_edits in prop::collection::vec(mutation(8), 0..3),
         grayscale in any::<bool>(),
         resize in any::<bool>(),
     ) {

@@ -2,34 +2,19 @@
 //! and `show`.
 
 use std::path::Path;
-use std::process::Command;
 
-struct Output {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
+use ebsc_test_support::cli::{self, Output};
 
 /// Runs `ebsc-pipeline args…` in `dir`.
 fn run(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_ebsc-pipeline"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    Output {
-        ok: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    cli::run(env!("CARGO_BIN_EXE_ebsc-pipeline"), dir, args)
 }
 
-/// The one error line of a failed run.
+/// The one error line of a failed run (and nothing else on stderr).
 fn error(output: &Output) -> &str {
-    assert!(!output.ok, "expected a failure; stdout: {}", output.stdout);
-    let lines: Vec<&str> = output.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{}", output.stderr);
-    lines[0]
+    let line = output.error_line(&[]);
+    assert_eq!(output.stderr.lines().count(), 1, "{}", output.stderr);
+    line
 }
 
 fn read(dir: &Path, relative: &str) -> toml::Table {

@@ -10,6 +10,7 @@ use ebsc_core::{Pipeline, StageRunner};
 use ebsc_io::{
     MetricKind, MetricsLog, SampleRow, TensorData, TensorFile, write_samples, write_tensors,
 };
+use ebsc_test_support::cli;
 
 struct Project {
     dir: tempfile::TempDir,
@@ -286,19 +287,7 @@ fn identity_passes_features_through() {
 }
 
 fn expect_error(project: &Project, needles: &[&str]) {
-    let output = project.run();
-    let log = stderr(&output);
-    assert!(!output.status.success(), "expected failure: {log}");
-    let errors: Vec<&str> = log.lines().filter(|l| l.contains("error")).collect();
-    assert_eq!(errors.len(), 1, "one error line:\n{log}");
-    for needle in needles {
-        assert!(
-            errors[0].contains(needle),
-            "`{needle}` not in {}",
-            errors[0]
-        );
-    }
-    assert!(!log.contains("panicked"), "{log}");
+    cli::Output::from_std(project.run()).error_line(needles);
     assert!(!project.out("manifest.json").exists());
 }
 

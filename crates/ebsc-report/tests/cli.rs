@@ -2,25 +2,16 @@
 //! a non-zero exit on bad input, with no report written.
 
 use std::path::Path;
-use std::process::Command;
 
-struct Output {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
+use ebsc_test_support::cli::{self, Output};
 
 fn report(runs_dir: &Path) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_ebsc-report"))
-        .arg("--runs-dir")
-        .arg(runs_dir)
-        .output()
-        .unwrap();
-    Output {
-        ok: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let runs_dir = runs_dir.to_str().expect("a UTF-8 temp path");
+    cli::run(
+        env!("CARGO_BIN_EXE_ebsc-report"),
+        Path::new("."),
+        &["--runs-dir", runs_dir],
+    )
 }
 
 fn write(root: &Path, relative: &str, text: &str) {
@@ -32,20 +23,22 @@ fn write(root: &Path, relative: &str, text: &str) {
 /// Non-zero exit, exactly one stderr line, containing every needle; nothing written.
 fn expect_error(runs_dir: &Path, needles: &[&str]) {
     let out = report(runs_dir);
-    assert!(!out.ok, "expected failure, got: {}", out.stdout);
+    let line = out.error_line(needles);
+    assert!(line.starts_with("ebsc-report: error: "), "{line}");
+    assert_eq!(
+        out.stderr.lines().count(),
+        1,
+        "only that line:\n{}",
+        out.stderr
+    );
     assert_eq!(out.stdout, "", "no table on failure");
-    let lines: Vec<&str> = out.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "exactly one line:\n{}", out.stderr);
-    assert!(lines[0].starts_with("ebsc-report: error: "), "{}", lines[0]);
-    for needle in needles {
-        assert!(lines[0].contains(needle), "`{needle}` not in: {}", lines[0]);
+    for file in ["report.md", "report.csv", "report.png", "report.svg"] {
+        assert!(!runs_dir.join(file).exists(), "{file} after a failure");
     }
-    assert!(!runs_dir.join("report.md").exists());
-    assert!(!runs_dir.join("report.csv").exists());
 }
 
 #[test]
-fn prints_the_table_and_writes_both_files() {
+fn prints_the_table_and_writes_the_files() {
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -63,7 +56,9 @@ fn prints_the_table_and_writes_both_files() {
         std::fs::read_to_string(dir.path().join("report.md")).unwrap(),
         out.stdout
     );
-    assert!(dir.path().join("report.csv").is_file());
+    for file in ["report.csv", "report.png", "report.svg"] {
+        assert!(dir.path().join(file).is_file(), "{file}");
+    }
 }
 
 #[test]

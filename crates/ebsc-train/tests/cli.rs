@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+use ebsc_test_support::cli;
+
 const TRAIN: &str = r#"
 method = "ebsc"
 freeze_encoder = false
@@ -32,23 +34,12 @@ fn expect_error(train_section: &str, needles: &[&str]) {
         format!("[pipeline]\nseed = 0\n\n[train]\n{train_section}"),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ebsc-train"))
-        .args(["pipelines/p.toml", "--device", "cpu", "--progress", "none"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
-    assert_eq!(errors.len(), 1, "one error line:\n{stderr}");
-    for needle in needles {
-        assert!(
-            errors[0].contains(needle),
-            "`{needle}` not in {}",
-            errors[0]
-        );
-    }
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    cli::run(
+        env!("CARGO_BIN_EXE_ebsc-train"),
+        dir.path(),
+        &["pipelines/p.toml", "--device", "cpu", "--progress", "none"],
+    )
+    .error_line(needles);
     assert!(!dir.path().join("data/runs/p/train/manifest.json").exists());
 }
 

@@ -1,0 +1,157 @@
+//! Faults and bad input across the pipeline, on all five stages as processes.
+//! Two small projects: `PIPELINE`, a real `prepare` (synthetic subspaces), a hand-made
+//! `affinity` stage folder (files and manifest, as the stage runner leaves them) and a real
+//! `cluster`; and `FULL`, every stage for real on the same data (an MLP pretrained and
+//! trained for a few steps, a checkpoint after each, `--device cpu --threads 1` so that the
+//! outputs are the same bytes run to run). Each scenario is a temp folder:
+//!
+//! - a deleted, truncated or byte-flipped artifact is found from the manifest, named, and
+//!   rebuilt by its own stage; downstream refuses to read it meanwhile, and is up to date
+//!   again once the rebuilt bytes are the same; the stage above stays up to date. For
+//!   pretrain, train and affinity too: their rebuilt models and graphs are byte-identical
+//!   and `metrics.parquet` differs only in its timings (`samples_per_s`), which no stage
+//!   reads, so no downstream key hashes it;
+//! - a config edit re-runs exactly the stage it changes and those downstream; a cosmetic
+//!   edit (comments, key order, description) re-runs nothing;
+//! - a second run of a stage while one holds its lock is refused, naming the holder, and
+//!   racing runs never leave outputs that disagree with their manifest;
+//! - a full disk (a file-size limit, `ulimit -f`) gives one clear error line; upstream
+//!   artifacts and manifests are intact and no half-written file lands under a final name.
+//!   During pretrain: a checkpoint that does not fit, then an output that does not fit
+//!   after the last checkpoint; the rerun resumes there and writes an uninterrupted run's
+//!   bytes;
+//! - `kill -9` of pretrain and of train at random moments (seeded; `EBSC_FAULTS_SEED`
+//!   replays a run), each followed by a plain rerun, ends on the uninterrupted run's bytes;
+//! - a loss that turns NaN (`lr = 1e30`) stops the stage with one line naming the step, the
+//!   loss term and the checkpoint kept, no manifest; the fixed config runs from the start.
+//!
+//! Stage processes are this test binary re-executed as `faults --stage-child <stage> ARGS`,
+//! which calls the stage library exactly as the stage's `main.rs` does; so the test needs no
+//! binary built by another package. `harness = false`: `main` below runs the scenarios (`artifacts.rs`, `training.rs`; the
+//! project, its damages and comparisons are in `harness.rs`)
+
+mod artifacts;
+mod harness;
+mod training;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+
+use artifacts::*;
+use training::*;
+
+pub(crate) const CHILD_FLAG: &str = "--stage-child";
+
+pub(crate) const STAGES: [&str; 5] = ["prepare", "pretrain", "train", "affinity", "cluster"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(CHILD_FLAG) {
+        return stage_child(&args[2..]);
+    }
+    let filter = args[1..].iter().find(|a| !a.starts_with('-'));
+    let scenarios: [(&str, fn()); 9] = [
+        (
+            "damaged_upstream_artifacts_are_named_refused_downstream_and_rebuilt",
+            damaged_upstream_artifacts_are_named_refused_downstream_and_rebuilt,
+        ),
+        (
+            "damaged_downstream_artifacts_rerun_only_their_stage",
+            damaged_downstream_artifacts_rerun_only_their_stage,
+        ),
+        (
+            "config_edits_rerun_exactly_the_stages_they_change",
+            config_edits_rerun_exactly_the_stages_they_change,
+        ),
+        (
+            "a_second_run_is_refused_while_the_lock_is_held",
+            a_second_run_is_refused_while_the_lock_is_held,
+        ),
+        (
+            "a_full_disk_fails_cleanly_and_keeps_earlier_artifacts",
+            a_full_disk_fails_cleanly_and_keeps_earlier_artifacts,
+        ),
+        (
+            "damaged_training_artifacts_are_named_refused_downstream_and_rebuilt",
+            damaged_training_artifacts_are_named_refused_downstream_and_rebuilt,
+        ),
+        (
+            "killed_training_stages_resume_to_the_same_bytes",
+            killed_training_stages_resume_to_the_same_bytes,
+        ),
+        (
+            "a_full_disk_during_training_fails_cleanly_and_resumes",
+            a_full_disk_during_training_fails_cleanly_and_resumes,
+        ),
+        (
+            "a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint",
+            a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint,
+        ),
+    ];
+    let started = Instant::now();
+    let (mut passed, mut failed, mut filtered) = (0, 0, 0);
+    for (name, scenario) in scenarios {
+        if filter.is_some_and(|f| !name.contains(f.as_str())) {
+            filtered += 1;
+            continue;
+        }
+        let scenario_started = Instant::now();
+        let result = std::panic::catch_unwind(scenario);
+        println!(
+            "test {name} ... {} ({:.1} s)",
+            if result.is_ok() { "ok" } else { "FAILED" },
+            scenario_started.elapsed().as_secs_f64()
+        );
+        if result.is_ok() {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered} filtered out; finished in {:.2}s\n",
+        if failed == 0 { "ok" } else { "FAILED" },
+        started.elapsed().as_secs_f64()
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn stage_child(args: &[String]) -> ExitCode {
+    let Some((stage, rest)) = args.split_first() else {
+        eprintln!("{CHILD_FLAG} needs a stage name");
+        return ExitCode::FAILURE;
+    };
+    let argv = std::iter::once(format!("ebsc-{stage}")).chain(rest.iter().cloned());
+    match stage.as_str() {
+        "prepare" => {
+            let args = ebsc_prepare::Args::parse_from(argv);
+            ebsc_core::cli::finish(ebsc_prepare::STAGE, ebsc_prepare::run(&args))
+        }
+        "pretrain" => {
+            let args = ebsc_pretrain::Args::parse_from(argv);
+            ebsc_core::cli::finish(ebsc_pretrain::STAGE, ebsc_pretrain::run(&args))
+        }
+        "train" => {
+            let args = ebsc_train::Args::parse_from(argv);
+            ebsc_core::cli::finish(ebsc_train::STAGE, ebsc_train::run(&args))
+        }
+        "affinity" => {
+            let args = ebsc_affinity::Args::parse_from(argv);
+            ebsc_core::cli::finish(ebsc_affinity::STAGE, ebsc_affinity::run(&args))
+        }
+        "cluster" => {
+            let args = ebsc_cluster::Args::parse_from(argv);
+            ebsc_cluster::finish(ebsc_cluster::run(&args))
+        }
+        other => {
+            eprintln!("no stage {other} in this test");
+            ExitCode::FAILURE
+        }
+    }
+}
