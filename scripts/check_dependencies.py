@@ -52,7 +52,12 @@ def check(manifest_path: Path) -> list[str]:
     build = package_table.get("build", "build.rs")
     build = build if isinstance(build, str) else "build.rs"
     main_code = rust_files(package, [lib, "src", build])
-    test_targets = [t["path"] for t in manifest.get("test", []) if "path" in t]
+    # A test target in a folder of its own (`faults/main.rs`) is that whole folder.
+    test_targets = [
+        str(Path(t["path"]).parent) if Path(t["path"]).name == "main.rs" else t["path"]
+        for t in manifest.get("test", [])
+        if "path" in t
+    ]
     all_code = main_code + rust_files(package, ["tests", "examples", "benches", *test_targets])
     where = manifest_path.relative_to(ROOT)
     problems = []
