@@ -381,6 +381,12 @@ impl StageRun {
         AtomicFile::create(&self.dir.join(name))
     }
 
+    /// Writes a whole output from memory (atomically, listed in the manifest).
+    pub fn write_output(&mut self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        self.register_output(name);
+        crate::atomic::write_atomic(&self.dir.join(name), bytes)
+    }
+
     /// Declares an output written by other means (already renamed into place).
     pub fn register_output(&mut self, name: &str) {
         if !self.outputs.iter().any(|o| o == name) {

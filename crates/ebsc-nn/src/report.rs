@@ -5,7 +5,6 @@
 //! `metrics.parquet`, so a resumed run's figure covers every step.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use anyhow::Context;
 use ebsc_core::StageRun;
@@ -137,18 +136,11 @@ pub fn write_training_report(
         );
         let figure = ebsc_plot::render(&curves).context("drawing the training curves")?;
         for (name, bytes) in figure.files(TRAINING_FIGURE) {
-            write_output(run, &name, bytes)?;
+            run.write_output(&name, bytes)?;
         }
     }
     let markdown = render_markdown(stage, &pipeline, metrics);
-    write_output(run, REPORT_MD, markdown.as_bytes())
-}
-
-fn write_output(run: &mut StageRun, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut file = run.create_output(name)?;
-    file.write_all(bytes)
-        .with_context(|| format!("{}: cannot write", file.destination().display()))?;
-    file.commit()
+    run.write_output(REPORT_MD, markdown.as_bytes())
 }
 
 #[cfg(test)]

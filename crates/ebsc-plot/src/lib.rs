@@ -6,6 +6,7 @@
 //! A chart is a value implementing [`Chart`]; [`render`] draws it on both back ends.
 
 pub mod bars;
+mod colour_bar;
 pub mod confusion;
 pub mod curves;
 pub mod matrix;

@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::confusion::colour_bar_range;
+use crate::colour_bar::colour_bar_range;
 use crate::style::{self, blues};
 use crate::{Chart, DrawResult};
 

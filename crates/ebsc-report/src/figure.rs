@@ -1,11 +1,10 @@
 //! `report.png` and `report.svg` in the runs folder: ACC, NMI and ARI of every run as
 //! bars, grouped by pipeline, each pipeline's own run first and its ablations under it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use ebsc_core::AtomicFile;
+use ebsc_core::atomic::write_atomic;
 use ebsc_plot::{RunScores, ScoreBars};
 
 use crate::collect::Run;
@@ -54,17 +53,12 @@ pub fn chart(runs: &[Run], runs_dir: &Path) -> ScoreBars {
 /// Draws the chart and writes `report.png` and `report.svg`; returns their paths.
 pub fn write(runs: &[Run], runs_dir: &Path) -> anyhow::Result<[PathBuf; 2]> {
     let figure = ebsc_plot::render(&chart(runs, runs_dir)).context("drawing report.png")?;
-    let [png, svg] = figure.files(REPORT_FIGURE);
-    let mut paths = Vec::with_capacity(2);
-    for (name, bytes) in [png, svg] {
+    let paths = figure.files(REPORT_FIGURE).map(|(name, bytes)| {
         let path = runs_dir.join(name);
-        let mut file = AtomicFile::create(&path)?;
-        file.write_all(bytes)
-            .with_context(|| format!("{}: cannot write", path.display()))?;
-        file.commit()?;
-        paths.push(path);
-    }
-    Ok([paths[0].clone(), paths[1].clone()])
+        write_atomic(&path, bytes).map(|()| path)
+    });
+    let [png, svg] = paths;
+    Ok([png?, svg?])
 }
 
 #[cfg(test)]

@@ -12,12 +12,6 @@ fn pipeline(dir: &Path, seed: u64) -> Pipeline {
     Pipeline::parse(&path, &format!("[pipeline]\nseed = {seed}\n")).unwrap()
 }
 
-fn write_output(run: &mut StageRun, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut file = run.create_output(name)?;
-    file.write_all(bytes)?;
-    file.commit()
-}
-
 /// A stage that writes one file and counts its runs.
 fn run_stage(p: &Pipeline, runs: &Path, size: u32, force: bool, runs_count: &mut u32) -> Outcome {
     StageRunner::new(p, runs, "first", 1)
@@ -29,7 +23,7 @@ fn run_stage(p: &Pipeline, runs: &Path, size: u32, force: bool, runs_count: &mut
                 run.work_dir().is_dir(),
                 "the checkpoint folder exists during a run"
             );
-            write_output(run, "out.bin", &vec![1u8; size as usize])
+            run.write_output("out.bin", &vec![1u8; size as usize])
         })
         .unwrap()
 }
@@ -188,7 +182,7 @@ fn upstream_outputs_feed_the_key() {
     run_stage(&p, &runs, 8, false, &mut count);
     let k1 = key_of(
         &downstream()
-            .run(false, |run| write_output(run, "x", b"x"))
+            .run(false, |run| run.write_output("x", b"x"))
             .unwrap(),
     );
     assert_eq!(downstream().freshness().unwrap(), Freshness::Fresh);
@@ -201,7 +195,7 @@ fn upstream_outputs_feed_the_key() {
     );
     let k2 = key_of(
         &downstream()
-            .run(false, |run| write_output(run, "x", b"x"))
+            .run(false, |run| run.write_output("x", b"x"))
             .unwrap(),
     );
     assert_ne!(k1, k2);
@@ -221,7 +215,7 @@ fn failing_run(
         .run(false, |run| {
             std::fs::write(run.work_dir().join("checkpoint"), b"step 5")?;
             for name in ["a.bin", "b.bin"].into_iter().take(commit_first) {
-                write_output(run, name, &vec![2u8; size as usize])?;
+                run.write_output(name, &vec![2u8; size as usize])?;
             }
             let mut file = run.create_output("b.bin")?;
             file.write_all(b"par")?;
@@ -237,8 +231,8 @@ fn run_pair(p: &Pipeline, runs: &Path, size: u32) {
     pair_runner(p, runs, size)
         .progress(ProgressMode::None)
         .run(false, |run| {
-            write_output(run, "a.bin", &vec![1u8; size as usize])?;
-            write_output(run, "b.bin", &vec![1u8; size as usize])
+            run.write_output("a.bin", &vec![1u8; size as usize])?;
+            run.write_output("b.bin", &vec![1u8; size as usize])
         })
         .unwrap();
 }
@@ -319,7 +313,7 @@ fn a_damaged_upstream_output_stops_downstream_until_it_is_restored() {
             .progress(ProgressMode::None)
     };
     downstream()
-        .run(false, |run| write_output(run, "x", b"x"))
+        .run(false, |run| run.write_output("x", b"x"))
         .unwrap();
     let out = runs.join("demo/first/out.bin");
     std::fs::write(&out, [1u8; 7]).unwrap();
@@ -394,8 +388,8 @@ fn only_the_upstream_outputs_read_feed_the_key() {
         StageRunner::new(&p, &runs, "first", 1)
             .progress(ProgressMode::None)
             .run(true, |run| {
-                write_output(run, "data.bin", b"data")?;
-                write_output(run, "log.bin", log)
+                run.write_output("data.bin", b"data")?;
+                run.write_output("log.bin", log)
             })
             .unwrap()
     };
