@@ -13,7 +13,6 @@ use arrow_schema::DataType;
 use ebsc_io::triplets::{catch_reader_panic, parquet_error};
 use ebsc_io::{Triplets, read_triplets};
 use ebsc_spectral::{BuildReport, GraphError, SparseGraph, Symmetry};
-use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// How to tell the user to allow a non-symmetric affinity, which differs by mode.
@@ -32,78 +31,56 @@ impl Mode {
     }
 }
 
+/// Class id → name (from `label_name`).
+pub type ClassNames = BTreeMap<i32, String>;
+
 /// The labels file's `label` column: one entry per sample, `None` when unknown.
 pub fn read_labels(path: &Path) -> anyhow::Result<Vec<Option<i32>>> {
+    read_labels_and_names(path).map(|(labels, _)| labels)
+}
+
+/// The labels, and class id → name from the `label_name` column when the file has one
+/// (the first name seen for each label). Names only label figures: a missing or odd
+/// `label_name` column gives no names, never an error. One pass over the file.
+pub fn read_labels_and_names(path: &Path) -> anyhow::Result<(Vec<Option<i32>>, ClassNames)> {
     catch_reader_panic(path, || read_labels_unguarded(path))
 }
 
-fn read_labels_unguarded(path: &Path) -> anyhow::Result<Vec<Option<i32>>> {
+fn read_labels_unguarded(path: &Path) -> anyhow::Result<(Vec<Option<i32>>, ClassNames)> {
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| parquet_error(path, "not a Parquet file", e))?
         .build()
         .map_err(|e| parquet_error(path, "cannot read", e))?;
-    let mut labels = Vec::new();
+    let (mut labels, mut names) = (Vec::new(), BTreeMap::new());
     for batch in reader {
         let batch = batch.map_err(|e| parquet_error(path, "cannot read", e))?;
         check_index_column(&batch, labels.len(), path)?;
+        let first = labels.len();
         append_labels(&batch, path, &mut labels)?;
+        append_names(&batch, &labels[first..], &mut names);
     }
     anyhow::ensure!(
         !labels.is_empty(),
         "{}: holds no samples (0 rows)",
         path.display()
     );
-    Ok(labels)
+    Ok((labels, names))
 }
 
-/// Class id → name from the labels file's `label_name` column (the first name seen for
-/// each label). Names only label figures, so a file without the column, or one that
-/// cannot be read, gives an empty map rather than an error.
-pub fn read_class_names(path: &Path) -> BTreeMap<i32, String> {
-    catch_reader_panic(path, || Ok(class_names_unguarded(path))).unwrap_or_default()
-}
-
-fn class_names_unguarded(path: &Path) -> BTreeMap<i32, String> {
-    let mut names = BTreeMap::new();
-    let Ok(file) = std::fs::File::open(path) else {
-        return names;
+fn append_names(batch: &RecordBatch, labels: &[Option<i32>], names: &mut ClassNames) {
+    let Some(column) = batch.column_by_name("label_name") else {
+        return;
     };
-    let Ok(builder) = ParquetRecordBatchReaderBuilder::try_new(file) else {
-        return names;
+    let Some(column) = column.as_string_opt::<i32>() else {
+        return;
     };
-    let mask = ProjectionMask::columns(builder.parquet_schema(), ["label", "label_name"]);
-    let Ok(reader) = builder.with_projection(mask).build() else {
-        return names;
-    };
-    for batch in reader {
-        let Ok(batch) = batch else { return names };
-        let (Some(labels), Some(label_names)) = (
-            batch.column_by_name("label"),
-            batch.column_by_name("label_name"),
-        ) else {
-            return names;
-        };
-        let labels: Vec<Option<i32>> = match labels.data_type() {
-            DataType::Int32 => labels.as_primitive::<Int32Type>().iter().collect(),
-            DataType::Int64 => labels
-                .as_primitive::<Int64Type>()
-                .iter()
-                .map(|v| v.and_then(|v| i32::try_from(v).ok()))
-                .collect(),
-            _ => return names,
-        };
-        let Some(label_names) = label_names.as_string_opt::<i32>() else {
-            return names;
-        };
-        for (label, name) in labels.into_iter().zip(label_names.iter()) {
-            if let (Some(label), Some(name)) = (label, name) {
-                names.entry(label).or_insert_with(|| name.to_string());
-            }
+    for (label, name) in labels.iter().zip(column.iter()) {
+        if let (Some(label), Some(name)) = (label, name) {
+            names.entry(*label).or_insert_with(|| name.to_string());
         }
     }
-    names
 }
 
 /// `index`, when the file has it, must be the row number (samples.parquet's layout).

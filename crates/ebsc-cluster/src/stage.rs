@@ -131,7 +131,7 @@ pub fn cluster_stage(
             graph: &checked.graph,
             clustering: &clustering,
             labels: labels.as_deref(),
-            class_names: &class_names(inputs, labels.is_some()),
+            class_names: &read.class_names,
             metrics: &metrics,
             matched: matched.as_deref(),
             seed,
@@ -148,6 +148,8 @@ pub fn cluster_stage(
 /// What the read phase found.
 struct Read {
     labels: Option<Vec<Option<i32>>>,
+    /// Class id → name, from `label_name` (empty without one).
+    class_names: BTreeMap<i32, String>,
     triplets: Triplets,
     n_samples: usize,
     count_source: CountSource,
@@ -163,11 +165,13 @@ impl Read {
 /// file, or from the largest index without one.
 fn read_phase(sink: &dyn Sink, inputs: &Inputs, timings: &mut Timings) -> anyhow::Result<Read> {
     let started = Instant::now();
-    let labels = inputs
-        .labels
-        .as_deref()
-        .map(input::read_labels)
-        .transpose()?;
+    let (labels, class_names) = match inputs.labels.as_deref() {
+        Some(path) => {
+            let (labels, names) = input::read_labels_and_names(path)?;
+            (Some(labels), names)
+        }
+        None => (None, BTreeMap::new()),
+    };
     let triplets = input::read_affinity(&inputs.affinity)?;
     let (n_samples, count_source) = match (&labels, &inputs.labels) {
         (Some(labels), Some(path)) => (labels.len(), CountSource::Labels(path.clone())),
@@ -184,6 +188,7 @@ fn read_phase(sink: &dyn Sink, inputs: &Inputs, timings: &mut Timings) -> anyhow
     );
     Ok(Read {
         labels,
+        class_names,
         triplets,
         n_samples,
         count_source,
@@ -314,14 +319,6 @@ fn score_phase(
     metrics.scores = Scores::new(&scores, &table);
     timings.record(sink, "metrics", started, score_summary(&scores, &table));
     Ok(Some(matched_classes(&table)))
-}
-
-/// Class names are cosmetic: a labels file without `label_name` shows the ids.
-fn class_names(inputs: &Inputs, labelled: bool) -> BTreeMap<i32, String> {
-    match (&inputs.labels, labelled) {
-        (Some(path), true) => input::read_class_names(path),
-        _ => BTreeMap::new(),
-    }
 }
 
 fn figures_phase(
