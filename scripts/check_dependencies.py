@@ -40,8 +40,12 @@ def tables(manifest: dict) -> list[tuple[str, dict]]:
 
 
 def used(name: str, spec, code: str) -> bool:
+    """The crate appears as a path (`parquet::…`, `use parquet`), not only as a word: a
+    file name such as "affinity.parquet" in a string does not count."""
     crate = (spec.get("package", name) if isinstance(spec, dict) else name).replace("-", "_")
-    return re.search(rf"\b{re.escape(crate)}\b", code) is not None
+    crate = re.escape(crate)
+    pattern = rf"(?<![\w.]){crate}\s*::|\buse\s+{crate}\b|\bextern\s+crate\s+{crate}\b"
+    return re.search(pattern, code) is not None
 
 
 def check(manifest_path: Path) -> list[str]:

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use ebsc_core::{Pipeline, StageRunner};
+use ebsc_io::artifacts::{prepare, train};
 use ebsc_io::{TensorData, TensorFile, write_tensors};
 use ebsc_nn::coefficients::CoefficientKind;
 use ebsc_nn::energy::{ENERGY_METADATA_KEY, EnergyMetadata, EnergyNet, EnergyShape};
@@ -22,18 +23,18 @@ fn main() -> anyhow::Result<()> {
     let runs = PathBuf::from(&args[1]);
     let m: i64 = args[2].parse().context("M")?;
     let hidden: i64 = args[3].parse().context("HIDDEN")?;
-    let prepare = runs.join(&pipeline.name).join("prepare");
+    let prepare = runs.join(&pipeline.name).join(prepare::STAGE);
     let (shape, mut values) =
-        TensorFile::open(&prepare.join("inputs.safetensors"))?.f32("features")?;
+        TensorFile::open(&prepare::INPUTS.path(&prepare))?.f32(prepare::FEATURES_TENSOR)?;
     let (n, d) = (shape[0], shape[1]);
     for row in values.chunks_mut(d) {
         let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
         row.iter_mut().for_each(|x| *x /= norm);
     }
     let config = serde_json::json!({ "synthetic": true, "m": m, "hidden": hidden });
-    StageRunner::new(&pipeline, &runs, "train", 0)
+    StageRunner::new(&pipeline, &runs, train::STAGE, 0)
         .config(&config)
-        .upstream("prepare")
+        .upstream(prepare::STAGE)
         .run(true, |run| {
             tch::manual_seed(0);
             let shape = EnergyShape {
@@ -68,14 +69,14 @@ fn main() -> anyhow::Result<()> {
                 ENERGY_METADATA_KEY.to_string(),
                 serde_json::to_string(&meta)?,
             )]);
-            let mut file = run.create_output("model.safetensors")?;
+            let mut file = run.create_output(train::MODEL.file)?;
             write_tensors(file.writer(), &tensors, &meta)?;
             file.commit()?;
             let dictionary = TensorData::F32(values.clone());
-            let mut file = run.create_output("features.safetensors")?;
+            let mut file = run.create_output(train::FEATURES.file)?;
             write_tensors(
                 file.writer(),
-                &[("dictionary", vec![n, d], &dictionary)],
+                &[(train::DICTIONARY_TENSOR, vec![n, d], &dictionary)],
                 &HashMap::new(),
             )?;
             file.commit()

@@ -19,10 +19,10 @@ pub mod topk;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
 use ebsc_core::cli::StageArgs;
-use ebsc_core::hash::KeyHasher;
 use ebsc_core::{Outcome, Pipeline, StageRun, StageRunner};
+use ebsc_io::artifacts::{affinity, prepare, train};
+use ebsc_io::labels::read_sample_labels;
 use ebsc_io::{TensorFile, Triplets};
 use ebsc_nn::DeviceChoice;
 use tch::{Device, Tensor};
@@ -31,15 +31,9 @@ use crate::config::{AffinityConfig, AffinityKind};
 use crate::model::EnergyModel;
 use crate::shard::{PartInfo, Shard, ShardArg};
 
-pub const STAGE: &str = "affinity";
+pub const STAGE: &str = affinity::STAGE;
 /// Bump when the outputs for a given config change meaning.
 pub const STAGE_VERSION: u32 = 1;
-pub const MODEL_FILE: &str = "model.safetensors";
-pub const FEATURES_FILE: &str = "features.safetensors";
-pub const DICTIONARY_TENSOR: &str = "dictionary";
-pub const SAMPLES_FILE: &str = "samples.parquet";
-pub const COEFFICIENTS_FILE: &str = "coefficients.parquet";
-pub const AFFINITY_FILE: &str = "affinity.parquet";
 
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -83,16 +77,16 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let runner = StageRunner::new(&pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
         .config(&config)
         // Not train's metrics.parquet: its timings differ on every rebuild.
-        .upstream_reading("train", &[MODEL_FILE, FEATURES_FILE])
-        .upstream("prepare")
+        .upstream_reading(&[train::MODEL, train::FEATURES])
+        .upstream(prepare::STAGE)
         .progress(args.stage.progress);
-    // Verifies the upstream outputs before any work (an error says which stage to run).
-    runner.freshness()?;
+    // Verifies the upstream outputs before any work (an error says which stage to run);
+    // shard parts carry the key, so only parts of this very config and upstream merge.
+    let fingerprint = runner.key()?;
     let upstream = UpstreamDirs {
-        train: runner.upstream_dir("train"),
-        prepare: runner.upstream_dir("prepare"),
+        train: runner.upstream_dir(train::STAGE),
+        prepare: runner.upstream_dir(prepare::STAGE),
     };
-    let fingerprint = fingerprint(&config, &upstream)?;
     let shard = match args.shard {
         None => None,
         Some(ShardArg::Fixed(shard)) => {
@@ -127,7 +121,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             run.log("merging shards");
             let (c, n) = shard::merge_parts(run.dir(), &fingerprint)?;
             let fitted = fit_to_class_size(run, &config, n);
-            (c, n, read_labels(&upstream.prepare)?, fitted)
+            let labels = read_sample_labels(&prepare::SAMPLES.path(&upstream.prepare), n)?;
+            (c, n, known_labels(labels), fitted)
         } else {
             let inputs = load_inputs(args, &upstream)?;
             run.set_device(format!("{:?}", inputs.device).to_lowercase());
@@ -153,24 +148,6 @@ fn fit_to_class_size(run: &mut StageRun, config: &AffinityConfig, n: usize) -> A
 struct UpstreamDirs {
     train: PathBuf,
     prepare: PathBuf,
-}
-
-/// What decides a part's content: stage version, config, upstream stage keys.
-fn fingerprint(config: &AffinityConfig, upstream: &UpstreamDirs) -> anyhow::Result<String> {
-    let mut hasher = KeyHasher::new("ebsc-affinity-part-v1");
-    hasher
-        .part("version", &STAGE_VERSION.to_string())
-        .part("config", &serde_json::to_string(config)?);
-    for dir in [&upstream.train, &upstream.prepare] {
-        let path = dir.join(ebsc_core::manifest::MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        let manifest: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-        let key = manifest["key"].as_str().unwrap_or_default().to_string();
-        hasher.part("upstream", &key);
-    }
-    Ok(hasher.finish())
 }
 
 fn run_shard(
@@ -247,29 +224,23 @@ impl Inputs {
 fn load_inputs(args: &Args, upstream: &UpstreamDirs) -> anyhow::Result<Inputs> {
     ebsc_nn::device::set_threads(args.threads);
     let device = ebsc_nn::resolve_device(args.device)?;
-    let model = EnergyModel::load(&upstream.train.join(MODEL_FILE), device)?;
-    let features_path = upstream.train.join(FEATURES_FILE);
-    let (shape, values) = TensorFile::open(&features_path)?.f32(DICTIONARY_TENSOR)?;
+    let model = EnergyModel::load(&train::MODEL.path(&upstream.train), device)?;
+    let features_path = train::FEATURES.path(&upstream.train);
+    let (shape, values) = TensorFile::open(&features_path)?.f32(train::DICTIONARY_TENSOR)?;
     anyhow::ensure!(
         shape.len() == 2 && shape[1] as i64 == model.input_dim(),
-        "{}: `{DICTIONARY_TENSOR}` has shape {shape:?}, the model expects [N, {}]",
+        "{}: `{}` has shape {shape:?}, the model expects [N, {}]",
         features_path.display(),
+        train::DICTIONARY_TENSOR,
         model.input_dim()
     );
     let dictionary = Tensor::from_slice(&values)
         .view([shape[0] as i64, shape[1] as i64])
         .to_device(device);
-    let labels = read_labels(&upstream.prepare)?;
-    if let Some(labels) = &labels {
-        anyhow::ensure!(
-            labels.len() == shape[0],
-            "{}: {} rows, but {} holds {} samples",
-            features_path.display(),
-            shape[0],
-            upstream.prepare.join(SAMPLES_FILE).display(),
-            labels.len()
-        );
-    }
+    let labels = known_labels(read_sample_labels(
+        &prepare::SAMPLES.path(&upstream.prepare),
+        shape[0],
+    )?);
     Ok(Inputs {
         model,
         dictionary,
@@ -278,11 +249,9 @@ fn load_inputs(args: &Args, upstream: &UpstreamDirs) -> anyhow::Result<Inputs> {
     })
 }
 
-/// Labels from prepare's samples.parquet; `None` when no sample has one.
-fn read_labels(prepare_dir: &Path) -> anyhow::Result<Option<Vec<Option<i32>>>> {
-    let samples = ebsc_io::read_samples(&prepare_dir.join(SAMPLES_FILE))?;
-    let labels: Vec<Option<i32>> = samples.iter().map(|s| s.label).collect();
-    Ok(labels.iter().any(Option::is_some).then_some(labels))
+/// `None` when no sample has a label.
+fn known_labels(labels: Vec<Option<i32>>) -> Option<Vec<Option<i32>>> {
+    labels.iter().any(Option::is_some).then_some(labels)
 }
 
 fn compute_rows(
@@ -333,7 +302,7 @@ fn finish_outputs(
         run.log(format!("subspace-preserving error {error:.4}"));
         run.stat("subspace_preserving_error", error);
     }
-    let mut file = run.create_output(COEFFICIENTS_FILE)?;
+    let mut file = run.create_output(affinity::COEFFICIENTS.file)?;
     ebsc_io::write_triplets(file.writer(), &coefficients)?;
     file.commit()?;
 
@@ -349,7 +318,7 @@ fn finish_outputs(
         ),
     };
     run.stat("affinity_edges", affinity.len());
-    let mut file = run.create_output(AFFINITY_FILE)?;
+    let mut file = run.create_output(affinity::AFFINITY.file)?;
     ebsc_io::write_triplets(file.writer(), &affinity)?;
     file.commit()
 }

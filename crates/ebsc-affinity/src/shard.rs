@@ -4,8 +4,8 @@
 //! Kubernetes Indexed Job.
 //!
 //! Each part has a sidecar `part-i-of-n.json` with a fingerprint of everything that decides
-//! its content (stage version, config, upstream keys): parts of another config or model are
-//! never merged.
+//! its content, the stage key (stage version, config, the upstream files read): parts of
+//! another config or model are never merged.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

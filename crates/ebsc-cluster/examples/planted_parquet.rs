@@ -13,6 +13,7 @@
 
 use std::time::Instant;
 
+use ebsc_io::artifacts::{affinity, prepare};
 use ebsc_io::{SampleRow, Triplets, write_samples, write_triplets};
 use ebsc_spectral::synthetic::planted_partition;
 
@@ -54,7 +55,7 @@ fn main() -> anyhow::Result<()> {
             _ => triplets.push(row, col, value),
         }
     }
-    let affinity = dir.join("affinity.parquet");
+    let affinity = affinity::AFFINITY.path(&dir);
     write_triplets(std::fs::File::create(&affinity)?, &triplets)?;
 
     let rows: Vec<SampleRow> = labels
@@ -68,7 +69,7 @@ fn main() -> anyhow::Result<()> {
             split: "all".into(),
         })
         .collect();
-    let samples = dir.join("samples.parquet");
+    let samples = prepare::SAMPLES.path(&dir);
     write_samples(std::fs::File::create(&samples)?, &rows)?;
     eprintln!(
         "{n_nodes} nodes, {} entries ({:.1} per row) in {:.1}s: {} and {}",

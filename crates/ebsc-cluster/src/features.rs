@@ -17,15 +17,18 @@ use std::time::Instant;
 
 use anyhow::Context;
 use ebsc_core::AtomicFile;
+use ebsc_io::artifacts::{affinity, cluster};
+use ebsc_io::assignments::write_assignments;
+use ebsc_io::labels::read_labels;
 use ebsc_io::{TensorFile, Triplets, write_triplets};
 use ebsc_spectral::{cosine_knn, kmeans, normalize_rows};
 use safetensors::Dtype;
 use serde::Serialize;
 
 use crate::config::{ClusterConfig, ClusterCountSetting};
-use crate::input::{Mode, read_labels};
-use crate::outputs::{ASSIGNMENTS_FILE, METRICS_FILE, Scores, write_assignments};
-use crate::{AFFINITY_FILE, Inputs, STAGE, Standalone, cluster_stage, score_known, score_summary};
+use crate::input::Mode;
+use crate::outputs::Scores;
+use crate::{Inputs, STAGE, Standalone, cluster_stage, score_known, score_summary};
 
 /// What to do with the feature rows.
 #[derive(Debug, Clone)]
@@ -174,7 +177,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
             )
         })?;
         drop(rows);
-        let path = run.out.join(AFFINITY_FILE);
+        let path = affinity::AFFINITY.path(&run.out);
         let mut file = AtomicFile::create(&path)?;
         write_triplets(&mut file, &graph).with_context(|| path.display().to_string())?;
         file.commit()?;
@@ -247,18 +250,18 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
         log("no labels: assignments only, no scores");
     }
 
-    let path = run.out.join(ASSIGNMENTS_FILE);
+    let path = cluster::ASSIGNMENTS.path(&run.out);
     let mut file = AtomicFile::create(&path)?;
     write_assignments(
         &mut file,
         &result.assignments,
         labels.as_deref().unwrap_or(&[]),
     )
-    .context(ASSIGNMENTS_FILE)?;
+    .context(cluster::ASSIGNMENTS.file)?;
     file.commit()?;
     let mut text = serde_json::to_string_pretty(&metrics).context("serialising metrics")?;
     text.push('\n');
-    let path = run.out.join(METRICS_FILE);
+    let path = cluster::METRICS.path(&run.out);
     let mut file = AtomicFile::create(&path)?;
     std::io::Write::write_all(&mut file, text.as_bytes())
         .with_context(|| format!("{}: cannot write", path.display()))?;

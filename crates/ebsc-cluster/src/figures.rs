@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+use ebsc_io::artifacts::{Artifact, cluster};
 use ebsc_plot::{BlockMatrix, ConfusionChart, Figure, Group, Scatter, SpectrumChart};
 use ebsc_spectral::{SparseGraph, eigengap_at_least_two};
 use rand::SeedableRng;
@@ -42,15 +43,24 @@ pub struct FigureData<'a> {
     pub seed: u64,
 }
 
-/// Every figure with its stem under `report/` (`affinity`, …).
-pub fn draw(data: &FigureData) -> anyhow::Result<Vec<(&'static str, Figure)>> {
-    let mut figures = vec![("affinity", ebsc_plot::render(&affinity_chart(data))?)];
+/// Every figure the run has, with the artifact it is written as, in report order.
+pub fn draw(data: &FigureData) -> anyhow::Result<Vec<(Artifact, Figure)>> {
+    let mut figures = vec![(
+        cluster::AFFINITY_FIGURE,
+        ebsc_plot::render(&affinity_chart(data))?,
+    )];
     if let (Some(confusion), Some(matched)) = (&data.metrics.scores.confusion, data.matched) {
         let chart = confusion_chart(data, confusion, matched);
-        figures.push(("confusion", ebsc_plot::render(&chart)?));
+        figures.push((cluster::CONFUSION_FIGURE, ebsc_plot::render(&chart)?));
     }
-    figures.push(("embedding", ebsc_plot::render(&embedding_chart(data))?));
-    figures.push(("spectrum", ebsc_plot::render(&spectrum_chart(data))?));
+    figures.push((
+        cluster::EMBEDDING_FIGURE,
+        ebsc_plot::render(&embedding_chart(data))?,
+    ));
+    figures.push((
+        cluster::SPECTRUM_FIGURE,
+        ebsc_plot::render(&spectrum_chart(data))?,
+    ));
     Ok(figures)
 }
 

@@ -27,17 +27,15 @@ use std::time::{Duration, Instant};
 
 use ebsc_core::progress::{ProgressMode, format_duration};
 use ebsc_core::{Outcome, Pipeline, StageRunner};
+use ebsc_io::artifacts::{affinity, cluster, prepare};
 
 use crate::config::{ClusterConfig, ClusterCountSetting};
 use crate::input::Mode;
 
-pub const STAGE: &str = "cluster";
+pub const STAGE: &str = cluster::STAGE;
 /// Bump when the outputs for a given config change meaning (2: `report/` figures drawn
 /// with titles, axes and legends, as PNG and SVG).
 pub const STAGE_VERSION: u32 = 2;
-/// What the upstream stages write and this stage reads.
-pub const AFFINITY_FILE: &str = "affinity.parquet";
-pub const SAMPLES_FILE: &str = "samples.parquet";
 
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -203,12 +201,12 @@ fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
     let config = ClusterConfig::from_pipeline(&pipeline)?;
     let runner = StageRunner::new(&pipeline, &args.runs_dir, STAGE, STAGE_VERSION)
         .config(&config)
-        .upstream("affinity")
-        .upstream("prepare")
+        .upstream(affinity::STAGE)
+        .upstream(prepare::STAGE)
         .progress(args.progress);
     let inputs = Inputs {
-        affinity: runner.upstream_dir("affinity").join(AFFINITY_FILE),
-        labels: Some(runner.upstream_dir("prepare").join(SAMPLES_FILE)),
+        affinity: runner.upstream_path(&affinity::AFFINITY),
+        labels: Some(runner.upstream_path(&prepare::SAMPLES)),
         mode: Mode::Pipeline,
         name: pipeline.name.clone(),
     };

@@ -12,14 +12,6 @@ pub const PHASES: [&str; 7] = [
     "read", "graph", "eigen", "kmeans", "metrics", "figures", "write",
 ];
 
-pub const REPORT_DIR: &str = "report";
-
-/// The report's figures, `report/<stem>.png` and `report/<stem>.svg`, in report order.
-pub const FIGURES: [&str; 4] = ["affinity", "confusion", "embedding", "spectrum"];
-/// The confusion matrix's files, removed when a run has no labels.
-pub const CONFUSION_FILES: [&str; 2] = ["report/confusion.png", "report/confusion.svg"];
-pub const REPORT_MD: &str = "report/report.md";
-
 /// Where the inputs came from, for the report's first lines.
 pub struct Sources {
     pub affinity: String,

@@ -11,6 +11,8 @@ use anyhow::Context;
 use ebsc_core::progress::format_duration;
 use ebsc_core::{AtomicFile, StageRun};
 use ebsc_io::Triplets;
+use ebsc_io::artifacts::{Artifact, REPORT_DIR, cluster};
+use ebsc_io::assignments::write_assignments;
 use ebsc_plot::Figure;
 use ebsc_spectral::{
     BuildReport, ClusteringScores, ContingencyTable, EigenMethod, SparseGraph, evaluate,
@@ -19,7 +21,7 @@ use ebsc_spectral::{
 
 use crate::config::{ClusterConfig, ClusterCountSetting};
 use crate::input::{self, CountSource, Mode};
-use crate::outputs::{self, ASSIGNMENTS_FILE, METRICS_FILE, Metrics, Scores};
+use crate::outputs::{Metrics, Scores};
 use crate::spectral::{self, Clustering};
 use crate::{STAGE, figures, report};
 
@@ -167,7 +169,7 @@ fn read_phase(sink: &dyn Sink, inputs: &Inputs, timings: &mut Timings) -> anyhow
     let started = Instant::now();
     let (labels, class_names) = match inputs.labels.as_deref() {
         Some(path) => {
-            let (labels, names) = input::read_labels_and_names(path)?;
+            let (labels, names) = ebsc_io::labels::read_labels_and_names(path)?;
             (Some(labels), names)
         }
         None => (None, BTreeMap::new()),
@@ -325,7 +327,7 @@ fn figures_phase(
     sink: &dyn Sink,
     data: &figures::FigureData,
     timings: &mut Timings,
-) -> anyhow::Result<Vec<(&'static str, Figure)>> {
+) -> anyhow::Result<Vec<(Artifact, Figure)>> {
     let started = Instant::now();
     let figures = figures::draw(data)?;
     timings.record(
@@ -345,13 +347,13 @@ fn write_phase(
     mut timings: Timings,
 ) -> anyhow::Result<BTreeMap<String, f64>> {
     let started = Instant::now();
-    std::fs::create_dir_all(sink.dir().join(report::REPORT_DIR))
+    std::fs::create_dir_all(sink.dir().join(REPORT_DIR))
         .with_context(|| format!("{}: cannot create", sink.dir().display()))?;
-    let mut file = sink.create_output(ASSIGNMENTS_FILE)?;
-    outputs::write_assignments(&mut file, &clustering.assignments, labels.unwrap_or(&[]))
-        .context(ASSIGNMENTS_FILE)?;
+    let name = cluster::ASSIGNMENTS.file;
+    let mut file = sink.create_output(name)?;
+    write_assignments(&mut file, &clustering.assignments, labels.unwrap_or(&[])).context(name)?;
     file.commit()?;
-    timings.record(&*sink, "write", started, ASSIGNMENTS_FILE.to_string());
+    timings.record(&*sink, "write", started, name.to_string());
     Ok(timings.0)
 }
 
@@ -361,17 +363,21 @@ fn write_report(
     inputs: &Inputs,
     metrics: &Metrics,
     labelled: bool,
-    figures: &[(&'static str, Figure)],
+    figures: &[(Artifact, Figure)],
 ) -> anyhow::Result<()> {
-    write_bytes(sink, METRICS_FILE, metrics.to_json()?.as_bytes())?;
-    for (stem, figure) in figures {
-        for (name, bytes) in figure.files(&format!("{}/{stem}", report::REPORT_DIR)) {
+    write_bytes(sink, cluster::METRICS.file, metrics.to_json()?.as_bytes())?;
+    for (artifact, figure) in figures {
+        for (name, bytes) in figure.files(artifact.file) {
             write_bytes(sink, &name, bytes)?;
         }
     }
-    if !figures.iter().any(|(stem, _)| *stem == "confusion") {
+    let confusion = cluster::CONFUSION_FIGURE;
+    if !figures
+        .iter()
+        .any(|(artifact, _)| artifact.file == confusion.file)
+    {
         // A previous run with labels may have left one; it would describe another run.
-        for name in report::CONFUSION_FILES {
+        for name in confusion.files() {
             let _ = std::fs::remove_file(sink.dir().join(name));
         }
     }
@@ -385,7 +391,7 @@ fn write_report(
     };
     write_bytes(
         sink,
-        report::REPORT_MD,
+        cluster::REPORT.file,
         report::render(metrics, &sources).as_bytes(),
     )
 }

@@ -1,6 +1,6 @@
 //! Bounded fuzzing of the stage's readers: the affinity triplets
 //! (`ebsc_io::read_triplets` through [`input::read_affinity`] and [`input::build_graph`]) and
-//! the labels file ([`input::read_labels`]).
+//! the labels file ([`ebsc_io::labels::read_labels`]).
 //!
 //! Properties, for random bytes, mutated valid files and valid files with hostile values:
 //! - nothing panics: every call returns `Ok` or an error whose message starts with the path;
@@ -146,7 +146,7 @@ proptest! {
         };
         std::fs::write(&path, &bytes).unwrap();
         check_file(&path, read_and_build);
-        check_file(&path, |p| input::read_labels(p).map(drop));
+        check_file(&path, |p| ebsc_io::labels::read_labels(p).map(drop));
     }
 
     #[test]
@@ -163,7 +163,7 @@ proptest! {
         let path = dir.path().join("samples.parquet");
         let valid = labels_bytes(&[Some(0), None, Some(1), Some(1), Some(-3)]);
         std::fs::write(&path, mutate(&valid, &mutations)).unwrap();
-        check_file(&path, |p| input::read_labels(p).map(drop));
+        check_file(&path, |p| ebsc_io::labels::read_labels(p).map(drop));
     }
 
     /// Valid files whose values are hostile: any u32 index (2^32 − 1 included), negative,
@@ -238,7 +238,7 @@ fn a_footer_claiming_2_pow_40_rows_is_not_allocated_for() {
         with_forged_row_count(&labels_bytes(&[Some(1), None]), 1 << 40),
     )
     .unwrap();
-    check_file(&labels, |p| input::read_labels(p).map(drop));
+    check_file(&labels, |p| ebsc_io::labels::read_labels(p).map(drop));
 }
 
 #[test]

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use ebsc_io::artifacts::Artifact;
 use serde::Serialize;
 
 use crate::atomic::AtomicFile;
@@ -108,12 +109,21 @@ impl<'a> StageRunner<'a> {
         self
     }
 
-    /// An upstream stage of which this stage reads only `files`: only their hashes go into
-    /// the key, so an upstream rebuild that changes another output (a metrics log with its
-    /// timings) leaves this stage up to date. Every upstream output is still verified.
-    pub fn upstream_reading(mut self, stage: &str, files: &[&str]) -> Self {
-        let files = files.iter().map(|f| f.to_string()).collect();
-        self.upstream.push((stage.to_string(), Some(files)));
+    /// Upstream artifacts, the only ones of their stages this stage reads: only their
+    /// hashes go into the key, so an upstream rebuild that changes another output (a
+    /// metrics log with its timings) leaves this stage up to date. Every upstream output is
+    /// still verified.
+    pub fn upstream_reading(mut self, artifacts: &[Artifact]) -> Self {
+        for artifact in artifacts {
+            let files = artifact.files();
+            match self.upstream.iter_mut().find(|(s, _)| s == artifact.stage) {
+                Some((_, Some(reads))) => reads.extend(files),
+                Some((_, None)) => {}
+                None => self
+                    .upstream
+                    .push((artifact.stage.to_string(), Some(files))),
+            }
+        }
         self
     }
 
@@ -133,6 +143,11 @@ impl<'a> StageRunner<'a> {
     /// Where an upstream stage's outputs live.
     pub fn upstream_dir(&self, stage: &str) -> PathBuf {
         self.pipeline_dir().join(stage)
+    }
+
+    /// Where an upstream artifact of this pipeline lives.
+    pub fn upstream_path(&self, artifact: &Artifact) -> PathBuf {
+        artifact.path(&self.upstream_dir(artifact.stage))
     }
 
     fn label(&self) -> String {
@@ -201,6 +216,13 @@ impl<'a> StageRunner<'a> {
             anyhow::bail!("upstream stage {stage}: {problem}; {rerun}");
         }
         Ok(manifest)
+    }
+
+    /// The key the stage would have now: what decides its outputs (verifies upstream, as
+    /// [`StageRunner::freshness`] does). Work done outside [`StageRunner::run`], such as a
+    /// shard of rows, is labelled with it.
+    pub fn key(&self) -> anyhow::Result<String> {
+        Ok(self.key_parts()?.key)
     }
 
     /// Compares the manifest on disk with the key the stage would have now.

@@ -1,7 +1,10 @@
-//! Reading and writing the pipeline's artifacts (docs/artifacts.md). Writers take any
-//! `Write`, so stages pass an atomic temp file; readers check the schema and say which
-//! column of which file is off.
+//! Reading and writing the pipeline's artifacts (docs/artifacts.md); [`artifacts`] is the
+//! catalogue of every stage output. Writers take any `Write`, so stages pass an atomic temp
+//! file; readers check the schema and say which column of which file is off.
 
+pub mod artifacts;
+pub mod assignments;
+pub mod labels;
 pub mod metrics_log;
 pub mod samples;
 pub mod tensors;

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use ebsc_io::TensorFile;
+use ebsc_io::artifacts::prepare::{FEATURES_TENSOR, IMAGES_TENSOR};
 use tch::{Device, Kind, Tensor};
 
 use crate::encoders::InputSpec;
@@ -24,22 +25,22 @@ impl Inputs {
             .into_iter()
             .map(String::from)
             .collect::<Vec<_>>();
-        let (data, images) = if names.iter().any(|n| n == "images") {
-            let (shape, values) = file.u8("images")?;
+        let (data, images) = if names.iter().any(|n| n == IMAGES_TENSOR) {
+            let (shape, values) = file.u8(IMAGES_TENSOR)?;
             anyhow::ensure!(
                 shape.len() == 4,
-                "{}: `images` has shape {shape:?}, expected [N, C, H, W]",
+                "{}: `{IMAGES_TENSOR}` has shape {shape:?}, expected [N, C, H, W]",
                 path.display()
             );
             (
                 Tensor::from_slice(&values).view(to_i64(&shape).as_slice()),
                 true,
             )
-        } else if names.iter().any(|n| n == "features") {
-            let (shape, values) = file.f32("features")?;
+        } else if names.iter().any(|n| n == FEATURES_TENSOR) {
+            let (shape, values) = file.f32(FEATURES_TENSOR)?;
             anyhow::ensure!(
                 shape.len() == 2,
-                "{}: `features` has shape {shape:?}, expected [N, D]",
+                "{}: `{FEATURES_TENSOR}` has shape {shape:?}, expected [N, D]",
                 path.display()
             );
             (
@@ -48,7 +49,7 @@ impl Inputs {
             )
         } else {
             anyhow::bail!(
-                "{}: holds neither `images` nor `features` (has: {})",
+                "{}: holds neither `{IMAGES_TENSOR}` nor `{FEATURES_TENSOR}` (has: {})",
                 path.display(),
                 names.join(", ")
             );

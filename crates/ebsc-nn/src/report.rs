@@ -8,12 +8,9 @@ use std::fmt::Write as _;
 
 use anyhow::Context;
 use ebsc_core::StageRun;
+use ebsc_io::artifacts::{self, REPORT_DIR};
 use ebsc_io::{MetricKind, MetricsLog};
 use ebsc_plot::{Curve, CurvePanel, TrainingCurves};
-
-/// The figure's stem and the report, relative to the stage folder.
-pub const TRAINING_FIGURE: &str = "report/training";
-pub const REPORT_MD: &str = "report/report.md";
 
 /// Panel title and y-axis text for the columns the training loop and tasks log.
 fn describe(column: &str) -> (String, String) {
@@ -119,7 +116,7 @@ pub fn render_markdown(stage: &str, pipeline: &str, metrics: &MetricsLog) -> Str
 /// nothing to train) gets the report without a figure.
 pub fn write_training_report(
     run: &mut StageRun,
-    stage: &str,
+    stage: &'static str,
     metrics: &MetricsLog,
 ) -> anyhow::Result<()> {
     let pipeline = run
@@ -127,20 +124,20 @@ pub fn write_training_report(
         .parent()
         .and_then(|p| p.file_name())
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    std::fs::create_dir_all(run.dir().join("report"))
-        .with_context(|| format!("{}: cannot create report/", run.dir().display()))?;
+    std::fs::create_dir_all(run.dir().join(REPORT_DIR))
+        .with_context(|| format!("{}: cannot create {REPORT_DIR}/", run.dir().display()))?;
     if !metrics.is_empty() {
         let curves = training_curves(
             &format!("{pipeline}: {stage} stage, training curves"),
             metrics,
         );
         let figure = ebsc_plot::render(&curves).context("drawing the training curves")?;
-        for (name, bytes) in figure.files(TRAINING_FIGURE) {
+        for (name, bytes) in figure.files(artifacts::training_figure(stage).file) {
             run.write_output(&name, bytes)?;
         }
     }
     let markdown = render_markdown(stage, &pipeline, metrics);
-    run.write_output(REPORT_MD, markdown.as_bytes())
+    run.write_output(artifacts::report(stage).file, markdown.as_bytes())
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use ebsc_core::{Outcome, Pipeline, StageRunner};
 use crate::config::{PrepareConfig, SourceConfig};
 use crate::dataset::Dataset;
 
-pub const STAGE: &str = "prepare";
+pub const STAGE: &str = ebsc_io::artifacts::prepare::STAGE;
 /// Bump when the outputs for a given config change meaning (2: image folders keep the
 /// files' channel count).
 pub const STAGE_VERSION: u32 = 2;

@@ -4,16 +4,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
 use ebsc_core::{AtomicFile, StageRun};
+use ebsc_io::artifacts::prepare::{FEATURES_TENSOR, IMAGES_TENSOR, INPUTS, SAMPLES};
 use ebsc_io::{SampleRow, TensorData, write_samples, write_tensors};
 
 use crate::dataset::{Dataset, Inputs};
 
-pub const SAMPLES_FILE: &str = "samples.parquet";
-pub const INPUTS_FILE: &str = "inputs.safetensors";
-
 pub fn write(run: &mut StageRun, dataset: &Dataset) -> anyhow::Result<()> {
     let rows = sample_rows(dataset)?;
-    let mut file = run.create_output(SAMPLES_FILE)?;
+    let mut file = run.create_output(SAMPLES.file)?;
     write_samples(&mut file, &rows).map_err(|e| write_error(&file, &e))?;
     file.commit()?;
 
@@ -25,19 +23,21 @@ pub fn write(run: &mut StageRun, dataset: &Dataset) -> anyhow::Result<()> {
             height,
             width,
         } => (
-            "images",
+            IMAGES_TENSOR,
             vec![n, *channels, *height, *width],
             TensorData::U8(data.clone()),
         ),
-        Inputs::Features { data, dim } => {
-            ("features", vec![n, *dim], TensorData::F32(data.clone()))
-        }
+        Inputs::Features { data, dim } => (
+            FEATURES_TENSOR,
+            vec![n, *dim],
+            TensorData::F32(data.clone()),
+        ),
     };
     let metadata = HashMap::from([(
         "class_names".to_string(),
         serde_json::to_string(&dataset.class_names).context("class names")?,
     )]);
-    let mut file = run.create_output(INPUTS_FILE)?;
+    let mut file = run.create_output(INPUTS.file)?;
     write_tensors(&mut file, &[(name, shape.clone(), &data)], &metadata)
         .map_err(|e| write_error(&file, &e))?;
     file.commit()?;

@@ -14,7 +14,9 @@ use std::path::Path;
 use anyhow::Context;
 use ebsc_core::cli::StageArgs;
 use ebsc_core::{Outcome, Pipeline, ProgressMode, StageRun, StageRunner};
-use ebsc_io::{MetricKind, MetricsLog, TensorData, read_samples, write_tensors};
+use ebsc_io::artifacts::{prepare, pretrain};
+use ebsc_io::labels::read_sample_labels;
+use ebsc_io::{MetricKind, MetricsLog, TensorData, write_tensors};
 use ebsc_nn::DeviceArgs;
 use ebsc_nn::data::Inputs;
 use ebsc_nn::encoders::{self, EncoderConfig, EncoderSpec, Model};
@@ -31,13 +33,9 @@ use crate::config::{PretrainConfig, SECTION};
 use crate::embed::embed;
 use crate::task::{KnnSet, Simclr};
 
-pub const STAGE: &str = "pretrain";
+pub const STAGE: &str = pretrain::STAGE;
 /// Bump when the outputs for a given config change meaning.
 pub const STAGE_VERSION: u32 = 1;
-
-pub const ENCODER_FILE: &str = "encoder.safetensors";
-pub const FEATURES_FILE: &str = "features.safetensors";
-pub const METRICS_FILE: &str = "metrics.parquet";
 
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -58,9 +56,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let device = args.device.apply()?;
     let runner = StageRunner::new(&pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
         .config(&config)
-        .upstream("prepare")
+        .upstream(prepare::STAGE)
         .progress(args.stage.progress);
-    let prepare_dir = runner.upstream_dir("prepare");
+    let prepare_dir = runner.upstream_dir(prepare::STAGE);
     runner.run(args.stage.force, |run| {
         pretrain(
             run,
@@ -82,7 +80,7 @@ fn pretrain(
     progress: ProgressMode,
 ) -> anyhow::Result<()> {
     run.set_device(format!("{device:?}").to_lowercase());
-    let inputs = Inputs::load(&prepare_dir.join("inputs.safetensors"), device)?;
+    let inputs = Inputs::load(&prepare::INPUTS.path(prepare_dir), device)?;
     let n = inputs.len();
     let spec = EncoderSpec {
         encoder: config.encoder.clone(),
@@ -126,8 +124,8 @@ fn pretrain(
         ])
     };
 
-    let mut file = run.create_output(ENCODER_FILE)?;
-    encoders::save(&mut file, &vs, &spec).context(ENCODER_FILE)?;
+    let mut file = run.create_output(pretrain::ENCODER.file)?;
+    encoders::save(&mut file, &vs, &spec).context(pretrain::ENCODER.file)?;
     file.commit()?;
 
     let all: Vec<i64> = (0..n as i64).collect();
@@ -135,17 +133,20 @@ fn pretrain(
     let (hd, zd) = (h.size()[1] as usize, z.size()[1] as usize);
     let h = TensorData::F32(to_vec(&h)?);
     let z = TensorData::F32(to_vec(&z)?);
-    let mut file = run.create_output(FEATURES_FILE)?;
+    let mut file = run.create_output(pretrain::FEATURES.file)?;
     write_tensors(
         &mut file,
-        &[("backbone", vec![n, hd], &h), ("head", vec![n, zd], &z)],
+        &[
+            (pretrain::BACKBONE_TENSOR, vec![n, hd], &h),
+            (pretrain::HEAD_TENSOR, vec![n, zd], &z),
+        ],
         &HashMap::new(),
     )
-    .context(FEATURES_FILE)?;
+    .context(pretrain::FEATURES.file)?;
     file.commit()?;
 
-    let mut file = run.create_output(METRICS_FILE)?;
-    metrics.write(&mut file).context(METRICS_FILE)?;
+    let mut file = run.create_output(pretrain::METRICS.file)?;
+    metrics.write(&mut file).context(pretrain::METRICS.file)?;
     file.commit()?;
     ebsc_nn::report::write_training_report(run, STAGE, &metrics)?;
 
@@ -213,7 +214,7 @@ fn train(
         monitor_every_steps: MONITOR_EVERY_STEPS,
     };
     let knn = if config.knn_monitor {
-        knn_samples(&prepare_dir.join("samples.parquet"), n, config)?
+        knn_samples(&prepare::SAMPLES.path(prepare_dir), n, config)?
     } else {
         None
     };
@@ -249,17 +250,11 @@ fn knn_samples(
     n: usize,
     config: &PretrainConfig,
 ) -> anyhow::Result<Option<KnnSet>> {
-    let rows = read_samples(samples_path)?;
-    anyhow::ensure!(
-        rows.len() == n,
-        "{} has {} rows, the inputs hold {n} samples",
-        samples_path.display(),
-        rows.len()
-    );
-    let labelled: Vec<(i64, i64)> = rows
+    let labels = read_sample_labels(samples_path, n)?;
+    let labelled: Vec<(i64, i64)> = labels
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| r.label.map(|l| (i as i64, i64::from(l))))
+        .filter_map(|(i, label)| label.map(|l| (i as i64, i64::from(l))))
         .collect();
     if labelled.len() < 2 {
         return Ok(None);

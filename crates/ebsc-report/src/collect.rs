@@ -5,13 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use ebsc_core::manifest::MANIFEST_FILE;
+use ebsc_io::artifacts;
 
 use crate::json::JsonFile;
 
-pub const METRICS_FILE: &str = "metrics.json";
+/// What every cluster run writes, in a pipeline or standalone (ablations, baselines).
+pub const METRICS_FILE: &str = artifacts::cluster::METRICS.file;
 
 /// The pipeline's stages in run order (scripts/stages.sh).
-pub const STAGES: [&str; 5] = ["prepare", "pretrain", "train", "affinity", "cluster"];
+pub const STAGES: [&str; 5] = artifacts::STAGES;
 
 /// One `metrics.json`: what the report shows of it.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,7 +13,8 @@ use std::path::Path;
 
 use ebsc_core::cli::StageArgs;
 use ebsc_core::{Outcome, Pipeline, ProgressMode, StageRun, StageRunner};
-use ebsc_io::read_samples;
+use ebsc_io::artifacts::{prepare, pretrain, train};
+use ebsc_io::labels::read_sample_labels;
 use ebsc_nn::DeviceArgs;
 use ebsc_nn::coefficients::Threshold;
 use ebsc_nn::data::Inputs;
@@ -30,13 +31,9 @@ use tch::Device;
 use crate::config::{Method, ResidualInit, TrainConfig};
 use crate::task::{DictionaryMonitor, Momentum, Queue, SelfExpressiveTask, embed_dictionary};
 
-pub const STAGE: &str = "train";
+pub const STAGE: &str = train::STAGE;
 /// Bump when the outputs for a given config change meaning.
 pub const STAGE_VERSION: u32 = 2;
-
-pub const MODEL_FILE: &str = "model.safetensors";
-pub const FEATURES_FILE: &str = "features.safetensors";
-pub const METRICS_FILE: &str = "metrics.parquet";
 
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -57,12 +54,12 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let device = args.device.apply()?;
     let runner = StageRunner::new(&pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
         .config(&config)
-        .upstream("prepare")
+        .upstream(prepare::STAGE)
         // Not pretrain's metrics.parquet: its timings differ on every rebuild.
-        .upstream_reading("pretrain", &["encoder.safetensors"])
+        .upstream_reading(&[pretrain::ENCODER])
         .progress(args.stage.progress);
-    let prepare_dir = runner.upstream_dir("prepare");
-    let pretrain_dir = runner.upstream_dir("pretrain");
+    let prepare_dir = runner.upstream_dir(prepare::STAGE);
+    let pretrain_dir = runner.upstream_dir(pretrain::STAGE);
     let n_clusters = pipeline.cluster_count().map(|k| k as f64);
     runner.run(args.stage.force, |run| {
         train(
@@ -99,10 +96,14 @@ fn train(
     progress: ProgressMode,
 ) -> anyhow::Result<()> {
     run.set_device(format!("{device:?}").to_lowercase());
-    let inputs = Inputs::load(&prepare_dir.join("inputs.safetensors"), device)?;
+    let inputs = Inputs::load(&prepare::INPUTS.path(prepare_dir), device)?;
     let n = inputs.len();
-    let labels = read_labels(&prepare_dir.join("samples.parquet"), n)?;
-    let (model, vs) = encoders::load(&pretrain_dir.join("encoder.safetensors"), device)?;
+    // −1 where unknown, for the diagnostics.
+    let labels: Vec<i64> = read_sample_labels(&prepare::SAMPLES.path(prepare_dir), n)?
+        .iter()
+        .map(|label| label.map_or(-1, i64::from))
+        .collect();
+    let (model, vs) = encoders::load(&pretrain::ENCODER.path(pretrain_dir), device)?;
     let input_dim = match config.dictionary {
         config::DictionarySource::Backbone => model.backbone_dim(),
         config::DictionarySource::Head => model.head_dim(),
@@ -237,9 +238,9 @@ fn train(
         geometry: config.geometry(),
         encoder: None,
     };
-    outputs::write_model(run, MODEL_FILE, &vs, model.spec(), &meta)?;
-    outputs::write_dictionary(run, FEATURES_FILE, &dictionary)?;
-    let mut file = run.create_output(METRICS_FILE)?;
+    outputs::write_model(run, &vs, model.spec(), &meta)?;
+    outputs::write_dictionary(run, &dictionary)?;
+    let mut file = run.create_output(train::METRICS.file)?;
     metrics.write(file.writer())?;
     file.commit()?;
     ebsc_nn::report::write_training_report(run, STAGE, &metrics)?;
@@ -295,7 +296,7 @@ fn momentum_copy(
     device: Device,
     rate: f64,
 ) -> anyhow::Result<Momentum> {
-    let (model, mut mvs) = encoders::load(&pretrain_dir.join("encoder.safetensors"), device)?;
+    let (model, mut mvs) = encoders::load(&pretrain::ENCODER.path(pretrain_dir), device)?;
     mvs.freeze();
     let online_vars = online.variables();
     let mut pairs = Vec::new();
@@ -311,18 +312,6 @@ fn momentum_copy(
         pairs,
         rate,
     })
-}
-
-/// Labels per sample (−1 when unknown), for the diagnostics.
-fn read_labels(path: &Path, n: usize) -> anyhow::Result<Vec<i64>> {
-    let rows = read_samples(path)?;
-    anyhow::ensure!(
-        rows.len() == n,
-        "{} has {} rows, the inputs hold {n} samples",
-        path.display(),
-        rows.len()
-    );
-    Ok(rows.iter().map(|r| r.label.map_or(-1, i64::from)).collect())
 }
 
 #[cfg(test)]

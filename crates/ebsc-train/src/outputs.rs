@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 use ebsc_core::StageRun;
+use ebsc_io::artifacts::train;
 use ebsc_io::{MetricKind, MetricValue, MetricsLog, TensorData, write_tensors};
 use ebsc_nn::checkpoint::var_tensors;
 use ebsc_nn::encoders::EncoderSpec;
@@ -29,7 +30,6 @@ fn to_vec(t: &Tensor) -> anyhow::Result<Vec<f32>> {
 /// `energy` holds the energy network's shape and map and the encoder's spec.
 pub fn write_model(
     run: &mut StageRun,
-    name: &str,
     vs: &VarStore,
     spec: &EncoderSpec,
     energy: &EnergyMetadata,
@@ -51,25 +51,25 @@ pub fn write_model(
         ENERGY_METADATA_KEY.to_string(),
         serde_json::to_string(&energy)?,
     )]);
-    let mut file = run.create_output(name)?;
-    write_tensors(file.writer(), &refs, &metadata).context(name.to_string())?;
+    let mut file = run.create_output(train::MODEL.file)?;
+    write_tensors(file.writer(), &refs, &metadata).context(train::MODEL.file)?;
     file.commit()
 }
 
-pub fn write_dictionary(run: &mut StageRun, name: &str, dictionary: &Tensor) -> anyhow::Result<()> {
+pub fn write_dictionary(run: &mut StageRun, dictionary: &Tensor) -> anyhow::Result<()> {
     let size = dictionary.size();
     let data = TensorData::F32(to_vec(dictionary)?);
-    let mut file = run.create_output(name)?;
+    let mut file = run.create_output(train::FEATURES.file)?;
     write_tensors(
         file.writer(),
         &[(
-            "dictionary",
+            train::DICTIONARY_TENSOR,
             vec![size[0] as usize, size[1] as usize],
             &data,
         )],
         &HashMap::new(),
     )
-    .context(name.to_string())?;
+    .context(train::FEATURES.file)?;
     file.commit()
 }
 

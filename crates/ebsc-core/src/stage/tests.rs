@@ -1,5 +1,7 @@
 use std::io::Write;
 
+use ebsc_io::artifacts::Format;
+
 use super::*;
 
 #[derive(Serialize)]
@@ -393,9 +395,17 @@ fn only_the_upstream_outputs_read_feed_the_key() {
             })
             .unwrap()
     };
-    let reading = |files: &[&str]| {
+    let reading = |files: &[&'static str]| {
+        let artifacts: Vec<Artifact> = files
+            .iter()
+            .map(|file| Artifact {
+                stage: "first",
+                file,
+                format: Format::Json,
+            })
+            .collect();
         StageRunner::new(&p, &runs, "second", 1)
-            .upstream_reading("first", files)
+            .upstream_reading(&artifacts)
             .progress(ProgressMode::None)
     };
     first(b"log 1");

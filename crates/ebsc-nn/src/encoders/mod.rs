@@ -7,7 +7,7 @@
 //! [`load`] rebuilds the model from the file alone:
 //!
 //! ```ignore
-//! let (model, vs) = ebsc_nn::encoders::load(&upstream.join("encoder.safetensors"), device)?;
+//! let (model, vs) = ebsc_nn::encoders::load(&pretrain::ENCODER.path(&pretrain_dir), device)?;
 //! let h = model.backbone(&x, train);   // x: images in [0, 1] [B,C,H,W] or features [B,D]
 //! let z = model.head(&h, train);       // L2-normalised, [B, 128]
 //! ```
