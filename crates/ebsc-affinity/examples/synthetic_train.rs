@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
             let meta = EnergyMetadata {
                 shape: shape.clone(),
                 coefficients: CoefficientKind::Shrink,
-                temperature: 0.1,
+                temperature: Some(0.1),
                 geometry: 0.0,
                 encoder: None,
             };

@@ -23,30 +23,102 @@ use serde::{Deserialize, Serialize};
 
 pub const SECTION: &str = "affinity";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AffinityKind {
+/// The graph built from the kept coefficients: a value that cannot hold a `k` the graph
+/// does not use, nor lack one it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AffinityGraph {
+    /// W = (|C| + |C|ᵀ)/2.
     Symmetric,
-    Knn,
+    /// Each row's `k` nearest rows of C by cosine similarity, symmetrised.
+    Knn { k: usize },
 }
 
+/// `[affinity]` as checked settings. Read from and hashed as the flat TOML section
+/// ([`AffinitySection`]), so a pipeline's key is the same as its file says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "AffinitySection", into = "AffinitySection")]
 pub struct AffinityConfig {
     pub top_k: usize,
     pub block_size: usize,
     pub normalize_rows: bool,
-    pub affinity: AffinityKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub knn_k: Option<usize>,
-    /// Fit `top_k` and the graph to small classes (module docs). Off by default; left out
-    /// of the stage key when off, so older runs stay up to date.
-    #[serde(default, skip_serializing_if = "is_false")]
+    pub graph: AffinityGraph,
+    /// Fit `top_k` and the graph to small classes (module docs).
     pub fit_class_size: bool,
     /// `[cluster] n_clusters`, read from there when `fit_class_size` is on: part of the
     /// stage key, since the fitted graph depends on it.
-    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub n_clusters: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum GraphKind {
+    Symmetric,
+    Knn,
+}
+
+/// The section as written: `affinity = "knn"` with `knn_k`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AffinitySection {
+    top_k: usize,
+    block_size: usize,
+    normalize_rows: bool,
+    affinity: GraphKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    knn_k: Option<usize>,
+    /// Off by default; left out of the stage key when off, so older runs stay up to date.
+    #[serde(default, skip_serializing_if = "is_false")]
+    fit_class_size: bool,
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    n_clusters: Option<usize>,
+}
+
+impl TryFrom<AffinitySection> for AffinityConfig {
+    type Error = String;
+
+    fn try_from(section: AffinitySection) -> Result<Self, String> {
+        if section.top_k == 0 {
+            return Err("top_k must be at least 1".into());
+        }
+        if section.block_size == 0 {
+            return Err("block_size must be at least 1".into());
+        }
+        let graph = match (section.affinity, section.knn_k) {
+            (GraphKind::Knn, None) => return Err("affinity = \"knn\" needs knn_k (≥ 1)".into()),
+            (GraphKind::Knn, Some(0)) => return Err("knn_k must be at least 1".into()),
+            (GraphKind::Knn, Some(k)) => AffinityGraph::Knn { k },
+            (GraphKind::Symmetric, Some(_)) => {
+                return Err("knn_k is only used with affinity = \"knn\"".into());
+            }
+            (GraphKind::Symmetric, None) => AffinityGraph::Symmetric,
+        };
+        Ok(AffinityConfig {
+            top_k: section.top_k,
+            block_size: section.block_size,
+            normalize_rows: section.normalize_rows,
+            graph,
+            fit_class_size: section.fit_class_size,
+            n_clusters: section.n_clusters,
+        })
+    }
+}
+
+impl From<AffinityConfig> for AffinitySection {
+    fn from(config: AffinityConfig) -> Self {
+        let (affinity, knn_k) = match config.graph {
+            AffinityGraph::Symmetric => (GraphKind::Symmetric, None),
+            AffinityGraph::Knn { k } => (GraphKind::Knn, Some(k)),
+        };
+        AffinitySection {
+            top_k: config.top_k,
+            block_size: config.block_size,
+            normalize_rows: config.normalize_rows,
+            affinity,
+            knn_k,
+            fit_class_size: config.fit_class_size,
+            n_clusters: config.n_clusters,
+        }
+    }
 }
 
 fn is_false(value: &bool) -> bool {
@@ -59,9 +131,6 @@ const MIN_FITTED_TOP_K: usize = 3;
 impl AffinityConfig {
     pub fn from_pipeline(pipeline: &Pipeline) -> Result<AffinityConfig, ConfigError> {
         let mut config: AffinityConfig = pipeline.section(SECTION)?;
-        config
-            .validate()
-            .map_err(|message| pipeline.invalid(SECTION, message))?;
         if config.fit_class_size {
             config.n_clusters = pipeline.cluster_count();
         }
@@ -81,13 +150,14 @@ impl AffinityConfig {
         let top_k = (class_size / 2).max(MIN_FITTED_TOP_K).min(self.top_k);
         let fitted = AffinityConfig {
             top_k,
-            affinity: AffinityKind::Symmetric,
-            knn_k: None,
+            graph: AffinityGraph::Symmetric,
             ..self.clone()
         };
-        let graph = match self.affinity {
-            AffinityKind::Symmetric => String::new(),
-            AffinityKind::Knn => ", the symmetric graph instead of the kNN graph on C".into(),
+        let graph = match self.graph {
+            AffinityGraph::Symmetric => String::new(),
+            AffinityGraph::Knn { .. } => {
+                ", the symmetric graph instead of the kNN graph on C".into()
+            }
         };
         let note = format!(
             "fit_class_size: mean class size {class_size} ({n_samples} samples / {k} clusters) \
@@ -95,23 +165,6 @@ impl AffinityConfig {
             2 * self.top_k
         );
         (fitted, Some(note))
-    }
-
-    fn validate(&self) -> Result<(), String> {
-        if self.top_k == 0 {
-            return Err("top_k must be at least 1".into());
-        }
-        if self.block_size == 0 {
-            return Err("block_size must be at least 1".into());
-        }
-        match (self.affinity, self.knn_k) {
-            (AffinityKind::Knn, None) => Err("affinity = \"knn\" needs knn_k (≥ 1)".into()),
-            (AffinityKind::Knn, Some(0)) => Err("knn_k must be at least 1".into()),
-            (AffinityKind::Symmetric, Some(_)) => {
-                Err("knn_k is only used with affinity = \"knn\"".into())
-            }
-            _ => Ok(()),
-        }
     }
 }
 
@@ -136,10 +189,7 @@ mod tests {
         assert_eq!(c.n_clusters, Some(40));
         // 400 samples in 40 classes: classes of 10.
         let (fitted, note) = c.fitted(400);
-        assert_eq!(
-            (fitted.top_k, fitted.affinity, fitted.knn_k),
-            (5, AffinityKind::Symmetric, None)
-        );
+        assert_eq!((fitted.top_k, fitted.graph), (5, AffinityGraph::Symmetric));
         let note = note.unwrap();
         assert!(
             note.contains("mean class size 10 (400 samples / 40 clusters)"),
@@ -173,15 +223,29 @@ mod tests {
     fn reads_both_kinds_and_names_bad_keys() {
         let c = load("top_k = 5\nblock_size = 64\nnormalize_rows = true\naffinity = \"symmetric\"")
             .unwrap();
-        assert_eq!(
-            (c.top_k, c.affinity, c.knn_k),
-            (5, AffinityKind::Symmetric, None)
-        );
+        assert_eq!((c.top_k, c.graph), (5, AffinityGraph::Symmetric));
         let c = load(
             "top_k = 5\nblock_size = 64\nnormalize_rows = false\naffinity = \"knn\"\nknn_k = 3",
         )
         .unwrap();
-        assert_eq!(c.knn_k, Some(3));
+        assert_eq!(c.graph, AffinityGraph::Knn { k: 3 });
+        // Hashed as written: the flat section, so keys do not depend on the Rust types.
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            serde_json::json!({
+                "top_k": 5, "block_size": 64, "normalize_rows": false,
+                "affinity": "knn", "knn_k": 3
+            })
+        );
+        let err = load(
+            "top_k = 5\nblock_size = 64\nnormalize_rows = true\naffinity = \"symmetric\"\nknn_k = 3",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("knn_k is only used with affinity = \"knn\""),
+            "{err}"
+        );
         let err = load("top_k = 5\nblock_size = 64\nnormalize_rows = true\naffinity = \"knn\"")
             .unwrap_err()
             .to_string();

@@ -27,7 +27,7 @@ use ebsc_io::{TensorFile, Triplets};
 use ebsc_nn::DeviceChoice;
 use tch::{Device, Tensor};
 
-use crate::config::{AffinityConfig, AffinityKind};
+use crate::config::{AffinityConfig, AffinityGraph};
 use crate::model::EnergyModel;
 use crate::shard::{PartInfo, Shard, ShardArg};
 
@@ -309,13 +309,9 @@ fn finish_outputs(
     if config.normalize_rows {
         graph::normalize_rows(&mut coefficients);
     }
-    let affinity = match config.affinity {
-        AffinityKind::Symmetric => graph::symmetric(&coefficients),
-        AffinityKind::Knn => graph::knn(
-            &coefficients,
-            n_samples,
-            config.knn_k.expect("validated: knn has knn_k"),
-        ),
+    let affinity = match config.graph {
+        AffinityGraph::Symmetric => graph::symmetric(&coefficients),
+        AffinityGraph::Knn { k } => graph::knn(&coefficients, n_samples, k),
     };
     run.stat("affinity_edges", affinity.len());
     let mut file = run.create_output(affinity::AFFINITY.file)?;

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use ebsc_io::TensorFile;
+use ebsc_nn::coefficients::CoefficientKind;
 use ebsc_nn::energy::{ENERGY_METADATA_KEY, EnergyMetadata, EnergyNet};
 use tch::{Device, Kind, Tensor, nn};
 
@@ -63,11 +64,19 @@ impl EnergyModel {
             "{}: `energy.threshold` must be one value ≥ 0, got shape {shape:?}",
             path.display()
         );
+        let temperature = match (meta.coefficients, meta.temperature) {
+            (CoefficientKind::Gibbs, None) => anyhow::bail!(
+                "{}: the `{ENERGY_METADATA_KEY}` metadata has no `temperature`, which the Gibbs map needs",
+                path.display()
+            ),
+            // The shrink map never divides by T.
+            (_, temperature) => temperature.unwrap_or(1.0),
+        };
         let map = CoefficientMap {
             kind: meta.coefficients,
             threshold: threshold[0],
             out_dim: meta.shape.out_dim,
-            temperature: meta.temperature,
+            temperature,
         };
         Ok(EnergyModel { _vs: vs, net, map })
     }

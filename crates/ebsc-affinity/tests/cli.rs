@@ -72,7 +72,7 @@ impl Project {
                 let meta = EnergyMetadata {
                     shape: shape.clone(),
                     coefficients: CoefficientKind::Shrink,
-                    temperature: 0.1,
+                    temperature: Some(0.1),
                     geometry: 0.0,
                     encoder: None,
                 };

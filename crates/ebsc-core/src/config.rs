@@ -183,6 +183,44 @@ impl Pipeline {
         }
     }
 
+    /// Whether this file itself (not a base it extends) writes `key` of `section`, or a
+    /// key inside it when it is a table.
+    pub fn writes(&self, section: &str, key: &str) -> bool {
+        let dotted = format!("{section}.{key}");
+        let inside = format!("{dotted}.");
+        self.origins.iter().any(|(origin, file)| {
+            (*origin == dotted || origin.starts_with(&inside)) && *file == self.path
+        })
+    }
+
+    /// An error for the first key of `section` that was renamed (`(old, new)` pairs): it
+    /// names the new key, and the file that still writes the old one.
+    pub fn check_renamed(
+        &self,
+        section: &str,
+        renamed: &[(&str, &str)],
+    ) -> Result<(), ConfigError> {
+        let Some(table) = self.table.get(section).and_then(|v| v.as_table()) else {
+            return Ok(());
+        };
+        for (old, new) in renamed {
+            if table.contains_key(*old) {
+                let path = match self.written_in(section, old) {
+                    Some(base) => base.to_path_buf(),
+                    None => self.path.clone(),
+                };
+                return Err(ConfigError::Invalid {
+                    path,
+                    section: section.into(),
+                    message: format!(
+                        "`{old}` is now called `{new}` (same meaning, same value): rename it"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The base file that wrote `key` somewhere in `section`, when this file did not.
     fn written_in(&self, section: &str, key: &str) -> Option<&Path> {
         let prefix = format!("{section}.");
@@ -572,5 +610,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cycle"), "{err}");
+    }
+
+    #[test]
+    fn renamed_keys_and_who_writes_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base.toml");
+        std::fs::write(
+            &base,
+            "[pipeline]\nseed = 0\n[train]\ntau = 0.5\n[train.augment]\nnoise = { std = 0.1 }\n",
+        )
+        .unwrap();
+        let child = dir.path().join("child.toml");
+        std::fs::write(&child, "extends = \"base.toml\"\n[train]\nbeta = 1.0\n").unwrap();
+        let p = Pipeline::load(&child).unwrap();
+        assert!(p.writes("train", "beta"));
+        assert!(!p.writes("train", "augment") && !p.writes("train", "tau"));
+        assert!(Pipeline::load(&base).unwrap().writes("train", "augment"));
+        let err = p
+            .check_renamed("train", &[("tau", "ssl_temperature")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("base.toml: [train]: `tau` is now called `ssl_temperature`"),
+            "{err}"
+        );
+        assert!(p.check_renamed("train", &[("gamma", "weight")]).is_ok());
     }
 }

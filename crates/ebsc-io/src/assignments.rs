@@ -9,9 +9,8 @@ use anyhow::Context;
 use arrow_array::{Array, ArrayRef, Int32Array, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::samples::{column, writer_properties};
+use crate::samples::{column, record_batches, writer_properties};
 
 /// Rows per record batch: bounded memory for the Arrow copies.
 const BATCH_ROWS: usize = 1 << 20;
@@ -63,14 +62,8 @@ pub fn write_assignments<W: Write + Send>(
 
 /// `(cluster, label)` per sample, for tests and tools.
 pub fn read_assignments(path: &Path) -> anyhow::Result<Vec<(u32, Option<i32>)>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .with_context(|| format!("{}: not a Parquet file", path.display()))?
-        .build()
-        .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut rows = Vec::new();
-    for batch in reader {
+    for batch in record_batches(path)? {
         let batch = batch.with_context(|| format!("{}: cannot read", path.display()))?;
         let index = column::<UInt32Array>(&batch, "index", path)?;
         let cluster = column::<UInt32Array>(&batch, "cluster", path)?;

@@ -9,7 +9,7 @@ use anyhow::Context;
 use arrow_array::{Array, ArrayRef, Int32Array, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
@@ -65,14 +65,8 @@ pub fn write_samples<W: Write + Send>(writer: W, rows: &[SampleRow]) -> anyhow::
 }
 
 pub fn read_samples(path: &Path) -> anyhow::Result<Vec<SampleRow>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .with_context(|| format!("{}: not a Parquet file", path.display()))?
-        .build()
-        .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut rows = Vec::new();
-    for batch in reader {
+    for batch in record_batches(path)? {
         let batch = batch.with_context(|| format!("{}: cannot read", path.display()))?;
         let index = column::<UInt32Array>(&batch, "index", path)?;
         let label = column::<Int32Array>(&batch, "label", path)?;
@@ -100,6 +94,16 @@ pub fn read_samples(path: &Path) -> anyhow::Result<Vec<SampleRow>> {
         );
     }
     Ok(rows)
+}
+
+/// The record batches of the Parquet file at `path`, errors naming it.
+pub fn record_batches(path: &Path) -> anyhow::Result<ParquetRecordBatchReader> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{}: not a Parquet file", path.display()))?
+        .build()
+        .with_context(|| format!("{}: cannot read", path.display()))
 }
 
 /// A column of the expected Arrow type, or an error naming file, column and both types.

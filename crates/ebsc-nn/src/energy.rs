@@ -31,8 +31,10 @@ pub const ENERGY_METADATA_KEY: &str = "energy";
 pub struct EnergyMetadata {
     pub shape: EnergyShape,
     pub coefficients: crate::coefficients::CoefficientKind,
-    /// T of the Gibbs map (recorded for `shrink` too).
-    pub temperature: f64,
+    /// T of the Gibbs map; recorded for `shrink` too when training had one (joint
+    /// training's L_ebm), absent when nothing used it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
     /// κ, the weight of the cosine term in the negative energy (0 in files written before
     /// it existed, which is the plain two-tower energy).
     #[serde(default)]

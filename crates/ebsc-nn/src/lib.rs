@@ -3,7 +3,8 @@
 //! - [`device`]: `--device` / `--threads`.
 //! - [`seed`]: randomness from `(seed, epoch, step)`.
 //! - [`optim`], [`schedule`]: optimizers with saveable state; warm-up + cosine.
-//! - [`checkpoint`], [`trainer`]: atomic checkpoints and the shared training loop.
+//! - [`checkpoint`], [`trainer`]: atomic checkpoints and the shared training loop;
+//!   [`loop_settings`]: the keys of that loop, one table for both training stages.
 //! - [`encoders`]: `identity`, `mlp`, `convnet`, `resnet18` backbones and the projection
 //!   head, saved with their architecture so that a later stage rebuilds them from the file.
 //! - [`loss`]: NT-Xent. [`augment`]: batched augmentations on the device.
@@ -22,6 +23,7 @@ pub mod data;
 pub mod device;
 pub mod encoders;
 pub mod energy;
+pub mod loop_settings;
 pub mod loss;
 pub mod monitor;
 pub mod optim;

@@ -21,11 +21,8 @@ use ebsc_nn::DeviceArgs;
 use ebsc_nn::data::Inputs;
 use ebsc_nn::encoders::{self, EncoderConfig, EncoderSpec, Model};
 use ebsc_nn::optim::Optimizer;
-use ebsc_nn::schedule::Schedule;
 use ebsc_nn::seed::derive_seed;
-use ebsc_nn::trainer::{
-    LoopConfig, MONITOR_EVERY_STEPS, Trainer, fit_batch, run_length, run_length_notes,
-};
+use ebsc_nn::trainer::Trainer;
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
@@ -188,31 +185,9 @@ fn train(
     progress: ProgressMode,
 ) -> anyhow::Result<MetricsLog> {
     let n = inputs.len();
-    // A data set smaller than a batch trains on all of it at once.
-    let (batch_size, batch_note) = fit_batch(config.batch_size, n);
-    anyhow::ensure!(
-        batch_size >= 2,
-        "NT-Xent needs at least 2 samples, the inputs hold {n}"
-    );
-    batch_note.into_iter().for_each(|note| run.log(note));
-    let (epochs, steps_per_epoch) =
-        run_length(config.epochs, config.min_steps, (n / batch_size) as u64);
-    let total = steps_per_epoch * epochs;
-    let warmup_steps = (config.warmup_epochs * steps_per_epoch as f64).round() as u64;
-    let loop_config = LoopConfig {
-        epochs,
-        steps_per_epoch,
-        samples_per_step: batch_size as u64,
-        checkpoint_every: config.checkpoint_every,
-        clip_grad_norm: config.clip_grad_norm,
-        schedule: Schedule {
-            base_lr: config.optimizer.lr,
-            warmup_steps,
-            total_steps: total,
-            final_lr_ratio: config.final_lr_ratio,
-        },
-        monitor_every_steps: MONITOR_EVERY_STEPS,
-    };
+    let plan = config.schedule.plan(n, 2, 0)?;
+    let (epochs, steps_per_epoch) = (plan.config.epochs, plan.config.steps_per_epoch);
+    let batch_size = plan.batch_size;
     let knn = if config.knn_monitor {
         knn_samples(&prepare::SAMPLES.path(prepare_dir), n, config)?
     } else {
@@ -222,7 +197,7 @@ fn train(
         model,
         inputs,
         augment: &config.augment,
-        temperature: config.temperature,
+        temperature: config.ssl_temperature,
         batch_size,
         seed: run.seed(),
         mixed_precision: config.mixed_precision && device.is_cuda(),
@@ -232,10 +207,9 @@ fn train(
     run.log(format!(
         "{epochs} epochs × {steps_per_epoch} steps of {batch_size} samples"
     ));
-    let notes = run_length_notes(config.epochs, config.min_steps, epochs, total, warmup_steps);
-    notes.into_iter().for_each(|note| run.log(note));
-    let mut optimizer = Optimizer::new(&config.optimizer, vs);
-    let outcome = Trainer::new(&loop_config, vs, &mut optimizer, run.work_dir())
+    plan.notes.iter().for_each(|note| run.log(note));
+    let mut optimizer = Optimizer::new(&config.schedule.optimizer, vs);
+    let outcome = Trainer::new(&plan.config, vs, &mut optimizer, run.work_dir())
         .progress(progress, STAGE)
         .run(&mut task)?;
     if let Some(loss) = outcome.last_epoch_loss {

@@ -6,7 +6,9 @@
 //! Checkpoints and resume go through the shared loop in `ebsc_nn::trainer`.
 
 pub mod config;
+pub mod joint;
 pub mod outputs;
+pub mod senet;
 pub mod task;
 
 use std::path::Path;
@@ -21,15 +23,14 @@ use ebsc_nn::data::Inputs;
 use ebsc_nn::encoders;
 use ebsc_nn::energy::{EnergyMetadata, EnergyNet, EnergyShape};
 use ebsc_nn::optim::Optimizer;
-use ebsc_nn::schedule::Schedule;
 use ebsc_nn::seed::derive_seed;
-use ebsc_nn::trainer::{
-    LoopConfig, MONITOR_EVERY_STEPS, Trainer, fit_batch, run_length, run_length_notes,
-};
+use ebsc_nn::trainer::{TrainTask, Trainer};
 use tch::Device;
 
 use crate::config::{Method, ResidualInit, TrainConfig};
-use crate::task::{DictionaryMonitor, Momentum, Queue, SelfExpressiveTask, embed_dictionary};
+use crate::joint::{JointTask, Momentum, Queue};
+use crate::senet::SenetTask;
+use crate::task::{DictionaryMonitor, SelfExpressive, embed_dictionary};
 
 pub const STAGE: &str = train::STAGE;
 /// Bump when the outputs for a given config change meaning.
@@ -114,40 +115,31 @@ fn train(
         out_dim: config.energy_dim,
     };
     let energy_path = vs.root() / "energy";
-    let energy = EnergyNet::new(&energy_path, &shape, config.geometry());
+    let energy = EnergyNet::new(&energy_path, &shape, config.geometry);
     let threshold = Threshold::new(&energy_path, config.threshold_init);
     init_energy(&vs, derive_seed(run.seed(), "energy-init", 0, 0));
-    if config.residual_init() == ResidualInit::Zero {
+    if config.residual_init == ResidualInit::Zero {
         energy.zero_residual();
     }
 
-    let encoder_trains =
-        config.method == Method::Ebsc && !config.freeze_encoder && model.is_trainable();
+    let joint = config.joint();
+    let encoder_trains = joint.is_some_and(|j| !j.freeze_encoder) && model.is_trainable();
     let ssl = encoder_trains && model.spec().head.is_some();
-    let (batch_size, batch_note) = fit_batch(config.batch_size, n);
-    anyhow::ensure!(
-        batch_size >= 3,
-        "a batch needs at least 3 samples, the inputs hold {n}"
+    let plan = config
+        .schedule
+        .plan(n, 3, joint.map_or(0, |j| j.se_warmup_steps))?;
+    let (epochs, steps_per_epoch, batch_size) = (
+        plan.config.epochs,
+        plan.config.steps_per_epoch,
+        plan.batch_size,
     );
-    batch_note.into_iter().for_each(|note| run.log(note));
-    let samples_per_epoch = config.samples_per_epoch.unwrap_or(n).min(n);
-    let (epochs, steps_per_epoch) = run_length(
-        config.epochs,
-        config.min_steps,
-        (samples_per_epoch / batch_size) as u64,
-    );
-    let total = steps_per_epoch * epochs;
     run.log(format!(
         "{n} samples, {} encoder ({}), dictionary {input_dim}-d, {epochs} epochs × {steps_per_epoch} steps of {batch_size}",
         model.spec().encoder.name(),
         if encoder_trains { "trained jointly" } else { "frozen" },
     ));
-    let warmup = config
-        .se_warmup_steps
-        .max((config.warmup_epochs * steps_per_epoch as f64).round() as u64);
-    let notes = run_length_notes(config.epochs, config.min_steps, epochs, total, warmup);
-    notes.into_iter().for_each(|note| run.log(note));
-    if !ssl && config.method == Method::Ebsc {
+    plan.notes.iter().for_each(|note| run.log(note));
+    if !ssl && joint.is_some() {
         run.log("no L_ssl term: the encoder is frozen or has no head");
     }
     let mut monitor = DictionaryMonitor::new(&labels, config.monitor_samples);
@@ -164,7 +156,7 @@ fn train(
         ));
     }
 
-    let mut task = SelfExpressiveTask::new(
+    let core = SelfExpressive::new(
         config,
         &model,
         &inputs,
@@ -174,29 +166,36 @@ fn train(
         run.seed(),
         batch_size,
     );
-    task.ssl = ssl;
-    task.encoder_trains = encoder_trains;
     // A frozen dictionary does not change: it is scored once, after training.
-    let final_monitor = if encoder_trains {
-        task.monitor = Some(monitor);
-        None
-    } else {
-        Some(monitor)
-    };
-    if config.method == Method::Senet {
-        let all: Vec<i64> = (0..n as i64).collect();
-        task.fixed_dictionary = Some(embed_dictionary(&model, &inputs, config.dictionary, &all));
-    }
-    if config.queue_size > 0 {
-        task.queue = Some(Queue {
-            capacity: config.queue_size,
-            d: None,
-            labels: Vec::new(),
-        });
-        if encoder_trains {
-            task.momentum = Some(momentum_copy(pretrain_dir, &vs, device, config.momentum)?);
+    let (mut task, final_monitor) = match &config.method {
+        Method::Senet => {
+            let all: Vec<i64> = (0..n as i64).collect();
+            let fixed = embed_dictionary(&model, &inputs, config.dictionary, &all);
+            (Task::Senet(SenetTask::new(core, fixed)), Some(monitor))
         }
-    }
+        Method::Ebsc(joint) => {
+            let mut task = JointTask::new(core, joint);
+            task.ssl = ssl;
+            task.encoder_trains = encoder_trains;
+            let final_monitor = if encoder_trains {
+                task.monitor = Some(monitor);
+                None
+            } else {
+                Some(monitor)
+            };
+            if joint.queue_size > 0 {
+                task.queue = Some(Queue {
+                    capacity: joint.queue_size,
+                    d: None,
+                    labels: Vec::new(),
+                });
+                if encoder_trains {
+                    task.momentum = Some(momentum_copy(pretrain_dir, &vs, device, joint.momentum)?);
+                }
+            }
+            (Task::Joint(Box::new(task)), final_monitor)
+        }
+    };
 
     // Only what learns is optimised: the energy net always, the encoder when it trains.
     let mut named: Vec<(String, tch::Tensor)> = vs
@@ -205,37 +204,25 @@ fn train(
         .filter(|(name, t)| t.requires_grad() && (encoder_trains || name.starts_with("energy.")))
         .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut optimizer = Optimizer::from_named(&config.optimizer, named);
-    optimizer.scale_lr(|name| !name.starts_with("energy."), config.encoder_lr_scale);
-    let loop_config = LoopConfig {
-        epochs,
-        steps_per_epoch,
-        samples_per_step: batch_size as u64,
-        checkpoint_every: config.checkpoint_every,
-        clip_grad_norm: config.clip_grad_norm,
-        schedule: Schedule {
-            base_lr: config.optimizer.lr,
-            warmup_steps: (config.warmup_epochs * steps_per_epoch as f64).round() as u64,
-            total_steps: total,
-            final_lr_ratio: config.final_lr_ratio,
-        },
-        monitor_every_steps: MONITOR_EVERY_STEPS,
-    };
-    let outcome = Trainer::new(&loop_config, &vs, &mut optimizer, run.work_dir())
+    let mut optimizer = Optimizer::from_named(&config.schedule.optimizer, named);
+    if let Some(joint) = joint {
+        optimizer.scale_lr(|name| !name.starts_with("energy."), joint.encoder_lr_scale);
+    }
+    let outcome = Trainer::new(&plan.config, &vs, &mut optimizer, run.work_dir())
         .progress(progress, STAGE)
-        .run(&mut task)?;
+        .run(task.as_train_task())?;
     if let Some(step) = outcome.resumed_from {
         run.stat("resumed_from_step", step);
     }
-    let metrics = outputs::with_diagnostics(&outcome.metrics, &task.diagnostics)?;
+    let metrics = outputs::with_diagnostics(&outcome.metrics, &task.core().diagnostics)?;
 
     let all: Vec<i64> = (0..n as i64).collect();
     let dictionary = embed_dictionary(&model, &inputs, config.dictionary, &all);
     let meta = EnergyMetadata {
         shape,
         coefficients: config.coefficients,
-        temperature: config.temperature,
-        geometry: config.geometry(),
+        temperature: config.energy_temperature,
+        geometry: config.geometry,
         encoder: None,
     };
     outputs::write_model(run, &vs, model.spec(), &meta)?;
@@ -254,6 +241,28 @@ fn train(
         }
     }
     Ok(())
+}
+
+/// The method's task for the shared loop.
+enum Task<'a> {
+    Senet(SenetTask<'a>),
+    Joint(Box<JointTask<'a>>),
+}
+
+impl<'a> Task<'a> {
+    fn as_train_task(&mut self) -> &mut dyn TrainTask {
+        match self {
+            Task::Senet(task) => task,
+            Task::Joint(task) => task.as_mut(),
+        }
+    }
+
+    fn core(&self) -> &SelfExpressive<'a> {
+        match self {
+            Task::Senet(task) => &task.core,
+            Task::Joint(task) => &task.core,
+        }
+    }
 }
 
 /// PyTorch's default initialisation for the energy towers, from the run's seed (the

@@ -1,6 +1,7 @@
-//! One training step of docs/method.md as a [`TrainTask`] for the shared loop:
-//! `L = L_ssl + α·L_se + β·L_ebm − η·R(d)` on two views of a batch (`method = "ebsc"`), or
-//! `α·L_se` on fixed features of one view (`method = "senet"`).
+//! What the two methods' training tasks share ([`SelfExpressive`]: the model, data,
+//! energy network, batch order and diagnostics) and the pieces they use; the tasks for
+//! the shared loop are [`crate::joint::JointTask`] (`method = "ebsc"`) and
+//! [`crate::senet::SenetTask`] (`method = "senet"`).
 //!
 //! Besides the loss terms, each step records two diagnostics (never used for training):
 //! the mean number of non-zero coefficients per row and the share of coefficient mass on
@@ -9,22 +10,18 @@
 //! [`DictionaryMonitor`] scores the dictionary (effective rank; kNN accuracy with labels)
 //! and, when the encoder trains, stops a run whose dictionary collapses.
 
-use ebsc_nn::augment::{AugmentConfig, augment};
-use ebsc_nn::coding_rate::{effective_rank, total_coding_rate};
+use ebsc_nn::coding_rate::effective_rank;
 use ebsc_nn::coefficients::Threshold;
 use ebsc_nn::data::Inputs;
 use ebsc_nn::encoders::{Model, l2_normalize};
 use ebsc_nn::energy::EnergyNet;
-use ebsc_nn::loss::nt_xent;
 use ebsc_nn::monitor::knn_accuracy;
-use ebsc_nn::seed::{epoch_permutation, step_rng};
-use ebsc_nn::self_expressive::{
-    SelfExpressiveWeights, mean_nonzeros, same_label_share, self_expressive_losses, stacked_twins,
-};
-use ebsc_nn::trainer::{StepAt, TrainTask};
+use ebsc_nn::seed::epoch_permutation;
+use ebsc_nn::self_expressive::{SelfExpressiveWeights, mean_nonzeros, same_label_share};
+use ebsc_nn::trainer::StepAt;
 use tch::{Kind, Tensor};
 
-use crate::config::{DictionarySource, Method, TrainConfig};
+use crate::config::{DictionarySource, TrainConfig};
 
 /// The diagnostics' metrics columns.
 pub const DIAGNOSTICS: [&str; 2] = ["mean_nonzeros", "same_label_share"];
@@ -131,49 +128,8 @@ impl DictionaryMonitor {
     }
 }
 
-/// A FIFO of momentum-encoder representations (and their labels, for the diagnostic).
-pub struct Queue {
-    pub capacity: usize,
-    pub d: Option<Tensor>,
-    pub labels: Vec<i64>,
-}
-
-impl Queue {
-    fn push(&mut self, d: Tensor, labels: &[i64]) {
-        let all = match &self.d {
-            Some(q) => Tensor::cat(&[q, &d], 0),
-            None => d,
-        };
-        self.labels.extend_from_slice(labels);
-        let n = all.size()[0] as usize;
-        let keep = n.min(self.capacity);
-        self.d = Some(all.narrow(0, (n - keep) as i64, keep as i64));
-        self.labels.drain(..self.labels.len() - keep);
-    }
-}
-
-/// A momentum copy of backbone and head: `θ_m ← μ·θ_m + (1 − μ)·θ` after every step.
-pub struct Momentum {
-    pub model: Model,
-    /// Owns the copy's variables.
-    pub _vs: tch::nn::VarStore,
-    /// `(momentum variable, online variable)` pairs, matched by name.
-    pub pairs: Vec<(String, Tensor, Tensor)>,
-    pub rate: f64,
-}
-
-impl Momentum {
-    fn update(&mut self) {
-        tch::no_grad(|| {
-            for (_, target, online) in &mut self.pairs {
-                let next = &*target * self.rate + online.detach() * (1.0 - self.rate);
-                target.copy_(&next);
-            }
-        });
-    }
-}
-
-pub struct SelfExpressiveTask<'a> {
+/// What both methods' tasks share.
+pub struct SelfExpressive<'a> {
     pub config: &'a TrainConfig,
     pub model: &'a Model,
     pub inputs: &'a Inputs,
@@ -183,23 +139,15 @@ pub struct SelfExpressiveTask<'a> {
     pub labels: &'a [i64],
     pub seed: u64,
     pub batch_size: usize,
-    /// The encoder is trained (not frozen, not the identity).
-    pub encoder_trains: bool,
-    /// L_ssl is on (a trainable encoder with a head, not frozen).
-    pub ssl: bool,
-    pub monitor: Option<DictionaryMonitor>,
-    /// `senet`: the fixed dictionary of every sample.
-    pub fixed_dictionary: Option<Tensor>,
-    pub queue: Option<Queue>,
-    pub momentum: Option<Momentum>,
     /// `(mean non-zeros, same-label share or NaN)` per global step.
     pub diagnostics: Vec<[f64; 2]>,
     order: Option<(u64, Vec<usize>)>,
-    /// The last step's first view and labels, for the queue.
-    last_batch: Option<(Tensor, Vec<i64>)>,
 }
 
-impl<'a> SelfExpressiveTask<'a> {
+/// The checkpointed state's name for the diagnostics.
+const DIAGNOSTICS_STATE: &str = "diagnostics";
+
+impl<'a> SelfExpressive<'a> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: &'a TrainConfig,
@@ -211,7 +159,7 @@ impl<'a> SelfExpressiveTask<'a> {
         seed: u64,
         batch_size: usize,
     ) -> Self {
-        SelfExpressiveTask {
+        SelfExpressive {
             config,
             model,
             inputs,
@@ -220,29 +168,23 @@ impl<'a> SelfExpressiveTask<'a> {
             labels,
             seed,
             batch_size,
-            encoder_trains: false,
-            ssl: false,
-            monitor: None,
-            fixed_dictionary: None,
-            queue: None,
-            momentum: None,
             diagnostics: Vec::new(),
             order: None,
-            last_batch: None,
         }
     }
 
-    fn weights(&self) -> SelfExpressiveWeights {
+    pub(crate) fn weights(&self) -> SelfExpressiveWeights {
         SelfExpressiveWeights {
             coefficients: self.config.coefficients,
             gamma: self.config.gamma,
             lambda: self.config.lambda,
-            temperature: self.config.temperature,
+            // Unset only for the baseline's shrink map on one view, which never reads T.
+            temperature: self.config.energy_temperature.unwrap_or(1.0),
         }
     }
 
     /// A slice of the epoch's permutation (from seed and epoch alone: resumable).
-    fn batch_indices(&mut self, at: &StepAt) -> Vec<i64> {
+    pub(crate) fn batch_indices(&mut self, at: &StepAt) -> Vec<i64> {
         let n = self.inputs.len();
         if self.order.as_ref().map(|(e, _)| *e) != Some(at.epoch) {
             self.order = Some((at.epoch, epoch_permutation(self.seed, at.epoch, n)));
@@ -255,17 +197,12 @@ impl<'a> SelfExpressiveTask<'a> {
             .collect()
     }
 
-    fn two_views(&self, x: &Tensor, at: &StepAt) -> (Tensor, Tensor) {
-        if self.config.augment == AugmentConfig::default() {
-            return (x.shallow_clone(), x.shallow_clone());
-        }
-        let mut rng = step_rng(self.seed, "augment", at.epoch, at.global_step);
-        let v1 = augment(x, &self.config.augment, &mut rng);
-        let v2 = augment(x, &self.config.augment, &mut rng);
-        (v1, v2)
+    pub(crate) fn labels_of(&self, indices: &[i64]) -> Vec<i64> {
+        indices.iter().map(|&i| self.labels[i as usize]).collect()
     }
 
-    fn record(&mut self, at: &StepAt, c: &Tensor, rows: &[i64], atoms: &[i64]) {
+    /// The step's diagnostics of the coefficients `c` (rows × atoms, with their labels).
+    pub(crate) fn record(&mut self, at: &StepAt, c: &Tensor, rows: &[i64], atoms: &[i64]) {
         let share = same_label_share(c, rows, atoms).unwrap_or(f64::NAN);
         let step = at.global_step as usize;
         if self.diagnostics.len() <= step {
@@ -274,205 +211,22 @@ impl<'a> SelfExpressiveTask<'a> {
         self.diagnostics[step] = [mean_nonzeros(c), share];
     }
 
-    fn senet_step(&mut self, at: &StepAt, indices: &[i64]) -> Vec<Tensor> {
-        let fixed = self
-            .fixed_dictionary
-            .as_ref()
-            .expect("senet tasks are built with a fixed dictionary");
-        let index = Tensor::from_slice(indices).to_device(fixed.device());
-        let d = fixed.index_select(0, &index); // [B, D]
-        let out = self_expressive_losses(
-            self.energy,
-            &self.threshold.value(),
-            &self.weights(),
-            &d,
-            None,
-            None,
-        );
-        let labels: Vec<i64> = indices.iter().map(|&i| self.labels[i as usize]).collect();
-        self.record(at, &out.coefficients, &labels, &labels);
-        vec![out.se_loss * self.config.alpha]
-    }
-
-    fn ebsc_step(&mut self, at: &StepAt, indices: &[i64]) -> Vec<Tensor> {
-        let b = indices.len() as i64;
-        let x = self.inputs.batch(indices);
-        let (v1, v2) = self.two_views(&x, at);
-        let views = Tensor::cat(&[&v1, &v2], 0); // [2B, ...]
-        let frozen = self.config.freeze_encoder || !self.model.is_trainable();
-        let (h, z) = if frozen {
-            tch::no_grad(|| {
-                let h = self.model.backbone(&views, false);
-                let z = self.model.head(&h, false);
-                (h, z)
-            })
-        } else {
-            let h = self.model.backbone(&views, true);
-            let z = self.model.head(&h, true);
-            (h, z)
-        };
-        let d = dictionary_of(self.config.dictionary, &h, &z).to_kind(Kind::Float); // [2B, D]
-        let twins = stacked_twins(b);
-        let queue = self.queue.as_ref().and_then(|q| q.d.as_ref());
-        let out = self_expressive_losses(
-            self.energy,
-            &self.threshold.value(),
-            &self.weights(),
-            &scale_gradient(&d, self.config.encoder_se_grad),
-            Some(&twins),
-            queue,
-        );
-        let batch_labels: Vec<i64> = indices.iter().map(|&i| self.labels[i as usize]).collect();
-        let rows: Vec<i64> = batch_labels.iter().chain(&batch_labels).copied().collect();
-        let mut atoms = rows.clone();
-        if let Some(q) = &self.queue {
-            atoms.extend(&q.labels);
-        }
-        self.record(at, &out.coefficients, &rows, &atoms);
-
-        let mut terms = Vec::with_capacity(4);
-        if self.ssl {
-            terms.push(nt_xent(
-                &z.narrow(0, 0, b),
-                &z.narrow(0, b, b),
-                self.config.tau,
-            ));
-        }
-        // During the warm-up only L_ssl and the coding rate shape the encoder.
-        let on = if at.global_step < self.config.se_warmup_steps {
-            0.0
-        } else {
-            1.0
-        };
-        terms.push(out.se_loss * (self.config.alpha * on));
-        let ebm = out.ebm_loss.expect("two views always have twins");
-        terms.push(ebm * (self.config.beta * on));
-        if self.uses_coding_rate() {
-            terms.push(total_coding_rate(&d, self.config.tcr_eps) * -self.config.tcr_weight);
-        }
-        if self.queue.is_some() {
-            self.last_batch = Some((v1, batch_labels));
-        }
-        terms
-    }
-}
-
-impl SelfExpressiveTask<'_> {
-    /// The coding-rate term only acts on an encoder that trains (so only with `ebsc`).
-    fn uses_coding_rate(&self) -> bool {
-        self.encoder_trains && self.config.tcr_weight > 0.0
-    }
-}
-
-impl TrainTask for SelfExpressiveTask<'_> {
-    fn loss_terms(&self) -> Vec<String> {
-        let mut terms: Vec<String> = match self.config.method {
-            Method::Senet => vec!["se".into()],
-            Method::Ebsc if self.ssl => vec!["ssl".into(), "se".into(), "ebm".into()],
-            Method::Ebsc => vec!["se".into(), "ebm".into()],
-        };
-        if self.uses_coding_rate() {
-            terms.push("tcr".into());
-        }
-        terms
-    }
-
-    fn monitors(&self) -> Vec<String> {
-        self.monitor.as_ref().map_or_else(Vec::new, |m| m.names())
-    }
-
-    fn end_epoch(&mut self, _epoch: u64) -> anyhow::Result<Vec<f64>> {
-        let Some(monitor) = &self.monitor else {
-            return Ok(Vec::new());
-        };
-        // Only joint runs monitor per epoch (a frozen dictionary is scored once, after
-        // training), so the dictionary is always the encoder's current one.
-        let d = embed_dictionary(
-            self.model,
-            self.inputs,
-            self.config.dictionary,
-            &monitor.indices,
-        );
-        Ok(monitor.score(&d))
-    }
-
-    fn check_epoch(&self, _epoch: u64, monitor_values: &[f64]) -> Option<String> {
-        self.monitor.as_ref()?.alarm_reason(monitor_values)
-    }
-
-    fn step(&mut self, at: &StepAt) -> anyhow::Result<Vec<Tensor>> {
-        let indices = self.batch_indices(at);
-        Ok(match self.config.method {
-            Method::Senet => self.senet_step(at, &indices),
-            Method::Ebsc => self.ebsc_step(at, &indices),
-        })
-    }
-
-    fn after_step(&mut self, _at: &StepAt) -> anyhow::Result<()> {
-        self.threshold.project();
-        if let Some(momentum) = &mut self.momentum {
-            momentum.update();
-        }
-        if let (Some(queue), Some((view, labels))) = (&mut self.queue, self.last_batch.take()) {
-            let encoder = self.momentum.as_ref().map_or(self.model, |m| &m.model);
-            let keys = tch::no_grad(|| {
-                let h = encoder.backbone(&view, false);
-                let z = encoder.head(&h, false);
-                dictionary_of(self.config.dictionary, &h, &z).to_kind(Kind::Float)
-            });
-            queue.push(keys, &labels);
-        }
-        Ok(())
-    }
-
-    fn state_tensors(&self) -> Vec<(String, Tensor)> {
+    pub(crate) fn diagnostics_state(&self) -> (String, Tensor) {
         let flat: Vec<f64> = self.diagnostics.iter().flatten().copied().collect();
-        let mut state = vec![(
-            "diagnostics".to_string(),
+        (
+            DIAGNOSTICS_STATE.to_string(),
             Tensor::from_slice(&flat).view([-1, 2]),
-        )];
-        if let Some(q) = &self.queue
-            && let Some(d) = &q.d
-        {
-            state.push(("queue.d".into(), d.to_device(tch::Device::Cpu)));
-            state.push(("queue.labels".into(), Tensor::from_slice(&q.labels)));
-        }
-        if let Some(m) = &self.momentum {
-            for (name, t, _) in &m.pairs {
-                state.push((format!("momentum.{name}"), t.to_device(tch::Device::Cpu)));
-            }
-        }
-        state
+        )
     }
 
-    fn load_state_tensors(&mut self, tensors: &[(String, Tensor)]) -> anyhow::Result<()> {
-        let device = self.inputs.device();
-        for (name, t) in tensors {
-            if name == "diagnostics" {
-                let flat: Vec<f64> = Vec::try_from(t.to_kind(Kind::Double).reshape([-1]))?;
-                self.diagnostics = flat.chunks(2).map(|p| [p[0], p[1]]).collect();
-            } else if name == "queue.d" {
-                let queue = self.queue.as_mut().ok_or_else(|| {
-                    anyhow::anyhow!("checkpoint has a queue, the config has none")
-                })?;
-                queue.d = Some(t.to_device(device));
-            } else if name == "queue.labels" {
-                if let Some(queue) = self.queue.as_mut() {
-                    queue.labels = Vec::try_from(t.to_kind(Kind::Int64))?;
-                }
-            } else if let Some(var) = name.strip_prefix("momentum.") {
-                let momentum = self.momentum.as_mut().ok_or_else(|| {
-                    anyhow::anyhow!("checkpoint has a momentum encoder, the config has none")
-                })?;
-                let (_, target, _) = momentum
-                    .pairs
-                    .iter_mut()
-                    .find(|(n, _, _)| n == var)
-                    .ok_or_else(|| anyhow::anyhow!("checkpoint: unknown momentum tensor {var}"))?;
-                tch::no_grad(|| target.copy_(&t.to_device(device)));
-            }
+    /// Takes the diagnostics from a checkpoint's state, if `name` is theirs.
+    pub(crate) fn load_diagnostics(&mut self, name: &str, t: &Tensor) -> anyhow::Result<bool> {
+        if name != DIAGNOSTICS_STATE {
+            return Ok(false);
         }
-        Ok(())
+        let flat: Vec<f64> = Vec::try_from(t.to_kind(Kind::Double).reshape([-1]))?;
+        self.diagnostics = flat.chunks(2).map(|p| [p[0], p[1]]).collect();
+        Ok(true)
     }
 }
 
@@ -519,20 +273,5 @@ mod tests {
         let unlabelled = DictionaryMonitor::new(&[-1; 10], 4);
         assert_eq!(unlabelled.names(), vec!["effective_rank"]);
         assert!(unlabelled.alarm_reason(&[0.5]).is_none());
-    }
-
-    #[test]
-    fn queue_keeps_the_newest_rows_and_their_labels() {
-        // Capacity 3: push rows [0, 1], then [2, 3] → rows [1, 2, 3], labels [11, 12, 13].
-        let mut q = Queue {
-            capacity: 3,
-            d: None,
-            labels: Vec::new(),
-        };
-        q.push(Tensor::from_slice(&[0f32, 1.]).view([2, 1]), &[10, 11]);
-        q.push(Tensor::from_slice(&[2f32, 3.]).view([2, 1]), &[12, 13]);
-        let rows: Vec<f32> = Vec::try_from(q.d.unwrap().reshape([-1])).unwrap();
-        assert_eq!(rows, vec![1., 2., 3.]);
-        assert_eq!(q.labels, vec![11, 12, 13]);
     }
 }

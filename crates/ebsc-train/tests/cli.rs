@@ -14,8 +14,8 @@ gamma = 200.0
 lambda = 0.9
 alpha = 1.0
 beta = 1.0
-tau = 0.5
-temperature = 0.1
+ssl_temperature = 0.5
+energy_temperature = 0.1
 queue_size = 0
 energy_dim = 8
 energy_hidden = [16]
@@ -66,9 +66,17 @@ fn bad_fields_are_named() {
         &TRAIN.replace("dictionary = \"backbone\"", "dictionary = \"pixels\""),
         &["[train]", "pixels"],
     );
+    // The baseline does not read the joint training's keys: written here, they are a mistake.
     expect_error(
         &TRAIN.replace("method = \"ebsc\"", "method = \"senet\""),
-        &["[train]", "freeze_encoder = true"],
+        &[
+            "[train]",
+            "`freeze_encoder` is not used by method = \"senet\"",
+        ],
+    );
+    expect_error(
+        &TRAIN.replace("ssl_temperature", "tau"),
+        &["[train]", "`tau` is now called `ssl_temperature`"],
     );
 }
 
