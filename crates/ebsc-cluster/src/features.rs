@@ -28,6 +28,7 @@ use serde::Serialize;
 use crate::config::{ClusterConfig, ClusterCountSetting};
 use crate::input::Mode;
 use crate::outputs::Scores;
+use crate::stage::{self, Sink};
 use crate::{Inputs, STAGE, Standalone, cluster_stage, score_known, score_summary};
 
 /// What to do with the feature rows.
@@ -250,8 +251,10 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
         log("no labels: assignments only, no scores");
     }
 
-    let path = cluster::ASSIGNMENTS.path(&run.out);
-    let mut file = AtomicFile::create(&path)?;
+    let mut sink = stage::Standalone {
+        dir: run.out.clone(),
+    };
+    let mut file = sink.create_output(cluster::ASSIGNMENTS.file)?;
     write_assignments(
         &mut file,
         &result.assignments,
@@ -261,11 +264,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
     file.commit()?;
     let mut text = serde_json::to_string_pretty(&metrics).context("serialising metrics")?;
     text.push('\n');
-    let path = cluster::METRICS.path(&run.out);
-    let mut file = AtomicFile::create(&path)?;
-    std::io::Write::write_all(&mut file, text.as_bytes())
-        .with_context(|| format!("{}: cannot write", path.display()))?;
-    file.commit()
+    sink.write_output(cluster::METRICS.file, text.as_bytes())
 }
 
 /// The cosine kNN graph, connectivity 1, symmetrised as `(A + Aᵀ)/2`, sorted by

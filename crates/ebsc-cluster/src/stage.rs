@@ -48,6 +48,14 @@ pub trait Sink {
     /// A number for the manifest (dropped in standalone mode).
     fn stat(&mut self, name: &str, value: serde_json::Value);
     fn log(&self, message: &str);
+
+    /// A whole output from memory, written atomically.
+    fn write_output(&mut self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let mut file = self.create_output(name)?;
+        file.write_all(bytes)
+            .with_context(|| format!("{}: cannot write", file.destination().display()))?;
+        file.commit()
+    }
 }
 
 impl Sink for StageRun {
@@ -365,10 +373,10 @@ fn write_report(
     labelled: bool,
     figures: &[(Artifact, Figure)],
 ) -> anyhow::Result<()> {
-    write_bytes(sink, cluster::METRICS.file, metrics.to_json()?.as_bytes())?;
+    sink.write_output(cluster::METRICS.file, metrics.to_json()?.as_bytes())?;
     for (artifact, figure) in figures {
         for (name, bytes) in figure.files(artifact.file) {
-            write_bytes(sink, &name, bytes)?;
+            sink.write_output(&name, bytes)?;
         }
     }
     let confusion = cluster::CONFUSION_FIGURE;
@@ -389,8 +397,7 @@ fn write_report(
             .filter(|_| labelled)
             .map(|p| p.display().to_string()),
     };
-    write_bytes(
-        sink,
+    sink.write_output(
         cluster::REPORT.file,
         report::render(metrics, &sources).as_bytes(),
     )
@@ -493,13 +500,6 @@ fn base_metrics(
         connected_components: *components,
         timings: BTreeMap::new(),
     }
-}
-
-fn write_bytes(sink: &mut dyn Sink, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut file = sink.create_output(name)?;
-    file.write_all(bytes)
-        .with_context(|| format!("{}: cannot write", file.destination().display()))?;
-    file.commit()
 }
 
 fn record_stats(sink: &mut dyn Sink, metrics: &Metrics) {
