@@ -50,6 +50,35 @@ pub fn epoch_permutation(seed: u64, epoch: u64, n: usize) -> Vec<usize> {
     order
 }
 
+/// The sample order of the current epoch, drawn from (seed, epoch) alone: a step's batch
+/// is a slice of it, so a resumed run sees the same batches as an uninterrupted one.
+#[derive(Debug, Default)]
+pub struct EpochOrder {
+    current: Option<(u64, Vec<usize>)>,
+}
+
+impl EpochOrder {
+    /// The `batch_size` sample indices of step `step_in_epoch` of `epoch`, over `n` samples.
+    pub fn batch(
+        &mut self,
+        seed: u64,
+        n: usize,
+        epoch: u64,
+        step_in_epoch: u64,
+        batch_size: usize,
+    ) -> Vec<i64> {
+        if self.current.as_ref().map(|(e, _)| *e) != Some(epoch) {
+            self.current = Some((epoch, epoch_permutation(seed, epoch, n)));
+        }
+        let order = &self.current.as_ref().expect("set above").1;
+        let start = step_in_epoch as usize * batch_size;
+        order[start..start + batch_size]
+            .iter()
+            .map(|&i| i as i64)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rand::Rng;

@@ -11,6 +11,7 @@ use ebsc_nn::augment::AugmentConfig;
 use ebsc_nn::data::Inputs;
 use ebsc_nn::encoders::{self, EncoderConfig, EncoderSpec, HeadConfig, InputSpec, Model};
 use ebsc_nn::optim::{Optimizer, OptimizerConfig, OptimizerKind};
+use ebsc_nn::seed::EpochOrder;
 use ebsc_nn::trainer::StepAt;
 use ebsc_pretrain::task::Simclr;
 use tch::nn::VarStore;
@@ -91,7 +92,7 @@ fn main() -> anyhow::Result<()> {
         // fp32 on every device, as the PyTorch side (see config.rs on autocast).
         mixed_precision: false,
         knn: None,
-        order: None,
+        order: EpochOrder::default(),
     };
     let mut optimizer = Optimizer::new(
         &OptimizerConfig {

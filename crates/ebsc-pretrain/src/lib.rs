@@ -21,7 +21,7 @@ use ebsc_nn::DeviceArgs;
 use ebsc_nn::data::Inputs;
 use ebsc_nn::encoders::{self, EncoderConfig, EncoderSpec, Model};
 use ebsc_nn::optim::Optimizer;
-use ebsc_nn::seed::derive_seed;
+use ebsc_nn::seed::{EpochOrder, derive_seed};
 use ebsc_nn::trainer::Trainer;
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
@@ -202,7 +202,7 @@ fn train(
         seed: run.seed(),
         mixed_precision: config.mixed_precision && device.is_cuda(),
         knn,
-        order: None,
+        order: EpochOrder::default(),
     };
     run.log(format!(
         "{epochs} epochs × {steps_per_epoch} steps of {batch_size} samples"

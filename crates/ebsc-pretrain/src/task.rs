@@ -6,7 +6,7 @@ use ebsc_nn::data::Inputs;
 use ebsc_nn::encoders::Model;
 use ebsc_nn::loss::nt_xent;
 use ebsc_nn::monitor::knn_accuracy;
-use ebsc_nn::seed::{epoch_permutation, step_rng};
+use ebsc_nn::seed::{EpochOrder, step_rng};
 use ebsc_nn::trainer::{StepAt, TrainTask};
 use tch::{Kind, Tensor};
 
@@ -31,7 +31,7 @@ pub struct Simclr<'a> {
     /// The kNN monitor's samples; `None` when off.
     pub knn: Option<KnnSet>,
     /// The current epoch's sample order.
-    pub order: Option<(u64, Vec<usize>)>,
+    pub order: EpochOrder,
 }
 
 impl Simclr<'_> {
@@ -39,15 +39,8 @@ impl Simclr<'_> {
     /// epoch alone, so a resumed run sees the same batches).
     fn batch_indices(&mut self, at: &StepAt) -> Vec<i64> {
         let n = self.inputs.len();
-        if self.order.as_ref().map(|(e, _)| *e) != Some(at.epoch) {
-            self.order = Some((at.epoch, epoch_permutation(self.seed, at.epoch, n)));
-        }
-        let order = &self.order.as_ref().expect("set above").1;
-        let start = at.step_in_epoch as usize * self.batch_size;
-        order[start..start + self.batch_size]
-            .iter()
-            .map(|&i| i as i64)
-            .collect()
+        self.order
+            .batch(self.seed, n, at.epoch, at.step_in_epoch, self.batch_size)
     }
 
     /// The two augmented views of a step, stacked `[2B, ...]`.

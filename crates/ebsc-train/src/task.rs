@@ -16,7 +16,7 @@ use ebsc_nn::data::Inputs;
 use ebsc_nn::encoders::{Model, l2_normalize};
 use ebsc_nn::energy::EnergyNet;
 use ebsc_nn::monitor::knn_accuracy;
-use ebsc_nn::seed::epoch_permutation;
+use ebsc_nn::seed::EpochOrder;
 use ebsc_nn::self_expressive::{SelfExpressiveWeights, mean_nonzeros, same_label_share};
 use ebsc_nn::trainer::StepAt;
 use tch::{Kind, Tensor};
@@ -141,7 +141,7 @@ pub struct SelfExpressive<'a> {
     pub batch_size: usize,
     /// `(mean non-zeros, same-label share or NaN)` per global step.
     pub diagnostics: Vec<[f64; 2]>,
-    order: Option<(u64, Vec<usize>)>,
+    order: EpochOrder,
 }
 
 /// The checkpointed state's name for the diagnostics.
@@ -169,7 +169,7 @@ impl<'a> SelfExpressive<'a> {
             seed,
             batch_size,
             diagnostics: Vec::new(),
-            order: None,
+            order: EpochOrder::default(),
         }
     }
 
@@ -186,15 +186,8 @@ impl<'a> SelfExpressive<'a> {
     /// A slice of the epoch's permutation (from seed and epoch alone: resumable).
     pub(crate) fn batch_indices(&mut self, at: &StepAt) -> Vec<i64> {
         let n = self.inputs.len();
-        if self.order.as_ref().map(|(e, _)| *e) != Some(at.epoch) {
-            self.order = Some((at.epoch, epoch_permutation(self.seed, at.epoch, n)));
-        }
-        let order = &self.order.as_ref().expect("set above").1;
-        let start = at.step_in_epoch as usize * self.batch_size;
-        order[start..start + self.batch_size]
-            .iter()
-            .map(|&i| i as i64)
-            .collect()
+        self.order
+            .batch(self.seed, n, at.epoch, at.step_in_epoch, self.batch_size)
     }
 
     pub(crate) fn labels_of(&self, indices: &[i64]) -> Vec<i64> {
