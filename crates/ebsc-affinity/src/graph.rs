@@ -142,11 +142,7 @@ mod tests {
     use super::*;
 
     fn triplets(entries: &[(u32, u32, f32)]) -> Triplets {
-        let mut t = Triplets::default();
-        for &(r, c, v) in entries {
-            t.push(r, c, v);
-        }
-        t
+        entries.iter().copied().collect()
     }
 
     #[test]

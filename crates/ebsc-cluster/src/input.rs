@@ -118,11 +118,7 @@ mod tests {
     use super::*;
 
     fn triplets(entries: &[(u32, u32, f32)]) -> Triplets {
-        let mut t = Triplets::default();
-        for &(r, c, v) in entries {
-            t.push(r, c, v);
-        }
-        t
+        entries.iter().copied().collect()
     }
 
     fn build(entries: &[(u32, u32, f32)], n: usize, symmetrize: bool) -> anyhow::Result<String> {

@@ -56,6 +56,17 @@ impl Triplets {
     }
 }
 
+/// Entries as given, in their order (no sorting, no summing).
+impl FromIterator<(u32, u32, f32)> for Triplets {
+    fn from_iter<I: IntoIterator<Item = (u32, u32, f32)>>(entries: I) -> Self {
+        let mut out = Triplets::default();
+        for (row, col, value) in entries {
+            out.push(row, col, value);
+        }
+        out
+    }
+}
+
 pub fn triplets_schema() -> Schema {
     Schema::new(vec![
         Field::new("row", DataType::UInt32, false),
@@ -94,6 +105,15 @@ pub fn read_triplets(path: &Path) -> anyhow::Result<Triplets> {
     catch_reader_panic(path, || read_triplets_unguarded(path))
 }
 
+/// The text a panic carried (`panic!("…")` gives a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
 /// Runs a Parquet read, turning a panic of the reader into an error on `path`: the
 /// `parquet` crate still panics on some corrupt files (a dictionary page missing, negative
 /// column offsets, found by the fuzz tests of `ebsc-cluster`), and bad input is an error
@@ -109,11 +129,7 @@ pub fn catch_reader_panic<T>(
     match result {
         Ok(result) => result,
         Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
+            let message = panic_message(payload.as_ref());
             Err(parquet_error(
                 path,
                 "corrupt Parquet file",

@@ -91,11 +91,7 @@ pub(crate) fn guard_panic<T>(
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(result) => result,
         Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
+            let message = ebsc_io::triplets::panic_message(payload.as_ref());
             Err(file_error(
                 path,
                 format_args!("{what} failed on this file ({message})"),
