@@ -117,6 +117,15 @@ pub fn cluster_stage(
         sink.log(&warning);
     }
     let checked = graph_phase(sink, inputs, config, read.graph_input(), &mut timings)?;
+    // The triplets are the graph's size again (240 MB at 20M entries): gone before the
+    // eigensolver and k-means allocate theirs.
+    let Read {
+        labels,
+        class_names,
+        triplets,
+        ..
+    } = read;
+    drop(triplets);
     let clustering = cluster_phase(
         sink,
         &checked.graph,
@@ -126,7 +135,7 @@ pub fn cluster_stage(
         &mut timings,
     )?;
     let mut metrics = base_metrics(config, &checked, &clustering);
-    let labels = read.labels.filter(|l| l.iter().any(Option::is_some));
+    let labels = labels.filter(|l| l.iter().any(Option::is_some));
     let matched = score_phase(
         sink,
         labels.as_deref(),
@@ -141,7 +150,7 @@ pub fn cluster_stage(
             graph: &checked.graph,
             clustering: &clustering,
             labels: labels.as_deref(),
-            class_names: &read.class_names,
+            class_names: &class_names,
             metrics: &metrics,
             matched: matched.as_deref(),
             seed,
