@@ -43,25 +43,48 @@ pub struct FigureData<'a> {
     pub seed: u64,
 }
 
+/// A figure's artifact and how to draw it.
+type Job<'a> = (
+    Artifact,
+    Box<dyn Fn() -> anyhow::Result<Figure> + Sync + 'a>,
+);
+
 /// Every figure the run has, with the artifact it is written as, in report order.
+/// Each is drawn on its own thread: rasterising and PNG/SVG encoding are serial work.
 pub fn draw(data: &FigureData) -> anyhow::Result<Vec<(Artifact, Figure)>> {
-    let mut figures = vec![(
+    let mut jobs: Vec<Job> = vec![(
         cluster::AFFINITY_FIGURE,
-        ebsc_plot::render(&affinity_chart(data))?,
+        Box::new(|| ebsc_plot::render(&affinity_chart(data))),
     )];
     if let (Some(confusion), Some(matched)) = (&data.metrics.scores.confusion, data.matched) {
-        let chart = confusion_chart(data, confusion, matched);
-        figures.push((cluster::CONFUSION_FIGURE, ebsc_plot::render(&chart)?));
+        jobs.push((
+            cluster::CONFUSION_FIGURE,
+            Box::new(move || ebsc_plot::render(&confusion_chart(data, confusion, matched))),
+        ));
     }
-    figures.push((
+    jobs.push((
         cluster::EMBEDDING_FIGURE,
-        ebsc_plot::render(&embedding_chart(data))?,
+        Box::new(|| ebsc_plot::render(&embedding_chart(data))),
     ));
-    figures.push((
+    jobs.push((
         cluster::SPECTRUM_FIGURE,
-        ebsc_plot::render(&spectrum_chart(data))?,
+        Box::new(|| ebsc_plot::render(&spectrum_chart(data))),
     ));
-    Ok(figures)
+    std::thread::scope(|scope| {
+        let running: Vec<_> = jobs
+            .iter()
+            .map(|(artifact, job)| (*artifact, scope.spawn(job)))
+            .collect();
+        running
+            .into_iter()
+            .map(|(artifact, thread)| {
+                let figure = thread
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("drawing {} panicked", artifact.file))??;
+                Ok((artifact, figure))
+            })
+            .collect()
+    })
 }
 
 /// " — ACC 0.9706 · NMI 0.9353 · ARI 0.9363", or nothing without labels.

@@ -265,6 +265,43 @@ mod tests {
     }
 
     #[test]
+    fn lobpcg_at_the_default_tolerance_matches_dense() {
+        // The default tolerance runs the solver on f32 blocks: residuals, eigenvalues
+        // and the spanned subspace must still meet it.
+        let defaults = EigenOptions::default();
+        assert!(
+            defaults.tolerance >= 1e-6,
+            "the f32 path is not the default"
+        );
+        for (n, n_blocks, within_fraction, k, seed) in [
+            (300, 4, 0.8, 4, 1),
+            (1000, 1, 0.0, 3, 2),
+            (2000, 10, 0.8, 10, 4),
+        ] {
+            let graph = random_graph(n, n_blocks, within_fraction, seed);
+            let operator = NormalizedAffinity::new(&graph);
+            let dense = top_eigenpairs(&operator, k, &options(EigenMethod::Dense)).unwrap();
+            let iterative = top_eigenpairs(
+                &operator,
+                k,
+                &EigenOptions {
+                    method: EigenMethod::Lobpcg,
+                    ..defaults.clone()
+                },
+            )
+            .unwrap();
+            assert!(iterative.max_residual <= defaults.tolerance);
+            for (d, i) in dense.eigenvalues.iter().zip(&iterative.eigenvalues) {
+                // Eigenvalue errors go as the squared residual: seen ≤ 6e-7.
+                assert!((d - i).abs() <= 1e-5, "n={n}: eigenvalue {d} vs {i}");
+            }
+            let angle = largest_principal_angle(&dense.eigenvectors, &iterative.eigenvectors, k);
+            // Seen ≤ 1.5e-3: the residual over the gap to the next eigenvalue.
+            assert!(angle < 1e-2, "n={n}: largest principal angle {angle:e}");
+        }
+    }
+
+    #[test]
     fn lobpcg_matches_dense_with_isolated_nodes_and_two_components() {
         // Two planted graphs side by side (two components), then 7 isolated nodes:
         // eigenvalue 1 twice, isolated nodes contribute zero rows and eigenvalue 0.

@@ -10,6 +10,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// Points per parallel task.
 const POINTS_PER_TASK: usize = 4096;
@@ -17,17 +18,29 @@ const POINTS_PER_TASK: usize = 4096;
 /// Coordinates k-means accepts: `f32` or `f64` (arithmetic is done in `f64`).
 pub trait Coordinate: Copy + Send + Sync + 'static {
     fn to_f64(self) -> f64;
+
+    /// The data in `f64`: borrowed where it already is, else converted once, so
+    /// that no pass over the data converts it again.
+    fn as_f64_slice(data: &[Self]) -> Cow<'_, [f64]>;
 }
 
 impl Coordinate for f32 {
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
+
+    fn as_f64_slice(data: &[Self]) -> Cow<'_, [f64]> {
+        Cow::Owned(data.par_iter().map(|&v| f64::from(v)).collect())
+    }
 }
 
 impl Coordinate for f64 {
     fn to_f64(self) -> f64 {
         self
+    }
+
+    fn as_f64_slice(data: &[Self]) -> Cow<'_, [f64]> {
+        Cow::Borrowed(data)
     }
 }
 
@@ -118,7 +131,8 @@ pub fn kmeans<T: Coordinate>(
             point: position / n_dims,
         });
     }
-    let points = Points { data, n_dims };
+    let data = T::as_f64_slice(data);
+    let points = Points::new(&data, n_dims);
     let absolute_tolerance = options.tolerance * points.mean_variance();
 
     let mut best: Option<KMeansResult> = None;
@@ -135,23 +149,39 @@ pub fn kmeans<T: Coordinate>(
     best.ok_or(KMeansError::NothingToDo)
 }
 
-/// Row-major points with the operations k-means needs.
-struct Points<'a, T> {
-    data: &'a [T],
+/// Row-major points, with their squared norms, and the operations k-means needs.
+struct Points<'a> {
+    data: &'a [f64],
     n_dims: usize,
+    squared_norms: Vec<f64>,
 }
 
-impl<T: Coordinate> Points<'_, T> {
+impl<'a> Points<'a> {
+    fn new(data: &'a [f64], n_dims: usize) -> Self {
+        let squared_norms = data
+            .par_chunks(n_dims)
+            .map(|p| p.iter().map(|v| v * v).sum())
+            .collect();
+        Self {
+            data,
+            n_dims,
+            squared_norms,
+        }
+    }
+
     fn n_points(&self) -> usize {
         self.data.len() / self.n_dims
     }
 
-    fn point(&self, i: usize) -> &[T] {
+    fn point(&self, i: usize) -> &[f64] {
         &self.data[i * self.n_dims..(i + 1) * self.n_dims]
     }
 
-    fn point_f64(&self, i: usize) -> Vec<f64> {
-        self.point(i).iter().map(|v| v.to_f64()).collect()
+    /// Chunks of [`POINTS_PER_TASK`] points with their squared norms, in parallel.
+    fn chunks(&self) -> impl IndexedParallelIterator<Item = (&[f64], &[f64])> {
+        self.data
+            .par_chunks(POINTS_PER_TASK * self.n_dims)
+            .zip(self.squared_norms.par_chunks(POINTS_PER_TASK))
     }
 
     /// Mean over dimensions of the per-dimension variance.
@@ -162,7 +192,6 @@ impl<T: Coordinate> Points<'_, T> {
             let mut s = vec![0.0; 2 * d];
             for point in chunk.chunks_exact(d) {
                 for (j, v) in point.iter().enumerate() {
-                    let v = v.to_f64();
                     s[j] += v;
                     s[d + j] += v * v;
                 }
@@ -181,7 +210,7 @@ impl<T: Coordinate> Points<'_, T> {
 
     /// Applies `per_chunk` to fixed chunks of points in parallel and adds the
     /// returned vectors in chunk order.
-    fn chunked_sums(&self, per_chunk: impl Fn(&[T]) -> Vec<f64> + Sync + Send) -> Vec<f64> {
+    fn chunked_sums(&self, per_chunk: impl Fn(&[f64]) -> Vec<f64> + Sync + Send) -> Vec<f64> {
         let partials: Vec<Vec<f64>> = self
             .data
             .par_chunks(POINTS_PER_TASK * self.n_dims)
@@ -200,64 +229,59 @@ impl<T: Coordinate> Points<'_, T> {
 
     /// Greedy k-means++: each new centre is the best of `2 + ⌊ln k⌋` candidates drawn
     /// with probability proportional to the squared distance to the nearest centre.
+    ///
+    /// One pass over the data per new centre scores every candidate and keeps its
+    /// distances; a second, light pass folds the winner's distances into the nearest-centre
+    /// distances and their per-chunk totals, from which the next candidates are drawn.
     fn kmeans_plus_plus(&self, k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
         let n = self.n_points();
         let d = self.n_dims;
         let n_trials = 2 + (k as f64).ln().floor() as usize;
         let mut centres = Vec::with_capacity(k * d);
-        centres.extend(self.point_f64(rng.random_range(0..n)));
-        let mut closest: Vec<f64> = self.distances_to(&centres[..d]);
+        centres.extend(self.point(rng.random_range(0..n)));
+        let mut potential = Potential::new(n);
+        let mut trial_distances = vec![0.0; n * n_trials];
+        self.score_candidates(&centres, &potential.closest, &mut trial_distances[..n]);
+        potential.take(&trial_distances[..n], 1, 0);
 
-        let mut cumulative = vec![0.0; n];
+        let mut candidates = Vec::with_capacity(n_trials * d);
         for _ in 1..k {
-            let mut running = 0.0;
-            for (c, &v) in cumulative.iter_mut().zip(&closest) {
-                running += v;
-                *c = running;
+            candidates.clear();
+            for _ in 0..n_trials {
+                let target = rng.random::<f64>() * potential.total();
+                candidates.extend(self.point(potential.sample(target)));
             }
-            let candidates: Vec<Vec<f64>> = (0..n_trials)
-                .map(|_| {
-                    let target = rng.random::<f64>() * running;
-                    let index = cumulative.partition_point(|&c| c <= target).min(n - 1);
-                    self.point_f64(index)
-                })
-                .collect();
-            let potentials = self.candidate_potentials(&candidates, &closest);
+            let scores =
+                self.score_candidates(&candidates, &potential.closest, &mut trial_distances);
             let best = (0..n_trials)
-                .min_by(|&a, &b| potentials[a].total_cmp(&potentials[b]))
+                .min_by(|&a, &b| scores[a].total_cmp(&scores[b]))
                 .unwrap_or(0);
-            let new_distances = self.distances_to(&candidates[best]);
-            closest
-                .par_iter_mut()
-                .zip(new_distances)
-                .for_each(|(c, new)| *c = c.min(new));
-            centres.extend_from_slice(&candidates[best]);
+            potential.take(&trial_distances, n_trials, best);
+            centres.extend_from_slice(&candidates[best * d..(best + 1) * d]);
         }
         centres
     }
 
-    /// Squared distance of every point to `centre`.
-    fn distances_to(&self, centre: &[f64]) -> Vec<f64> {
-        self.data
-            .par_chunks(self.n_dims)
-            .with_min_len(POINTS_PER_TASK)
-            .map(|point| squared_distance(point, centre))
-            .collect()
-    }
-
-    /// For each candidate, `Σ_i min(closest_i, ‖x_i − candidate‖²)`.
-    fn candidate_potentials(&self, candidates: &[Vec<f64>], closest: &[f64]) -> Vec<f64> {
+    /// For each candidate (`count × d`, row-major), `Σ_i min(closest_i, ‖x_i − c‖²)`;
+    /// the squared distances go to `distances` (`n × count`, row-major).
+    fn score_candidates(
+        &self,
+        candidates: &[f64],
+        closest: &[f64],
+        distances: &mut [f64],
+    ) -> Vec<f64> {
         let d = self.n_dims;
-        let flat: Vec<f64> = candidates.iter().flatten().copied().collect();
-        let candidates = Centres::new(&flat, candidates.len(), d);
+        let count = candidates.len() / d;
+        let candidates = Centres::new(candidates, count, d);
         let partials: Vec<Vec<f64>> = self
-            .data
-            .par_chunks(POINTS_PER_TASK * d)
+            .chunks()
             .zip(closest.par_chunks(POINTS_PER_TASK))
-            .map_init(ChunkScratch::default, |scratch, (chunk, closest)| {
+            .zip(distances.par_chunks_mut(POINTS_PER_TASK * count))
+            .map_init(ChunkScratch::default, |scratch, ((chunk, closest), out)| {
                 let squared = scratch.distances(chunk, d, &candidates);
-                let mut sums = vec![0.0; candidates.count];
-                for (row, &current) in squared.chunks_exact(candidates.count).zip(closest) {
+                out.copy_from_slice(squared);
+                let mut sums = vec![0.0; count];
+                for (row, &current) in squared.chunks_exact(count).zip(closest) {
                     for (s, &dist) in sums.iter_mut().zip(row) {
                         *s += current.min(dist);
                     }
@@ -265,7 +289,7 @@ impl<T: Coordinate> Points<'_, T> {
                 sums
             })
             .collect();
-        let mut total = vec![0.0; candidates.count];
+        let mut total = vec![0.0; count];
         for partial in partials {
             for (t, p) in total.iter_mut().zip(partial) {
                 *t += p;
@@ -334,8 +358,7 @@ impl<T: Coordinate> Points<'_, T> {
     ) -> usize {
         let d = self.n_dims;
         let centres = Centres::new(centres, k, d);
-        self.data
-            .par_chunks(POINTS_PER_TASK * d)
+        self.chunks()
             .zip(labels.par_chunks_mut(POINTS_PER_TASK))
             .zip(distances.par_chunks_mut(POINTS_PER_TASK))
             .map_init(
@@ -385,7 +408,7 @@ impl<T: Coordinate> Points<'_, T> {
         }
         if !empty.is_empty() {
             for (c, point) in empty.into_iter().zip(farthest_points(distances, k)) {
-                centres[c * d..(c + 1) * d].copy_from_slice(&self.point_f64(point));
+                centres[c * d..(c + 1) * d].copy_from_slice(self.point(point));
             }
         }
         centres
@@ -403,7 +426,7 @@ impl<T: Coordinate> Points<'_, T> {
                 for (point, &label) in chunk.chunks_exact(d).zip(labels) {
                     let c = label as usize;
                     for (s, v) in sums[c * d..(c + 1) * d].iter_mut().zip(point) {
-                        *s += v.to_f64();
+                        *s += v;
                     }
                     sums[k * d + c] += 1.0;
                 }
@@ -417,6 +440,70 @@ impl<T: Coordinate> Points<'_, T> {
             }
         }
         total
+    }
+}
+
+/// k-means++ sampling weights: each point's squared distance to its nearest centre,
+/// with totals per chunk of [`POINTS_PER_TASK`] points so that a draw walks the chunk
+/// totals and then one chunk, with no prefix sum over all points.
+struct Potential {
+    closest: Vec<f64>,
+    chunk_totals: Vec<f64>,
+}
+
+impl Potential {
+    /// No centre yet: every distance is infinite.
+    fn new(n: usize) -> Self {
+        Self {
+            closest: vec![f64::INFINITY; n],
+            chunk_totals: Vec::new(),
+        }
+    }
+
+    fn total(&self) -> f64 {
+        self.chunk_totals.iter().sum()
+    }
+
+    /// Lowers each distance to column `column` of `distances` (`n × columns`) and
+    /// recomputes the chunk totals.
+    fn take(&mut self, distances: &[f64], columns: usize, column: usize) {
+        self.closest
+            .par_chunks_mut(POINTS_PER_TASK)
+            .zip(distances.par_chunks(POINTS_PER_TASK * columns))
+            .map(|(closest, rows)| {
+                let mut total = 0.0;
+                for (c, row) in closest.iter_mut().zip(rows.chunks_exact(columns)) {
+                    *c = c.min(row[column]);
+                    total += *c;
+                }
+                total
+            })
+            .collect_into_vec(&mut self.chunk_totals);
+    }
+
+    /// The first point whose running sum of distances exceeds `target` (the last
+    /// point when rounding leaves none), so a point is drawn with probability
+    /// proportional to its distance for `target` uniform in `[0, total)`.
+    fn sample(&self, target: f64) -> usize {
+        let mut before = 0.0;
+        for (chunk, &total) in self.chunk_totals.iter().enumerate() {
+            if before + total > target {
+                let start = chunk * POINTS_PER_TASK;
+                let mut running = before;
+                for (i, &v) in self.closest[start..]
+                    .iter()
+                    .take(POINTS_PER_TASK)
+                    .enumerate()
+                {
+                    running += v;
+                    if running > target {
+                        return start + i;
+                    }
+                }
+            }
+            before += total;
+        }
+        self.closest.len() - 1
     }
 }
 
@@ -440,32 +527,27 @@ impl<'a> Centres<'a> {
     }
 }
 
-/// Per-task buffers for [`ChunkScratch::distances`].
+/// Per-task buffer for [`ChunkScratch::distances`].
 #[derive(Default)]
 struct ChunkScratch {
-    points: Vec<f64>,
-    point_norms: Vec<f64>,
     products: Vec<f64>,
 }
 
 impl ChunkScratch {
-    /// Squared distances of each point of `chunk` to each centre (`rows × count`,
-    /// row-major) as `‖x‖² − 2 x·c + ‖c‖²`, the cross terms one matrix product;
-    /// clamped at zero against rounding.
-    fn distances<T: Coordinate>(&mut self, chunk: &[T], d: usize, centres: &Centres<'_>) -> &[f64] {
-        let rows = chunk.len() / d;
+    /// Squared distances of each point of `chunk` (points with their squared norms)
+    /// to each centre (`rows × count`, row-major) as `‖x‖² − 2 x·c + ‖c‖²`, the cross
+    /// terms one matrix product; clamped at zero against rounding.
+    fn distances(
+        &mut self,
+        (points, point_norms): (&[f64], &[f64]),
+        d: usize,
+        centres: &Centres<'_>,
+    ) -> &[f64] {
+        let rows = point_norms.len();
         let count = centres.count;
-        self.points.clear();
-        self.points.extend(chunk.iter().map(|v| v.to_f64()));
-        self.point_norms.clear();
-        self.point_norms.extend(
-            self.points
-                .chunks_exact(d)
-                .map(|p| p.iter().map(|v| v * v).sum::<f64>()),
-        );
         self.products.clear();
         self.products.resize(rows * count, 0.0);
-        let points = MatRef::from_row_major_slice(&self.points[..], rows, d);
+        let points = MatRef::from_row_major_slice(points, rows, d);
         let products = MatMut::from_column_major_slice_mut(&mut self.products[..], count, rows)
             .transpose_mut();
         matmul(
@@ -476,7 +558,7 @@ impl ChunkScratch {
             1.0,
             Par::Seq,
         );
-        for (row, &norm) in self.products.chunks_exact_mut(count).zip(&self.point_norms) {
+        for (row, &norm) in self.products.chunks_exact_mut(count).zip(point_norms) {
             for (value, &centre_norm) in row.iter_mut().zip(&centres.squared_norms) {
                 *value = (norm - 2.0 * *value + centre_norm).max(0.0);
             }
@@ -496,17 +578,6 @@ fn farthest_points(distances: &[f64], count: usize) -> Vec<usize> {
         }
     }
     best.into_iter().map(|(_, i)| i).collect()
-}
-
-fn squared_distance<T: Coordinate>(point: &[T], centre: &[f64]) -> f64 {
-    point
-        .iter()
-        .zip(centre)
-        .map(|(p, c)| {
-            let diff = p.to_f64() - c;
-            diff * diff
-        })
-        .sum()
 }
 
 fn sum_in_chunks(values: &[f64]) -> f64 {
@@ -581,13 +652,11 @@ mod tests {
         let centres = [[0.0, 0.0], [3.0, 0.0], [0.0, 3.0], [3.0, 3.0]];
         let (data, _) = blobs(&centres, 200, 5);
         let best = kmeans(&data, 2, &KMeansOptions::new(4, 9)).unwrap();
+        let wide = f32::as_f64_slice(&data);
         for restart in 0..10 {
             let mut rng = ChaCha8Rng::seed_from_u64(9);
             rng.set_stream(restart);
-            let points = Points {
-                data: &data[..],
-                n_dims: 2,
-            };
+            let points = Points::new(&wide, 2);
             let tolerance = 1e-4 * points.mean_variance();
             let seeds = points.kmeans_plus_plus(4, &mut rng);
             let single = points.lloyd(seeds, 4, 300, tolerance);
@@ -600,10 +669,7 @@ mod tests {
         // Two tight groups and one far outlier; a centre far from everything gets no
         // points on the first assignment and is moved onto the outlier.
         let data = [0.0f64, 0.0, 0.1, 0.0, 5.0, 0.0, 5.1, 0.0, 50.0, 0.0];
-        let points = Points {
-            data: &data[..],
-            n_dims: 2,
-        };
+        let points = Points::new(&data, 2);
         let start = vec![0.05, 0.0, 5.05, 0.0, -1000.0, 0.0];
         let result = points.lloyd(start, 3, 10, 0.0);
         assert_eq!(result.assignments, vec![0, 0, 1, 1, 2]);

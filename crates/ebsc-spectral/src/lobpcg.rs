@@ -11,8 +11,13 @@
 //!   costs a sparse product. Convergence is confirmed with an explicit `S X`.
 //!
 //! Memory: six `n × (k + guard)` blocks (`X, SX, P, SP, W, SW`), nothing `n × n`.
+//!
+//! Precision: at tolerances of [`SINGLE_PRECISION_TOLERANCE`] and above the blocks are
+//! f32 (sums of products over rows, the small Rayleigh–Ritz and SVQB problems, and the
+//! residual norms stay f64): rounding of ~1e-7 per value is far below the tolerance, and
+//! the dense block work, the larger part of the solver, moves half the bytes.
 
-use crate::block::{Block, combine_in_place, gram};
+use crate::block::{Block, BlockValue, combine_in_place, gram};
 use crate::eigen::{EigenError, EigenMethod, EigenOptions, Eigenpairs};
 use crate::normalized::{NormalizedAffinity, Precision};
 use faer::{Mat, MatRef, Side};
@@ -24,13 +29,15 @@ use rayon::prelude::*;
 /// lying in the span of the basis already, and dropped.
 const NEGLIGIBLE_SQUARED_NORM: f64 = 1e-20;
 /// SVQB drops directions whose eigenvalue in the unit-diagonal Gram matrix is below
-/// this fraction of the largest one.
+/// this fraction of the largest one, or below [`SVQB_DROP_ROUNDINGS`] roundings of the
+/// block's values, if that is more: a Gram matrix of f32 blocks resolves no finer.
 const SVQB_DROP: f64 = 1e-12;
+const SVQB_DROP_ROUNDINGS: f64 = 100.0;
 /// A second projection pass runs when the first left less than this much of a
 /// column's squared norm (it then lost orthogonality to rounding).
 const REORTHOGONALIZE_BELOW: f64 = 0.5;
-/// Sparse products gather f32 rows (f64 sums) when the tolerance is at least this:
-/// their relative error, ~1e-7, is then far below it.
+/// Blocks are f32, and sparse products gather f32 rows (f64 sums), when the tolerance
+/// is at least this: their relative error, ~1e-7, is then far below it.
 const SINGLE_PRECISION_TOLERANCE: f64 = 1e-6;
 /// Rows per parallel task of the residual computation.
 const ROWS_PER_TASK: usize = 2048;
@@ -41,12 +48,25 @@ pub(crate) fn lobpcg(
     k: usize,
     options: &EigenOptions,
 ) -> Result<Eigenpairs, EigenError> {
+    if options.tolerance >= SINGLE_PRECISION_TOLERANCE {
+        lobpcg_in::<f32>(operator, k, options)
+    } else {
+        lobpcg_in::<f64>(operator, k, options)
+    }
+}
+
+/// [`lobpcg`] with blocks of `T`.
+fn lobpcg_in<T: BlockValue>(
+    operator: &NormalizedAffinity<'_>,
+    k: usize,
+    options: &EigenOptions,
+) -> Result<Eigenpairs, EigenError> {
     let n = operator.n_nodes();
     let m = k + options.guard_vectors;
     let tolerance = options.tolerance;
 
     // X: orthonormal, then rotated to Ritz vectors of its own span.
-    let mut x = initial_block(operator, m, options.seed);
+    let mut x: Block<T> = initial_block(operator, m, options.seed);
     orthonormalize_against(&mut x, &[]);
     orthonormalize_against(&mut x, &[]);
     let mut ax = Block::zeros(n, m, m);
@@ -97,8 +117,7 @@ pub(crate) fn lobpcg(
                 0.0
             }
         });
-        combine_in_place(&mut [&mut w], &[], select.as_ref(), &[active.len()]);
-        orthonormalize_against(&mut w, &[&x, &p]);
+        next_search_directions(&mut w, select.as_ref(), &[&x, &p]);
         if w.width == 0 {
             break; // stagnation: the residuals lie in the current basis
         }
@@ -151,22 +170,31 @@ pub(crate) fn lobpcg(
 /// A start from label-propagation communities (`D^{1/2} 1_C` per community) was
 /// tried and removed: on planted partitions the propagation merged clusters and
 /// saved one iteration, less than its own cost.
-fn initial_block(operator: &NormalizedAffinity<'_>, m: usize, seed: u64) -> Block {
+fn initial_block<T: BlockValue>(
+    operator: &NormalizedAffinity<'_>,
+    m: usize,
+    seed: u64,
+) -> Block<T> {
     let n = operator.n_nodes();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut x = Block::random(n, m, &mut rng);
     for (x_row, &inv_sqrt_degree) in x.data.chunks_exact_mut(m).zip(operator.inv_sqrt_degrees()) {
-        x_row[0] = if inv_sqrt_degree > 0.0 {
+        x_row[0] = T::from_f64(if inv_sqrt_degree > 0.0 {
             1.0 / inv_sqrt_degree
         } else {
             0.0
-        };
+        });
     }
     x
 }
 
 /// `W = S X − X diag(θ)` (all columns of `X`); returns the column norms.
-fn residuals_into(x: &Block, ax: &Block, theta: &[f64], w: &mut Block) -> Vec<f64> {
+fn residuals_into<T: BlockValue>(
+    x: &Block<T>,
+    ax: &Block<T>,
+    theta: &[f64],
+    w: &mut Block<T>,
+) -> Vec<f64> {
     let (stride, width) = (x.stride, x.width);
     w.width = width;
     let chunk = ROWS_PER_TASK * stride;
@@ -183,8 +211,8 @@ fn residuals_into(x: &Block, ax: &Block, theta: &[f64], w: &mut Block) -> Vec<f6
                 .zip(ax_rows.chunks_exact(stride))
             {
                 for j in 0..width {
-                    let r = ax_row[j] - theta[j] * x_row[j];
-                    w_row[j] = r;
+                    let r = ax_row[j].to_f64() - theta[j] * x_row[j].to_f64();
+                    w_row[j] = T::from_f64(r);
                     squares[j] += r * r;
                 }
             }
@@ -200,10 +228,59 @@ fn residuals_into(x: &Block, ax: &Block, theta: &[f64], w: &mut Block) -> Vec<f6
     squares.into_iter().map(f64::sqrt).collect()
 }
 
+/// `W ← W · select` projected off the orthonormal `bases` and orthonormalised.
+///
+/// Residuals are nearly orthogonal to `X` already, so the projection usually removes
+/// little. Then one pass over the rows gives both the overlaps `O = Bᵀ W` and `Wᵀ W`,
+/// the projected Gram matrix follows in the small space as `Wᵀ W − Oᵀ O` (exact for
+/// orthonormal `B`, and accurate while little cancels), and one more pass applies the
+/// selection, projection and SVQB together. Where the projection removes more, the
+/// explicit passes of [`orthonormalize_against`] take over.
+fn next_search_directions<T: BlockValue>(
+    w: &mut Block<T>,
+    select: MatRef<'_, f64>,
+    bases: &[&Block<T>],
+) {
+    let bases: Vec<&Block<T>> = bases.iter().copied().filter(|b| b.width > 0).collect();
+    let width = select.ncols();
+    if width == 0 {
+        w.width = 0;
+        return;
+    }
+    let base_width: usize = bases.iter().map(|b| b.width).sum();
+    let mut left = bases.clone();
+    left.push(w);
+    let products = gram(&left, &[w], false);
+    let overlaps = products.subrows(0, base_width) * select;
+    let selected = select.transpose() * products.subrows(base_width, w.width) * select;
+    let projected = &selected - overlaps.transpose() * &overlaps;
+    let kept_most =
+        (0..width).all(|j| projected[(j, j)] >= REORTHOGONALIZE_BELOW * selected[(j, j)]);
+    let transform = if kept_most {
+        svqb(projected.as_ref(), block_drop::<T>())
+    } else {
+        Mat::identity(width, width)
+    };
+    let from_w = select * &transform;
+    let from_bases = &overlaps * &transform;
+    let coefficients = Mat::from_fn(w.width + base_width, transform.ncols(), |row, col| {
+        if row < w.width {
+            from_w[(row, col)]
+        } else {
+            -from_bases[(row - w.width, col)]
+        }
+    });
+    let new_width = coefficients.ncols();
+    combine_in_place(&mut [&mut *w], &bases, coefficients.as_ref(), &[new_width]);
+    if !kept_most {
+        orthonormalize_against(w, &bases);
+    }
+}
+
 /// Projects `block` off the orthonormal `bases` and orthonormalises it (SVQB),
 /// dropping dependent columns; a second pass when the first removed a lot.
-fn orthonormalize_against(block: &mut Block, bases: &[&Block]) {
-    let bases: Vec<&Block> = bases.iter().copied().filter(|b| b.width > 0).collect();
+fn orthonormalize_against<T: BlockValue>(block: &mut Block<T>, bases: &[&Block<T>]) {
+    let bases: Vec<&Block<T>> = bases.iter().copied().filter(|b| b.width > 0).collect();
     for _pass in 0..2 {
         let width = block.width;
         if width == 0 {
@@ -223,7 +300,7 @@ fn orthonormalize_against(block: &mut Block, bases: &[&Block]) {
         let g = gram(&[block], &[block], false);
         let smallest_diagonal = (0..width).map(|j| g[(j, j)]).fold(f64::INFINITY, f64::min);
         let largest_diagonal = (0..width).map(|j| g[(j, j)]).fold(0.0, f64::max);
-        let transform = svqb(g.as_ref());
+        let transform = svqb(g.as_ref(), block_drop::<T>());
         let new_width = transform.ncols();
         combine_in_place(&mut [&mut *block], &[], transform.as_ref(), &[new_width]);
         if smallest_diagonal >= REORTHOGONALIZE_BELOW * largest_diagonal {
@@ -232,10 +309,16 @@ fn orthonormalize_against(block: &mut Block, bases: &[&Block]) {
     }
 }
 
+/// The SVQB drop threshold for the Gram matrix of a block of `T`.
+fn block_drop<T: BlockValue>() -> f64 {
+    SVQB_DROP.max(SVQB_DROP_ROUNDINGS * T::EPSILON)
+}
+
 /// SVQB (Stathopoulos & Wu 2002): `T` with `(B T)ᵀ (B T) = I` for the block `B`
-/// whose Gram matrix is `g`; directions that are numerically dependent are dropped,
-/// so `T` may have fewer columns than `g`.
-fn svqb(g: MatRef<'_, f64>) -> Mat<f64> {
+/// whose Gram matrix is `g`; directions whose eigenvalue (unit diagonal) is below
+/// `drop` times the largest are numerically dependent and dropped, so `T` may have
+/// fewer columns than `g`.
+fn svqb(g: MatRef<'_, f64>, drop: f64) -> Mat<f64> {
     let width = g.nrows();
     let kept: Vec<usize> = (0..width)
         .filter(|&j| g[(j, j)] > NEGLIGIBLE_SQUARED_NORM)
@@ -250,7 +333,7 @@ fn svqb(g: MatRef<'_, f64>) -> Mat<f64> {
     let (values, vectors) = eigen_descending(scaled.as_ref(), kept.len());
     let largest = values[0].max(0.0);
     let directions: Vec<usize> = (0..values.len())
-        .filter(|&c| values[c] > SVQB_DROP * largest)
+        .filter(|&c| values[c] > drop * largest)
         .collect();
     let mut transform = Mat::zeros(width, directions.len());
     for (c, &d) in directions.iter().enumerate() {
@@ -279,7 +362,7 @@ fn p_directions(ritz: MatRef<'_, f64>, x_rows: usize, active: &[usize]) -> Mat<f
         z -= ritz * &overlap;
     }
     let g = z.transpose() * &z;
-    let transform = svqb(g.as_ref());
+    let transform = svqb(g.as_ref(), SVQB_DROP);
     z * transform
 }
 

@@ -61,8 +61,8 @@ fn panel_width(n: usize, width: usize, value_size: usize) -> usize {
     width.div_ceil(n_panels)
 }
 
-/// Element type of a gathered panel.
-trait PanelValue: Copy + Default + Send + Sync + 'static {
+/// Element type of a gathered panel, and of the blocks the product reads and writes.
+pub(crate) trait PanelValue: Copy + Default + Send + Sync + 'static {
     fn from_f64(value: f64) -> Self;
     fn to_f64(self) -> f64;
 }
@@ -141,16 +141,18 @@ impl<'g> NormalizedAffinity<'g> {
         self.apply_block_with(x, out, stride, width, Precision::Double);
     }
 
-    /// [`Self::apply_block`] with a choice of gather precision.
+    /// [`Self::apply_block`] with a choice of gather precision, for blocks of f64 or
+    /// f32 values.
     ///
     /// The product is memory-bound: every stored entry gathers one row of the block
     /// from a random place, so the bytes per row set the speed. The block is first
     /// copied as `D^{-1/2} x` into a panel of f64 or f32 rows padded to whole cache
     /// lines, in as few column panels as fit [`PANEL_BYTES`]; sums are f64 either way.
-    pub fn apply_block_with(
+    #[allow(private_bounds)]
+    pub fn apply_block_with<B: PanelValue>(
         &self,
-        x: &[f64],
-        out: &mut [f64],
+        x: &[B],
+        out: &mut [B],
         stride: usize,
         width: usize,
         precision: Precision,
@@ -173,18 +175,18 @@ impl<'g> NormalizedAffinity<'g> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match precision {
             Precision::Double => {
-                self.apply_in_panels::<f64>(x, out, stride, width, &mut panels.double);
+                self.apply_in_panels::<B, f64>(x, out, stride, width, &mut panels.double);
             }
             Precision::Single => {
-                self.apply_in_panels::<f32>(x, out, stride, width, &mut panels.single);
+                self.apply_in_panels::<B, f32>(x, out, stride, width, &mut panels.single);
             }
         }
     }
 
-    fn apply_in_panels<P: PanelValue>(
+    fn apply_in_panels<B: PanelValue, P: PanelValue>(
         &self,
-        x: &[f64],
-        out: &mut [f64],
+        x: &[B],
+        out: &mut [B],
         stride: usize,
         width: usize,
         storage: &mut Vec<P>,
@@ -210,7 +212,7 @@ impl<'g> NormalizedAffinity<'g> {
             macro_rules! fixed_width {
                 ($($w:literal)*) => {
                     match columns.len() {
-                        $($w => self.panel_product::<P, $w>(panel, panel_stride, out, stride, columns.start),)*
+                        $($w => self.panel_product::<B, P, $w>(panel, panel_stride, out, stride, columns.start),)*
                         _ => self.panel_product_dynamic(panel, panel_stride, out, stride, columns),
                     }
                 };
@@ -221,9 +223,9 @@ impl<'g> NormalizedAffinity<'g> {
     }
 
     /// `panel[i, ..] = d_i^{-1/2} x[i, columns]`.
-    fn scaled_panel<P: PanelValue>(
+    fn scaled_panel<B: PanelValue, P: PanelValue>(
         &self,
-        x: &[f64],
+        x: &[B],
         stride: usize,
         columns: Range<usize>,
         panel: &mut [P],
@@ -239,7 +241,7 @@ impl<'g> NormalizedAffinity<'g> {
                     let scale = self.inv_sqrt_degrees[row];
                     let x_row = &x[row * stride + columns.start..row * stride + columns.end];
                     for (p, &v) in panel_row.iter_mut().zip(x_row) {
-                        *p = P::from_f64(scale * v);
+                        *p = P::from_f64(scale * v.to_f64());
                     }
                 }
             });
@@ -247,11 +249,11 @@ impl<'g> NormalizedAffinity<'g> {
 
     /// `out[i, first_column..+W] = d_i^{-1/2} Σ_j w_ij panel[j, ..W]`, for a panel of
     /// compile-time width `W`.
-    fn panel_product<P: PanelValue, const W: usize>(
+    fn panel_product<B: PanelValue, P: PanelValue, const W: usize>(
         &self,
         panel: &[P],
         panel_stride: usize,
-        out: &mut [f64],
+        out: &mut [B],
         stride: usize,
         first_column: usize,
     ) {
@@ -284,18 +286,18 @@ impl<'g> NormalizedAffinity<'g> {
                     }
                     let scale = self.inv_sqrt_degrees[row];
                     for (o, s) in out_row[first_column..first_column + W].iter_mut().zip(sum) {
-                        *o = scale * s;
+                        *o = B::from_f64(scale * s);
                     }
                 }
             });
     }
 
     /// [`Self::panel_product`] for a panel width known only at run time.
-    fn panel_product_dynamic<P: PanelValue>(
+    fn panel_product_dynamic<B: PanelValue, P: PanelValue>(
         &self,
         panel: &[P],
         panel_stride: usize,
-        out: &mut [f64],
+        out: &mut [B],
         stride: usize,
         columns: Range<usize>,
     ) {
@@ -305,12 +307,12 @@ impl<'g> NormalizedAffinity<'g> {
         let width = columns.len();
         out.par_chunks_mut(stride * ROWS_PER_TASK)
             .enumerate()
-            .for_each(|(task, out_rows)| {
+            .for_each_init(Vec::new, |sums: &mut Vec<f64>, (task, out_rows)| {
                 let first_row = task * ROWS_PER_TASK;
                 for (local, out_row) in out_rows.chunks_exact_mut(stride).enumerate() {
                     let row = first_row + local;
-                    let out_row = &mut out_row[columns.clone()];
-                    out_row.fill(0.0);
+                    sums.clear();
+                    sums.resize(width, 0.0);
                     for e in offsets[row]..offsets[row + 1] {
                         if let Some(&ahead) = cols.get(e + PREFETCH_DISTANCE) {
                             let ahead = &panel[ahead as usize * panel_stride..];
@@ -320,13 +322,13 @@ impl<'g> NormalizedAffinity<'g> {
                         }
                         let weight = f64::from(weights[e]);
                         let source = cols[e] as usize * panel_stride;
-                        for (o, &v) in out_row.iter_mut().zip(&panel[source..source + width]) {
-                            *o += weight * v.to_f64();
+                        for (s, &v) in sums.iter_mut().zip(&panel[source..source + width]) {
+                            *s += weight * v.to_f64();
                         }
                     }
                     let scale = self.inv_sqrt_degrees[row];
-                    for o in out_row.iter_mut() {
-                        *o *= scale;
+                    for (o, &s) in out_row[columns.clone()].iter_mut().zip(sums.iter()) {
+                        *o = B::from_f64(scale * s);
                     }
                 }
             });

@@ -127,9 +127,6 @@ pub fn spectral_clustering(
     normalize_rows(&mut embedding, dims);
 
     let started = Instant::now();
-    // k-means on f32 coordinates: rows have unit norm, f32 resolves them far below
-    // any cluster separation, and halves the memory traffic.
-    let coordinates: Vec<f32> = embedding.par_iter().map(|&v| v as f32).collect();
     let kmeans_options = KMeansOptions {
         n_clusters: k,
         restarts: options.kmeans_restarts,
@@ -137,7 +134,7 @@ pub fn spectral_clustering(
         tolerance: options.kmeans_tolerance,
         seed: options.kmeans_seed,
     };
-    let clustering = kmeans(&coordinates, dims, &kmeans_options)?;
+    let clustering = kmeans(&embedding, dims, &kmeans_options)?;
     let kmeans_time = started.elapsed();
 
     Ok(SpectralResult {
