@@ -27,7 +27,7 @@ fi
 anchor_versions=$("$venv/bin/python" -c 'import scipy, sklearn, numpy; print(f"SciPy {scipy.__version__}, scikit-learn {sklearn.__version__}, NumPy {numpy.__version__}")')
 
 repeats=${CLUSTER_REPEATS:-3}
-median() { python3 -c "import statistics,sys; print(statistics.median(float(v) for v in sys.argv[1:]))" "$@"; }
+median() { python3 -c "import statistics,sys; print(round(statistics.median(float(v) for v in sys.argv[1:]), 3))" "$@"; }
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 echo "### cluster vs SciPy/scikit-learn ($anchor_versions)"
@@ -36,11 +36,21 @@ echo "Median of $repeats runs per side, ours and the anchor alternating; runs in
 echo
 echo "| N | ours: wall (s) | ours: peak RSS (MiB) | ours: NMI | anchor: in-script (s) | anchor: wall (s) | anchor: peak RSS (MiB) | anchor: NMI | speed-up (anchor in-script / ours wall) |"
 echo "|---|---|---|---|---|---|---|---|---|"
+# Phase splits (medians over the runs) go in a second table after the first.
+phase_rows=()
+# Median of each phase over JSON objects, one per line: "name 0.123, ...".
+phase_medians() { python3 -c "
+import json, statistics, sys
+runs = [json.loads(line) for line in sys.stdin if line.strip()]
+order = ['read', 'graph', 'eigen', 'kmeans', 'metrics', 'figures', 'write']
+keys = [k for k in runs[0] if k.endswith('_s') and k != 'total_s'] or sorted(runs[0], key=lambda k: order.index(k) if k in order else len(order))
+print(', '.join(f'{k.removesuffix(\"_s\")} {statistics.median(r[k] for r in runs):.3f}' for k in keys))"; }
 
 for n in $sizes; do
     graph="$runs/planted-$n"
     target/release/examples/planted_parquet "$n" "$graph" 0 2>/dev/null
     ours_walls=() ours_rsss=() anchor_totals=() anchor_walls=() anchor_rsss=()
+    : >"$runs/ours-phases" ; : >"$runs/anchor-phases"
     for _ in $(seq "$repeats"); do
         rm -rf "$graph/out"
         timed "$runs/ours.log" target/release/ebsc-cluster --affinity "$graph/affinity.parquet" \
@@ -49,7 +59,8 @@ for n in $sizes; do
         ours_rsss+=("$(rss_mib "$runs/ours.log")")
         ours_nmi=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['nmi'], 6))" "$graph/out/metrics.json")
         # Our phase split, as the anchor prints its own (figures included: PNG and SVG).
-        echo "ours phases at N=$n: $(python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['timings']; print(', '.join(f'{k} {v:.3f}' for k, v in t.items()))" "$graph/out/metrics.json")" >&2
+        python3 -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))['timings']))" \
+            "$graph/out/metrics.json" >>"$runs/ours-phases"
 
         timed "$runs/anchor.log" "$venv/bin/python" scripts/bench/spectral_anchor.py \
             "$graph/affinity.parquet" "$graph/samples.parquet" 10
@@ -58,12 +69,21 @@ for n in $sizes; do
         anchor_nmi=$(json_field "$anchor_json" nmi)
         anchor_walls+=("$(wall_s "$runs/anchor.log")")
         anchor_rsss+=("$(rss_mib "$runs/anchor.log")")
-        echo "anchor phases at N=$n: $anchor_json" >&2
+        echo "$anchor_json" >>"$runs/anchor-phases"
     done
     ours_wall=$(median "${ours_walls[@]}")
     anchor_total=$(median "${anchor_totals[@]}")
     ratio=$(python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}×')" "$anchor_total" "$ours_wall")
     echo "| $n | $ours_wall [${ours_walls[*]}] | $(median "${ours_rsss[@]}") | $ours_nmi | $anchor_total [${anchor_totals[*]}] | $(median "${anchor_walls[@]}") | $(median "${anchor_rsss[@]}") | $anchor_nmi | $ratio |"
+    phase_rows+=("| $n | $(phase_medians <"$runs/ours-phases") | $(phase_medians <"$runs/anchor-phases") |")
     rm -rf "$graph"
 done
+echo
+echo "Phases, medians over the same runs (s). Ours: the stage's own timings (figures: four PNG + SVG"
+echo "pairs; write: assignments.parquet). Anchor: read = Parquet read and CSR build, eigsh includes"
+echo "forming D^-1/2 W D^-1/2."
+echo
+echo "| N | ours | anchor |"
+echo "|---|---|---|"
+printf '%s\n' "${phase_rows[@]}"
 echo
