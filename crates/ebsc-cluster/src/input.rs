@@ -77,28 +77,23 @@ pub enum CountSource {
 }
 
 /// The graph and what building it did, with every error naming `path`.
+/// Takes the triplets: sorted ones become the graph's arrays without a copy.
 pub fn build_graph(
     path: &Path,
-    triplets: &Triplets,
+    triplets: Triplets,
     n_samples: usize,
     count_source: &CountSource,
     symmetrize: bool,
     mode: Mode,
 ) -> anyhow::Result<(SparseGraph, BuildReport)> {
-    check_implied_count(path, triplets, n_samples, count_source)?;
+    check_implied_count(path, &triplets, n_samples, count_source)?;
     let symmetry = if symmetrize {
         Symmetry::Symmetrize
     } else {
         Symmetry::Require
     };
-    SparseGraph::from_triplets(
-        n_samples,
-        &triplets.rows,
-        &triplets.cols,
-        &triplets.values,
-        symmetry,
-    )
-    .map_err(|error| {
+    let Triplets { rows, cols, values } = triplets;
+    SparseGraph::from_owned_triplets(n_samples, rows, cols, values, symmetry).map_err(|error| {
         let hint = match (&error, count_source) {
             (GraphError::NotSymmetric { .. }, _) => format!("; {}", mode.symmetrize_hint()),
             (GraphError::IndexOutOfRange { .. }, CountSource::Labels(labels)) => format!(
@@ -125,7 +120,7 @@ mod tests {
         let t = triplets(entries);
         build_graph(
             Path::new("g.parquet"),
-            &t,
+            t,
             n,
             &CountSource::MaxIndex,
             symmetrize,
@@ -152,7 +147,7 @@ mod tests {
         // largest index + 1, so no index is out of range).
         let err = build_graph(
             Path::new("g.parquet"),
-            &triplets(&[(0, 5, 1.0)]),
+            triplets(&[(0, 5, 1.0)]),
             3,
             &CountSource::Labels(PathBuf::from("samples.parquet")),
             false,
@@ -204,7 +199,7 @@ mod tests {
         let n = n_samples_from_triplets(&t);
         let built = build_graph(
             Path::new("g.parquet"),
-            &t,
+            t,
             n,
             &CountSource::MaxIndex,
             false,
@@ -215,7 +210,7 @@ mod tests {
         let n = n_samples_from_triplets(&t);
         let err = build_graph(
             Path::new("g.parquet"),
-            &t,
+            t,
             n,
             &CountSource::MaxIndex,
             false,

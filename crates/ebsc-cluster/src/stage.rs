@@ -116,16 +116,21 @@ pub fn cluster_stage(
     if let Some(warning) = config.eigenvector_warning() {
         sink.log(&warning);
     }
-    let checked = graph_phase(sink, inputs, config, read.graph_input(), &mut timings)?;
-    // The triplets are the graph's size again (240 MB at 20M entries): gone before the
-    // eigensolver and k-means allocate theirs.
     let Read {
         labels,
         class_names,
         triplets,
-        ..
+        n_samples,
+        count_source,
     } = read;
-    drop(triplets);
+    // The graph takes the triplets' arrays, so they are not held beside it.
+    let checked = graph_phase(
+        sink,
+        inputs,
+        config,
+        (triplets, n_samples, &count_source),
+        &mut timings,
+    )?;
     let clustering = cluster_phase(
         sink,
         &checked.graph,
@@ -172,12 +177,6 @@ struct Read {
     triplets: Triplets,
     n_samples: usize,
     count_source: CountSource,
-}
-
-impl Read {
-    fn graph_input(&self) -> (&Triplets, usize, &CountSource) {
-        (&self.triplets, self.n_samples, &self.count_source)
-    }
 }
 
 /// The labels (when given) and the affinity triplets; the sample count from the labels
@@ -227,7 +226,7 @@ fn graph_phase(
     sink: &dyn Sink,
     inputs: &Inputs,
     config: &ClusterConfig,
-    (triplets, n_samples, count_source): (&Triplets, usize, &CountSource),
+    (triplets, n_samples, count_source): (Triplets, usize, &CountSource),
     timings: &mut Timings,
 ) -> anyhow::Result<CheckedGraph> {
     let started = Instant::now();

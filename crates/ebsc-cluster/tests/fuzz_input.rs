@@ -37,7 +37,7 @@ fn read_and_build(path: &Path) -> anyhow::Result<()> {
     let n_samples = input::n_samples_from_triplets(&triplets);
     input::build_graph(
         path,
-        &triplets,
+        triplets.clone(),
         n_samples,
         &CountSource::MaxIndex,
         true,
@@ -45,7 +45,7 @@ fn read_and_build(path: &Path) -> anyhow::Result<()> {
     )?;
     input::build_graph(
         path,
-        &triplets,
+        triplets,
         8,
         &CountSource::Labels(path.with_file_name("samples.parquet")),
         false,
@@ -257,7 +257,7 @@ fn a_stray_huge_index_without_labels_is_refused_before_building_the_graph() {
     let (result, largest) = largest_allocation(|| {
         input::build_graph(
             &path,
-            &triplets,
+            triplets.clone(),
             n_samples,
             &CountSource::MaxIndex,
             false,

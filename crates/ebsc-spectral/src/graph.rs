@@ -6,6 +6,7 @@
 //! degrees and every sum over a row are accumulated in `f64`.
 
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// Relative tolerance of the symmetry check: `|w_ij − w_ji| ≤ tol · max(w_ij, w_ji)`.
 /// Pairs that differ within it are replaced by their mean, so the stored graph is
@@ -87,6 +88,40 @@ impl SparseGraph {
         values: &[f32],
         symmetry: Symmetry,
     ) -> Result<(Self, BuildReport), GraphError> {
+        Self::build(
+            n_nodes,
+            rows,
+            Cow::Borrowed(cols),
+            Cow::Borrowed(values),
+            symmetry,
+        )
+    }
+
+    /// [`Self::from_triplets`] taking the columns: triplets already in CSR order (the
+    /// pipeline's Parquet files are) become the graph's arrays without a copy.
+    pub fn from_owned_triplets(
+        n_nodes: usize,
+        rows: Vec<u32>,
+        cols: Vec<u32>,
+        values: Vec<f32>,
+        symmetry: Symmetry,
+    ) -> Result<(Self, BuildReport), GraphError> {
+        Self::build(
+            n_nodes,
+            &rows,
+            Cow::Owned(cols),
+            Cow::Owned(values),
+            symmetry,
+        )
+    }
+
+    fn build(
+        n_nodes: usize,
+        rows: &[u32],
+        cols: Cow<'_, [u32]>,
+        values: Cow<'_, [f32]>,
+        symmetry: Symmetry,
+    ) -> Result<(Self, BuildReport), GraphError> {
         if rows.len() != cols.len() || rows.len() != values.len() {
             return Err(GraphError::LengthMismatch {
                 rows: rows.len(),
@@ -97,18 +132,18 @@ impl SparseGraph {
         if n_nodes > u32::MAX as usize {
             return Err(GraphError::TooManyNodes { n_nodes });
         }
-        validate_triplets(n_nodes, rows, cols, values)?;
+        let canonical = check_triplets(n_nodes, rows, &cols, &values)?;
 
         let mut report = BuildReport {
             n_triplets: rows.len(),
             ..BuildReport::default()
         };
-        let mut graph = if is_canonical(rows, cols, values) {
+        let mut graph = if canonical {
             // Already CSR order (the pipeline's Parquet files are sorted by schema):
             // nothing to sort, merge or drop.
-            csr_from_sorted(n_nodes, rows, cols, values)
+            csr_from_sorted(n_nodes, rows, cols.into_owned(), values.into_owned())
         } else {
-            let (mut graph, self_loops) = scatter_by_row(n_nodes, rows, cols, values);
+            let (mut graph, self_loops) = scatter_by_row(n_nodes, rows, &cols, &values);
             report.self_loops_dropped = self_loops;
             let (duplicates, zeros) = graph.sort_and_merge_rows();
             report.duplicates_summed = duplicates;
@@ -465,23 +500,47 @@ fn validate_triplets(
     bad.map_or(Ok(()), Err)
 }
 
-/// Whether the triplets are already in CSR form: sorted by (row, col) without
-/// repeats, no self loops, no zero weights (validated: finite, non-negative).
-fn is_canonical(rows: &[u32], cols: &[u32], values: &[f32]) -> bool {
-    let entries_ok = (0..rows.len())
-        .into_par_iter()
-        .with_min_len(1 << 16)
-        .all(|t| rows[t] != cols[t] && values[t] != 0.0);
-    let ordered = (1..rows.len())
-        .into_par_iter()
-        .with_min_len(1 << 16)
-        .all(|t| (rows[t - 1], cols[t - 1]) < (rows[t], cols[t]));
-    entries_ok && ordered
+/// One pass over the triplets: every index below `n_nodes` and every weight finite and
+/// non-negative (else the first offending triplet, from [`validate_triplets`]), and
+/// whether they are canonical: strictly increasing `(row, col)`, no self loops, no zeros.
+fn check_triplets(
+    n_nodes: usize,
+    rows: &[u32],
+    cols: &[u32],
+    values: &[f32],
+) -> Result<bool, GraphError> {
+    const CHUNK: usize = 1 << 16;
+    let (valid, canonical) = rows
+        .par_chunks(CHUNK)
+        .zip(cols.par_chunks(CHUNK))
+        .zip(values.par_chunks(CHUNK))
+        .enumerate()
+        .map(|(chunk, ((r, c), v))| {
+            let (mut valid, mut canonical) = (true, true);
+            for t in 0..r.len() {
+                let (row, col, value) = (r[t], c[t], v[t]);
+                valid &= (row as usize) < n_nodes
+                    && (col as usize) < n_nodes
+                    && value.is_finite()
+                    && value >= 0.0;
+                canonical &= row != col && value != 0.0;
+            }
+            // Order within the chunk, and against the previous chunk's last triplet.
+            let start = (chunk * CHUNK).max(1);
+            let end = chunk * CHUNK + r.len();
+            let ordered = (start..end).all(|t| (rows[t - 1], cols[t - 1]) < (rows[t], cols[t]));
+            (valid, canonical && ordered)
+        })
+        .reduce(|| (true, true), |a, b| (a.0 && b.0, a.1 && b.1));
+    if !valid {
+        validate_triplets(n_nodes, rows, cols, values)?;
+    }
+    Ok(canonical)
 }
 
-/// CSR straight from canonical triplets ([`is_canonical`]): row offsets by binary
+/// CSR straight from canonical triplets ([`check_triplets`]): row offsets by binary
 /// search of the sorted row column, columns and weights copied as they are.
-fn csr_from_sorted(n_nodes: usize, rows: &[u32], cols: &[u32], values: &[f32]) -> SparseGraph {
+fn csr_from_sorted(n_nodes: usize, rows: &[u32], cols: Vec<u32>, values: Vec<f32>) -> SparseGraph {
     let row_offsets = (0..n_nodes + 1)
         .into_par_iter()
         .with_min_len(ROWS_PER_TASK)
@@ -490,8 +549,8 @@ fn csr_from_sorted(n_nodes: usize, rows: &[u32], cols: &[u32], values: &[f32]) -
     SparseGraph {
         n_nodes,
         row_offsets,
-        col_indices: cols.to_vec(),
-        weights: values.to_vec(),
+        col_indices: cols,
+        weights: values,
     }
 }
 
@@ -835,14 +894,42 @@ mod tests {
         let rows: Vec<u32> = sorted.iter().map(|t| t.0).collect();
         let cols: Vec<u32> = sorted.iter().map(|t| t.1).collect();
         let values: Vec<f32> = sorted.iter().map(|t| t.2).collect();
-        assert!(is_canonical(&rows, &cols, &values));
+        assert!(check_triplets(600, &rows, &cols, &values).unwrap());
         let (fast, fast_report) = build(600, &sorted, Symmetry::Require).unwrap();
+        // Owned columns give the same graph.
+        let (owned, owned_report) =
+            SparseGraph::from_owned_triplets(600, rows, cols, values, Symmetry::Require).unwrap();
+        assert_eq!(owned, fast);
+        assert_eq!(owned_report, fast_report);
         // Reversed order is not canonical: the general path (scatter, sort, merge).
         let reversed: Vec<_> = sorted.iter().rev().copied().collect();
         let (general, general_report) = build(600, &reversed, Symmetry::Require).unwrap();
         assert_eq!(fast, general);
         assert_eq!(fast_report, general_report);
         assert_eq!(fast.n_stored_entries(), sorted.len());
+    }
+
+    #[test]
+    fn triplet_check_sees_across_its_chunks() {
+        // One entry per row, (t, t + 1): canonical, over two chunks of the check.
+        let n = 70_001;
+        let rows: Vec<u32> = (0..n as u32 - 1).collect();
+        let cols: Vec<u32> = (1..n as u32).collect();
+        let mut values = vec![1.0f32; n - 1];
+        assert!(check_triplets(n, &rows, &cols, &values).unwrap());
+        // A repeat exactly where the second chunk starts is not canonical.
+        let (mut rows_repeat, mut cols_repeat) = (rows.clone(), cols.clone());
+        rows_repeat[1 << 16] = rows_repeat[(1 << 16) - 1];
+        cols_repeat[1 << 16] = cols_repeat[(1 << 16) - 1];
+        assert!(!check_triplets(n, &rows_repeat, &cols_repeat, &values).unwrap());
+        // A bad weight in the second chunk is reported as itself.
+        values[69_000] = f32::NAN;
+        match check_triplets(n, &rows, &cols, &values) {
+            Err(GraphError::InvalidWeight { row, col, .. }) => {
+                assert_eq!((row, col), (69_000, 69_001))
+            }
+            other => panic!("expected an invalid weight, got {other:?}"),
+        }
     }
 
     #[test]
@@ -859,7 +946,7 @@ mod tests {
         let rows: Vec<u32> = triplets.iter().map(|t| t.0).collect();
         let cols: Vec<u32> = triplets.iter().map(|t| t.1).collect();
         let values: Vec<f32> = triplets.iter().map(|t| t.2).collect();
-        assert!(!is_canonical(&rows, &cols, &values));
+        assert!(!check_triplets(3, &rows, &cols, &values).unwrap());
         let (graph, report) = build(3, &triplets, Symmetry::Require).unwrap();
         assert_eq!(report.duplicates_summed, 1);
         assert_eq!(report.self_loops_dropped, 1);
@@ -891,14 +978,14 @@ mod tests {
         let rows: Vec<u32> = triplets.iter().map(|t| t.0).collect();
         let cols: Vec<u32> = triplets.iter().map(|t| t.1).collect();
         let values: Vec<f32> = triplets.iter().map(|t| t.2).collect();
-        let graph = csr_from_sorted(600, &rows, &cols, &values);
+        let graph = csr_from_sorted(600, &rows, cols, values);
         let mut transposed_triplets: Vec<(u32, u32, f32)> =
             triplets.iter().map(|&(r, c, w)| (c, r, w)).collect();
         transposed_triplets.sort_by_key(|&(r, c, _)| (r, c));
         let t_rows: Vec<u32> = transposed_triplets.iter().map(|t| t.0).collect();
         let t_cols: Vec<u32> = transposed_triplets.iter().map(|t| t.1).collect();
         let t_values: Vec<f32> = transposed_triplets.iter().map(|t| t.2).collect();
-        let expected = csr_from_sorted(600, &t_rows, &t_cols, &t_values);
+        let expected = csr_from_sorted(600, &t_rows, t_cols, t_values);
         for threads in [1, 2, 3, 7] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -911,7 +998,7 @@ mod tests {
             );
         }
         // And on a graph smaller than the thread count.
-        let tiny = csr_from_sorted(2, &[0], &[1], &[3.0]);
+        let tiny = csr_from_sorted(2, &[0], vec![1], vec![3.0]);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(7)
             .build()
