@@ -10,6 +10,9 @@
 #   CLUSTER_SIZES="70000 1000000"   sizes to run
 #   CLUSTER_REPEATS=3               runs per side; the table gives medians
 #   ANCHOR_VENV=DIR                 reuse a venv with numpy scipy scikit-learn pyarrow
+#   CLUSTER_SETTLE=1                seconds of pause before every timed run, either side, so
+#                                   that the previous process's exit (freeing up to 1.5 GiB)
+#                                   is not timed as part of the next run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/bench/common.sh
@@ -27,12 +30,13 @@ fi
 anchor_versions=$("$venv/bin/python" -c 'import scipy, sklearn, numpy; print(f"SciPy {scipy.__version__}, scikit-learn {sklearn.__version__}, NumPy {numpy.__version__}")')
 
 repeats=${CLUSTER_REPEATS:-3}
+settle=${CLUSTER_SETTLE:-1}
 median() { python3 -c "import statistics,sys; print(round(statistics.median(float(v) for v in sys.argv[1:]), 3))" "$@"; }
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 echo "### cluster vs SciPy/scikit-learn ($anchor_versions)"
 echo
-echo "Median of $repeats runs per side, ours and the anchor alternating; runs in brackets."
+echo "Median of $repeats runs per side, ours and the anchor alternating, each after a ${settle} s pause; runs in brackets."
 echo
 echo "| N | ours: wall (s) | ours: peak RSS (MiB) | ours: NMI | anchor: in-script (s) | anchor: wall (s) | anchor: peak RSS (MiB) | anchor: NMI | speed-up (anchor in-script / ours wall) |"
 echo "|---|---|---|---|---|---|---|---|---|"
@@ -53,6 +57,7 @@ for n in $sizes; do
     : >"$runs/ours-phases" ; : >"$runs/anchor-phases"
     for _ in $(seq "$repeats"); do
         rm -rf "$graph/out"
+        sleep "$settle"
         timed "$runs/ours.log" target/release/ebsc-cluster --affinity "$graph/affinity.parquet" \
             --labels "$graph/samples.parquet" --n-clusters 10 --out "$graph/out" --progress none
         ours_walls+=("$(wall_s "$runs/ours.log")")
@@ -62,6 +67,7 @@ for n in $sizes; do
         python3 -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))['timings']))" \
             "$graph/out/metrics.json" >>"$runs/ours-phases"
 
+        sleep "$settle"
         timed "$runs/anchor.log" "$venv/bin/python" scripts/bench/spectral_anchor.py \
             "$graph/affinity.parquet" "$graph/samples.parquet" 10
         anchor_json=$(tail -n 1 "$runs/anchor.log.out")

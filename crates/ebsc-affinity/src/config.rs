@@ -3,7 +3,8 @@
 //! ```toml
 //! [affinity]
 //! top_k = 20               # coefficients kept per row, largest |c| first
-//! block_size = 4096        # rows and columns per block: memory O(N·top_k + block²)
+//! block_size = 4096        # rows per block, against columns in tiles of at most 2048:
+//!                          # memory O(N·top_k + block²)
 //! normalize_rows = true    # L2-normalise each row of C before building the graph
 //! affinity = "symmetric"   # W = (|C| + |C|ᵀ)/2, or "knn": a cosine kNN graph on rows of C
 //! knn_k = 3                # neighbours per row, only with affinity = "knn"
