@@ -238,13 +238,17 @@ mod tests {
         smallest.min(1.0).acos()
     }
 
+    /// `(n, blocks, within_fraction, k, seed)` of [`random_graph`] cases the iterative
+    /// solver is checked on against the dense one.
+    const RANDOM_GRAPHS: [(usize, usize, f64, usize, u64); 3] = [
+        (300, 4, 0.8, 4, 1),
+        (1000, 1, 0.0, 3, 2),
+        (2000, 10, 0.8, 10, 4),
+    ];
+
     #[test]
     fn lobpcg_matches_dense_on_random_graphs() {
-        for (n, n_blocks, within_fraction, k, seed) in [
-            (300, 4, 0.8, 4, 1),
-            (1000, 1, 0.0, 3, 2),
-            (2000, 10, 0.8, 10, 4),
-        ] {
+        for (n, n_blocks, within_fraction, k, seed) in RANDOM_GRAPHS {
             let graph = random_graph(n, n_blocks, within_fraction, seed);
             let operator = NormalizedAffinity::new(&graph);
             let dense = top_eigenpairs(&operator, k, &options(EigenMethod::Dense)).unwrap();
@@ -273,11 +277,7 @@ mod tests {
             defaults.tolerance >= 1e-6,
             "the f32 path is not the default"
         );
-        for (n, n_blocks, within_fraction, k, seed) in [
-            (300, 4, 0.8, 4, 1),
-            (1000, 1, 0.0, 3, 2),
-            (2000, 10, 0.8, 10, 4),
-        ] {
+        for (n, n_blocks, within_fraction, k, seed) in RANDOM_GRAPHS {
             let graph = random_graph(n, n_blocks, within_fraction, seed);
             let operator = NormalizedAffinity::new(&graph);
             let dense = top_eigenpairs(&operator, k, &options(EigenMethod::Dense)).unwrap();
