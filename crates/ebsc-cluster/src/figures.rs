@@ -78,9 +78,13 @@ pub fn draw(data: &FigureData) -> anyhow::Result<Vec<(Artifact, Figure)>> {
         running
             .into_iter()
             .map(|(artifact, thread)| {
-                let figure = thread
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("drawing {} panicked", artifact.file))??;
+                let figure = thread.join().map_err(|payload| {
+                    anyhow::anyhow!(
+                        "drawing {} panicked: {}",
+                        artifact.file,
+                        ebsc_io::triplets::panic_message(payload.as_ref())
+                    )
+                })??;
                 Ok((artifact, figure))
             })
             .collect()

@@ -48,18 +48,20 @@ pub(crate) fn lobpcg(
     k: usize,
     options: &EigenOptions,
 ) -> Result<Eigenpairs, EigenError> {
+    // One decision for both: f32 blocks go with f32 gathers, f64 blocks with f64 ones.
     if options.tolerance >= SINGLE_PRECISION_TOLERANCE {
-        lobpcg_in::<f32>(operator, k, options)
+        lobpcg_in::<f32>(operator, k, options, Precision::Single)
     } else {
-        lobpcg_in::<f64>(operator, k, options)
+        lobpcg_in::<f64>(operator, k, options, Precision::Double)
     }
 }
 
-/// [`lobpcg`] with blocks of `T`.
+/// [`lobpcg`] with blocks of `T` and sparse-product gathers of `precision`.
 fn lobpcg_in<T: BlockValue>(
     operator: &NormalizedAffinity<'_>,
     k: usize,
     options: &EigenOptions,
+    precision: Precision,
 ) -> Result<Eigenpairs, EigenError> {
     let n = operator.n_nodes();
     let m = k + options.guard_vectors;
@@ -70,11 +72,6 @@ fn lobpcg_in<T: BlockValue>(
     orthonormalize_against(&mut x, &[]);
     orthonormalize_against(&mut x, &[]);
     let mut ax = Block::zeros(n, m, m);
-    let precision = if tolerance >= SINGLE_PRECISION_TOLERANCE {
-        Precision::Single
-    } else {
-        Precision::Double
-    };
     operator.apply_block_with(&x.data, &mut ax.data, m, m, precision);
     let g = gram(&[&x], &[&ax], true);
     let (mut theta, y) = eigen_descending(g.as_ref(), m);

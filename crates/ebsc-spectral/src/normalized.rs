@@ -61,10 +61,17 @@ fn panel_width(n: usize, width: usize, value_size: usize) -> usize {
     width.div_ceil(n_panels)
 }
 
-/// Element type of a gathered panel, and of the blocks the product reads and writes.
-pub(crate) trait PanelValue: Copy + Default + Send + Sync + 'static {
+/// Element type of a gathered panel, and of the blocks the product reads and writes:
+/// `f32` or `f64` (sealed: the product's sums assume one of the two).
+pub trait PanelValue: sealed::Sealed + Copy + Default + Send + Sync + 'static {
     fn from_f64(value: f64) -> Self;
     fn to_f64(self) -> f64;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
 }
 
 impl PanelValue for f64 {
@@ -148,7 +155,6 @@ impl<'g> NormalizedAffinity<'g> {
     /// from a random place, so the bytes per row set the speed. The block is first
     /// copied as `D^{-1/2} x` into a panel of f64 or f32 rows padded to whole cache
     /// lines, in as few column panels as fit [`PANEL_BYTES`]; sums are f64 either way.
-    #[allow(private_bounds)]
     pub fn apply_block_with<B: PanelValue>(
         &self,
         x: &[B],
