@@ -110,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (scores, _) = evaluate(&labels, &clustering.assignments)?;
     println!(
-        "n={n_nodes} wall: build={:.2}s eigen={:.2}s kmeans={:.2}s eigen+kmeans={:.2}s | cpu: build={:.2}s eigen={:.2}s kmeans={:.2}s | NMI={:.4} ACC={:.4}",
+        "n={n_nodes} wall: build={:.3}s eigen={:.3}s kmeans={:.3}s eigen+kmeans={:.3}s | cpu: build={:.3}s eigen={:.3}s kmeans={:.3}s | NMI={:.4} ACC={:.4}",
         build_time.as_secs_f64(),
         eigen_time.as_secs_f64(),
         kmeans_time.as_secs_f64(),
