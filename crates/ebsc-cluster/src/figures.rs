@@ -141,14 +141,17 @@ pub fn grouped_positions(group: &[i64]) -> Vec<u32> {
 pub fn affinity_bins(graph: &SparseGraph, group: &[i64]) -> (usize, Vec<f64>) {
     let n = graph.n_nodes().max(1);
     let bins = n.min(MAX_AFFINITY_BINS);
-    let position = grouped_positions(group);
-    let bin = |node: usize| position[node] as usize * bins / n;
+    // Each node's bin, computed once: the loop below meets every node ~degree times.
+    let bin: Vec<u32> = grouped_positions(group)
+        .into_iter()
+        .map(|position| (position as usize * bins / n) as u32)
+        .collect();
     let mut sums = vec![0f64; bins * bins];
-    for node in 0..graph.n_nodes() {
-        let row = bin(node) * bins;
+    for (node, &node_bin) in bin.iter().enumerate() {
+        let row = &mut sums[node_bin as usize * bins..(node_bin as usize + 1) * bins];
         let (cols, weights) = graph.row(node);
         for (&col, &weight) in cols.iter().zip(weights) {
-            sums[row + bin(col as usize)] += f64::from(weight);
+            row[bin[col as usize] as usize] += f64::from(weight);
         }
     }
     (bins, sums)
