@@ -12,6 +12,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::borrow::Cow;
 
+use crate::simd;
+
 /// Points per parallel task.
 const POINTS_PER_TASK: usize = 4096;
 
@@ -278,15 +280,20 @@ impl<'a> Points<'a> {
             .zip(closest.par_chunks(POINTS_PER_TASK))
             .zip(distances.par_chunks_mut(POINTS_PER_TASK * count))
             .map_init(ChunkScratch::default, |scratch, ((chunk, closest), out)| {
-                let squared = scratch.distances(chunk, d, &candidates);
-                out.copy_from_slice(squared);
-                let mut sums = vec![0.0; count];
-                for (row, &current) in squared.chunks_exact(count).zip(closest) {
-                    for (s, &dist) in sums.iter_mut().zip(row) {
-                        *s += current.min(dist);
-                    }
-                }
-                sums
+                simd::wide(
+                    #[inline(always)]
+                    || {
+                        let squared = scratch.distances(chunk, d, &candidates);
+                        out.copy_from_slice(squared);
+                        let mut sums = vec![0.0; count];
+                        for (row, &current) in squared.chunks_exact(count).zip(closest) {
+                            for (s, &dist) in sums.iter_mut().zip(row) {
+                                *s += current.min(dist);
+                            }
+                        }
+                        sums
+                    },
+                )
             })
             .collect();
         let mut total = vec![0.0; count];
@@ -364,26 +371,31 @@ impl<'a> Points<'a> {
             .map_init(
                 ChunkScratch::default,
                 |scratch, ((chunk, labels), distances)| {
-                    let squared = scratch.distances(chunk, d, &centres);
-                    let mut changed = 0;
-                    for ((row, label), distance) in squared
-                        .chunks_exact(k)
-                        .zip(labels.iter_mut())
-                        .zip(distances.iter_mut())
-                    {
-                        let mut best = (f64::INFINITY, 0u32);
-                        for (c, &dist) in row.iter().enumerate() {
-                            if dist < best.0 {
-                                best = (dist, c as u32);
+                    simd::wide(
+                        #[inline(always)]
+                        || {
+                            let squared = scratch.distances(chunk, d, &centres);
+                            let mut changed = 0;
+                            for ((row, label), distance) in squared
+                                .chunks_exact(k)
+                                .zip(labels.iter_mut())
+                                .zip(distances.iter_mut())
+                            {
+                                let mut best = (f64::INFINITY, 0u32);
+                                for (c, &dist) in row.iter().enumerate() {
+                                    if dist < best.0 {
+                                        best = (dist, c as u32);
+                                    }
+                                }
+                                if *label != best.1 {
+                                    changed += 1;
+                                    *label = best.1;
+                                }
+                                *distance = best.0;
                             }
-                        }
-                        if *label != best.1 {
-                            changed += 1;
-                            *label = best.1;
-                        }
-                        *distance = best.0;
-                    }
-                    changed
+                            changed
+                        },
+                    )
                 },
             )
             .sum()
@@ -537,6 +549,7 @@ impl ChunkScratch {
     /// Squared distances of each point of `chunk` (points with their squared norms)
     /// to each centre (`rows × count`, row-major) as `‖x‖² − 2 x·c + ‖c‖²`, the cross
     /// terms one matrix product; clamped at zero against rounding.
+    #[inline(always)]
     fn distances(
         &mut self,
         (points, point_norms): (&[f64], &[f64]),

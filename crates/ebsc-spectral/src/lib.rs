@@ -14,6 +14,7 @@ mod lobpcg;
 pub mod metrics;
 pub mod normalized;
 pub mod pipeline;
+mod simd;
 pub mod synthetic;
 
 pub use eigen::{EigenError, EigenMethod, EigenOptions, Eigenpairs, top_eigenpairs};

@@ -20,6 +20,7 @@
 use crate::block::{Block, BlockValue, combine_in_place, gram};
 use crate::eigen::{EigenError, EigenMethod, EigenOptions, Eigenpairs};
 use crate::normalized::{NormalizedAffinity, Precision};
+use crate::simd;
 use faer::{Mat, MatRef, Side};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -239,19 +240,24 @@ fn residuals_into<T: BlockValue>(
         .zip(x.data.par_chunks(chunk))
         .zip(ax.data.par_chunks(chunk))
         .map(|((w_rows, x_rows), ax_rows)| {
-            let mut squares = vec![0.0; width];
-            for ((w_row, x_row), ax_row) in w_rows
-                .chunks_exact_mut(stride)
-                .zip(x_rows.chunks_exact(stride))
-                .zip(ax_rows.chunks_exact(stride))
-            {
-                for j in 0..width {
-                    let r = ax_row[j].to_f64() - theta[j] * x_row[j].to_f64();
-                    w_row[j] = T::from_f64(r);
-                    squares[j] += r * r;
-                }
-            }
-            squares
+            simd::wide(
+                #[inline(always)]
+                || {
+                    let mut squares = vec![0.0; width];
+                    for ((w_row, x_row), ax_row) in w_rows
+                        .chunks_exact_mut(stride)
+                        .zip(x_rows.chunks_exact(stride))
+                        .zip(ax_rows.chunks_exact(stride))
+                    {
+                        for j in 0..width {
+                            let r = ax_row[j].to_f64() - theta[j] * x_row[j].to_f64();
+                            w_row[j] = T::from_f64(r);
+                            squares[j] += r * r;
+                        }
+                    }
+                    squares
+                },
+            )
         })
         .collect();
     let mut squares = vec![0.0; width];

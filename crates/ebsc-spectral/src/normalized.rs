@@ -4,6 +4,7 @@
 //! Its spectrum lies in `[-1, 1]`; an isolated node has a row (and column) of zeros.
 
 use crate::graph::SparseGraph;
+use crate::simd;
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Mutex;
@@ -241,15 +242,21 @@ impl<'g> NormalizedAffinity<'g> {
             .par_chunks_mut(panel_stride * ROWS_PER_TASK)
             .enumerate()
             .for_each(|(task, rows)| {
-                let first_row = task * ROWS_PER_TASK;
-                for (local, panel_row) in rows.chunks_exact_mut(panel_stride).enumerate() {
-                    let row = first_row + local;
-                    let scale = self.inv_sqrt_degrees[row];
-                    let x_row = &x[row * stride + columns.start..row * stride + columns.end];
-                    for (p, &v) in panel_row.iter_mut().zip(x_row) {
-                        *p = P::from_f64(scale * v.to_f64());
-                    }
-                }
+                simd::wide(
+                    #[inline(always)]
+                    || {
+                        let first_row = task * ROWS_PER_TASK;
+                        for (local, panel_row) in rows.chunks_exact_mut(panel_stride).enumerate() {
+                            let row = first_row + local;
+                            let scale = self.inv_sqrt_degrees[row];
+                            let x_row =
+                                &x[row * stride + columns.start..row * stride + columns.end];
+                            for (p, &v) in panel_row.iter_mut().zip(x_row) {
+                                *p = P::from_f64(scale * v.to_f64());
+                            }
+                        }
+                    },
+                )
             });
     }
 
@@ -269,32 +276,39 @@ impl<'g> NormalizedAffinity<'g> {
         out.par_chunks_mut(stride * ROWS_PER_TASK)
             .enumerate()
             .for_each(|(task, out_rows)| {
-                let first_row = task * ROWS_PER_TASK;
-                for (local, out_row) in out_rows.chunks_exact_mut(stride).enumerate() {
-                    let row = first_row + local;
-                    let mut sum = [0.0f64; W];
-                    for e in offsets[row]..offsets[row + 1] {
-                        if let Some(&ahead) = cols.get(e + PREFETCH_DISTANCE) {
-                            let ahead = &panel[ahead as usize * panel_stride..];
-                            prefetch(ahead);
-                            if W * size_of::<P>() > 64 {
-                                prefetch(&ahead[64 / size_of::<P>()..]);
+                simd::wide(
+                    #[inline(always)]
+                    || {
+                        let first_row = task * ROWS_PER_TASK;
+                        for (local, out_row) in out_rows.chunks_exact_mut(stride).enumerate() {
+                            let row = first_row + local;
+                            let mut sum = [0.0f64; W];
+                            for e in offsets[row]..offsets[row + 1] {
+                                if let Some(&ahead) = cols.get(e + PREFETCH_DISTANCE) {
+                                    let ahead = &panel[ahead as usize * panel_stride..];
+                                    prefetch(ahead);
+                                    if W * size_of::<P>() > 64 {
+                                        prefetch(&ahead[64 / size_of::<P>()..]);
+                                    }
+                                }
+                                let weight = f64::from(weights[e]);
+                                let source = cols[e] as usize * panel_stride;
+                                let values: &[P; W] = panel[source..source + W]
+                                    .try_into()
+                                    .expect("a panel row holds W values");
+                                for (s, &v) in sum.iter_mut().zip(values) {
+                                    *s += weight * v.to_f64();
+                                }
+                            }
+                            let scale = self.inv_sqrt_degrees[row];
+                            for (o, s) in
+                                out_row[first_column..first_column + W].iter_mut().zip(sum)
+                            {
+                                *o = B::from_f64(scale * s);
                             }
                         }
-                        let weight = f64::from(weights[e]);
-                        let source = cols[e] as usize * panel_stride;
-                        let values: &[P; W] = panel[source..source + W]
-                            .try_into()
-                            .expect("a panel row holds W values");
-                        for (s, &v) in sum.iter_mut().zip(values) {
-                            *s += weight * v.to_f64();
-                        }
-                    }
-                    let scale = self.inv_sqrt_degrees[row];
-                    for (o, s) in out_row[first_column..first_column + W].iter_mut().zip(sum) {
-                        *o = B::from_f64(scale * s);
-                    }
-                }
+                    },
+                )
             });
     }
 
