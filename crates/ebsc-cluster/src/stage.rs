@@ -183,14 +183,26 @@ struct Read {
 /// file, or from the largest index without one.
 fn read_phase(sink: &dyn Sink, inputs: &Inputs, timings: &mut Timings) -> anyhow::Result<Read> {
     let started = Instant::now();
-    let (labels, class_names) = match inputs.labels.as_deref() {
-        Some(path) => {
-            let (labels, names) = ebsc_io::labels::read_labels_and_names(path)?;
-            (Some(labels), names)
-        }
+    // The two files are read side by side; a bad labels file is reported first, as it
+    // would be read first on its own.
+    let (labels, triplets) = std::thread::scope(|scope| {
+        let labels = inputs
+            .labels
+            .as_deref()
+            .map(|path| scope.spawn(|| ebsc_io::labels::read_labels_and_names(path)));
+        let triplets = input::read_affinity(&inputs.affinity);
+        let labels = labels.map(|thread| {
+            thread
+                .join()
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+        });
+        (labels, triplets)
+    });
+    let (labels, class_names) = match labels.transpose()? {
+        Some((labels, names)) => (Some(labels), names),
         None => (None, BTreeMap::new()),
     };
-    let triplets = input::read_affinity(&inputs.affinity)?;
+    let triplets = triplets?;
     let (n_samples, count_source) = match (&labels, &inputs.labels) {
         (Some(labels), Some(path)) => (labels.len(), CountSource::Labels(path.clone())),
         _ => (

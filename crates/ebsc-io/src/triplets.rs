@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 
 use crate::samples::writer_properties;
 
@@ -160,6 +160,47 @@ fn quiet_panics_while_guarded() {
 }
 
 fn read_triplets_unguarded(path: &Path) -> anyhow::Result<Triplets> {
+    // The columns are stored apart and decode independently: one reader each, side by
+    // side. On two faulty columns the first in schema order is the one reported.
+    std::thread::scope(|scope| {
+        let cols = scope.spawn(|| {
+            catch_reader_panic(path, || {
+                read_column(path, "col", |batch, out| {
+                    append_index(batch, "col", path, out)
+                })
+            })
+        });
+        let values = scope.spawn(|| {
+            catch_reader_panic(path, || {
+                read_column(path, "value", |batch, out| append_value(batch, path, out))
+            })
+        });
+        let rows = read_column(path, "row", |batch, out| {
+            append_index(batch, "row", path, out)
+        });
+        let (cols, values) = (join_reader(cols), join_reader(values));
+        Ok(Triplets {
+            rows: rows?,
+            cols: cols?,
+            values: values?,
+        })
+    })
+}
+
+/// A reader thread's result. Its reader panics were turned into errors on that thread;
+/// anything else goes on as this thread's panic.
+fn join_reader<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+}
+
+/// One column of the file, read alone (a projection) and appended batch by batch.
+fn read_column<T>(
+    path: &Path,
+    name: &str,
+    append: impl Fn(&RecordBatch, &mut Vec<T>) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<T>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let file_len = file
@@ -168,27 +209,27 @@ fn read_triplets_unguarded(path: &Path) -> anyhow::Result<Triplets> {
         .len();
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| parquet_error(path, "not a Parquet file", e))?;
+    anyhow::ensure!(
+        builder.schema().column_with_name(name).is_some(),
+        "{}: missing column `{name}`",
+        path.display()
+    );
     // The footer's row count is only a hint: a forged one must not size an allocation, so
-    // the reservation is capped by the bytes on disk (the vectors grow past it if needed).
+    // the reservation is capped by the bytes on disk (the vector grows past it if needed).
     let file_len = usize::try_from(file_len).unwrap_or(usize::MAX);
     let claimed = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-    let total = claimed.min(file_len);
+    let mask = ProjectionMask::columns(builder.parquet_schema(), [name]);
     let reader = builder
+        .with_projection(mask)
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| parquet_error(path, "cannot read", e))?;
-    let mut triplets = Triplets {
-        rows: Vec::with_capacity(total),
-        cols: Vec::with_capacity(total),
-        values: Vec::with_capacity(total),
-    };
+    let mut out = Vec::with_capacity(claimed.min(file_len));
     for batch in reader {
         let batch = batch.map_err(|e| parquet_error(path, "cannot read", e))?;
-        append_index(&batch, "row", path, &mut triplets.rows)?;
-        append_index(&batch, "col", path, &mut triplets.cols)?;
-        append_value(&batch, path, &mut triplets.values)?;
+        append(&batch, &mut out)?;
     }
-    Ok(triplets)
+    Ok(out)
 }
 
 /// `<path>: <what>: <error>` on one line: the Parquet and Arrow readers' messages may span
@@ -333,6 +374,32 @@ mod tests {
             err.contains("column `col` has type Float32, expected u32"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn of_two_faulty_columns_the_first_is_named() {
+        // The columns are read on threads of their own; the error is still the one a
+        // reader going row, col, value would meet first.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.parquet");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("row", DataType::UInt32, false),
+            Field::new("value", DataType::Int32, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(UInt32Array::from(vec![0u32])),
+                Arc::new(arrow_array::Int32Array::from(vec![1])),
+            ],
+        )
+        .unwrap();
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let err = format!("{:#}", read_triplets(&path).unwrap_err());
+        assert!(err.ends_with("g.parquet: missing column `col`"), "{err}");
     }
 
     #[test]
