@@ -156,9 +156,11 @@ impl SparseGraph {
                 report.symmetrized = graph.require_symmetry()?;
             }
             Symmetry::Symmetrize => {
-                let symmetric = graph.symmetrized();
-                report.symmetrized = symmetric != graph;
-                graph = symmetric;
+                if !graph.is_exactly_symmetric() {
+                    let symmetric = graph.symmetrized();
+                    report.symmetrized = symmetric != graph;
+                    graph = symmetric;
+                }
             }
         }
         Ok((graph, report))
@@ -334,9 +336,13 @@ impl SparseGraph {
     }
 
     /// Checks `W = Wᵀ` within tolerance; averages pairs that differ within it.
-    /// Returns whether any weight changed. Compares each row with the same row of
-    /// the transpose (both sorted), so it streams instead of searching.
+    /// Returns whether any weight changed. An exactly symmetric graph (the pipeline's
+    /// own files) is recognised without a transpose; otherwise each row is compared with
+    /// the same row of the transpose (both sorted), so it streams instead of searching.
     fn require_symmetry(&mut self) -> Result<bool, GraphError> {
+        if self.is_exactly_symmetric() {
+            return Ok(false);
+        }
         let transpose = self.transposed();
         if transpose == *self {
             return Ok(false);
@@ -376,6 +382,45 @@ impl SparseGraph {
             .zip(transpose.weights.par_iter())
             .for_each(|(w, &t)| *w = mean_f32(*w, t));
         Ok(true)
+    }
+
+    /// Whether `W = Wᵀ` exactly (same pattern, equal weights), found without building
+    /// `Wᵀ`, whose scattered writes cost most of the graph phase on large graphs.
+    ///
+    /// The entries above the diagonal, `(i, j, w)` with `i < j`, must be those below it
+    /// read as `(j, i, w)`. Each side is summed as a multiset of 128-bit hashes (two
+    /// independent 64-bit mixes of the entry, added with wraparound, so any order of
+    /// addition gives the same sums): unequal sums prove the graph asymmetric; equal sums
+    /// leave a chance of about 2^-128 that it is not. Needs rows free of duplicates and
+    /// self loops, as built.
+    fn is_exactly_symmetric(&self) -> bool {
+        let sums = (0..self.n_nodes)
+            .into_par_iter()
+            .with_min_len(ROWS_PER_TASK)
+            .map(|row| {
+                // [upper: first hash, second hash, lower: first hash, second hash]
+                let mut sums = [0u64; 4];
+                let (cols, weights) = self.row(row);
+                for (&col, &weight) in cols.iter().zip(weights) {
+                    let (low, high, side) = if col as usize > row {
+                        (row as u64, u64::from(col), 0)
+                    } else {
+                        (u64::from(col), row as u64, 2)
+                    };
+                    let position = (low << 32) | high;
+                    let bits = u64::from(weight.to_bits());
+                    let first = mix64(position ^ mix64(bits ^ 0x9e37_79b9_7f4a_7c15));
+                    let second = mix64(mix64(position ^ 0xd6e8_feb8_6659_fd93) ^ bits);
+                    sums[side] = sums[side].wrapping_add(first);
+                    sums[side + 1] = sums[side + 1].wrapping_add(second);
+                }
+                sums
+            })
+            .reduce(
+                || [0u64; 4],
+                |a, b| std::array::from_fn(|i| a[i].wrapping_add(b[i])),
+            );
+        sums[0] == sums[2] && sums[1] == sums[3]
     }
 
     /// `(W + Wᵀ)/2` on the union of both patterns.
@@ -677,6 +722,16 @@ fn merge_rows_mean(a: (&[u32], &[f32]), b: (&[u32], &[f32])) -> (Vec<u32>, Vec<f
 }
 
 /// `(a + b)/2` computed in f64: symmetric in its arguments, so the result is too.
+/// MurmurHash3's 64-bit finaliser: a bijection whose every output bit depends on every
+/// input bit.
+fn mix64(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
 fn mean_f32(a: f32, b: f32) -> f32 {
     ((f64::from(a) + f64::from(b)) * 0.5) as f32
 }
@@ -969,6 +1024,58 @@ mod tests {
                 transposed_weight: 0.0
             }
         );
+    }
+
+    #[test]
+    fn the_exact_symmetry_check_agrees_with_the_transpose() {
+        let sorted = sorted_sbm();
+        let graph_of = |triplets: &[(u32, u32, f32)]| {
+            let rows: Vec<u32> = triplets.iter().map(|t| t.0).collect();
+            let cols = triplets.iter().map(|t| t.1).collect();
+            let values = triplets.iter().map(|t| t.2).collect();
+            csr_from_sorted(600, &rows, cols, values)
+        };
+        let symmetric = graph_of(&sorted);
+        assert!(symmetric.is_exactly_symmetric());
+        assert_eq!(symmetric.transposed(), symmetric);
+
+        // One weight one rounding off its partner: nearly, not exactly, symmetric.
+        let mut nudged = sorted.clone();
+        nudged[7].2 = f32::from_bits(nudged[7].2.to_bits() + 1);
+        // One entry without its partner.
+        let mut dropped = sorted.clone();
+        dropped.remove(11);
+        // Two upper entries trading weights: the same weights and the same pattern, paired
+        // wrongly.
+        let mut traded = sorted.clone();
+        let (a, b) = (0..traded.len())
+            .filter(|&e| traded[e].0 < traded[e].1)
+            .take(2)
+            .collect::<Vec<_>>()
+            .try_into()
+            .map(|[a, b]: [usize; 2]| (a, b))
+            .unwrap();
+        traded[a].2 = 0.25;
+        traded[b].2 = 0.75;
+        let partner = |e: usize| {
+            sorted
+                .iter()
+                .position(|t| (t.0, t.1) == (sorted[e].1, sorted[e].0))
+                .unwrap()
+        };
+        traded[partner(a)].2 = 0.75;
+        traded[partner(b)].2 = 0.25;
+        for (name, triplets) in [("nudged", nudged), ("dropped", dropped), ("traded", traded)] {
+            let graph = graph_of(&triplets);
+            assert_ne!(graph.transposed(), graph, "{name}");
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                assert!(!pool.install(|| graph.is_exactly_symmetric()), "{name}");
+            }
+        }
     }
 
     #[test]
