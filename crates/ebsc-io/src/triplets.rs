@@ -318,6 +318,16 @@ fn append_value(batch: &RecordBatch, path: &Path, out: &mut Vec<f32>) -> anyhow:
 mod tests {
     use super::*;
 
+    /// Writes `columns`, named and typed by `fields`, as one batch of a Parquet file.
+    fn write_batch(path: &Path, fields: Vec<Field>, columns: Vec<ArrayRef>) {
+        let schema = Arc::new(Schema::new(fields));
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let mut writer =
+            ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
     #[test]
     fn repeated_pairs_are_summed() {
         let t = Triplets::from_sorted_entries([
@@ -351,24 +361,19 @@ mod tests {
     fn wrong_column_types_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.parquet");
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("row", DataType::Int64, false),
-            Field::new("col", DataType::Float32, false),
-            Field::new("value", DataType::Float32, false),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
+        write_batch(
+            &path,
+            vec![
+                Field::new("row", DataType::Int64, false),
+                Field::new("col", DataType::Float32, false),
+                Field::new("value", DataType::Float32, false),
+            ],
             vec![
                 Arc::new(arrow_array::Int64Array::from(vec![0i64])),
                 Arc::new(Float32Array::from(vec![1.0f32])),
                 Arc::new(Float32Array::from(vec![1.0f32])),
             ],
-        )
-        .unwrap();
-        let mut w =
-            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        );
         let err = format!("{:#}", read_triplets(&path).unwrap_err());
         assert!(
             err.contains("column `col` has type Float32, expected u32"),
@@ -382,22 +387,17 @@ mod tests {
         // reader going row, col, value would meet first.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.parquet");
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("row", DataType::UInt32, false),
-            Field::new("value", DataType::Int32, false),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
+        write_batch(
+            &path,
+            vec![
+                Field::new("row", DataType::UInt32, false),
+                Field::new("value", DataType::Int32, false),
+            ],
             vec![
                 Arc::new(UInt32Array::from(vec![0u32])),
                 Arc::new(arrow_array::Int32Array::from(vec![1])),
             ],
-        )
-        .unwrap();
-        let mut w =
-            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        );
         let err = format!("{:#}", read_triplets(&path).unwrap_err());
         assert!(err.ends_with("g.parquet: missing column `col`"), "{err}");
     }
@@ -406,24 +406,19 @@ mod tests {
     fn wider_integer_indices_and_f64_values_are_accepted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.parquet");
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("row", DataType::Int64, false),
-            Field::new("col", DataType::Int64, false),
-            Field::new("value", DataType::Float64, false),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
+        write_batch(
+            &path,
+            vec![
+                Field::new("row", DataType::Int64, false),
+                Field::new("col", DataType::Int64, false),
+                Field::new("value", DataType::Float64, false),
+            ],
             vec![
                 Arc::new(arrow_array::Int64Array::from(vec![0i64, 1])),
                 Arc::new(arrow_array::Int64Array::from(vec![1i64, 0])),
                 Arc::new(arrow_array::Float64Array::from(vec![0.25f64, 0.25])),
             ],
-        )
-        .unwrap();
-        let mut w =
-            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        );
         let t = read_triplets(&path).unwrap();
         assert_eq!(
             (t.rows, t.cols, t.values),
