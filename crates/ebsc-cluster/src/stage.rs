@@ -191,12 +191,7 @@ fn read_phase(sink: &dyn Sink, inputs: &Inputs, timings: &mut Timings) -> anyhow
             .as_deref()
             .map(|path| scope.spawn(|| ebsc_io::labels::read_labels_and_names(path)));
         let triplets = input::read_affinity(&inputs.affinity);
-        let labels = labels.map(|thread| {
-            thread
-                .join()
-                .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
-        });
-        (labels, triplets)
+        (labels.map(ebsc_io::triplets::join_or_resume), triplets)
     });
     let (labels, class_names) = match labels.transpose()? {
         Some((labels, names)) => (Some(labels), names),

@@ -161,7 +161,7 @@ fn quiet_panics_while_guarded() {
 
 fn read_triplets_unguarded(path: &Path) -> anyhow::Result<Triplets> {
     // The columns are stored apart and decode independently: one reader each, side by
-    // side. On two faulty columns the first in schema order is the one reported.
+    // side. Of two faulty columns the first of row, col, value is the one reported.
     std::thread::scope(|scope| {
         let cols = scope.spawn(|| {
             catch_reader_panic(path, || {
@@ -178,7 +178,7 @@ fn read_triplets_unguarded(path: &Path) -> anyhow::Result<Triplets> {
         let rows = read_column(path, "row", |batch, out| {
             append_index(batch, "row", path, out)
         });
-        let (cols, values) = (join_reader(cols), join_reader(values));
+        let (cols, values) = (join_or_resume(cols), join_or_resume(values));
         Ok(Triplets {
             rows: rows?,
             cols: cols?,
@@ -187,9 +187,9 @@ fn read_triplets_unguarded(path: &Path) -> anyhow::Result<Triplets> {
     })
 }
 
-/// A reader thread's result. Its reader panics were turned into errors on that thread;
-/// anything else goes on as this thread's panic.
-fn join_reader<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+/// A scoped thread's result; a panic on it goes on as the caller's own (a reader's
+/// panics were already turned into errors by [`catch_reader_panic`] on that thread).
+pub fn join_or_resume<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     handle
         .join()
         .unwrap_or_else(|payload| std::panic::resume_unwind(payload))

@@ -157,9 +157,10 @@ impl SparseGraph {
             }
             Symmetry::Symmetrize => {
                 if !graph.is_exactly_symmetric() {
-                    let symmetric = graph.symmetrized();
-                    report.symmetrized = symmetric != graph;
-                    graph = symmetric;
+                    // Not exactly symmetric, so averaging changes something: a missing
+                    // partner is added, or two unequal partners both become their mean.
+                    graph = graph.symmetrized();
+                    report.symmetrized = true;
                 }
             }
         }
@@ -344,9 +345,6 @@ impl SparseGraph {
             return Ok(false);
         }
         let transpose = self.transposed();
-        if transpose == *self {
-            return Ok(false);
-        }
         let first_bad = (0..self.n_nodes)
             .into_par_iter()
             .with_min_len(ROWS_PER_TASK)
@@ -721,7 +719,6 @@ fn merge_rows_mean(a: (&[u32], &[f32]), b: (&[u32], &[f32])) -> (Vec<u32>, Vec<f
     (cols, weights)
 }
 
-/// `(a + b)/2` computed in f64: symmetric in its arguments, so the result is too.
 /// MurmurHash3's 64-bit finaliser: a bijection whose every output bit depends on every
 /// input bit.
 fn mix64(mut x: u64) -> u64 {
@@ -732,6 +729,7 @@ fn mix64(mut x: u64) -> u64 {
     x ^ (x >> 33)
 }
 
+/// `(a + b)/2` computed in f64: symmetric in its arguments, so the result is too.
 fn mean_f32(a: f32, b: f32) -> f32 {
     ((f64::from(a) + f64::from(b)) * 0.5) as f32
 }
