@@ -9,6 +9,10 @@
 //! affinity = "symmetric"   # W = (|C| + |C|ᵀ)/2, or "knn": a cosine kNN graph on rows of C
 //! knn_k = 3                # neighbours per row, only with affinity = "knn"
 //! fit_class_size = true    # small classes: fewer coefficients a row, symmetric graph
+//! refine = "elastic-net"   # optional: the energy picks candidates, a solve weights them
+//! refine_candidates = 100  # the energy's best atoms per row the solve runs over
+//! refine_gamma = 50.0      # γ and λ of the elastic-net self-expression solve
+//! refine_lambda = 0.9
 //! ```
 //!
 //! `fit_class_size` guards a recipe made for large classes against data with small ones.
@@ -21,6 +25,8 @@
 
 use ebsc_core::{ConfigError, Pipeline};
 use serde::{Deserialize, Serialize};
+
+use crate::solve::ElasticNet;
 
 pub const SECTION: &str = "affinity";
 
@@ -48,6 +54,23 @@ pub struct AffinityConfig {
     /// `[cluster] n_clusters`, read from there when `fit_class_size` is on: part of the
     /// stage key, since the fitted graph depends on it.
     pub n_clusters: Option<usize>,
+    /// A joint solve over each row's candidates (`crate::solve`); `None`: the energy's
+    /// own coefficients.
+    pub refine: Option<Refine>,
+}
+
+/// `refine = "elastic-net"`: each row's `candidates` best atoms by energy, re-weighted by
+/// the elastic-net self-expression solve; the `top_k` largest |c| are kept.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Refine {
+    pub candidates: usize,
+    pub weights: ElasticNet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum RefineKind {
+    ElasticNet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +95,15 @@ struct AffinitySection {
     fit_class_size: bool,
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     n_clusters: Option<usize>,
+    /// Off when absent; absent keys stay out of the stage key, so older runs stay up to date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refine: Option<RefineKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refine_candidates: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refine_gamma: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refine_lambda: Option<f64>,
 }
 
 impl TryFrom<AffinitySection> for AffinityConfig {
@@ -93,6 +125,41 @@ impl TryFrom<AffinitySection> for AffinityConfig {
             }
             (GraphKind::Symmetric, None) => AffinityGraph::Symmetric,
         };
+        let refine = match section.refine {
+            None => {
+                if section.refine_candidates.is_some()
+                    || section.refine_gamma.is_some()
+                    || section.refine_lambda.is_some()
+                {
+                    return Err(
+                        "refine_candidates, refine_gamma and refine_lambda are only used with refine = \"elastic-net\""
+                            .into(),
+                    );
+                }
+                None
+            }
+            Some(RefineKind::ElasticNet) => {
+                let candidates = section.refine_candidates.unwrap_or(DEFAULT_CANDIDATES);
+                let gamma = section.refine_gamma.unwrap_or(DEFAULT_GAMMA);
+                let lambda = section.refine_lambda.unwrap_or(DEFAULT_LAMBDA);
+                if candidates < section.top_k {
+                    return Err(format!(
+                        "refine_candidates ({candidates}) must be at least top_k ({})",
+                        section.top_k
+                    ));
+                }
+                if !(gamma > 0.0 && gamma.is_finite()) {
+                    return Err(format!("refine_gamma must be positive, not {gamma}"));
+                }
+                if !(0.0..=1.0).contains(&lambda) {
+                    return Err(format!("refine_lambda must lie in [0, 1], not {lambda}"));
+                }
+                Some(Refine {
+                    candidates,
+                    weights: ElasticNet { gamma, lambda },
+                })
+            }
+        };
         Ok(AffinityConfig {
             top_k: section.top_k,
             block_size: section.block_size,
@@ -100,6 +167,7 @@ impl TryFrom<AffinitySection> for AffinityConfig {
             graph,
             fit_class_size: section.fit_class_size,
             n_clusters: section.n_clusters,
+            refine,
         })
     }
 }
@@ -118,6 +186,10 @@ impl From<AffinityConfig> for AffinitySection {
             knn_k,
             fit_class_size: config.fit_class_size,
             n_clusters: config.n_clusters,
+            refine: config.refine.map(|_| RefineKind::ElasticNet),
+            refine_candidates: config.refine.map(|r| r.candidates),
+            refine_gamma: config.refine.map(|r| r.weights.gamma),
+            refine_lambda: config.refine.map(|r| r.weights.lambda),
         }
     }
 }
@@ -125,6 +197,12 @@ impl From<AffinityConfig> for AffinitySection {
 fn is_false(value: &bool) -> bool {
     !*value
 }
+
+/// `refine`'s defaults: EnSC's λ; γ and the candidate count from the small-set
+/// measurements in RESULTS.md.
+const DEFAULT_CANDIDATES: usize = 100;
+const DEFAULT_GAMMA: f64 = 50.0;
+const DEFAULT_LAMBDA: f64 = 0.9;
 
 /// The smallest `top_k` that `fit_class_size` sets.
 const MIN_FITTED_TOP_K: usize = 3;
@@ -262,5 +340,45 @@ mod tests {
             err.contains("pipelines/p.toml") && err.contains("block_sise"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn refine_has_defaults_checks_its_keys_and_stays_out_of_older_keys() {
+        let base = "top_k = 20\nblock_size = 64\nnormalize_rows = true\naffinity = \"symmetric\"";
+        let c = load(&format!("{base}\nrefine = \"elastic-net\"")).unwrap();
+        assert_eq!(
+            c.refine,
+            Some(Refine {
+                candidates: 100,
+                weights: ElasticNet {
+                    gamma: 50.0,
+                    lambda: 0.9
+                }
+            })
+        );
+        let c = load(&format!(
+            "{base}\nrefine = \"elastic-net\"\nrefine_candidates = 40\nrefine_gamma = 10.0\nrefine_lambda = 0.5"
+        ))
+        .unwrap();
+        assert_eq!(c.refine.unwrap().candidates, 40);
+        assert_eq!(c.refine.unwrap().weights.gamma, 10.0);
+        // Without refine, its keys are errors, and none appear in the hashed section.
+        let err = load(&format!("{base}\nrefine_gamma = 10.0"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only used with refine"), "{err}");
+        let plain = load(base).unwrap();
+        let hashed = serde_json::to_string(&AffinitySection::from(plain)).unwrap();
+        assert!(!hashed.contains("refine"), "{hashed}");
+        for (extra, expected) in [
+            ("refine_candidates = 5", "at least top_k"),
+            ("refine_lambda = 1.5", "[0, 1]"),
+            ("refine_gamma = 0.0", "positive"),
+        ] {
+            let err = load(&format!("{base}\nrefine = \"elastic-net\"\n{extra}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{extra}: {err}");
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod graph;
 pub mod model;
 pub mod shard;
+pub mod solve;
 pub mod stats;
 pub mod topk;
 
@@ -176,16 +177,7 @@ fn run_shard(
         rows.len() as u64,
         "rows",
     );
-    let (u, v) = inputs.dictionary_towers(rows.clone());
-    let (c, timing) = topk::top_k_coefficients(
-        &u,
-        &v,
-        rows.clone(),
-        &inputs.model.map,
-        config.top_k,
-        config.block_size,
-        |r| progress.inc(r as u64),
-    );
+    let (c, timing) = inputs.coefficients(&config, rows.clone(), |r| progress.inc(r as u64));
     progress.finish();
     // A shard has no manifest of its own: its throughput goes to the log, from which
     // the time of the whole export (count × this) can be planned.
@@ -218,6 +210,42 @@ fn run_shard(
 impl Inputs {
     fn dictionary_towers(&self, rows: std::ops::Range<usize>) -> (Tensor, Tensor) {
         self.model.towers(&self.dictionary, rows)
+    }
+
+    /// The kept coefficients of `rows`: the energy's top `top_k`, or with `refine` its top
+    /// `refine_candidates` re-weighted by the joint solve, of which `top_k` are kept.
+    fn coefficients(
+        &self,
+        config: &AffinityConfig,
+        rows: std::ops::Range<usize>,
+        on_rows: impl FnMut(usize),
+    ) -> (Triplets, topk::BlockedTiming) {
+        let (u, v) = self.dictionary_towers(rows.clone());
+        let scored = config.refine.map_or(config.top_k, |r| r.candidates);
+        let (c, timing) = topk::top_k_coefficients(
+            &u,
+            &v,
+            rows,
+            &self.model.map,
+            scored,
+            config.block_size,
+            on_rows,
+        );
+        let Some(refine) = config.refine else {
+            return (c, timing);
+        };
+        let dim = self.dictionary.size()[1] as usize;
+        let values = Vec::<f32>::try_from(
+            self.dictionary
+                .to_device(Device::Cpu)
+                .contiguous()
+                .view([-1]),
+        )
+        .expect("the dictionary is f32");
+        (
+            solve::refine_rows(&c, &values, dim, refine.weights, config.top_k),
+            timing,
+        )
     }
 }
 
@@ -260,17 +288,15 @@ fn compute_rows(
     config: &AffinityConfig,
     rows: std::ops::Range<usize>,
 ) -> Triplets {
-    let (u, v) = inputs.dictionary_towers(rows.clone());
     let progress = run.progress("coefficients", rows.len() as u64, "rows");
-    let (c, timing) = topk::top_k_coefficients(
-        &u,
-        &v,
-        rows,
-        &inputs.model.map,
-        config.top_k,
-        config.block_size,
-        |r| progress.inc(r as u64),
-    );
+    if let Some(refine) = config.refine {
+        run.log(format!(
+            "refine: elastic-net solve over each row's {} best candidates by energy \
+             (γ {}, λ {}), {} kept",
+            refine.candidates, refine.weights.gamma, refine.weights.lambda, config.top_k
+        ));
+    }
+    let (c, timing) = inputs.coefficients(config, rows, |r| progress.inc(r as u64));
     progress.finish();
     run.stat("blocked_seconds", timing.total_seconds);
     run.stat("product_seconds", timing.product_seconds);
