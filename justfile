@@ -18,15 +18,15 @@ build: setup
     cargo build --release --workspace --bins --exclude ebsc-report
 
 # Image folder, IDX, CIFAR or feature table -> pipelines/<name>.toml: `just new faces data/faces`.
+# The data path is taken from the folder `just` was typed in (inside the repository it is
+# written relative to the root, where the stages run). Reuses the workspace build.
 [positional-arguments]
-new name data *settings:
-    @cargo build --quiet --release -p ebsc-prepare --bin ebsc-pipeline
-    @target/release/ebsc-pipeline new "$@"
+new name data *settings: build
+    @target/release/ebsc-pipeline new "$1" "$(cd '{{invocation_directory()}}' && realpath -m --relative-base='{{justfile_directory()}}' -- "$2")" "${@:3}"
 
 # Print the settings a pipeline's stages read, with `extends` merged in.
 [positional-arguments]
-show pipeline=default_pipeline:
-    @cargo build --quiet --release -p ebsc-prepare --bin ebsc-pipeline
+show pipeline=default_pipeline: build
     @target/release/ebsc-pipeline show "$@"
 
 # Run every stage of a pipeline; stages that are up to date skip.
