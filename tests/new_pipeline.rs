@@ -1,7 +1,7 @@
 //! A user's own data, start to finish: a folder of grayscale PGM images with many classes
 //! and few images each goes through `ebsc-pipeline new` (what `just new` runs) and every
-//! stage (what `just run` runs), and clusters at least as well as the cosine 10-NN graph of
-//! its pixels.
+//! stage (what `just run` runs), and clusters well above the cosine 10-NN graph of its
+//! pixels.
 //!
 //! The images are a union of subspaces, so the answer is known: 30 random 4-dimensional
 //! subspaces of the 256 pixels of a 16×16 image, 12 images each, around mid-gray. Images of
@@ -69,6 +69,8 @@ fn a_folder_of_grayscale_images_goes_from_new_to_scores_above_the_pixel_knn_grap
     assert_eq!(created.summary.n_classes, CLASSES);
     let text = std::fs::read_to_string(&created.path).unwrap();
     assert!(text.contains("n_clusters = 30"), "{text}");
+    // Images around one gray level are crowded by cosine: the joint solve over candidates.
+    assert!(text.contains("refine = \"elastic-net\""), "{text}");
 
     let runs = work.path().join("runs");
     assert_eq!(run_all(&created.path, &runs), vec![true; 5]);
@@ -90,9 +92,11 @@ fn a_folder_of_grayscale_images_goes_from_new_to_scores_above_the_pixel_knn_grap
         &work.path().join("knn"),
     );
     eprintln!("new pipeline ACC {acc:.4}, 10-NN graph of the pixels {knn_acc:.4}");
+    // Measured on such sets: 0.99 against 0.64 (RESULTS.md); the margin leaves room for
+    // another CPU's rounding.
     assert!(
-        acc >= knn_acc,
-        "ACC {acc:.4} below the pixels' 10-NN graph {knn_acc:.4}"
+        acc >= knn_acc + 0.1,
+        "ACC {acc:.4} not 0.1 above the pixels' 10-NN graph {knn_acc:.4}"
     );
     // A second run of every stage is up to date.
     assert_eq!(run_all(&created.path, &runs), vec![false; 5]);
