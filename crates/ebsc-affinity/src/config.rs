@@ -216,6 +216,16 @@ impl AffinityConfig {
         Ok(config)
     }
 
+    /// What `refine` does, for the log; `None` without it.
+    pub fn refine_note(&self) -> Option<String> {
+        let refine = self.refine?;
+        Some(format!(
+            "refine: elastic-net solve over each row's {} best candidates by energy \
+             (γ {}, λ {}), {} kept",
+            refine.candidates, refine.weights.gamma, refine.weights.lambda, self.top_k
+        ))
+    }
+
     /// The settings used on `n_samples` samples, and a line for the log when
     /// `fit_class_size` changed them.
     pub fn fitted(&self, n_samples: usize) -> (AffinityConfig, Option<String>) {

@@ -68,6 +68,9 @@ pub struct Args {
 struct Inputs {
     model: EnergyModel,
     dictionary: Tensor,
+    /// The dictionary's values on the host, `[N·D]` row-major: kept from the file only
+    /// when `refine` solves over them.
+    host_dictionary: Option<Vec<f32>>,
     labels: Option<Vec<Option<i32>>>,
     device: Device,
 }
@@ -125,7 +128,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             let labels = read_sample_labels(&prepare::SAMPLES.path(&upstream.prepare), n)?;
             (c, n, known_labels(labels), fitted)
         } else {
-            let inputs = load_inputs(args, &upstream)?;
+            let inputs = load_inputs(args, &upstream, config.refine.is_some())?;
             run.set_device(format!("{:?}", inputs.device).to_lowercase());
             let n = inputs.dictionary.size()[0] as usize;
             let fitted = fit_to_class_size(run, &config, n);
@@ -160,10 +163,13 @@ fn run_shard(
     fingerprint: &str,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let inputs = load_inputs(args, upstream)?;
+    let inputs = load_inputs(args, upstream, config.refine.is_some())?;
     let n = inputs.dictionary.size()[0] as usize;
     let (config, note) = config.fitted(n);
     if let Some(note) = note {
+        eprintln!("{STAGE}: {note}");
+    }
+    if let Some(note) = config.refine_note() {
         eprintln!("{STAGE}: {note}");
     }
     let rows = shard.rows(n);
@@ -235,21 +241,22 @@ impl Inputs {
             return (c, timing);
         };
         let dim = self.dictionary.size()[1] as usize;
-        let values = Vec::<f32>::try_from(
-            self.dictionary
-                .to_device(Device::Cpu)
-                .contiguous()
-                .view([-1]),
-        )
-        .expect("the dictionary is f32");
+        let values = self
+            .host_dictionary
+            .as_deref()
+            .expect("inputs for a refine config keep the host dictionary");
         (
-            solve::refine_rows(&c, &values, dim, refine.weights, config.top_k),
+            solve::refine_rows(&c, values, dim, refine.weights, config.top_k),
             timing,
         )
     }
 }
 
-fn load_inputs(args: &Args, upstream: &UpstreamDirs) -> anyhow::Result<Inputs> {
+fn load_inputs(
+    args: &Args,
+    upstream: &UpstreamDirs,
+    keep_host_dictionary: bool,
+) -> anyhow::Result<Inputs> {
     ebsc_nn::device::set_threads(args.threads);
     let device = ebsc_nn::resolve_device(args.device)?;
     let model = EnergyModel::load(&train::MODEL.path(&upstream.train), device)?;
@@ -272,6 +279,7 @@ fn load_inputs(args: &Args, upstream: &UpstreamDirs) -> anyhow::Result<Inputs> {
     Ok(Inputs {
         model,
         dictionary,
+        host_dictionary: keep_host_dictionary.then_some(values),
         labels,
         device,
     })
@@ -289,12 +297,8 @@ fn compute_rows(
     rows: std::ops::Range<usize>,
 ) -> Triplets {
     let progress = run.progress("coefficients", rows.len() as u64, "rows");
-    if let Some(refine) = config.refine {
-        run.log(format!(
-            "refine: elastic-net solve over each row's {} best candidates by energy \
-             (γ {}, λ {}), {} kept",
-            refine.candidates, refine.weights.gamma, refine.weights.lambda, config.top_k
-        ));
+    if let Some(note) = config.refine_note() {
+        run.log(note);
     }
     let (c, timing) = inputs.coefficients(config, rows, |r| progress.inc(r as u64));
     progress.finish();

@@ -64,7 +64,7 @@ pub fn refine_rows(
 }
 
 /// The elastic-net coefficients of `row` over `candidates` (one per candidate).
-pub fn solve_row(
+fn solve_row(
     row: usize,
     candidates: &[u32],
     dictionary: &[f32],
