@@ -6,7 +6,8 @@
 # prepare (N points from 10 synthetic subspaces) and the stand-in train stage (towers of
 # width M) for it, ready for ebsc-affinity.
 # `run_settings DIR` prints a finished run's n_clusters, eigenvector count and pretrained
-# tensor (head, or backbone for the identity encoder).
+# tensor (head, or backbone for the identity encoder). `input_tensor FILE`: which tensor of
+# a prepare stage's inputs.safetensors holds the inputs (images or features).
 
 runs=${runs:-$(mktemp -d)}
 trap 'rm -rf "$runs"' EXIT
@@ -68,5 +69,15 @@ k = c["n_clusters"]
 m = c.get("n_eigenvectors") or k + c.get("extra_eigenvectors", 0)
 identity = config("pretrain")["encoder"]["kind"] == "identity"
 print(k, max(m, k), "backbone" if identity else "head")
+PY
+}
+
+# Which tensor of a prepare stage's inputs.safetensors holds the inputs: images or features.
+input_tensor() {
+    python3 - "$1" <<'PY'
+import json, struct, sys
+f = open(sys.argv[1], "rb")
+header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+print("images" if "images" in header else "features")
 PY
 }

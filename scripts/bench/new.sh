@@ -20,16 +20,6 @@ cases=(
     "digits|data/digits/digits.csv.gz|label_column=column_65"
 )
 
-# Which tensor of inputs.safetensors holds the inputs: images or features.
-input_tensor() {
-    python3 - "$1" <<'PY'
-import json, struct, sys
-f = open(sys.argv[1], "rb")
-header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
-print("images" if "images" in header else "features")
-PY
-}
-
 echo "### just new (seeds: $SEEDS)"
 echo
 echo "Each seed draws its own subset where the data is subset (mnist-400), so the 10-NN"

@@ -87,11 +87,6 @@ with open(sys.argv[1], "w") as f:
 PY
 }
 
-# Which tensor of inputs.safetensors holds the inputs: images or features.
-input_tensor() {
-    python3 -c 'import json, sys; h = open(sys.argv[1], "rb").read(); n = int.from_bytes(h[:8], "little"); print("images" if "images" in json.loads(h[8:8 + n]) else "features")' "$1"
-}
-
 failed=0
 # A baseline clustered by ebsc-cluster into $out/NAME (its metrics.json); a failure is
 # reported on stderr and leaves the cell empty.
