@@ -403,6 +403,23 @@ impl Project {
         files
     }
 
+    /// Whether a complete checkpoint is under `<stage>/.work/*/`, read while the stage
+    /// runs: folders that vanish mid-listing count as none.
+    pub(crate) fn has_checkpoint(&self, stage: &str) -> bool {
+        let Ok(keys) = std::fs::read_dir(self.stage_dir(stage).join(".work")) else {
+            return false;
+        };
+        keys.flatten().any(|key| {
+            std::fs::read_dir(key.path()).is_ok_and(|entries| {
+                entries.flatten().any(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    name.strip_prefix("ckpt-")
+                        .is_some_and(|step| step.parse::<u64>().is_ok())
+                })
+            })
+        })
+    }
+
     /// The steps of the complete checkpoints under `<stage>/.work/*/`.
     pub(crate) fn checkpoints(&self, stage: &str) -> Vec<u64> {
         let mut steps = Vec::new();

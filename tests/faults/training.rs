@@ -66,8 +66,8 @@ pub(crate) fn damaged_training_artifacts_are_named_refused_downstream_and_rebuil
 }
 
 pub(crate) fn killed_training_stages_resume_to_the_same_bytes() {
-    // 180 pretrain steps and 160 train steps, a checkpoint after each: a few seconds of
-    // training after about a second of process start-up (libtorch, debug build).
+    // 180 pretrain steps and 160 train steps, a checkpoint after each: about half a second
+    // of training loop each after a second or less of start-up (libtorch, debug build).
     let pipeline = FULL
         .replace("[pretrain]\nepochs = 3\n", "[pretrain]\nepochs = 60\n")
         .replace(
@@ -85,26 +85,43 @@ pub(crate) fn killed_training_stages_resume_to_the_same_bytes() {
         let project = Project::with(&pipeline);
         project.run_stages(&STAGES[..i + 1]);
         let expected = project.reproducible(stage);
-        // T: a forced run, as the killed ones will be (measured: a project's first run of
-        // a stage is slower); it reproduces the first run's bytes too.
+        // A forced run, as the killed ones will be (measured: a project's first run of a
+        // stage is slower); it reproduces the first run's bytes too. Timed twice: T, the
+        // whole run, and L, from its first checkpoint to its end (the training loop).
         let started = Instant::now();
-        project
-            .run(stage, &["--force"])
-            .expect_ran(stage, "--force");
+        let mut child = project.command(stage, &["--force"]);
+        let mut child = child
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let first_checkpoint = wait_for_checkpoint(&project, stage, &mut child);
+        let status = child.wait().unwrap();
         let whole = started.elapsed();
+        assert!(status.success(), "the forced {stage} run failed");
+        let first_checkpoint = first_checkpoint
+            .unwrap_or_else(|| panic!("the forced {stage} run wrote no checkpoint"));
+        let training = whole.saturating_sub(first_checkpoint);
         assert_same(&project.reproducible(stage), &expected, "a forced rerun");
 
         let mut between_checkpoints = 0;
         for kill in 0..KILLS {
-            // Stratified: kill k lands in [k·T/3, (k+1)·T/3), so the later kills fall in
-            // the training loop whatever the start-up costs on this machine.
-            let delay = whole.mul_f64((f64::from(kill) + rng.next_f64()) / f64::from(KILLS));
             let mut child = project.command(stage, &["--force"]);
             let mut child = child
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
+            // The first kill lands anywhere in [0, T): start-up, loop or write-out. The
+            // others wait for the run's first checkpoint and land in the first half of L,
+            // so they interrupt the training loop however long start-up takes on this
+            // machine (a fixed share of T did not: start-up varies more than the loop).
+            let (after, delay) = if kill == 0 {
+                ("start", whole.mul_f64(rng.next_f64()))
+            } else {
+                wait_for_checkpoint(&project, stage, &mut child);
+                ("first checkpoint", training.mul_f64(rng.next_f64() / 2.0))
+            };
             std::thread::sleep(delay);
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();
@@ -113,9 +130,11 @@ pub(crate) fn killed_training_stages_resume_to_the_same_bytes() {
             let mid_run = !project.stage_dir(stage).join("manifest.json").exists();
             let checkpoints = project.checkpoints(stage);
             println!(
-                "  {stage}: killed after {:.3} s of {:.3} s: {}, checkpoints {checkpoints:?}",
+                "  {stage}: killed {:.3} s after its {after} (run {:.3} s, loop {:.3} s): {}, \
+                 checkpoints {checkpoints:?}",
                 delay.as_secs_f64(),
                 whole.as_secs_f64(),
+                training.as_secs_f64(),
                 if mid_run {
                     "mid-run"
                 } else {
@@ -140,7 +159,7 @@ pub(crate) fn killed_training_stages_resume_to_the_same_bytes() {
             assert_same(
                 &project.reproducible(stage),
                 &expected,
-                &format!("{stage} after a kill at {delay:?}"),
+                &format!("{stage} after a kill {delay:?} after its {after}"),
             );
             let files = project.snapshot(stage);
             assert!(unfinished(&files).is_empty(), "{:?}", unfinished(&files));
@@ -150,6 +169,25 @@ pub(crate) fn killed_training_stages_resume_to_the_same_bytes() {
             between_checkpoints > 0,
             "no kill landed in the training loop: the {stage} run needs more steps"
         );
+    }
+}
+
+/// Polls `<stage>/.work/` until a complete checkpoint is there and returns the time that
+/// took, or `None` when the child exits first.
+fn wait_for_checkpoint(
+    project: &Project,
+    stage: &str,
+    child: &mut std::process::Child,
+) -> Option<std::time::Duration> {
+    let started = Instant::now();
+    loop {
+        if project.has_checkpoint(stage) {
+            return Some(started.elapsed());
+        }
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
