@@ -61,10 +61,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 force: *force,
             })?;
             println!(
-                "new: {}: {} (mean cosine between samples {:.2})",
+                "new: {}: {} (mean cosine between samples {:.2}, neighbour-span ratio {})",
                 created.summary.source,
                 created.summary.describe(),
-                created.summary.mean_cosine
+                created.summary.mean_cosine,
+                created
+                    .summary
+                    .span_ratio
+                    .map_or("not measurable".into(), |r| format!("{r:.2}"))
             );
             println!(
                 "new: template {} ({})",

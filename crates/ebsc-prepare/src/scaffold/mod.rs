@@ -3,6 +3,7 @@
 //! `ebsc-pipeline show`: the merged configuration a pipeline's stages read.
 
 pub mod detect;
+pub mod geometry;
 pub mod overrides;
 pub mod plan;
 

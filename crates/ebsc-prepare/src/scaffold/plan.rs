@@ -7,6 +7,7 @@ use anyhow::bail;
 
 use crate::config::SourceConfig;
 use crate::dataset::{Dataset, Inputs};
+use crate::scaffold::geometry;
 
 /// Image sets up to this many images get the small-images template (pixels as the
 /// dictionary); larger ones a pretrained convnet.
@@ -102,16 +103,21 @@ pub struct DataSummary {
     pub n_labelled: usize,
     /// Distinct labels among the labelled samples.
     pub n_classes: usize,
-    /// Mean cosine similarity between samples (over up to [`COSINE_ROWS`] of them): near 1
-    /// when a common component (a bright background, a mean face) dominates every sample.
+    /// Mean cosine similarity between samples ([`geometry::mean_cosine`]).
     pub mean_cosine: f64,
+    /// How much more of a sample its neighbours' span explains than its nearest neighbour
+    /// ([`geometry::neighbour_span_ratio`]): small on linear subspaces.
+    pub span_ratio: Option<f64>,
 }
-
-/// Rows the mean cosine is taken over, evenly spaced through the data.
-pub const COSINE_ROWS: usize = 200;
 /// From this mean cosine on, the Gibbs coefficients' softmax sees nearly equal energies
 /// and self-expression drifts; the shrinkage map, which ranks by |cos|, is used instead.
 pub const CROWDED_COSINE: f64 = 0.75;
+/// Under this neighbour-span ratio the samples lie near linear subspaces (synthetic
+/// subspaces up to 20 dimensions: 0.09–0.39; digits, MNIST and Fashion-MNIST: 0.55–0.79), the
+/// case classic self-expression is built for: the joint solve over candidates and the
+/// symmetric graph of its coefficients (overlapping 6-dimensional subspaces: 0.948 → 1.000
+/// ACC; on 8×8 digits the same settings lost, 0.958 → 0.848).
+pub const SUBSPACE_SPAN_RATIO: f64 = 0.5;
 
 impl DataSummary {
     pub fn of(dataset: &Dataset, source: &SourceConfig) -> DataSummary {
@@ -148,7 +154,8 @@ impl DataSummary {
             shape,
             n_labelled: labels.len(),
             n_classes,
-            mean_cosine: mean_cosine(&dataset.inputs),
+            mean_cosine: geometry::mean_cosine(&dataset.inputs),
+            span_ratio: geometry::neighbour_span_ratio(&dataset.inputs),
         }
     }
 
@@ -181,44 +188,9 @@ impl DataSummary {
     }
 }
 
-/// The mean cosine similarity over all pairs of up to [`COSINE_ROWS`] evenly spaced rows.
-fn mean_cosine(inputs: &Inputs) -> f64 {
-    let n = inputs.n_rows();
-    let dim = inputs.row_len();
-    if n < 2 || dim == 0 {
-        return 0.0;
-    }
-    let value = |i: usize| match inputs {
-        Inputs::Images { data, .. } => f64::from(data[i]),
-        Inputs::Features { data, .. } => f64::from(data[i]),
-    };
-    let picked = n.min(COSINE_ROWS);
-    let rows: Vec<Vec<f64>> = (0..picked)
-        .map(|k| {
-            let r = k * n / picked;
-            let row: Vec<f64> = (r * dim..(r + 1) * dim).map(value).collect();
-            let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
-            row.into_iter()
-                .map(|v| if norm > 0.0 { v / norm } else { 0.0 })
-                .collect()
-        })
-        .collect();
-    let mut sum = 0.0;
-    for i in 0..picked {
-        for j in i + 1..picked {
-            sum += rows[i]
-                .iter()
-                .zip(&rows[j])
-                .map(|(a, b)| a * b)
-                .sum::<f64>();
-        }
-    }
-    sum / (picked * (picked - 1) / 2) as f64
-}
-
-/// `coefficients`, `beta`, the comment explaining them and the `[affinity]` refine lines,
-/// from how crowded the data's cosines are.
-fn coefficient_values(mean_cosine: f64) -> [(&'static str, String); 4] {
+/// `coefficients`, `beta` and the comment explaining them, from how crowded the data's
+/// cosines are.
+fn coefficient_values(mean_cosine: f64) -> [(&'static str, String); 3] {
     if mean_cosine >= CROWDED_COSINE {
         [
             ("coefficients", "\"shrink\"".into()),
@@ -230,14 +202,6 @@ fn coefficient_values(mean_cosine: f64) -> [(&'static str, String); 4] {
                      # dominates them, Gibbs weights see nearly equal energies and self-expression\n\
                      # drifts. So the shrinkage map (it ranks by |cos|), with L_ebm on (β = 1)."
                 ),
-            ),
-            (
-                "refine",
-                "# Crowded samples: the energy picks each row's 100 best candidates and an\n\
-                 # elastic-net self-expression solve over them weighs them (docs/method.md,\n\
-                 # \"Inference\"); 30 generated classes of 12: 0.869 → 0.992 ACC.\n\
-                 refine = \"elastic-net\"\n"
-                    .into(),
             ),
         ]
     } else {
@@ -252,11 +216,69 @@ fn coefficient_values(mean_cosine: f64) -> [(&'static str, String); 4] {
                      # sample onto its own noisy view when the views are this close)."
                 ),
             ),
-            // The joint solve lost to the energy's own coefficients here (400 MNIST
-            // images: 0.715 → 0.650–0.693 over γ 3–200).
-            ("refine", String::new()),
         ]
     }
+}
+
+/// Whether the samples lie near linear subspaces ([`SUBSPACE_SPAN_RATIO`]).
+fn near_subspaces(summary: &DataSummary) -> bool {
+    summary
+        .span_ratio
+        .is_some_and(|ratio| ratio < SUBSPACE_SPAN_RATIO)
+}
+
+/// The `[affinity]` lines that follow the data's geometry: `graph` (the features template's
+/// choice of graph) and `refine` (the joint solve over candidates, for crowded samples and
+/// for samples near linear subspaces).
+fn affinity_values(template: Template, summary: &DataSummary) -> [(&'static str, String); 2] {
+    let subspaces = near_subspaces(summary);
+    let ratio = summary
+        .span_ratio
+        .map_or("not measurable".to_string(), |r| format!("{r:.2}"));
+    let graph = if subspaces {
+        format!(
+            "# The rows lie near linear subspaces (neighbour-span ratio {ratio}, under\n\
+             # {SUBSPACE_SPAN_RATIO}): (|C| + |C|ᵀ)/2, classic self-expression's graph.\n\
+             affinity = \"symmetric\"\n"
+        )
+    } else {
+        format!(
+            "# A cosine 10-NN graph on the rows of C (neighbour-span ratio {ratio}: the rows\n\
+             # are not near linear subspaces); classes under 2 × top_k samples get the\n\
+             # symmetric graph of half a class's worth of coefficients instead (fit_class_size).\n\
+             affinity = \"knn\"\n\
+             knn_k = 10\n"
+        )
+    };
+    let why = if summary.mean_cosine >= CROWDED_COSINE {
+        Some((
+            "Crowded samples",
+            "30 generated classes of 12: 0.869 → 0.992 ACC",
+        ))
+    } else if subspaces {
+        Some((
+            "Samples near linear subspaces",
+            "8 overlapping subspaces, with the symmetric graph: 0.948 → 1.000 ACC",
+        ))
+    } else {
+        // The joint solve lost to the energy's own coefficients on curved classes (400
+        // MNIST images: 0.715 → 0.650–0.693 over γ 3–200; 8×8 digits 0.958 → 0.942).
+        None
+    };
+    let refine = why.map_or(String::new(), |(why, measured)| {
+        format!(
+            "# {why}: the energy picks each row's 100 best candidates and an\n\
+             # elastic-net self-expression solve over them weighs them (docs/method.md,\n\
+             # \"Inference\"); {measured}.\n\
+             refine = \"elastic-net\"\n"
+        )
+    });
+    let graph = if template == Template::Features {
+        graph
+    } else {
+        String::new()
+    };
+    [("graph", graph), ("refine", refine)]
 }
 
 /// Settings given on the command line that the template's values depend on.
@@ -335,6 +357,7 @@ pub fn render(
                 ("train_steps", IDENTITY_STEPS.to_string()),
             ]);
             values.extend(coefficient_values(summary.mean_cosine));
+            values.extend(affinity_values(template, summary));
         }
         Template::Images => {
             let batch = IMAGE_BATCH.min(n);
@@ -420,6 +443,7 @@ mod tests {
             n_labelled: if n_classes > 0 { n } else { 0 },
             n_classes,
             mean_cosine: 0.5,
+            span_ratio: Some(0.7),
         }
     }
 
@@ -483,29 +507,54 @@ mod tests {
         }
     }
 
+    /// The filled `[train]` coefficients and `[affinity]` section for 360 samples.
+    fn coefficients_and_affinity(
+        template: Template,
+        mean_cosine: f64,
+        span_ratio: Option<f64>,
+    ) -> (toml::Value, toml::Table) {
+        let shape = match template {
+            Template::Features => Shape::Features { dim: 40 },
+            _ => images(1),
+        };
+        let mut data = summary(360, shape, 30);
+        data.mean_cosine = mean_cosine;
+        data.span_ratio = span_ratio;
+        let text = render("x", template, &data, &table_source(), &Settings::default()).unwrap();
+        let table: toml::Table = text.parse().unwrap();
+        let section = table["affinity"].as_table().unwrap().clone();
+        (table["train"]["coefficients"].clone(), section)
+    }
+
     #[test]
     fn crowded_samples_get_the_joint_solve_over_candidates() {
-        let affinity = |mean_cosine: f64| {
-            let mut data = summary(360, images(1), 30);
-            data.mean_cosine = mean_cosine;
-            let text = render(
-                "x",
-                Template::SmallImages,
-                &data,
-                &table_source(),
-                &Settings::default(),
-            )
-            .unwrap();
-            let table: toml::Table = text.parse().unwrap();
-            let section = table["affinity"].as_table().unwrap().clone();
-            (table["train"]["coefficients"].clone(), section)
-        };
-        let (coefficients, section) = affinity(0.9);
+        let (coefficients, section) =
+            coefficients_and_affinity(Template::SmallImages, 0.9, Some(0.7));
         assert_eq!(coefficients.as_str(), Some("shrink"));
         assert_eq!(section["refine"].as_str(), Some("elastic-net"));
-        let (coefficients, section) = affinity(0.5);
+        let (coefficients, section) =
+            coefficients_and_affinity(Template::SmallImages, 0.5, Some(0.7));
         assert_eq!(coefficients.as_str(), Some("gibbs"));
         assert!(!section.contains_key("refine"), "{section:?}");
+    }
+
+    #[test]
+    fn samples_near_subspaces_get_the_joint_solve_and_its_symmetric_graph() {
+        let (_, section) = coefficients_and_affinity(Template::Features, 0.0, Some(0.1));
+        assert_eq!(section["refine"].as_str(), Some("elastic-net"));
+        assert_eq!(section["affinity"].as_str(), Some("symmetric"));
+        assert!(!section.contains_key("knn_k"), "{section:?}");
+        let (_, section) = coefficients_and_affinity(Template::SmallImages, 0.5, Some(0.1));
+        assert_eq!(section["refine"].as_str(), Some("elastic-net"));
+        assert_eq!(section["affinity"].as_str(), Some("symmetric"));
+        // Curved classes, or a ratio that could not be measured: the k-NN graph on C's
+        // rows, no joint solve.
+        for ratio in [Some(0.7), None] {
+            let (_, section) = coefficients_and_affinity(Template::Features, 0.0, ratio);
+            assert!(!section.contains_key("refine"), "{section:?}");
+            assert_eq!(section["affinity"].as_str(), Some("knn"));
+            assert_eq!(section["knn_k"].as_integer(), Some(10));
+        }
     }
 
     #[test]
