@@ -7,6 +7,8 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use ebsc_io::artifacts::REPORT_DIR;
+
 use crate::hash::sha256_file;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -90,27 +92,77 @@ impl Manifest {
         crate::atomic::write_atomic(path, text.as_bytes())
     }
 
-    /// Checks size, then content hash, of every output in `dir`.
+    /// Checks size, then content hash, of every output in `dir`; the first problem.
     pub fn verify_outputs(&self, dir: &Path) -> anyhow::Result<Result<(), OutputProblem>> {
-        for (file, entry) in &self.outputs {
-            let path = dir.join(file);
-            let Ok(meta) = std::fs::metadata(&path) else {
-                return Ok(Err(OutputProblem::Missing { file: file.clone() }));
-            };
-            if meta.len() != entry.size {
-                return Ok(Err(OutputProblem::SizeChanged {
-                    file: file.clone(),
-                    expected: entry.size,
-                    actual: meta.len(),
-                }));
+        self.first_problem(dir, |_| true)
+    }
+
+    /// As [`Manifest::verify_outputs`], for the outputs that are not [derived](is_derived):
+    /// the ones a stage reads.
+    pub fn verify_primary_outputs(&self, dir: &Path) -> anyhow::Result<Result<(), OutputProblem>> {
+        self.first_problem(dir, |file| !is_derived(file))
+    }
+
+    /// Every problem of the [derived](is_derived) outputs, in the manifest's order.
+    pub fn derived_problems(&self, dir: &Path) -> anyhow::Result<Vec<OutputProblem>> {
+        let mut problems = Vec::new();
+        for (file, entry) in self.outputs.iter().filter(|(f, _)| is_derived(f)) {
+            if let Some(problem) = check_output(dir, file, entry)? {
+                problems.push(problem);
             }
-            let (sha256, _) = sha256_file(&path)?;
-            if sha256 != entry.sha256 {
-                return Ok(Err(OutputProblem::HashChanged { file: file.clone() }));
+        }
+        Ok(problems)
+    }
+
+    fn first_problem(
+        &self,
+        dir: &Path,
+        which: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<Result<(), OutputProblem>> {
+        for (file, entry) in self.outputs.iter().filter(|(f, _)| which(f)) {
+            if let Some(problem) = check_output(dir, file, entry)? {
+                return Ok(Err(problem));
             }
         }
         Ok(Ok(()))
     }
+}
+
+/// Whether an output is derived: a figure or note under `report/`, drawn for people from
+/// the stage's other outputs. No stage reads one, so none is verified or hashed upstream,
+/// and a stage that can redraw its reports does so instead of running again
+/// ([`crate::StageRunner::redraw_reports`]).
+pub fn is_derived(file: &str) -> bool {
+    file.strip_prefix(REPORT_DIR)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Size, then content hash, of one output.
+fn check_output(
+    dir: &Path,
+    file: &str,
+    entry: &OutputEntry,
+) -> anyhow::Result<Option<OutputProblem>> {
+    let path = dir.join(file);
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return Ok(Some(OutputProblem::Missing {
+            file: file.to_string(),
+        }));
+    };
+    if meta.len() != entry.size {
+        return Ok(Some(OutputProblem::SizeChanged {
+            file: file.to_string(),
+            expected: entry.size,
+            actual: meta.len(),
+        }));
+    }
+    let (sha256, _) = sha256_file(&path)?;
+    if sha256 != entry.sha256 {
+        return Ok(Some(OutputProblem::HashChanged {
+            file: file.to_string(),
+        }));
+    }
+    Ok(None)
 }
 
 pub fn output_entry(path: &Path) -> anyhow::Result<OutputEntry> {

@@ -3,6 +3,8 @@
 //! ```text
 //! lock <stage>/.lock ─► key = H(stage, version, config, inputs, upstream manifests)
 //!   ├─ manifest key matches and outputs verify ─► "up to date"
+//!   ├─ key matches, only report/ files (derived) are missing or changed, and the stage
+//!   │  can redraw them ─► redraw them, re-record them in the manifest ─► "up to date"
 //!   └─ otherwise: say why, delete manifest, run body (outputs via temp + rename,
 //!      checkpoints under .work/<key>/), hash outputs, write manifest
 //!      (body failed: the old manifest goes back if every output it lists is unchanged)
@@ -20,7 +22,9 @@ use crate::atomic::AtomicFile;
 use crate::config::{Pipeline, canonical_json};
 use crate::hash::{KeyHasher, sha256_path};
 use crate::lock::StageLock;
-use crate::manifest::{MANIFEST_FILE, Manifest, Provenance, output_entry};
+use crate::manifest::{
+    MANIFEST_FILE, Manifest, OutputProblem, Provenance, is_derived, output_entry,
+};
 use crate::progress::{Progress, ProgressMode, format_duration};
 
 const WORK_DIR: &str = ".work";
@@ -36,8 +40,19 @@ pub enum Freshness {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    UpToDate { key: String },
-    Ran { key: String, elapsed: Duration },
+    UpToDate {
+        key: String,
+    },
+    Ran {
+        key: String,
+        elapsed: Duration,
+    },
+    /// Up to date but for derived files (`report/`), which were drawn again from the
+    /// stage's other outputs: `files`, as the redraw wrote them.
+    Redrawn {
+        key: String,
+        files: Vec<String>,
+    },
 }
 
 impl Outcome {
@@ -45,6 +60,12 @@ impl Outcome {
     pub fn summary(&self, stage: &str) -> String {
         match self {
             Outcome::UpToDate { key } => format!("{stage}: up to date (key {})", &key[..12]),
+            Outcome::Redrawn { key, files } => format!(
+                "{stage}: up to date, {} report file{} redrawn (key {})",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" },
+                &key[..12]
+            ),
             Outcome::Ran { key, elapsed } => format!(
                 "{stage}: done in {} (key {})",
                 format_duration(*elapsed),
@@ -65,6 +86,25 @@ pub struct StageRunner<'a> {
     /// Upstream stages and the outputs of theirs that this stage reads (`None`: all).
     upstream: Vec<(String, Option<Vec<String>>)>,
     progress: ProgressMode,
+    redraw: Option<Redraw<'a>>,
+}
+
+/// How a stage draws its `report/` files again from its other outputs.
+struct Redraw<'a> {
+    /// The outputs they are drawn from, for the log.
+    from: Vec<String>,
+    draw: Box<DrawFn<'a>>,
+}
+
+type DrawFn<'a> = dyn FnOnce(&mut StageRun) -> anyhow::Result<()> + 'a;
+
+/// What the manifest on disk says against the key the stage would have now.
+enum Check {
+    Fresh,
+    Missing,
+    Stale(String),
+    /// The key matches and every output a stage reads verifies; these derived ones do not.
+    Derived(Vec<OutputProblem>),
 }
 
 /// Key and its parts, as they go into the manifest.
@@ -85,6 +125,7 @@ impl<'a> StageRunner<'a> {
             inputs: Vec::new(),
             upstream: Vec::new(),
             progress: ProgressMode::Auto,
+            redraw: None,
         }
     }
 
@@ -112,7 +153,7 @@ impl<'a> StageRunner<'a> {
     /// Upstream artifacts, the only ones of their stages this stage reads: only their
     /// hashes go into the key, so an upstream rebuild that changes another output (a
     /// metrics log with its timings) leaves this stage up to date. Every upstream output is
-    /// still verified.
+    /// still verified, the derived reports aside.
     pub fn upstream_reading(mut self, artifacts: &[Artifact]) -> Self {
         for artifact in artifacts {
             let files = artifact.files();
@@ -124,6 +165,24 @@ impl<'a> StageRunner<'a> {
                     .push((artifact.stage.to_string(), Some(files))),
             }
         }
+        self
+    }
+
+    /// How this stage redraws its derived outputs (`report/`, [`is_derived`]) from `from`,
+    /// another of its outputs. When the key matches and only derived files are missing or
+    /// changed, `redraw` runs instead of the body: it writes the reports through
+    /// [`StageRun::write_output`] as the body does, into the same folder, and their new
+    /// entries replace the old ones in the manifest. `--force` runs the body as ever; a
+    /// stage without a redraw runs its body when a report is damaged.
+    pub fn redraw_reports(
+        mut self,
+        from: &Artifact,
+        redraw: impl FnOnce(&mut StageRun) -> anyhow::Result<()> + 'a,
+    ) -> Self {
+        self.redraw = Some(Redraw {
+            from: from.files(),
+            draw: Box::new(redraw),
+        });
         self
     }
 
@@ -185,8 +244,13 @@ impl<'a> StageRunner<'a> {
                     self.pipeline.name
                 );
             }
+            // Of all outputs, those a stage reads: not the derived reports.
             for (file, entry) in &manifest.outputs {
-                if reads.as_ref().is_none_or(|r| r.contains(file)) {
+                let read = match reads {
+                    Some(reads) => reads.contains(file),
+                    None => !is_derived(file),
+                };
+                if read {
                     hasher.part("file", file).part("sha256", &entry.sha256);
                 }
             }
@@ -200,6 +264,7 @@ impl<'a> StageRunner<'a> {
     }
 
     /// An upstream manifest whose outputs are intact, or an error that says what to run.
+    /// Derived outputs (`report/`) are not checked: no stage reads them.
     fn verified_upstream(&self, stage: &str) -> anyhow::Result<Manifest> {
         let dir = self.upstream_dir(stage);
         let path = dir.join(MANIFEST_FILE);
@@ -212,7 +277,7 @@ impl<'a> StageRunner<'a> {
             );
         }
         let manifest = Manifest::read(&path)?;
-        if let Err(problem) = manifest.verify_outputs(&dir)? {
+        if let Err(problem) = manifest.verify_primary_outputs(&dir)? {
             anyhow::bail!("upstream stage {stage}: {problem}; {rerun}");
         }
         Ok(manifest)
@@ -226,35 +291,41 @@ impl<'a> StageRunner<'a> {
     }
 
     /// Compares the manifest on disk with the key the stage would have now.
+    /// A damaged report is stale here, with its problem as the reason, whether or not
+    /// [`StageRunner::run`] would only redraw it.
     pub fn freshness(&self) -> anyhow::Result<Freshness> {
         let parts = self.key_parts()?;
-        self.freshness_for(&parts)
+        Ok(match self.check(&parts)? {
+            Check::Fresh => Freshness::Fresh,
+            Check::Missing => Freshness::Missing,
+            Check::Stale(reason) => Freshness::Stale { reason },
+            Check::Derived(problems) => Freshness::Stale {
+                reason: problems[0].to_string(),
+            },
+        })
     }
 
-    fn freshness_for(&self, parts: &KeyParts) -> anyhow::Result<Freshness> {
+    fn check(&self, parts: &KeyParts) -> anyhow::Result<Check> {
         let dir = self.stage_dir();
         let path = dir.join(MANIFEST_FILE);
         if !path.exists() {
-            return Ok(Freshness::Missing);
+            return Ok(Check::Missing);
         }
         let manifest = match Manifest::read(&path) {
             Ok(m) => m,
-            Err(e) => {
-                return Ok(Freshness::Stale {
-                    reason: format!("{e:#}"),
-                });
-            }
+            Err(e) => return Ok(Check::Stale(format!("{e:#}"))),
         };
         if manifest.key != parts.key {
-            return Ok(Freshness::Stale {
-                reason: self.why_key_changed(&manifest, parts),
-            });
+            return Ok(Check::Stale(self.why_key_changed(&manifest, parts)));
         }
-        Ok(match manifest.verify_outputs(&dir)? {
-            Ok(()) => Freshness::Fresh,
-            Err(problem) => Freshness::Stale {
-                reason: problem.to_string(),
-            },
+        if let Err(problem) = manifest.verify_primary_outputs(&dir)? {
+            return Ok(Check::Stale(problem.to_string()));
+        }
+        let problems = manifest.derived_problems(&dir)?;
+        Ok(if problems.is_empty() {
+            Check::Fresh
+        } else {
+            Check::Derived(problems)
         })
     }
 
@@ -287,9 +358,10 @@ impl<'a> StageRunner<'a> {
         "the bytes of an upstream output changed".into()
     }
 
-    /// Runs `body` unless the outputs are up to date; `force` runs it regardless.
+    /// Runs `body` unless the outputs are up to date (or only derived ones are damaged and
+    /// the stage redraws them, [`StageRunner::redraw_reports`]); `force` runs it regardless.
     pub fn run(
-        self,
+        mut self,
         force: bool,
         body: impl FnOnce(&mut StageRun) -> anyhow::Result<()>,
     ) -> anyhow::Result<Outcome> {
@@ -300,11 +372,16 @@ impl<'a> StageRunner<'a> {
         let _lock = StageLock::acquire(&dir.join(LOCK_FILE), &self.label())?;
 
         let parts = self.key_parts()?;
-        let reason = match self.freshness_for(&parts)? {
-            Freshness::Fresh if !force => return Ok(Outcome::UpToDate { key: parts.key }),
-            Freshness::Fresh => "--force".to_string(),
-            Freshness::Missing => "no previous run".to_string(),
-            Freshness::Stale { reason } => reason,
+        let reason = match self.check(&parts)? {
+            Check::Fresh if !force => return Ok(Outcome::UpToDate { key: parts.key }),
+            Check::Derived(problems) if !force && self.redraw.is_some() => {
+                let redraw = self.redraw.take().expect("checked just above");
+                return self.redraw(parts.key, &problems, redraw);
+            }
+            Check::Fresh => "--force".to_string(),
+            Check::Missing => "no previous run".to_string(),
+            Check::Stale(reason) => reason,
+            Check::Derived(problems) => problems[0].to_string(),
         };
         eprintln!("{}: running ({reason})", self.stage);
 
@@ -367,6 +444,64 @@ impl<'a> StageRunner<'a> {
         Ok(Outcome::Ran {
             key: parts.key,
             elapsed,
+        })
+    }
+
+    /// Draws the derived outputs again (the lock held, the key matching, every other output
+    /// verified) and records their new entries in the manifest, written last as ever. The
+    /// manifest keeps its stats and provenance: they describe the run that made the
+    /// outputs the reports are drawn from. A redraw that fails leaves the manifest as it
+    /// was, so the next run tries again.
+    fn redraw(
+        &self,
+        key: String,
+        problems: &[OutputProblem],
+        redraw: Redraw<'_>,
+    ) -> anyhow::Result<Outcome> {
+        let dir = self.stage_dir();
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let mut manifest = Manifest::read(&manifest_path)?;
+        remove_dead_temp_files(&dir);
+        let what = problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut run = StageRun {
+            stage: self.stage.clone(),
+            dir: dir.clone(),
+            // Not created: a redraw has nothing to checkpoint.
+            work_dir: dir.join(WORK_DIR).join(&key),
+            seed: self.pipeline.settings.seed,
+            outputs: Vec::new(),
+            stats: serde_json::Map::new(),
+            device: "cpu".into(),
+            progress: self.progress,
+        };
+        let force = "`--force` runs the stage again";
+        (redraw.draw)(&mut run)
+            .with_context(|| format!("{what}: redrawing the reports failed; {force}"))?;
+        for name in &run.outputs {
+            anyhow::ensure!(
+                is_derived(name),
+                "the report redraw wrote {name}, which is not a derived output (report/)"
+            );
+            manifest
+                .outputs
+                .insert(name.clone(), output_entry(&dir.join(name))?);
+        }
+        if let Some(problem) = manifest.derived_problems(&dir)?.first() {
+            anyhow::bail!("{problem} after redrawing the reports; {force}");
+        }
+        manifest.write(&manifest_path)?;
+        eprintln!(
+            "{}: {what}: redrawn from {} (the stage's outputs are up to date)",
+            self.stage,
+            redraw.from.join(", ")
+        );
+        Ok(Outcome::Redrawn {
+            key,
+            files: run.outputs,
         })
     }
 }

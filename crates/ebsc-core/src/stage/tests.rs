@@ -32,7 +32,9 @@ fn run_stage(p: &Pipeline, runs: &Path, size: u32, force: bool, runs_count: &mut
 
 fn key_of(outcome: &Outcome) -> String {
     match outcome {
-        Outcome::UpToDate { key } | Outcome::Ran { key, .. } => key.clone(),
+        Outcome::UpToDate { key } | Outcome::Ran { key, .. } | Outcome::Redrawn { key, .. } => {
+            key.clone()
+        }
     }
 }
 
@@ -463,4 +465,270 @@ fn temp_files_of_a_killed_writer_are_removed_when_the_stage_runs_again() {
     // A writer that still runs, and a name that is not a temp file, are left alone.
     assert!(stage.join(&live).exists());
     assert!(stage.join("notes.tmp-1-2").exists());
+}
+
+/// Runs of a stage with a report drawn from its data, as the training stages draw their
+/// figures from `metrics.parquet`: how often the body and the redraw ran.
+#[derive(Default)]
+struct Calls {
+    body: u32,
+    redraw: u32,
+}
+
+const DATA: Artifact = Artifact {
+    stage: "drawn",
+    file: "data.bin",
+    format: Format::Json,
+};
+
+/// `report/figure.txt` from `data.bin`; `mark` tells a redrawn figure from the first one.
+fn draw(run: &mut StageRun, mark: &str) -> anyhow::Result<()> {
+    let data = std::fs::read(run.output_path(DATA.file))?;
+    std::fs::create_dir_all(run.dir().join("report"))?;
+    let figure = format!("figure of {} bytes{mark}", data.len());
+    run.write_output("report/figure.txt", figure.as_bytes())?;
+    run.write_output("report/notes.md", b"notes")
+}
+
+fn drawn_runner<'a>(
+    p: &'a Pipeline,
+    runs: &Path,
+    calls: &'a std::cell::RefCell<Calls>,
+    mark: &'a str,
+) -> StageRunner<'a> {
+    StageRunner::new(p, runs, "drawn", 1)
+        .config(&Config { size: 4 })
+        .progress(ProgressMode::None)
+        .redraw_reports(&DATA, move |run| {
+            calls.borrow_mut().redraw += 1;
+            draw(run, mark)
+        })
+}
+
+fn run_drawn(
+    p: &Pipeline,
+    runs: &Path,
+    calls: &std::cell::RefCell<Calls>,
+    mark: &str,
+    force: bool,
+) -> Outcome {
+    drawn_runner(p, runs, calls, mark)
+        .run(force, |run| {
+            calls.borrow_mut().body += 1;
+            run.write_output(DATA.file, b"data")?;
+            draw(run, "")
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_damaged_report_is_redrawn_without_running_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), 1);
+    let runs = dir.path().join("runs");
+    let calls = std::cell::RefCell::new(Calls::default());
+    let first = run_drawn(&p, &runs, &calls, "", false);
+    assert!(matches!(first, Outcome::Ran { .. }));
+    let stage = runs.join("demo/drawn");
+    let manifest_path = stage.join("manifest.json");
+    let before = Manifest::read(&manifest_path).unwrap();
+    let figure = stage.join("report/figure.txt");
+
+    // Deleted, then edited in place: drawn again from data.bin, the body left alone.
+    for damage in [None, Some(b"figure of 9 bytes".as_slice())] {
+        match damage {
+            None => std::fs::remove_file(&figure).unwrap(),
+            Some(bytes) => std::fs::write(&figure, bytes).unwrap(),
+        }
+        let outcome = run_drawn(&p, &runs, &calls, "", false);
+        assert_eq!(
+            outcome,
+            Outcome::Redrawn {
+                key: key_of(&first),
+                files: vec!["report/figure.txt".into(), "report/notes.md".into()],
+            }
+        );
+        assert!(
+            outcome
+                .summary("drawn")
+                .starts_with("drawn: up to date, 2 report files redrawn (key "),
+            "{}",
+            outcome.summary("drawn")
+        );
+        assert_eq!(std::fs::read(&figure).unwrap(), b"figure of 4 bytes");
+        let after = Manifest::read(&manifest_path).unwrap();
+        assert_eq!(after.outputs, before.outputs);
+        assert_eq!(
+            after.provenance.finished_at_unix,
+            before.provenance.finished_at_unix
+        );
+        assert!(
+            !stage.join(".work").exists(),
+            "a redraw makes no checkpoints"
+        );
+    }
+    assert_eq!((calls.borrow().body, calls.borrow().redraw), (1, 2));
+
+    // A redraw whose bytes differ from the first drawing: the manifest records them, and
+    // the next run is plainly up to date.
+    std::fs::remove_file(stage.join("report/notes.md")).unwrap();
+    let outcome = run_drawn(&p, &runs, &calls, " (redrawn)", false);
+    assert!(matches!(outcome, Outcome::Redrawn { .. }), "{outcome:?}");
+    let after = Manifest::read(&manifest_path).unwrap();
+    assert_eq!(after.key, before.key);
+    assert_eq!(after.outputs["data.bin"], before.outputs["data.bin"]);
+    assert_eq!(
+        after.outputs["report/figure.txt"],
+        output_entry(&figure).unwrap()
+    );
+    assert_ne!(
+        after.outputs["report/figure.txt"],
+        before.outputs["report/figure.txt"]
+    );
+    assert_eq!(after.verify_outputs(&stage).unwrap(), Ok(()));
+    let again = run_drawn(&p, &runs, &calls, " (redrawn)", false);
+    assert!(matches!(again, Outcome::UpToDate { .. }), "{again:?}");
+    assert_eq!((calls.borrow().body, calls.borrow().redraw), (1, 3));
+
+    // `--force` runs the body even when only a report is damaged.
+    std::fs::remove_file(&figure).unwrap();
+    let forced = run_drawn(&p, &runs, &calls, "", true);
+    assert!(matches!(forced, Outcome::Ran { .. }), "{forced:?}");
+    assert_eq!((calls.borrow().body, calls.borrow().redraw), (2, 3));
+}
+
+#[test]
+fn a_damaged_primary_output_runs_the_body_even_with_a_redraw() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), 1);
+    let runs = dir.path().join("runs");
+    let calls = std::cell::RefCell::new(Calls::default());
+    run_drawn(&p, &runs, &calls, "", false);
+    let stage = runs.join("demo/drawn");
+    // Both data.bin and a report damaged: the data decides, the body runs.
+    std::fs::write(stage.join("data.bin"), b"dat!").unwrap();
+    std::fs::remove_file(stage.join("report/figure.txt")).unwrap();
+    let runner = drawn_runner(&p, &runs, &calls, "");
+    assert_eq!(
+        runner.freshness().unwrap(),
+        Freshness::Stale {
+            reason: "data.bin does not match its recorded sha256 (modified or corrupt)".into()
+        }
+    );
+    let outcome = run_drawn(&p, &runs, &calls, "", false);
+    assert!(matches!(outcome, Outcome::Ran { .. }), "{outcome:?}");
+    assert_eq!((calls.borrow().body, calls.borrow().redraw), (2, 0));
+    assert_eq!(std::fs::read(stage.join("data.bin")).unwrap(), b"data");
+    assert!(stage.join("report/figure.txt").exists());
+}
+
+#[test]
+fn without_a_redraw_a_damaged_report_runs_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), 1);
+    let runs = dir.path().join("runs");
+    let mut count = 0;
+    let plain = |count: &mut u32| {
+        StageRunner::new(&p, &runs, "drawn", 1)
+            .config(&Config { size: 4 })
+            .progress(ProgressMode::None)
+            .run(false, |run| {
+                *count += 1;
+                run.write_output(DATA.file, b"data")?;
+                draw(run, "")
+            })
+            .unwrap()
+    };
+    plain(&mut count);
+    std::fs::remove_file(runs.join("demo/drawn/report/figure.txt")).unwrap();
+    let runner = StageRunner::new(&p, &runs, "drawn", 1).config(&Config { size: 4 });
+    assert_eq!(
+        runner.freshness().unwrap(),
+        Freshness::Stale {
+            reason: "report/figure.txt is missing".into()
+        }
+    );
+    assert!(matches!(plain(&mut count), Outcome::Ran { .. }));
+    assert_eq!(count, 2);
+}
+
+#[test]
+fn a_failed_redraw_leaves_the_manifest_and_says_how_to_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), 1);
+    let runs = dir.path().join("runs");
+    let calls = std::cell::RefCell::new(Calls::default());
+    run_drawn(&p, &runs, &calls, "", false);
+    let manifest_path = runs.join("demo/drawn/manifest.json");
+    let before = std::fs::read(&manifest_path).unwrap();
+    std::fs::remove_file(runs.join("demo/drawn/report/figure.txt")).unwrap();
+    let failing = |redraw: fn(&mut StageRun) -> anyhow::Result<()>| {
+        StageRunner::new(&p, &runs, "drawn", 1)
+            .config(&Config { size: 4 })
+            .progress(ProgressMode::None)
+            .redraw_reports(&DATA, redraw)
+            .run(false, |_| panic!("the body must not run"))
+            .unwrap_err()
+    };
+    let err = failing(|_| anyhow::bail!("no font"));
+    assert_eq!(
+        format!("{err:#}"),
+        "report/figure.txt is missing: redrawing the reports failed; `--force` runs the stage \
+         again: no font"
+    );
+    // A redraw that leaves out a report the manifest lists, or writes a primary output.
+    let err = failing(|run| run.write_output("report/notes.md", b"notes"));
+    assert_eq!(
+        err.to_string(),
+        "report/figure.txt is missing after redrawing the reports; `--force` runs the stage again"
+    );
+    let err = failing(|run| run.write_output("data.bin", b"data"));
+    assert!(
+        err.to_string()
+            .contains("data.bin, which is not a derived output"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&manifest_path).unwrap(), before);
+}
+
+#[test]
+fn downstream_neither_verifies_nor_hashes_upstream_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), 1);
+    let runs = dir.path().join("runs");
+    let calls = std::cell::RefCell::new(Calls::default());
+    run_drawn(&p, &runs, &calls, "", false);
+    let downstream = || {
+        StageRunner::new(&p, &runs, "second", 1)
+            .upstream("drawn")
+            .progress(ProgressMode::None)
+    };
+    let key = key_of(
+        &downstream()
+            .run(false, |run| run.write_output("x", b"x"))
+            .unwrap(),
+    );
+    let figure = runs.join("demo/drawn/report/figure.txt");
+    std::fs::remove_file(&figure).unwrap();
+    assert_eq!(downstream().freshness().unwrap(), Freshness::Fresh);
+    // Redrawn with other bytes: the same downstream key.
+    run_drawn(&p, &runs, &calls, " (redrawn)", false);
+    assert_eq!(downstream().key().unwrap(), key);
+    assert_eq!(downstream().freshness().unwrap(), Freshness::Fresh);
+    // A damaged primary output is refused as ever.
+    std::fs::write(runs.join("demo/drawn/data.bin"), b"dat").unwrap();
+    let err = downstream().freshness().unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "upstream stage drawn: data.bin has 3 bytes, the manifest says 4; run `just drawn demo` first"
+    );
+}
+
+#[test]
+fn only_files_under_report_are_derived() {
+    assert!(crate::manifest::is_derived("report/training.png"));
+    assert!(crate::manifest::is_derived("report/report.md"));
+    for file in ["metrics.parquet", "report.md", "reports/x.png", "report"] {
+        assert!(!crate::manifest::is_derived(file), "{file}");
+    }
 }
