@@ -156,6 +156,37 @@ impl MetricsLog {
         Ok(())
     }
 
+    /// Reads a table written by [`MetricsLog::write`] with the columns it has, in its order
+    /// (`UInt64` → [`MetricKind::U64`], `Float64` → [`MetricKind::F64`]): for a reader that
+    /// does not know which quantities the run logged, such as a report drawn again. Values
+    /// come back bit for bit.
+    pub fn read_all_columns(path: &Path) -> anyhow::Result<MetricsLog> {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("{}: cannot open", path.display()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .with_context(|| format!("{}: not a Parquet file", path.display()))?;
+        let columns = builder
+            .schema()
+            .fields()
+            .iter()
+            .map(|field| {
+                let kind = match field.data_type() {
+                    DataType::UInt64 => MetricKind::U64,
+                    DataType::Float64 => MetricKind::F64,
+                    other => anyhow::bail!(
+                        "{}: metrics column `{}` is {other}, not u64 or f64",
+                        path.display(),
+                        field.name()
+                    ),
+                };
+                Ok((field.name().clone(), kind))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let columns: Vec<(&str, MetricKind)> =
+            columns.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+        MetricsLog::read(path, &columns)
+    }
+
     /// Reads a table written by [`MetricsLog::write`]; the columns must be exactly `columns`.
     pub fn read(path: &Path, columns: &[(&str, MetricKind)]) -> anyhow::Result<MetricsLog> {
         let file = std::fs::File::open(path)
@@ -259,6 +290,94 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("metrics columns are"), "{err}");
+    }
+
+    #[test]
+    fn all_columns_read_back_as_written_bit_for_bit() {
+        let columns = [
+            ("epoch", MetricKind::U64),
+            ("step", MetricKind::U64),
+            ("loss", MetricKind::F64),
+            ("lr", MetricKind::F64),
+            ("knn_accuracy", MetricKind::F64),
+            ("loss_se", MetricKind::F64),
+        ];
+        let mut log = MetricsLog::new(&columns);
+        let awkward = [
+            0.1 + 0.2,
+            f64::MIN_POSITIVE / 3.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            1e300,
+        ];
+        for step in 1..=20u64 {
+            let x = awkward[step as usize % awkward.len()];
+            log.push(&[
+                MetricValue::U64(step / 7),
+                MetricValue::U64(step),
+                MetricValue::F64(Some(x)),
+                MetricValue::F64(Some(1.0 / step as f64)),
+                MetricValue::F64((step % 7 == 0).then_some(x)),
+                MetricValue::F64(Some(u64::MAX as f64 / step as f64)),
+            ])
+            .unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.parquet");
+        log.write(std::fs::File::create(&path).unwrap()).unwrap();
+        let back = MetricsLog::read_all_columns(&path).unwrap();
+        // NaN != NaN: compare the bits, and the column names and kinds in their order.
+        assert_eq!(back.columns(), log.columns());
+        assert_eq!(back.len(), 20);
+        for (name, kind) in log.columns() {
+            match kind {
+                MetricKind::U64 => assert_eq!(back.u64_column(name), log.u64_column(name)),
+                MetricKind::F64 => {
+                    let bits = |l: &MetricsLog| -> Vec<Option<u64>> {
+                        l.f64_column(name)
+                            .unwrap()
+                            .iter()
+                            .map(|v| v.map(f64::to_bits))
+                            .collect()
+                    };
+                    assert_eq!(bits(&back), bits(&log), "{name}");
+                }
+            }
+        }
+
+        // A log with no rows (an identity encoder trains nothing) keeps its columns.
+        let empty = MetricsLog::new(&columns);
+        empty.write(std::fs::File::create(&path).unwrap()).unwrap();
+        assert_eq!(MetricsLog::read_all_columns(&path).unwrap(), empty);
+    }
+
+    #[test]
+    fn a_column_of_another_type_is_named() {
+        use arrow_array::Int32Array;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("step", DataType::UInt64, false),
+            Field::new("label", DataType::Int32, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(UInt64Array::from(vec![1u64])),
+                Arc::new(Int32Array::from(vec![1])),
+            ],
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.parquet");
+        let mut writer =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let err = MetricsLog::read_all_columns(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("metrics.parquet: metrics column `label` is Int32, not u64 or f64"),
+            "{err}"
+        );
     }
 
     #[test]
