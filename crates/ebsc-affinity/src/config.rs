@@ -10,7 +10,7 @@
 //! knn_k = 3                # neighbours per row, only with affinity = "knn"
 //! fit_class_size = true    # small classes: fewer coefficients a row, symmetric graph
 //! refine = "elastic-net"   # optional: the energy picks candidates, a solve weights them
-//! refine_candidates = 100  # the energy's best atoms per row the solve runs over
+//! refine_candidates = 400  # the energy's best atoms per row the solve runs over
 //! refine_gamma = 50.0      # γ and λ of the elastic-net self-expression solve
 //! refine_lambda = 0.9
 //! ```
@@ -200,7 +200,7 @@ fn is_false(value: &bool) -> bool {
 
 /// `refine`'s defaults: EnSC's λ; γ and the candidate count from the small-set
 /// measurements in RESULTS.md.
-const DEFAULT_CANDIDATES: usize = 100;
+const DEFAULT_CANDIDATES: usize = 400;
 const DEFAULT_GAMMA: f64 = 50.0;
 const DEFAULT_LAMBDA: f64 = 0.9;
 
@@ -359,7 +359,7 @@ mod tests {
         assert_eq!(
             c.refine,
             Some(Refine {
-                candidates: 100,
+                candidates: 400,
                 weights: ElasticNet {
                     gamma: 50.0,
                     lambda: 0.9
