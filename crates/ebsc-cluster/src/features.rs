@@ -19,7 +19,7 @@ use anyhow::Context;
 use ebsc_core::AtomicFile;
 use ebsc_io::artifacts::{affinity, cluster};
 use ebsc_io::assignments::write_assignments;
-use ebsc_io::labels::read_labels;
+use ebsc_io::labels::read_labels_file;
 use ebsc_io::{TensorFile, Triplets, write_triplets};
 use ebsc_spectral::{cosine_knn, kmeans, normalize_rows};
 use safetensors::Dtype;
@@ -124,7 +124,9 @@ pub struct KmeansMetrics {
 pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut rows = read_feature_rows(&run.features, &run.tensor)?;
-    let labels = run.labels.as_deref().map(read_labels).transpose()?;
+    let labels_file = run.labels.as_deref().map(read_labels_file).transpose()?;
+    let sources = labels_file.as_ref().and_then(|f| f.sources.clone());
+    let labels = labels_file.map(|f| f.labels);
     if let (Some(labels), Some(path)) = (&labels, &run.labels) {
         anyhow::ensure!(
             labels.len() == rows.n_rows,
@@ -259,6 +261,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
         &mut file,
         &result.assignments,
         labels.as_deref().unwrap_or(&[]),
+        sources.as_deref().unwrap_or(&[]),
     )
     .context(cluster::ASSIGNMENTS.file)?;
     file.commit()?;

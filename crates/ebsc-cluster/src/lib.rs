@@ -35,8 +35,9 @@ use crate::input::Mode;
 pub const STAGE: &str = cluster::STAGE;
 /// Bump when the outputs for a given config change (2: `report/` figures drawn with
 /// titles, axes and legends, as PNG and SVG; 3: LOBPCG starts from power steps, so
-/// eigenvectors, and with them assignments, move within the tolerance).
-pub const STAGE_VERSION: u32 = 3;
+/// eigenvectors, and with them assignments, move within the tolerance; 4:
+/// `assignments.parquet` carries each sample's `source` from `samples.parquet`).
+pub const STAGE_VERSION: u32 = 4;
 
 #[derive(Debug, clap::Parser)]
 #[command(

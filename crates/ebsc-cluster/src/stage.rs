@@ -119,6 +119,7 @@ pub fn cluster_stage(
     let Read {
         labels,
         class_names,
+        sources,
         triplets,
         n_samples,
         count_source,
@@ -163,7 +164,12 @@ pub fn cluster_stage(
         &mut timings,
     )?;
     drop(checked);
-    metrics.timings = write_phase(sink, &clustering, labels.as_deref(), timings)?;
+    metrics.timings = write_phase(
+        sink,
+        &clustering,
+        (labels.as_deref(), sources.as_deref()),
+        timings,
+    )?;
     write_report(sink, inputs, &metrics, labels.is_some(), &figures)?;
     record_stats(sink, &metrics);
     Ok(())
@@ -174,6 +180,8 @@ struct Read {
     labels: Option<Vec<Option<i32>>>,
     /// Class id → name, from `label_name` (empty without one).
     class_names: BTreeMap<i32, String>,
+    /// Each sample's origin, from the labels file's `source` column (when it has one).
+    sources: Option<Vec<Option<String>>>,
     triplets: Triplets,
     n_samples: usize,
     count_source: CountSource,
@@ -189,13 +197,13 @@ fn read_phase(sink: &dyn Sink, inputs: &Inputs, timings: &mut Timings) -> anyhow
         let labels = inputs
             .labels
             .as_deref()
-            .map(|path| scope.spawn(|| ebsc_io::labels::read_labels_and_names(path)));
+            .map(|path| scope.spawn(|| ebsc_io::labels::read_labels_file(path)));
         let triplets = input::read_affinity(&inputs.affinity);
         (labels.map(ebsc_io::triplets::join_or_resume), triplets)
     });
-    let (labels, class_names) = match labels.transpose()? {
-        Some((labels, names)) => (Some(labels), names),
-        None => (None, BTreeMap::new()),
+    let (labels, class_names, sources) = match labels.transpose()? {
+        Some(file) => (Some(file.labels), file.names, file.sources),
+        None => (None, BTreeMap::new(), None),
     };
     let triplets = triplets?;
     let (n_samples, count_source) = match (&labels, &inputs.labels) {
@@ -214,6 +222,7 @@ fn read_phase(sink: &dyn Sink, inputs: &Inputs, timings: &mut Timings) -> anyhow
     Ok(Read {
         labels,
         class_names,
+        sources,
         triplets,
         n_samples,
         count_source,
@@ -362,11 +371,12 @@ fn figures_phase(
     Ok(figures)
 }
 
-/// `assignments.parquet`; returns the phase timings, complete.
+/// `assignments.parquet`, with each sample's label and source where known; returns the
+/// phase timings, complete.
 fn write_phase(
     sink: &mut dyn Sink,
     clustering: &Clustering,
-    labels: Option<&[Option<i32>]>,
+    (labels, sources): (Option<&[Option<i32>]>, Option<&[Option<String>]>),
     mut timings: Timings,
 ) -> anyhow::Result<BTreeMap<String, f64>> {
     let started = Instant::now();
@@ -374,7 +384,13 @@ fn write_phase(
         .with_context(|| format!("{}: cannot create", sink.dir().display()))?;
     let name = cluster::ASSIGNMENTS.file;
     let mut file = sink.create_output(name)?;
-    write_assignments(&mut file, &clustering.assignments, labels.unwrap_or(&[])).context(name)?;
+    write_assignments(
+        &mut file,
+        &clustering.assignments,
+        labels.unwrap_or(&[]),
+        sources.unwrap_or(&[]),
+    )
+    .context(name)?;
     file.commit()?;
     timings.record(&*sink, "write", started, name.to_string());
     Ok(timings.0)

@@ -126,9 +126,11 @@ fn standalone_recovers_planted_blocks() {
     assert_eq!(m["eigenvalues"].as_array().unwrap().len(), 4);
     // The top eigenvalue of D^-1/2 W D^-1/2 of a connected graph is 1.
     assert!((m["eigenvalues"][0].as_f64().unwrap() - 1.0).abs() < 1e-9);
-    let rows = ebsc_io::assignments::read_assignments(&s.out("assignments.parquet")).unwrap();
+    let rows = ebsc_io::assignments::read_assignment_rows(&s.out("assignments.parquet")).unwrap();
     assert_eq!(rows.len(), 200);
-    assert_eq!(rows[199].1, Some(3));
+    assert_eq!(rows[199].label, Some(3));
+    // Each sample's source comes along from the labels file (a samples.parquet).
+    assert_eq!(rows[199].source.as_deref(), Some("test#199"));
     for figure in ["affinity", "confusion", "embedding", "spectrum"] {
         let png = std::fs::read(s.out(&format!("report/{figure}.png"))).unwrap();
         assert_eq!(&png[..4], b"\x89PNG", "{figure}");
@@ -171,8 +173,11 @@ fn standalone_auto_without_labels() {
     }
     assert!(!s.out("report/confusion.png").exists());
     assert!(!s.out("report/confusion.svg").exists());
-    let rows = ebsc_io::assignments::read_assignments(&s.out("assignments.parquet")).unwrap();
-    assert!(rows.iter().all(|(_, label)| label.is_none()));
+    let rows = ebsc_io::assignments::read_assignment_rows(&s.out("assignments.parquet")).unwrap();
+    assert!(
+        rows.iter()
+            .all(|row| row.label.is_none() && row.source.is_none())
+    );
 }
 
 #[test]

@@ -186,9 +186,10 @@ pub mod cluster {
     use super::{Artifact, Format};
 
     pub const STAGE: &str = "cluster";
-    /// `index u32, cluster u32, label i32 (null when unknown)`, one row per sample.
-    /// Written by [`crate::assignments::write_assignments`], read by
-    /// [`crate::assignments::read_assignments`].
+    /// `index u32, cluster u32, label i32 (null when unknown), source utf8 (the sample's
+    /// origin from samples.parquet: an image file's path; null when unknown)`, one row per
+    /// sample. Written by [`crate::assignments::write_assignments`], read by
+    /// [`crate::assignments::read_assignment_rows`].
     pub const ASSIGNMENTS: Artifact = Artifact {
         stage: STAGE,
         file: "assignments.parquet",
@@ -324,6 +325,6 @@ mod tests {
             panic!("assignments is a Parquet table with a fixed schema");
         };
         let names: Vec<String> = schema().fields().iter().map(|f| f.name().clone()).collect();
-        assert_eq!(names, ["index", "cluster", "label"]);
+        assert_eq!(names, ["index", "cluster", "label", "source"]);
     }
 }

@@ -39,10 +39,29 @@ pub fn read_sample_labels(path: &Path, n: usize) -> anyhow::Result<Vec<Option<i3
 /// (the first name seen for each label). Names only label figures: a missing or odd
 /// `label_name` column gives no names, never an error. One pass over the file.
 pub fn read_labels_and_names(path: &Path) -> anyhow::Result<(Vec<Option<i32>>, ClassNames)> {
+    read_labels_file(path).map(|file| (file.labels, file.names))
+}
+
+/// Everything a labels file says of its samples.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LabelsFile {
+    /// One entry per sample, `None` when unknown.
+    pub labels: Vec<Option<i32>>,
+    /// Class id → name, from `label_name`.
+    pub names: ClassNames,
+    /// Where each sample came from, from a text `source` column (`samples.parquet`: an image
+    /// file's path, `file#row` for packed formats); `None` when the file has none. Like the
+    /// names, a missing or odd column gives none, never an error.
+    pub sources: Option<Vec<Option<String>>>,
+}
+
+/// The labels, class names and sources of a labels file, in one pass
+/// ([`read_labels_and_names`], and the `source` column).
+pub fn read_labels_file(path: &Path) -> anyhow::Result<LabelsFile> {
     catch_reader_panic(path, || read_labels_unguarded(path))
 }
 
-fn read_labels_unguarded(path: &Path) -> anyhow::Result<(Vec<Option<i32>>, ClassNames)> {
+fn read_labels_unguarded(path: &Path) -> anyhow::Result<LabelsFile> {
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -50,19 +69,50 @@ fn read_labels_unguarded(path: &Path) -> anyhow::Result<(Vec<Option<i32>>, Class
         .build()
         .map_err(|e| parquet_error(path, "cannot read", e))?;
     let (mut labels, mut names) = (Vec::new(), BTreeMap::new());
+    // Sources while every batch has a text `source` column.
+    let mut sources = Some(Vec::new());
     for batch in reader {
         let batch = batch.map_err(|e| parquet_error(path, "cannot read", e))?;
         check_index_column(&batch, labels.len(), path)?;
         let first = labels.len();
         append_labels(&batch, path, &mut labels)?;
         append_names(&batch, &labels[first..], &mut names);
+        sources = sources.and_then(|mut sources| {
+            append_sources(&batch, &mut sources)?;
+            Some(sources)
+        });
     }
     anyhow::ensure!(
         !labels.is_empty(),
         "{}: holds no samples (0 rows)",
         path.display()
     );
-    Ok((labels, names))
+    Ok(LabelsFile {
+        labels,
+        names,
+        sources,
+    })
+}
+
+/// The batch's `source` column onto `out`; `None` when it has no text one.
+fn append_sources(batch: &RecordBatch, out: &mut Vec<Option<String>>) -> Option<()> {
+    let column = batch.column_by_name("source")?;
+    match column.data_type() {
+        DataType::Utf8 => out.extend(
+            column
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.map(String::from)),
+        ),
+        DataType::LargeUtf8 => out.extend(
+            column
+                .as_string::<i64>()
+                .iter()
+                .map(|s| s.map(String::from)),
+        ),
+        _ => return None,
+    }
+    Some(())
 }
 
 fn append_names(batch: &RecordBatch, labels: &[Option<i32>], names: &mut ClassNames) {
@@ -169,6 +219,49 @@ mod tests {
         w.write(&batch).unwrap();
         w.close().unwrap();
         assert_eq!(read_labels(&path).unwrap(), vec![Some(1), None]);
+    }
+
+    #[test]
+    fn sources_come_from_a_text_source_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples.parquet");
+        let rows: Vec<crate::samples::SampleRow> = (0..3)
+            .map(|i| crate::samples::SampleRow {
+                index: i,
+                label: None,
+                label_name: None,
+                source: format!("photos/{i}.png"),
+                split: "all".into(),
+            })
+            .collect();
+        crate::samples::write_samples(std::fs::File::create(&path).unwrap(), &rows).unwrap();
+        let file = read_labels_file(&path).unwrap();
+        assert_eq!(file.labels, vec![None; 3]);
+        assert_eq!(
+            file.sources,
+            Some(vec![
+                Some("photos/0.png".to_string()),
+                Some("photos/1.png".to_string()),
+                Some("photos/2.png".to_string())
+            ])
+        );
+        // A file without one (or with another type) has no sources, and no error.
+        let bare = dir.path().join("labels.parquet");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("label", DataType::Int32, true),
+            Field::new("source", DataType::Int32, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int32Array::from(vec![Some(1)])),
+            Arc::new(Int32Array::from(vec![Some(7)])),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(&bare).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let file = read_labels_file(&bare).unwrap();
+        assert_eq!((file.labels, file.sources), (vec![Some(1)], None));
     }
 
     #[test]
