@@ -74,7 +74,7 @@ fn a_labelled_table_gets_the_features_template() {
 }
 
 #[test]
-fn without_labels_the_cluster_count_is_required() {
+fn without_labels_the_cluster_count_is_auto_unless_given() {
     let dir = tempfile::tempdir().unwrap();
     write_csv(&dir.path().join("t.csv"), 12, "species");
     // `species` is not a label name it knows, and text is no feature: the reader says so.
@@ -83,19 +83,144 @@ fn without_labels_the_cluster_count_is_required() {
     assert!(!dir.path().join("pipelines/t.toml").exists());
     let out = run(dir.path(), &["new", "t", "t.csv", "label_column=species"]);
     assert!(out.ok, "{}", out.stderr);
-    // Numbers only: no labels, so the number of clusters must be given.
+    // Numbers only: no labels, so the count is left to the eigengap, and `new` says so.
     std::fs::write(dir.path().join("n.csv"), "1,2\n3,4\n5,7\n").unwrap();
     let out = run(dir.path(), &["new", "u", "n.csv"]);
+    assert!(out.ok, "{}", out.stderr);
     assert!(
-        error(&out).contains("pass it as n_clusters=K"),
+        out.stdout.contains("3 rows of 2 features, no labels"),
         "{}",
-        out.stderr
+        out.stdout
     );
-    let out = run(dir.path(), &["new", "u", "n.csv", "n_clusters=2"]);
+    assert!(
+        out.stdout.contains(
+            "new: n_clusters = \"auto\": the cluster stage picks the count at the largest eigengap"
+        ),
+        "{}",
+        out.stdout
+    );
+    let pipeline = read(dir.path(), "pipelines/u.toml");
+    assert_eq!(pipeline["cluster"]["n_clusters"].as_str(), Some("auto"));
+    assert!(pipeline["cluster"].get("extra_eigenvectors").is_none());
+    assert_eq!(pipeline["prepare"]["header"].as_bool(), Some(false));
+    let text = std::fs::read_to_string(dir.path().join("pipelines/u.toml")).unwrap();
+    assert!(
+        text.contains("# The data has no labels, so the count is \"auto\""),
+        "{text}"
+    );
+    // A count given on the command line wins.
+    let out = run(
+        dir.path(),
+        &["new", "u", "n.csv", "n_clusters=2", "--force"],
+    );
     assert!(out.ok, "{}", out.stderr);
     let pipeline = read(dir.path(), "pipelines/u.toml");
     assert_eq!(pipeline["cluster"]["n_clusters"].as_integer(), Some(2));
-    assert_eq!(pipeline["prepare"]["header"].as_bool(), Some(false));
+    assert_eq!(
+        pipeline["cluster"]["extra_eigenvectors"].as_integer(),
+        Some(2)
+    );
+    // And "auto" may be asked for on labelled data.
+    let out = run(
+        dir.path(),
+        &[
+            "new",
+            "t",
+            "t.csv",
+            "label_column=species",
+            "n_clusters=auto",
+            "--force",
+        ],
+    );
+    assert!(out.ok, "{}", out.stderr);
+    let pipeline = read(dir.path(), "pipelines/t.toml");
+    assert_eq!(pipeline["cluster"]["n_clusters"].as_str(), Some("auto"));
+}
+
+/// `count` 6×4 gray PNGs at `root/<relative>` for each relative path.
+fn write_pngs(root: &Path, relative: &[String]) {
+    for (i, path) in relative.iter().enumerate() {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        image::GrayImage::from_fn(6, 4, |x, y| {
+            image::Luma([(i * 7 + x as usize * 30 + y as usize) as u8])
+        })
+        .save(path)
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_folder_of_unlabelled_images_gets_auto_and_labels_none() {
+    let dir = tempfile::tempdir().unwrap();
+    // Most images in the folder itself, a few in a subfolder that is no class.
+    let mut files: Vec<String> = (0..27).map(|i| format!("img_{i:02}.png")).collect();
+    files.extend((0..3).map(|i| format!("2024/march/extra_{i}.png")));
+    write_pngs(&dir.path().join("photos"), &files);
+    let out = run(dir.path(), &["new", "photos", "photos"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("30 images 1×4×6, no labels"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "new: no labels, 30 images (images sit directly in the folder, e.g. img_00.png): every image is one sample (labels = \"none\" written)"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("n_clusters = \"auto\""),
+        "{}",
+        out.stdout
+    );
+    let pipeline = read(dir.path(), "pipelines/photos.toml");
+    assert_eq!(pipeline["prepare"]["source"].as_str(), Some("image-folder"));
+    assert_eq!(pipeline["prepare"]["labels"].as_str(), Some("none"));
+    assert_eq!(pipeline["cluster"]["n_clusters"].as_str(), Some("auto"));
+
+    // Class subfolders are classes, and `new` says how to read them otherwise.
+    let classes: Vec<String> = (0..12)
+        .map(|i| format!("{}/{i}.png", ["a", "b", "c"][i % 3]))
+        .collect();
+    write_pngs(&dir.path().join("sorted"), &classes);
+    let out = run(dir.path(), &["new", "sorted", "sorted"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "new: labels: 3 class subfolders (a, b, c); if the subfolders are not classes, pass labels=none"
+        ),
+        "{}",
+        out.stdout
+    );
+    let pipeline = read(dir.path(), "pipelines/sorted.toml");
+    assert_eq!(pipeline["cluster"]["n_clusters"].as_integer(), Some(3));
+    assert!(pipeline["prepare"].get("labels").is_none());
+    // labels=none: the same folders are only places.
+    let out = run(dir.path(), &["new", "places", "sorted", "labels=none"]);
+    assert!(out.ok, "{}", out.stderr);
+    let pipeline = read(dir.path(), "pipelines/places.toml");
+    assert_eq!(pipeline["prepare"]["labels"].as_str(), Some("none"));
+    assert_eq!(pipeline["cluster"]["n_clusters"].as_str(), Some("auto"));
+
+    // labels= is for image folders, and takes two values.
+    write_csv(&dir.path().join("t.csv"), 12, "label");
+    let out = run(dir.path(), &["new", "t", "t.csv", "labels=none"]);
+    assert!(
+        error(&out).contains("labels=none is for image folders"),
+        "{}",
+        out.stderr
+    );
+    let out = run(dir.path(), &["new", "x", "sorted", "labels=maybe"]);
+    assert!(
+        error(&out).contains(
+            "\"labels=maybe\": expected none (the subfolders are not classes) or folders"
+        ),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::config::SourceConfig;
 use crate::sources::OneOrMany;
 use crate::sources::cifar::{CifarConfig, CifarLabelKind};
 use crate::sources::idx::IdxConfig;
-use crate::sources::image_folder::ImageFolderConfig;
+use crate::sources::image_folder::{FolderLabels, ImageFolderConfig, Layout};
 use crate::sources::table::TableConfig;
 
 /// Source keys the user may give on the command line (`label_column=y`, `resize=[64,64]`).
@@ -22,6 +22,8 @@ pub struct SourceKeys {
     pub grayscale: Option<bool>,
     pub resize: Option<[u32; 2]>,
     pub label_kind: Option<CifarLabelKind>,
+    /// Image folders: what the subfolders mean (`labels=none`, `labels=folders`).
+    pub labels: Option<FolderLabels>,
 }
 
 /// Column or tensor names taken as labels when the user names none (case-insensitive).
@@ -49,7 +51,7 @@ pub fn detect(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
         return table(path, keys);
     }
     bail!(
-        "{}: not a data set this tool reads; expected a folder of class subfolders of images, a folder of IDX files (*-images-idx3-ubyte with *-labels-idx1-ubyte), a CIFAR binary folder, or a feature table ({})",
+        "{}: not a data set this tool reads; expected a folder of images (or of class subfolders of images), a folder of IDX files (*-images-idx3-ubyte with *-labels-idx1-ubyte), a CIFAR binary folder, or a feature table ({})",
         path.display(),
         TABLE_EXTENSIONS.join(", ")
     )
@@ -62,19 +64,20 @@ pub const MAX_SIDE: u32 = 64;
 /// larger than [`MAX_SIDE`]: the median size, scaled down (keeping its aspect) to fit.
 /// `None` when the images already share one small size, or when a header cannot be read
 /// (the reader then names the file).
-pub fn fitting_resize(root: &Path) -> Option<[u32; 2]> {
-    use crate::sources::image_folder::{list_class_folders, list_images};
+pub fn fitting_resize(folder: &ImageFolderConfig) -> Option<[u32; 2]> {
+    let files = match crate::sources::image_folder::layout(&folder.path, folder.labels).ok()? {
+        Layout::Classes { classes, .. } => classes.into_iter().flat_map(|(_, f)| f).collect(),
+        Layout::Unlabelled { images, .. } => images,
+    };
     let mut sizes = Vec::new();
-    for (_, folder) in list_class_folders(root).ok()? {
-        for file in list_images(&folder).ok()? {
-            let (width, height) = image::ImageReader::open(&file)
-                .ok()?
-                .with_guessed_format()
-                .ok()?
-                .into_dimensions()
-                .ok()?;
-            sizes.push([height, width]);
-        }
+    for file in files {
+        let (width, height) = image::ImageReader::open(&file)
+            .ok()?
+            .with_guessed_format()
+            .ok()?
+            .into_dimensions()
+            .ok()?;
+        sizes.push([height, width]);
     }
     let all_same = sizes.windows(2).all(|w| w[0] == w[1]);
     sizes.sort_by_key(|[h, w]| u64::from(*h) * u64::from(*w));
@@ -134,6 +137,7 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
         path: path.to_path_buf(),
         resize: keys.resize,
         grayscale: keys.grayscale,
+        labels: keys.labels,
     }))
 }
 
@@ -305,16 +309,28 @@ mod tests {
         };
         save("small/a/1.png", 16, 8);
         save("small/b/2.png", 16, 8);
-        assert_eq!(fitting_resize(&dir.path().join("small")), None);
+        let fit = |name: &str| {
+            fitting_resize(&ImageFolderConfig {
+                path: dir.path().join(name),
+                resize: None,
+                grayscale: None,
+                labels: None,
+            })
+        };
+        assert_eq!(fit("small"), None);
         // 112×92 (height×width) faces: the longer side down to 64.
         save("faces/s1/1.pgm", 92, 112);
         save("faces/s2/1.pgm", 92, 112);
-        assert_eq!(fitting_resize(&dir.path().join("faces")), Some([64, 53]));
+        assert_eq!(fit("faces"), Some([64, 53]));
         // Mixed small sizes: the median one.
         save("mixed/a/1.png", 10, 10);
         save("mixed/a/2.png", 12, 12);
         save("mixed/b/3.png", 20, 20);
-        assert_eq!(fitting_resize(&dir.path().join("mixed")), Some([12, 12]));
+        assert_eq!(fit("mixed"), Some([12, 12]));
+        // Without labels, every image under the folder counts.
+        save("flat/1.png", 100, 50);
+        save("flat/deeper/2.png", 100, 50);
+        assert_eq!(fit("flat"), Some([32, 64]));
     }
 
     #[test]

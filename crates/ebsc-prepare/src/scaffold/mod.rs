@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use ebsc_core::Pipeline;
 
-use crate::config::PrepareConfig;
+use crate::config::{PrepareConfig, SourceConfig};
 use crate::scaffold::detect::SourceKeys;
 use crate::scaffold::overrides::{Edit, Override};
-use crate::scaffold::plan::{DataSummary, Template};
+use crate::scaffold::plan::{ClusterCount, DataSummary, Template};
+use crate::sources::image_folder::{self, FolderLabels, ImageFolderConfig, Layout};
 
 /// What `new` is asked to do.
 #[derive(Debug, Clone)]
@@ -42,7 +43,7 @@ pub struct Created {
 }
 
 /// Keys without a section, with the one they belong to.
-const SHORT_KEYS: [(&str, &str); 9] = [
+const SHORT_KEYS: [(&str, &str); 10] = [
     ("n_clusters", "cluster"),
     ("seed", "pipeline"),
     ("description", "pipeline"),
@@ -52,6 +53,7 @@ const SHORT_KEYS: [(&str, &str); 9] = [
     ("grayscale", "prepare"),
     ("resize", "prepare"),
     ("label_kind", "prepare"),
+    ("labels", "prepare"),
 ];
 
 /// Inspects the data, picks a template and writes the pipeline file.
@@ -86,9 +88,16 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
         let bad = |expected: &str| anyhow::anyhow!("{argument:?}: expected {expected}");
         match key.as_str() {
             "cluster.n_clusters" => {
-                let k = o.value.as_integer().filter(|k| *k >= 2);
-                settings.n_clusters =
-                    Some(k.ok_or_else(|| bad("an integer of at least 2"))? as usize);
+                let count = match &o.value {
+                    toml::Value::String(text) if text == "auto" => Some(ClusterCount::Auto),
+                    value => value
+                        .as_integer()
+                        .filter(|k| *k >= 2)
+                        .map(|k| ClusterCount::Fixed(k as usize)),
+                };
+                settings.n_clusters = Some(count.ok_or_else(|| {
+                    bad("an integer of at least 2, or auto (the largest eigengap)")
+                })?);
             }
             "pipeline.seed" => {
                 let seed = o.value.as_integer().filter(|s| *s >= 0);
@@ -122,15 +131,32 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
                         .map_err(|_| bad("\"fine\" or \"coarse\""))?,
                 )
             }
+            "prepare.labels" => {
+                keys.labels = Some(o.value.clone().try_into().map_err(|_| {
+                    bad("none (the subfolders are not classes) or folders (they are)")
+                })?)
+            }
             _ => dotted.push(Override { key, ..o }),
         }
     }
 
     let mut source = detect::detect(&request.data, &keys)?;
     let mut notes = Vec::new();
-    if let crate::config::SourceConfig::ImageFolder(folder) = &mut source
+    if let Some(labels) = keys.labels
+        && !matches!(source, SourceConfig::ImageFolder(_))
+    {
+        bail!(
+            "labels={} is for image folders, and {} is not one; a table without a label column has no labels already (label_column=COL names one)",
+            labels.name(),
+            request.data.display()
+        );
+    }
+    if let SourceConfig::ImageFolder(folder) = &mut source {
+        notes.push(folder_labels_note(folder)?);
+    }
+    if let SourceConfig::ImageFolder(folder) = &mut source
         && folder.resize.is_none()
-        && let Some(resize) = detect::fitting_resize(&folder.path)
+        && let Some(resize) = detect::fitting_resize(folder)
     {
         folder.resize = Some(resize);
         notes.push(format!(
@@ -161,6 +187,12 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
     anyhow::ensure!(!dataset.is_empty(), "the selection keeps no samples");
     let summary = DataSummary::of(&dataset, &source);
     let template = template.unwrap_or_else(|| Template::fits(&summary));
+    if let (ClusterCount::Auto, _) = plan::cluster_count(&settings, &summary) {
+        notes.push(
+            "n_clusters = \"auto\": the cluster stage picks the count at the largest eigengap (pass n_clusters=K when you know it)"
+                .to_string(),
+        );
+    }
     let mut text = plan::render(&request.name, template, &summary, &source, &settings)?;
 
     for o in &dotted {
@@ -177,8 +209,12 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
     let pipeline = Pipeline::parse(&path, &text)
         .map_err(|e| anyhow::anyhow!("the settings given make an invalid pipeline: {e}"))?;
     PrepareConfig::from_pipeline(&pipeline)?;
-    if pipeline.cluster_count().is_none() {
-        bail!("[cluster] n_clusters must be a number of clusters");
+    let n_clusters = pipeline
+        .raw_section("cluster")
+        .ok()
+        .and_then(|cluster| cluster.get("n_clusters"));
+    if pipeline.cluster_count().is_none() && n_clusters.and_then(|v| v.as_str()) != Some("auto") {
+        bail!("[cluster] n_clusters must be a number of clusters, or \"auto\"");
     }
     std::fs::create_dir_all(&request.pipelines_dir).with_context(|| {
         format!(
@@ -192,6 +228,24 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
         template,
         summary,
         notes,
+    })
+}
+
+/// What an image folder's subfolders were read as, for the user; an unlabelled layout
+/// found on its own is written down (`labels = "none"`), so the file says how prepare
+/// reads the folder.
+fn folder_labels_note(folder: &mut ImageFolderConfig) -> anyhow::Result<String> {
+    let layout = image_folder::layout(&folder.path, folder.labels)?;
+    let described = layout.describe();
+    Ok(match (&layout, folder.labels) {
+        (Layout::Unlabelled { .. }, None) => {
+            folder.labels = Some(FolderLabels::None);
+            format!("{described}: every image is one sample (labels = \"none\" written)")
+        }
+        (Layout::Classes { .. }, None) => {
+            format!("labels: {described}; if the subfolders are not classes, pass labels=none")
+        }
+        _ => format!("labels: {described}"),
     })
 }
 

@@ -284,9 +284,77 @@ fn affinity_values(template: Template, summary: &DataSummary) -> [(&'static str,
 /// Settings given on the command line that the template's values depend on.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
-    pub n_clusters: Option<usize>,
+    pub n_clusters: Option<ClusterCount>,
     pub seed: Option<u64>,
     pub description: Option<String>,
+}
+
+/// `[cluster] n_clusters` as `new` writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterCount {
+    Fixed(usize),
+    /// `"auto"`: the cluster stage takes the largest eigengap.
+    Auto,
+}
+
+impl ClusterCount {
+    /// The value as a pipeline file holds it.
+    pub fn toml(self) -> String {
+        match self {
+            ClusterCount::Fixed(k) => k.to_string(),
+            ClusterCount::Auto => "\"auto\"".to_string(),
+        }
+    }
+}
+
+/// Eigenvalues the cluster stage scans with `n_clusters = "auto"` (its default
+/// `n_eigenvectors`), for the file's comment.
+const AUTO_EIGENVALUES: usize = 20;
+
+/// The cluster count to write and the comment above it: given on the command line, the
+/// labels' class count, or `"auto"` when the labels cannot say (none, or one class).
+pub fn cluster_count(settings: &Settings, summary: &DataSummary) -> (ClusterCount, String) {
+    let auto_note = |why: &str| {
+        format!(
+            "{why}, so the count is \"auto\": the cluster stage takes the largest gap\n\
+             # among the top {AUTO_EIGENVALUES} eigenvalues of the affinity (at least 2 clusters; \
+             metrics.json\n\
+             # says how many). Set a number when you know it (`just new … n_clusters=K`),\n\
+             # or n_eigenvectors = M to look further than {AUTO_EIGENVALUES}."
+        )
+    };
+    match (settings.n_clusters, summary.n_classes) {
+        (Some(ClusterCount::Auto), _) => (ClusterCount::Auto, auto_note("Given to `just new`")),
+        (None, 0) => (ClusterCount::Auto, auto_note("The data has no labels")),
+        (None, 1) => (
+            ClusterCount::Auto,
+            auto_note("The labels hold one class, which says nothing of the count"),
+        ),
+        (None, k) => (
+            ClusterCount::Fixed(k),
+            format!("{k} classes in the labels."),
+        ),
+        (Some(count), 0) => (
+            count,
+            "Given to `just new`: the data has no labels.".to_string(),
+        ),
+        (Some(count), classes) => (
+            count,
+            format!("Given to `just new` (the labels have {classes} classes)."),
+        ),
+    }
+}
+
+/// The `[cluster]` lines after `n_clusters`: two spare eigenvectors for a fixed count;
+/// nothing with `"auto"` (which scans its own 20).
+fn eigenvector_lines(count: ClusterCount) -> String {
+    match count {
+        ClusterCount::Fixed(_) => "# Two spare eigenvectors beyond n_clusters: with exactly n_clusters, one is often spent\n\
+             # splitting a class with two modes while two other classes merge.\n\
+             extra_eigenvectors = 2\n"
+            .to_string(),
+        ClusterCount::Auto => String::new(),
+    }
 }
 
 /// The template filled in for this data.
@@ -304,25 +372,7 @@ pub fn render(
             summary.source
         );
     }
-    let (n_clusters, n_clusters_note) = match (settings.n_clusters, summary.n_classes) {
-        (None, 0) => bail!(
-            "{} has no labels, so the number of clusters is not known; pass it as n_clusters=K",
-            summary.source
-        ),
-        (None, 1) => bail!(
-            "{} has one class in its labels; pass the number of clusters as n_clusters=K",
-            summary.source
-        ),
-        (None, k) => (k, format!("{k} classes in the labels.")),
-        (Some(k), 0) => (
-            k,
-            "Given to `just new`: the data has no labels.".to_string(),
-        ),
-        (Some(k), classes) => (
-            k,
-            format!("Given to `just new` (the labels have {classes} classes)."),
-        ),
-    };
+    let (n_clusters, n_clusters_note) = cluster_count(settings, summary);
     let n = summary.n_samples;
     let mut values: Vec<(&str, String)> = vec![
         ("name", name.to_string()),
@@ -341,8 +391,9 @@ pub fn render(
                 .replace('"', "'"),
         ),
         ("prepare", prepare_section(source)?),
-        ("n_clusters", n_clusters.to_string()),
+        ("n_clusters", n_clusters.toml()),
         ("n_clusters_note", n_clusters_note),
+        ("eigenvectors", eigenvector_lines(n_clusters)),
         ("n_samples", n.to_string()),
         ("monitor_samples", n.min(2_000).to_string()),
         ("input_dim", summary.input_dim().to_string()),
@@ -605,29 +656,49 @@ mod tests {
     #[test]
     fn cluster_count_comes_from_labels_or_the_user() {
         let shape = Shape::Features { dim: 8 };
-        let err = render(
-            "x",
-            Template::Features,
-            &summary(50, shape, 0),
-            &table_source(),
-            &Settings::default(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("pass it as n_clusters=K"), "{err}");
+        let cluster_section = |n_classes: usize, settings: &Settings| {
+            let text = render(
+                "x",
+                Template::Features,
+                &summary(50, shape, n_classes),
+                &table_source(),
+                settings,
+            )
+            .unwrap();
+            let section = text.split("[cluster]").nth(1).unwrap().to_string();
+            let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{text}\n{e}"));
+            (table["cluster"].as_table().unwrap().clone(), section)
+        };
+        // No labels, or one class: "auto", said in the comment, without extra eigenvectors
+        // (the cluster stage refuses them with "auto").
+        for n_classes in [0, 1] {
+            let (table, text) = cluster_section(n_classes, &Settings::default());
+            assert_eq!(table["n_clusters"].as_str(), Some("auto"), "{text}");
+            assert!(!table.contains_key("extra_eigenvectors"), "{text}");
+            assert!(text.contains("the largest gap"), "{text}");
+        }
+        let (_, text) = cluster_section(0, &Settings::default());
+        assert!(
+            text.starts_with("\n# The data has no labels, so the count is \"auto\""),
+            "{text}"
+        );
         let settings = Settings {
-            n_clusters: Some(4),
+            n_clusters: Some(ClusterCount::Fixed(4)),
             ..Settings::default()
         };
-        let text = render(
-            "x",
-            Template::Features,
-            &summary(50, shape, 0),
-            &table_source(),
-            &settings,
-        )
-        .unwrap();
-        assert!(text.contains("n_clusters = 4"), "{text}");
+        let (table_fixed, text) = cluster_section(0, &settings);
+        assert_eq!(table_fixed["n_clusters"].as_integer(), Some(4), "{text}");
+        assert_eq!(table_fixed["extra_eigenvectors"].as_integer(), Some(2));
+        assert!(text.contains("the data has no labels"), "{text}");
+        let (table_labels, _) = cluster_section(7, &Settings::default());
+        assert_eq!(table_labels["n_clusters"].as_integer(), Some(7));
+        let auto = Settings {
+            n_clusters: Some(ClusterCount::Auto),
+            ..Settings::default()
+        };
+        let (table_auto, text) = cluster_section(7, &auto);
+        assert_eq!(table_auto["n_clusters"].as_str(), Some("auto"), "{text}");
+        assert!(text.contains("Given to `just new`"), "{text}");
         let err = render(
             "x",
             Template::Images,

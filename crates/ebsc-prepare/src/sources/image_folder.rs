@@ -1,9 +1,20 @@
-//! A folder with one subfolder of images per class (torchvision's `ImageFolder` layout).
+//! A folder of images: one subfolder per class (torchvision's `ImageFolder` layout), or
+//! images without labels, directly in the folder or anywhere in a tree of subfolders.
 //!
-//! Class names are the subfolder names, sorted; images are PNG, JPEG or PNM files, sorted by
-//! name. Every image ends up as `[C, H, W]` u8, all of one size: one gray channel when every
-//! file is grayscale, three RGB channels when any file has colour, unless `grayscale` asks
-//! for one or the other.
+//! What a subfolder means is `labels`:
+//! - `"folders"`: every first-level subfolder is a class, named after the folder, of the
+//!   images directly in it; images elsewhere (in the folder itself, or deeper) are left out.
+//! - `"none"`: no labels; every image under the folder, at any depth, is one sample.
+//! - unset: `"folders"` when every image sits directly in a first-level subfolder (the
+//!   class layout), `"none"` for any other layout (images directly in the folder, or below
+//!   the first level of subfolders).
+//!
+//! Names starting with `.` (hidden files and folders) are skipped, and folders reached
+//! through a symbolic link are not entered (symbolic links to image files are read).
+//! Classes are sorted by name, images by their path inside the folder. Every image ends up
+//! as `[C, H, W]` u8, all of one size: one gray channel when every file is grayscale,
+//! three RGB channels when any file has colour, unless `grayscale` asks for one or the
+//! other.
 
 use std::path::{Path, PathBuf};
 
@@ -13,11 +24,11 @@ use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, Limits};
 use super::{file_error, guard_panic, io_error, require_exists};
 use crate::dataset::{Dataset, Inputs, SampleRecord};
 
-/// A folder of class subfolders holding images.
+/// A folder of images, in class subfolders or without labels.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageFolderConfig {
-    /// The folder whose subfolders are the classes.
+    /// The folder holding the images (or the class subfolders).
     pub path: PathBuf,
     /// Resize every image to `[height, width]` (bilinear); without it all images must share
     /// one size.
@@ -25,11 +36,145 @@ pub struct ImageFolderConfig {
     /// `true`: one gray channel; `false`: three RGB channels. Unset (the default): the
     /// files' own channels (gray when every file is gray, RGB when any has colour).
     pub grayscale: Option<bool>,
+    /// What the subfolders mean ([`FolderLabels`]); unset: worked out from the layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<FolderLabels>,
+}
+
+/// `labels` of an image folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FolderLabels {
+    /// Every first-level subfolder is a class of the images directly in it.
+    Folders,
+    /// No labels: every image under the folder, at any depth.
+    None,
+}
+
+impl FolderLabels {
+    /// The setting's value as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            FolderLabels::Folders => "folders",
+            FolderLabels::None => "none",
+        }
+    }
 }
 
 const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "pgm", "ppm", "pbm", "pnm"];
 
-/// Reads every image of every class folder, split `all`; see [`ImageFolderConfig`].
+/// How the images of a folder are read: which files, with which labels.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layout {
+    /// (class name, its images), classes sorted by name.
+    Classes {
+        classes: Vec<(String, Vec<PathBuf>)>,
+        /// Images under the folder outside any class folder (in the folder itself, or
+        /// deeper than a class folder), which are not read; with `labels = "folders"` only.
+        left_out: usize,
+    },
+    /// Every image under the folder, sorted by its path inside it.
+    Unlabelled {
+        images: Vec<PathBuf>,
+        /// Why there are no labels: the setting, or what the layout showed.
+        reason: String,
+    },
+}
+
+impl Layout {
+    /// One line for people: what the folder was read as.
+    pub fn describe(&self) -> String {
+        match self {
+            Layout::Classes { classes, left_out } => {
+                let names: Vec<&str> = classes.iter().map(|(n, _)| n.as_str()).take(5).collect();
+                let more = if classes.len() > 5 { ", …" } else { "" };
+                let left = match left_out {
+                    0 => String::new(),
+                    n => format!("; {n} images outside the class folders are left out"),
+                };
+                format!(
+                    "{} class subfolders ({}{more}){left}",
+                    classes.len(),
+                    names.join(", ")
+                )
+            }
+            Layout::Unlabelled { images, reason } => {
+                format!("no labels, {} images ({reason})", images.len())
+            }
+        }
+    }
+}
+
+/// How `root` is read under `labels` (see the module's documentation).
+pub fn layout(root: &Path, labels: Option<FolderLabels>) -> anyhow::Result<Layout> {
+    require_exists(root)?;
+    if !root.is_dir() {
+        return Err(file_error(
+            root,
+            "not a folder; expected a folder of images, or of class subfolders of images",
+        ));
+    }
+    if labels == Some(FolderLabels::Folders) {
+        return class_layout(root, true);
+    }
+    let images = images_under(root)?;
+    if images.is_empty() {
+        return Err(file_error(
+            root,
+            format_args!(
+                "no images in it or its subfolders; expected files ending in .{}",
+                IMAGE_EXTENSIONS.join(", .")
+            ),
+        ));
+    }
+    let reason = match labels {
+        Some(FolderLabels::None) => "labels = \"none\"".to_string(),
+        _ => {
+            let depth = |relative: &Path| relative.components().count();
+            let example = |wanted: fn(usize) -> bool| {
+                images
+                    .iter()
+                    .map(|(relative, _)| relative)
+                    .find(|relative| wanted(depth(relative)))
+            };
+            if let Some(relative) = example(|d| d == 1) {
+                format!(
+                    "images sit directly in the folder, e.g. {}",
+                    relative.display()
+                )
+            } else if let Some(relative) = example(|d| d > 2) {
+                format!(
+                    "images sit below the first level of subfolders, e.g. {}",
+                    relative.display()
+                )
+            } else {
+                return class_layout(root, false);
+            }
+        }
+    };
+    Ok(Layout::Unlabelled {
+        images: images.into_iter().map(|(_, path)| path).collect(),
+        reason,
+    })
+}
+
+/// The class layout: every first-level subfolder a class of the images directly in it.
+/// `count_left_out`: walk the tree to count the images outside the class folders.
+fn class_layout(root: &Path, count_left_out: bool) -> anyhow::Result<Layout> {
+    let mut classes = Vec::new();
+    for (name, folder) in list_class_folders(root)? {
+        classes.push((name, list_images(&folder)?));
+    }
+    let left_out = if count_left_out {
+        let read: usize = classes.iter().map(|(_, images)| images.len()).sum();
+        images_under(root)?.len().saturating_sub(read)
+    } else {
+        0
+    };
+    Ok(Layout::Classes { classes, left_out })
+}
+
+/// Reads every image of the folder, split `all`; see [`ImageFolderConfig`].
 pub fn read(config: &ImageFolderConfig) -> anyhow::Result<Dataset> {
     let root = &config.path;
     if let Some([height, width]) = config.resize
@@ -45,55 +190,66 @@ pub fn read(config: &ImageFolderConfig) -> anyhow::Result<Dataset> {
         Some(false) => Channels::Rgb,
         None => Channels::AsFile,
     };
-    let class_folders = list_class_folders(root)?;
+    let (files, class_names): (Vec<(Option<i32>, PathBuf)>, Vec<String>) =
+        match layout(root, config.labels)? {
+            Layout::Classes { classes, .. } => {
+                let mut files = Vec::new();
+                let mut names = Vec::with_capacity(classes.len());
+                for (label, (name, images)) in (0i32..).zip(classes) {
+                    files.extend(images.into_iter().map(|file| (Some(label), file)));
+                    names.push(name);
+                }
+                (files, names)
+            }
+            Layout::Unlabelled { images, .. } => (
+                images.into_iter().map(|file| (None, file)).collect(),
+                Vec::new(),
+            ),
+        };
 
     let mut pixels = Vec::new();
-    let mut samples = Vec::new();
+    let mut samples = Vec::with_capacity(files.len());
     // (height, width) of the first image, and its path, when not resizing.
     let mut first_size: Option<((u32, u32), PathBuf)> = None;
-    let mut class_names = Vec::with_capacity(class_folders.len());
     // 1 or 3 once the first image is read; gray images read so far are widened to RGB when
     // a colour image follows them.
     let mut channels = None;
-    for (label, (class_name, class_folder)) in (0i32..).zip(class_folders) {
-        for file in list_images(&class_folder)? {
-            let mut image = decode(&file, channels_wanted)?;
-            match config.resize {
-                Some([height, width]) => {
-                    image = image.resize_exact(width, height, FilterType::Triangle);
-                }
-                None => check_same_size(&file, &image, &mut first_size)?,
+    for (label, file) in files {
+        let mut image = decode(&file, channels_wanted)?;
+        match config.resize {
+            Some([height, width]) => {
+                image = image.resize_exact(width, height, FilterType::Triangle);
             }
-            let image_channels = usize::from(image.color().channel_count());
-            match channels {
-                Some(3) if image_channels == 1 => image = DynamicImage::ImageRgb8(image.to_rgb8()),
-                Some(1) if image_channels == 3 => {
-                    let plane = image.width() as usize * image.height() as usize;
-                    pixels = gray_to_rgb_planes(&pixels, plane);
-                    channels = Some(3);
-                }
-                Some(_) => {}
-                None => channels = Some(image_channels),
-            }
-            append_as_chw(&image, &mut pixels);
-            samples.push(SampleRecord {
-                label: Some(label),
-                source: file.display().to_string(),
-                split: "all".to_string(),
-            });
+            None => check_same_size(&file, &image, &mut first_size)?,
         }
-        class_names.push(class_name);
+        let image_channels = usize::from(image.color().channel_count());
+        match channels {
+            Some(3) if image_channels == 1 => image = DynamicImage::ImageRgb8(image.to_rgb8()),
+            Some(1) if image_channels == 3 => {
+                let plane = image.width() as usize * image.height() as usize;
+                pixels = gray_to_rgb_planes(&pixels, plane);
+                channels = Some(3);
+            }
+            Some(_) => {}
+            None => channels = Some(image_channels),
+        }
+        append_as_chw(&image, &mut pixels);
+        samples.push(SampleRecord {
+            label,
+            source: file.display().to_string(),
+            split: "all".to_string(),
+        });
     }
 
     let (height, width) = match (config.resize, &first_size) {
         (Some([height, width]), _) => (height, width),
         (None, Some((size, _))) => *size,
-        (None, None) => unreachable!("every class folder holds an image, checked above"),
+        (None, None) => unreachable!("every layout holds an image, checked by `layout`"),
     };
     Ok(Dataset {
         inputs: Inputs::Images {
             data: pixels,
-            channels: channels.expect("every class folder holds an image, checked above"),
+            channels: channels.expect("every layout holds an image, checked by `layout`"),
             height: height as usize,
             width: width as usize,
         },
@@ -158,20 +314,20 @@ pub(crate) fn list_class_folders(root: &Path) -> anyhow::Result<Vec<(String, Pat
     if folders.is_empty() {
         return Err(file_error(
             root,
-            "no class subfolders; expected one subfolder of images per class",
+            "no class subfolders; with labels = \"folders\" every first-level subfolder is a class of images (labels = \"none\" reads images without classes)",
         ));
     }
     folders.sort();
     Ok(folders)
 }
 
-/// The image files of one class folder, sorted by file name.
+/// The image files directly in one class folder, sorted by file name; hidden files skipped.
 pub(crate) fn list_images(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(folder).map_err(|e| io_error(folder, &e))? {
         let entry = entry.map_err(|e| io_error(folder, &e))?;
         let path = entry.path();
-        if path.is_file() && has_image_extension(&path) {
+        if !is_hidden(&entry.file_name()) && path.is_file() && has_image_extension(&path) {
             files.push((entry.file_name(), path));
         }
     }
@@ -179,13 +335,48 @@ pub(crate) fn list_images(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
         return Err(file_error(
             folder,
             format_args!(
-                "no images; expected files ending in .{}",
+                "no images; expected files ending in .{} (every first-level subfolder is read as a class; set labels = \"none\" in [prepare] when the subfolders are not classes)",
                 IMAGE_EXTENSIONS.join(", .")
             ),
         ));
     }
     files.sort();
     Ok(files.into_iter().map(|(_, path)| path).collect())
+}
+
+/// Every image file under `root`, at any depth, as (path inside `root`, path), sorted by
+/// the path inside `root`. Hidden files and folders are skipped; symbolic links are
+/// followed, each folder entered once (so a link cannot loop).
+pub fn images_under(root: &Path) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
+    let mut images = Vec::new();
+    let mut entered = std::collections::HashSet::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let real = std::fs::canonicalize(&folder).map_err(|e| io_error(&folder, &e))?;
+        if !entered.insert(real) {
+            continue;
+        }
+        for entry in std::fs::read_dir(&folder).map_err(|e| io_error(&folder, &e))? {
+            let entry = entry.map_err(|e| io_error(&folder, &e))?;
+            if is_hidden(&entry.file_name()) {
+                continue;
+            }
+            // Follows links; a dangling link is neither and is skipped.
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.is_file() && has_image_extension(&path) {
+                let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+                images.push((relative, path));
+            }
+        }
+    }
+    images.sort();
+    Ok(images)
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.as_encoded_bytes().starts_with(b".")
 }
 
 fn has_image_extension(path: &Path) -> bool {
@@ -294,6 +485,7 @@ mod tests {
             path: path.to_path_buf(),
             resize: None,
             grayscale: None,
+            labels: None,
         }
     }
 
@@ -365,6 +557,7 @@ mod tests {
             path: dir.path().to_path_buf(),
             resize: Some([3, 5]),
             grayscale: Some(true),
+            labels: None,
         })
         .unwrap();
         let Inputs::Images {
@@ -459,15 +652,182 @@ mod tests {
             format!("{}: not found", missing.display())
         );
         let error = read(&config(dir.path())).unwrap_err().to_string();
-        assert!(error.contains("no class subfolders"), "{error}");
+        assert!(
+            error.contains("no images in it or its subfolders"),
+            "{error}"
+        );
         std::fs::create_dir(dir.path().join("empty")).unwrap();
         std::fs::write(dir.path().join("empty/readme.md"), "x").unwrap();
+        let error = read(&config(dir.path())).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&dir.path().display().to_string()),
+            "{error}"
+        );
+        assert!(error.contains("no images"), "{error}");
+        // Class folders, one of them without images: named, with the way out.
+        std::fs::create_dir(dir.path().join("cats")).unwrap();
+        GrayImage::new(2, 2)
+            .save(dir.path().join("cats/1.png"))
+            .unwrap();
         let error = read(&config(dir.path())).unwrap_err().to_string();
         assert!(
             error.starts_with(&dir.path().join("empty").display().to_string()),
             "{error}"
         );
-        assert!(error.contains("no images"), "{error}");
+        assert!(error.contains("set labels = \"none\""), "{error}");
+        let with_folders = ImageFolderConfig {
+            labels: Some(FolderLabels::Folders),
+            ..config(&dir.path().join("cats"))
+        };
+        let error = read(&with_folders).unwrap_err().to_string();
+        assert!(error.contains("no class subfolders"), "{error}");
+    }
+
+    fn labels_and_sources(dataset: &Dataset, root: &Path) -> Vec<(Option<i32>, String)> {
+        dataset
+            .samples
+            .iter()
+            .map(|s| {
+                let relative = Path::new(&s.source).strip_prefix(root).unwrap();
+                (s.label, relative.display().to_string())
+            })
+            .collect()
+    }
+
+    fn gray(root: &Path, relative: &str, value: u8) {
+        let path = root.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        GrayImage::from_pixel(3, 2, Luma([value]))
+            .save(path)
+            .unwrap();
+    }
+
+    #[test]
+    fn images_in_the_folder_itself_are_read_without_labels_at_any_depth() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        gray(root, "b.png", 1);
+        gray(root, "a.png", 2);
+        gray(root, "2024/march/c.png", 3);
+        gray(root, "2024/.thumbs/x.png", 4);
+        gray(root, ".hidden.png", 5);
+        std::fs::write(root.join("notes.txt"), "x").unwrap();
+        let dataset = read(&config(root)).unwrap();
+        assert!(dataset.class_names.is_empty());
+        assert_eq!(
+            labels_and_sources(&dataset, root),
+            vec![
+                (None, "2024/march/c.png".to_string()),
+                (None, "a.png".to_string()),
+                (None, "b.png".to_string()),
+            ]
+        );
+        assert_eq!(images_of(&dataset).0, [[3u8; 6], [2; 6], [1; 6]].concat());
+        let Layout::Unlabelled { reason, .. } = layout(root, None).unwrap() else {
+            panic!("expected no labels");
+        };
+        assert_eq!(reason, "images sit directly in the folder, e.g. a.png");
+    }
+
+    #[test]
+    fn a_tree_deeper_than_one_level_has_no_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        gray(root, "2023/01/a.png", 1);
+        gray(root, "2023/b.png", 2);
+        let layout = layout(root, None).unwrap();
+        let Layout::Unlabelled { images, reason } = &layout else {
+            panic!("expected no labels, got {layout:?}");
+        };
+        assert_eq!(images.len(), 2);
+        assert!(
+            reason.contains("below the first level of subfolders, e.g. 2023/01/a.png"),
+            "{reason}"
+        );
+        assert!(
+            layout.describe().starts_with("no labels, 2 images"),
+            "{}",
+            layout.describe()
+        );
+    }
+
+    #[test]
+    fn the_labels_setting_overrides_the_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        gray(root, "cats/1.png", 1);
+        gray(root, "dogs/2.png", 2);
+        // Every image directly in a first-level subfolder: classes.
+        let dataset = read(&config(root)).unwrap();
+        assert_eq!(dataset.class_names, vec!["cats", "dogs"]);
+        // labels = "none": the subfolders are only places.
+        let unlabelled = read(&ImageFolderConfig {
+            labels: Some(FolderLabels::None),
+            ..config(root)
+        })
+        .unwrap();
+        assert_eq!(
+            labels_and_sources(&unlabelled, root),
+            vec![(None, "cats/1.png".into()), (None, "dogs/2.png".into())]
+        );
+        // A stray image in the folder itself: no labels, unless labels = "folders", which
+        // leaves it (and anything deeper) out.
+        gray(root, "stray.png", 3);
+        gray(root, "dogs/old/3.png", 4);
+        assert!(read(&config(root)).unwrap().class_names.is_empty());
+        let folders = ImageFolderConfig {
+            labels: Some(FolderLabels::Folders),
+            ..config(root)
+        };
+        let dataset = read(&folders).unwrap();
+        assert_eq!(
+            labels_and_sources(&dataset, root),
+            vec![
+                (Some(0), "cats/1.png".into()),
+                (Some(1), "dogs/2.png".into())
+            ]
+        );
+        let described = layout(root, Some(FolderLabels::Folders))
+            .unwrap()
+            .describe();
+        assert_eq!(
+            described,
+            "2 class subfolders (cats, dogs); 2 images outside the class folders are left out"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn linked_folders_are_read_once_and_cannot_loop() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("photos");
+        gray(&root, "a.png", 1);
+        gray(dir.path(), "elsewhere/b.png", 2);
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), root.join("linked")).unwrap();
+        std::os::unix::fs::symlink(&root, root.join("loop")).unwrap();
+        let dataset = read(&config(&root)).unwrap();
+        assert_eq!(
+            labels_and_sources(&dataset, &root),
+            vec![(None, "a.png".into()), (None, "linked/b.png".into())]
+        );
+    }
+
+    #[test]
+    fn labels_setting_reads_and_writes_as_text() {
+        let config: ImageFolderConfig =
+            toml::from_str("path = \"x\"\nlabels = \"none\"\n").unwrap();
+        assert_eq!(config.labels, Some(FolderLabels::None));
+        assert_eq!(
+            toml::to_string(&config).unwrap(),
+            "path = \"x\"\nlabels = \"none\"\n"
+        );
+        let error = toml::from_str::<ImageFolderConfig>("path = \"x\"\nlabels = \"no\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("expected `folders` or `none`"), "{error}");
+        // Unset, it is not written: the stage key of pipelines without it stays as it was.
+        let config: ImageFolderConfig = toml::from_str("path = \"x\"\n").unwrap();
+        assert_eq!(toml::to_string(&config).unwrap(), "path = \"x\"\n");
     }
 
     #[test]
@@ -490,6 +850,7 @@ mod tests {
             path: dir.path().to_path_buf(),
             resize: Some([0, 4]),
             grayscale: None,
+            labels: None,
         })
         .unwrap_err()
         .to_string();
