@@ -167,7 +167,8 @@ pub fn cluster_stage(
     metrics.timings = write_phase(
         sink,
         &clustering,
-        (labels.as_deref(), sources.as_deref()),
+        labels.as_deref(),
+        sources.as_deref(),
         timings,
     )?;
     write_report(sink, inputs, &metrics, labels.is_some(), &figures)?;
@@ -376,7 +377,8 @@ fn figures_phase(
 fn write_phase(
     sink: &mut dyn Sink,
     clustering: &Clustering,
-    (labels, sources): (Option<&[Option<i32>]>, Option<&[Option<String>]>),
+    labels: Option<&[Option<i32>]>,
+    sources: Option<&[Option<String>]>,
     mut timings: Timings,
 ) -> anyhow::Result<BTreeMap<String, f64>> {
     let started = Instant::now();
