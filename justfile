@@ -78,6 +78,15 @@ lint: setup
 bench *sections: build
     scripts/bench.sh {{sections}}
 
+# The container image of the stage binaries and libtorch (Containerfile), built with podman
+# or docker: `just image` (CUDA wheel, tag registry.example.com/ebsc:latest) or `just image
+# cpu`; `just image cuda prebuilt` copies target/release from `just build` instead of
+# compiling; further arguments go to the build command. README, "Container image".
+[doc("Container image of the stage binaries and libtorch: `just image [cuda|cpu] [build|prebuilt]`.")]
+[positional-arguments]
+image variant="cuda" binaries="build" *args:
+    @scripts/image.sh "$@"
+
 # Fetch a full data set into data/ (checksums verified): `just fetch mnist`.
 fetch dataset:
     scripts/fetch.sh {{dataset}}
