@@ -66,10 +66,11 @@ report *flags:
 test: setup
     cargo test --workspace
 
-# Formatting, clippy (warnings as errors), and every dependency versioned once in the
-# workspace and used by the package that names it.
+# Formatting, clippy (warnings as errors), every dependency versioned once in the
+# workspace and used by the package that names it, and the launch files in deploy/.
 lint: setup
     python3 scripts/check_dependencies.py
+    scripts/check_deploy.sh
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
