@@ -29,6 +29,14 @@ new name data *settings: build
 show pipeline=default_pipeline: build
     @target/release/ebsc-pipeline show "$@"
 
+# An image-folder pipeline's result as folders: <folder>/cluster-00/, cluster-01/, … of
+# links to the original files (`--copy`: copies); the originals are never moved. The
+# folder must be new or empty, and is taken from the folder `just` was typed in.
+[doc("Image-folder pipeline -> <folder>/cluster-00/, … of links to its files (`--copy`: copies).")]
+[positional-arguments]
+clusters pipeline folder *flags: build
+    @target/release/ebsc-pipeline clusters "$1" "$(cd '{{invocation_directory()}}' && realpath -m --relative-base='{{justfile_directory()}}' -- "$2")" "${@:3}"
+
 # Run every stage of a pipeline; stages that are up to date skip.
 run pipeline=default_pipeline *flags: build
     scripts/stages.sh run {{pipeline}} {{flags}}

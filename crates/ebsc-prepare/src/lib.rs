@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod dataset;
+pub mod export;
 pub mod output;
 pub mod pipeline_cli;
 pub mod scaffold;

@@ -1,8 +1,10 @@
 //! The `ebsc-pipeline` command: `new` writes a pipeline for data on disk, `show` prints a
-//! pipeline's merged settings.
+//! pipeline's merged settings, `clusters` lays an image-folder pipeline's result out as
+//! one folder per cluster ([`crate::export`]).
 
 use std::path::{Path, PathBuf};
 
+use crate::export::{self, ExportRequest};
 use crate::scaffold::{self, NewRequest};
 
 #[derive(Debug, clap::Parser)]
@@ -26,12 +28,13 @@ pub enum Command {
     New {
         /// The pipeline's name, e.g. my-faces.
         name: String,
-        /// A folder of class subfolders of images, a folder of IDX files, a CIFAR binary
-        /// folder, or a feature table (.parquet, .csv, .csv.gz, .safetensors, .npy).
+        /// A folder of images (in class subfolders, or without labels), a folder of IDX
+        /// files, a CIFAR binary folder, or a feature table (.parquet, .csv, .csv.gz,
+        /// .safetensors, .npy).
         data: PathBuf,
-        /// Settings: n_clusters=K (required without labels), template=NAME, seed=S,
-        /// label_column=COL, grayscale=true, resize=[H,W], or any section.key=value
-        /// (e.g. train.epochs=50).
+        /// Settings: n_clusters=K|auto (auto without labels), template=NAME, seed=S,
+        /// label_column=COL, labels=none|folders (image folders), grayscale=true,
+        /// resize=[H,W], or any section.key=value (e.g. train.epochs=50).
         #[arg(value_name = "KEY=VALUE")]
         settings: Vec<String>,
         /// Replace the pipeline file when it exists.
@@ -42,6 +45,22 @@ pub enum Command {
     Show {
         /// A pipeline name in <pipelines-dir> or a path to a .toml file.
         pipeline: String,
+    },
+    /// For an image-folder pipeline that has run: FOLDER/cluster-00/, cluster-01/, … each
+    /// with symbolic links to the original files of its samples (under their paths inside
+    /// the image folder). The originals are never moved or changed. FOLDER must be new or
+    /// empty, and outside the image folder.
+    Clusters {
+        /// A pipeline name in <pipelines-dir> or a path to a .toml file.
+        pipeline: String,
+        /// The folder to create.
+        folder: PathBuf,
+        /// Copy the files instead of linking to them.
+        #[arg(long)]
+        copy: bool,
+        /// Where run folders live: <runs-dir>/<pipeline>/<stage>/.
+        #[arg(long, default_value = "data/runs")]
+        runs_dir: PathBuf,
     },
 }
 
@@ -90,6 +109,26 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Command::Show { pipeline } => {
             let path = scaffold::pipeline_path(pipeline, &args.pipelines_dir);
             print!("{}", scaffold::show(&path)?);
+            Ok(())
+        }
+        Command::Clusters {
+            pipeline,
+            folder,
+            copy,
+            runs_dir,
+        } => {
+            let exported = export::export_clusters(&ExportRequest {
+                pipeline: scaffold::pipeline_path(pipeline, &args.pipelines_dir),
+                runs_dir: runs_dir.clone(),
+                target: folder.clone(),
+                copy: *copy,
+            })?;
+            println!("clusters: {}", export::summary(&exported));
+            if !exported.copied {
+                println!(
+                    "clusters: the links point at the original files, which stay where they are"
+                );
+            }
             Ok(())
         }
     }

@@ -275,3 +275,32 @@ fn show_prints_the_merged_settings() {
     let out = run(dir.path(), &["show", "nope"]);
     assert!(error(&out).contains("nope.toml"), "{}", out.stderr);
 }
+
+#[test]
+fn clusters_names_what_it_needs_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_pngs(
+        &dir.path().join("photos"),
+        &["a.png".to_string(), "b.png".to_string()],
+    );
+    assert!(run(dir.path(), &["new", "photos", "photos"]).ok);
+    // Before `just run`: nothing to export.
+    let out = run(dir.path(), &["clusters", "photos", "sorted"]);
+    assert!(
+        error(&out).ends_with(
+            "data/runs/photos/cluster/manifest.json: the cluster stage of photos has not completed; run `just run photos` first"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!dir.path().join("sorted").exists());
+    // A table: the assignments are the answer.
+    write_csv(&dir.path().join("t.csv"), 12, "label");
+    assert!(run(dir.path(), &["new", "t", "t.csv"]).ok);
+    let out = run(dir.path(), &["clusters", "t", "sorted", "--copy"]);
+    assert!(
+        error(&out).contains("is not an image folder, so there are no files to sort into folders; each sample's cluster is in data/runs/t/cluster/assignments.parquet"),
+        "{}",
+        out.stderr
+    );
+}
