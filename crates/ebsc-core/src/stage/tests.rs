@@ -515,6 +515,8 @@ fn run_drawn(
     drawn_runner(p, runs, calls, mark)
         .run(force, |run| {
             calls.borrow_mut().body += 1;
+            // A value serde_json's default float parser reads back an ulp off.
+            run.stat("loss", 1.949_793_202_864_741_3);
             run.write_output(DATA.file, b"data")?;
             draw(run, "")
         })
@@ -532,6 +534,7 @@ fn a_damaged_report_is_redrawn_without_running_the_body() {
     let stage = runs.join("demo/drawn");
     let manifest_path = stage.join("manifest.json");
     let before = Manifest::read(&manifest_path).unwrap();
+    let manifest_bytes = std::fs::read(&manifest_path).unwrap();
     let figure = stage.join("report/figure.txt");
 
     // Deleted, then edited in place: drawn again from data.bin, the body left alone.
@@ -556,11 +559,10 @@ fn a_damaged_report_is_redrawn_without_running_the_body() {
             outcome.summary("drawn")
         );
         assert_eq!(std::fs::read(&figure).unwrap(), b"figure of 4 bytes");
-        let after = Manifest::read(&manifest_path).unwrap();
-        assert_eq!(after.outputs, before.outputs);
+        // The same entries, stats and provenance, to the byte.
         assert_eq!(
-            after.provenance.finished_at_unix,
-            before.provenance.finished_at_unix
+            String::from_utf8(std::fs::read(&manifest_path).unwrap()).unwrap(),
+            String::from_utf8(manifest_bytes.clone()).unwrap()
         );
         assert!(
             !stage.join(".work").exists(),
