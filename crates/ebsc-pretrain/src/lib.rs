@@ -54,6 +54,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let runner = StageRunner::new(&pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
         .config(&config)
         .upstream(prepare::STAGE)
+        // A deleted or edited figure is drawn again from metrics.parquet, not retrained.
+        .redraw_reports(&pretrain::METRICS, |run| {
+            ebsc_nn::report::redraw_training_report(run, STAGE)
+        })
         .progress(args.stage.progress);
     let prepare_dir = runner.upstream_dir(prepare::STAGE);
     runner.run(args.stage.force, |run| {

@@ -58,6 +58,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .upstream(prepare::STAGE)
         // Not pretrain's metrics.parquet: its timings differ on every rebuild.
         .upstream_reading(&[pretrain::ENCODER])
+        // A deleted or edited figure is drawn again from metrics.parquet, not retrained.
+        .redraw_reports(&train::METRICS, |run| {
+            ebsc_nn::report::redraw_training_report(run, STAGE)
+        })
         .progress(args.stage.progress);
     let prepare_dir = runner.upstream_dir(prepare::STAGE);
     let pretrain_dir = runner.upstream_dir(pretrain::STAGE);
