@@ -10,7 +10,9 @@
 //!   again once the rebuilt bytes are the same; the stage above stays up to date. For
 //!   pretrain, train and affinity too: their rebuilt models and graphs are byte-identical
 //!   and `metrics.parquet` differs only in its timings (`samples_per_s`), which no stage
-//!   reads, so no downstream key hashes it;
+//!   reads, so no downstream key hashes it. A training stage's damaged `report/` file is
+//!   the exception: downstream stages do not read it and go on, and the stage redraws it
+//!   from `metrics.parquet`, without training, to the same bytes;
 //! - a config edit re-runs exactly the stage it changes and those downstream; a cosmetic
 //!   edit (comments, key order, description) re-runs nothing;
 //! - a second run of a stage while one holds its lock is refused, naming the holder, and
