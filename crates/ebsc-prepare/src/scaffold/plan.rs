@@ -677,6 +677,29 @@ mod tests {
             assert!(!table.contains_key("extra_eigenvectors"), "{text}");
             assert!(text.contains("the largest gap"), "{text}");
         }
+        // Every template takes "auto" and parses.
+        for template in Template::ALL {
+            let shape = match template {
+                Template::Features => shape,
+                _ => images(1),
+            };
+            let text = render(
+                "x",
+                template,
+                &summary(50, shape, 0),
+                &table_source(),
+                &Settings::default(),
+            )
+            .unwrap();
+            let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{text}\n{e}"));
+            assert_eq!(table["cluster"]["n_clusters"].as_str(), Some("auto"));
+            assert!(
+                !table["cluster"]
+                    .as_table()
+                    .unwrap()
+                    .contains_key("extra_eigenvectors")
+            );
+        }
         let (_, text) = cluster_section(0, &Settings::default());
         assert!(
             text.starts_with("\n# The data has no labels, so the count is \"auto\""),
