@@ -610,6 +610,40 @@ mod tests {
         .unwrap();
         let error = changed.export("out", false).unwrap_err().to_string();
         assert!(error.contains("run `just run p` again"), "{error}");
+        // Assignments from before the source column: the way to rewrite them.
+        let old = Project::new(&FILES);
+        let file = old.path("runs/p/cluster/assignments.parquet");
+        let schema = std::sync::Arc::new(arrow_schema::Schema::new(
+            ebsc_io::assignments::assignments_schema().fields()[..3].to_vec(),
+        ));
+        let columns: Vec<arrow_array::ArrayRef> = vec![
+            std::sync::Arc::new(arrow_array::UInt32Array::from(vec![0, 1, 2, 3])),
+            std::sync::Arc::new(arrow_array::UInt32Array::from(vec![0, 1, 0, 1])),
+            std::sync::Arc::new(arrow_array::Int32Array::new_null(4)),
+        ];
+        let batch = arrow_array::RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&file).unwrap(),
+            schema,
+            None,
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let mut manifest = Manifest::read(&old.path("runs/p/cluster/manifest.json")).unwrap();
+        manifest
+            .outputs
+            .insert("assignments.parquet".into(), output_entry(&file).unwrap());
+        manifest
+            .write(&old.path("runs/p/cluster/manifest.json"))
+            .unwrap();
+        let error = old.export("out", false).unwrap_err().to_string();
+        assert!(
+            error.ends_with(
+                "assignments.parquet: no `source` column (written by an older cluster stage); run `just run p` to write it again"
+            ),
+            "{error}"
+        );
         // Assignments without sources (a standalone labels file without them).
         let bare = Project::new(&FILES);
         bare.write_run(&[0, 1, 0, 1], &[]);
