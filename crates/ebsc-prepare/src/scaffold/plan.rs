@@ -253,7 +253,7 @@ fn affinity_values(template: Template, summary: &DataSummary) -> [(&'static str,
     let why = if summary.mean_cosine >= CROWDED_COSINE {
         Some((
             "Crowded samples",
-            "30 generated classes of 12: 0.869 → 0.992 ACC",
+            "30 generated classes of 12, seed 0: 0.869 → 1.000 ACC",
         ))
     } else if subspaces {
         Some((
@@ -267,7 +267,7 @@ fn affinity_values(template: Template, summary: &DataSummary) -> [(&'static str,
     };
     let refine = why.map_or(String::new(), |(why, measured)| {
         format!(
-            "# {why}: the energy picks each row's 100 best candidates and an\n\
+            "# {why}: the energy picks each row's 400 best candidates and an\n\
              # elastic-net self-expression solve over them weighs them (docs/method.md,\n\
              # \"Inference\"); {measured}.\n\
              refine = \"elastic-net\"\n"
