@@ -9,7 +9,9 @@ pub mod bars;
 mod colour_bar;
 pub mod confusion;
 pub mod curves;
+pub mod gallery;
 pub mod matrix;
+mod raster;
 pub mod scatter;
 pub mod spectrum;
 pub mod style;
@@ -25,7 +27,9 @@ use plotters::style::FontStyle;
 pub use bars::{RunScores, ScoreBars};
 pub use confusion::ConfusionChart;
 pub use curves::{Curve, CurvePanel, TrainingCurves};
+pub use gallery::{Gallery, GalleryRow, Thumbnail};
 pub use matrix::{BlockMatrix, Group};
+pub use raster::{Pixels, Raster};
 pub use scatter::Scatter;
 pub use spectrum::SpectrumChart;
 
@@ -42,6 +46,12 @@ pub trait Chart {
     /// Width and height in pixels (SVG user units).
     fn size(&self) -> (u32, u32);
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
+    /// Pictures placed over the drawing (a gallery's thumbnails): copied pixel for pixel
+    /// into the PNG and embedded as PNG `<image>` elements in the SVG, where drawing them
+    /// through plotters would write one SVG rectangle per pixel. None by default.
+    fn rasters(&self) -> Vec<Raster> {
+        Vec::new()
+    }
 }
 
 /// One rendered figure: the same drawing as PNG bytes and as SVG text.
@@ -91,6 +101,9 @@ fn render_png(chart: &impl Chart) -> anyhow::Result<Vec<u8>> {
         root.present()
             .map_err(|e| anyhow::anyhow!("drawing the PNG: {e}"))?;
     }
+    for raster in chart.rasters() {
+        raster.blit(&mut pixels, width, height);
+    }
     let image = image::RgbImage::from_raw(width, height, pixels)
         .context("PNG buffer does not match the figure size")?;
     let mut png = Vec::new();
@@ -110,6 +123,15 @@ fn render_svg(chart: &impl Chart) -> anyhow::Result<String> {
             .map_err(|e| anyhow::anyhow!("drawing the SVG: {e}"))?;
         root.present()
             .map_err(|e| anyhow::anyhow!("drawing the SVG: {e}"))?;
+    }
+    let rasters = chart.rasters();
+    if !rasters.is_empty() {
+        let end = svg.rfind("</svg>").context("the SVG has no closing tag")?;
+        let mut images = String::new();
+        for raster in &rasters {
+            images.push_str(&raster.svg_element()?);
+        }
+        svg.insert_str(end, &images);
     }
     Ok(svg)
 }
