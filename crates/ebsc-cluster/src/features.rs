@@ -193,6 +193,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
         let inputs = Inputs {
             affinity: path,
             labels: run.labels.clone(),
+            images: None,
             mode: Mode::Standalone,
             name: crate::folder_name(&run.out),
         };

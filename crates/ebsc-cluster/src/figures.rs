@@ -8,7 +8,9 @@
 //! - `embedding`: the row-normalised spectral embedding, linearly projected so that the
 //!   cluster means sit on a circle (a seeded subsample of at most
 //!   [`MAX_EMBEDDING_POINTS`]), coloured by cluster;
-//! - `spectrum`: the eigenvalues with the chosen k and the largest eigengap marked.
+//! - `spectrum`: the eigenvalues with the chosen k and the largest eigengap marked;
+//! - `gallery` (image data only): each cluster's most and least representative samples
+//!   ([`crate::gallery`]).
 //!
 //! This module turns the run's data into charts; drawing is `ebsc-plot`'s.
 
@@ -41,6 +43,8 @@ pub struct FigureData<'a> {
     /// `matched[c]`: the class the Hungarian match gave cluster `c`.
     pub matched: Option<&'a [Option<i32>]>,
     pub seed: u64,
+    /// Prepare's images, for the gallery; `None` for feature data or without them.
+    pub images: Option<&'a crate::gallery::Images>,
 }
 
 /// A figure's artifact and how to draw it.
@@ -70,6 +74,19 @@ pub fn draw(data: &FigureData) -> anyhow::Result<Vec<(Artifact, Figure)>> {
         cluster::SPECTRUM_FIGURE,
         Box::new(|| ebsc_plot::render(&spectrum_chart(data))),
     ));
+    if let Some(images) = data.images {
+        jobs.push((
+            cluster::GALLERY_FIGURE,
+            Box::new(move || {
+                ebsc_plot::render(&crate::gallery::chart(&crate::gallery::GalleryData {
+                    name: data.name,
+                    quality: &data.metrics.quality,
+                    images,
+                    class_names: data.class_names,
+                })?)
+            }),
+        ));
+    }
     std::thread::scope(|scope| {
         let running: Vec<_> = jobs
             .iter()
@@ -101,7 +118,7 @@ fn scores_suffix(metrics: &Metrics) -> String {
     }
 }
 
-fn class_name(names: &BTreeMap<i32, String>, class: i32) -> String {
+pub(crate) fn class_name(names: &BTreeMap<i32, String>, class: i32) -> String {
     match names.get(&class) {
         Some(name) if name != &class.to_string() => name.clone(),
         _ => class.to_string(),

@@ -15,8 +15,10 @@
 pub mod config;
 pub mod features;
 pub mod figures;
+pub mod gallery;
 pub mod input;
 pub mod outputs;
+pub mod quality;
 pub mod report;
 pub mod spectral;
 pub mod stage;
@@ -36,8 +38,9 @@ pub const STAGE: &str = cluster::STAGE;
 /// Bump when the outputs for a given config change (2: `report/` figures drawn with
 /// titles, axes and legends, as PNG and SVG; 3: LOBPCG starts from power steps, so
 /// eigenvectors, and with them assignments, move within the tolerance; 4:
-/// `assignments.parquet` carries each sample's `source` from `samples.parquet`).
-pub const STAGE_VERSION: u32 = 4;
+/// `assignments.parquet` carries each sample's `source` from `samples.parquet`; 5:
+/// `metrics.json` has `quality`, the report a cluster table and, for images, a gallery).
+pub const STAGE_VERSION: u32 = 5;
 
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -209,6 +212,7 @@ fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
     let inputs = Inputs {
         affinity: runner.upstream_path(&affinity::AFFINITY),
         labels: Some(runner.upstream_path(&prepare::SAMPLES)),
+        images: Some(runner.upstream_path(&prepare::INPUTS)),
         mode: Mode::Pipeline,
         name: pipeline.name.clone(),
     };
@@ -250,6 +254,7 @@ fn run_standalone(args: &Args, affinity: Option<&Path>) -> anyhow::Result<Finish
     let inputs = Inputs {
         affinity: affinity.to_path_buf(),
         labels: args.labels.clone(),
+        images: None,
         mode: Mode::Standalone,
         name: folder_name(out),
     };

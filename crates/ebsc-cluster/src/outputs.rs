@@ -90,6 +90,10 @@ pub struct Metrics {
     pub symmetrized: bool,
     pub isolated_nodes: usize,
     pub connected_components: usize,
+    /// Measures that need no labels, and each cluster's representatives
+    /// ([`crate::quality`]); absent from files written before they existed.
+    #[serde(default)]
+    pub quality: crate::quality::Quality,
     /// Seconds per phase.
     pub timings: BTreeMap<String, f64>,
 }
@@ -128,6 +132,7 @@ mod tests {
             symmetrized: false,
             isolated_nodes: 0,
             connected_components: 1,
+            quality: Default::default(),
             timings: BTreeMap::new(),
         };
         let json: serde_json::Value = serde_json::from_str(&metrics.to_json().unwrap()).unwrap();

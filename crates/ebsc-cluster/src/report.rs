@@ -2,20 +2,30 @@
 //! it) and a short note on how to read it; the figures carry their own titles, axes and
 //! legends.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::figures::{MAX_AFFINITY_BINS, MAX_EMBEDDING_POINTS};
+use crate::figures::{MAX_AFFINITY_BINS, MAX_EMBEDDING_POINTS, class_name};
+use crate::gallery::MAX_GALLERY_CLUSTERS;
 use crate::outputs::Metrics;
+use crate::quality::{LEAST_REPRESENTATIVE, REPRESENTATIVES};
 
 /// The phases of a run, in order, as `metrics.json` times them.
-pub const PHASES: [&str; 7] = [
-    "read", "graph", "eigen", "kmeans", "metrics", "figures", "write",
+pub const PHASES: [&str; 8] = [
+    "read", "graph", "eigen", "kmeans", "metrics", "quality", "figures", "write",
 ];
 
-/// Where the inputs came from, for the report's first lines.
-pub struct Sources {
+/// Where the inputs came from, for the report's first lines, and what else the report
+/// shows.
+pub struct Sources<'a> {
     pub affinity: String,
     pub labels: Option<String>,
+    /// Class id → name, for the clusters' majority classes (may be empty).
+    pub class_names: &'a BTreeMap<i32, String>,
+    /// Whether `gallery.png` was drawn (image data).
+    pub gallery: bool,
+    /// Each sample's `source` (from samples.parquet), to name the representatives by.
+    pub samples: Option<&'a [Option<String>]>,
 }
 
 pub fn render(metrics: &Metrics, sources: &Sources) -> String {
@@ -68,6 +78,7 @@ pub fn render(metrics: &Metrics, sources: &Sources) -> String {
         "connected components",
         metrics.connected_components.to_string(),
     );
+    quality_rows(metrics, &mut row);
     row(
         "eigensolver",
         format!(
@@ -129,5 +140,155 @@ pub fn render(metrics: &Metrics, sources: &Sources) -> String {
         metrics.eigenvalues.len(),
         metrics.n_clusters
     );
+    if sources.gallery {
+        let _ = writeln!(
+            md,
+            "\n## Gallery\n\n![gallery](gallery.png)\n\n\
+             [SVG](gallery.svg). One row per cluster (at most the {MAX_GALLERY_CLUSTERS} \
+             largest): its size, cohesion and silhouette (with labels, its majority class and \
+             purity), its {REPRESENTATIVES} most representative samples and, after the red \
+             rule, its {LEAST_REPRESENTATIVE} least representative ones. A cluster whose \
+             representatives look alike and whose least representative samples still belong \
+             is a cluster you can name; odd ones at the end of a row are where it frays."
+        );
+    }
+    clusters_section(&mut md, metrics, sources);
     md
+}
+
+/// The label-free measures as rows of the metrics table.
+fn quality_rows(metrics: &Metrics, row: &mut impl FnMut(&str, String)) {
+    let quality = &metrics.quality;
+    if quality.clusters.is_empty() {
+        return;
+    }
+    row(
+        "cohesion (share of affinity weight inside clusters)",
+        format!("{:.4}", quality.cohesion),
+    );
+    row(
+        "normalised cut (Σ cut / volume, 0 to k)",
+        format!("{:.4}", quality.normalized_cut),
+    );
+    row(
+        "eigengap λk − λk+1",
+        match quality.eigengap {
+            Some(gap) => format!("{gap:.4}"),
+            None => "– (only k eigenvalues computed: set extra_eigenvectors)".into(),
+        },
+    );
+    row(
+        "clusters the largest eigengap suggests",
+        format!(
+            "{} (of the top {} eigenvalues)",
+            quality.eigengap_n_clusters, quality.eigenvalues_scanned
+        ),
+    );
+    let sampled = if quality.silhouette_samples < metrics.n_samples
+        || quality.silhouette_reference < metrics.n_samples
+    {
+        format!(
+            " ({} samples against {})",
+            quality.silhouette_samples, quality.silhouette_reference
+        )
+    } else {
+        String::new()
+    };
+    row(
+        "silhouette (top-k spectral embedding)",
+        format!("{:.4}{sampled}", quality.silhouette),
+    );
+}
+
+/// Every cluster: size, cohesion, silhouette, with labels its majority class and purity,
+/// and its representatives; by source when the samples have one.
+fn clusters_section(md: &mut String, metrics: &Metrics, sources: &Sources) {
+    let clusters = &metrics.quality.clusters;
+    if clusters.is_empty() {
+        return;
+    }
+    let labelled = clusters.iter().any(|c| c.majority_class.is_some());
+    let _ = writeln!(
+        md,
+        "\n## Clusters\n\n\
+         Cohesion: the share of the cluster's affinity weight that stays inside it (1: no \
+         edge leaves it). Silhouette: on the row-normalised top-k eigenvectors, Euclidean, \
+         from −1 to 1. Representatives: the samples nearest the cluster's centre in the \
+         embedding k-means clustered, nearest first; least representative: the smallest share of their \
+         affinity weight inside the cluster (the samples the graph pulls elsewhere), \
+         smallest first.\n"
+    );
+    let (class_head, class_rule) = if labelled {
+        (" majority class | purity |", "---|---:|")
+    } else {
+        ("", "")
+    };
+    let _ = writeln!(
+        md,
+        "| cluster | size | cohesion | silhouette |{class_head} representatives | least representative |\n\
+         |---:|---:|---:|---:|{class_rule}---|---|"
+    );
+    let number = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |v| format!("{v:.3}"));
+    let list = |samples: &[u32]| {
+        samples
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (c, cluster) in clusters.iter().enumerate() {
+        let class = if labelled {
+            format!(
+                " {} | {} |",
+                cluster
+                    .majority_class
+                    .map_or_else(|| "–".to_string(), |k| class_name(sources.class_names, k)),
+                cluster
+                    .purity
+                    .map_or_else(|| "–".to_string(), |p| format!("{:.1}%", p * 100.0))
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            md,
+            "| {c} | {} | {} | {} |{class} {} | {} |",
+            cluster.size,
+            number(cluster.cohesion),
+            number(cluster.silhouette),
+            list(&cluster.representatives),
+            list(&cluster.least_representative)
+        );
+    }
+    let Some(samples) = sources.samples else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "\n### Representatives by source\n\n\
+         The same samples by their `source` in samples.parquet.\n"
+    );
+    let named = |list: &[u32]| {
+        list.iter()
+            .map(
+                |&i| match samples.get(i as usize).and_then(Option::as_deref) {
+                    Some(source) => format!("`{}`", source.replace('`', "'")),
+                    None => format!("#{i}"),
+                },
+            )
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (c, cluster) in clusters.iter().enumerate() {
+        let least = if cluster.least_representative.is_empty() {
+            String::new()
+        } else {
+            format!("; least: {}", named(&cluster.least_representative))
+        };
+        let _ = writeln!(
+            md,
+            "- cluster {c}: {}{least}",
+            named(&cluster.representatives)
+        );
+    }
 }

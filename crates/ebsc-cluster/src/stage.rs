@@ -1,4 +1,4 @@
-//! One run of the stage, in named phases: read, graph, eigen + k-means, metrics,
+//! One run of the stage, in named phases: read, graph, eigen + k-means, metrics, quality,
 //! figures, write. Pipeline, standalone and baseline modes all come here; a [`Sink`] is
 //! where a run writes (a stage folder with its manifest, or a plain folder).
 
@@ -20,8 +20,10 @@ use ebsc_spectral::{
 };
 
 use crate::config::{ClusterConfig, ClusterCountSetting};
+use crate::gallery::Images;
 use crate::input::{self, CountSource, Mode};
 use crate::outputs::{Metrics, Scores};
+use crate::quality::Quality;
 use crate::spectral::{self, Clustering};
 use crate::{STAGE, figures, report};
 
@@ -29,6 +31,9 @@ use crate::{STAGE, figures, report};
 pub struct Inputs {
     pub affinity: PathBuf,
     pub labels: Option<PathBuf>,
+    /// Prepare's `inputs.safetensors`, for the gallery when it holds images (absent or
+    /// without an `images` tensor: no gallery).
+    pub images: Option<PathBuf>,
     pub mode: Mode,
     /// The run's name in figure titles: the pipeline's, or the output folder's.
     pub name: String,
@@ -149,6 +154,18 @@ pub fn cluster_stage(
         &mut metrics,
         &mut timings,
     )?;
+    metrics.quality = quality_phase(
+        sink,
+        &checked.graph,
+        &clustering,
+        labels.as_deref(),
+        seed,
+        &mut timings,
+    );
+    let images = match &inputs.images {
+        Some(path) => Images::open(path, n_samples)?,
+        None => None,
+    };
     let figures = figures_phase(
         sink,
         &figures::FigureData {
@@ -160,6 +177,7 @@ pub fn cluster_stage(
             metrics: &metrics,
             matched: matched.as_deref(),
             seed,
+            images: images.as_ref(),
         },
         &mut timings,
     )?;
@@ -171,7 +189,15 @@ pub fn cluster_stage(
         sources.as_deref(),
         timings,
     )?;
-    write_report(sink, inputs, &metrics, labels.is_some(), &figures)?;
+    write_report(
+        sink,
+        inputs,
+        &metrics,
+        labels.is_some(),
+        &class_names,
+        sources.as_deref(),
+        &figures,
+    )?;
     record_stats(sink, &metrics);
     Ok(())
 }
@@ -356,6 +382,45 @@ fn score_phase(
     Ok(Some(matched_classes(&table)))
 }
 
+/// The label-free measures and each cluster's representatives ([`crate::quality`]).
+fn quality_phase(
+    sink: &dyn Sink,
+    graph: &SparseGraph,
+    clustering: &Clustering,
+    labels: Option<&[Option<i32>]>,
+    seed: u64,
+    timings: &mut Timings,
+) -> Quality {
+    let started = Instant::now();
+    let quality = Quality::measure(
+        graph,
+        &clustering.assignments,
+        clustering.n_clusters,
+        &clustering.embedding,
+        clustering.embedding_dims,
+        &clustering.eigenvalues,
+        labels,
+        seed,
+    );
+    timings.record(sink, "quality", started, quality_summary(&quality));
+    quality
+}
+
+/// The quality phase's log line.
+fn quality_summary(quality: &Quality) -> String {
+    format!(
+        "cohesion {:.4}, normalised cut {:.4}, eigengap {} (suggests {} clusters), silhouette {:.4} on {} samples",
+        quality.cohesion,
+        quality.normalized_cut,
+        quality
+            .eigengap
+            .map_or_else(|| "–".to_string(), |g| format!("{g:.4}")),
+        quality.eigengap_n_clusters,
+        quality.silhouette,
+        quality.silhouette_samples
+    )
+}
+
 fn figures_phase(
     sink: &dyn Sink,
     data: &figures::FigureData,
@@ -398,12 +463,15 @@ fn write_phase(
     Ok(timings.0)
 }
 
-/// `metrics.json`, the figures and `report/report.md`.
+/// `metrics.json`, the figures and `report/report.md` (which lists each cluster's
+/// representatives by `sources` when the labels file has them).
 fn write_report(
     sink: &mut dyn Sink,
     inputs: &Inputs,
     metrics: &Metrics,
     labelled: bool,
+    class_names: &BTreeMap<i32, String>,
+    sources: Option<&[Option<String>]>,
     figures: &[(Artifact, Figure)],
 ) -> anyhow::Result<()> {
     sink.write_output(cluster::METRICS.file, metrics.to_json()?.as_bytes())?;
@@ -412,27 +480,34 @@ fn write_report(
             sink.write_output(&name, bytes)?;
         }
     }
-    let confusion = cluster::CONFUSION_FIGURE;
-    if !figures
-        .iter()
-        .any(|(artifact, _)| artifact.file == confusion.file)
-    {
-        // A previous run with labels may have left one; it would describe another run.
-        for name in confusion.files() {
-            let _ = std::fs::remove_file(sink.dir().join(name));
+    // A previous run with labels (or images) may have left a confusion matrix (or a
+    // gallery); it would describe another run.
+    for optional in [cluster::CONFUSION_FIGURE, cluster::GALLERY_FIGURE] {
+        if !figures
+            .iter()
+            .any(|(artifact, _)| artifact.file == optional.file)
+        {
+            for name in optional.files() {
+                let _ = std::fs::remove_file(sink.dir().join(name));
+            }
         }
     }
-    let sources = report::Sources {
+    let report_sources = report::Sources {
         affinity: inputs.affinity.display().to_string(),
         labels: inputs
             .labels
             .as_ref()
             .filter(|_| labelled)
             .map(|p| p.display().to_string()),
+        class_names,
+        gallery: figures
+            .iter()
+            .any(|(artifact, _)| artifact.file == cluster::GALLERY_FIGURE.file),
+        samples: sources,
     };
     sink.write_output(
         cluster::REPORT.file,
-        report::render(metrics, &sources).as_bytes(),
+        report::render(metrics, &report_sources).as_bytes(),
     )
 }
 
@@ -531,6 +606,7 @@ fn base_metrics(
         symmetrized: build.symmetrized,
         isolated_nodes: graph.n_isolated_nodes(),
         connected_components: *components,
+        quality: Quality::default(),
         timings: BTreeMap::new(),
     }
 }
@@ -553,6 +629,8 @@ fn record_stats(sink: &mut dyn Sink, metrics: &Metrics) {
             sink.stat(name, json!(value));
         }
     }
+    sink.stat("silhouette", json!(metrics.quality.silhouette));
+    sink.stat("normalized_cut", json!(metrics.quality.normalized_cut));
     sink.stat("isolated_nodes", json!(metrics.isolated_nodes));
     sink.stat("connected_components", json!(metrics.connected_components));
     sink.stat("self_loops_dropped", json!(metrics.self_loops_dropped));

@@ -152,8 +152,31 @@ fn standalone_recovers_planted_blocks() {
     }
     let spectrum = std::fs::read_to_string(s.out("report/spectrum.svg")).unwrap();
     assert!(spectrum.lines().any(|l| l == "chosen k = 4"), "{spectrum}");
+    // Label-free quality: each block keeps its ring (12 unit entries a node) and loses
+    // its 0.01 bridges: 25 nodes' worth (0.5) from the end blocks, 1 from the middle ones.
+    let q = &m["quality"];
+    let (end, middle) = (0.5 / 600.5, 1.0 / 601.0);
+    let close = |v: &serde_json::Value, x: f64| (v.as_f64().unwrap() - x).abs() < 1e-6;
+    assert!(close(&q["normalized_cut"], 2.0 * end + 2.0 * middle), "{q}");
+    assert!(close(&q["cohesion"], 2400.0 / 2403.0), "{q}");
+    assert!(close(&q["clusters"][0]["cohesion"], 1.0 - end), "{q}");
+    assert!(q["silhouette"].as_f64().unwrap() > 0.9, "{q}");
+    // Only k = 4 eigenvalues: no λ5, so no gap at k, and a suggestion below 4.
+    assert!(q.get("eigengap").is_none(), "{q}");
+    assert_eq!(q["eigenvalues_scanned"], 4);
+    for cluster in q["clusters"].as_array().unwrap() {
+        assert_eq!(cluster["size"], 50);
+        assert_eq!(cluster["purity"], 1.0);
+        assert_eq!(cluster["representatives"].as_array().unwrap().len(), 8);
+        assert_eq!(cluster["least_representative"].as_array().unwrap().len(), 2);
+    }
     let report = std::fs::read_to_string(s.out("report/report.md")).unwrap();
     assert!(report.contains("| ACC (Hungarian) | 1.0000 |"), "{report}");
+    assert!(report.contains("| normalised cut (Σ cut / volume, 0 to k) | 0.0050 |"));
+    assert!(report.contains("| cluster | size | cohesion | silhouette | majority class |"));
+    assert!(report.contains("### Representatives by source"));
+    assert!(!report.contains("## Gallery"), "no images, no gallery");
+    assert!(!s.out("report/gallery.png").exists());
     assert!(report.contains("![confusion](confusion.png)"));
     assert!(report.contains("[SVG](confusion.svg)"));
     assert!(!s.dir.path().join("out/manifest.json").exists());
@@ -173,6 +196,14 @@ fn standalone_auto_without_labels() {
     }
     assert!(!s.out("report/confusion.png").exists());
     assert!(!s.out("report/confusion.svg").exists());
+    // Quality needs no labels; with 8 eigenvalues the gap at k = 4 is there.
+    let q = &m["quality"];
+    assert_eq!(q["eigengap_n_clusters"], 4);
+    assert!(q["eigengap"].as_f64().unwrap() > 0.05, "{q}");
+    assert!(q["clusters"][0].get("majority_class").is_none(), "{q}");
+    let report = std::fs::read_to_string(s.out("report/report.md")).unwrap();
+    assert!(report.contains("| cluster | size | cohesion | silhouette | representatives |"));
+    assert!(!report.contains("majority class"));
     let rows = ebsc_io::assignments::read_assignment_rows(&s.out("assignments.parquet")).unwrap();
     assert!(
         rows.iter()
@@ -429,6 +460,71 @@ fn pipeline_mode_runs_then_is_up_to_date() {
         "{}",
         bad.stderr
     );
+}
+
+/// Prepare's images for the planted samples: 4×4 grey squares, shade by block.
+fn write_images(path: &Path) {
+    let data: Vec<u8> = (0..N)
+        .flat_map(|i| [(i / BLOCK_SIZE * 60) as u8; 16])
+        .collect();
+    write_tensors(
+        std::fs::File::create(path).unwrap(),
+        &[("images", vec![N as usize, 1, 4, 4], &TensorData::U8(data))],
+        &std::collections::HashMap::new(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn pipeline_mode_draws_a_gallery_of_image_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("pipelines")).unwrap();
+    std::fs::write(
+        root.join("pipelines/p.toml"),
+        "[pipeline]\nseed = 1\n\n[cluster]\nn_clusters = 4\nextra_eigenvectors = 2\n",
+    )
+    .unwrap();
+    let runs = root.join("data/runs");
+    fake_stage(&runs, "prepare", |d| {
+        write_labels(&d.join("samples.parquet"), N);
+        write_images(&d.join("inputs.safetensors"));
+        vec!["samples.parquet", "inputs.safetensors"]
+    });
+    fake_stage(&runs, "affinity", |d| {
+        write_graph(&d.join("affinity.parquet"), &planted());
+        vec!["affinity.parquet"]
+    });
+    let out = run(root, &["pipelines/p.toml", "--progress", "none"]);
+    assert!(out.ok, "{}", out.stderr);
+    let stage = runs.join("p/cluster");
+    let manifest = Manifest::read(&stage.join("manifest.json")).unwrap();
+    for file in ["report/gallery.png", "report/gallery.svg"] {
+        assert!(
+            manifest.outputs.contains_key(file),
+            "{file} in the manifest"
+        );
+    }
+    // Four rows of 8 + 2 pictures, each embedded once in the SVG, with its row's text.
+    let svg = std::fs::read_to_string(stage.join("report/gallery.svg")).unwrap();
+    assert_eq!(svg.matches("<image ").count(), 40);
+    let lines: Vec<&str> = svg.lines().collect();
+    for text in [
+        "p: samples of each cluster",
+        "50 samples · cohesion 0.999",
+        "mostly block2: 100.0%",
+    ] {
+        assert!(lines.contains(&text), "{text} in gallery.svg");
+    }
+    let m = metrics(&stage.join("metrics.json"));
+    let q = &m["quality"];
+    assert_eq!(q["eigengap_n_clusters"], 4);
+    assert!(q["eigengap"].as_f64().unwrap() > 0.05, "{q}");
+    let report = std::fs::read_to_string(stage.join("report/report.md")).unwrap();
+    assert!(report.contains("![gallery](gallery.png)"), "{report}");
+    assert!(report.contains("| block0 | 100.0% |"), "{report}");
+    assert!(report.contains("- cluster 0: `test#"), "{report}");
+    assert!(report.contains("| time: quality |"), "{report}");
 }
 
 #[test]

@@ -208,12 +208,16 @@ pub mod cluster {
     pub const CONFUSION_FIGURE: Artifact = figure("report/confusion");
     pub const EMBEDDING_FIGURE: Artifact = figure("report/embedding");
     pub const SPECTRUM_FIGURE: Artifact = figure("report/spectrum");
+    /// Only for image data (prepare's `images` tensor): each cluster's most and least
+    /// representative samples; a run without images removes an old one.
+    pub const GALLERY_FIGURE: Artifact = figure("report/gallery");
     /// In the order the report shows them.
-    pub const FIGURES: [Artifact; 4] = [
+    pub const FIGURES: [Artifact; 5] = [
         AFFINITY_FIGURE,
         CONFUSION_FIGURE,
         EMBEDDING_FIGURE,
         SPECTRUM_FIGURE,
+        GALLERY_FIGURE,
     ];
     pub const REPORT: Artifact = super::report(STAGE);
 
@@ -257,7 +261,7 @@ pub const fn report(stage: &'static str) -> Artifact {
 mod tests {
     use super::*;
 
-    const ALL: [Artifact; 21] = [
+    const ALL: [Artifact; 22] = [
         prepare::SAMPLES,
         prepare::INPUTS,
         pretrain::ENCODER,
@@ -278,6 +282,7 @@ mod tests {
         cluster::CONFUSION_FIGURE,
         cluster::EMBEDDING_FIGURE,
         cluster::SPECTRUM_FIGURE,
+        cluster::GALLERY_FIGURE,
         cluster::REPORT,
     ];
 
