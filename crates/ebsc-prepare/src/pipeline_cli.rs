@@ -24,7 +24,8 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Inspect the data at DATA and write <pipelines-dir>/<NAME>.toml from the template that
-    /// fits it: small-images (up to 5,000 images), images (more), features (a table).
+    /// fits it: small-images (up to 5,000 crowded images or images near linear subspaces,
+    /// and any set under 400), images (the others), features (a table).
     New {
         /// The pipeline's name, e.g. my-faces.
         name: String,
