@@ -26,8 +26,25 @@ pub struct Run {
     pub nmi: Option<f64>,
     pub nmi_geometric: Option<f64>,
     pub ari: Option<f64>,
+    pub quality: Quality,
     /// Present when the run is a pipeline's stage folder, `<runs>/<pipeline>/<stage>/`.
     pub pipeline: Option<StageTimes>,
+}
+
+/// The spectral path's label-free measures (`quality` in `metrics.json`, docs/quality.md);
+/// absent in files written before them and in k-means baselines.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Quality {
+    /// Share of the affinity weight inside clusters.
+    pub cohesion: Option<f64>,
+    /// `Σ_c cut(c) / vol(c)`.
+    pub normalized_cut: Option<f64>,
+    /// `λ_k − λ_{k+1}` at the k used.
+    pub eigengap: Option<f64>,
+    /// The k the largest eigengap suggests.
+    pub eigengap_k: Option<u64>,
+    /// Mean silhouette on the spectral embedding.
+    pub silhouette: Option<f64>,
 }
 
 /// What the pipeline's stage manifests say; a stage without a manifest has no time.
@@ -119,6 +136,13 @@ fn read_run(runs_dir: &Path, file: &Path) -> anyhow::Result<Run> {
         nmi: metrics.optional_number("nmi")?,
         nmi_geometric: metrics.optional_number("nmi_geometric")?,
         ari: metrics.optional_number("ari")?,
+        quality: Quality {
+            cohesion: metrics.optional_number("quality.cohesion")?,
+            normalized_cut: metrics.optional_number("quality.normalized_cut")?,
+            eigengap: metrics.optional_number("quality.eigengap")?,
+            eigengap_k: metrics.optional_count("quality.eigengap_n_clusters")?,
+            silhouette: metrics.optional_number("quality.silhouette")?,
+        },
         pipeline,
     })
 }
@@ -157,7 +181,9 @@ mod tests {
         write(
             root,
             "p/cluster/metrics.json",
-            r#"{"n_samples": 10, "n_clusters": 2, "acc": 0.9, "nmi": 0.8, "future": [1]}"#,
+            r#"{"n_samples": 10, "n_clusters": 2, "acc": 0.9, "nmi": 0.8, "future": [1],
+                "quality": {"cohesion": 0.95, "normalized_cut": 0.1, "eigengap_n_clusters": 2,
+                            "silhouette": -0.25, "clusters": []}}"#,
         );
         let manifest = |s: f64, d: &str| {
             format!(r#"{{"provenance": {{"wall_seconds": {s}, "device": "{d}"}}}}"#)
@@ -178,6 +204,13 @@ mod tests {
                 nmi: Some(0.8),
                 nmi_geometric: None,
                 ari: None,
+                quality: Quality {
+                    cohesion: Some(0.95),
+                    normalized_cut: Some(0.1),
+                    eigengap: None,
+                    eigengap_k: Some(2),
+                    silhouette: Some(-0.25),
+                },
                 pipeline: Some(StageTimes {
                     seconds: [Some(1.5), None, Some(10.0), None, Some(2.0)],
                     devices: vec!["cpu".into(), "cuda(0)".into()],

@@ -74,6 +74,7 @@ mod tests {
             nmi: acc,
             nmi_geometric: acc,
             ari: acc,
+            quality: Default::default(),
             pipeline: None,
         }
     }

@@ -60,6 +60,17 @@ impl JsonFile {
             .ok_or_else(|| self.wrong_type(field, "a non-negative integer", value))
     }
 
+    /// A non-negative integer, or `None` when the field is absent or `null`.
+    pub fn optional_count(&self, field: &str) -> anyhow::Result<Option<u64>> {
+        self.get(field)
+            .map(|value| {
+                value
+                    .as_u64()
+                    .ok_or_else(|| self.wrong_type(field, "a non-negative integer", value))
+            })
+            .transpose()
+    }
+
     /// A finite number, or `None` when the field is absent or `null` (scores are absent
     /// without labels).
     pub fn optional_number(&self, field: &str) -> anyhow::Result<Option<f64>> {
@@ -127,6 +138,9 @@ mod tests {
         assert_eq!(json.optional_number("acc").unwrap(), Some(0.5));
         assert_eq!(json.optional_number("ari").unwrap(), None);
         assert_eq!(json.optional_number("nmi").unwrap(), None);
+        assert_eq!(json.optional_count("n").unwrap(), Some(7));
+        assert_eq!(json.optional_count("ari").unwrap(), None);
+        assert!(json.optional_count("acc").is_err());
         assert_eq!(json.seconds("p.w").unwrap(), 2.5);
         assert_eq!(json.string("p.d").unwrap(), "cpu");
     }

@@ -103,7 +103,9 @@ mod tests {
             "alpha/cluster/metrics.json",
             r#"{"n_samples": 100, "n_clusters": 10, "n_eigenvectors": 12, "n_labelled": 100,
                 "acc": 0.91234, "nmi": 0.85, "nmi_geometric": 0.8512, "ari": 0.8,
-                "eigen_method": "lanczos", "timings": {"kmeans": 0.5}}"#,
+                "eigen_method": "lanczos", "timings": {"kmeans": 0.5},
+                "quality": {"cohesion": 0.95123, "normalized_cut": 0.4, "eigengap": 0.25,
+                            "eigengap_n_clusters": 10, "silhouette": 0.61, "clusters": []}}"#,
         );
         let stages = [
             ("prepare", 0.52, "cpu"),
@@ -138,14 +140,15 @@ mod tests {
             runs_dir: root.to_path_buf(),
         })
         .unwrap();
+        // The label-free measures come from metrics.json's `quality` (absent: `–`).
         // Sorted by run name; alpha's total 0.52 + 120.33 + 60 + 5.04 + 1.11 = 187.0, beta's
         // 0.1 + 2.0 = 2.1; the ablation has no stage folder of its own, so no times.
         let expected = "\
-| run                        | n_samples | n_clusters |    acc |    nmi | nmi_geometric |    ari | prepare_s | pretrain_s | train_s | affinity_s | cluster_s | total_s | devices      |
-|----------------------------|----------:|-----------:|-------:|-------:|--------------:|-------:|----------:|-----------:|--------:|-----------:|----------:|--------:|--------------|
-| alpha/ablations/kmeans-raw |       100 |         10 | 0.5000 | 0.4000 |        0.4100 | 0.3000 |         – |          – |       – |          – |         – |       – | –            |
-| alpha/cluster              |       100 |         10 | 0.9123 | 0.8500 |        0.8512 | 0.8000 |       0.5 |      120.3 |    60.0 |        5.0 |       1.1 |   187.0 | cpu, cuda(0) |
-| beta/cluster               |        50 |          3 |      – |      – |             – |      – |       0.1 |          – |       – |          – |       2.0 |     2.1 | cpu          |
+| run                        | n_samples | n_clusters |    acc |    nmi | nmi_geometric |    ari | cohesion |   ncut | eigengap | gap_k | silhouette | prepare_s | pretrain_s | train_s | affinity_s | cluster_s | total_s | devices      |
+|----------------------------|----------:|-----------:|-------:|-------:|--------------:|-------:|---------:|-------:|---------:|------:|-----------:|----------:|-----------:|--------:|-----------:|----------:|--------:|--------------|
+| alpha/ablations/kmeans-raw |       100 |         10 | 0.5000 | 0.4000 |        0.4100 | 0.3000 |        – |      – |        – |     – |          – |         – |          – |       – |          – |         – |       – | –            |
+| alpha/cluster              |       100 |         10 | 0.9123 | 0.8500 |        0.8512 | 0.8000 |   0.9512 | 0.4000 |   0.2500 |    10 |     0.6100 |       0.5 |      120.3 |    60.0 |        5.0 |       1.1 |   187.0 | cpu, cuda(0) |
+| beta/cluster               |        50 |          3 |      – |      – |             – |      – |        – |      – |        – |     – |          – |       0.1 |          – |       – |          – |       2.0 |     2.1 | cpu          |
 ";
         assert_eq!(report.markdown, expected);
         assert_eq!(report.n_runs, 3);
@@ -157,8 +160,8 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(
             lines[0],
-            "run,n_samples,n_clusters,acc,nmi,nmi_geometric,ari,prepare_s,pretrain_s,train_s,\
-             affinity_s,cluster_s,total_s,devices"
+            "run,n_samples,n_clusters,acc,nmi,nmi_geometric,ari,cohesion,ncut,eigengap,gap_k,\
+             silhouette,prepare_s,pretrain_s,train_s,affinity_s,cluster_s,total_s,devices"
         );
         assert_eq!(lines.len(), 4);
         // Full precision in the CSV, nulls as empty cells.
@@ -168,7 +171,7 @@ mod tests {
             lines[2]
         );
         assert!(
-            lines[3].starts_with("beta/cluster,50,3,,,,,0.1,,,,2.0,"),
+            lines[3].starts_with("beta/cluster,50,3,,,,,,,,,,0.1,,,,2.0,"),
             "{}",
             lines[3]
         );

@@ -34,6 +34,16 @@ pub fn frame(runs: &[Run]) -> PolarsResult<DataFrame> {
         Column::new("nmi".into(), scores(|r| r.nmi)),
         Column::new("nmi_geometric".into(), scores(|r| r.nmi_geometric)),
         Column::new("ari".into(), scores(|r| r.ari)),
+        Column::new("cohesion".into(), scores(|r| r.quality.cohesion)),
+        Column::new("ncut".into(), scores(|r| r.quality.normalized_cut)),
+        Column::new("eigengap".into(), scores(|r| r.quality.eigengap)),
+        Column::new(
+            "gap_k".into(),
+            runs.iter()
+                .map(|r| r.quality.eigengap_k)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("silhouette".into(), scores(|r| r.quality.silhouette)),
     ];
     for (i, name) in STAGES.iter().enumerate() {
         columns.push(Column::new(format!("{name}_s").into(), stage(i)));
@@ -79,6 +89,7 @@ mod tests {
             nmi: None,
             nmi_geometric: None,
             ari: None,
+            quality: Default::default(),
             pipeline: None,
         }
     }
@@ -101,6 +112,6 @@ mod tests {
                 Some("p-senet/cluster")
             ]
         );
-        assert_eq!(frame.width(), 14, "the sort key is gone");
+        assert_eq!(frame.width(), 19, "the sort key is gone");
     }
 }
