@@ -263,16 +263,27 @@ fn clusters_section(md: &mut String, metrics: &Metrics, sources: &Sources) {
     let Some(samples) = sources.samples else {
         return;
     };
+    let shown: Vec<&str> = clusters
+        .iter()
+        .flat_map(|c| c.representatives.iter().chain(&c.least_representative))
+        .filter_map(|&i| samples.get(i as usize).and_then(Option::as_deref))
+        .collect();
+    let prefix = shared_prefix(&shown);
     let _ = writeln!(
         md,
         "\n### Representatives by source\n\n\
-         The same samples by their `source` in samples.parquet.\n"
+         The same samples by their `source` in samples.parquet{}.\n",
+        if prefix.is_empty() {
+            String::new()
+        } else {
+            format!(", each after `{}`", prefix.replace('`', "'"))
+        }
     );
     let named = |list: &[u32]| {
         list.iter()
             .map(
                 |&i| match samples.get(i as usize).and_then(Option::as_deref) {
-                    Some(source) => format!("`{}`", source.replace('`', "'")),
+                    Some(source) => format!("`{}`", source[prefix.len()..].replace('`', "'")),
                     None => format!("#{i}"),
                 },
             )
@@ -290,5 +301,50 @@ fn clusters_section(md: &mut String, metrics: &Metrics, sources: &Sources) {
             "- cluster {c}: {}{least}",
             named(&cluster.representatives)
         );
+    }
+}
+
+/// The longest prefix of every source that ends in `/` or `#` (a shared folder, or a
+/// packed file's `file#`), so that the list shows what differs; empty when none is shared.
+fn shared_prefix<'a>(sources: &[&'a str]) -> &'a str {
+    let Some(first) = sources.first() else {
+        return "";
+    };
+    let mut length = first.len();
+    for source in &sources[1..] {
+        length = first
+            .bytes()
+            .zip(source.bytes())
+            .take(length)
+            .take_while(|(a, b)| a == b)
+            .count();
+    }
+    // Back to the last separator inside the shared part (a char boundary: both are ASCII).
+    let shared = &first.as_bytes()[..length];
+    match shared.iter().rposition(|&b| b == b'/' || b == b'#') {
+        Some(end) if end + 1 < first.len() => &first[..end + 1],
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_prefixes_end_at_a_separator() {
+        assert_eq!(shared_prefix(&["d/t10k#12", "d/t10k#130"]), "d/t10k#");
+        assert_eq!(
+            shared_prefix(&["photos/cats/a.png", "photos/dogs/b.png"]),
+            "photos/"
+        );
+        assert_eq!(shared_prefix(&["a.png", "b.png"]), "");
+        assert_eq!(shared_prefix(&["x/a.png"]), "x/");
+        assert_eq!(
+            shared_prefix(&["x/", "x/"]),
+            "",
+            "nothing would be left to show"
+        );
+        assert_eq!(shared_prefix(&[]), "");
     }
 }
