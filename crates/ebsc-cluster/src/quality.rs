@@ -9,9 +9,10 @@
 //!   largest gap among the computed eigenvalues suggests (k ≥ 2, the rule of
 //!   `n_clusters = "auto"`, so with "auto" it is the k used);
 //! - the *silhouette* on the row-normalised embedding on the top k eigenvectors (the
-//!   spare ones k-means may also use left out, so runs with different `n_eigenvectors`
-//!   are measured in one space; in the k-means space the silhouette fell with every spare
-//!   eigenvector while ACC rose: docs/quality.md), Euclidean (scikit-learn's definition; a
+//!   spare ones k-means may also use left out, so runs of one k with different
+//!   `n_eigenvectors` are measured in one space; over all settings it tracked ACC better
+//!   than the silhouette in the k-means space: docs/quality.md), Euclidean (scikit-learn's
+//!   definition; a
 //!   cluster of one scores 0): exact up to [`SILHOUETTE_SAMPLES`] samples; above, that
 //!   many seeded samples, each against every sample (`O(N·s)`) up to
 //!   [`SILHOUETTE_REFERENCE`] and against a seeded subsample of that many beyond;
