@@ -131,8 +131,9 @@ pub fn chart(data: &GalleryData) -> anyhow::Result<Gallery> {
         let mut lines = vec![
             format!("cluster {c}"),
             format!(
-                "{} samples · cohesion {}",
+                "{} sample{} · cohesion {}",
                 cluster.size,
+                if cluster.size == 1 { "" } else { "s" },
                 cluster.cohesion.map_or("–".into(), |v| format!("{v:.3}"))
             ),
             format!(
@@ -231,6 +232,49 @@ mod tests {
         )
         .unwrap();
         assert!(Images::open(&features, 2).unwrap().is_none());
+    }
+
+    #[test]
+    fn rows_without_labels_have_no_class_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inputs.safetensors");
+        write_images(&path, [3, 1, 2, 2], (0..12).collect());
+        let images = Images::open(&path, 3).unwrap().unwrap();
+        let quality = Quality {
+            clusters: vec![
+                ClusterQuality {
+                    size: 2,
+                    cohesion: Some(1.0),
+                    representatives: vec![0, 2],
+                    ..ClusterQuality::default()
+                },
+                ClusterQuality {
+                    size: 1,
+                    representatives: vec![1],
+                    ..ClusterQuality::default()
+                },
+            ],
+            ..Quality::default()
+        };
+        let names = BTreeMap::new();
+        let gallery = chart(&GalleryData {
+            name: "run",
+            quality: &quality,
+            images: &images,
+            class_names: &names,
+        })
+        .unwrap();
+        assert_eq!(
+            gallery.rows[0].lines,
+            ["cluster 0", "2 samples · cohesion 1.000", "silhouette –"]
+        );
+        assert_eq!(gallery.rows[1].lines[1], "1 sample · cohesion –");
+        assert_eq!(gallery.rows[0].representative[1].caption, "#2");
+        assert_eq!(
+            gallery.rows[0].representative[1].pixels,
+            Pixels::new(2, 2, 1, vec![8, 9, 10, 11]).unwrap()
+        );
+        assert!(gallery.note.unwrap().starts_with("Most representative"));
     }
 
     #[test]
