@@ -139,12 +139,7 @@ pub(crate) fn killed_training_stages_resume_to_the_same_bytes() {
         // stage is slower); it reproduces the first run's bytes too. Timed twice: T, the
         // whole run, and L, from its first checkpoint to its end (the training loop).
         let started = Instant::now();
-        let mut child = project.command(stage, &["--force"]);
-        let mut child = child
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_forced(&project, stage);
         let first_checkpoint = wait_for_checkpoint(&project, stage, &mut child);
         let status = child.wait().unwrap();
         let whole = started.elapsed();
@@ -156,12 +151,7 @@ pub(crate) fn killed_training_stages_resume_to_the_same_bytes() {
 
         let mut between_checkpoints = 0;
         for kill in 0..KILLS {
-            let mut child = project.command(stage, &["--force"]);
-            let mut child = child
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut child = spawn_forced(&project, stage);
             // The first kill lands anywhere in [0, T): start-up, loop or write-out. The
             // others wait for the run's first checkpoint and land in the first half of L,
             // so they interrupt the training loop however long start-up takes on this
@@ -220,6 +210,16 @@ pub(crate) fn killed_training_stages_resume_to_the_same_bytes() {
             "no kill landed in the training loop: the {stage} run needs more steps"
         );
     }
+}
+
+/// A `--force` run of `stage` in the background, its output discarded.
+fn spawn_forced(project: &Project, stage: &str) -> std::process::Child {
+    project
+        .command(stage, &["--force"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 /// Polls `<stage>/.work/` until a complete checkpoint is there and returns the time that

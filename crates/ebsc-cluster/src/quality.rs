@@ -516,19 +516,19 @@ mod tests {
             .0
     }
 
-    /// Two disconnected triangles {0, 1, 2} and {3, 4, 5}, unit weights.
+    /// The edges of two triangles {0, 1, 2} and {3, 4, 5}, unit weights.
+    const TRIANGLES: [(u32, u32, f32); 6] = [
+        (0, 1, 1.0),
+        (0, 2, 1.0),
+        (1, 2, 1.0),
+        (3, 4, 1.0),
+        (3, 5, 1.0),
+        (4, 5, 1.0),
+    ];
+
+    /// The two triangles, disconnected.
     fn two_cliques() -> SparseGraph {
-        graph(
-            6,
-            &[
-                (0, 1, 1.0),
-                (0, 2, 1.0),
-                (1, 2, 1.0),
-                (3, 4, 1.0),
-                (3, 5, 1.0),
-                (4, 5, 1.0),
-            ],
-        )
+        graph(6, &TRIANGLES)
     }
 
     #[test]
@@ -545,14 +545,7 @@ mod tests {
     fn a_bridge_and_a_wrong_split_cost_what_the_hand_count_says() {
         // The two triangles joined by the edge 2–3 of weight 1: each cluster's volume is
         // 6 + 1 = 7, of which 6 stays inside → cohesion 6/7, ncut 2 · 1/7.
-        let mut pairs = vec![
-            (0, 1, 1.0),
-            (0, 2, 1.0),
-            (1, 2, 1.0),
-            (3, 4, 1.0),
-            (3, 5, 1.0),
-            (4, 5, 1.0),
-        ];
+        let mut pairs = TRIANGLES.to_vec();
         pairs.push((2, 3, 1.0));
         let bridged = graph(6, &pairs);
         let right = ClusterWeights::of(&bridged, &[0, 0, 0, 1, 1, 1], 2);
