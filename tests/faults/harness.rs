@@ -257,14 +257,7 @@ impl Project {
                 output_entry(&dir.join("affinity.parquet")).unwrap(),
             )]),
             stats: serde_json::json!({}),
-            provenance: Provenance {
-                git_revision: None,
-                device: "cpu".into(),
-                wall_seconds: 0.0,
-                finished_at_unix: 0,
-                ebsc_version: "test".into(),
-                command: Vec::new(),
-            },
+            provenance: Provenance::by_hand(),
         };
         manifest.write(&dir.join("manifest.json")).unwrap();
     }

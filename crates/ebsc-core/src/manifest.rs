@@ -31,6 +31,21 @@ pub struct Provenance {
     pub command: Vec<String>,
 }
 
+impl Provenance {
+    /// The provenance of a manifest written by hand (tests): no revision, no command,
+    /// no time.
+    pub fn by_hand() -> Provenance {
+        Provenance {
+            git_revision: None,
+            device: "cpu".into(),
+            wall_seconds: 0.0,
+            finished_at_unix: 0,
+            ebsc_version: "test".into(),
+            command: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {

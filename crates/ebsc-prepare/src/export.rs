@@ -438,14 +438,7 @@ mod tests {
                 upstream: BTreeMap::new(),
                 outputs,
                 stats: serde_json::json!({}),
-                provenance: Provenance {
-                    git_revision: None,
-                    device: "cpu".into(),
-                    wall_seconds: 0.0,
-                    finished_at_unix: 0,
-                    ebsc_version: "test".into(),
-                    command: Vec::new(),
-                },
+                provenance: Provenance::by_hand(),
             }
             .write(&stage.join(MANIFEST_FILE))
             .unwrap();
