@@ -243,10 +243,11 @@ fn near_subspaces(summary: &DataSummary) -> bool {
         .is_some_and(|ratio| ratio < SUBSPACE_SPAN_RATIO)
 }
 
-/// The `[affinity]` lines that follow the data's geometry: `graph` (the features template's
-/// choice of graph) and `refine` (the joint solve over candidates, for crowded samples and
-/// for samples near linear subspaces).
-fn affinity_values(template: Template, summary: &DataSummary) -> [(&'static str, String); 2] {
+/// The `[affinity]` lines that follow the data's geometry: `graph` (the choice of graph;
+/// only the features template has a place for it, small-images is always symmetric) and
+/// `refine` (the joint solve over candidates, for crowded samples and for samples near
+/// linear subspaces).
+fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 2] {
     let subspaces = near_subspaces(summary);
     let ratio = summary
         .span_ratio
@@ -289,11 +290,6 @@ fn affinity_values(template: Template, summary: &DataSummary) -> [(&'static str,
              refine = \"elastic-net\"\n"
         )
     });
-    let graph = if template == Template::Features {
-        graph
-    } else {
-        String::new()
-    };
     [("graph", graph), ("refine", refine)]
 }
 
@@ -424,7 +420,7 @@ pub fn render(
                 ("train_steps", IDENTITY_STEPS.to_string()),
             ]);
             values.extend(coefficient_values(summary.mean_cosine));
-            values.extend(affinity_values(template, summary));
+            values.extend(affinity_values(summary));
         }
         Template::Images => {
             let batch = IMAGE_BATCH.min(n);
