@@ -1,5 +1,5 @@
 # Shared by the benchmark sections in scripts/bench/: sourced, not run.
-# Provides $runs (a temp folder removed on exit), `timed LOG CMD...` (runs CMD under
+# Provides $runs (a temp folder removed on exit, or BENCH_RUNS, kept), `timed LOG CMD...` (runs CMD under
 # /usr/bin/time -v, stdout to LOG.out), and `wall_s LOG` / `rss_mib LOG` to read it back.
 # `run_pipeline FILE` runs every stage of a pipeline quietly (its log on failure).
 # `synthetic_affinity_run NAME N TOP_K BLOCK M` writes $runs/pipelines/NAME.toml and runs
@@ -9,8 +9,13 @@
 # tensor (head, or backbone for the identity encoder). `input_tensor FILE`: which tensor of
 # a prepare stage's inputs.safetensors holds the inputs (images or features).
 
-runs=${runs:-$(mktemp -d)}
-trap 'rm -rf "$runs"' EXIT
+if [ -n "${BENCH_RUNS:-}" ]; then
+    runs=$BENCH_RUNS  # kept: the caller asked for the runs
+    mkdir -p "$runs"
+else
+    runs=$(mktemp -d)
+    trap 'rm -rf "$runs"' EXIT
+fi
 
 timed() {
     local log=$1; shift

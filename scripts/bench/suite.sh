@@ -25,7 +25,7 @@
 # mnist-demo and fashion take minutes a seed on a 2-core CPU, EnSC on them a few minutes.
 # BENCH_PYTHON: the Python for the baselines (numpy, scipy, scikit-learn, pyarrow); by
 # default target/bench-venv, created with pip on first use. Nothing goes to data/runs: the
-# pipelines and runs live in a temp folder, removed at the end.
+# pipelines and runs live in a temp folder, removed at the end (BENCH_RUNS=DIR keeps them there).
 set -euo pipefail
 source scripts/bench/common.sh
 

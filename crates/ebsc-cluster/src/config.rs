@@ -7,6 +7,7 @@
 //! n_eigenvectors = 10          # optional; default n_clusters (20 with "auto")
 //! extra_eigenvectors = 2       # optional, instead: n_clusters + 2 (transfers to other counts)
 //! kmeans_restarts = 10         # k-means++ seedings, lowest inertia kept
+//! sizes = "free"               # or "equal": cluster sizes held equal after k-means
 //! max_iter = 300               # Lloyd iterations per restart
 //! tol = 1e-4                   # k-means tolerance (scikit-learn's rule)
 //! symmetrize = false           # true: use (W + Wᵀ)/2 when the affinity is not symmetric
@@ -18,7 +19,7 @@
 use std::fmt;
 
 use ebsc_core::{ConfigError, Pipeline};
-use ebsc_spectral::{ClusterCount, EigenOptions, KMeansOptions, SpectralOptions};
+use ebsc_spectral::{ClusterCount, ClusterSizes, EigenOptions, KMeansOptions, SpectralOptions};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub const SECTION: &str = "cluster";
@@ -94,6 +95,40 @@ impl<'de> Deserialize<'de> for ClusterCountSetting {
     }
 }
 
+/// `sizes`: what k-means may do with the cluster sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SizesSetting {
+    /// Whatever k-means finds.
+    #[default]
+    Free,
+    /// Held equal (docs/method.md "Equal sizes"): for data whose classes are known to be
+    /// the same size.
+    Equal,
+}
+
+impl SizesSetting {
+    fn is_free(&self) -> bool {
+        *self == SizesSetting::Free
+    }
+
+    pub fn to_spectral(self) -> ClusterSizes {
+        match self {
+            SizesSetting::Free => ClusterSizes::Free,
+            SizesSetting::Equal => ClusterSizes::Equal,
+        }
+    }
+}
+
+impl fmt::Display for SizesSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SizesSetting::Free => "free",
+            SizesSetting::Equal => "equal",
+        })
+    }
+}
+
 fn default_restarts() -> usize {
     10
 }
@@ -138,6 +173,11 @@ pub struct ClusterConfig {
     /// Independent k-means++ seedings; the lowest inertia wins.
     #[serde(default = "default_restarts")]
     pub kmeans_restarts: usize,
+    /// `"equal"`: after k-means, the clusters are re-formed with equal sizes (an entropic
+    /// transport of the embedded points onto the centres). Left out of the stage key when
+    /// free, so older runs stay up to date.
+    #[serde(default, skip_serializing_if = "SizesSetting::is_free")]
+    pub sizes: SizesSetting,
     /// Lloyd iterations per k-means restart.
     #[serde(default = "default_max_iter")]
     pub max_iter: usize,
@@ -181,6 +221,7 @@ impl ClusterConfig {
             n_eigenvectors: None,
             extra_eigenvectors: 0,
             kmeans_restarts: default_restarts(),
+            sizes: SizesSetting::Free,
             max_iter: default_max_iter(),
             tol: default_tol(),
             symmetrize: false,
@@ -283,6 +324,7 @@ impl ClusterConfig {
             kmeans_max_iterations: self.max_iter,
             kmeans_tolerance: self.tol,
             kmeans_seed: seed,
+            sizes: self.sizes.to_spectral(),
         }
     }
 
@@ -393,6 +435,30 @@ mod tests {
         let config = load("n_clusters = 10\nn_eigenvectors = 12\n").unwrap();
         let json = serde_json::to_value(&config).unwrap();
         assert!(json.get("extra_eigenvectors").is_none(), "{json}");
+    }
+
+    #[test]
+    fn sizes_are_free_unless_held_equal() {
+        let config = load("n_clusters = 10\n").unwrap();
+        assert_eq!(config.sizes, SizesSetting::Free);
+        assert_eq!(config.spectral_options(0).sizes, ClusterSizes::Free);
+        // Free is left out of the stage key, so runs from before the key stay up to date.
+        assert!(
+            serde_json::to_value(&config)
+                .unwrap()
+                .get("sizes")
+                .is_none()
+        );
+        let config = load("n_clusters = 10\nsizes = \"equal\"\n").unwrap();
+        assert_eq!(config.spectral_options(0).sizes, ClusterSizes::Equal);
+        assert_eq!(serde_json::to_value(&config).unwrap()["sizes"], "equal");
+        let err = load("n_clusters = 10\nsizes = \"balanced\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown variant `balanced`") && err.contains("`equal`"),
+            "{err}"
+        );
     }
 
     #[test]

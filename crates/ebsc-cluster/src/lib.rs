@@ -31,7 +31,7 @@ use ebsc_core::progress::{ProgressMode, format_duration};
 use ebsc_core::{Outcome, Pipeline, StageRunner};
 use ebsc_io::artifacts::{affinity, cluster, prepare};
 
-use crate::config::{ClusterConfig, ClusterCountSetting};
+use crate::config::{ClusterConfig, ClusterCountSetting, SizesSetting};
 use crate::input::Mode;
 
 pub const STAGE: &str = cluster::STAGE;
@@ -110,6 +110,16 @@ pub struct Args {
         requires = "standalone"
     )]
     pub symmetrize: bool,
+    /// Cluster sizes: `free`, or `equal` (held equal after k-means on the embedding;
+    /// spectral clustering only: --affinity, or --features with --knn).
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = SizesSetting::Free,
+        help_heading = "Standalone mode (no pipeline, no manifest)",
+        requires = "standalone"
+    )]
+    pub sizes: SizesSetting,
     /// Output folder for assignments.parquet, metrics.json and report/ (created).
     #[arg(
         long,
@@ -231,6 +241,11 @@ fn run_standalone(args: &Args, affinity: Option<&Path>) -> anyhow::Result<Finish
     let mut config = ClusterConfig::with_defaults(n_clusters);
     config.n_eigenvectors = args.n_eigenvectors;
     config.symmetrize = args.symmetrize;
+    config.sizes = args.sizes;
+    anyhow::ensure!(
+        affinity.is_some() || args.knn.is_some() || args.sizes == SizesSetting::Free,
+        "--sizes equal holds the sizes of spectral clusters: give --knn with --features"
+    );
     config.check().map_err(anyhow::Error::msg)?;
     let Some(affinity) = affinity else {
         let (Some(features), Some(tensor)) = (&args.features, &args.tensor) else {

@@ -83,6 +83,9 @@ pub struct Metrics {
     pub eigen_max_residual: f64,
     pub kmeans_inertia: f64,
     pub kmeans_iterations: usize,
+    /// With `sizes = "equal"`: the centre updates that held the sizes equal after k-means.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equal_size_rounds: Option<usize>,
     /// Stored entries of the symmetric graph (each undirected edge twice).
     pub graph_entries: usize,
     pub self_loops_dropped: usize,
@@ -126,6 +129,7 @@ mod tests {
             eigen_max_residual: 0.0,
             kmeans_inertia: 0.0,
             kmeans_iterations: 1,
+            equal_size_rounds: None,
             graph_entries: 4,
             self_loops_dropped: 0,
             duplicates_summed: 0,

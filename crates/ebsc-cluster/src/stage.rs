@@ -359,6 +359,12 @@ fn cluster_phase(
         clustering.inertia,
         format_duration(clustering.kmeans_time)
     ));
+    if let Some(equal) = clustering.equal_sizes {
+        sink.log(&format!(
+            "sizes: held equal in {} rounds after k-means, inertia {:.4}",
+            equal.rounds, equal.inertia
+        ));
+    }
     Ok(clustering)
 }
 
@@ -600,6 +606,7 @@ fn base_metrics(
         eigen_max_residual: clustering.eigen_max_residual,
         kmeans_inertia: clustering.inertia,
         kmeans_iterations: clustering.kmeans_iterations,
+        equal_size_rounds: clustering.equal_sizes.map(|e| e.rounds),
         graph_entries: graph.n_stored_entries(),
         self_loops_dropped: build.self_loops_dropped,
         duplicates_summed: build.duplicates_summed,

@@ -305,6 +305,31 @@ fn bad_weights_and_indices_are_errors_naming_the_file() {
 }
 
 #[test]
+fn equal_sizes_keep_the_planted_blocks_and_are_recorded() {
+    let s = Standalone::new(&planted());
+    let out = s.run(&[
+        "--labels",
+        "labels.parquet",
+        "--n-clusters",
+        "4",
+        "--sizes",
+        "equal",
+    ]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("sizes: held equal in"),
+        "{}",
+        out.stderr
+    );
+    let m = metrics(&s.out("metrics.json"));
+    assert_eq!(m["acc"], 1.0, "{m}");
+    assert_eq!(m["cluster_sizes"], serde_json::json!([50, 50, 50, 50]));
+    assert!(m["equal_size_rounds"].as_u64().unwrap() >= 1, "{m}");
+    let report = std::fs::read_to_string(s.out("report/report.md")).unwrap();
+    assert!(report.contains("then sizes held equal in"), "{report}");
+}
+
+#[test]
 fn bad_counts_are_errors() {
     let s = Standalone::new(&planted());
     s.expect_error(
@@ -601,7 +626,7 @@ fn feature_baseline_errors_name_the_file_and_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     write_feature_file(&dir.path().join("f.safetensors"));
     write_labels(&dir.path().join("labels.parquet"), N + 1);
-    let cases: [(&[&str], &[&str]); 4] = [
+    let cases: [(&[&str], &[&str]); 5] = [
         (
             &["--tensor", "nope", "--n-clusters", "4"],
             &["f.safetensors: no tensor `nope`", "head", "images"],
@@ -627,6 +652,10 @@ fn feature_baseline_errors_name_the_file_and_leave_nothing() {
         (
             &["--tensor", "head", "--n-clusters", "4", "--knn", "200"],
             &["--knn 200 needs more than 200 rows"],
+        ),
+        (
+            &["--tensor", "head", "--n-clusters", "4", "--sizes", "equal"],
+            &["--sizes equal", "--knn"],
         ),
     ];
     for (extra, needles) in cases {

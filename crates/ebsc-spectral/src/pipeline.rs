@@ -1,8 +1,10 @@
 //! Spectral clustering (docs/method.md, stage `cluster`): top eigenvectors of
 //! `S = D^{-1/2} W D^{-1/2}`, the cluster count (fixed or from the eigengap), rows
-//! L2-normalised, k-means++ with restarts. The one clustering path: the cluster stage, its
+//! L2-normalised, k-means++ with restarts, then, with `ClusterSizes::Equal`, sizes held
+//! equal ([`crate::balance`]). The one clustering path: the cluster stage, its
 //! standalone mode and the kNN-graph baselines all call [`spectral_clustering`].
 
+use crate::balance::{BalanceOptions, ClusterSizes, equal_size_kmeans};
 use crate::eigen::{EigenError, EigenMethod, EigenOptions, top_eigenpairs};
 use crate::graph::SparseGraph;
 use crate::kmeans::{KMeansError, KMeansOptions, kmeans};
@@ -27,6 +29,8 @@ pub struct SpectralOptions {
     pub kmeans_max_iterations: usize,
     pub kmeans_tolerance: f64,
     pub kmeans_seed: u64,
+    /// Free, or held equal after k-means.
+    pub sizes: ClusterSizes,
 }
 
 impl Default for SpectralOptions {
@@ -38,6 +42,7 @@ impl Default for SpectralOptions {
             kmeans_max_iterations: kmeans.max_iterations,
             kmeans_tolerance: kmeans.tolerance,
             kmeans_seed: kmeans.seed,
+            sizes: ClusterSizes::Free,
         }
     }
 }
@@ -76,8 +81,20 @@ pub struct SpectralResult {
     pub eigen_max_residual: f64,
     pub inertia: f64,
     pub kmeans_iterations: usize,
+    /// With `ClusterSizes::Equal`: how the sizes were held equal after k-means (the
+    /// assignments are those; `inertia` stays k-means').
+    pub equal_sizes: Option<EqualSizes>,
     pub eigen_time: Duration,
     pub kmeans_time: Duration,
+}
+
+/// The step that held the cluster sizes equal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EqualSizes {
+    /// Centre updates done.
+    pub rounds: usize,
+    /// Sum of squared distances to the centres after them.
+    pub inertia: f64,
 }
 
 /// Clusters the nodes of `graph` from the top `n_eigenvectors` eigenvectors of its
@@ -134,7 +151,23 @@ pub fn spectral_clustering(
         tolerance: options.kmeans_tolerance,
         seed: options.kmeans_seed,
     };
-    let clustering = kmeans(&embedding, dims, &kmeans_options)?;
+    let mut clustering = kmeans(&embedding, dims, &kmeans_options)?;
+    let equal_sizes = match options.sizes {
+        ClusterSizes::Free => None,
+        ClusterSizes::Equal => {
+            let balanced = equal_size_kmeans(
+                &embedding,
+                dims,
+                &clustering.centres,
+                &BalanceOptions::default(),
+            );
+            clustering.assignments = balanced.assignments;
+            Some(EqualSizes {
+                rounds: balanced.rounds,
+                inertia: balanced.inertia,
+            })
+        }
+    };
     let kmeans_time = started.elapsed();
 
     Ok(SpectralResult {
@@ -149,6 +182,7 @@ pub fn spectral_clustering(
         eigen_max_residual: pairs.max_residual,
         inertia: clustering.inertia,
         kmeans_iterations: clustering.iterations,
+        equal_sizes,
         eigen_time,
         kmeans_time,
     })
@@ -259,6 +293,28 @@ mod tests {
             let norm: f64 = row.iter().map(|v| v * v).sum();
             assert!((norm - 1.0).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn equal_sizes_keep_planted_equal_blocks() {
+        let (graph, labels) = sbm(&[100; 4], 0.3, 0.02, 4);
+        let options = SpectralOptions {
+            sizes: ClusterSizes::Equal,
+            ..SpectralOptions::default()
+        };
+        let result = spectral_clustering(&graph, ClusterCount::Fixed(4), 6, &options).unwrap();
+        let equal = result.equal_sizes.expect("sizes were held equal");
+        assert!(equal.rounds >= 1 && equal.inertia.is_finite());
+        let (scores, _) = evaluate(&labels, &result.assignments).unwrap();
+        assert_eq!(scores.accuracy, 1.0);
+        let free = spectral_clustering(
+            &graph,
+            ClusterCount::Fixed(4),
+            6,
+            &SpectralOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(free.equal_sizes, None);
     }
 
     #[test]

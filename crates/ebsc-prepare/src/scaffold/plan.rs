@@ -1,7 +1,7 @@
 //! Which template fits a data set, and the values it is filled with: batch sizes, step
 //! counts and eigenvectors follow from the data's size and class count.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use anyhow::bail;
 
@@ -119,6 +119,8 @@ pub struct DataSummary {
     pub n_labelled: usize,
     /// Distinct labels among the labelled samples.
     pub n_classes: usize,
+    /// The smallest and the largest class's sample count, with two classes or more.
+    pub class_sizes: Option<(usize, usize)>,
     /// Mean cosine similarity between samples ([`geometry::mean_cosine`]).
     pub mean_cosine: f64,
     /// How much more of a sample its neighbours' span explains than its nearest neighbour
@@ -151,7 +153,15 @@ impl DataSummary {
             Inputs::Features { dim, .. } => Shape::Features { dim: *dim },
         };
         let labels: Vec<i32> = dataset.samples.iter().filter_map(|s| s.label).collect();
-        let n_classes = labels.iter().collect::<BTreeSet<_>>().len();
+        let mut counts = BTreeMap::<i32, usize>::new();
+        labels
+            .iter()
+            .for_each(|&l| *counts.entry(l).or_default() += 1);
+        let n_classes = counts.len();
+        let class_sizes = (n_classes >= 2).then(|| {
+            let sizes = counts.values().copied();
+            (sizes.clone().min().unwrap_or(0), sizes.max().unwrap_or(0))
+        });
         let kind = match source {
             SourceConfig::Idx(_) => "IDX files",
             SourceConfig::Cifar(_) => "CIFAR folder",
@@ -170,6 +180,7 @@ impl DataSummary {
             shape,
             n_labelled: labels.len(),
             n_classes,
+            class_sizes,
             mean_cosine: geometry::mean_cosine(&dataset.inputs),
             span_ratio: geometry::neighbour_span_ratio(&dataset.inputs),
         }
@@ -369,6 +380,41 @@ fn eigenvector_lines(count: ClusterCount) -> String {
     }
 }
 
+/// Classes whose sizes differ by at most this share of the smallest count the labels
+/// call equal: Fashion-MNIST's 1,000 a class, a face set's 10 a person (the 8×8 digits,
+/// 174–183 a class, and MNIST's test split, 892–1,135, are not).
+pub const EQUAL_CLASS_SIZES: f64 = 0.02;
+
+/// The `[cluster] sizes` line and its comment: `"equal"` when the count is the labels' and
+/// their classes are the same size (held equal, k-means on the spectral embedding stops
+/// spending a cluster on a class's second mode while two others merge); else `"free"`.
+fn sizes_lines(count: ClusterCount, summary: &DataSummary) -> String {
+    let free = "sizes = \"free\"\n";
+    match (count, summary.class_sizes) {
+        (ClusterCount::Fixed(k), Some((smallest, largest)))
+            if k == summary.n_classes
+                && (largest - smallest) as f64 <= EQUAL_CLASS_SIZES * smallest as f64 =>
+        {
+            let each = if smallest == largest {
+                format!("{smallest} each")
+            } else {
+                format!("{smallest}–{largest}")
+            };
+            format!(
+                "# The labels' {k} classes are the same size ({each}), so the clusters are held to\n\
+                 # equal sizes after k-means (docs/method.md, \"Equal sizes\"); \"free\" lets them differ.\n\
+                 sizes = \"equal\"\n"
+            )
+        }
+        (ClusterCount::Fixed(k), Some((smallest, largest))) if k == summary.n_classes => format!(
+            "# Cluster sizes are free: the labels' classes differ in size ({smallest}–{largest}).\n{free}"
+        ),
+        _ => format!(
+            "# Cluster sizes are free; \"equal\" holds them equal, for groups known to be the same size.\n{free}"
+        ),
+    }
+}
+
 /// The template filled in for this data.
 pub fn render(
     name: &str,
@@ -406,6 +452,7 @@ pub fn render(
         ("n_clusters", n_clusters.toml()),
         ("n_clusters_note", n_clusters_note),
         ("eigenvectors", eigenvector_lines(n_clusters)),
+        ("sizes", sizes_lines(n_clusters, summary)),
         ("n_samples", n.to_string()),
         ("monitor_samples", n.min(2_000).to_string()),
         ("input_dim", summary.input_dim().to_string()),
@@ -505,6 +552,8 @@ mod tests {
             shape,
             n_labelled: if n_classes > 0 { n } else { 0 },
             n_classes,
+            // Equal classes of n / n_classes.
+            class_sizes: (n_classes >= 2).then(|| (n / n_classes, n / n_classes)),
             mean_cosine: 0.5,
             span_ratio: Some(0.7),
         }
@@ -579,6 +628,46 @@ mod tests {
                 assert_eq!(table["prepare"]["source"].as_str(), Some("table"));
             }
         }
+    }
+
+    #[test]
+    fn sizes_are_held_equal_only_for_labelled_classes_of_one_size() {
+        let sizes = |count, n_classes, class_sizes| {
+            let mut data = summary(10_000, images(1), n_classes);
+            data.class_sizes = class_sizes;
+            let text = sizes_lines(count, &data);
+            let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{text}\n{e}"));
+            (table["sizes"].as_str().unwrap().to_string(), text)
+        };
+        let (value, text) = sizes(ClusterCount::Fixed(10), 10, Some((1000, 1000)));
+        assert_eq!(value, "equal");
+        assert!(text.contains("(1000 each)"), "{text}");
+        // Within 2 % of the smallest class: 980–999 is equal, 174–183 (digits) is not.
+        assert_eq!(
+            sizes(ClusterCount::Fixed(10), 10, Some((980, 999))).0,
+            "equal"
+        );
+        let (value, text) = sizes(ClusterCount::Fixed(10), 10, Some((174, 183)));
+        assert_eq!(value, "free");
+        assert!(text.contains("(174–183)"), "{text}");
+        // A count that is not the labels', "auto", or no labels: free.
+        assert_eq!(
+            sizes(ClusterCount::Fixed(5), 10, Some((1000, 1000))).0,
+            "free"
+        );
+        assert_eq!(sizes(ClusterCount::Auto, 10, Some((1000, 1000))).0, "free");
+        assert_eq!(sizes(ClusterCount::Fixed(10), 0, None).0, "free");
+        // The filled template carries the key.
+        let text = render(
+            "x",
+            Template::Images,
+            &summary(10_000, images(1), 10),
+            &table_source(),
+            &Settings::default(),
+        )
+        .unwrap();
+        let table: toml::Table = text.parse().unwrap();
+        assert_eq!(table["cluster"]["sizes"].as_str(), Some("equal"));
     }
 
     /// The filled `[train]` coefficients and `[affinity]` section for 360 samples.
