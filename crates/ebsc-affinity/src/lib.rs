@@ -11,26 +11,25 @@
 
 pub mod config;
 pub mod graph;
-pub mod model;
 pub mod shard;
 pub mod solve;
 pub mod stats;
-pub mod topk;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ebsc_core::cli::StageArgs;
+use ebsc_core::shard::{PartInfo, Shard, ShardArg};
 use ebsc_core::{Outcome, Pipeline, StageRun, StageRunner};
+use ebsc_io::Triplets;
 use ebsc_io::artifacts::{affinity, prepare, train};
 use ebsc_io::labels::read_sample_labels;
-use ebsc_io::{TensorFile, Triplets};
 use ebsc_nn::DeviceChoice;
+use ebsc_nn::topk;
+use ebsc_nn::trained::EnergyModel;
 use tch::{Device, Tensor};
 
 use crate::config::{AffinityConfig, AffinityGraph};
-use crate::model::EnergyModel;
-use crate::shard::{PartInfo, Shard, ShardArg};
 
 pub const STAGE: &str = affinity::STAGE;
 /// Bump when the outputs for a given config change meaning.
@@ -91,25 +90,16 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         train: runner.upstream_dir(train::STAGE),
         prepare: runner.upstream_dir(prepare::STAGE),
     };
-    let shard = match args.shard {
-        None => None,
-        Some(ShardArg::Fixed(shard)) => {
-            anyhow::ensure!(
-                args.shards.is_none(),
-                "--shards is for --shard auto; --shard {}/{} already gives the count",
-                shard.index,
-                shard.count
-            );
-            Some(shard)
-        }
-        Some(ShardArg::Auto) => {
-            let (shard, source) =
-                shard::shard_from_env(|name| std::env::var(name).ok(), args.shards)
-                    .map_err(anyhow::Error::msg)?;
-            eprintln!("{STAGE}: {source}");
-            Some(shard)
-        }
-    };
+    let shard =
+        match ebsc_core::shard::resolve(args.shard, args.shards).map_err(anyhow::Error::msg)? {
+            Some((shard, source)) => {
+                if let Some(source) = source {
+                    eprintln!("{STAGE}: {source}");
+                }
+                Some(shard)
+            }
+            None => None,
+        };
     if let Some(shard) = shard {
         return run_shard(
             args,
@@ -260,21 +250,14 @@ fn load_inputs(
     ebsc_nn::device::set_threads(args.threads);
     let device = ebsc_nn::resolve_device(args.device)?;
     let model = EnergyModel::load(&train::MODEL.path(&upstream.train), device)?;
-    let features_path = train::FEATURES.path(&upstream.train);
-    let (shape, values) = TensorFile::open(&features_path)?.f32(train::DICTIONARY_TENSOR)?;
-    anyhow::ensure!(
-        shape.len() == 2 && shape[1] as i64 == model.input_dim(),
-        "{}: `{}` has shape {shape:?}, the model expects [N, {}]",
-        features_path.display(),
-        train::DICTIONARY_TENSOR,
-        model.input_dim()
-    );
-    let dictionary = Tensor::from_slice(&values)
-        .view([shape[0] as i64, shape[1] as i64])
-        .to_device(device);
+    let (dictionary, values) = ebsc_nn::trained::load_dictionary(
+        &train::FEATURES.path(&upstream.train),
+        model.input_dim(),
+        device,
+    )?;
     let labels = known_labels(read_sample_labels(
         &prepare::SAMPLES.path(&upstream.prepare),
-        shape[0],
+        dictionary.size()[0] as usize,
     )?);
     Ok(Inputs {
         model,

@@ -12,6 +12,7 @@ pub mod hash;
 pub mod lock;
 pub mod manifest;
 pub mod progress;
+pub mod shard;
 pub mod stage;
 
 pub use atomic::AtomicFile;

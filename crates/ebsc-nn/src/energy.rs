@@ -134,12 +134,21 @@ impl EnergyNet {
     /// `(u', v')` with `u'·v'ᵀ = −E`: the towers' outputs with `√κ·d` appended, `[n, m + D]`
     /// each (or `[n, m]` when κ = 0), so that all pairs are one matrix product.
     pub fn scoring_rows(&self, d: &Tensor) -> (Tensor, Tensor) {
-        let (u, v) = (self.queries(d), self.keys(d));
+        (self.scoring_queries(d), self.with_geometry(self.keys(d), d))
+    }
+
+    /// `u'` alone, for queries scored against atoms whose `v'` is already known.
+    pub fn scoring_queries(&self, d: &Tensor) -> Tensor {
+        self.with_geometry(self.queries(d), d)
+    }
+
+    /// `[t, √κ·d]`, or `t` when κ = 0.
+    fn with_geometry(&self, t: Tensor, d: &Tensor) -> Tensor {
         if self.geometry > 0.0 {
-            let g = d.to_kind(u.kind()) * self.geometry.sqrt();
-            (Tensor::cat(&[&u, &g], 1), Tensor::cat(&[&v, &g], 1))
+            let g = d.to_kind(t.kind()) * self.geometry.sqrt();
+            Tensor::cat(&[&t, &g], 1)
         } else {
-            (u, v)
+            t
         }
     }
 

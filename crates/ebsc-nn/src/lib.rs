@@ -12,7 +12,9 @@
 //! - [`monitor`]: kNN accuracy, a diagnostic. [`coding_rate`]: total coding rate and
 //!   effective rank (against and for watching dictionary collapse).
 //! - [`energy`], [`coefficients`], [`self_expressive`]: the energy network, the coefficient
-//!   maps and the mini-batch self-expressive losses.
+//!   maps and the mini-batch self-expressive losses; [`dictionary`]: `d` from the encoder.
+//! - [`trained`], [`topk`]: what the stages after training read of train's model (energy
+//!   towers, encoder) and the blocked top-k coefficients they compute with it.
 
 pub mod allocator;
 pub mod augment;
@@ -21,6 +23,7 @@ pub mod coding_rate;
 pub mod coefficients;
 pub mod data;
 pub mod device;
+pub mod dictionary;
 pub mod encoders;
 pub mod energy;
 pub mod loop_settings;
@@ -31,6 +34,8 @@ pub mod report;
 pub mod schedule;
 pub mod seed;
 pub mod self_expressive;
+pub mod topk;
+pub mod trained;
 pub mod trainer;
 
 pub use device::{DeviceArgs, DeviceChoice, resolve_device};

@@ -69,12 +69,7 @@ pub const JOINT_KEYS: [&str; 11] = [
     "augment",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DictionarySource {
-    Backbone,
-    Head,
-}
+pub use ebsc_nn::dictionary::DictionarySource;
 
 /// How the towers' residual on top of the cosine term starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

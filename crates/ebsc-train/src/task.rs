@@ -13,7 +13,8 @@
 use ebsc_nn::coding_rate::effective_rank;
 use ebsc_nn::coefficients::Threshold;
 use ebsc_nn::data::Inputs;
-use ebsc_nn::encoders::{Model, l2_normalize};
+pub use ebsc_nn::dictionary::{dictionary_of, embed_dictionary};
+use ebsc_nn::encoders::Model;
 use ebsc_nn::energy::EnergyNet;
 use ebsc_nn::monitor::knn_accuracy;
 use ebsc_nn::seed::EpochOrder;
@@ -21,37 +22,10 @@ use ebsc_nn::self_expressive::{SelfExpressiveWeights, mean_nonzeros, same_label_
 use ebsc_nn::trainer::StepAt;
 use tch::{Kind, Tensor};
 
-use crate::config::{DictionarySource, TrainConfig};
+use crate::config::TrainConfig;
 
 /// The diagnostics' metrics columns.
 pub const DIAGNOSTICS: [&str; 2] = ["mean_nonzeros", "same_label_share"];
-
-/// The dictionary representation `d` from backbone output `h` and head output `z`.
-pub fn dictionary_of(source: DictionarySource, h: &Tensor, z: &Tensor) -> Tensor {
-    match source {
-        DictionarySource::Backbone => l2_normalize(h),
-        DictionarySource::Head => z.shallow_clone(),
-    }
-}
-
-/// `d` for the samples at `indices`, eval mode, no augmentation, in blocks.
-pub fn embed_dictionary(
-    model: &Model,
-    inputs: &Inputs,
-    source: DictionarySource,
-    indices: &[i64],
-) -> Tensor {
-    let _guard = tch::no_grad_guard();
-    let blocks: Vec<Tensor> = indices
-        .chunks(512)
-        .map(|chunk| {
-            let h = model.backbone(&inputs.batch(chunk), false);
-            let z = model.head(&h, false);
-            dictionary_of(source, &h, &z).to_kind(Kind::Float)
-        })
-        .collect();
-    Tensor::cat(&blocks, 0)
-}
 
 /// `x` in the forward pass, `share·∂` in the backward pass: how much of a loss's gradient
 /// reaches the tensors `x` came from (1: all, 0: none, a stop-gradient).

@@ -1,4 +1,6 @@
-//! Blocked top-k coefficients over all N×N pairs (docs/method.md "Inference").
+//! Blocked top-k coefficients over all N×N pairs (docs/method.md "Inference"), and of
+//! new samples against a fixed dictionary (out-of-sample assignment: the same scan, no
+//! diagonal to mask).
 //!
 //! ```text
 //! for each row block (queries u[r0..r1]):
@@ -16,8 +18,8 @@
 use std::ops::Range;
 use std::time::Instant;
 
+use crate::coefficients::CoefficientKind;
 use ebsc_io::Triplets;
-use ebsc_nn::coefficients::CoefficientKind;
 use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
@@ -201,10 +203,48 @@ pub fn top_k_coefficients(
     on_rows: impl FnMut(usize),
 ) -> (Triplets, BlockedTiming) {
     let column_tile = block_size.min(COLUMN_TILE);
-    top_k_in_tiles(u, v, rows, map, top_k, (block_size, column_tile), on_rows)
+    top_k_in_tiles(
+        u,
+        v,
+        rows,
+        map,
+        top_k,
+        (block_size, column_tile),
+        true,
+        on_rows,
+    )
 }
 
-/// [`top_k_coefficients`] with the column tile given.
+/// The top-`top_k` coefficients by `|c|` of queries that are not atoms of the dictionary
+/// (new samples scored against it): `u` `[Q, m]` the queries' tower outputs, `v` `[N, m]`
+/// the dictionary's; rows `0..Q` in the triplets, no entry masked. Otherwise as
+/// [`top_k_coefficients`]. A query's row can differ in the last bits with the shape of the
+/// block it sits in: callers that need the same bits keep their blocks on one grid.
+pub fn top_k_of_queries(
+    u: &Tensor,
+    v: &Tensor,
+    map: &CoefficientMap,
+    top_k: usize,
+    block_size: usize,
+    on_rows: impl FnMut(usize),
+) -> (Triplets, BlockedTiming) {
+    let column_tile = block_size.min(COLUMN_TILE);
+    let queries = 0..u.size()[0] as usize;
+    top_k_in_tiles(
+        u,
+        v,
+        queries,
+        map,
+        top_k,
+        (block_size, column_tile),
+        false,
+        on_rows,
+    )
+}
+
+/// [`top_k_coefficients`] with the column tile given; `self_expressive`: row i is atom i
+/// too, so its own entry is masked (`c_ii = 0`).
+#[allow(clippy::too_many_arguments)]
 fn top_k_in_tiles(
     u: &Tensor,
     v: &Tensor,
@@ -212,6 +252,7 @@ fn top_k_in_tiles(
     map: &CoefficientMap,
     top_k: usize,
     (block_size, column_tile): (usize, usize),
+    self_expressive: bool,
     mut on_rows: impl FnMut(usize),
 ) -> (Triplets, BlockedTiming) {
     let started = Instant::now();
@@ -253,7 +294,7 @@ fn top_k_in_tiles(
                 product = Tensor::empty([n_rows as i64, n_cols as i64], (Kind::Float, u.device()));
             }
             let s = u_block.mm_out(&product, &v_block.tr()); // [R, C] negative energies
-            if r0 < c1 && c0 < r1 {
+            if self_expressive && r0 < c1 && c0 < r1 {
                 // Global row i sits at local (i − r0, i − c0) = (a, a + r0 − c0): torch's
                 // diagonal at offset r0 − c0.
                 let _ = s
@@ -339,7 +380,7 @@ fn log_add_exp(a: f64, b: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ebsc_nn::coefficients::{gibbs, shrink};
+    use crate::coefficients::{gibbs, shrink};
 
     /// Dense reference: the full N×N map, then per row a sort by (|c| desc, col asc).
     fn dense(u: &Tensor, v: &Tensor, map: &CoefficientMap, top_k: usize) -> Triplets {
@@ -402,7 +443,7 @@ mod tests {
             for tiles in [(64, 64), (777, 777), (5, 5), (64, 16), (777, 100)] {
                 let mut seen = 0;
                 let (blocked, timing) =
-                    top_k_in_tiles(&u, &v, 0..500, &map, 7, tiles, |r| seen += r);
+                    top_k_in_tiles(&u, &v, 0..500, &map, 7, tiles, true, |r| seen += r);
                 assert_eq!(seen, 500);
                 assert_same(&blocked, &reference, 1e-4);
                 assert_eq!(timing.flops, 2.0 * 500.0 * 500.0 * 16.0);
@@ -431,6 +472,37 @@ mod tests {
         let end = all.rows.iter().position(|&r| r == 25).unwrap();
         assert_eq!(part.rows, all.rows[start..end]);
         assert_eq!(part.cols, all.cols[start..end]);
+    }
+
+    #[test]
+    fn queries_keep_their_own_atom_and_do_not_depend_on_the_block() {
+        let (u, v) = towers(30, 4);
+        let map = CoefficientMap {
+            kind: CoefficientKind::Gibbs,
+            threshold: 0.0,
+            out_dim: 4,
+            temperature: 0.5,
+        };
+        // The dictionary's own rows as queries: the diagonal is not masked, so each row
+        // differs from the self-expressive one only where its own atom ranks.
+        let (queries, _) = top_k_of_queries(&u, &v, &map, 30, 7, |_| {});
+        assert_eq!(queries.len(), 30 * 30);
+        let (masked, _) = top_k_coefficients(&u, &v, 0..30, &map, 30, 7, |_| {});
+        assert_eq!(masked.len(), 30 * 29);
+        // Rows 10..20 alone, scored in blocks of their own: the same atoms, the same
+        // values to rounding (the products' shapes differ, so not always the same bits).
+        let (part, _) = top_k_of_queries(&u.narrow(0, 10, 10), &v, &map, 5, 3, |_| {});
+        let (all, _) = top_k_of_queries(&u, &v, &map, 5, 16, |_| {});
+        let start = all.rows.iter().position(|&r| r == 10).unwrap();
+        let end = all.rows.iter().position(|&r| r == 20).unwrap();
+        assert_eq!(part.cols, all.cols[start..end]);
+        for (a, b) in part.values.iter().zip(&all.values[start..end]) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-3), "{a} vs {b}");
+        }
+        // On the same grid of blocks (a block of 10 from row 10), the same bits.
+        let (grid, _) = top_k_of_queries(&u, &v, &map, 5, 10, |_| {});
+        let (part, _) = top_k_of_queries(&u.narrow(0, 10, 10), &v, &map, 5, 10, |_| {});
+        assert_eq!(part.values, grid.values[start..end]);
     }
 
     #[test]
