@@ -37,6 +37,16 @@ show pipeline=default_pipeline: build
 clusters pipeline folder *flags: build
     @target/release/ebsc-pipeline clusters "$1" "$(cd '{{invocation_directory()}}' && realpath -m --relative-base='{{justfile_directory()}}' -- "$2")" "${@:3}"
 
+# A trained pipeline's clusters for samples it was not fitted on, without retraining:
+# `just assign mnist-demo` (its own whole source, even when prepare took a subset) or
+# `just assign mnist-demo data/mnist` (a folder or table read with the pipeline's
+# sources); writes data/runs/<pipeline>/assign/<name>/assignments.parquet. Flags go to
+# ebsc-assign: `--shard i/n|auto`, `--merge`, `--device`, `--threads`.
+[doc("Assign samples to a trained pipeline's clusters: `just assign <pipeline> [<path>] [flags]`.")]
+[positional-arguments]
+assign pipeline *args: build
+    @INVOCATION_DIR='{{invocation_directory()}}' scripts/assign.sh "$@"
+
 # Run every stage of a pipeline; stages that are up to date skip.
 run pipeline=default_pipeline *flags: build
     scripts/stages.sh run {{pipeline}} {{flags}}

@@ -15,6 +15,8 @@ fn prepare(pipeline: &str, runs: &std::path::Path) -> Outcome {
             force: false,
             progress: ProgressMode::None,
         },
+        out: None,
+        data: None,
     };
     ebsc_prepare::run(&args).unwrap()
 }

@@ -10,6 +10,7 @@
 //! train ─► model.safetensors, features.safetensors, metrics.parquet, report/
 //! affinity ─► coefficients.parquet, affinity.parquet
 //! cluster ─► assignments.parquet, metrics.json, report/
+//! assign (after the pipeline, on any input) ─► assignments.parquet
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -136,7 +137,7 @@ pub mod train {
     pub const STAGE: &str = "train";
     /// Encoder, head, energy towers and `energy.threshold` under PyTorch names; the
     /// metadata key `energy` holds the energy network's shape and map and the encoder
-    /// spec. Written by the train stage, read by `ebsc_affinity::model`.
+    /// spec. Written by the train stage, read by `ebsc_nn::trained`.
     pub const MODEL: Artifact = Artifact {
         stage: STAGE,
         file: "model.safetensors",
@@ -230,6 +231,31 @@ pub mod cluster {
     }
 }
 
+/// `ebsc-assign`: samples outside the pipeline's fit (its own whole source, or new data)
+/// assigned to the clusters of a trained pipeline. Not a stage of the pipeline: its folder
+/// is `<runs>/<pipeline>/assign/<name>/`, one per input, holding `input/` (prepare's
+/// standalone outputs: `samples.parquet`, `inputs.safetensors`), `parts/` when sharded,
+/// and the result.
+pub mod assign {
+    use super::{Artifact, Format};
+
+    pub const STAGE: &str = "assign";
+    /// `index u32, cluster u32, confidence f32`, then `label i32` and `source utf8` when
+    /// the input has them, one row per input sample. Written by
+    /// [`crate::assigned::write_assigned`], read by [`crate::assigned::read_assigned`].
+    pub const ASSIGNMENTS: Artifact = Artifact {
+        stage: STAGE,
+        file: "assignments.parquet",
+        format: Format::Parquet {
+            schema: Some(crate::assigned::assigned_schema),
+        },
+    };
+    /// The folder of an assignment's prepared input.
+    pub const INPUT_DIR: &str = "input";
+    /// The folder of a sharded run's parts.
+    pub const PARTS_DIR: &str = "parts";
+}
+
 /// A training stage's log, one row per optimiser step.
 pub const fn metrics_log(stage: &'static str) -> Artifact {
     Artifact {
@@ -261,7 +287,7 @@ pub const fn report(stage: &'static str) -> Artifact {
 mod tests {
     use super::*;
 
-    const ALL: [Artifact; 22] = [
+    const ALL: [Artifact; 23] = [
         prepare::SAMPLES,
         prepare::INPUTS,
         pretrain::ENCODER,
@@ -284,6 +310,7 @@ mod tests {
         cluster::SPECTRUM_FIGURE,
         cluster::GALLERY_FIGURE,
         cluster::REPORT,
+        assign::ASSIGNMENTS,
     ];
 
     #[test]

@@ -3,6 +3,7 @@
 //! file; readers check the schema and say which column of which file is off.
 
 pub mod artifacts;
+pub mod assigned;
 pub mod assignments;
 pub mod labels;
 pub mod metrics_log;

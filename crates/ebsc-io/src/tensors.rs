@@ -115,6 +115,21 @@ impl TensorFile {
         Ok((view.shape().to_vec(), data))
     }
 
+    /// Shape and raw little-endian bytes of a u8 or f32 tensor (`f32`: which), borrowed
+    /// from the mapped file: rows can be read a block at a time.
+    pub fn bytes(&self, name: &str, f32: bool) -> anyhow::Result<(Vec<usize>, &[u8])> {
+        let view = self.view(name, if f32 { Dtype::F32 } else { Dtype::U8 })?;
+        let shape = view.shape().to_vec();
+        let (start, len) = {
+            let data = view.data();
+            (
+                data.as_ptr() as usize - self.mmap.as_ptr() as usize,
+                data.len(),
+            )
+        };
+        Ok((shape, &self.mmap[start..start + len]))
+    }
+
     /// Shape and values of a u8 tensor.
     pub fn u8(&self, name: &str) -> anyhow::Result<(Vec<usize>, Vec<u8>)> {
         let view = self.view(name, Dtype::U8)?;

@@ -9,6 +9,9 @@ pub mod pipeline_cli;
 pub mod scaffold;
 pub mod select;
 pub mod sources;
+pub mod standalone;
+
+use std::path::PathBuf;
 
 use ebsc_core::cli::StageArgs;
 use ebsc_core::{Outcome, Pipeline, StageRunner};
@@ -30,11 +33,22 @@ pub const STAGE_VERSION: u32 = 2;
 pub struct Args {
     #[command(flatten)]
     pub stage: StageArgs,
+    /// Standalone: write samples.parquet and inputs.safetensors into DIR, with no manifest,
+    /// from the pipeline's whole source (its splits, no subset) or from --data.
+    #[arg(long, value_name = "DIR", conflicts_with = "force")]
+    pub out: Option<PathBuf>,
+    /// With --out: read this folder or table instead, with the pipeline's source settings
+    /// (an image folder keeps its resize and grayscale).
+    #[arg(long, value_name = "PATH", requires = "out")]
+    pub data: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let pipeline = Pipeline::load(&args.stage.pipeline)?;
     let config = PrepareConfig::from_pipeline(&pipeline)?;
+    if let Some(out) = &args.out {
+        return standalone::run(&config, args.data.as_deref(), out);
+    }
     let mut runner = StageRunner::new(&pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
         .config(&config)
         .progress(args.stage.progress);
@@ -62,7 +76,7 @@ pub fn read_source(source: &SourceConfig) -> anyhow::Result<Dataset> {
     }
 }
 
-fn describe(source: &SourceConfig) -> String {
+pub(crate) fn describe(source: &SourceConfig) -> String {
     match source {
         SourceConfig::SyntheticSubspaces(c) => format!(
             "synthetic subspaces: {} × dim {} in R^{}",

@@ -10,8 +10,44 @@ use ebsc_io::{SampleRow, TensorData, write_samples, write_tensors};
 use crate::dataset::{Dataset, Inputs};
 
 pub fn write(run: &mut StageRun, dataset: &Dataset) -> anyhow::Result<()> {
+    let shape = write_files(dataset, |name| run.create_output(name))?;
+    let n = dataset.len();
+    let name = tensor_name(dataset);
+    run.stat("n_samples", n);
+    run.stat("tensor", name);
+    run.stat("shape", &shape);
+    run.stat("n_classes", dataset.class_names.len());
+    run.stat("class_counts", class_counts(dataset));
+    run.stat("split_counts", split_counts(dataset));
+    run.log(format!(
+        "{n} samples, {name} {shape:?}, {} classes",
+        dataset.class_names.len()
+    ));
+    Ok(())
+}
+
+/// Writes both files into `dir` (created if missing), each atomically, with no manifest:
+/// the standalone mode's outputs. Returns the inputs tensor's shape.
+pub fn write_into(dir: &std::path::Path, dataset: &Dataset) -> anyhow::Result<Vec<usize>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    write_files(dataset, |name| AtomicFile::create(&dir.join(name)))
+}
+
+fn tensor_name(dataset: &Dataset) -> &'static str {
+    match &dataset.inputs {
+        Inputs::Images { .. } => IMAGES_TENSOR,
+        Inputs::Features { .. } => FEATURES_TENSOR,
+    }
+}
+
+/// `samples.parquet`, then `inputs.safetensors`, each through a file from `create`
+/// (committed when whole); returns the inputs tensor's shape.
+fn write_files(
+    dataset: &Dataset,
+    mut create: impl FnMut(&str) -> anyhow::Result<AtomicFile>,
+) -> anyhow::Result<Vec<usize>> {
     let rows = sample_rows(dataset)?;
-    let mut file = run.create_output(SAMPLES.file)?;
+    let mut file = create(SAMPLES.file)?;
     write_samples(&mut file, &rows).map_err(|e| write_error(&file, &e))?;
     file.commit()?;
 
@@ -37,22 +73,11 @@ pub fn write(run: &mut StageRun, dataset: &Dataset) -> anyhow::Result<()> {
         "class_names".to_string(),
         serde_json::to_string(&dataset.class_names).context("class names")?,
     )]);
-    let mut file = run.create_output(INPUTS.file)?;
+    let mut file = create(INPUTS.file)?;
     write_tensors(&mut file, &[(name, shape.clone(), &data)], &metadata)
         .map_err(|e| write_error(&file, &e))?;
     file.commit()?;
-
-    run.stat("n_samples", n);
-    run.stat("tensor", name);
-    run.stat("shape", &shape);
-    run.stat("n_classes", dataset.class_names.len());
-    run.stat("class_counts", class_counts(dataset));
-    run.stat("split_counts", split_counts(dataset));
-    run.log(format!(
-        "{n} samples, {name} {shape:?}, {} classes",
-        dataset.class_names.len()
-    ));
-    Ok(())
+    Ok(shape)
 }
 
 /// `<path>: cannot write: <cause>`, one line: the writers wrap IO errors in their own (a

@@ -1,0 +1,106 @@
+//! The assignment of a range of input rows: encode a block into dictionary space, score it
+//! against the landmarks with the trained energy and the affinity stage's coefficient map
+//! (top-k by `|c|`), vote. Blocks sit on one grid of `block` rows (default [`BLOCK`]) from
+//! row 0 whatever range is asked for, so a shard computes its rows with the same bits as a
+//! whole run.
+
+use std::ops::Range;
+use std::time::Instant;
+
+use ebsc_nn::coefficients::CoefficientKind;
+use ebsc_nn::dictionary::embed_batch;
+use ebsc_nn::topk::{CoefficientMap, top_k_of_queries};
+use tch::Device;
+
+use crate::input::NewInputs;
+use crate::trained::Trained;
+use crate::vote::vote;
+
+/// Rows per block by default: the unit of scoring and sharding.
+pub const BLOCK: usize = 4096;
+/// Rows per encoder pass inside a block (on the same grid): a convnet's activations for
+/// 4096 images are hundreds of MB; 512 at a time stay in the allocator's reused blocks.
+const ENCODE_BATCH: usize = 512;
+
+/// Seconds spent, for the throughput line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    pub read_seconds: f64,
+    pub encode_seconds: f64,
+    pub score_seconds: f64,
+}
+
+/// Clusters and confidences of `rows` (which start on the grid of `block` rows).
+pub fn assign_rows(
+    trained: &Trained,
+    inputs: &NewInputs,
+    rows: Range<usize>,
+    block: usize,
+    device: Device,
+    mut on_rows: impl FnMut(usize),
+) -> anyhow::Result<(Vec<u32>, Vec<f32>, Timing)> {
+    debug_assert!(rows.start.is_multiple_of(block) || rows.is_empty());
+    let mut timing = Timing::default();
+    let mut clusters = Vec::with_capacity(rows.len());
+    let mut confidences = Vec::with_capacity(rows.len());
+    let map = trained.energy.map;
+    for start in rows.clone().step_by(block) {
+        let end = (start + block).min(rows.end);
+        let mut queries = Vec::new();
+        for first in (start..end).step_by(ENCODE_BATCH) {
+            let last = (first + ENCODE_BATCH).min(end);
+            let clock = Instant::now();
+            let x = inputs.batch(first..last, device)?;
+            timing.read_seconds += clock.elapsed().as_secs_f64();
+            let clock = Instant::now();
+            let d = embed_batch(&trained.encoder, trained.source, &x);
+            queries.push(tch::no_grad(|| trained.energy.net.scoring_queries(&d)));
+            timing.encode_seconds += clock.elapsed().as_secs_f64();
+        }
+        let u = tch::Tensor::cat(&queries, 0);
+
+        let clock = Instant::now();
+        let (c, _) = top_k_of_queries(
+            &u,
+            &trained.landmark_keys,
+            &map,
+            trained.top_k,
+            BLOCK,
+            |_| {},
+        );
+        let mut votes = vote(&c, end - start, &trained.clusters, trained.n_clusters);
+        // A row whose coefficients all vanish (a shrink threshold above every score):
+        // the cluster of its best-scoring landmark, with no confidence.
+        let empty: Vec<i64> = (0..votes.len())
+            .filter(|&i| votes[i].is_none())
+            .map(|i| i as i64)
+            .collect();
+        if !empty.is_empty() {
+            let best = CoefficientMap {
+                kind: CoefficientKind::Gibbs,
+                temperature: 1.0,
+                ..map
+            };
+            let index = tch::Tensor::from_slice(&empty).to_device(u.device());
+            let (top, _) = top_k_of_queries(
+                &u.index_select(0, &index),
+                &trained.landmark_keys,
+                &best,
+                1,
+                BLOCK,
+                |_| {},
+            );
+            for (row, col) in top.rows.iter().zip(&top.cols) {
+                votes[empty[*row as usize] as usize] = Some((trained.clusters[*col as usize], 0.0));
+            }
+        }
+        for v in votes {
+            let (cluster, confidence) = v.unwrap_or((0, 0.0));
+            clusters.push(cluster);
+            confidences.push(confidence);
+        }
+        timing.score_seconds += clock.elapsed().as_secs_f64();
+        on_rows(end - start);
+    }
+    Ok((clusters, confidences, timing))
+}

@@ -1,0 +1,142 @@
+//! What a trained pipeline gives the assignment, read through the artifact catalogue:
+//! train's encoder and energy (`model.safetensors`), its dictionary (`features.safetensors`,
+//! the landmarks), cluster's `assignments.parquet` (the landmarks' clusters), and of the
+//! config `[train] dictionary` and the affinity stage's `top_k` (as fitted, when the
+//! affinity manifest records a fitted one).
+
+use std::path::Path;
+
+use anyhow::Context;
+use ebsc_core::Pipeline;
+use ebsc_core::hash::{KeyHasher, sha256_file};
+use ebsc_core::manifest::{MANIFEST_FILE, Manifest};
+use ebsc_io::artifacts::{affinity, cluster, train};
+use ebsc_io::assignments::read_assignment_rows;
+use ebsc_nn::dictionary::DictionarySource;
+use ebsc_nn::encoders::Model;
+use ebsc_nn::trained::{EnergyModel, load_dictionary, load_encoder};
+use serde::Deserialize;
+use tch::nn::VarStore;
+use tch::{Device, Tensor};
+
+/// The keys of `[train]` the assignment reads (the rest of the section is train's).
+#[derive(Deserialize)]
+struct TrainKeys {
+    dictionary: DictionarySource,
+}
+
+/// The keys of `[affinity]` the assignment reads.
+#[derive(Deserialize)]
+struct AffinityKeys {
+    top_k: usize,
+}
+
+pub struct Trained {
+    pub encoder: Model,
+    _encoder_vars: VarStore,
+    pub energy: EnergyModel,
+    pub source: DictionarySource,
+    /// `v'` of every landmark, `[L, m (+ D)]`, on the device.
+    pub landmark_keys: Tensor,
+    /// Each landmark's cluster.
+    pub clusters: Vec<u32>,
+    pub n_clusters: usize,
+    pub top_k: usize,
+    /// A hash of everything read here that decides an assignment.
+    pub fingerprint: String,
+}
+
+impl Trained {
+    pub fn load(pipeline: &Pipeline, runs_dir: &Path, device: Device) -> anyhow::Result<Trained> {
+        let dir = runs_dir.join(&pipeline.name);
+        let (train_dir, affinity_dir, cluster_dir) = (
+            dir.join(train::STAGE),
+            dir.join(affinity::STAGE),
+            dir.join(cluster::STAGE),
+        );
+        let model_path = train::MODEL.path(&train_dir);
+        let features_path = train::FEATURES.path(&train_dir);
+        let clusters_path = cluster::ASSIGNMENTS.path(&cluster_dir);
+        for path in [&model_path, &features_path, &clusters_path] {
+            anyhow::ensure!(
+                path.exists(),
+                "{}: not found; run the pipeline first (`just run {}`)",
+                path.display(),
+                pipeline.name
+            );
+        }
+        let source = pipeline.section::<TrainKeys>(train::STAGE)?.dictionary;
+        let mut top_k = pipeline.section::<AffinityKeys>(affinity::STAGE)?.top_k;
+        let manifest_path = affinity_dir.join(MANIFEST_FILE);
+        if manifest_path.exists() {
+            let manifest = Manifest::read(&manifest_path)?;
+            if let Some(fitted) = manifest.stats.get("fitted_top_k").and_then(|v| v.as_u64()) {
+                top_k = fitted as usize;
+            }
+        }
+        anyhow::ensure!(top_k >= 1, "[affinity] top_k must be at least 1");
+
+        let (encoder, encoder_vars) = load_encoder(&model_path, device)?;
+        let energy = EnergyModel::load(&model_path, device)?;
+        let width = match source {
+            DictionarySource::Backbone => encoder.backbone_dim(),
+            DictionarySource::Head => encoder.head_dim(),
+        };
+        anyhow::ensure!(
+            width == energy.input_dim(),
+            "{}: the encoder's {source:?} is {width} wide, the energy reads {}",
+            model_path.display(),
+            energy.input_dim()
+        );
+        let (dictionary, _) = load_dictionary(&features_path, energy.input_dim(), device)?;
+        let n_landmarks = dictionary.size()[0] as usize;
+        anyhow::ensure!(
+            n_landmarks > 0,
+            "{}: the dictionary is empty",
+            features_path.display()
+        );
+        let (_, landmark_keys) = energy.towers(&dictionary, 0..0);
+
+        let clusters: Vec<u32> = read_assignment_rows(&clusters_path)?
+            .into_iter()
+            .map(|row| row.cluster)
+            .collect();
+        anyhow::ensure!(
+            clusters.len() == n_landmarks,
+            "{}: {} rows, but the dictionary in {} has {} landmarks",
+            clusters_path.display(),
+            clusters.len(),
+            features_path.display(),
+            n_landmarks
+        );
+        let n_clusters = clusters.iter().max().map_or(0, |&c| c as usize + 1);
+
+        let mut key = KeyHasher::new("assign");
+        key.part("version", &crate::VERSION.to_string())
+            .part("dictionary", &format!("{source:?}"))
+            .part("top_k", &top_k.to_string());
+        for (name, path) in [
+            ("model", &model_path),
+            ("features", &features_path),
+            ("clusters", &clusters_path),
+        ] {
+            let (hash, _) = sha256_file(path).with_context(|| format!("hashing {name}"))?;
+            key.part(name, &hash);
+        }
+        Ok(Trained {
+            encoder,
+            _encoder_vars: encoder_vars,
+            energy,
+            source,
+            landmark_keys,
+            clusters,
+            n_clusters,
+            top_k: top_k.min(n_landmarks),
+            fingerprint: key.finish(),
+        })
+    }
+
+    pub fn n_landmarks(&self) -> usize {
+        self.clusters.len()
+    }
+}
