@@ -338,4 +338,13 @@ fn a_fitted_subset_assigns_its_source_new_files_and_shards_to_the_same_bytes() {
         .unwrap();
     assert_eq!(std::fs::read(output(&source)).unwrap(), single);
     assert_eq!(read_assigned(&output(&source)).unwrap(), all);
+
+    // Clusters from another affinity run than the one on disk: refused.
+    let manifest = project.runs.join("p/cluster/manifest.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    json["upstream"]["affinity"] = "0".repeat(64).into();
+    std::fs::write(&manifest, json.to_string()).unwrap();
+    let err = project.assign(&source, &[]).unwrap_err();
+    assert!(err.contains("ran on another affinity run"), "{err}");
 }

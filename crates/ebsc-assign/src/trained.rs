@@ -31,6 +31,36 @@ struct AffinityKeys {
     top_k: usize,
 }
 
+/// Train, affinity and cluster of one chain: the key each stage's manifest records for its
+/// upstream is that upstream's own key, so the clusters belong to this dictionary. Links
+/// whose manifests are missing are not checked (the files' own checks remain).
+fn check_chain(dir: &Path, pipeline: &str) -> anyhow::Result<()> {
+    let read = |stage: &str| -> anyhow::Result<Option<Manifest>> {
+        let path = dir.join(stage).join(MANIFEST_FILE);
+        path.exists().then(|| Manifest::read(&path)).transpose()
+    };
+    let (train_m, affinity_m, cluster_m) = (
+        read(train::STAGE)?,
+        read(affinity::STAGE)?,
+        read(cluster::STAGE)?,
+    );
+    for (up, down, up_stage, down_stage) in [
+        (&train_m, &affinity_m, train::STAGE, affinity::STAGE),
+        (&affinity_m, &cluster_m, affinity::STAGE, cluster::STAGE),
+    ] {
+        if let (Some(up), Some(down)) = (up, down)
+            && down.upstream.get(up_stage) != Some(&up.key)
+        {
+            anyhow::bail!(
+                "{}: ran on another {up_stage} run than the one in {}; run the pipeline again (`just run {pipeline}`)",
+                dir.join(down_stage).display(),
+                dir.join(up_stage).display()
+            );
+        }
+    }
+    Ok(())
+}
+
 pub struct Trained {
     pub encoder: Model,
     _encoder_vars: VarStore,
@@ -65,6 +95,7 @@ impl Trained {
                 pipeline.name
             );
         }
+        check_chain(&dir, &pipeline.name)?;
         let source = pipeline.section::<TrainKeys>(train::STAGE)?.dictionary;
         let mut top_k = pipeline.section::<AffinityKeys>(affinity::STAGE)?.top_k;
         let manifest_path = affinity_dir.join(MANIFEST_FILE);
