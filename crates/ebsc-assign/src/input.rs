@@ -122,23 +122,26 @@ impl NewInputs {
     }
 }
 
-/// The labels (`None` when no sample has one) and sources of `<dir>/samples.parquet`,
-/// which must have one row per input sample.
+/// The labels of `rows` (`None` when no sample of the file has one, so that every shard's
+/// part has the same columns) and their sources, from `<dir>/samples.parquet`, which must
+/// have one row per input sample.
 pub type SampleColumns = (Option<Vec<Option<i32>>>, Vec<String>);
 
-pub fn read_sample_columns(dir: &Path, n: usize) -> anyhow::Result<SampleColumns> {
+pub fn read_sample_columns(
+    dir: &Path,
+    n: usize,
+    rows: Range<usize>,
+) -> anyhow::Result<SampleColumns> {
     let path = SAMPLES.path(dir);
-    let rows = ebsc_io::read_samples(&path)?;
+    let read = ebsc_io::samples::read_labels_and_sources(&path, rows)?;
     anyhow::ensure!(
-        rows.len() == n,
+        read.n_rows == n,
         "{}: {} rows, but {} holds {n} samples",
         path.display(),
-        rows.len(),
+        read.n_rows,
         INPUTS.path(dir).display()
     );
-    let labels: Vec<Option<i32>> = rows.iter().map(|r| r.label).collect();
-    let labels = labels.iter().any(Option::is_some).then_some(labels);
-    Ok((labels, rows.into_iter().map(|r| r.source).collect()))
+    Ok((read.any_label.then_some(read.labels), read.sources))
 }
 
 #[cfg(test)]

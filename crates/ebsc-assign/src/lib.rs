@@ -179,13 +179,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         timing.encode_seconds,
         timing.score_seconds
     );
-    let (labels, sources) = read_sample_columns(&args.input, n)?;
+    let (labels, sources) = read_sample_columns(&args.input, n, rows.clone())?;
     let assigned = Assigned {
         first_index: rows.start,
         clusters,
         confidences,
-        labels: labels.map(|l| l[rows.clone()].to_vec()),
-        sources: Some(sources[rows.clone()].to_vec()),
+        labels,
+        sources: Some(sources),
     };
     match shard {
         Some((shard, _)) => {

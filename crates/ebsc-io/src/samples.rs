@@ -96,6 +96,55 @@ pub fn read_samples(path: &Path) -> anyhow::Result<Vec<SampleRow>> {
     Ok(rows)
 }
 
+/// The `label` (null: unknown) and `source` of some rows of a `samples.parquet`, what a
+/// reader of many samples keeps of it (without the other columns' text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelsAndSources {
+    pub labels: Vec<Option<i32>>,
+    pub sources: Vec<String>,
+    /// Rows in the whole file.
+    pub n_rows: usize,
+    /// Whether any row of the whole file has a label.
+    pub any_label: bool,
+}
+
+/// [`LabelsAndSources`] of the rows `rows`. Rows must be in index order.
+pub fn read_labels_and_sources(
+    path: &Path,
+    rows: std::ops::Range<usize>,
+) -> anyhow::Result<LabelsAndSources> {
+    let mut labels = Vec::with_capacity(rows.len());
+    let mut sources = Vec::with_capacity(rows.len());
+    let mut position = 0usize;
+    let mut any_label = false;
+    for batch in record_batches(path)? {
+        let batch = batch.with_context(|| format!("{}: cannot read", path.display()))?;
+        let index = column::<UInt32Array>(&batch, "index", path)?;
+        let label = column::<Int32Array>(&batch, "label", path)?;
+        let source = column::<StringArray>(&batch, "source", path)?;
+        for i in 0..batch.num_rows() {
+            anyhow::ensure!(
+                index.value(i) as usize == position,
+                "{}: column index: row {position} holds {}, expected {position} (rows must be in sample order)",
+                path.display(),
+                index.value(i)
+            );
+            any_label |= label.is_valid(i);
+            if rows.contains(&position) {
+                labels.push(label.is_valid(i).then(|| label.value(i)));
+                sources.push(source.value(i).to_string());
+            }
+            position += 1;
+        }
+    }
+    Ok(LabelsAndSources {
+        labels,
+        sources,
+        n_rows: position,
+        any_label,
+    })
+}
+
 /// The record batches of the Parquet file at `path`, errors naming it.
 pub fn record_batches(path: &Path) -> anyhow::Result<ParquetRecordBatchReader> {
     let file =
@@ -154,6 +203,28 @@ mod tests {
         let path = dir.path().join("samples.parquet");
         write_samples(std::fs::File::create(&path).unwrap(), &rows).unwrap();
         assert_eq!(read_samples(&path).unwrap(), rows);
+    }
+
+    #[test]
+    fn labels_and_sources_of_a_range() {
+        let rows: Vec<SampleRow> = (0..5)
+            .map(|i| SampleRow {
+                index: i,
+                label: (i != 2).then_some(i as i32 * 10),
+                label_name: None,
+                source: format!("f#{i}"),
+                split: "all".into(),
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples.parquet");
+        write_samples(std::fs::File::create(&path).unwrap(), &rows).unwrap();
+        let read = read_labels_and_sources(&path, 2..3).unwrap();
+        assert_eq!(
+            (read.labels, read.n_rows, read.any_label),
+            (vec![None], 5, true)
+        );
+        assert_eq!(read.sources, ["f#2"]);
     }
 
     #[test]
