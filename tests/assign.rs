@@ -348,3 +348,66 @@ fn a_fitted_subset_assigns_its_source_new_files_and_shards_to_the_same_bytes() {
     let err = project.assign(&source, &[]).unwrap_err();
     assert!(err.contains("ran on another affinity run"), "{err}");
 }
+
+/// `scripts/assign.sh`, which `just assign` calls, with stand-in binaries that record their
+/// arguments: prepare's standalone mode into the assign folder, then ebsc-assign on it, the
+/// path taken from the folder `just` was typed in, flags passed on.
+#[test]
+fn the_just_recipe_prepares_then_assigns() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("scripts")).unwrap();
+    std::fs::copy(
+        ebsc_tests::repo_root().join("scripts/assign.sh"),
+        root.join("scripts/assign.sh"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("target/release")).unwrap();
+    for name in ["prepare", "assign"] {
+        let bin = root.join(format!("target/release/ebsc-{name}"));
+        std::fs::write(
+            &bin,
+            format!("#!/usr/bin/env bash\necho \"{name} $*\" >> calls.log\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::create_dir_all(root.join("pipelines")).unwrap();
+    std::fs::write(root.join("pipelines/p.toml"), "[pipeline]\nseed = 0\n").unwrap();
+    std::fs::create_dir_all(root.join("data/photos")).unwrap();
+    let run = |args: &[&str], from: &Path| -> Vec<String> {
+        let _ = std::fs::remove_file(root.join("calls.log"));
+        let status = Command::new("bash")
+            .arg(root.join("scripts/assign.sh"))
+            .args(args)
+            .env("INVOCATION_DIR", from)
+            .status()
+            .unwrap();
+        assert!(status.success(), "assign.sh {args:?}");
+        std::fs::read_to_string(root.join("calls.log"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let calls = run(&["p"], root);
+    let folder = "data/runs/p/assign/source";
+    assert_eq!(
+        calls,
+        [
+            format!("prepare pipelines/p.toml --out {folder}/input"),
+            format!("assign pipelines/p.toml --input {folder}/input --out {folder}"),
+        ]
+    );
+    let calls = run(&["p", "photos/", "--shard", "0/2"], &root.join("data"));
+    let folder = "data/runs/p/assign/photos";
+    assert_eq!(
+        calls,
+        [
+            format!("prepare pipelines/p.toml --out {folder}/input --data data/photos"),
+            format!("assign pipelines/p.toml --input {folder}/input --out {folder} --shard 0/2"),
+        ]
+    );
+}
