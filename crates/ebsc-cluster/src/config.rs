@@ -120,15 +120,6 @@ impl SizesSetting {
     }
 }
 
-impl fmt::Display for SizesSetting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SizesSetting::Free => "free",
-            SizesSetting::Equal => "equal",
-        })
-    }
-}
-
 fn default_restarts() -> usize {
     10
 }

@@ -88,16 +88,15 @@ pub fn render(metrics: &Metrics, sources: &Sources) -> String {
     );
     row(
         "k-means",
-        match metrics.equal_size_rounds {
-            None => format!(
-                "inertia {:.4}, {} iterations",
-                metrics.kmeans_inertia, metrics.kmeans_iterations
-            ),
-            Some(rounds) => format!(
-                "inertia {:.4}, {} iterations, then sizes held equal in {rounds} rounds",
-                metrics.kmeans_inertia, metrics.kmeans_iterations
-            ),
-        },
+        format!(
+            "inertia {:.4}, {} iterations{}",
+            metrics.kmeans_inertia,
+            metrics.kmeans_iterations,
+            metrics
+                .equal_size_rounds
+                .map(|rounds| format!(", then sizes held equal in {rounds} rounds"))
+                .unwrap_or_default()
+        ),
     );
     // Phases in the order they run; any other recorded phase after them.
     let mut phases: Vec<&String> = metrics.timings.keys().collect();

@@ -13,6 +13,8 @@
 
 use rayon::prelude::*;
 
+use crate::kmeans::add_in_order;
+
 /// Points per parallel task.
 const POINTS_PER_TASK: usize = 4096;
 
@@ -128,6 +130,7 @@ pub fn equal_size_kmeans(
 struct Kernel {
     weights: Vec<f64>,
     k: usize,
+    n_dims: usize,
 }
 
 impl Kernel {
@@ -145,7 +148,7 @@ impl Kernel {
                 row.iter_mut()
                     .for_each(|w| *w = (-(*w - nearest) / epsilon).exp());
             });
-        Kernel { weights, k }
+        Kernel { weights, k, n_dims }
     }
 
     /// `Σ_i G_ik v_k / Σ_k' G_ik' v_k'`: each cluster's share of the points under `v`.
@@ -170,8 +173,7 @@ impl Kernel {
 
     /// Each point's most likely cluster under `v`, and the centres as `P`-weighted means.
     fn assign_and_move(&self, data: &[f64], scaling: &[f64]) -> (Vec<u32>, Vec<f64>) {
-        let k = self.k;
-        let n_dims = data.len() / (self.weights.len() / k);
+        let (k, n_dims) = (self.k, self.n_dims);
         let labels: Vec<u32> = self
             .weights
             .par_chunks(k)
@@ -218,16 +220,6 @@ impl Kernel {
 
 fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
-
-fn add_in_order(partials: Vec<Vec<f64>>, len: usize) -> Vec<f64> {
-    let mut total = vec![0.0; len];
-    for partial in partials {
-        for (t, p) in total.iter_mut().zip(partial) {
-            *t += p;
-        }
-    }
-    total
 }
 
 fn inertia(data: &[f64], n_dims: usize, centres: &[f64], labels: &[u32]) -> f64 {

@@ -151,6 +151,18 @@ pub fn kmeans<T: Coordinate>(
     best.ok_or(KMeansError::NothingToDo)
 }
 
+/// Adds per-chunk partial sums of length `len` in chunk order, so that a result does not
+/// depend on how many threads computed the chunks.
+pub(crate) fn add_in_order(partials: Vec<Vec<f64>>, len: usize) -> Vec<f64> {
+    let mut total = vec![0.0; len];
+    for partial in partials {
+        for (t, p) in total.iter_mut().zip(partial) {
+            *t += p;
+        }
+    }
+    total
+}
+
 /// Row-major points, with their squared norms, and the operations k-means needs.
 struct Points<'a> {
     data: &'a [f64],
@@ -218,15 +230,8 @@ impl<'a> Points<'a> {
             .par_chunks(POINTS_PER_TASK * self.n_dims)
             .map(per_chunk)
             .collect();
-        let mut total = partials
-            .first()
-            .map_or_else(Vec::new, |p| vec![0.0; p.len()]);
-        for partial in partials {
-            for (t, p) in total.iter_mut().zip(partial) {
-                *t += p;
-            }
-        }
-        total
+        let len = partials.first().map_or(0, Vec::len);
+        add_in_order(partials, len)
     }
 
     /// Greedy k-means++: each new centre is the best of `2 + ⌊ln k⌋` candidates drawn
@@ -296,13 +301,7 @@ impl<'a> Points<'a> {
                 )
             })
             .collect();
-        let mut total = vec![0.0; count];
-        for partial in partials {
-            for (t, p) in total.iter_mut().zip(partial) {
-                *t += p;
-            }
-        }
-        total
+        add_in_order(partials, count)
     }
 
     /// Lloyd iterations from `centres` until labels stop changing, the centres move
@@ -445,13 +444,7 @@ impl<'a> Points<'a> {
                 sums
             })
             .collect();
-        let mut total = vec![0.0; k * d + k];
-        for partial in partials {
-            for (t, p) in total.iter_mut().zip(partial) {
-                *t += p;
-            }
-        }
-        total
+        add_in_order(partials, k * d + k)
     }
 }
 
