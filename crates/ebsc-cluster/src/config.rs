@@ -4,7 +4,7 @@
 //! ```toml
 //! [cluster]
 //! n_clusters = 10              # an integer ≥ 2, or "auto" (largest eigengap)
-//! n_eigenvectors = 10          # optional; default n_clusters (20 with "auto")
+//! n_eigenvectors = 10          # optional; default n_clusters (50 with "auto")
 //! extra_eigenvectors = 2       # optional, instead: n_clusters + 2 (transfers to other counts)
 //! kmeans_restarts = 10         # k-means++ seedings, lowest inertia kept
 //! sizes = "free"               # or "equal": cluster sizes held equal after k-means
@@ -18,14 +18,12 @@
 
 use std::fmt;
 
+use ebsc_core::config::AUTO_EIGENVALUES;
 use ebsc_core::{ConfigError, Pipeline};
 use ebsc_spectral::{ClusterCount, ClusterSizes, EigenOptions, KMeansOptions, SpectralOptions};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub const SECTION: &str = "cluster";
-
-/// Eigenvalues scanned by `n_clusters = "auto"` when `n_eigenvectors` is not given.
-pub const AUTO_EIGENVECTORS: usize = 20;
 
 /// `n_clusters`: a fixed count or `"auto"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +149,7 @@ pub struct ClusterConfig {
     /// the top `n_eigenvectors` eigenvalues (at least 2 clusters).
     pub n_clusters: ClusterCountSetting,
     /// Eigenvectors of `S = D^{-1/2} W D^{-1/2}` to compute and embed on; default
-    /// `n_clusters` (with `"auto"`: 20, and k-means uses the first k of them).
+    /// `n_clusters` (with `"auto"`: 50, and k-means uses the first k of them).
     /// Fewer than `n_clusters` is raised to `n_clusters`, with a warning
     /// ([`ClusterConfig::eigenvector_warning`]).
     #[serde(default)]
@@ -280,7 +278,7 @@ impl ClusterConfig {
             (Some(m), ClusterCountSetting::Fixed(k)) => m.max(k),
             (Some(m), ClusterCountSetting::Auto) => m,
             (None, ClusterCountSetting::Fixed(k)) => k + self.extra_eigenvectors,
-            (None, ClusterCountSetting::Auto) => AUTO_EIGENVECTORS.min(n_samples),
+            (None, ClusterCountSetting::Auto) => AUTO_EIGENVALUES.min(n_samples),
         }
     }
 
@@ -370,7 +368,7 @@ mod tests {
         assert!(config.symmetrize);
         assert_eq!(serde_json::to_value(&config).unwrap()["n_clusters"], "auto");
         let config = load("n_clusters = \"auto\"\n").unwrap();
-        assert_eq!(config.n_eigenvectors(1000), AUTO_EIGENVECTORS);
+        assert_eq!(config.n_eigenvectors(1000), AUTO_EIGENVALUES);
         assert_eq!(config.n_eigenvectors(7), 7);
     }
 

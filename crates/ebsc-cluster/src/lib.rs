@@ -96,7 +96,7 @@ pub struct Args {
         requires = "standalone"
     )]
     pub n_clusters: Option<ClusterCountSetting>,
-    /// Eigenvectors to compute (default: the number of clusters; 20 with `auto`).
+    /// Eigenvectors to compute (default: the number of clusters; 50 with `auto`).
     #[arg(
         long,
         help_heading = "Standalone mode (no pipeline, no manifest)",

@@ -76,6 +76,12 @@ pub struct Pipeline {
 
 /// The top-level key naming the pipeline a file starts from.
 pub const EXTENDS_KEY: &str = "extends";
+
+/// Eigenvalues of the affinity that `[cluster] n_clusters = "auto"` scans for the largest
+/// gap when `n_eigenvectors` is not given (capped at the sample count). 50 lets a many-class
+/// set's gap be seen (a 30-class face set's gap lies at k = 30) while costing the eigen
+/// solver little: about 0.5 s more than 20 on 10,000 samples.
+pub const AUTO_EIGENVALUES: usize = 50;
 /// How many files one `extends` chain may hold (a guard against cycles).
 const MAX_EXTENDS_DEPTH: usize = 16;
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::bail;
+use ebsc_core::config::AUTO_EIGENVALUES;
 
 use crate::config::SourceConfig;
 use crate::dataset::{Dataset, Inputs};
@@ -332,7 +333,6 @@ impl ClusterCount {
 
 /// Eigenvalues the cluster stage scans with `n_clusters = "auto"` (its default
 /// `n_eigenvectors`), for the file's comment.
-const AUTO_EIGENVALUES: usize = 20;
 
 /// The cluster count to write and the comment above it: given on the command line, the
 /// labels' class count, or `"auto"` when the labels cannot say (none, or one class).
