@@ -155,8 +155,10 @@ fn a_table_without_labels_goes_from_new_to_assignments() {
     let work = tempfile::tempdir().unwrap();
     let table = work.path().join("points.csv");
     let mut state = 11u64;
-    let mut text = "f1,f2,f3,f4,f5,f6\n".to_string();
+    // An `id` column (text) names the rows: `just new` takes it as the ids, not a feature.
+    let mut text = "id,f1,f2,f3,f4,f5,f6\n".to_string();
     for i in 0..GROUPS * PER_GROUP {
+        text.push_str(&format!("point-{i},"));
         let group = i % GROUPS;
         let row: Vec<String> = (0..6)
             .map(|d| {
@@ -179,6 +181,7 @@ fn a_table_without_labels_goes_from_new_to_assignments() {
     assert_eq!(created.template.name(), "features");
     let written = std::fs::read_to_string(&created.path).unwrap();
     assert!(written.contains("n_clusters = \"auto\""), "{written}");
+    assert!(written.contains("id_column = \"id\""), "{written}");
 
     let runs = work.path().join("runs");
     assert_eq!(run_all(&created.path, &runs), vec![true; 5]);
@@ -189,8 +192,10 @@ fn a_table_without_labels_goes_from_new_to_assignments() {
     let rows = read_assignment_rows(&dir.join("cluster/assignments.parquet")).unwrap();
     assert_eq!(
         rows[4].source.as_deref(),
-        Some(format!("{}#4", table.display()).as_str())
+        Some(format!("{}#point-4", table.display()).as_str())
     );
+    let report = std::fs::read_to_string(dir.join("cluster/report/report.md")).unwrap();
+    assert!(report.contains("`point-"), "{report}");
     // Rows of a group share a cluster.
     for (i, row) in rows.iter().enumerate() {
         assert_eq!(row.cluster, rows[i % GROUPS].cluster, "row {i}");

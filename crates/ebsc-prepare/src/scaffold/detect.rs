@@ -17,6 +17,7 @@ use crate::sources::table::TableConfig;
 #[derive(Debug, Default, Clone)]
 pub struct SourceKeys {
     pub label_column: Option<String>,
+    pub id_column: Option<String>,
     pub tensor: Option<String>,
     pub header: Option<bool>,
     pub grayscale: Option<bool>,
@@ -28,6 +29,22 @@ pub struct SourceKeys {
 
 /// Column or tensor names taken as labels when the user names none (case-insensitive).
 const LABEL_NAMES: [&str; 6] = ["label", "labels", "class", "target", "y", "category"];
+
+/// Column names taken as row ids when the user names none (case-insensitive; the last
+/// two are the index columns pandas writes to CSV and Parquet): excluded from the features,
+/// they name each row in `source`.
+const ID_NAMES: [&str; 10] = [
+    "id",
+    "uid",
+    "uuid",
+    "key",
+    "name",
+    "filename",
+    "file",
+    "path",
+    "Unnamed: 0",
+    "__index_level_0__",
+];
 
 const TABLE_EXTENSIONS: [&str; 5] = [".parquet", ".csv", ".csv.gz", ".safetensors", ".npy"];
 
@@ -169,23 +186,31 @@ fn table(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
     let mut config = TableConfig {
         path: path.to_path_buf(),
         label_column: keys.label_column.clone(),
+        id_column: keys.id_column.clone(),
         tensor: keys.tensor.clone(),
         header: None,
     };
-    if name.ends_with(".csv") || name.ends_with(".csv.gz") {
+    let named_columns = if name.ends_with(".csv") || name.ends_with(".csv.gz") {
         let columns = csv_header(path)?;
-        match columns {
-            Some(columns) => {
-                if config.label_column.is_none() {
-                    config.label_column = find_label(&columns);
-                }
-                config.header = keys.header;
-            }
-            // A first row of numbers: no header, columns are column_1, column_2, ….
-            None => config.header = Some(keys.header.unwrap_or(false)),
+        // A first row of numbers: no header, columns are column_1, column_2, ….
+        config.header = match columns {
+            Some(_) => keys.header,
+            None => Some(keys.header.unwrap_or(false)),
+        };
+        columns
+    } else if name.ends_with(".parquet") {
+        Some(parquet_columns(path)?)
+    } else {
+        None
+    };
+    if let Some(columns) = named_columns {
+        if config.label_column.is_none() {
+            config.label_column = find_label(&columns);
         }
-    } else if name.ends_with(".parquet") && config.label_column.is_none() {
-        config.label_column = find_label(&parquet_columns(path)?);
+        if config.id_column.is_none() {
+            config.id_column = find_name(&ID_NAMES, &columns)
+                .filter(|id| config.label_column.as_ref() != Some(id));
+        }
     } else if name.ends_with(".safetensors") && config.label_column.is_none() {
         config.label_column = find_label(&safetensors_names(path)?);
     }
@@ -193,10 +218,15 @@ fn table(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
 }
 
 fn find_label(columns: &[String]) -> Option<String> {
-    LABEL_NAMES.iter().find_map(|label| {
+    find_name(&LABEL_NAMES, columns)
+}
+
+/// The first of `names` (in their order) that a column has, ignoring case.
+fn find_name(names: &[&str], columns: &[String]) -> Option<String> {
+    names.iter().find_map(|name| {
         columns
             .iter()
-            .find(|c| c.eq_ignore_ascii_case(label))
+            .find(|c| c.eq_ignore_ascii_case(name))
             .cloned()
     })
 }
@@ -348,6 +378,29 @@ mod tests {
             panic!("expected a table");
         };
         assert_eq!((c.label_column, c.header), (None, Some(false)));
+        let with_ids = dir.path().join("ids.csv");
+        touch(&with_ids, b"ID,f1,class\nx,1,a\n");
+        let SourceConfig::Table(c) = detect(&with_ids, &SourceKeys::default()).unwrap() else {
+            panic!("expected a table");
+        };
+        assert_eq!(
+            (c.label_column.as_deref(), c.id_column.as_deref()),
+            (Some("class"), Some("ID"))
+        );
+        // A column named like an id that the user made the label stays the label.
+        let keys = SourceKeys {
+            label_column: Some("name".into()),
+            ..SourceKeys::default()
+        };
+        let names = dir.path().join("names.csv");
+        touch(&names, b"f1,name\n1,a\n");
+        let SourceConfig::Table(c) = detect(&names, &keys).unwrap() else {
+            panic!("expected a table");
+        };
+        assert_eq!(
+            (c.label_column.as_deref(), c.id_column),
+            (Some("name"), None)
+        );
         let other = dir.path().join("notes.txt");
         touch(&other, b"x");
         let err = detect(&other, &SourceKeys::default())

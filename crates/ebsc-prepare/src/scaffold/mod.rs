@@ -43,11 +43,12 @@ pub struct Created {
 }
 
 /// Keys without a section, with the one they belong to.
-const SHORT_KEYS: [(&str, &str); 10] = [
+const SHORT_KEYS: [(&str, &str); 11] = [
     ("n_clusters", "cluster"),
     ("seed", "pipeline"),
     ("description", "pipeline"),
     ("label_column", "prepare"),
+    ("id_column", "prepare"),
     ("tensor", "prepare"),
     ("header", "prepare"),
     ("grayscale", "prepare"),
@@ -108,6 +109,7 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
                     Some(o.value.as_str().ok_or_else(|| bad("text"))?.to_string());
             }
             "prepare.label_column" => keys.label_column = Some(text_value(&o)),
+            "prepare.id_column" => keys.id_column = Some(text_value(&o)),
             "prepare.tensor" => keys.tensor = Some(text_value(&o)),
             "prepare.header" => {
                 keys.header = Some(o.value.as_bool().ok_or_else(|| bad("true or false"))?)

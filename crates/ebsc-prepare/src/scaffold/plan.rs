@@ -563,6 +563,7 @@ mod tests {
         SourceConfig::Table(TableConfig {
             path: "x.csv".into(),
             label_column: Some("label".into()),
+            id_column: None,
             tensor: None,
             header: None,
         })

@@ -22,6 +22,11 @@ pub struct TableConfig {
     /// Parquet/CSV: the column holding labels (integers or text), excluded from the features.
     /// Safetensors: a 1-D integer tensor of length N. Not allowed for `.npy`.
     pub label_column: Option<String>,
+    /// Parquet/CSV only: a column naming each row (text or integers, distinct, no nulls),
+    /// excluded from the features; each sample's `source` becomes `file#<id>` instead of
+    /// `file#<row>`, so assignments and reports name rows by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_column: Option<String>,
     /// Safetensors only: the 2-D float tensor holding the features; default the only 2-D
     /// tensor in the file.
     pub tensor: Option<String>,
@@ -70,20 +75,32 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
             format_args!("tensor = {tensor:?} is for .safetensors files only; remove it"),
         ));
     }
+    if !matches!(extension.as_str(), "parquet" | "csv")
+        && let Some(id_column) = &config.id_column
+    {
+        return Err(file_error(
+            path,
+            format_args!("id_column = {id_column:?} is for Parquet and CSV tables only; remove it"),
+        ));
+    }
     if extension != "csv" && config.header.is_some() {
         return Err(file_error(
             path,
             "header = … is for CSV files only; remove it",
         ));
     }
+    let columns = arrow_table::Columns {
+        label: config.label_column.as_deref(),
+        id: config.id_column.as_deref(),
+    };
     let table = match extension.as_str() {
-        "parquet" => arrow_table::read_parquet(path, config.label_column.as_deref())?,
+        "parquet" => arrow_table::read_parquet(path, columns)?,
         "csv" => {
             let layout = arrow_table::CsvLayout {
                 header: config.header.unwrap_or(true),
                 gzipped,
             };
-            arrow_table::read_csv(path, config.label_column.as_deref(), layout)?
+            arrow_table::read_csv(path, columns, layout)?
         }
         "safetensors" => safetensors_file::read(
             path,
@@ -118,6 +135,8 @@ struct Table {
     dim: usize,
     n_rows: usize,
     labels: RawLabels,
+    /// Each row's name from an id column, in row order.
+    ids: Option<Vec<String>>,
 }
 
 impl Table {
@@ -135,7 +154,10 @@ impl Table {
             .enumerate()
             .map(|(row, label)| SampleRecord {
                 label,
-                source: format!("{}#{row}", path.display()),
+                source: match &self.ids {
+                    Some(ids) => format!("{}#{}", path.display(), ids[row]),
+                    None => format!("{}#{row}", path.display()),
+                },
                 split: "all".to_string(),
             })
             .collect();
@@ -201,6 +223,7 @@ mod tests {
         let error = read(&TableConfig {
             path: path.clone(),
             label_column: None,
+            id_column: None,
             tensor: None,
             header: None,
         })
@@ -222,6 +245,7 @@ mod tests {
         let error = read(&TableConfig {
             path: path.clone(),
             label_column: None,
+            id_column: None,
             tensor: None,
             header: None,
         })
@@ -243,6 +267,7 @@ mod tests {
         let dataset = read(&TableConfig {
             path: path.clone(),
             label_column: Some("column_3".into()),
+            id_column: None,
             tensor: None,
             header: Some(false),
         })
@@ -266,6 +291,7 @@ mod tests {
         let error = read(&TableConfig {
             path: path.clone(),
             label_column: None,
+            id_column: None,
             tensor: None,
             header: Some(false),
         })

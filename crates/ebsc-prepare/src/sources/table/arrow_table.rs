@@ -1,7 +1,7 @@
 //! Parquet and CSV tables through Arrow record batches.
 //!
-//! Features are every numeric column but the label column, in file order, or exactly one
-//! list column of numbers with one length for all rows.
+//! Features are every numeric column but the label and id columns, in file order, or
+//! exactly one list column of numbers with one length for all rows.
 
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -25,6 +25,13 @@ enum FeatureLayout {
     List(usize),
 }
 
+/// The columns that are not features.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Columns<'a> {
+    pub label: Option<&'a str>,
+    pub id: Option<&'a str>,
+}
+
 /// A column's type as far as features are concerned.
 enum ColumnKind {
     Number,
@@ -33,7 +40,7 @@ enum ColumnKind {
     Other,
 }
 
-pub(super) fn read_parquet(path: &Path, label_column: Option<&str>) -> anyhow::Result<Table> {
+pub(super) fn read_parquet(path: &Path, columns: Columns<'_>) -> anyhow::Result<Table> {
     let file = open_file(path)?;
     let (schema, batches) = guard_panic(path, "the Parquet reader", || {
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -47,7 +54,7 @@ pub(super) fn read_parquet(path: &Path, label_column: Option<&str>) -> anyhow::R
             .map_err(|e| file_error(path, format_args!("cannot read Parquet data: {e}")))?;
         Ok((schema, batches))
     })?;
-    from_batches(path, &schema, &batches, label_column, false)
+    from_batches(path, &schema, &batches, columns, false)
 }
 
 /// How a CSV file is laid out beyond its extension.
@@ -61,7 +68,7 @@ pub(super) struct CsvLayout {
 
 pub(super) fn read_csv(
     path: &Path,
-    label_column: Option<&str>,
+    columns: Columns<'_>,
     layout: CsvLayout,
 ) -> anyhow::Result<Table> {
     let csv_error =
@@ -91,7 +98,7 @@ pub(super) fn read_csv(
         let batches = reader.collect::<Result<Vec<_>, _>>().map_err(csv_error)?;
         Ok((schema, batches))
     })?;
-    from_batches(path, &schema, &batches, label_column, true)
+    from_batches(path, &schema, &batches, columns, true)
 }
 
 /// The first CSV row must name the columns.
@@ -121,26 +128,39 @@ fn from_batches(
     path: &Path,
     schema: &Schema,
     batches: &[RecordBatch],
-    label_column: Option<&str>,
+    columns: Columns<'_>,
     text_numbers: bool,
 ) -> anyhow::Result<Table> {
-    let label_index = match label_column {
-        None => None,
-        Some(name) => Some(schema.index_of(name).map_err(|_| {
+    let find = |key: &str, name: &str| {
+        schema.index_of(name).map_err(|_| {
             file_error(
                 path,
                 format_args!(
-                    "label_column {name:?} not found; columns are {}",
+                    "{key} {name:?} not found; columns are {}",
                     column_list(schema)
                 ),
             )
-        })?),
+        })
     };
+    let label_index = columns.label.map(|n| find("label_column", n)).transpose()?;
+    let id_index = columns.id.map(|n| find("id_column", n)).transpose()?;
+    if let (Some(label), Some(id)) = (label_index, id_index)
+        && label == id
+    {
+        return Err(file_error(
+            path,
+            format_args!(
+                "label_column and id_column both name {:?}; a column is one or the other",
+                schema.field(id).name()
+            ),
+        ));
+    }
     let n_rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     if n_rows == 0 {
         return Err(file_error(path, "the table has no rows"));
     }
-    let layout = feature_layout(path, schema, batches, label_index, text_numbers)?;
+    let skipped = [label_index, id_index];
+    let layout = feature_layout(path, schema, batches, &skipped, text_numbers)?;
     let (features, dim) = match &layout {
         FeatureLayout::Scalars(columns) => scalar_features(path, schema, batches, columns, n_rows)?,
         FeatureLayout::List(column) => list_features(path, schema, batches, *column, n_rows)?,
@@ -149,11 +169,15 @@ fn from_batches(
         None => RawLabels::None,
         Some(column) => read_labels(path, schema, batches, column)?,
     };
+    let ids = id_index
+        .map(|column| read_ids(path, schema, batches, column))
+        .transpose()?;
     Ok(Table {
         features,
         dim,
         n_rows,
         labels,
+        ids,
     })
 }
 
@@ -190,13 +214,13 @@ fn feature_layout(
     path: &Path,
     schema: &Schema,
     batches: &[RecordBatch],
-    label_index: Option<usize>,
+    skipped: &[Option<usize>],
     text_numbers: bool,
 ) -> anyhow::Result<FeatureLayout> {
     let mut scalars = Vec::new();
     let mut lists = Vec::new();
     for (index, field) in schema.fields().iter().enumerate() {
-        if Some(index) == label_index {
+        if skipped.contains(&Some(index)) {
             continue;
         }
         match column_kind(field.data_type()) {
@@ -207,7 +231,8 @@ fn feature_layout(
                     return Err(file_error(
                         path,
                         format_args!(
-                            "column {:?} holds text (row {row}: {value:?}); features must be numeric (if it is the label, set label_column = {:?})",
+                            "column {:?} holds text (row {row}: {value:?}); features must be numeric (if it is the label, set label_column = {:?}; if it names the rows, id_column = {:?})",
+                            field.name(),
                             field.name(),
                             field.name()
                         ),
@@ -491,6 +516,58 @@ fn read_labels(
     ))
 }
 
+/// The id column's values as text: integers or text, none missing, no two alike.
+fn read_ids(
+    path: &Path,
+    schema: &Schema,
+    batches: &[RecordBatch],
+    column: usize,
+) -> anyhow::Result<Vec<String>> {
+    let field = schema.field(column);
+    let id_type = value_type(field.data_type());
+    if !id_type.is_integer() && !matches!(column_kind(field.data_type()), ColumnKind::Text) {
+        return Err(file_error(
+            path,
+            format_args!(
+                "id column {:?} has type {}; expected text or integers",
+                field.name(),
+                field.data_type()
+            ),
+        ));
+    }
+    let mut ids = Vec::new();
+    for batch in batches {
+        let values = arrow_cast::cast(batch.column(column), &DataType::Utf8)
+            .map_err(|e| file_error(path, format_args!("id column {:?}: {e}", field.name())))?;
+        for value in values.as_string::<i32>().iter() {
+            let Some(value) = value else {
+                return Err(file_error(
+                    path,
+                    format_args!(
+                        "id column {:?} is null at row {}; every row needs an id",
+                        field.name(),
+                        ids.len()
+                    ),
+                ));
+            };
+            ids.push(value.to_string());
+        }
+    }
+    let mut first_row = std::collections::HashMap::with_capacity(ids.len());
+    for (row, id) in ids.iter().enumerate() {
+        if let Some(earlier) = first_row.insert(id.as_str(), row) {
+            return Err(file_error(
+                path,
+                format_args!(
+                    "id column {:?} holds {id:?} at rows {earlier} and {row}; ids must be distinct",
+                    field.name()
+                ),
+            ));
+        }
+    }
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -515,6 +592,7 @@ mod tests {
         read(&TableConfig {
             path: path.to_path_buf(),
             label_column: label_column.map(str::to_string),
+            id_column: None,
             tensor: None,
             header: None,
         })
@@ -767,6 +845,78 @@ mod tests {
         assert_eq!(features(&dataset), (vec![1.0, 0.5, 2.0, -1.5, 3.0, 2.0], 2));
         assert_eq!(dataset.class_names, vec!["a", "b"]);
         assert_eq!(labels(&dataset), vec![Some(1), Some(0), None]);
+    }
+
+    fn read_with_ids(path: &Path, label: Option<&str>, id: &str) -> anyhow::Result<Dataset> {
+        read(&TableConfig {
+            path: path.to_path_buf(),
+            label_column: label.map(str::to_string),
+            id_column: Some(id.to_string()),
+            tensor: None,
+            header: None,
+        })
+    }
+
+    #[test]
+    fn id_columns_name_the_rows_and_are_not_features() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "name,x,label,y\nalice,1,b,0.5\nbob,2,a,-1.5\n").unwrap();
+        let dataset = read_with_ids(&path, Some("label"), "name").unwrap();
+        assert_eq!(features(&dataset), (vec![1.0, 0.5, 2.0, -1.5], 2));
+        let sources: Vec<&str> = dataset.samples.iter().map(|s| s.source.as_str()).collect();
+        let file = path.display();
+        assert_eq!(sources, [format!("{file}#alice"), format!("{file}#bob")]);
+
+        // Integer ids in Parquet read as their decimal text.
+        let parquet = dir.path().join("t.parquet");
+        write_parquet(
+            &parquet,
+            vec![
+                (
+                    "a",
+                    Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef,
+                ),
+                ("key", Arc::new(Int32Array::from(vec![70, 7]))),
+            ],
+        );
+        let dataset = read_with_ids(&parquet, None, "key").unwrap();
+        assert_eq!(features(&dataset), (vec![1.0, 2.0], 1));
+        assert!(dataset.samples[1].source.ends_with("t.parquet#7"));
+    }
+
+    #[test]
+    fn bad_id_columns_are_errors_naming_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "id,x,y\na,1,2\nb,3,4\na,5,6\n").unwrap();
+        expect_error(
+            read_with_ids(&path, None, "id"),
+            &path,
+            &["id column \"id\" holds \"a\" at rows 0 and 2; ids must be distinct"],
+        );
+        expect_error(
+            read_with_ids(&path, None, "ident"),
+            &path,
+            &["id_column \"ident\" not found; columns are \"id\", \"x\", \"y\""],
+        );
+        expect_error(
+            read_with_ids(&path, Some("id"), "id"),
+            &path,
+            &["label_column and id_column both name \"id\""],
+        );
+        std::fs::write(&path, "id,x\na,1\n,3\n").unwrap();
+        expect_error(
+            read_with_ids(&path, None, "id"),
+            &path,
+            &["id column \"id\" is null at row 1"],
+        );
+        // Without id_column the text column is refused, and the message says how to keep it.
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &["if it names the rows, id_column = \"id\""],
+        );
     }
 
     #[test]

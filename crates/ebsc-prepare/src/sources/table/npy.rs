@@ -57,6 +57,7 @@ pub(super) fn read(path: &Path) -> anyhow::Result<Table> {
         dim,
         n_rows,
         labels: RawLabels::None,
+        ids: None,
     })
 }
 
@@ -305,6 +306,7 @@ mod tests {
         read_table(&TableConfig {
             path: path.to_path_buf(),
             label_column: None,
+            id_column: None,
             tensor: None,
             header: None,
         })
@@ -453,6 +455,7 @@ mod tests {
         let result = read_table(&TableConfig {
             path: path.clone(),
             label_column: Some("y".to_string()),
+            id_column: None,
             tensor: None,
             header: None,
         });

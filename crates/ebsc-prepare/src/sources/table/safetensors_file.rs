@@ -37,6 +37,7 @@ pub(super) fn read(
             dim,
             n_rows,
             labels,
+            ids: None,
         })
     })
 }
@@ -307,6 +308,7 @@ mod tests {
         read_table(&TableConfig {
             path: path.to_path_buf(),
             label_column: labels.map(str::to_string),
+            id_column: None,
             tensor: tensor.map(str::to_string),
             header: None,
         })
