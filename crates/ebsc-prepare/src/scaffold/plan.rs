@@ -331,9 +331,6 @@ impl ClusterCount {
     }
 }
 
-/// Eigenvalues the cluster stage scans with `n_clusters = "auto"` (its default
-/// `n_eigenvectors`), for the file's comment.
-
 /// The cluster count to write and the comment above it: given on the command line, the
 /// labels' class count, or `"auto"` when the labels cannot say (none, or one class).
 pub fn cluster_count(settings: &Settings, summary: &DataSummary) -> (ClusterCount, String) {
