@@ -589,10 +589,14 @@ mod tests {
     }
 
     fn read_table(path: &Path, label_column: Option<&str>) -> anyhow::Result<Dataset> {
+        read_columns(path, label_column, None)
+    }
+
+    fn read_columns(path: &Path, label: Option<&str>, id: Option<&str>) -> anyhow::Result<Dataset> {
         read(&TableConfig {
             path: path.to_path_buf(),
-            label_column: label_column.map(str::to_string),
-            id_column: None,
+            label_column: label.map(str::to_string),
+            id_column: id.map(str::to_string),
             tensor: None,
             header: None,
         })
@@ -848,13 +852,7 @@ mod tests {
     }
 
     fn read_with_ids(path: &Path, label: Option<&str>, id: &str) -> anyhow::Result<Dataset> {
-        read(&TableConfig {
-            path: path.to_path_buf(),
-            label_column: label.map(str::to_string),
-            id_column: Some(id.to_string()),
-            tensor: None,
-            header: None,
-        })
+        read_columns(path, label, Some(id))
     }
 
     #[test]
