@@ -74,6 +74,57 @@ fn a_labelled_table_gets_the_features_template() {
 }
 
 #[test]
+fn id_columns_are_found_and_a_guess_that_repeats_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ids.csv"),
+        "id,a,b\nr1,1,2\nr2,3,4\nr3,5,7\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["new", "ids", "ids.csv", "n_clusters=2"]);
+    assert!(out.ok, "{}", out.stderr);
+    let pipeline = read(dir.path(), "pipelines/ids.toml");
+    assert_eq!(pipeline["prepare"]["id_column"].as_str(), Some("id"));
+
+    // A numeric `id` that repeats does not name the rows: `new` reads it as a feature and
+    // says why; named by the user, the same column is an error that says where.
+    std::fs::write(
+        dir.path().join("groups.csv"),
+        "id,a,b\n1,1,2\n1,3,4\n2,5,7\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["new", "groups", "groups.csv", "n_clusters=2"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("column \"id\" looks like an id but does not name the rows"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("3 rows of 3 features"),
+        "{}",
+        out.stdout
+    );
+    let pipeline = read(dir.path(), "pipelines/groups.toml");
+    assert!(
+        !pipeline["prepare"]
+            .as_table()
+            .unwrap()
+            .contains_key("id_column")
+    );
+    let out = run(
+        dir.path(),
+        &["new", "g2", "groups.csv", "n_clusters=2", "id_column=id"],
+    );
+    assert!(
+        error(&out).contains("holds \"1\" at rows 0 and 1; ids must be distinct"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn without_labels_the_cluster_count_is_auto_unless_given() {
     let dir = tempfile::tempdir().unwrap();
     write_csv(&dir.path().join("t.csv"), 12, "species");

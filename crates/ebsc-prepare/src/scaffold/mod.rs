@@ -168,8 +168,22 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
             resize[1]
         ));
     }
-    let dataset = crate::read_source(&source)
-        .with_context(|| format!("reading {}", request.data.display()))?;
+    let dataset = match crate::read_source(&source) {
+        Ok(dataset) => dataset,
+        Err(error) => match without_guessed_id(&mut source, &keys) {
+            // A column named like an id that does not name the rows (repeated values): read
+            // it as what it is, and say so.
+            Some((dataset, column)) => {
+                notes.push(format!(
+                    "column {column:?} looks like an id but does not name the rows ({error:#}); read without id_column (id_column=COL names one)"
+                ));
+                dataset
+            }
+            None => {
+                return Err(error).with_context(|| format!("reading {}", request.data.display()));
+            }
+        },
+    };
     anyhow::ensure!(
         !dataset.is_empty(),
         "{}: holds no samples",
@@ -290,4 +304,28 @@ pub fn show(path: &Path) -> anyhow::Result<String> {
         path.display(),
         pipeline.effective_toml()
     ))
+}
+
+/// When the id column was guessed from its name (not given) and the table reads without
+/// it, drops it from `source` and returns that reading and the column's name.
+fn without_guessed_id(
+    source: &mut SourceConfig,
+    keys: &SourceKeys,
+) -> Option<(crate::dataset::Dataset, String)> {
+    let SourceConfig::Table(table) = source else {
+        return None;
+    };
+    if keys.id_column.is_some() {
+        return None;
+    }
+    let column = table.id_column.take()?;
+    match crate::read_source(source) {
+        Ok(dataset) => Some((dataset, column)),
+        Err(_) => {
+            if let SourceConfig::Table(table) = source {
+                table.id_column = Some(column);
+            }
+            None
+        }
+    }
 }

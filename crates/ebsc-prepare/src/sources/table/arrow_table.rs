@@ -559,7 +559,8 @@ fn read_ids(
             return Err(file_error(
                 path,
                 format_args!(
-                    "id column {:?} holds {id:?} at rows {earlier} and {row}; ids must be distinct",
+                    "id column {:?} holds {id:?} at rows {earlier} and {row}; ids must be distinct (a column that groups rows is a label: label_column = {:?})",
+                    field.name(),
                     field.name()
                 ),
             ));
