@@ -26,7 +26,7 @@ enum FeatureLayout {
 }
 
 /// The columns that are not features.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Columns<'a> {
     pub label: Option<&'a str>,
     pub id: Option<&'a str>,
