@@ -1,0 +1,122 @@
+"""Does reworking a trained run's coefficient graph help the cluster stage? Each variant is
+written as an affinity Parquet and clustered by ebsc-cluster exactly as the recipe does it
+(K + 2 eigenvectors, the run's seed, the recipe's sizes rule), and its ACC printed.
+
+    graph_variants.py RUN N_CLUSTERS free|equal SEED VARIANT[,VARIANT...]
+
+RUN is a run folder with prepare/samples.parquet (labels), affinity/affinity.parquet and
+affinity/coefficients.parquet. Variants:
+  base            the run's own graph (reproduces its ACC)
+  snn             each edge weighted by the number of neighbours its two ends share
+  twohop          the graph plus its two-step random walk, scaled to the same total weight
+  lowrank-D-A-M   the post-processing of deep subspace clustering papers (DSC-Net): the top
+                  D*K+1 singular vectors of (|C| + |C|^T)/2 scaled by the root of their
+                  singular values, rows normalised, (U U^T)_+ to the power A, each row's
+                  top M kept
+numpy, scipy and pyarrow (target/bench-venv); the binary is target/release/ebsc-cluster.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import scipy.sparse as sp
+import scipy.sparse.linalg as sla
+
+CLUSTER = os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "ebsc-cluster")
+
+
+def read_graph(path, n):
+    t = pq.read_table(path)
+    rows = t["row"].to_numpy().astype(np.int64)
+    cols = t["col"].to_numpy().astype(np.int64)
+    values = t["value"].to_numpy().astype(np.float64)
+    return sp.csr_matrix((values, (rows, cols)), shape=(n, n))
+
+
+def write_graph(graph, path):
+    g = sp.coo_matrix(graph)
+    keep = g.data > 0
+    pq.write_table(
+        pa.table(
+            {
+                "row": pa.array(g.row[keep].astype(np.uint32)),
+                "col": pa.array(g.col[keep].astype(np.uint32)),
+                "value": pa.array(g.data[keep].astype(np.float32)),
+            }
+        ),
+        path,
+    )
+
+
+def shared_neighbours(a):
+    b = (a > 0).astype(np.float64)
+    return a.multiply(b @ b.T) / max(1.0, b.sum(1).mean())
+
+
+def two_hop(a):
+    degree = np.asarray(a.sum(1)).ravel()
+    walk = sp.diags(1 / np.maximum(degree, 1e-12)) @ a
+    second = walk @ walk
+    return a + 0.5 * (second + second.T).multiply(a.sum() / second.sum())
+
+
+def low_rank(c, k, d, power, keep):
+    c = 0.5 * (abs(c) + abs(c).T)
+    rank = min(d * k + 1, c.shape[0] - 2)
+    u, s, _ = sla.svds(c, k=rank)
+    u = u * np.sqrt(s)[None, :]
+    u /= np.linalg.norm(u, axis=1, keepdims=True) + 1e-12
+    z = np.maximum(u @ u.T, 0) ** power
+    np.fill_diagonal(z, 0)
+    n = z.shape[0]
+    keep = min(keep, n - 1)
+    top = np.argpartition(-z, keep, axis=1)[:, :keep]
+    rows = np.repeat(np.arange(n), keep)
+    graph = sp.csr_matrix((z[rows, top.ravel()], (rows, top.ravel())), shape=(n, n))
+    return graph.maximum(graph.T)
+
+
+def variant(name, a, c, k):
+    if name == "base":
+        return a
+    if name == "snn":
+        return shared_neighbours(a)
+    if name == "twohop":
+        return two_hop(a)
+    if name.startswith("lowrank-"):
+        _, d, power, keep = name.split("-")
+        return low_rank(c, k, int(d), float(power), int(keep))
+    sys.exit(f"error: unknown variant {name!r}")
+
+
+def main():
+    if len(sys.argv) != 6:
+        sys.exit(__doc__)
+    run, k, sizes, seed, names = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+    samples = f"{run}/prepare/samples.parquet"
+    n = pq.read_metadata(samples).num_rows
+    a = read_graph(f"{run}/affinity/affinity.parquet", n)
+    c = read_graph(f"{run}/affinity/coefficients.parquet", n)
+    scores = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names.split(","):
+            graph = f"{tmp}/{name}.parquet"
+            write_graph(variant(name, a, c, k), graph)
+            subprocess.run(
+                [CLUSTER, "--affinity", graph, "--labels", samples, "--n-clusters", str(k),
+                 "--n-eigenvectors", str(k + 2), "--seed", seed, "--sizes", sizes,
+                 "--out", f"{tmp}/{name}", "--progress", "none"],
+                check=True, capture_output=True,
+            )
+            with open(f"{tmp}/{name}/metrics.json") as f:
+                scores.append(f"{name}={json.load(f)['acc']:.4f}")
+    print(os.path.basename(run.rstrip("/")), " ".join(scores))
+
+
+main()
