@@ -23,10 +23,11 @@ import sys
 import tempfile
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
+
+from selfexpr_baseline import write_affinity
 
 CLUSTER = os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "ebsc-cluster")
 
@@ -40,18 +41,12 @@ def read_graph(path, n):
 
 
 def write_graph(graph, path):
+    """The graph's positive entries, sorted by (row, col), as an affinity Parquet."""
     g = sp.coo_matrix(graph)
     keep = g.data > 0
-    pq.write_table(
-        pa.table(
-            {
-                "row": pa.array(g.row[keep].astype(np.uint32)),
-                "col": pa.array(g.col[keep].astype(np.uint32)),
-                "value": pa.array(g.data[keep].astype(np.float32)),
-            }
-        ),
-        path,
-    )
+    row, col, value = g.row[keep], g.col[keep], g.data[keep]
+    order = np.lexsort((col, row))
+    write_affinity(path, row[order], col[order], value[order])
 
 
 def shared_neighbours(a):
@@ -119,4 +114,5 @@ def main():
     print(os.path.basename(run.rstrip("/")), " ".join(scores))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,11 @@ fn error(output: &Output) -> &str {
     line
 }
 
+/// Asserts that the run printed `text` on stdout (showing what it printed otherwise).
+fn assert_printed(output: &Output, text: &str) {
+    assert!(output.stdout.contains(text), "{}", output.stdout);
+}
+
 fn read(dir: &Path, relative: &str) -> toml::Table {
     std::fs::read_to_string(dir.join(relative))
         .unwrap()
@@ -48,12 +53,8 @@ fn a_labelled_table_gets_the_features_template() {
         &["new", "iris", "iris.csv", "seed=4", "train.epochs=7"],
     );
     assert!(out.ok, "{}", out.stderr);
-    assert!(
-        out.stdout.contains("30 rows of 3 features, 3 classes"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("template features"), "{}", out.stdout);
+    assert_printed(&out, "30 rows of 3 features, 3 classes");
+    assert_printed(&out, "template features");
     assert!(
         out.stdout.ends_with("run it with: just run iris\n"),
         "{}",
@@ -95,17 +96,11 @@ fn id_columns_are_found_and_a_guess_that_repeats_is_dropped() {
     .unwrap();
     let out = run(dir.path(), &["new", "groups", "groups.csv", "n_clusters=2"]);
     assert!(out.ok, "{}", out.stderr);
-    assert!(
-        out.stdout
-            .contains("column \"id\" looks like an id but does not name the rows"),
-        "{}",
-        out.stdout
+    assert_printed(
+        &out,
+        "column \"id\" looks like an id but does not name the rows",
     );
-    assert!(
-        out.stdout.contains("3 rows of 3 features"),
-        "{}",
-        out.stdout
-    );
+    assert_printed(&out, "3 rows of 3 features");
     let pipeline = read(dir.path(), "pipelines/groups.toml");
     assert!(
         !pipeline["prepare"]
@@ -138,17 +133,10 @@ fn without_labels_the_cluster_count_is_auto_unless_given() {
     std::fs::write(dir.path().join("n.csv"), "1,2\n3,4\n5,7\n").unwrap();
     let out = run(dir.path(), &["new", "u", "n.csv"]);
     assert!(out.ok, "{}", out.stderr);
-    assert!(
-        out.stdout.contains("3 rows of 2 features, no labels"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains(
-            "new: n_clusters = \"auto\": the cluster stage picks the count at the largest eigengap"
-        ),
-        "{}",
-        out.stdout
+    assert_printed(&out, "3 rows of 2 features, no labels");
+    assert_printed(
+        &out,
+        "new: n_clusters = \"auto\": the cluster stage picks the count at the largest eigengap",
     );
     let pipeline = read(dir.path(), "pipelines/u.toml");
     assert_eq!(pipeline["cluster"]["n_clusters"].as_str(), Some("auto"));
@@ -210,23 +198,12 @@ fn a_folder_of_unlabelled_images_gets_auto_and_labels_none() {
     write_pngs(&dir.path().join("photos"), &files);
     let out = run(dir.path(), &["new", "photos", "photos"]);
     assert!(out.ok, "{}", out.stderr);
-    assert!(
-        out.stdout.contains("30 images 1×4×6, no labels"),
-        "{}",
-        out.stdout
+    assert_printed(&out, "30 images 1×4×6, no labels");
+    assert_printed(
+        &out,
+        "new: no labels, 30 images (images sit directly in the folder, e.g. img_00.png): every image is one sample (labels = \"none\" written)",
     );
-    assert!(
-        out.stdout.contains(
-            "new: no labels, 30 images (images sit directly in the folder, e.g. img_00.png): every image is one sample (labels = \"none\" written)"
-        ),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("n_clusters = \"auto\""),
-        "{}",
-        out.stdout
-    );
+    assert_printed(&out, "n_clusters = \"auto\"");
     let pipeline = read(dir.path(), "pipelines/photos.toml");
     assert_eq!(pipeline["prepare"]["source"].as_str(), Some("image-folder"));
     assert_eq!(pipeline["prepare"]["labels"].as_str(), Some("none"));
@@ -239,12 +216,9 @@ fn a_folder_of_unlabelled_images_gets_auto_and_labels_none() {
     write_pngs(&dir.path().join("sorted"), &classes);
     let out = run(dir.path(), &["new", "sorted", "sorted"]);
     assert!(out.ok, "{}", out.stderr);
-    assert!(
-        out.stdout.contains(
-            "new: labels: 3 class subfolders (a, b, c); if the subfolders are not classes, pass labels=none"
-        ),
-        "{}",
-        out.stdout
+    assert_printed(
+        &out,
+        "new: labels: 3 class subfolders (a, b, c); if the subfolders are not classes, pass labels=none",
     );
     let pipeline = read(dir.path(), "pipelines/sorted.toml");
     assert_eq!(pipeline["cluster"]["n_clusters"].as_integer(), Some(3));
