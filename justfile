@@ -80,9 +80,11 @@ report *flags:
     cargo build --release -p ebsc-report
     target/release/ebsc-report {{flags}}
 
-# Every test: unit tests beside the code, end-to-end tests in tests/.
+# Every test: unit tests beside the code, end-to-end tests in tests/, doc tests. The
+# benchmark programs in examples/ are left out of the test build (`just lint` checks them).
 test: setup
-    cargo test --workspace
+    cargo test --workspace --lib --bins --tests
+    cargo test --workspace --doc
 
 # Formatting, clippy (warnings as errors), every dependency versioned once in the
 # workspace and used by the package that names it, and the launch files in deploy/.
