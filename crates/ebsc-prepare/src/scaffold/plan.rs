@@ -22,8 +22,9 @@ pub const MIN_PRETRAIN_IMAGES: usize = 400;
 const MAX_IDENTITY_BATCH: usize = 600;
 /// Training steps of the identity templates (digits: 600 steps of 599).
 const IDENTITY_STEPS: usize = 600;
-/// The images template's batch and its pretraining step floor (234 steps of 256: 6 epochs of 10,000).
+/// The images template's batch.
 const IMAGE_BATCH: usize = 256;
+/// Pretraining's step floor (6 epochs of 10,000 in batches of 256): it decides on small sets.
 const PRETRAIN_MIN_STEPS: usize = 234;
 /// Pretraining runs this many epochs, within the sample budget below. On Fashion-MNIST's
 /// 10,000 test images 20 epochs against 6: the recipe's ACC 0.692 → 0.698, NMI 0.644 →
