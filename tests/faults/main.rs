@@ -29,14 +29,17 @@
 //!
 //! Stage processes are this test binary re-executed as `faults --stage-child <stage> ARGS`,
 //! which calls the stage library exactly as the stage's `main.rs` does; so the test needs no
-//! binary built by another package. `harness = false`: `main` below runs the scenarios (`artifacts.rs`, `training.rs`; the
-//! project, its damages and comparisons are in `harness.rs`)
+//! binary built by another package. `harness = false`: `main` below runs the scenarios
+//! (`artifacts.rs`, `training.rs`; the project, its damages and comparisons are in
+//! `harness.rs`), as many at once as there are cores (`RUST_TEST_THREADS` to change).
 
 mod artifacts;
 mod harness;
 mod training;
 
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use clap::Parser;
@@ -54,27 +57,9 @@ fn main() -> ExitCode {
         return stage_child(&args[2..]);
     }
     let filter = args[1..].iter().find(|a| !a.starts_with('-'));
+    // Longest first (about 70, 35, 20 s, then under 10 s each in a debug build), so that
+    // the workers finish together.
     let scenarios: [(&str, fn()); 9] = [
-        (
-            "damaged_upstream_artifacts_are_named_refused_downstream_and_rebuilt",
-            damaged_upstream_artifacts_are_named_refused_downstream_and_rebuilt,
-        ),
-        (
-            "damaged_downstream_artifacts_rerun_only_their_stage",
-            damaged_downstream_artifacts_rerun_only_their_stage,
-        ),
-        (
-            "config_edits_rerun_exactly_the_stages_they_change",
-            config_edits_rerun_exactly_the_stages_they_change,
-        ),
-        (
-            "a_second_run_is_refused_while_the_lock_is_held",
-            a_second_run_is_refused_while_the_lock_is_held,
-        ),
-        (
-            "a_full_disk_fails_cleanly_and_keeps_earlier_artifacts",
-            a_full_disk_fails_cleanly_and_keeps_earlier_artifacts,
-        ),
         (
             "damaged_training_artifacts_are_named_refused_downstream_and_rebuilt",
             damaged_training_artifacts_are_named_refused_downstream_and_rebuilt,
@@ -84,34 +69,44 @@ fn main() -> ExitCode {
             killed_training_stages_resume_to_the_same_bytes,
         ),
         (
+            "damaged_upstream_artifacts_are_named_refused_downstream_and_rebuilt",
+            damaged_upstream_artifacts_are_named_refused_downstream_and_rebuilt,
+        ),
+        (
+            "config_edits_rerun_exactly_the_stages_they_change",
+            config_edits_rerun_exactly_the_stages_they_change,
+        ),
+        (
+            "a_full_disk_fails_cleanly_and_keeps_earlier_artifacts",
+            a_full_disk_fails_cleanly_and_keeps_earlier_artifacts,
+        ),
+        (
             "a_full_disk_during_training_fails_cleanly_and_resumes",
             a_full_disk_during_training_fails_cleanly_and_resumes,
+        ),
+        (
+            "a_second_run_is_refused_while_the_lock_is_held",
+            a_second_run_is_refused_while_the_lock_is_held,
+        ),
+        (
+            "damaged_downstream_artifacts_rerun_only_their_stage",
+            damaged_downstream_artifacts_rerun_only_their_stage,
         ),
         (
             "a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint",
             a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint,
         ),
     ];
+    let total = scenarios.len();
+    let selected: Vec<(&str, fn())> = scenarios
+        .into_iter()
+        .filter(|(name, _)| filter.is_none_or(|f| name.contains(f.as_str())))
+        .collect();
+    let filtered = total - selected.len();
+    let ran = selected.len();
     let started = Instant::now();
-    let (mut passed, mut failed, mut filtered) = (0, 0, 0);
-    for (name, scenario) in scenarios {
-        if filter.is_some_and(|f| !name.contains(f.as_str())) {
-            filtered += 1;
-            continue;
-        }
-        let scenario_started = Instant::now();
-        let result = std::panic::catch_unwind(scenario);
-        println!(
-            "test {name} ... {} ({:.1} s)",
-            if result.is_ok() { "ok" } else { "FAILED" },
-            scenario_started.elapsed().as_secs_f64()
-        );
-        if result.is_ok() {
-            passed += 1;
-        } else {
-            failed += 1;
-        }
-    }
+    let passed = run_side_by_side(selected, test_threads());
+    let failed = ran - passed;
     println!(
         "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered} filtered out; finished in {:.2}s\n",
         if failed == 0 { "ok" } else { "FAILED" },
@@ -122,6 +117,52 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// As many scenarios at once as libtest would run tests: `RUST_TEST_THREADS`, else one per
+/// core. Each scenario's stage processes use one libtorch thread, so two of them keep a
+/// 2-core machine busy where one left a core idle.
+fn test_threads() -> usize {
+    std::env::var("RUST_TEST_THREADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Runs the scenarios on `threads` workers, each scenario on a thread named after it (a
+/// panic message names its scenario); the order of `scenarios` is the order they start.
+/// Returns how many passed.
+fn run_side_by_side(scenarios: Vec<(&str, fn())>, threads: usize) -> usize {
+    let queue = Mutex::new(scenarios.into_iter());
+    let passed = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let Some((name, scenario)) = queue.lock().unwrap().next() else {
+                        return;
+                    };
+                    let scenario_started = Instant::now();
+                    let ok = std::thread::Builder::new()
+                        .name(name.to_string())
+                        .spawn(scenario)
+                        .expect("a thread for the scenario")
+                        .join()
+                        .is_ok();
+                    println!(
+                        "test {name} ... {} ({:.1} s)",
+                        if ok { "ok" } else { "FAILED" },
+                        scenario_started.elapsed().as_secs_f64()
+                    );
+                    if ok {
+                        passed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    passed.into_inner()
 }
 
 fn stage_child(args: &[String]) -> ExitCode {

@@ -156,7 +156,7 @@ mod tests {
         let mut file = AtomicFile::create(&path).unwrap();
         file.write_all(b"new").unwrap();
         // A commit that fails after taking the writer: here the rename, onto a non-empty
-        // folder; a full disk fails its flush the same way (tests/faults.rs). Before the
+        // folder; a full disk fails its flush the same way (tests/faults/). Before the
         // fix such a failure left `.out.bin.tmp-*` behind.
         std::fs::remove_file(&path).unwrap();
         std::fs::create_dir(&path).unwrap();

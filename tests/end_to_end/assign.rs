@@ -285,7 +285,7 @@ fn a_fitted_subset_assigns_its_source_new_files_and_shards_to_the_same_bytes() {
         std::fs::remove_file(output(&source)).unwrap();
         let argv = project.assign_argv(&source, &[]).join("\u{1f}");
         let mut child = Command::new(&exe)
-            .args(["assign_child", "--exact", "--nocapture"])
+            .args(["assign::assign_child", "--exact", "--nocapture"])
             .env("EBSC_ASSIGN_CHILD", argv)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
