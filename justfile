@@ -81,9 +81,12 @@ report *flags:
     target/release/ebsc-report {{flags}}
 
 # Every test: unit tests beside the code, end-to-end tests in tests/, doc tests. The
-# benchmark programs in examples/ are left out of the test build (`just lint` checks them).
+# benchmark programs in examples/ are left out of the test build (`just lint` checks them),
+# and so are unit-test binaries for the thin main.rs files and the tests' helper library
+# (`test = false`; `--tests` builds every target whose tests are on: libraries,
+# integration tests).
 test: setup
-    cargo test --workspace --lib --bins --tests
+    cargo test --workspace --tests
     cargo test --workspace --doc
 
 # Formatting, clippy (warnings as errors), every dependency versioned once in the
