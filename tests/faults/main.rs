@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         return stage_child(&args[2..]);
     }
     let filter = args[1..].iter().find(|a| !a.starts_with('-'));
-    // Longest first (about 70, 35, 20 s, then under 10 s each in a debug build), so that
+    // Longest first (about 45, 30, 12 s, then under 7 s each in a debug build), so that
     // the workers finish together.
     let scenarios: [(&str, fn()); 9] = [
         (
