@@ -9,7 +9,7 @@
 //! (ebsc-pretrain, ebsc-train, ebsc-affinity, ebsc-assign and the end-to-end tests). The
 //! end-to-end tests run every tensor stage with `--device cpu`, so they skip libtorch_cuda:
 //! loading it and the CUDA libraries it pulls in costs each of the hundreds of stage
-//! processes the fault tests start about 0.4 s and 350 MB.
+//! processes the fault tests start about 0.5 s and 350 MB.
 
 use std::path::Path;
 
