@@ -5,6 +5,8 @@
 //! rows from 0.
 
 mod arrow_table;
+mod cast;
+mod csv_batches;
 mod npy;
 mod safetensors_file;
 

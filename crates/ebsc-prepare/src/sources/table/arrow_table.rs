@@ -1,4 +1,4 @@
-//! Parquet and CSV tables through Arrow record batches.
+//! Parquet and CSV tables through Arrow record batches (CSV parsed by `csv_batches`).
 //!
 //! Features are every numeric column but the label and id columns, in file order, or
 //! exactly one list column of numbers with one length for all rows.
@@ -8,13 +8,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch};
 use arrow_schema::{DataType, Schema};
 use flate2::bufread::MultiGzDecoder;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::{RawLabels, Table, check_finite};
+use super::csv_batches::{self, CsvError};
+use super::{RawLabels, Table, cast, check_finite};
 use crate::sources::{file_error, guard_panic, open_file};
 
 /// How the feature columns are laid out.
@@ -71,8 +71,7 @@ pub(super) fn read_csv(
     columns: Columns<'_>,
     layout: CsvLayout,
 ) -> anyhow::Result<Table> {
-    let csv_error =
-        |e: arrow_schema::ArrowError| file_error(path, format_args!("cannot parse CSV: {e}"));
+    let csv_error = |e: CsvError| file_error(path, format_args!("cannot parse CSV: {e}"));
     // The schema pass and the read pass each open the file afresh.
     let open = || -> anyhow::Result<Box<dyn Read>> {
         let file = BufReader::new(open_file(path)?);
@@ -83,19 +82,15 @@ pub(super) fn read_csv(
         })
     };
     let (schema, batches) = guard_panic(path, "the CSV reader", || {
-        let format = arrow_csv::reader::Format::default().with_header(layout.header);
-        let (schema, _) = format.infer_schema(open()?, None).map_err(csv_error)?;
+        let schema = csv_batches::infer_schema(open()?, layout.header).map_err(csv_error)?;
         if layout.header {
             check_csv_header(path, &schema)?;
         } else if schema.fields().is_empty() {
             return Err(file_error(path, "empty CSV file; expected data rows"));
         }
         let schema = Arc::new(schema);
-        let reader = arrow_csv::ReaderBuilder::new(schema.clone())
-            .with_header(layout.header)
-            .build(open()?)
-            .map_err(csv_error)?;
-        let batches = reader.collect::<Result<Vec<_>, _>>().map_err(csv_error)?;
+        let batches =
+            csv_batches::read_batches(open()?, &schema, layout.header).map_err(csv_error)?;
         Ok((schema, batches))
     })?;
     from_batches(path, &schema, &batches, columns, true)
@@ -123,7 +118,8 @@ fn check_csv_header(path: &Path, schema: &Schema) -> anyhow::Result<()> {
 }
 
 /// `text_numbers`: text columns whose every value parses as a number count as numbers (CSV
-/// infers `NaN` and `inf` as text, and those must be reported as non-finite, not as text).
+/// infers padded numbers and spellings such as `Infinity` as text; those must read as numbers,
+/// and non-finite ones be reported as such, not as text).
 fn from_batches(
     path: &Path,
     schema: &Schema,
@@ -289,8 +285,7 @@ fn feature_layout(
 fn first_non_number(batches: &[RecordBatch], column: usize) -> Option<(usize, String)> {
     let mut first_row = 0;
     for batch in batches {
-        let text = arrow_cast::cast(batch.column(column), &DataType::Utf8).ok()?;
-        let text = text.as_string::<i32>();
+        let text = cast::to_utf8(batch.column(column).as_ref()).ok()?;
         for (i, value) in text.iter().enumerate() {
             if let Some(value) = value
                 && value.trim().parse::<f64>().is_err()
@@ -324,21 +319,8 @@ fn check_no_nulls(
 }
 
 /// Casts a numeric (or numeric-text) column to f32.
-fn to_f32(path: &Path, name: &str, array: &ArrayRef) -> anyhow::Result<ArrayRef> {
-    let source = if matches!(column_kind(array.data_type()), ColumnKind::Text) {
-        // Text that parses as numbers (CSV's NaN and inf): parse as f64 first, like the reader.
-        let text = arrow_cast::cast(array, &DataType::Utf8)
-            .map_err(|e| file_error(path, format_args!("column {name:?}: {e}")))?;
-        let values: arrow_array::Float64Array = text
-            .as_string::<i32>()
-            .iter()
-            .map(|v| v.and_then(|v| v.trim().parse::<f64>().ok()))
-            .collect();
-        Arc::new(values) as ArrayRef
-    } else {
-        array.clone()
-    };
-    arrow_cast::cast(&source, &DataType::Float32).map_err(|e| {
+fn to_f32(path: &Path, name: &str, array: &dyn Array) -> anyhow::Result<Float32Array> {
+    cast::to_f32(array).map_err(|e| {
         file_error(
             path,
             format_args!("column {name:?} cannot be read as f32: {e}"),
@@ -361,9 +343,9 @@ fn scalar_features(
             let name = schema.field(column).name();
             let array = batch.column(column);
             check_no_nulls(path, name, array.as_ref(), first_row)?;
-            let floats = to_f32(path, name, array)?;
-            check_no_nulls(path, name, floats.as_ref(), first_row)?;
-            let values = floats.as_primitive::<Float32Type>().values();
+            let floats = to_f32(path, name, array.as_ref())?;
+            check_no_nulls(path, name, &floats, first_row)?;
+            let values = floats.values();
             check_finite(path, &format!("column {name:?}"), values, 1, first_row)?;
             for (row, &value) in values.iter().enumerate() {
                 features[(first_row + row) * dim + feature] = value;
@@ -420,8 +402,7 @@ fn list_features(
     let mut first_row = 0;
     for batch in batches {
         let (ranges, values) = list_ranges(batch.column(column));
-        let floats = to_f32(path, name, &values)?;
-        let floats = floats.as_primitive::<Float32Type>();
+        let floats = to_f32(path, name, values.as_ref())?;
         for (i, range) in ranges.into_iter().enumerate() {
             let row = first_row + i;
             let Some((start, end)) = range else {
@@ -486,23 +467,16 @@ fn read_labels(
     if label_type.is_integer() {
         let mut labels = Vec::new();
         for batch in batches {
-            let values =
-                arrow_cast::cast(batch.column(column), &DataType::Int64).map_err(cast_error)?;
-            labels.extend(values.as_primitive::<Int64Type>().iter());
+            let values = cast::to_i64(batch.column(column).as_ref()).map_err(cast_error)?;
+            labels.extend(values.iter());
         }
         return Ok(RawLabels::Integers(labels));
     }
     if matches!(column_kind(field.data_type()), ColumnKind::Text) {
         let mut labels = Vec::new();
         for batch in batches {
-            let values =
-                arrow_cast::cast(batch.column(column), &DataType::Utf8).map_err(cast_error)?;
-            labels.extend(
-                values
-                    .as_string::<i32>()
-                    .iter()
-                    .map(|v| v.map(str::to_string)),
-            );
+            let values = cast::to_utf8(batch.column(column).as_ref()).map_err(cast_error)?;
+            labels.extend(values.iter().map(|v| v.map(str::to_string)));
         }
         return Ok(RawLabels::Text(labels));
     }
@@ -537,9 +511,9 @@ fn read_ids(
     }
     let mut ids = Vec::new();
     for batch in batches {
-        let values = arrow_cast::cast(batch.column(column), &DataType::Utf8)
+        let values = cast::to_utf8(batch.column(column).as_ref())
             .map_err(|e| file_error(path, format_args!("id column {:?}: {e}", field.name())))?;
-        for value in values.as_string::<i32>().iter() {
+        for value in values.iter() {
             let Some(value) = value else {
                 return Err(file_error(
                     path,
