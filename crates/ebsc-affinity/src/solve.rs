@@ -11,8 +11,11 @@
 //! c_i = argmin_c  γ/2·‖d_i − Σ_j c_j d_j‖² + λ‖c‖₁ + (1−λ)/2·‖c‖²      (j over the candidates)
 //! ```
 //!
-//! solved by cyclic coordinate descent on the candidates' Gram matrix, which costs
-//! O(K²·D) per row to build and O(K²) a sweep.
+//! solved by cyclic coordinate descent on the candidates' Gram matrix, O(K²) a sweep. The
+//! products come from one Gram matrix of the whole dictionary (N²/2 products of length D,
+//! once) or from each row's candidates (K²/2 a row), whichever takes fewer: with many
+//! candidates over a small set (400 of 400 faces) the rows' matrices would compute every
+//! product hundreds of times. Both use the same dot product, so they give the same bits.
 
 use ebsc_io::Triplets;
 use rayon::prelude::*;
@@ -32,6 +35,82 @@ pub struct ElasticNet {
 const MAX_SWEEPS: usize = 300;
 /// A sweep that moves no coefficient by more than this ends the solve.
 const TOLERANCE: f64 = 1e-7;
+/// The whole dictionary's Gram matrix is only built up to this many rows (f64, N² × 8
+/// bytes: 200 MB at 5,000).
+const SHARED_GRAM_MAX_ROWS: usize = 5_000;
+
+/// Where a row's inner products come from.
+enum Products<'a> {
+    /// The whole dictionary's Gram matrix, `[n, n]` row-major.
+    Shared { gram: Vec<f64>, n: usize },
+    /// Computed for each row's candidates from the dictionary, row-major `[n, dim]`.
+    PerRow { dictionary: &'a [f32], dim: usize },
+}
+
+impl<'a> Products<'a> {
+    /// The shared Gram matrix when it takes fewer products than the rows' own matrices
+    /// and fits [`SHARED_GRAM_MAX_ROWS`].
+    fn choose(dictionary: &'a [f32], dim: usize, row_lengths: &[usize]) -> Products<'a> {
+        let n = dictionary.len().checked_div(dim).unwrap_or(0);
+        let per_row: usize = row_lengths.iter().map(|&k| k * (k + 1) / 2 + k).sum();
+        if dim > 0 && n <= SHARED_GRAM_MAX_ROWS && n * (n + 1) / 2 < per_row {
+            Products::shared(dictionary, dim)
+        } else {
+            Products::PerRow { dictionary, dim }
+        }
+    }
+
+    fn shared(dictionary: &[f32], dim: usize) -> Products<'a> {
+        let n = dictionary.len() / dim;
+        let atom = |j: usize| &dictionary[j * dim..(j + 1) * dim];
+        // Each row's products with itself and the rows after it, mirrored below.
+        let upper: Vec<Vec<f64>> = (0..n)
+            .into_par_iter()
+            .map(|i| (i..n).map(|j| dot(atom(i), atom(j))).collect())
+            .collect();
+        let mut gram = vec![0.0f64; n * n];
+        for (i, products) in upper.into_iter().enumerate() {
+            for (offset, g) in products.into_iter().enumerate() {
+                let j = i + offset;
+                gram[i * n + j] = g;
+                gram[j * n + i] = g;
+            }
+        }
+        Products::Shared { gram, n }
+    }
+
+    /// The candidates' Gram matrix `[k, k]` and their products with `row`'s own atom.
+    fn of_row(&self, row: usize, candidates: &[u32]) -> (Vec<f64>, Vec<f64>) {
+        let k = candidates.len();
+        let mut gram = vec![0.0f64; k * k];
+        let mut b = vec![0.0f64; k];
+        match self {
+            Products::Shared { gram: all, n } => {
+                for (a, &ca) in candidates.iter().enumerate() {
+                    let ca = ca as usize;
+                    b[a] = all[ca * n + row];
+                    for (c, &cc) in candidates.iter().enumerate() {
+                        gram[a * k + c] = all[ca * n + cc as usize];
+                    }
+                }
+            }
+            Products::PerRow { dictionary, dim } => {
+                let atom = |j: usize| &dictionary[j * dim..(j + 1) * dim];
+                let target = atom(row);
+                for a in 0..k {
+                    let xa = atom(candidates[a] as usize);
+                    b[a] = dot(xa, target);
+                    for c in a..k {
+                        let g = dot(xa, atom(candidates[c] as usize));
+                        gram[a * k + c] = g;
+                        gram[c * k + a] = g;
+                    }
+                }
+            }
+        }
+        (gram, b)
+    }
+}
 
 /// Re-weights every row of `c` (sorted by row, then column) by the elastic-net solve over
 /// its columns, and keeps each row's `keep` largest |c| that are not zero. `dictionary` is
@@ -44,12 +123,25 @@ pub fn refine_rows(
     keep: usize,
 ) -> Triplets {
     let ranges = row_ranges(&c.rows);
+    let lengths: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+    let products = Products::choose(dictionary, dim, &lengths);
+    refine_with(c, &ranges, &products, weights, keep)
+}
+
+fn refine_with(
+    c: &Triplets,
+    ranges: &[std::ops::Range<usize>],
+    products: &Products<'_>,
+    weights: ElasticNet,
+    keep: usize,
+) -> Triplets {
     let solved: Vec<Vec<(u32, f32)>> = ranges
         .par_iter()
         .map(|range| {
             let row = c.rows[range.start] as usize;
             let candidates = &c.cols[range.clone()];
-            let coefficients = solve_row(row, candidates, dictionary, dim, weights);
+            let (gram, b) = products.of_row(row, candidates);
+            let coefficients = coordinate_descent(&gram, &b, weights);
             strongest(candidates, &coefficients, keep)
         })
         .collect();
@@ -63,29 +155,10 @@ pub fn refine_rows(
     out
 }
 
-/// The elastic-net coefficients of `row` over `candidates` (one per candidate).
-fn solve_row(
-    row: usize,
-    candidates: &[u32],
-    dictionary: &[f32],
-    dim: usize,
-    weights: ElasticNet,
-) -> Vec<f64> {
-    let k = candidates.len();
-    let atom = |j: usize| &dictionary[j * dim..(j + 1) * dim];
-    let target = atom(row);
-    // Gram matrix of the candidates and their products with the target, in f64.
-    let mut gram = vec![0.0f64; k * k];
-    let mut b = vec![0.0f64; k];
-    for a in 0..k {
-        let xa = atom(candidates[a] as usize);
-        b[a] = dot(xa, target);
-        for c in a..k {
-            let g = dot(xa, atom(candidates[c] as usize));
-            gram[a * k + c] = g;
-            gram[c * k + a] = g;
-        }
-    }
+/// The elastic-net coefficients over `k` candidates, from their Gram matrix `[k, k]` and
+/// their products `b` with the target.
+fn coordinate_descent(gram: &[f64], b: &[f64], weights: ElasticNet) -> Vec<f64> {
+    let k = b.len();
     let ElasticNet { gamma, lambda } = weights;
     let mut coefficients = vec![0.0f64; k];
     // gram · coefficients, kept up to date as coordinates move.
@@ -158,6 +231,79 @@ fn strongest(candidates: &[u32], coefficients: &[f64], keep: usize) -> Vec<(u32,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One row's solve through the per-row products, which must equal the shared Gram
+    /// matrix's to the bit.
+    fn solve_row(
+        row: usize,
+        candidates: &[u32],
+        dictionary: &[f32],
+        dim: usize,
+        weights: ElasticNet,
+    ) -> Vec<f64> {
+        let per_row = Products::PerRow { dictionary, dim }.of_row(row, candidates);
+        let shared = Products::shared(dictionary, dim).of_row(row, candidates);
+        assert_eq!(per_row, shared);
+        coordinate_descent(&per_row.0, &per_row.1, weights)
+    }
+
+    /// `n` rows of a deterministic pseudo-random dictionary of width `dim`.
+    fn scattered(n: usize, dim: usize) -> Vec<f32> {
+        (0..n * dim)
+            .map(|i| ((i as f32 * 0.618).sin() * 43.7).fract())
+            .collect()
+    }
+
+    #[test]
+    fn the_shared_gram_matrix_gives_the_same_coefficients_as_the_rows_own() {
+        let (n, dim) = (40, 13);
+        let d = scattered(n, dim);
+        let mut c = Triplets::default();
+        for row in 0..n as u32 {
+            // Every other row as a candidate, in an order that differs from row to row.
+            for step in 1..n as u32 {
+                let col = (row + step * 7) % n as u32;
+                if col != row && col % 2 == row % 2 {
+                    c.push(row, col, 1.0);
+                }
+            }
+        }
+        let ranges = row_ranges(&c.rows);
+        let weights = ElasticNet {
+            gamma: 50.0,
+            lambda: 0.9,
+        };
+        let per_row = Products::PerRow {
+            dictionary: &d,
+            dim,
+        };
+        let shared = Products::shared(&d, dim);
+        let a = refine_with(&c, &ranges, &per_row, weights, 5);
+        let b = refine_with(&c, &ranges, &shared, weights, 5);
+        assert!(!a.values.is_empty());
+        assert_eq!((a.rows, a.cols, a.values), (b.rows, b.cols, b.values));
+    }
+
+    #[test]
+    fn the_shared_gram_matrix_is_chosen_when_it_takes_fewer_products() {
+        let d = scattered(100, 4);
+        let is_shared = |lengths: &[usize]| {
+            matches!(
+                Products::choose(&d, 4, lengths),
+                Products::Shared { n: 100, .. }
+            )
+        };
+        // 100 rows of 99 candidates: 100 × 5,049 products a row against 5,050 in all.
+        assert!(is_shared(&[99; 100]));
+        // 100 rows of 5: 2,000 products against 5,050.
+        assert!(!is_shared(&[5; 100]));
+        // Beyond the cap the rows' own matrices, however many products they take.
+        let large = scattered(SHARED_GRAM_MAX_ROWS + 1, 1);
+        assert!(matches!(
+            Products::choose(&large, 1, &vec![400; SHARED_GRAM_MAX_ROWS + 1]),
+            Products::PerRow { .. }
+        ));
+    }
 
     /// Unit vectors e_0, e_1 and their normalised sum, in R^3, plus an unrelated e_2.
     fn dictionary() -> Vec<f32> {
