@@ -11,7 +11,8 @@
 //! 2. colour jitter (brightness, contrast, and saturation and hue for RGB);
 //! 3. random grayscale (RGB);
 //! 4. Gaussian blur, per-sample σ, as one grouped separable convolution (reflect padding);
-//! 5. additive Gaussian noise.
+//! 5. additive Gaussian noise;
+//! 6. random erasing: one rectangle per sample set to 0 (Zhong et al. 2020).
 //!
 //! Feature inputs (`[B, D]`) take the noise only. Each step has its own probability `p`
 //! and strength; a step left out of the config is off.
@@ -105,6 +106,31 @@ pub struct NoiseAug {
     pub std: f64,
 }
 
+/// Random erasing: a rectangle of `scale` × the image's area and aspect ratio `ratio`
+/// (width / height, log-uniform), placed uniformly inside the image, set to 0. A view that
+/// lacks part of its shape teaches the encoder that a stroke more or less (a crossbar, a
+/// closed loop) does not change what the image is. On all 70,000 MNIST images it put the
+/// crossed sevens with the others (ACC 0.9738 → 0.9797, seed 0); on 10,000 images with 20
+/// pretraining epochs it cost ACC (MNIST −0.005, Fashion-MNIST −0.042), so no template
+/// writes it (RESULTS.md, "Random erasing").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseAug {
+    #[serde(default = "half")]
+    pub p: f64,
+    #[serde(default = "default_erase_scale")]
+    pub scale: [f64; 2],
+    #[serde(default = "default_erase_ratio")]
+    pub ratio: [f64; 2],
+}
+
+fn default_erase_scale() -> [f64; 2] {
+    [0.02, 0.33]
+}
+fn default_erase_ratio() -> [f64; 2] {
+    [0.3, 3.3]
+}
+
 fn one() -> f64 {
     1.0
 }
@@ -145,6 +171,9 @@ pub struct AugmentConfig {
     pub blur: Option<BlurAug>,
     #[serde(default)]
     pub noise: Option<NoiseAug>,
+    /// Absent from the stage key when off, so runs from before it existed stay up to date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erase: Option<EraseAug>,
 }
 
 impl AugmentConfig {
@@ -218,6 +247,14 @@ impl AugmentConfig {
             if !(n.std >= 0.0 && n.std.is_finite()) {
                 return Err(format!("augment.noise.std must be ≥ 0, got {}", n.std));
             }
+        }
+        if let Some(e) = &self.erase {
+            prob("erase", e.p)?;
+            range("erase.scale", e.scale, 1e-3)?;
+            if e.scale[1] > 1.0 {
+                return Err("augment.erase.scale must not exceed 1".into());
+            }
+            range("erase.ratio", e.ratio, 1e-3)?;
         }
         Ok(())
     }
@@ -308,6 +345,8 @@ struct Draws {
     gray: Vec<f32>,
     sigma: Vec<f64>,
     noise_on: Vec<f32>,
+    /// The erased rectangle `[left, top, width, height]` in fractions of the image.
+    erase: Vec<Option<[f64; 4]>>,
 }
 
 fn draw(config: &AugmentConfig, batch: usize, rng: &mut StepRng) -> Draws {
@@ -320,6 +359,7 @@ fn draw(config: &AugmentConfig, batch: usize, rng: &mut StepRng) -> Draws {
         gray: vec![0.0; batch],
         sigma: vec![0.0; batch],
         noise_on: vec![0.0; batch],
+        erase: vec![None; batch],
     };
     for i in 0..batch {
         let m = geometry(config, rng);
@@ -350,8 +390,45 @@ fn draw(config: &AugmentConfig, batch: usize, rng: &mut StepRng) -> Draws {
         {
             d.noise_on[i] = 1.0;
         }
+        // Drawn last and only when configured, so pipelines without it keep their streams.
+        if let Some(e) = &config.erase
+            && coin(rng, e.p)
+        {
+            let area = uniform(rng, e.scale[0], e.scale[1]);
+            let ratio = uniform(rng, e.ratio[0].ln(), e.ratio[1].ln()).exp();
+            let w = (area * ratio).sqrt().min(1.0);
+            let h = (area / ratio).sqrt().min(1.0);
+            let left = uniform(rng, 0.0, 1.0 - w);
+            let top = uniform(rng, 0.0, 1.0 - h);
+            d.erase[i] = Some([left, top, w, h]);
+        }
     }
     d
+}
+
+/// `[B, 1, H, W]`: 0 inside each sample's erased rectangle (pixel centres), 1 elsewhere.
+fn erase_mask(rects: &[Option<[f64; 4]>], h: i64, w: i64, x: &Tensor) -> Tensor {
+    let (hu, wu) = (h as usize, w as usize);
+    let mut mask = vec![1.0f32; rects.len() * hu * wu];
+    for (i, rect) in rects.iter().enumerate() {
+        let Some([left, top, width, height]) = *rect else {
+            continue;
+        };
+        let inside = |centre: f64, start: f64, len: f64| centre >= start && centre < start + len;
+        for r in 0..hu {
+            if !inside((r as f64 + 0.5) / h as f64, top, height) {
+                continue;
+            }
+            for c in 0..wu {
+                if inside((c as f64 + 0.5) / w as f64, left, width) {
+                    mask[(i * hu + r) * wu + c] = 0.0;
+                }
+            }
+        }
+    }
+    Tensor::from_slice(&mask)
+        .view([rects.len() as i64, 1, h, w])
+        .to_device(x.device())
 }
 
 /// ITU-R 601 luma of `[B, 3, H, W]`, as `[B, 1, H, W]`.
@@ -514,6 +591,9 @@ pub fn augment(x: &Tensor, config: &AugmentConfig, rng: &mut StepRng) -> Tensor 
     {
         x = (&x + normal_like(&x, rng) * per_sample(&d.noise_on, &x) * n.std).clamp(0.0, 1.0);
     }
+    if d.erase.iter().any(Option::is_some) {
+        x = &x * erase_mask(&d.erase, size[2], size[3], &x);
+    }
     x
 }
 
@@ -538,6 +618,7 @@ mod tests {
             grayscale = { p = 0.3 }
             blur = { p = 0.5, sigma = [0.1, 2.0] }
             noise = { p = 0.5, std = 0.1 }
+            erase = { p = 0.5 }
             "#,
         )
         .unwrap()
@@ -616,6 +697,40 @@ mod tests {
         // A rotation and its opposite cancel.
         let back = rotate_hue(&rotate_hue(&x, &[0.1, 0.1, 0.1]), &[-0.1, -0.1, -0.1]);
         assert!(back.allclose(&x, 1e-5, 1e-5, false));
+    }
+
+    #[test]
+    fn certain_erase_zeroes_one_rectangle_of_the_drawn_area_and_keeps_the_rest() {
+        let x = Tensor::ones([16, 1, 28, 28], (Kind::Float, tch::Device::Cpu));
+        let config = AugmentConfig {
+            erase: Some(EraseAug {
+                p: 1.0,
+                scale: [0.1, 0.2],
+                ratio: [0.5, 2.0],
+            }),
+            ..Default::default()
+        };
+        let y = augment(&x, &config, &mut step_rng(3, "augment", 1, 2));
+        let values = Vec::<f32>::try_from(y.flatten(0, -1)).unwrap();
+        for sample in values.chunks(28 * 28) {
+            assert!(sample.iter().all(|&v| v == 0.0 || v == 1.0));
+            let erased: Vec<(usize, usize)> = (0..28 * 28)
+                .filter(|&i| sample[i] == 0.0)
+                .map(|i| (i / 28, i % 28))
+                .collect();
+            // A filled rectangle: as many pixels as its bounding box holds.
+            let rows = erased.iter().map(|p| p.0);
+            let cols = erased.iter().map(|p| p.1);
+            let height = rows.clone().max().unwrap() - rows.min().unwrap() + 1;
+            let width = cols.clone().max().unwrap() - cols.min().unwrap() + 1;
+            assert_eq!(erased.len(), height * width);
+            // Its area within the drawn range, give or take a pixel's row and column.
+            let fraction = erased.len() as f64 / (28.0 * 28.0);
+            assert!((0.1 - 0.08..=0.2 + 0.08).contains(&fraction), "{fraction}");
+        }
+        let mut bad = config.clone();
+        bad.erase.as_mut().unwrap().scale = [0.1, 1.5];
+        assert!(bad.validate().unwrap_err().contains("augment.erase.scale"));
     }
 
     #[test]
