@@ -195,13 +195,17 @@ impl AugmentConfig {
                 ))
             }
         };
+        // A box's area (a fraction of the image, at most 1) and aspect ratio.
+        let box_ranges = |name: &str, scale: [f64; 2], ratio: [f64; 2]| {
+            range(&format!("{name}.scale"), scale, 1e-3)?;
+            if scale[1] > 1.0 {
+                return Err(format!("augment.{name}.scale must not exceed 1"));
+            }
+            range(&format!("{name}.ratio"), ratio, 1e-3)
+        };
         if let Some(c) = &self.crop {
             prob("crop", c.p)?;
-            range("crop.scale", c.scale, 1e-3)?;
-            if c.scale[1] > 1.0 {
-                return Err("augment.crop.scale must not exceed 1".into());
-            }
-            range("crop.ratio", c.ratio, 1e-3)?;
+            box_ranges("crop", c.scale, c.ratio)?;
         }
         if let Some(f) = &self.flip {
             prob("flip", f.p)?;
@@ -250,11 +254,7 @@ impl AugmentConfig {
         }
         if let Some(e) = &self.erase {
             prob("erase", e.p)?;
-            range("erase.scale", e.scale, 1e-3)?;
-            if e.scale[1] > 1.0 {
-                return Err("augment.erase.scale must not exceed 1".into());
-            }
-            range("erase.ratio", e.ratio, 1e-3)?;
+            box_ranges("erase", e.scale, e.ratio)?;
         }
         Ok(())
     }
@@ -297,17 +297,24 @@ fn compose(a: [f64; 9], b: [f64; 9]) -> [f64; 9] {
 
 const IDENTITY: [f64; 9] = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
 
+/// A box's width and height as fractions of the image's: its area uniform in `scale`, its
+/// aspect ratio (width / height) log-uniform in `ratio`, each side at most the image's.
+fn box_size(rng: &mut StepRng, scale: [f64; 2], ratio: [f64; 2]) -> (f64, f64) {
+    let area = uniform(rng, scale[0], scale[1]);
+    let ratio = uniform(rng, ratio[0].ln(), ratio[1].ln()).exp();
+    (
+        (area * ratio).sqrt().min(1.0),
+        (area / ratio).sqrt().min(1.0),
+    )
+}
+
 /// The map from output to input coordinates (normalised, [-1, 1]) of one sample.
 fn geometry(config: &AugmentConfig, rng: &mut StepRng) -> [f64; 9] {
     let mut m = IDENTITY;
     if let Some(c) = &config.crop
         && coin(rng, c.p)
     {
-        let area = uniform(rng, c.scale[0], c.scale[1]);
-        let log_ratio = uniform(rng, c.ratio[0].ln(), c.ratio[1].ln());
-        let ratio = log_ratio.exp();
-        let w = (area * ratio).sqrt().min(1.0);
-        let h = (area / ratio).sqrt().min(1.0);
+        let (w, h) = box_size(rng, c.scale, c.ratio);
         let cx = uniform(rng, -(1.0 - w), 1.0 - w);
         let cy = uniform(rng, -(1.0 - h), 1.0 - h);
         m = compose(m, [w, 0.0, cx, 0.0, h, cy, 0.0, 0.0, 1.0]);
@@ -394,10 +401,7 @@ fn draw(config: &AugmentConfig, batch: usize, rng: &mut StepRng) -> Draws {
         if let Some(e) = &config.erase
             && coin(rng, e.p)
         {
-            let area = uniform(rng, e.scale[0], e.scale[1]);
-            let ratio = uniform(rng, e.ratio[0].ln(), e.ratio[1].ln()).exp();
-            let w = (area * ratio).sqrt().min(1.0);
-            let h = (area / ratio).sqrt().min(1.0);
+            let (w, h) = box_size(rng, e.scale, e.ratio);
             let left = uniform(rng, 0.0, 1.0 - w);
             let top = uniform(rng, 0.0, 1.0 - h);
             d.erase[i] = Some([left, top, w, h]);
