@@ -51,9 +51,12 @@ impl<'a> Products<'a> {
     /// The shared Gram matrix when it takes fewer products than the rows' own matrices
     /// and fits [`SHARED_GRAM_MAX_ROWS`].
     fn choose(dictionary: &'a [f32], dim: usize, row_lengths: &[usize]) -> Products<'a> {
-        let n = dictionary.len().checked_div(dim).unwrap_or(0);
+        if dim == 0 {
+            return Products::PerRow { dictionary, dim };
+        }
+        let n = dictionary.len() / dim;
         let per_row: usize = row_lengths.iter().map(|&k| k * (k + 1) / 2 + k).sum();
-        if dim > 0 && n <= SHARED_GRAM_MAX_ROWS && n * (n + 1) / 2 < per_row {
+        if n <= SHARED_GRAM_MAX_ROWS && n * (n + 1) / 2 < per_row {
             Products::shared(dictionary, dim)
         } else {
             Products::PerRow { dictionary, dim }
@@ -63,17 +66,16 @@ impl<'a> Products<'a> {
     fn shared(dictionary: &[f32], dim: usize) -> Products<'a> {
         let n = dictionary.len() / dim;
         let atom = |j: usize| &dictionary[j * dim..(j + 1) * dim];
-        // Each row's products with itself and the rows after it, mirrored below.
-        let upper: Vec<Vec<f64>> = (0..n)
-            .into_par_iter()
-            .map(|i| (i..n).map(|j| dot(atom(i), atom(j))).collect())
-            .collect();
+        // Each row's products with itself and the rows after it, then mirrored.
         let mut gram = vec![0.0f64; n * n];
-        for (i, products) in upper.into_iter().enumerate() {
-            for (offset, g) in products.into_iter().enumerate() {
-                let j = i + offset;
-                gram[i * n + j] = g;
-                gram[j * n + i] = g;
+        gram.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+            for (j, g) in row.iter_mut().enumerate().skip(i) {
+                *g = dot(atom(i), atom(j));
+            }
+        });
+        for i in 0..n {
+            for j in 0..i {
+                gram[i * n + j] = gram[j * n + i];
             }
         }
         Products::Shared { gram, n }

@@ -414,25 +414,29 @@ fn draw(config: &AugmentConfig, batch: usize, rng: &mut StepRng) -> Draws {
 fn erase_mask(rects: &[Option<[f64; 4]>], h: i64, w: i64, x: &Tensor) -> Tensor {
     let (hu, wu) = (h as usize, w as usize);
     let mut mask = vec![1.0f32; rects.len() * hu * wu];
-    for (i, rect) in rects.iter().enumerate() {
+    for (image, rect) in mask.chunks_mut(hu * wu).zip(rects) {
         let Some([left, top, width, height]) = *rect else {
             continue;
         };
-        let inside = |centre: f64, start: f64, len: f64| centre >= start && centre < start + len;
-        for r in 0..hu {
-            if !inside((r as f64 + 0.5) / h as f64, top, height) {
-                continue;
-            }
-            for c in 0..wu {
-                if inside((c as f64 + 0.5) / w as f64, left, width) {
-                    mask[(i * hu + r) * wu + c] = 0.0;
-                }
-            }
+        let (rows, columns) = (pixel_span(top, height, hu), pixel_span(left, width, wu));
+        for row in image[rows.start * wu..rows.end * wu].chunks_mut(wu) {
+            row[columns.clone()].fill(0.0);
         }
     }
     Tensor::from_slice(&mask)
         .view([rects.len() as i64, 1, h, w])
         .to_device(x.device())
+}
+
+/// The pixels of `size` whose centres lie in `[start, start + len)`, in fractions of `size`.
+fn pixel_span(start: f64, len: f64, size: usize) -> std::ops::Range<usize> {
+    let inside = |p: usize| {
+        let centre = (p as f64 + 0.5) / size as f64;
+        centre >= start && centre < start + len
+    };
+    let first = (0..size).find(|&p| inside(p)).unwrap_or(size);
+    let end = (first..size).find(|&p| !inside(p)).unwrap_or(size);
+    first..end
 }
 
 /// ITU-R 601 luma of `[B, 3, H, W]`, as `[B, 1, H, W]`.
