@@ -36,7 +36,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from scipy.optimize import linear_sum_assignment
+
+from assign_rule import accuracy
 
 run, mode, out = sys.argv[1], sys.argv[2], sys.argv[3]
 steps = int(sys.argv[4]) if len(sys.argv) > 4 else 400
@@ -145,17 +146,10 @@ def nt_xent(a, b, t=0.2):
 
 
 assigned = pq.read_table(f"{run}/cluster/assignments.parquet").to_pydict()
-truth = np.array(assigned["label"])
-clusters = torch.tensor(assigned["cluster"], dtype=torch.long)
+order = np.argsort(np.array(assigned["index"]))
+truth = np.array(assigned["label"])[order]
+clusters = torch.tensor(np.array(assigned["cluster"])[order], dtype=torch.long)
 k = int(clusters.max()) + 1
-
-
-def accuracy(pred):
-    m = np.zeros((k, k))
-    np.add.at(m, (pred, truth), 1)
-    rows, cols = linear_sum_assignment(-m)
-    return m[rows, cols].sum() / len(pred)
-
 
 n = len(images)
 similarity = reference @ reference.T
@@ -166,7 +160,7 @@ classifier = None
 if mode == "self-label":
     agreement = (clusters[neighbours] == clusters[:, None]).float().mean(1)
     pool = (agreement >= 0.8).nonzero().flatten()
-    print(f"self-label: {len(pool)} confident samples; the clusters' ACC {accuracy(clusters.numpy()):.4f}", flush=True)
+    print(f"self-label: {len(pool)} confident samples; the clusters' ACC {accuracy(truth, clusters.numpy()):.4f}", flush=True)
     classifier = nn.Linear(4 * width, k)
 params = list(net.parameters()) + (list(classifier.parameters()) if classifier else [])
 optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
@@ -179,6 +173,7 @@ for step in range(steps):
         loss = loss + nt_xent(net(augment(images[idx])), net(augment(images[idx])))
     else:
         idx = torch.randint(0, n, (256,))
+        # The control draws the neighbours too, so both modes see the same random stream.
         picked = neighbours[idx, torch.randint(0, 10, (256,))]
         use = torch.rand(256) < (0.5 if mode == "neighbours" else 0.0)
         other = torch.where(use, picked, idx)
@@ -194,19 +189,20 @@ for step in range(steps):
 h, z = embed()
 if classifier is not None:
     with torch.no_grad():
-        print(f"self-label: the classifier's argmax ACC {accuracy(classifier(h).argmax(1).numpy()):.4f}")
+        print(f"self-label: the classifier's argmax ACC {accuracy(truth, classifier(h).argmax(1).numpy()):.4f}")
 features = f"{out}/{mode}.safetensors"
 save_file({"head": z.contiguous()}, features)
-sizes_seed = json.load(open(f"{run}/cluster/manifest.json"))["config"]["seed"]
+seed = json.load(open(f"{run}/cluster/manifest.json"))["config"]["seed"]
 for name, label, extra in [
     ("graph-equal", "10-NN graph, sizes equal", ["--knn", "10", "--n-eigenvectors", str(k + 2), "--sizes", "equal"]),
     ("graph-free", "10-NN graph, sizes free", ["--knn", "10", "--n-eigenvectors", str(k + 2), "--sizes", "free"]),
     ("kmeans", "k-means", ["--normalize-rows"]),
 ]:
-    result = subprocess.run(
+    folder = f"{out}/{mode}-{name}"
+    subprocess.run(
         ["target/release/ebsc-cluster", "--labels", f"{run}/prepare/samples.parquet",
-         "--n-clusters", str(k), "--seed", str(sizes_seed), "--features", features,
-         "--tensor", "head", "--out", f"{out}/{mode}-{name}"] + extra,
-        capture_output=True, text=True, check=True)
-    line = [l for l in (result.stdout + result.stderr).splitlines() if "ACC" in l][-1]
-    print(f"{mode}, {label}: {line.split('metrics: ')[-1]}")
+         "--n-clusters", str(k), "--seed", str(seed), "--features", features,
+         "--tensor", "head", "--progress", "none", "--out", folder] + extra,
+        check=True, capture_output=True)
+    metrics = json.load(open(f"{folder}/metrics.json"))
+    print(f"{mode}, {label}: ACC {metrics['acc']:.4f}, NMI {metrics['nmi']:.4f}, ARI {metrics['ari']:.4f}")
