@@ -6,32 +6,30 @@ mean intensity of the class's images in each.
 
     brightness_split.py RUN [ASSIGNMENTS]
 
-RUN is a run folder (its prepare/inputs.safetensors holds the images, prepare/samples.parquet
-the labels); ASSIGNMENTS an assignments.parquet (`index`, `cluster`), by default the run's
-own cluster/assignments.parquet. Pass an `ebsc-cluster --features ... --out DIR` result's
-DIR/assignments.parquet to score a baseline's clusters the same way.
+RUN is a run folder (its prepare/inputs.safetensors holds the images); ASSIGNMENTS an
+assignments.parquet with labels, by default the run's own cluster/assignments.parquet. Pass
+an `ebsc-cluster --features ... --labels ... --out DIR` result's DIR/assignments.parquet to
+score a baseline's clusters the same way.
 """
 import sys
 
 import numpy as np
-import pyarrow.parquet as pq
 from safetensors.numpy import load_file
 
+from run_tables import assignments
+
 run = sys.argv[1]
-assignments = sys.argv[2] if len(sys.argv) > 2 else f"{run}/cluster/assignments.parquet"
+clusters, labels = assignments(
+    sys.argv[2] if len(sys.argv) > 2 else f"{run}/cluster/assignments.parquet")
 
 images = load_file(f"{run}/prepare/inputs.safetensors")["images"]
 brightness = images.reshape(len(images), -1).astype(np.float64).mean(1) / 255
-labels = np.array(pq.read_table(f"{run}/prepare/samples.parquet").column("label").to_pylist())
-table = pq.read_table(assignments)
-clusters = np.full(len(labels), -1)
-clusters[np.array(table.column("index").to_pylist())] = table.column("cluster").to_pylist()
 
-for label in np.unique(labels):
+for label in np.unique(labels[labels >= 0]):
     b, c = brightness[labels == label], clusters[labels == label]
     total = ((b - b.mean()) ** 2).sum()
     within = sum(((b[c == k] - b[c == k].mean()) ** 2).sum() for k in np.unique(c))
-    counts = np.bincount(c, minlength=c.max() + 1)
+    counts = np.bincount(c)
     largest = counts.argsort()[::-1][:3]
     parts = ", ".join(
         f"cluster {k}: {counts[k]} at {b[c == k].mean():.3f}" for k in largest if counts[k]

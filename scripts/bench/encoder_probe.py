@@ -31,13 +31,13 @@ import sys
 import time
 
 import numpy as np
-import pyarrow.parquet as pq
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from assign_rule import accuracy
+from run_tables import assignments
 
 run, mode, out = sys.argv[1], sys.argv[2], sys.argv[3]
 steps = int(sys.argv[4]) if len(sys.argv) > 4 else 400
@@ -145,10 +145,8 @@ def nt_xent(a, b, t=0.2):
     return F.cross_entropy(s, torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]))
 
 
-assigned = pq.read_table(f"{run}/cluster/assignments.parquet").to_pydict()
-order = np.argsort(np.array(assigned["index"]))
-truth = np.array(assigned["label"])[order]
-clusters = torch.tensor(np.array(assigned["cluster"])[order], dtype=torch.long)
+clusters, truth = assignments(f"{run}/cluster/assignments.parquet")
+clusters = torch.tensor(clusters, dtype=torch.long)
 k = int(clusters.max()) + 1
 
 n = len(images)

@@ -11,17 +11,15 @@ group is every sample with label LABEL assigned to cluster CLUSTER.
 import sys
 
 import numpy as np
-import pyarrow.parquet as pq
 from safetensors.numpy import load_file
+
+from run_tables import assignments
 
 run, stage, tensor = sys.argv[1:4]
 label, cluster = int(sys.argv[4]), int(sys.argv[5])
 x = load_file(f"{run}/{stage}/features.safetensors")[tensor].astype(np.float32)
 x /= np.linalg.norm(x, axis=1, keepdims=True)
-table = pq.read_table(f"{run}/cluster/assignments.parquet").to_pydict()
-order = np.argsort(np.array(table["index"]))
-clusters = np.array(table["cluster"])[order]
-labels = np.array(table["label"])[order]
+clusters, labels = assignments(f"{run}/cluster/assignments.parquet")
 group = np.where((labels == label) & (clusters == cluster))[0]
 members = labels[clusters == cluster]
 majority = np.bincount(members[members >= 0]).argmax()

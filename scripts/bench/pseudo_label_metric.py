@@ -20,9 +20,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pyarrow.parquet as pq
 from safetensors.numpy import load_file, save_file
 from scipy.linalg import eigh
+
+from run_tables import assignments
 
 run, k, sizes, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 os.makedirs(out, exist_ok=True)
@@ -31,11 +32,6 @@ os.makedirs(out, exist_ok=True)
 def unit(a):
     a = a.astype(np.float64)
     return a / np.linalg.norm(a, axis=1, keepdims=True)
-
-
-def assignments(path):
-    table = pq.read_table(path).to_pydict()
-    return np.array(table["cluster"])[np.argsort(np.array(table["index"]))]
 
 
 def cluster(z, name):
@@ -56,7 +52,7 @@ def cluster(z, name):
 
 x = unit(load_file(f"{run}/train/features.safetensors")["dictionary"])
 head = unit(load_file(f"{run}/pretrain/features.safetensors")["head"])
-pseudo = assignments(f"{run}/cluster/assignments.parquet")
+pseudo, _ = assignments(f"{run}/cluster/assignments.parquet")
 cluster(x, "plain")
 
 
@@ -78,6 +74,6 @@ for round_ in range(3):
     between = (centred.T * np.bincount(labels, minlength=k)) @ centred / len(x)
     _, directions = eigh(between, within + 1e-3 * np.eye(len(within)))
     folder = cluster(x @ directions[:, -(k - 1):], f"fisher-{round_}")
-    labels = assignments(f"{folder}/assignments.parquet")
+    labels, _ = assignments(f"{folder}/assignments.parquet")
 
 cluster(np.hstack([head, x]) / np.sqrt(2), "side-by-side")
