@@ -13,7 +13,10 @@ affinity/coefficients.parquet. Variants:
                   D*K+1 singular vectors of (|C| + |C|^T)/2 scaled by the root of their
                   singular values, rows normalised, (U U^T)_+ to the power A, each row's
                   top M kept
-numpy, scipy and pyarrow (target/bench-venv); the binary is target/release/ebsc-cluster.
+  cosine-M-T      not the run's graph but the one its energy starts from: the trained
+                  dictionary's cosine alone (train/features.safetensors), each row's top M
+                  weighted exp((cos - 1) / T), rows L2-normalised, (C + C^T)/2
+numpy, scipy, pyarrow and safetensors (target/bench-venv); the binary is target/release/ebsc-cluster.
 """
 
 import json
@@ -26,6 +29,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
+from safetensors.numpy import load_file
 
 from selfexpr_baseline import write_affinity
 
@@ -77,7 +81,21 @@ def low_rank(c, k, d, power, keep):
     return graph.maximum(graph.T)
 
 
-def variant(name, a, c, k):
+def cosine_gibbs(run, keep, temperature):
+    d = load_file(f"{run}/train/features.safetensors")["dictionary"].astype(np.float64)
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    similarity = d @ d.T
+    np.fill_diagonal(similarity, -np.inf)
+    n = len(d)
+    top = np.argpartition(-similarity, keep, axis=1)[:, :keep]
+    rows = np.repeat(np.arange(n), keep)
+    weights = np.exp((similarity[rows, top.ravel()] - 1) / temperature)
+    c = sp.csr_matrix((weights, (rows, top.ravel())), shape=(n, n))
+    c = sp.diags(1 / np.sqrt(np.asarray(c.multiply(c).sum(1)).ravel())) @ c
+    return 0.5 * (c + c.T)
+
+
+def variant(name, a, c, k, run):
     if name == "base":
         return a
     if name == "snn":
@@ -87,6 +105,9 @@ def variant(name, a, c, k):
     if name.startswith("lowrank-"):
         _, d, power, keep = name.split("-")
         return low_rank(c, k, int(d), float(power), int(keep))
+    if name.startswith("cosine-"):
+        _, keep, temperature = name.split("-")
+        return cosine_gibbs(run, int(keep), float(temperature))
     sys.exit(f"error: unknown variant {name!r}")
 
 
@@ -102,7 +123,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name in names.split(","):
             graph = f"{tmp}/{name}.parquet"
-            write_graph(variant(name, a, c, k), graph)
+            write_graph(variant(name, a, c, k, run), graph)
             subprocess.run(
                 [CLUSTER, "--affinity", graph, "--labels", samples, "--n-clusters", str(k),
                  "--n-eigenvectors", str(k + 2), "--seed", seed, "--sizes", sizes,
