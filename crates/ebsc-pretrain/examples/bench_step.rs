@@ -53,7 +53,7 @@ fn main() -> anyhow::Result<()> {
         _ => Device::Cpu,
     };
     let encoder = match kind {
-        "convnet" => EncoderConfig::Convnet { width: 32 },
+        "convnet" => EncoderConfig::Convnet { width: 32, pool: 1 },
         "resnet18" => EncoderConfig::Resnet18 { width: 64 },
         other => anyhow::bail!("unknown encoder {other}"),
     };

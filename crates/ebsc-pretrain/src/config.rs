@@ -13,6 +13,7 @@
 //! [pretrain.encoder]
 //! kind = "convnet"             # identity | mlp | convnet | resnet18
 //! width = 32
+//! pool = 1                     # convnet: last map averaged into pool×pool cells (1: global)
 //! [pretrain.head]              # projection head: hidden, out_dim (128)
 //! [pretrain.optimizer]
 //! kind = "adamw"               # adam | adamw | sgd

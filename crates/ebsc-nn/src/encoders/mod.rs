@@ -48,10 +48,18 @@ pub enum EncoderConfig {
         #[serde(default = "default_mlp_out")]
         out_dim: i64,
     },
-    /// The small CNN of [`nets::ConvNet`]; output width `4·width`.
+    /// The small CNN of [`nets::ConvNet`]; output width `4·width·pool²`.
     Convnet {
         #[serde(default = "default_convnet_width")]
         width: i64,
+        /// Side of the grid the last feature map is averaged into: 1 is global average
+        /// pooling; 2 keeps where in the image a pattern is (top or bottom half, left or
+        /// right), four times the output width.
+        #[serde(
+            default = "default_convnet_pool",
+            skip_serializing_if = "is_default_pool"
+        )]
+        pool: i64,
     },
     /// ResNet-18, CIFAR stem; output width `8·width`.
     Resnet18 {
@@ -68,6 +76,12 @@ fn default_mlp_out() -> i64 {
 }
 fn default_convnet_width() -> i64 {
     32
+}
+fn default_convnet_pool() -> i64 {
+    1
+}
+fn is_default_pool(pool: &i64) -> bool {
+    *pool == default_convnet_pool()
 }
 fn default_resnet_width() -> i64 {
     64
@@ -93,10 +107,13 @@ impl EncoderConfig {
                 }
                 Ok(())
             }
-            (EncoderConfig::Convnet { width } | EncoderConfig::Resnet18 { width }, _)
+            (EncoderConfig::Convnet { width, .. } | EncoderConfig::Resnet18 { width }, _)
                 if *width < 1 =>
             {
                 Err("encoder.width must be at least 1".into())
+            }
+            (EncoderConfig::Convnet { pool, .. }, _) if !(1..=7).contains(pool) => {
+                Err(format!("encoder.pool must be 1 to 7, got {pool}"))
             }
             (EncoderConfig::Convnet { .. }, InputSpec::Images { height, width, .. })
                 if *height < 4 || *width < 4 =>
@@ -217,9 +234,9 @@ impl Model {
                 Backbone::Mlp(Mlp::new(&p, in_dim, hidden, *out_dim)),
                 *out_dim,
             ),
-            EncoderConfig::Convnet { width } => (
-                Backbone::ConvNet(ConvNet::new(&p, channels, *width)),
-                4 * width,
+            EncoderConfig::Convnet { width, pool } => (
+                Backbone::ConvNet(ConvNet::new(&p, channels, *width, *pool)),
+                4 * width * pool * pool,
             ),
             EncoderConfig::Resnet18 { width } => (
                 Backbone::ResNet18(Box::new(ResNet18::new(&p, channels, *width))),

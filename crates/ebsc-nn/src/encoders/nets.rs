@@ -56,14 +56,16 @@ impl ModuleT for Mlp {
 }
 
 /// A small CNN for 28×28 / 32×32 inputs: two blocks of two 3×3 convolutions + max-pool,
-/// a third convolution, global average pooling. Output width `4·width`.
+/// a third convolution, average pooling into a `pool`×`pool` grid (1: global). Output width
+/// `4·width·pool²`.
 #[derive(Debug)]
 pub struct ConvNet {
     convs: Vec<(nn::Conv2D, nn::BatchNorm)>,
+    pool: i64,
 }
 
 impl ConvNet {
-    pub fn new(p: &nn::Path, channels: i64, width: i64) -> ConvNet {
+    pub fn new(p: &nn::Path, channels: i64, width: i64, pool: i64) -> ConvNet {
         let plan = [
             ("block1", 1, channels, width),
             ("block1", 2, width, width),
@@ -81,7 +83,7 @@ impl ConvNet {
                 )
             })
             .collect();
-        ConvNet { convs }
+        ConvNet { convs, pool }
     }
 }
 
@@ -94,7 +96,7 @@ impl ModuleT for ConvNet {
                 x = x.max_pool2d_default(2);
             }
         }
-        x.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+        x.adaptive_avg_pool2d([self.pool, self.pool]).flatten(1, -1)
     }
 }
 

@@ -99,10 +99,34 @@ fn mlp_shapes_gradients_and_names() {
 
 #[test]
 fn convnet_shapes_and_gradients_gray_and_rgb() {
-    let (model, vs) = build(EncoderConfig::Convnet { width: 4 }, images(1, 28));
+    let (model, vs) = build(EncoderConfig::Convnet { width: 4, pool: 1 }, images(1, 28));
     check_shapes_and_gradients(&model, &vs, &batch(&[3, 1, 28, 28]), 16);
-    let (model, vs) = build(EncoderConfig::Convnet { width: 4 }, images(3, 32));
+    let (model, vs) = build(EncoderConfig::Convnet { width: 4, pool: 1 }, images(3, 32));
     check_shapes_and_gradients(&model, &vs, &batch(&[2, 3, 32, 32]), 16);
+    // A 3×3 pooling grid keeps nine cells of the 16 channels: 144 wide, same variables.
+    let (model, vs) = build(EncoderConfig::Convnet { width: 4, pool: 3 }, images(1, 28));
+    check_shapes_and_gradients(&model, &vs, &batch(&[3, 1, 28, 28]), 144);
+}
+
+#[test]
+fn convnet_pool_is_checked_and_left_out_of_the_spec_at_its_default() {
+    let global = EncoderConfig::Convnet { width: 8, pool: 1 };
+    // Existing specs (and the cache keys hashed from them) read and write as before.
+    assert_eq!(
+        serde_json::to_string(&global).unwrap(),
+        r#"{"kind":"convnet","width":8}"#
+    );
+    let grid: EncoderConfig = toml::from_str("kind = \"convnet\"\nwidth = 8\npool = 3").unwrap();
+    assert_eq!(grid, EncoderConfig::Convnet { width: 8, pool: 3 });
+    assert!(
+        serde_json::to_string(&grid)
+            .unwrap()
+            .contains(r#""pool":3"#)
+    );
+    let err = EncoderConfig::Convnet { width: 8, pool: 0 }
+        .check_input(&images(1, 28))
+        .unwrap_err();
+    assert!(err.contains("encoder.pool must be 1 to 7, got 0"), "{err}");
 }
 
 #[test]
@@ -138,7 +162,7 @@ fn identity_passes_normalised_inputs_through() {
 
 #[test]
 fn batch_norm_train_and_eval_differ_and_eval_uses_running_stats() {
-    let (model, _vs) = build(EncoderConfig::Convnet { width: 4 }, images(1, 28));
+    let (model, _vs) = build(EncoderConfig::Convnet { width: 4, pool: 1 }, images(1, 28));
     let x = batch(&[4, 1, 28, 28]);
     let eval_before = model.backbone(&x, false);
     let train = model.backbone(&x, true); // updates running statistics
@@ -152,8 +176,8 @@ fn batch_norm_train_and_eval_differ_and_eval_uses_running_stats() {
 
 #[test]
 fn init_is_deterministic_and_pytorch_like() {
-    let (_m1, a) = build(EncoderConfig::Convnet { width: 4 }, images(1, 28));
-    let (_m2, b) = build(EncoderConfig::Convnet { width: 4 }, images(1, 28));
+    let (_m1, a) = build(EncoderConfig::Convnet { width: 4, pool: 1 }, images(1, 28));
+    let (_m2, b) = build(EncoderConfig::Convnet { width: 4, pool: 1 }, images(1, 28));
     let (va, vb) = (a.variables(), b.variables());
     for (name, t) in &va {
         assert!(t.equal(&vb[name]), "{name}");
@@ -171,7 +195,7 @@ fn init_is_deterministic_and_pytorch_like() {
 
 #[test]
 fn save_and_load_rebuild_the_same_model() {
-    let (model, vs) = build(EncoderConfig::Convnet { width: 4 }, images(1, 28));
+    let (model, vs) = build(EncoderConfig::Convnet { width: 4, pool: 1 }, images(1, 28));
     let x = batch(&[2, 1, 28, 28]);
     let _ = model.backbone(&x, true); // move the running statistics off their defaults
     let dir = tempfile::tempdir().unwrap();
@@ -207,7 +231,7 @@ fn image_encoders_reject_feature_inputs() {
 #[test]
 fn config_rejects_unknown_keys() {
     let ok: EncoderConfig = toml::from_str("kind = \"convnet\"\nwidth = 8").unwrap();
-    assert_eq!(ok, EncoderConfig::Convnet { width: 8 });
+    assert_eq!(ok, EncoderConfig::Convnet { width: 8, pool: 1 });
     let err = toml::from_str::<EncoderConfig>("kind = \"convnet\"\ndepth = 8")
         .unwrap_err()
         .to_string();
