@@ -112,14 +112,23 @@ impl EncoderConfig {
             {
                 Err("encoder.width must be at least 1".into())
             }
-            (EncoderConfig::Convnet { pool, .. }, _) if !(1..=7).contains(pool) => {
-                Err(format!("encoder.pool must be 1 to 7, got {pool}"))
-            }
             (EncoderConfig::Convnet { .. }, InputSpec::Images { height, width, .. })
                 if *height < 4 || *width < 4 =>
             {
                 Err(format!(
                     "encoder `convnet` needs images of at least 4×4, got {height}×{width}"
+                ))
+            }
+            // Two 2× max-pools leave a (height/4)×(width/4) map; a grid finer than it only
+            // repeats cells.
+            (EncoderConfig::Convnet { pool, .. }, InputSpec::Images { height, width, .. })
+                if !(1..=(*height).min(*width) / 4).contains(pool) =>
+            {
+                let side = (*height).min(*width) / 4;
+                Err(format!(
+                    "encoder.pool must be 1 to {side}, got {pool} ({height}×{width} images leave a {}×{} map)",
+                    height / 4,
+                    width / 4
                 ))
             }
             (
