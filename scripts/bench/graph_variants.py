@@ -1,6 +1,6 @@
 """Does reworking a trained run's coefficient graph help the cluster stage? Each variant is
 written as an affinity Parquet and clustered by ebsc-cluster exactly as the recipe does it
-(K + 2 eigenvectors, the run's seed, the recipe's sizes rule), and its ACC printed.
+(K + 2 eigenvectors, the run's seed, the recipe's sizes rule), and its ACC / NMI printed.
 
     graph_variants.py RUN N_CLUSTERS free|equal SEED VARIANT[,VARIANT...]
 
@@ -16,6 +16,9 @@ affinity/coefficients.parquet. Variants:
   cosine-M-T      not the run's graph but the one its energy starts from: the trained
                   dictionary's cosine alone (train/features.safetensors), each row's top M
                   weighted exp((cos - 1) / T), rows L2-normalised, (C + C^T)/2
+  energy-M-T-S    the same with the run's energy, its learned residual scaled by S:
+                  cos + S·<u_i, v_j> (train/model.safetensors, towers with one hidden
+                  layer; S = 1 is the run's own energy, S = 0 the cosine-M-T graph)
 numpy, scipy, pyarrow and safetensors (target/bench-venv); the binary is target/release/ebsc-cluster.
 """
 
@@ -81,15 +84,29 @@ def low_rank(c, k, d, power, keep):
     return graph.maximum(graph.T)
 
 
-def cosine_gibbs(run, keep, temperature):
+def energy_gibbs(run, keep, temperature, scale):
     d = load_file(f"{run}/train/features.safetensors")["dictionary"].astype(np.float64)
     d /= np.linalg.norm(d, axis=1, keepdims=True)
     similarity = d @ d.T
+    if scale != 0:
+        model = load_file(f"{run}/train/model.safetensors")
+        if any(k.startswith("energy.query.4") for k in model):
+            sys.exit("energy-M-T-S reads towers with one hidden layer (energy_hidden = [H])")
+
+        def tower(name):
+            w = lambda layer, part: model[f"energy.{name}.{layer}.{part}"].astype(np.float64)
+            hidden = np.maximum(d @ w(0, "weight").T + w(0, "bias"), 0)
+            return np.tanh(hidden @ w(2, "weight").T + w(2, "bias"))
+
+        similarity += scale * (tower("query") @ tower("key").T)
     np.fill_diagonal(similarity, -np.inf)
     n = len(d)
     top = np.argpartition(-similarity, keep, axis=1)[:, :keep]
     rows = np.repeat(np.arange(n), keep)
-    weights = np.exp((similarity[rows, top.ravel()] - 1) / temperature)
+    kept = similarity[rows, top.ravel()].reshape(n, keep)
+    # Each row's weights are L2-normalised below, so the shift by the row's maximum only
+    # keeps exp() in range.
+    weights = np.exp((kept - kept.max(1, keepdims=True)) / temperature).ravel()
     c = sp.csr_matrix((weights, (rows, top.ravel())), shape=(n, n))
     c = sp.diags(1 / np.sqrt(np.asarray(c.multiply(c).sum(1)).ravel())) @ c
     return 0.5 * (c + c.T)
@@ -107,7 +124,10 @@ def variant(name, a, c, k, run):
         return low_rank(c, k, int(d), float(power), int(keep))
     if name.startswith("cosine-"):
         _, keep, temperature = name.split("-")
-        return cosine_gibbs(run, int(keep), float(temperature))
+        return energy_gibbs(run, int(keep), float(temperature), 0.0)
+    if name.startswith("energy-"):
+        _, keep, temperature, scale = name.split("-")
+        return energy_gibbs(run, int(keep), float(temperature), float(scale))
     sys.exit(f"error: unknown variant {name!r}")
 
 
@@ -131,7 +151,8 @@ def main():
                 check=True, capture_output=True,
             )
             with open(f"{tmp}/{name}/metrics.json") as f:
-                scores.append(f"{name}={json.load(f)['acc']:.4f}")
+                metrics = json.load(f)
+                scores.append(f"{name}={metrics['acc']:.4f}/{metrics['nmi']:.4f}")
     print(os.path.basename(run.rstrip("/")), " ".join(scores))
 
 
