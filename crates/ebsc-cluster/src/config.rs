@@ -6,7 +6,10 @@
 //! n_clusters = 10              # an integer ≥ 2, or "auto" (largest eigengap)
 //! n_eigenvectors = 10          # optional; default n_clusters (50 with "auto")
 //! extra_eigenvectors = 2       # optional, instead: n_clusters + 2 (transfers to other counts)
-//! kmeans_restarts = 10         # k-means++ seedings, lowest inertia kept
+//! kmeans_restarts = 10         # k-means++ seedings
+//! restart_choice = "inertia"  # optional: the restart kept, lowest k-means inertia or
+//!                              # "normalized-cut" (of the graph); default: the cut with
+//!                              # equal sizes, the inertia with free ones
 //! sizes = "free"               # or "equal": cluster sizes held equal after k-means
 //! max_iter = 300               # Lloyd iterations per restart
 //! tol = 1e-4                   # k-means tolerance (scikit-learn's rule)
@@ -20,7 +23,9 @@ use std::fmt;
 
 use ebsc_core::config::AUTO_EIGENVALUES;
 use ebsc_core::{ConfigError, Pipeline};
-use ebsc_spectral::{ClusterCount, ClusterSizes, EigenOptions, KMeansOptions, SpectralOptions};
+use ebsc_spectral::{
+    ClusterCount, ClusterSizes, EigenOptions, KMeansOptions, RestartChoice, SpectralOptions,
+};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub const SECTION: &str = "cluster";
@@ -118,6 +123,26 @@ impl SizesSetting {
     }
 }
 
+/// `restart_choice`: which k-means restart is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartChoiceSetting {
+    /// The partition with the lowest normalised cut of the graph, the objective spectral
+    /// clustering relaxes (docs/method.md "Spectral clustering").
+    NormalizedCut,
+    /// The lowest k-means inertia in the embedding (scikit-learn's rule).
+    Inertia,
+}
+
+impl RestartChoiceSetting {
+    pub fn to_spectral(self) -> RestartChoice {
+        match self {
+            RestartChoiceSetting::NormalizedCut => RestartChoice::NormalizedCut,
+            RestartChoiceSetting::Inertia => RestartChoice::Inertia,
+        }
+    }
+}
+
 fn default_restarts() -> usize {
     10
 }
@@ -159,9 +184,15 @@ pub struct ClusterConfig {
     /// Left out of the stage key when 0, so older runs stay up to date.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub extra_eigenvectors: usize,
-    /// Independent k-means++ seedings; the lowest inertia wins.
+    /// Independent k-means++ seedings; `restart_choice` says which one is kept.
     #[serde(default = "default_restarts")]
     pub kmeans_restarts: usize,
+    /// The restart kept: the lowest k-means inertia or the lowest normalised cut of the
+    /// graph. Unset: the cut when the sizes are held equal (among equal-size partitions it
+    /// tracks accuracy; free, it also favours uneven ones), the inertia when they are free
+    /// ([`ClusterConfig::restart_choice`]). Left out of the stage key when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_choice: Option<RestartChoiceSetting>,
     /// `"equal"`: after k-means, the clusters are re-formed with equal sizes (an entropic
     /// transport of the embedded points onto the centres). Left out of the stage key when
     /// free, so older runs stay up to date.
@@ -210,6 +241,7 @@ impl ClusterConfig {
             n_eigenvectors: None,
             extra_eigenvectors: 0,
             kmeans_restarts: default_restarts(),
+            restart_choice: None,
             sizes: SizesSetting::Free,
             max_iter: default_max_iter(),
             tol: default_tol(),
@@ -305,6 +337,15 @@ impl ClusterConfig {
         }
     }
 
+    /// `restart_choice`, or its default for the sizes: the normalised cut when they are
+    /// held equal, the inertia when free.
+    pub fn restart_choice(&self) -> RestartChoiceSetting {
+        self.restart_choice.unwrap_or(match self.sizes {
+            SizesSetting::Equal => RestartChoiceSetting::NormalizedCut,
+            SizesSetting::Free => RestartChoiceSetting::Inertia,
+        })
+    }
+
     /// Everything `spectral_clustering` takes beyond the counts, seeded by the run.
     pub fn spectral_options(&self, seed: u64) -> SpectralOptions {
         SpectralOptions {
@@ -314,6 +355,7 @@ impl ClusterConfig {
             kmeans_tolerance: self.tol,
             kmeans_seed: seed,
             sizes: self.sizes.to_spectral(),
+            restart_choice: self.restart_choice().to_spectral(),
         }
     }
 
@@ -448,6 +490,36 @@ mod tests {
             err.contains("unknown variant `balanced`") && err.contains("`equal`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_kept_restart_follows_the_sizes_unless_set() {
+        let restart = |body: &str| load(body).unwrap().spectral_options(0).restart_choice;
+        assert_eq!(restart("n_clusters = 10\n"), RestartChoice::Inertia);
+        assert_eq!(
+            restart("n_clusters = 10\nsizes = \"equal\"\n"),
+            RestartChoice::NormalizedCut
+        );
+        assert_eq!(
+            restart("n_clusters = 10\nsizes = \"equal\"\nrestart_choice = \"inertia\"\n"),
+            RestartChoice::Inertia
+        );
+        assert_eq!(
+            restart("n_clusters = 10\nrestart_choice = \"normalized-cut\"\n"),
+            RestartChoice::NormalizedCut
+        );
+        // Unset, it stays out of the stage key; set, it is in it.
+        let unset = serde_json::to_value(load("n_clusters = 10\n").unwrap()).unwrap();
+        assert!(unset.get("restart_choice").is_none());
+        let set = load("n_clusters = 10\nrestart_choice = \"inertia\"\n").unwrap();
+        assert_eq!(
+            serde_json::to_value(&set).unwrap()["restart_choice"],
+            "inertia"
+        );
+        let err = load("n_clusters = 10\nrestart_choice = \"ncut\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`normalized-cut`"), "{err}");
     }
 
     #[test]

@@ -31,7 +31,7 @@ use ebsc_core::progress::{ProgressMode, format_duration};
 use ebsc_core::{Outcome, Pipeline, StageRunner};
 use ebsc_io::artifacts::{affinity, cluster, prepare};
 
-use crate::config::{ClusterConfig, ClusterCountSetting, SizesSetting};
+use crate::config::{ClusterConfig, ClusterCountSetting, RestartChoiceSetting, SizesSetting};
 use crate::input::Mode;
 
 pub const STAGE: &str = cluster::STAGE;
@@ -39,8 +39,9 @@ pub const STAGE: &str = cluster::STAGE;
 /// titles, axes and legends, as PNG and SVG; 3: LOBPCG starts from power steps, so
 /// eigenvectors, and with them assignments, move within the tolerance; 4:
 /// `assignments.parquet` carries each sample's `source` from `samples.parquet`; 5:
-/// `metrics.json` has `quality`, the report a cluster table and, for images, a gallery).
-pub const STAGE_VERSION: u32 = 5;
+/// `metrics.json` has `quality`, the report a cluster table and, for images, a gallery;
+/// 6: with equal sizes the restart kept is the one with the lowest normalised cut).
+pub const STAGE_VERSION: u32 = 6;
 
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -120,6 +121,16 @@ pub struct Args {
         requires = "standalone"
     )]
     pub sizes: SizesSetting,
+    /// Which k-means restart is kept: `normalized-cut` (the graph's lowest normalised cut)
+    /// or `inertia` (the lowest k-means inertia); default: the cut with `--sizes equal`,
+    /// the inertia with free sizes. Spectral clustering only.
+    #[arg(
+        long,
+        value_enum,
+        help_heading = "Standalone mode (no pipeline, no manifest)",
+        requires = "standalone"
+    )]
+    pub restart_choice: Option<RestartChoiceSetting>,
     /// Output folder for assignments.parquet, metrics.json and report/ (created).
     #[arg(
         long,
@@ -242,6 +253,7 @@ fn run_standalone(args: &Args, affinity: Option<&Path>) -> anyhow::Result<Finish
     config.n_eigenvectors = args.n_eigenvectors;
     config.symmetrize = args.symmetrize;
     config.sizes = args.sizes;
+    config.restart_choice = args.restart_choice;
     anyhow::ensure!(
         affinity.is_some() || args.knn.is_some() || args.sizes == SizesSetting::Free,
         "--sizes equal holds the sizes of spectral clusters: give --knn with --features"

@@ -32,7 +32,7 @@
 //! representative with another label: 0.80, 0.60, 0.50 on fashion, MNIST, digits, against
 //! 0.50, 0.55, 0.35 for the farthest from the centre).
 
-use ebsc_spectral::{SparseGraph, eigengap_at_least_two};
+use ebsc_spectral::{ClusterWeights, SparseGraph, eigengap_at_least_two};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -202,53 +202,6 @@ pub fn first_columns(embedding: &[f64], dims: usize, k: usize) -> Vec<f64> {
         }
     }
     out
-}
-
-/// Each cluster's inner weight `W(c, c)` (both directions of an edge) and volume.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClusterWeights {
-    pub within: Vec<f64>,
-    pub volume: Vec<f64>,
-}
-
-impl ClusterWeights {
-    pub fn of(graph: &SparseGraph, assignments: &[u32], k: usize) -> ClusterWeights {
-        let (mut within, mut volume) = (vec![0f64; k], vec![0f64; k]);
-        for (node, &c) in assignments.iter().enumerate() {
-            let (cols, weights) = graph.row(node);
-            for (&col, &w) in cols.iter().zip(weights) {
-                let w = f64::from(w);
-                volume[c as usize] += w;
-                if assignments[col as usize] == c {
-                    within[c as usize] += w;
-                }
-            }
-        }
-        ClusterWeights { within, volume }
-    }
-
-    /// `W(c, c) / vol(c)`, `None` for a cluster with no edge.
-    pub fn cohesion(&self, c: usize) -> Option<f64> {
-        (self.volume[c] > 0.0).then(|| self.within[c] / self.volume[c])
-    }
-
-    /// `Σ_c W(c, c) / Σ_c vol(c)` (1 for a graph without edges: nothing leaves).
-    pub fn overall_cohesion(&self) -> f64 {
-        let volume: f64 = self.volume.iter().sum();
-        if volume > 0.0 {
-            self.within.iter().sum::<f64>() / volume
-        } else {
-            1.0
-        }
-    }
-
-    /// `Σ_c (vol(c) − W(c, c)) / vol(c)`; clusters without edges add nothing.
-    pub fn normalized_cut(&self) -> f64 {
-        (0..self.volume.len())
-            .filter_map(|c| self.cohesion(c))
-            .map(|cohesion| 1.0 - cohesion)
-            .sum()
-    }
 }
 
 /// `λ_k − λ_{k+1}` when `k + 1` descending eigenvalues are given.
@@ -529,16 +482,6 @@ mod tests {
     /// The two triangles, disconnected.
     fn two_cliques() -> SparseGraph {
         graph(6, &TRIANGLES)
-    }
-
-    #[test]
-    fn disconnected_cliques_are_fully_cohesive_with_no_cut() {
-        let weights = ClusterWeights::of(&two_cliques(), &[0, 0, 0, 1, 1, 1], 2);
-        assert_eq!(weights.within, [6.0, 6.0]);
-        assert_eq!(weights.volume, [6.0, 6.0]);
-        assert_eq!(weights.cohesion(0), Some(1.0));
-        assert_eq!(weights.overall_cohesion(), 1.0);
-        assert_eq!(weights.normalized_cut(), 0.0);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use ebsc_spectral::{
     matched_classes,
 };
 
-use crate::config::{ClusterConfig, ClusterCountSetting};
+use crate::config::{ClusterConfig, ClusterCountSetting, RestartChoiceSetting};
 use crate::gallery::Images;
 use crate::input::{self, CountSource, Mode};
 use crate::outputs::{Metrics, Scores};
@@ -353,9 +353,13 @@ fn cluster_phase(
         .0
         .insert("kmeans".into(), clustering.kmeans_time.as_secs_f64());
     sink.log(&format!(
-        "kmeans: {} clusters, {} restarts, inertia {:.4} in {}",
+        "kmeans: {} clusters, {} restarts (kept: lowest {}), inertia {:.4} in {}",
         clustering.n_clusters,
         config.kmeans_restarts,
+        match config.restart_choice() {
+            RestartChoiceSetting::Inertia => "inertia",
+            RestartChoiceSetting::NormalizedCut => "normalised cut",
+        },
         clustering.inertia,
         format_duration(clustering.kmeans_time)
     ));

@@ -88,7 +88,7 @@ pub enum KMeansError {
     NothingToDo,
 }
 
-/// The best restart.
+/// One k-means restart's result ([`kmeans`] returns the best one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeansResult {
     /// Cluster of each point, in `0..n_clusters`.
@@ -99,18 +99,30 @@ pub struct KMeansResult {
     pub inertia: f64,
     /// Lloyd iterations of the best restart.
     pub iterations: usize,
-    /// Which restart won.
+    /// Which restart this is.
     pub best_restart: usize,
     /// Whether the best restart met the tolerance before `max_iterations`.
     pub converged: bool,
 }
 
-/// Clusters `data` (`n × n_dims`, row-major).
+/// Clusters `data` (`n × n_dims`, row-major); the restart with the lowest inertia wins.
 pub fn kmeans<T: Coordinate>(
     data: &[T],
     n_dims: usize,
     options: &KMeansOptions,
 ) -> Result<KMeansResult, KMeansError> {
+    kmeans_choose(data, n_dims, options, |result| (result.inertia, result))
+}
+
+/// Clusters `data` as [`kmeans`] does, but `judge` turns each restart's result into a
+/// score and what to keep of it; the lowest score wins (the earliest restart on ties).
+/// Spectral clustering judges restarts by the graph's normalised cut, not the inertia.
+pub fn kmeans_choose<T: Coordinate, R>(
+    data: &[T],
+    n_dims: usize,
+    options: &KMeansOptions,
+    mut judge: impl FnMut(KMeansResult) -> (f64, R),
+) -> Result<R, KMeansError> {
     let k = options.n_clusters;
     if k == 0 || options.restarts == 0 || options.max_iterations == 0 || n_dims == 0 {
         return Err(KMeansError::NothingToDo);
@@ -137,18 +149,19 @@ pub fn kmeans<T: Coordinate>(
     let points = Points::new(&data, n_dims);
     let absolute_tolerance = options.tolerance * points.mean_variance();
 
-    let mut best: Option<KMeansResult> = None;
+    let mut best: Option<(f64, R)> = None;
     for restart in 0..options.restarts {
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
         rng.set_stream(restart as u64);
         let centres = points.kmeans_plus_plus(k, &mut rng);
         let mut result = points.lloyd(centres, k, options.max_iterations, absolute_tolerance);
         result.best_restart = restart;
-        if best.as_ref().is_none_or(|b| result.inertia < b.inertia) {
-            best = Some(result);
+        let (score, kept) = judge(result);
+        if best.as_ref().is_none_or(|(b, _)| score < *b) {
+            best = Some((score, kept));
         }
     }
-    best.ok_or(KMeansError::NothingToDo)
+    best.map(|(_, kept)| kept).ok_or(KMeansError::NothingToDo)
 }
 
 /// Adds per-chunk partial sums of length `len` in chunk order, so that a result does not

@@ -7,6 +7,7 @@
 
 pub mod balance;
 mod block;
+pub mod cut;
 pub mod eigen;
 pub mod graph;
 pub mod kmeans;
@@ -19,9 +20,10 @@ mod simd;
 pub mod synthetic;
 
 pub use balance::{BalanceOptions, Balanced, ClusterSizes, equal_size_kmeans};
+pub use cut::ClusterWeights;
 pub use eigen::{EigenError, EigenMethod, EigenOptions, Eigenpairs, top_eigenpairs};
 pub use graph::{BuildReport, GraphError, SparseGraph, Symmetry};
-pub use kmeans::{Coordinate, KMeansError, KMeansOptions, KMeansResult, kmeans};
+pub use kmeans::{Coordinate, KMeansError, KMeansOptions, KMeansResult, kmeans, kmeans_choose};
 pub use knn::{KnnError, cosine_knn};
 pub use metrics::{
     ClusteringScores, ContingencyTable, MetricsError, NmiNormalization, accuracy,
@@ -29,6 +31,6 @@ pub use metrics::{
 };
 pub use normalized::{NormalizedAffinity, Precision};
 pub use pipeline::{
-    ClusterCount, EqualSizes, SpectralError, SpectralOptions, SpectralResult,
+    ClusterCount, EqualSizes, RestartChoice, SpectralError, SpectralOptions, SpectralResult,
     eigengap_at_least_two, eigengap_n_clusters, normalize_rows, spectral_clustering,
 };
