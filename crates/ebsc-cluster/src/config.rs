@@ -7,9 +7,8 @@
 //! n_eigenvectors = 10          # optional; default n_clusters (50 with "auto")
 //! extra_eigenvectors = 2       # optional, instead: n_clusters + 2 (transfers to other counts)
 //! kmeans_restarts = 10         # k-means++ seedings
-//! restart_choice = "inertia"  # optional: the restart kept, lowest k-means inertia or
-//!                              # "normalized-cut" (of the graph); default: the cut with
-//!                              # equal sizes, the inertia with free ones
+//! restart_choice = "normalized-cut"  # the restart kept: the lowest cut of the graph among
+//!                                     # those near the lowest inertia, or "inertia"
 //! sizes = "free"               # or "equal": cluster sizes held equal after k-means
 //! max_iter = 300               # Lloyd iterations per restart
 //! tol = 1e-4                   # k-means tolerance (scikit-learn's rule)
@@ -124,17 +123,23 @@ impl SizesSetting {
 }
 
 /// `restart_choice`: which k-means restart is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum RestartChoiceSetting {
     /// The partition with the lowest normalised cut of the graph, the objective spectral
-    /// clustering relaxes (docs/method.md "Spectral clustering").
+    /// clustering relaxes, among the restarts within 5 % of the lowest inertia
+    /// (docs/method.md "Which restart is kept").
+    #[default]
     NormalizedCut,
     /// The lowest k-means inertia in the embedding (scikit-learn's rule).
     Inertia,
 }
 
 impl RestartChoiceSetting {
+    fn is_default(&self) -> bool {
+        *self == RestartChoiceSetting::default()
+    }
+
     pub fn to_spectral(self) -> RestartChoice {
         match self {
             RestartChoiceSetting::NormalizedCut => RestartChoice::NormalizedCut,
@@ -187,12 +192,11 @@ pub struct ClusterConfig {
     /// Independent k-means++ seedings; `restart_choice` says which one is kept.
     #[serde(default = "default_restarts")]
     pub kmeans_restarts: usize,
-    /// The restart kept: the lowest k-means inertia or the lowest normalised cut of the
-    /// graph. Unset: the cut when the sizes are held equal (among equal-size partitions it
-    /// tracks accuracy; free, it also favours uneven ones), the inertia when they are free
-    /// ([`ClusterConfig::restart_choice`]). Left out of the stage key when unset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restart_choice: Option<RestartChoiceSetting>,
+    /// The restart kept: the lowest normalised cut of the graph among the restarts near
+    /// the lowest inertia (the default), or the lowest inertia. The default is left out
+    /// of the stage key (the stage version says when it came in).
+    #[serde(default, skip_serializing_if = "RestartChoiceSetting::is_default")]
+    pub restart_choice: RestartChoiceSetting,
     /// `"equal"`: after k-means, the clusters are re-formed with equal sizes (an entropic
     /// transport of the embedded points onto the centres). Left out of the stage key when
     /// free, so older runs stay up to date.
@@ -241,7 +245,7 @@ impl ClusterConfig {
             n_eigenvectors: None,
             extra_eigenvectors: 0,
             kmeans_restarts: default_restarts(),
-            restart_choice: None,
+            restart_choice: RestartChoiceSetting::default(),
             sizes: SizesSetting::Free,
             max_iter: default_max_iter(),
             tol: default_tol(),
@@ -337,15 +341,6 @@ impl ClusterConfig {
         }
     }
 
-    /// `restart_choice`, or its default for the sizes: the normalised cut when they are
-    /// held equal, the inertia when free.
-    pub fn restart_choice(&self) -> RestartChoiceSetting {
-        self.restart_choice.unwrap_or(match self.sizes {
-            SizesSetting::Equal => RestartChoiceSetting::NormalizedCut,
-            SizesSetting::Free => RestartChoiceSetting::Inertia,
-        })
-    }
-
     /// Everything `spectral_clustering` takes beyond the counts, seeded by the run.
     pub fn spectral_options(&self, seed: u64) -> SpectralOptions {
         SpectralOptions {
@@ -355,7 +350,7 @@ impl ClusterConfig {
             kmeans_tolerance: self.tol,
             kmeans_seed: seed,
             sizes: self.sizes.to_spectral(),
-            restart_choice: self.restart_choice().to_spectral(),
+            restart_choice: self.restart_choice.to_spectral(),
         }
     }
 
@@ -493,22 +488,18 @@ mod tests {
     }
 
     #[test]
-    fn the_kept_restart_follows_the_sizes_unless_set() {
+    fn the_kept_restart_is_judged_by_the_cut_unless_set() {
         let restart = |body: &str| load(body).unwrap().spectral_options(0).restart_choice;
-        assert_eq!(restart("n_clusters = 10\n"), RestartChoice::Inertia);
+        assert_eq!(restart("n_clusters = 10\n"), RestartChoice::NormalizedCut);
         assert_eq!(
             restart("n_clusters = 10\nsizes = \"equal\"\n"),
             RestartChoice::NormalizedCut
         );
         assert_eq!(
-            restart("n_clusters = 10\nsizes = \"equal\"\nrestart_choice = \"inertia\"\n"),
+            restart("n_clusters = 10\nrestart_choice = \"inertia\"\n"),
             RestartChoice::Inertia
         );
-        assert_eq!(
-            restart("n_clusters = 10\nrestart_choice = \"normalized-cut\"\n"),
-            RestartChoice::NormalizedCut
-        );
-        // Unset, it stays out of the stage key; set, it is in it.
+        // The default stays out of the stage key; the other choice is in it.
         let unset = serde_json::to_value(load("n_clusters = 10\n").unwrap()).unwrap();
         assert!(unset.get("restart_choice").is_none());
         let set = load("n_clusters = 10\nrestart_choice = \"inertia\"\n").unwrap();

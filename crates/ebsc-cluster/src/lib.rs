@@ -40,8 +40,9 @@ pub const STAGE: &str = cluster::STAGE;
 /// eigenvectors, and with them assignments, move within the tolerance; 4:
 /// `assignments.parquet` carries each sample's `source` from `samples.parquet`; 5:
 /// `metrics.json` has `quality`, the report a cluster table and, for images, a gallery;
-/// 6: with equal sizes the restart kept is the one with the lowest normalised cut).
-pub const STAGE_VERSION: u32 = 6;
+/// 6: with equal sizes, the k-means restart with the lowest normalised cut is kept; 7:
+/// whatever the sizes, the lowest cut among the restarts near the lowest inertia).
+pub const STAGE_VERSION: u32 = 7;
 
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -121,16 +122,17 @@ pub struct Args {
         requires = "standalone"
     )]
     pub sizes: SizesSetting,
-    /// Which k-means restart is kept: `normalized-cut` (the graph's lowest normalised cut)
-    /// or `inertia` (the lowest k-means inertia); default: the cut with `--sizes equal`,
-    /// the inertia with free sizes. Spectral clustering only.
+    /// Which k-means restart is kept: `normalized-cut` (the graph's lowest normalised cut
+    /// among the restarts near the lowest inertia) or `inertia` (the lowest k-means
+    /// inertia). Spectral clustering only.
     #[arg(
         long,
         value_enum,
+        default_value_t = RestartChoiceSetting::NormalizedCut,
         help_heading = "Standalone mode (no pipeline, no manifest)",
         requires = "standalone"
     )]
-    pub restart_choice: Option<RestartChoiceSetting>,
+    pub restart_choice: RestartChoiceSetting,
     /// Output folder for assignments.parquet, metrics.json and report/ (created).
     #[arg(
         long,

@@ -356,9 +356,9 @@ fn cluster_phase(
         "kmeans: {} clusters, {} restarts (kept: lowest {}), inertia {:.4} in {}",
         clustering.n_clusters,
         config.kmeans_restarts,
-        match config.restart_choice() {
+        match config.restart_choice {
             RestartChoiceSetting::Inertia => "inertia",
-            RestartChoiceSetting::NormalizedCut => "normalised cut",
+            RestartChoiceSetting::NormalizedCut => "normalised cut near the lowest inertia",
         },
         clustering.inertia,
         format_duration(clustering.kmeans_time)

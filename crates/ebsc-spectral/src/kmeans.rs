@@ -105,24 +105,32 @@ pub struct KMeansResult {
     pub converged: bool,
 }
 
-/// Clusters `data` (`n × n_dims`, row-major); the restart with the lowest inertia wins.
+/// Clusters `data` (`n × n_dims`, row-major); the restart with the lowest inertia wins
+/// (the earliest on ties).
 pub fn kmeans<T: Coordinate>(
     data: &[T],
     n_dims: usize,
     options: &KMeansOptions,
 ) -> Result<KMeansResult, KMeansError> {
-    kmeans_choose(data, n_dims, options, |result| (result.inertia, result))
+    let mut best: Option<KMeansResult> = None;
+    kmeans_restarts(data, n_dims, options, 0..options.restarts, |result| {
+        if best.as_ref().is_none_or(|b| result.inertia < b.inertia) {
+            best = Some(result);
+        }
+    })?;
+    best.ok_or(KMeansError::NothingToDo)
 }
 
-/// Clusters `data` as [`kmeans`] does, but `judge` turns each restart's result into a
-/// score and what to keep of it; the lowest score wins (the earliest restart on ties).
-/// Spectral clustering judges restarts by the graph's normalised cut, not the inertia.
-pub fn kmeans_choose<T: Coordinate, R>(
+/// Runs the given restarts of [`kmeans`] (restart `r` draws from stream `r` of the seed, so
+/// one restart can be run again on its own) and hands each result to `each`, in order.
+/// Spectral clustering judges restarts by more than their inertia this way.
+pub fn kmeans_restarts<T: Coordinate, R>(
     data: &[T],
     n_dims: usize,
     options: &KMeansOptions,
-    mut judge: impl FnMut(KMeansResult) -> (f64, R),
-) -> Result<R, KMeansError> {
+    restarts: std::ops::Range<usize>,
+    mut each: impl FnMut(KMeansResult) -> R,
+) -> Result<Vec<R>, KMeansError> {
     let k = options.n_clusters;
     if k == 0 || options.restarts == 0 || options.max_iterations == 0 || n_dims == 0 {
         return Err(KMeansError::NothingToDo);
@@ -149,19 +157,16 @@ pub fn kmeans_choose<T: Coordinate, R>(
     let points = Points::new(&data, n_dims);
     let absolute_tolerance = options.tolerance * points.mean_variance();
 
-    let mut best: Option<(f64, R)> = None;
-    for restart in 0..options.restarts {
-        let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-        rng.set_stream(restart as u64);
-        let centres = points.kmeans_plus_plus(k, &mut rng);
-        let mut result = points.lloyd(centres, k, options.max_iterations, absolute_tolerance);
-        result.best_restart = restart;
-        let (score, kept) = judge(result);
-        if best.as_ref().is_none_or(|(b, _)| score < *b) {
-            best = Some((score, kept));
-        }
-    }
-    best.map(|(_, kept)| kept).ok_or(KMeansError::NothingToDo)
+    Ok(restarts
+        .map(|restart| {
+            let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+            rng.set_stream(restart as u64);
+            let centres = points.kmeans_plus_plus(k, &mut rng);
+            let mut result = points.lloyd(centres, k, options.max_iterations, absolute_tolerance);
+            result.best_restart = restart;
+            each(result)
+        })
+        .collect())
 }
 
 /// Adds per-chunk partial sums of length `len` in chunk order, so that a result does not

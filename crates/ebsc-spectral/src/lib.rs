@@ -23,7 +23,7 @@ pub use balance::{BalanceOptions, Balanced, ClusterSizes, equal_size_kmeans};
 pub use cut::ClusterWeights;
 pub use eigen::{EigenError, EigenMethod, EigenOptions, Eigenpairs, top_eigenpairs};
 pub use graph::{BuildReport, GraphError, SparseGraph, Symmetry};
-pub use kmeans::{Coordinate, KMeansError, KMeansOptions, KMeansResult, kmeans, kmeans_choose};
+pub use kmeans::{Coordinate, KMeansError, KMeansOptions, KMeansResult, kmeans, kmeans_restarts};
 pub use knn::{KnnError, cosine_knn};
 pub use metrics::{
     ClusteringScores, ContingencyTable, MetricsError, NmiNormalization, accuracy,

@@ -405,9 +405,7 @@ fn sizes_lines(count: ClusterCount, summary: &DataSummary) -> String {
             };
             format!(
                 "# The labels' {k} classes are the same size ({each}), so the clusters are held to\n\
-                 # equal sizes after k-means, and of its restarts the one with the lowest normalised\n\
-                 # cut of the graph is kept (docs/method.md, \"Equal sizes\" and \"Which restart is\n\
-                 # kept\"); \"free\" lets them differ.\n\
+                 # equal sizes after k-means (docs/method.md, \"Equal sizes\"); \"free\" lets them differ.\n\
                  sizes = \"equal\"\n"
             )
         }
