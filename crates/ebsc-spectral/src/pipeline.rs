@@ -1,10 +1,10 @@
 //! Spectral clustering (docs/method.md, stage `cluster`): top eigenvectors of
 //! `S = D^{-1/2} W D^{-1/2}`, the cluster count (fixed or from the eigengap), rows
 //! L2-normalised, k-means++ with restarts, then, with `ClusterSizes::Equal`, sizes held
-//! equal ([`crate::balance`]); of the restarts the one with the lowest inertia, or whose
-//! partition has the lowest normalised cut of the graph, is kept ([`RestartChoice`]). The one clustering path: the
-//! cluster stage, its standalone mode and the kNN-graph baselines all call
-//! [`spectral_clustering`].
+//! equal ([`crate::balance`]); of the restarts the one with the lowest normalised cut of
+//! the graph among those near the lowest inertia is kept, or the lowest inertia
+//! ([`RestartChoice`]). The one clustering path: the cluster stage, its standalone mode and
+//! the kNN-graph baselines all call [`spectral_clustering`].
 
 use crate::balance::{BalanceOptions, ClusterSizes, equal_size_kmeans};
 use crate::cut::ClusterWeights;
