@@ -97,11 +97,11 @@ pub struct KMeansResult {
     pub centres: Vec<f64>,
     /// Sum of squared distances to the assigned centres.
     pub inertia: f64,
-    /// Lloyd iterations of the best restart.
+    /// Lloyd iterations of this restart.
     pub iterations: usize,
-    /// Which restart this is.
-    pub best_restart: usize,
-    /// Whether the best restart met the tolerance before `max_iterations`.
+    /// Which restart this is (its stream of the seed).
+    pub restart: usize,
+    /// Whether this restart met the tolerance before `max_iterations`.
     pub converged: bool,
 }
 
@@ -163,7 +163,7 @@ pub fn kmeans_restarts<T: Coordinate, R>(
             rng.set_stream(restart as u64);
             let centres = points.kmeans_plus_plus(k, &mut rng);
             let mut result = points.lloyd(centres, k, options.max_iterations, absolute_tolerance);
-            result.best_restart = restart;
+            result.restart = restart;
             each(result)
         })
         .collect())
@@ -366,7 +366,7 @@ impl<'a> Points<'a> {
             centres,
             inertia,
             iterations,
-            best_restart: 0,
+            restart: 0,
             converged,
         }
     }

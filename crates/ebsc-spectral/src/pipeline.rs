@@ -203,6 +203,10 @@ pub fn spectral_clustering(
         RestartChoice::NormalizedCut => {
             // Every restart's inertia and cut, then the chosen one run again: a restart
             // is fixed by its seed and stream, and only one partition is held at a time.
+            // The lowest inertia only falls, so a restart already outside the window of
+            // the lowest so far can never be kept: its sizes are not balanced nor its cut
+            // measured.
+            let mut lowest = f64::INFINITY;
             let judged = kmeans_restarts(
                 &embedding,
                 dims,
@@ -210,6 +214,10 @@ pub fn spectral_clustering(
                 0..kmeans_options.restarts,
                 |r| {
                     let inertia = r.inertia;
+                    lowest = lowest.min(inertia);
+                    if !within_window(inertia, lowest) {
+                        return (inertia, f64::INFINITY);
+                    }
                     let (r, _) = finish(r);
                     (
                         inertia,
@@ -256,14 +264,18 @@ fn near_best_lowest_cut(judged: &[(f64, f64)]) -> usize {
         .iter()
         .map(|&(inertia, _)| inertia)
         .fold(f64::INFINITY, f64::min);
-    let near = lowest + NEAR_BEST_INERTIA * lowest.abs();
     let mut chosen: Option<(usize, f64)> = None;
     for (restart, &(inertia, cut)) in judged.iter().enumerate() {
-        if inertia <= near && chosen.is_none_or(|(_, best)| cut < best) {
+        if within_window(inertia, lowest) && chosen.is_none_or(|(_, best)| cut < best) {
             chosen = Some((restart, cut));
         }
     }
     chosen.map_or(0, |(restart, _)| restart)
+}
+
+/// Whether a restart's inertia is within [`NEAR_BEST_INERTIA`] of the lowest.
+fn within_window(inertia: f64, lowest: f64) -> bool {
+    inertia <= lowest + NEAR_BEST_INERTIA * lowest.abs()
 }
 
 /// Number of clusters from the largest eigengap: the `i` (1-based) maximising
