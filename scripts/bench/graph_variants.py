@@ -34,6 +34,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 from safetensors.numpy import load_file
 
+from run_tables import energy_towers
 from selfexpr_baseline import write_affinity
 
 CLUSTER = os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "ebsc-cluster")
@@ -89,16 +90,8 @@ def energy_gibbs(run, keep, temperature, scale):
     d /= np.linalg.norm(d, axis=1, keepdims=True)
     similarity = d @ d.T
     if scale != 0:
-        model = load_file(f"{run}/train/model.safetensors")
-        if any(k.startswith("energy.query.4") for k in model):
-            sys.exit("energy-M-T-S reads towers with one hidden layer (energy_hidden = [H])")
-
-        def tower(name):
-            w = lambda layer, part: model[f"energy.{name}.{layer}.{part}"].astype(np.float64)
-            hidden = np.maximum(d @ w(0, "weight").T + w(0, "bias"), 0)
-            return np.tanh(hidden @ w(2, "weight").T + w(2, "bias"))
-
-        similarity += scale * (tower("query") @ tower("key").T)
+        u, v = energy_towers(run, d)
+        similarity += scale * (u @ v.T)
     np.fill_diagonal(similarity, -np.inf)
     n = len(d)
     top = np.argpartition(-similarity, keep, axis=1)[:, :keep]

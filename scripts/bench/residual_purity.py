@@ -16,24 +16,16 @@ import sys
 import numpy as np
 from safetensors.numpy import load_file
 
-from run_tables import assignments
+from run_tables import assignments, energy_towers
 
 run = sys.argv[1]
 scales = [float(s) for s in sys.argv[2:]] or [0.0, 0.25, 0.5, 1.0]
-model = load_file(f"{run}/train/model.safetensors")
-if any(k.startswith("energy.query.4") for k in model):
-    sys.exit("residual_purity.py reads towers with one hidden layer (energy_hidden = [H])")
 d = load_file(f"{run}/train/features.safetensors")["dictionary"].astype(np.float64)
 d /= np.linalg.norm(d, axis=1, keepdims=True)
 _, labels = assignments(f"{run}/cluster/assignments.parquet")
 
 
-def tower(x, name):
-    hidden = np.maximum(x @ model[f"energy.{name}.0.weight"].T + model[f"energy.{name}.0.bias"], 0)
-    return np.tanh(hidden @ model[f"energy.{name}.2.weight"].T + model[f"energy.{name}.2.bias"])
-
-
-u, v = tower(d, "query"), tower(d, "key")
+u, v = energy_towers(run, d)
 queries = np.random.default_rng(0).choice(len(d), min(2000, len(d)), replace=False)
 cosine, residual = d[queries] @ d.T, u[queries] @ v.T
 cosine[np.arange(len(queries)), queries] = -np.inf  # a sample is not its own atom
