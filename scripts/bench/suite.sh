@@ -20,6 +20,9 @@
 #   mnist-400        data/mnist-test with prepare.subset={per_class=40} (a subset per seed)
 #   fashion-400      data/fashion/t10k-images-idx3-ubyte with prepare.subset={per_class=40}
 #   faces-30         30 classes × 12 generated 16×16 gray images (scripts/bench/subspace_images.py)
+#   letters          notMNIST-like: A–J rendered from 1,627 fonts of Debian packages, 16,270
+#                    28×28 images (scripts/bench/letters.sh, into data/letters on first use)
+#   letters-400      the same with prepare.subset={per_class=40}
 #   digits           data/digits/digits.csv.gz (label_column=column_65)
 #   subspaces-table  8 overlapping 6-dimensional subspaces of R^40 (each shares a plane with
 #                    its two neighbours on a ring), 60 points each, noise 0.05: a CSV table
@@ -32,7 +35,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 faces-30 digits subspaces-table}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 faces-30 digits subspaces-table}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -43,14 +46,14 @@ if [ -n "${BENCH_PYTHON:-}" ]; then
     py=$BENCH_PYTHON
 else
     py=target/bench-venv/bin/python
-    if ! "$py" -c 'import numpy, scipy, sklearn, pyarrow' 2>/dev/null; then
-        echo "suite: creating target/bench-venv (numpy, scipy, scikit-learn, pyarrow) for the EnSC/LSR baselines" >&2
+    if ! "$py" -c 'import numpy, scipy, sklearn, pyarrow, PIL, fontTools' 2>/dev/null; then
+        echo "suite: making target/bench-venv (numpy, scipy, scikit-learn, pyarrow for the EnSC/LSR baselines; pillow, fonttools for the letters)" >&2
         python3 -m venv target/bench-venv >&2
-        "$py" -m pip install --quiet numpy scipy scikit-learn pyarrow >&2
+        "$py" -m pip install --quiet numpy scipy scikit-learn pyarrow pillow fonttools >&2
     fi
 fi
-"$py" -c 'import numpy, scipy, sklearn, pyarrow' || {
-    echo "suite: $py lacks numpy, scipy, scikit-learn or pyarrow (BENCH_PYTHON)" >&2; exit 1; }
+"$py" -c 'import numpy, scipy, sklearn, pyarrow, PIL, fontTools' || {
+    echo "suite: $py lacks numpy, scipy, scikit-learn, pyarrow, pillow or fonttools (BENCH_PYTHON)" >&2; exit 1; }
 
 # name|data path|key=value passed to `ebsc-pipeline new` besides seed= (zero or one word)
 cases=(
@@ -58,6 +61,8 @@ cases=(
     "fashion|data/fashion/t10k-images-idx3-ubyte|"
     "mnist-400|data/mnist-test|prepare.subset={per_class=40}"
     "fashion-400|data/fashion/t10k-images-idx3-ubyte|prepare.subset={per_class=40}"
+    "letters|data/letters/letters-images-idx3-ubyte|"
+    "letters-400|data/letters/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
     "faces-30|$runs/faces-30|"
     "digits|data/digits/digits.csv.gz|label_column=column_65"
     "subspaces-table|$runs/subspaces-table.csv|"
@@ -120,6 +125,8 @@ for case in "${cases[@]}"; do
     case "$name" in
         faces-30) [ -d "$path" ] || python3 scripts/bench/subspace_images.py "$path" 30 12 4 16 0.05 1 ;;
         subspaces-table) [ -f "$path" ] || make_subspace_table "$path" ;;
+        letters*) [ -f "$path" ] || scripts/bench/letters.sh data/letters "$py" ||
+            echo "suite: could not make data/letters (scripts/bench/letters.sh)" >&2 ;;
     esac
     if [ ! -e "$path" ]; then
         case "$path" in
