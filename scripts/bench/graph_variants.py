@@ -16,6 +16,9 @@ affinity/coefficients.parquet. Variants:
   cosine-M-T      not the run's graph but the one its energy starts from: the trained
                   dictionary's cosine alone (train/features.safetensors), each row's top M
                   weighted exp((cos - 1) / T), rows L2-normalised, (C + C^T)/2
+  power-P         the run's own kept coefficients with |c| raised to the power P, rows
+                  L2-normalised, (C + C^T)/2: Gibbs weights at temperature T/P instead of T
+                  (P = 1 the run's graph with normalize_rows; P = 0 each row's top-k alike)
   energy-M-T-S    the same with the run's energy, its learned residual scaled by S:
                   cos + S·<u_i, v_j> (train/model.safetensors, towers with one hidden
                   layer; S = 1 is the run's own energy, S = 0 the cosine-M-T graph)
@@ -105,6 +108,13 @@ def energy_gibbs(run, keep, temperature, scale):
     return 0.5 * (c + c.T)
 
 
+def coefficient_power(c, power):
+    c = abs(c).tocsr(copy=True)
+    c.data = c.data**power
+    c = sp.diags(1 / np.sqrt(np.asarray(c.multiply(c).sum(1)).ravel() + 1e-30)) @ c
+    return 0.5 * (c + c.T)
+
+
 def variant(name, a, c, k, run):
     if name == "base":
         return a
@@ -115,6 +125,8 @@ def variant(name, a, c, k, run):
     if name.startswith("lowrank-"):
         _, d, power, keep = name.split("-")
         return low_rank(c, k, int(d), float(power), int(keep))
+    if name.startswith("power-"):
+        return coefficient_power(c, float(name.split("-", 1)[1]))
     if name.startswith("cosine-"):
         _, keep, temperature = name.split("-")
         return energy_gibbs(run, int(keep), float(temperature), 0.0)
