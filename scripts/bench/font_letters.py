@@ -9,8 +9,9 @@ and centred in 28×28 like MNIST's digits. Fonts whose ten renders repeat anothe
 exactly, or where two letters render alike (symbol fonts mapping letters to one shape),
 are left out. Samples are shuffled with a fixed seed, so the file is the same for the
 same fonts. Labels 0–9 are A–J. Writes OUT_DIR/letters-images-idx3-ubyte,
-OUT_DIR/letters-labels-idx1-ubyte and OUT_DIR/fonts.txt (the fonts used, in sample order
-of their first letter). Needs numpy, pillow and fonttools.
+OUT_DIR/letters-labels-idx1-ubyte and OUT_DIR/fonts.txt (the font files used, in the order
+they were rendered: sample i is letter order[i] % 10 of font order[i] // 10, with
+order = numpy.random.default_rng(0).permutation(N)). Needs numpy, pillow and fonttools.
 """
 
 import hashlib
