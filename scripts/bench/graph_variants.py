@@ -103,16 +103,19 @@ def energy_gibbs(run, keep, temperature, scale):
     # Each row's weights are L2-normalised below, so the shift by the row's maximum only
     # keeps exp() in range.
     weights = np.exp((kept - kept.max(1, keepdims=True)) / temperature).ravel()
-    c = sp.csr_matrix((weights, (rows, top.ravel())), shape=(n, n))
-    c = sp.diags(1 / np.sqrt(np.asarray(c.multiply(c).sum(1)).ravel())) @ c
+    return unit_rows_symmetric(sp.csr_matrix((weights, (rows, top.ravel())), shape=(n, n)))
+
+
+def unit_rows_symmetric(c):
+    """Rows L2-normalised, then (C + C^T)/2: the affinity stage's symmetric graph."""
+    c = sp.diags(1 / np.sqrt(np.asarray(c.multiply(c).sum(1)).ravel() + 1e-30)) @ c
     return 0.5 * (c + c.T)
 
 
 def coefficient_power(c, power):
-    c = abs(c).tocsr(copy=True)
+    c = abs(c).tocsr()
     c.data = c.data**power
-    c = sp.diags(1 / np.sqrt(np.asarray(c.multiply(c).sum(1)).ravel() + 1e-30)) @ c
-    return 0.5 * (c + c.T)
+    return unit_rows_symmetric(c)
 
 
 def variant(name, a, c, k, run):
