@@ -19,6 +19,12 @@ affinity/coefficients.parquet. Variants:
   power-P         the run's own kept coefficients with |c| raised to the power P, rows
                   L2-normalised, (C + C^T)/2: Gibbs weights at temperature T/P instead of T
                   (P = 1 the run's graph with normalize_rows; P = 0 each row's top-k alike)
+  perplexity-P    the run's kept coefficients, each row raised to the power that gives its
+                  weights perplexity P (a temperature of its own a row; the affinity stage's
+                  `perplexity = P`), rows L2-normalised, (C + C^T)/2
+  selftune-M-L    not the run's graph: Zelnik-Manor and Perona's self-tuning graph of the
+                  trained dictionary (top M cosine neighbours, exp(-d^2 / (s_i s_j)), s_i
+                  the distance to the L-th neighbour)
   energy-M-T-S    the same with the run's energy, its learned residual scaled by S:
                   cos + S·<u_i, v_j> (train/model.safetensors, towers with one hidden
                   layer; S = 1 is the run's own energy, S = 0 the cosine-M-T graph)
@@ -118,6 +124,49 @@ def coefficient_power(c, power):
     return unit_rows_symmetric(c)
 
 
+def row_perplexity(c, perplexity):
+    """Each row's kept |c| raised to the power that gives its normalised weights the
+    perplexity exp(H) = `perplexity` (t-SNE's calibration): one temperature per row."""
+    c = abs(c).tocsr()
+    c.sort_indices()
+    counts = np.diff(c.indptr)
+    width = counts.max()
+    slot = np.arange(len(c.data)) - np.repeat(c.indptr[:-1], counts)
+    row = np.repeat(np.arange(c.shape[0]), counts)
+    logits = np.full((c.shape[0], width), -np.inf)
+    logits[row, slot] = np.log(np.maximum(c.data, 1e-300))
+    logits -= logits.max(1, keepdims=True)
+    target = np.log(np.minimum(perplexity, counts))[:, None]
+    low, high = np.zeros_like(target), np.full_like(target, 64.0)
+    for _ in range(50):
+        power = 0.5 * (low + high)
+        q = np.exp(power * logits)
+        q /= q.sum(1, keepdims=True)
+        entropy = -(q * np.log(np.maximum(q, 1e-300))).sum(1, keepdims=True)
+        flatter = entropy > target
+        low, high = np.where(flatter, power, low), np.where(flatter, high, power)
+    c.data = np.exp(0.5 * (low + high) * logits)[row, slot]
+    return unit_rows_symmetric(c)
+
+
+def self_tuning(run, keep, local):
+    """Zelnik-Manor and Perona's self-tuning graph on the trained dictionary: each row's
+    top `keep` cosine neighbours weighted exp(-d²/(σ_i σ_j)), σ_i the distance to the
+    `local`-th neighbour, symmetrised by the larger weight."""
+    d = load_file(f"{run}/train/features.safetensors")["dictionary"].astype(np.float64)
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    similarity = d @ d.T
+    np.fill_diagonal(similarity, -np.inf)
+    n = len(d)
+    top = np.argsort(-similarity, axis=1)[:, :keep]
+    dist2 = np.maximum(2 - 2 * np.take_along_axis(similarity, top, 1), 0)
+    sigma = np.sqrt(dist2[:, local - 1]) + 1e-12
+    rows = np.repeat(np.arange(n), keep)
+    w = np.exp(-dist2.ravel() / (sigma[rows] * sigma[top.ravel()]))
+    g = sp.csr_matrix((w, (rows, top.ravel())), shape=(n, n))
+    return g.maximum(g.T)
+
+
 def variant(name, a, c, k, run):
     if name == "base":
         return a
@@ -130,6 +179,11 @@ def variant(name, a, c, k, run):
         return low_rank(c, k, int(d), float(power), int(keep))
     if name.startswith("power-"):
         return coefficient_power(c, float(name.split("-", 1)[1]))
+    if name.startswith("perplexity-"):
+        return row_perplexity(c, float(name.split("-", 1)[1]))
+    if name.startswith("selftune-"):
+        _, keep, local = name.split("-")
+        return self_tuning(run, int(keep), int(local))
     if name.startswith("cosine-"):
         _, keep, temperature = name.split("-")
         return energy_gibbs(run, int(keep), float(temperature), 0.0)

@@ -5,6 +5,7 @@
 //! top_k = 20               # coefficients kept per row, largest |c| first
 //! block_size = 4096        # rows per block, against columns in tiles of at most 2048:
 //!                          # memory O(N·top_k + block²)
+//! perplexity = 10.0        # optional: each row's weights calibrated to this perplexity
 //! normalize_rows = true    # L2-normalise each row of C before building the graph
 //! affinity = "symmetric"   # W = (|C| + |C|ᵀ)/2, or "knn": a cosine kNN graph on rows of C
 //! knn_k = 3                # neighbours per row, only with affinity = "knn"
@@ -57,6 +58,9 @@ pub struct AffinityConfig {
     /// A joint solve over each row's candidates (`crate::solve`); `None`: the energy's
     /// own coefficients.
     pub refine: Option<Refine>,
+    /// Each row's kept coefficients calibrated to this perplexity before the graph is
+    /// built (`graph::calibrate_perplexity`); `None`: the coefficients as they are.
+    pub perplexity: Option<f64>,
 }
 
 /// `refine = "elastic-net"`: each row's `candidates` best atoms by energy, re-weighted by
@@ -104,6 +108,9 @@ struct AffinitySection {
     refine_gamma: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refine_lambda: Option<f64>,
+    /// Off when absent, and then out of the stage key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    perplexity: Option<f64>,
 }
 
 impl TryFrom<AffinitySection> for AffinityConfig {
@@ -160,6 +167,14 @@ impl TryFrom<AffinitySection> for AffinityConfig {
                 })
             }
         };
+        if let Some(p) = section.perplexity
+            && !(p >= 1.0 && p.is_finite())
+        {
+            return Err(format!(
+                "perplexity is the effective number of coefficients a row spreads its weight \
+                 over, a number ≥ 1, not {p}"
+            ));
+        }
         Ok(AffinityConfig {
             top_k: section.top_k,
             block_size: section.block_size,
@@ -168,6 +183,7 @@ impl TryFrom<AffinitySection> for AffinityConfig {
             fit_class_size: section.fit_class_size,
             n_clusters: section.n_clusters,
             refine,
+            perplexity: section.perplexity,
         })
     }
 }
@@ -190,6 +206,7 @@ impl From<AffinityConfig> for AffinitySection {
             refine_candidates: config.refine.map(|r| r.candidates),
             refine_gamma: config.refine.map(|r| r.weights.gamma),
             refine_lambda: config.refine.map(|r| r.weights.lambda),
+            perplexity: config.perplexity,
         }
     }
 }
@@ -350,6 +367,22 @@ mod tests {
             err.contains("pipelines/p.toml") && err.contains("block_sise"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn perplexity_is_checked_and_stays_out_of_older_keys() {
+        let base = "top_k = 20\nblock_size = 64\nnormalize_rows = true\naffinity = \"symmetric\"";
+        assert_eq!(load(base).unwrap().perplexity, None);
+        let hashed = serde_json::to_string(&AffinitySection::from(load(base).unwrap())).unwrap();
+        assert!(!hashed.contains("perplexity"), "{hashed}");
+        let c = load(&format!("{base}\nperplexity = 10.0")).unwrap();
+        assert_eq!(c.perplexity, Some(10.0));
+        for bad in ["0.5", "nan", "inf"] {
+            let err = load(&format!("{base}\nperplexity = {bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("a number ≥ 1"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! From the sparse coefficient matrix C (top-k rows) to the affinity graph W
-//! (docs/method.md "Inference"): optional row L2 normalisation, then
+//! (docs/method.md "Inference"): optional per-row perplexity calibration, optional row L2
+//! normalisation, then
 //! - `symmetric`: `W = (|C| + |C|ᵀ)/2`;
 //! - `knn`: each row's `knn_k` nearest rows of C by cosine similarity (connectivity 1),
 //!   symmetrised as `(A + Aᵀ)/2` (SENet's graph on digits).
@@ -23,6 +24,77 @@ pub fn normalize_rows(c: &mut Triplets) {
             }
         }
     }
+}
+
+/// Raises each row's kept |c| to the power `p_i ≥ 0` at which the row's weights
+/// `w_j = |c_j|^p_i / Σ_l |c_l|^p_i` have perplexity `exp(H(w)) = min(perplexity, the row's
+/// nonzeros)`. For Gibbs coefficients `exp(−E/T)` that is a temperature `T/p_i` of the row's
+/// own, as t-SNE calibrates its kernel: every sample spreads its weight over the same
+/// effective number of atoms, wherever it lies. Signs are kept, zeros stay zero and each
+/// row's largest |c| becomes 1. Returns the powers, one a row that has entries.
+pub fn calibrate_perplexity(c: &mut Triplets, perplexity: f64) -> Vec<f64> {
+    let ranges = row_ranges(&c.rows);
+    let mut powers = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let values = &mut c.values[range];
+        let logs: Vec<f64> = values.iter().map(|v| f64::from(v.abs()).ln()).collect();
+        let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if top == f64::NEG_INFINITY {
+            continue; // an all-zero row
+        }
+        // Each log-coefficient's gap below the row's largest (≤ 0; −∞ for zeros).
+        let gaps: Vec<f64> = logs.iter().map(|l| l - top).collect();
+        let nonzeros = gaps.iter().filter(|g| g.is_finite()).count();
+        let power = row_power(&gaps, perplexity.min(nonzeros as f64).ln());
+        for (v, &gap) in values.iter_mut().zip(&gaps) {
+            let magnitude = if gap.is_finite() {
+                (power * gap).exp()
+            } else {
+                0.0
+            };
+            *v = (magnitude as f32).copysign(*v);
+        }
+        powers.push(power);
+    }
+    powers
+}
+
+/// Entropy of the weights `exp(p·gap_j)` normalised; zeros (gap −∞) take no weight.
+fn weights_entropy(gaps: &[f64], power: f64) -> f64 {
+    let (mut sum, mut weighted) = (0.0, 0.0);
+    for &gap in gaps.iter().filter(|g| g.is_finite()) {
+        let w = (power * gap).exp();
+        sum += w;
+        weighted += w * gap;
+    }
+    // H = −Σ (w/s)·ln(w/s) = ln s − p·Σ w·gap / s.
+    sum.ln() - power * weighted / sum
+}
+
+/// The power whose weights have entropy `target` (entropy falls as the power rises): 0 where
+/// even equal weights are not spread enough, bisection otherwise.
+fn row_power(gaps: &[f64], target: f64) -> f64 {
+    const MAX_POWER: f64 = 1e6;
+    if weights_entropy(gaps, 0.0) <= target {
+        return 0.0;
+    }
+    let mut high = 1.0;
+    while weights_entropy(gaps, high) > target {
+        if high >= MAX_POWER {
+            return 0.0; // equal coefficients: no power separates them
+        }
+        high *= 2.0;
+    }
+    let mut low = 0.0;
+    for _ in 0..100 {
+        let middle = 0.5 * (low + high);
+        if weights_entropy(gaps, middle) > target {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    0.5 * (low + high)
 }
 
 /// `(|C| + |C|ᵀ)/2`, duplicates summed.
@@ -177,6 +249,74 @@ mod tests {
             w,
             triplets(&[(0, 1, 1.0), (1, 0, 1.0), (1, 2, 0.5), (2, 1, 0.5)])
         );
+    }
+
+    /// exp(H) of a row's |values| normalised.
+    fn perplexity_of(values: &[f32]) -> f64 {
+        let sum: f64 = values.iter().map(|v| f64::from(v.abs())).sum();
+        let entropy: f64 = values
+            .iter()
+            .map(|v| f64::from(v.abs()) / sum)
+            .filter(|q| *q > 0.0)
+            .map(|q| -q * q.ln())
+            .sum();
+        entropy.exp()
+    }
+
+    #[test]
+    fn perplexity_calibration_by_hand() {
+        // Weights [1, e^−1] have entropy H(σ(1)) = 0.582203…, perplexity 1.789978…
+        // (σ(1) = 0.7310586). Calibrated to that perplexity the row [1, e^−1] keeps power 1,
+        // and the row [1, e^−2] (log gap 2) gets power 1/2: [1, e^−1] again. Row 3's zero
+        // stays zero and its signs are kept.
+        let target = 1.789_978_f64;
+        let e1 = (-1f32).exp();
+        let e2 = (-2f32).exp();
+        let mut c = triplets(&[
+            (0, 1, 1.0),
+            (0, 2, e1),
+            (1, 0, 2.0 * e2),
+            (1, 2, 2.0),
+            (2, 0, 0.5),
+            (2, 1, 0.25),
+            (3, 0, -0.5),
+            (3, 1, 0.0),
+            (3, 2, 0.1),
+        ]);
+        let mut three = c.clone();
+        let powers = calibrate_perplexity(&mut c, target);
+        assert!((powers[0] - 1.0).abs() < 1e-5, "{powers:?}");
+        assert!((powers[1] - 0.5).abs() < 1e-5, "{powers:?}");
+        assert!((c.values[0] - 1.0).abs() < 1e-6 && (c.values[1] - e1).abs() < 1e-5);
+        assert!((c.values[2] - e1).abs() < 1e-5 && (c.values[3] - 1.0).abs() < 1e-6);
+        assert!(c.values[6] < 0.0 && c.values[7] == 0.0 && c.values[8] > 0.0);
+        // Perplexity 3 asked of rows with 2 nonzeros: as spread as they can be, equal.
+        calibrate_perplexity(&mut three, 3.0);
+        assert_eq!(&three.values[4..6], &[1.0, 1.0]);
+        assert_eq!(&three.values[6..9], &[-1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn calibrated_rows_reach_the_perplexity_asked() {
+        // Gibbs-like rows of 20 with very different spreads all end at perplexity 7.
+        let mut entries = Vec::new();
+        for row in 0..5u32 {
+            let scale = 0.05 * f64::from(row + 1).powi(3);
+            for j in 0..20u32 {
+                let gap = -scale * f64::from(j) * (1.0 + 0.1 * f64::from(j % 3));
+                entries.push((row, j + 30, gap.exp() as f32));
+            }
+        }
+        let mut c = triplets(&entries);
+        calibrate_perplexity(&mut c, 7.0);
+        for range in row_ranges(&c.rows) {
+            let p = perplexity_of(&c.values[range]);
+            assert!((p - 7.0).abs() < 1e-3, "{p}");
+        }
+        // Equal coefficients cannot be sharpened: they stay equal.
+        let mut flat = triplets(&[(0, 1, 0.3), (0, 2, 0.3), (0, 3, 0.3)]);
+        assert_eq!(calibrate_perplexity(&mut flat, 2.0), vec![0.0]);
+        assert_eq!(flat.values, vec![1.0, 1.0, 1.0]);
     }
 
     #[test]

@@ -319,6 +319,21 @@ fn finish_outputs(
     ebsc_io::write_triplets(file.writer(), &coefficients)?;
     file.commit()?;
 
+    if let Some(perplexity) = config.perplexity {
+        let mut powers = graph::calibrate_perplexity(&mut coefficients, perplexity);
+        if !powers.is_empty() {
+            powers.sort_by(f64::total_cmp);
+            let at = |q: f64| powers[((powers.len() - 1) as f64 * q).round() as usize];
+            run.log(format!(
+                "perplexity {perplexity}: each row's coefficients raised to a power of its own \
+                 (median {:.2}, 10–90 % {:.2}–{:.2}): the energy at temperature T / power",
+                at(0.5),
+                at(0.1),
+                at(0.9)
+            ));
+            run.stat("perplexity_power_median", at(0.5));
+        }
+    }
     if config.normalize_rows {
         graph::normalize_rows(&mut coefficients);
     }

@@ -409,3 +409,39 @@ fn small_classes_fit_top_k_and_the_graph_and_n_clusters_is_in_the_key() {
     );
     assert_eq!(p.manifest()["stats"]["fitted_top_k"], 5);
 }
+
+#[test]
+fn perplexity_calibrates_the_graph_and_leaves_the_coefficients() {
+    let p = Project::new(SYMMETRIC);
+    p.write_upstream();
+    let out = p.affinity(&[]);
+    assert!(out.ok, "{}", out.stderr);
+    let c = read_triplets(&p.stage_file("coefficients.parquet")).unwrap();
+    let plain = read_triplets(&p.stage_file("affinity.parquet")).unwrap();
+
+    let text = std::fs::read_to_string(p.path("pipelines/p.toml")).unwrap();
+    std::fs::write(
+        p.path("pipelines/p.toml"),
+        format!("{text}perplexity = 2.5\n"),
+    )
+    .unwrap();
+    let out = p.affinity(&[]);
+    assert!(out.ok, "{}", out.stderr);
+    let log = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        log.contains("config changed: perplexity") && log.contains("perplexity 2.5: each row's"),
+        "{log}"
+    );
+    assert!(p.manifest()["stats"]["perplexity_power_median"].is_number());
+    // The coefficients are the energy's own; the graph is built from the calibrated ones.
+    assert_eq!(
+        read_triplets(&p.stage_file("coefficients.parquet")).unwrap(),
+        c
+    );
+    let mut calibrated = c.clone();
+    ebsc_affinity::graph::calibrate_perplexity(&mut calibrated, 2.5);
+    ebsc_affinity::graph::normalize_rows(&mut calibrated);
+    let w = read_triplets(&p.stage_file("affinity.parquet")).unwrap();
+    assert_eq!(w, ebsc_affinity::graph::symmetric(&calibrated));
+    assert_ne!(w, plain);
+}
