@@ -19,9 +19,10 @@ affinity/coefficients.parquet. Variants:
   power-P         the run's own kept coefficients with |c| raised to the power P, rows
                   L2-normalised, (C + C^T)/2: Gibbs weights at temperature T/P instead of T
                   (P = 1 the run's graph with normalize_rows; P = 0 each row's top-k alike)
-  perplexity-P    the run's kept coefficients, each row raised to the power that gives its
-                  weights perplexity P (a temperature of its own a row; the affinity stage's
-                  `perplexity = P`), rows L2-normalised, (C + C^T)/2
+  perplexity-P-M  the run's kept coefficients, each row raised to the power (at most M,
+                  default 16 as the affinity stage) that gives its weights perplexity P (a
+                  temperature of its own a row; the stage's `perplexity = P`), rows
+                  L2-normalised, (C + C^T)/2
   selftune-M-L    not the run's graph: Zelnik-Manor and Perona's self-tuning graph of the
                   trained dictionary (top M cosine neighbours, exp(-d^2 / (s_i s_j)), s_i
                   the distance to the L-th neighbour)
@@ -124,7 +125,7 @@ def coefficient_power(c, power):
     return unit_rows_symmetric(c)
 
 
-def row_perplexity(c, perplexity):
+def row_perplexity(c, perplexity, max_power=16.0):
     """Each row's kept |c| raised to the power that gives its normalised weights the
     perplexity exp(H) = `perplexity` (t-SNE's calibration): one temperature per row."""
     c = abs(c).tocsr()
@@ -137,8 +138,8 @@ def row_perplexity(c, perplexity):
     logits[row, slot] = np.log(np.maximum(c.data, 1e-300))
     logits -= logits.max(1, keepdims=True)
     target = np.log(np.minimum(perplexity, counts))[:, None]
-    low, high = np.zeros_like(target), np.full_like(target, 64.0)
-    for _ in range(50):
+    low, high = np.zeros_like(target), np.full_like(target, max_power)
+    for _ in range(60):
         power = 0.5 * (low + high)
         q = np.exp(power * logits)
         q /= q.sum(1, keepdims=True)
@@ -180,7 +181,8 @@ def variant(name, a, c, k, run):
     if name.startswith("power-"):
         return coefficient_power(c, float(name.split("-", 1)[1]))
     if name.startswith("perplexity-"):
-        return row_perplexity(c, float(name.split("-", 1)[1]))
+        _, perplexity, *cap = name.split("-")
+        return row_perplexity(c, float(perplexity), float(cap[0]) if cap else 16.0)
     if name.startswith("selftune-"):
         _, keep, local = name.split("-")
         return self_tuning(run, int(keep), int(local))

@@ -30,8 +30,9 @@ pub fn normalize_rows(c: &mut Triplets) {
 /// `w_j = |c_j|^p_i / Σ_l |c_l|^p_i` have perplexity `exp(H(w)) = min(perplexity, the row's
 /// nonzeros)`. For Gibbs coefficients `exp(−E/T)` that is a temperature `T/p_i` of the row's
 /// own, as t-SNE calibrates its kernel: every sample spreads its weight over the same
-/// effective number of atoms, wherever it lies. Signs are kept, zeros stay zero and each
-/// row's largest |c| becomes 1. Returns the powers, one a row that has entries.
+/// effective number of atoms, wherever it lies; a row that would need a power above
+/// [`MAX_POWER`] gets that power. Signs are kept, zeros stay zero and each row's largest |c|
+/// becomes 1. Returns the powers, one a row that has entries.
 pub fn calibrate_perplexity(c: &mut Triplets, perplexity: f64) -> Vec<f64> {
     let ranges = row_ranges(&c.rows);
     let mut powers = Vec::with_capacity(ranges.len());
@@ -71,22 +72,25 @@ fn weights_entropy(gaps: &[f64], power: f64) -> f64 {
     sum.ln() - power * weighted / sum
 }
 
-/// The power whose weights have entropy `target` (entropy falls as the power rises): 0 where
-/// even equal weights are not spread enough, bisection otherwise.
+/// The largest power a row gets: its temperature at most 16 times below the energy's. A row
+/// whose kept coefficients are nearly equal (near-duplicate atoms, a dense spot) ranks its
+/// atoms by differences of a few percent; sharpening those without bound turns rounding into
+/// structure (RESULTS.md, "A temperature for each row": capped at 8, 16 or 64, 13 runs gave
+/// the same partitions; capped at 32 or not at all, one of them flipped to a worse one).
+pub const MAX_POWER: f64 = 16.0;
+
+/// The power in [0, MAX_POWER] whose weights have entropy `target` (entropy falls as the
+/// power rises): 0 where even equal weights are not spread enough, MAX_POWER where it
+/// cannot sharpen them enough, bisection otherwise.
 fn row_power(gaps: &[f64], target: f64) -> f64 {
-    const MAX_POWER: f64 = 1e6;
     if weights_entropy(gaps, 0.0) <= target {
         return 0.0;
     }
-    let mut high = 1.0;
-    while weights_entropy(gaps, high) > target {
-        if high >= MAX_POWER {
-            return 0.0; // equal coefficients: no power separates them
-        }
-        high *= 2.0;
+    if weights_entropy(gaps, MAX_POWER) >= target {
+        return MAX_POWER;
     }
-    let mut low = 0.0;
-    for _ in 0..100 {
+    let (mut low, mut high) = (0.0, MAX_POWER);
+    for _ in 0..60 {
         let middle = 0.5 * (low + high);
         if weights_entropy(gaps, middle) > target {
             low = middle;
@@ -313,10 +317,20 @@ mod tests {
             let p = perplexity_of(&c.values[range]);
             assert!((p - 7.0).abs() < 1e-3, "{p}");
         }
-        // Equal coefficients cannot be sharpened: they stay equal.
+        // Equal coefficients cannot be sharpened: they stay equal. Coefficients 1 % apart
+        // would need a power near 100 for perplexity 2: they stop at MAX_POWER, as spread
+        // as exp(16 · ln 0.99) = 0.851 leaves them.
         let mut flat = triplets(&[(0, 1, 0.3), (0, 2, 0.3), (0, 3, 0.3)]);
-        assert_eq!(calibrate_perplexity(&mut flat, 2.0), vec![0.0]);
+        calibrate_perplexity(&mut flat, 2.0);
         assert_eq!(flat.values, vec![1.0, 1.0, 1.0]);
+        let mut close = triplets(&[(0, 1, 1.0), (0, 2, 0.99), (0, 3, 0.98)]);
+        assert_eq!(calibrate_perplexity(&mut close, 2.0), vec![MAX_POWER]);
+        assert!(
+            (close.values[1] - 0.99f32.powi(16)).abs() < 1e-5,
+            "{:?}",
+            close.values
+        );
+        assert!(perplexity_of(&close.values) > 2.5);
     }
 
     #[test]

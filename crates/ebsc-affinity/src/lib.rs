@@ -324,14 +324,18 @@ fn finish_outputs(
         if !powers.is_empty() {
             powers.sort_by(f64::total_cmp);
             let at = |q: f64| powers[((powers.len() - 1) as f64 * q).round() as usize];
+            let capped = powers.iter().filter(|&&p| p >= graph::MAX_POWER).count();
             run.log(format!(
                 "perplexity {perplexity}: each row's coefficients raised to a power of its own \
-                 (median {:.2}, 10–90 % {:.2}–{:.2}): the energy at temperature T / power",
+                 (median {:.2}, 10–90 % {:.2}–{:.2}; {capped} rows at the cap {}): the energy \
+                 at temperature T / power",
                 at(0.5),
                 at(0.1),
-                at(0.9)
+                at(0.9),
+                graph::MAX_POWER
             ));
             run.stat("perplexity_power_median", at(0.5));
+            run.stat("perplexity_capped_rows", capped);
         }
     }
     if config.normalize_rows {
