@@ -111,6 +111,10 @@ struct AffinitySection {
     /// Off when absent, and then out of the stage key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     perplexity: Option<f64>,
+    /// `graph::MAX_POWER`, hashed beside `perplexity` so that a stage run under another
+    /// bound is stale; never read from the file.
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    perplexity_max_power: Option<f64>,
 }
 
 impl TryFrom<AffinitySection> for AffinityConfig {
@@ -207,6 +211,7 @@ impl From<AffinityConfig> for AffinitySection {
             refine_gamma: config.refine.map(|r| r.weights.gamma),
             refine_lambda: config.refine.map(|r| r.weights.lambda),
             perplexity: config.perplexity,
+            perplexity_max_power: config.perplexity.map(|_| crate::graph::MAX_POWER),
         }
     }
 }
@@ -377,6 +382,15 @@ mod tests {
         assert!(!hashed.contains("perplexity"), "{hashed}");
         let c = load(&format!("{base}\nperplexity = 10.0")).unwrap();
         assert_eq!(c.perplexity, Some(10.0));
+        // The bound on a row's power is part of the key, not of the file.
+        let hashed = serde_json::to_value(AffinitySection::from(c)).unwrap();
+        assert_eq!(hashed["perplexity_max_power"], 16.0);
+        let err = load(&format!(
+            "{base}\nperplexity = 10.0\nperplexity_max_power = 4.0"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("perplexity_max_power"), "{err}");
         for bad in ["0.5", "nan", "inf"] {
             let err = load(&format!("{base}\nperplexity = {bad}"))
                 .unwrap_err()
