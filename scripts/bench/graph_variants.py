@@ -182,7 +182,7 @@ def variant(name, a, c, k, run):
         return coefficient_power(c, float(name.split("-", 1)[1]))
     if name.startswith("perplexity-"):
         _, perplexity, *cap = name.split("-")
-        return row_perplexity(c, float(perplexity), float(cap[0]) if cap else 16.0)
+        return row_perplexity(c, float(perplexity), *map(float, cap))
     if name.startswith("selftune-"):
         _, keep, local = name.split("-")
         return self_tuning(run, int(keep), int(local))

@@ -114,9 +114,8 @@ cluster() {
 # 10,000 images takes minutes: kept in $runs/self-expression under that key, so that a
 # suite run again on the same BENCH_RUNS (a changed affinity or cluster stage) reuses them.
 self_expression() {
-    local method=$1 key kept
-    key="$(sha256sum "$dir/prepare/inputs.safetensors" | cut -c1-16)-$method-seed$seed"
-    kept=$runs/self-expression/$key
+    local method=$1 kept
+    kept=$runs/self-expression/$inputs_hash-$method-seed$seed
     if [ ! -f "$kept.json" ]; then
         mkdir -p "$runs/self-expression"
         "$py" scripts/bench/selfexpr_baseline.py "$dir/prepare/inputs.safetensors" "$input" \
@@ -174,6 +173,7 @@ for case in "${cases[@]}"; do
             --knn 10 --n-eigenvectors "$m"
         cluster kmeans-trained --features "$dir/train/features.safetensors" --tensor dictionary \
             --normalize-rows
+        inputs_hash=$(sha256sum "$dir/prepare/inputs.safetensors" | cut -c1-16)
         self_expression ensc
         self_expression lsr
         # Ablation of the cluster stage's `sizes`: ours with the other setting, and the

@@ -38,13 +38,13 @@ pub fn calibrate_perplexity(c: &mut Triplets, perplexity: f64) -> Vec<f64> {
     let mut powers = Vec::with_capacity(ranges.len());
     for range in ranges {
         let values = &mut c.values[range];
-        let logs: Vec<f64> = values.iter().map(|v| f64::from(v.abs()).ln()).collect();
-        let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        // Each log-coefficient's gap below the row's largest (≤ 0; −∞ for zeros).
+        let mut gaps: Vec<f64> = values.iter().map(|v| f64::from(v.abs()).ln()).collect();
+        let top = gaps.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if top == f64::NEG_INFINITY {
             continue; // an all-zero row
         }
-        // Each log-coefficient's gap below the row's largest (≤ 0; −∞ for zeros).
-        let gaps: Vec<f64> = logs.iter().map(|l| l - top).collect();
+        gaps.iter_mut().for_each(|g| *g -= top);
         let nonzeros = gaps.iter().filter(|g| g.is_finite()).count();
         let power = row_power(&gaps, perplexity.min(nonzeros as f64).ln());
         for (v, &gap) in values.iter_mut().zip(&gaps) {
