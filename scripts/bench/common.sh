@@ -8,6 +8,8 @@
 # `run_settings DIR` prints a finished run's n_clusters, eigenvector count and pretrained
 # tensor (head, or backbone for the identity encoder). `input_tensor FILE`: which tensor of
 # a prepare stage's inputs.safetensors holds the inputs (images or features).
+# `feature_baselines DIR M PRETRAINED` scores a finished run's feature baselines through the
+# caller's `cluster NAME ARGS...`.
 
 if [ -n "${BENCH_RUNS:-}" ]; then
     runs=$BENCH_RUNS  # kept: the caller asked for the runs
@@ -62,6 +64,21 @@ affinity = "symmetric"
 TOML
     target/release/ebsc-prepare "$pipeline" --runs-dir "$runs" --progress none >/dev/null
     target/release/examples/synthetic_train "$pipeline" "$runs" "$m" "$m" >/dev/null 2>&1
+}
+
+# The baselines on a run's own features, each clustered by the caller's `cluster NAME
+# ARGS...` into NAME/: the cosine 10-NN graphs of the pretrained head (unless pretraining is
+# the identity) and of the trained dictionary (M eigenvectors), k-means on the dictionary.
+feature_baselines() {
+    local dir=$1 m=$2 pretrained=$3
+    if [ "$pretrained" = head ]; then
+        cluster knn-pretrained --features "$dir/pretrain/features.safetensors" --tensor head \
+            --knn 10 --n-eigenvectors "$m"
+    fi
+    cluster knn-trained --features "$dir/train/features.safetensors" --tensor dictionary \
+        --knn 10 --n-eigenvectors "$m"
+    cluster kmeans-trained --features "$dir/train/features.safetensors" --tensor dictionary \
+        --normalize-rows
 }
 
 run_settings() {

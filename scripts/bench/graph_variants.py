@@ -26,10 +26,15 @@ affinity/coefficients.parquet. Variants:
   selftune-M-L    not the run's graph: Zelnik-Manor and Perona's self-tuning graph of the
                   trained dictionary (top M cosine neighbours, exp(-d^2 / (s_i s_j)), s_i
                   the distance to the L-th neighbour)
+  fuse-W          (1 - W) times the run's graph plus W times the pretrained head's graph
+                  (pretrain/features.safetensors): each row's top 20 cosine neighbours
+                  weighted exp((cos - 1) / 0.1), at perplexity 10 as the recipe's graph
   energy-M-T-S    the same with the run's energy, its learned residual scaled by S:
                   cos + S·<u_i, v_j> (train/model.safetensors, towers with one hidden
                   layer; S = 1 is the run's own energy, S = 0 the cosine-M-T graph)
-numpy, scipy, pyarrow and safetensors (target/bench-venv); the binary is target/release/ebsc-cluster.
+With GRAPH_OUT=DIR in the environment each variant's graph is kept as DIR/RUN-VARIANT.parquet
+(partition_variants.py reads one). numpy, scipy, pyarrow and safetensors
+(target/bench-venv); the binary is target/release/ebsc-cluster.
 """
 
 import json
@@ -102,15 +107,27 @@ def energy_gibbs(run, keep, temperature, scale):
     if scale != 0:
         u, v = energy_towers(run, d)
         similarity += scale * (u @ v.T)
+    return unit_rows_symmetric(gibbs_rows(similarity, keep, temperature))
+
+
+def pretrained_gibbs(run, keep, temperature, perplexity):
+    """The pretrained head's cosine Gibbs graph, each row at the given perplexity."""
+    h = load_file(f"{run}/pretrain/features.safetensors")["head"].astype(np.float64)
+    h /= np.linalg.norm(h, axis=1, keepdims=True)
+    return row_perplexity(gibbs_rows(h @ h.T, keep, temperature), perplexity)
+
+
+def gibbs_rows(similarity, keep, temperature):
+    """Each row's top `keep` similarities (the diagonal left out) as Gibbs weights."""
     np.fill_diagonal(similarity, -np.inf)
-    n = len(d)
+    n = len(similarity)
     top = np.argpartition(-similarity, keep, axis=1)[:, :keep]
     rows = np.repeat(np.arange(n), keep)
     kept = similarity[rows, top.ravel()].reshape(n, keep)
-    # Each row's weights are L2-normalised below, so the shift by the row's maximum only
-    # keeps exp() in range.
+    # Each row's weights are normalised by the caller, so the shift by the row's maximum
+    # only keeps exp() in range.
     weights = np.exp((kept - kept.max(1, keepdims=True)) / temperature).ravel()
-    return unit_rows_symmetric(sp.csr_matrix((weights, (rows, top.ravel())), shape=(n, n)))
+    return sp.csr_matrix((weights, (rows, top.ravel())), shape=(n, n))
 
 
 def unit_rows_symmetric(c):
@@ -158,7 +175,7 @@ def self_tuning(run, keep, local):
     d /= np.linalg.norm(d, axis=1, keepdims=True)
     similarity = d @ d.T
     np.fill_diagonal(similarity, -np.inf)
-    n = len(d)
+    n = len(similarity)
     top = np.argsort(-similarity, axis=1)[:, :keep]
     dist2 = np.maximum(2 - 2 * np.take_along_axis(similarity, top, 1), 0)
     sigma = np.sqrt(dist2[:, local - 1]) + 1e-12
@@ -186,6 +203,9 @@ def variant(name, a, c, k, run):
     if name.startswith("selftune-"):
         _, keep, local = name.split("-")
         return self_tuning(run, int(keep), int(local))
+    if name.startswith("fuse-"):
+        weight = float(name.split("-", 1)[1])
+        return (1 - weight) * a + weight * pretrained_gibbs(run, 20, 0.1, 10.0)
     if name.startswith("cosine-"):
         _, keep, temperature = name.split("-")
         return energy_gibbs(run, int(keep), float(temperature), 0.0)
@@ -205,8 +225,10 @@ def main():
     c = read_graph(f"{run}/affinity/coefficients.parquet", n)
     scores = []
     with tempfile.TemporaryDirectory() as tmp:
+        keep = os.environ.get("GRAPH_OUT")
         for name in names.split(","):
-            graph = f"{tmp}/{name}.parquet"
+            graph = f"{keep or tmp}/{os.path.basename(run.rstrip('/'))}-{name}.parquet"
+            os.makedirs(os.path.dirname(graph), exist_ok=True)
             write_graph(variant(name, a, c, k, run), graph)
             subprocess.run(
                 [CLUSTER, "--affinity", graph, "--labels", samples, "--n-clusters", str(k),

@@ -56,12 +56,7 @@ one() {
             target/release/ebsc-cluster --labels "$dir/prepare/samples.parquet" --n-clusters "$k" \
                 --seed "$seed" --progress none --out "$log/$out" "$@" >"$log/$out.log" 2>&1 || true
         }
-        [ "$pretrained" = head ] && cluster knn-pretrained \
-            --features "$dir/pretrain/features.safetensors" --tensor head --knn 10 --n-eigenvectors "$m"
-        cluster knn-trained --features "$dir/train/features.safetensors" --tensor dictionary \
-            --knn 10 --n-eigenvectors "$m"
-        cluster kmeans-trained --features "$dir/train/features.safetensors" --tensor dictionary \
-            --normalize-rows
+        feature_baselines "$dir" "$m" "$pretrained"
         "$GRID_PY" scripts/bench/graph_variants.py "$dir" "$k" "${sizes:-free}" "$seed" \
             "$GRID_VARIANTS" >"$log/variants.txt" 2>"$log/variants.err" || true
     fi

@@ -165,14 +165,7 @@ for case in "${cases[@]}"; do
         input=$(input_tensor "$dir/prepare/inputs.safetensors")
         cluster knn-inputs --features "$dir/prepare/inputs.safetensors" --tensor "$input" \
             --knn 10 --n-eigenvectors "$m"
-        if [ "$pretrained" = head ]; then
-            cluster knn-pretrained --features "$dir/pretrain/features.safetensors" --tensor head \
-                --knn 10 --n-eigenvectors "$m"
-        fi
-        cluster knn-trained --features "$dir/train/features.safetensors" --tensor dictionary \
-            --knn 10 --n-eigenvectors "$m"
-        cluster kmeans-trained --features "$dir/train/features.safetensors" --tensor dictionary \
-            --normalize-rows
+        feature_baselines "$dir" "$m" "$pretrained"
         inputs_hash=$(sha256sum "$dir/prepare/inputs.safetensors" | cut -c1-16)
         self_expression ensc
         self_expression lsr

@@ -1,0 +1,125 @@
+"""Does a different partition rule on a trained run's own graph help the cluster stage?
+graph_variants.py reworks the graph; this script keeps the run's graph and changes how the
+partition is drawn from it. Every spectral clustering is ebsc-cluster's (the run's seed,
+the given sizes rule), and ACC is printed with the partition's normalised cut of the run's
+graph (lower is a better cut; it needs no labels).
+
+    partition_variants.py RUN N_CLUSTERS free|equal SEED RULE[,RULE...] [GRAPH]
+
+RUN is a run folder with prepare/samples.parquet (labels) and affinity/affinity.parquet;
+GRAPH, an affinity Parquet to use instead of the run's (a variant graph_variants.py kept
+with GRAPH_OUT).
+Rules (M is the recipe's N_CLUSTERS + 2 eigenvectors):
+  eigenvectors-A-B  one spectral clustering for each number of eigenvectors from A to B,
+                    and the one of lowest normalised cut among them (a label-free choice)
+  consensus-A-B     those clusterings as an ensemble: each edge of the graph weighted by
+                    the share of them that put its two ends in one cluster (evidence
+                    accumulation, Fred and Jain 2005, on the graph's own edges), and that
+                    graph clustered with M eigenvectors
+  refine            the run's partition refined by weighted kernel k-means on the graph's
+                    normalised-cut kernel (Dhillon, Guan and Kulis 2004: each sample moves
+                    to the cluster it is most linked to for the cluster's volume), sizes free
+  refine-equal      the same, each move within equal cluster sizes (most confident first)
+numpy, scipy, scikit-learn and pyarrow (target/bench-venv); the binary is target/release/ebsc-cluster.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import pyarrow.parquet as pq
+import scipy.sparse as sp
+
+from assign_rule import accuracy
+from graph_variants import CLUSTER, read_graph, write_graph
+
+
+def normalised_cut(a, clusters, k):
+    member = sp.csr_matrix((np.ones(len(clusters)), (np.arange(len(clusters)), clusters)),
+                           shape=(len(clusters), k))
+    links = (member.T @ a @ member).toarray()
+    volume = np.asarray(member.T @ np.asarray(a.sum(1)).ravel()).ravel()
+    return float(sum(1 - links[c, c] / max(volume[c], 1e-300) for c in range(k)))
+
+
+def spectral(graph_path, samples, k, m, seed, sizes, out):
+    subprocess.run(
+        [CLUSTER, "--affinity", graph_path, "--labels", samples, "--n-clusters", str(k),
+         "--n-eigenvectors", str(m), "--seed", seed, "--sizes", sizes, "--out", out,
+         "--progress", "none"],
+        check=True, capture_output=True,
+    )
+    return pq.read_table(f"{out}/assignments.parquet")["cluster"].to_numpy().astype(np.int64)
+
+
+def kernel_kmeans(a, clusters, k, equal, rounds=30):
+    """Weighted kernel k-means with the kernel D⁻¹AD⁻¹ and weights D: each round lowers the
+    normalised cut of the partition (up to the kernel's missing diagonal shift)."""
+    n = len(clusters)
+    degree = np.maximum(np.asarray(a.sum(1)).ravel(), 1e-300)
+    for _ in range(rounds):
+        member = sp.csr_matrix((np.ones(n), (np.arange(n), clusters)), shape=(n, k))
+        links = np.asarray((a @ member).todense())
+        volume = np.maximum(np.asarray(member.T @ degree).ravel(), 1e-300)
+        within = np.array([links[clusters == c, c].sum() for c in range(k)])
+        distance = -2 * links / (degree[:, None] * volume) + within / volume**2
+        if equal:
+            capacity, moved, taken = -(-n // k), np.empty(n, np.int64), np.zeros(k, np.int64)
+            ranked = np.sort(distance, 1)
+            for i in np.argsort(ranked[:, 0] - ranked[:, 1]):
+                c = next(c for c in np.argsort(distance[i]) if taken[c] < capacity)
+                moved[i], taken[c] = c, taken[c] + 1
+        else:
+            moved = distance.argmin(1)
+        if (moved == clusters).all():
+            break
+        clusters = moved
+    return clusters
+
+
+def main():
+    if len(sys.argv) not in (6, 7):
+        sys.exit(__doc__)
+    run, k, sizes, seed, rules = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+    samples = f"{run}/prepare/samples.parquet"
+    graph_path = sys.argv[6] if len(sys.argv) == 7 else f"{run}/affinity/affinity.parquet"
+    labels = pq.read_table(samples)["label"].to_numpy().astype(np.int64)
+    a = read_graph(graph_path, len(labels))
+    m = k + 2
+    scores = []
+
+    def score(name, clusters):
+        scores.append(f"{name}={accuracy(labels, clusters):.4f}/{normalised_cut(a, clusters, k):.3f}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = spectral(graph_path, samples, k, m, seed, sizes, f"{tmp}/base")
+        score("base", base)
+        for rule in rules.split(","):
+            if rule.startswith(("eigenvectors-", "consensus-")):
+                kind, low, high = rule.split("-")
+                members = [spectral(graph_path, samples, k, count, seed, sizes, f"{tmp}/m{count}")
+                           for count in range(int(low), int(high) + 1)]
+                if kind == "eigenvectors":
+                    cuts = [normalised_cut(a, p, k) for p in members]
+                    for count, p in zip(range(int(low), int(high) + 1), members):
+                        score(f"m{count}", p)
+                    score(f"{rule}:lowest-cut", members[int(np.argmin(cuts))])
+                else:
+                    g = a.tocoo()
+                    agree = sum((p[g.row] == p[g.col]).astype(np.float64) for p in members)
+                    path = f"{tmp}/{rule}.parquet"
+                    write_graph(sp.csr_matrix((g.data * agree / len(members), (g.row, g.col)),
+                                              shape=a.shape), path)
+                    score(rule, spectral(path, samples, k, m, seed, sizes, f"{tmp}/{rule}"))
+            elif rule in ("refine", "refine-equal"):
+                score(rule, kernel_kmeans(a, base.copy(), k, rule == "refine-equal"))
+            else:
+                sys.exit(f"error: unknown rule {rule!r}")
+    print(os.path.basename(run.rstrip("/")), " ".join(scores))
+
+
+if __name__ == "__main__":
+    main()
