@@ -27,13 +27,13 @@ LETTERS = "ABCDEFGHIJ"
 SIZE, BOX, RENDER = 28, 24, 96
 
 
-def has_letters(path):
+def has_letters(path, letters=LETTERS):
     try:
         font = TTFont(path, lazy=True, fontNumber=0)
         cmap = font.getBestCmap() or {}
     except Exception:  # a file fontTools cannot read is not used
         return False
-    return all(ord(c) in cmap for c in LETTERS)
+    return all(ord(c) in cmap for c in letters)
 
 
 def render(font, letter):

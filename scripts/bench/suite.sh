@@ -20,6 +20,8 @@
 #   mnist-400        data/mnist-test with prepare.subset={per_class=40} (a subset per seed)
 #   fashion-400      data/fashion/t10k-images-idx3-ubyte with prepare.subset={per_class=40}
 #   faces-30         30 classes × 12 generated 16×16 gray images (scripts/bench/subspace_images.py)
+#   glyphs-40        laid out like a face set: 40 fonts × 10 posed, lit 46×56 renders of one
+#                    letter (scripts/bench/glyph_faces.py; made by letters.sh with the letters)
 #   letters          notMNIST-like: A–J rendered from 1,627 fonts of Debian packages, 16,270
 #                    28×28 images (scripts/bench/letters.sh, into data/letters on first use)
 #   letters-400      the same with prepare.subset={per_class=40}
@@ -37,7 +39,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 faces-30 digits subspaces-table}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 faces-30 glyphs-40 digits subspaces-table}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -67,6 +69,7 @@ cases=(
     "letters|data/letters/letters-images-idx3-ubyte|"
     "letters-400|data/letters/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
     "faces-30|$runs/faces-30|"
+    "glyphs-40|data/letters/glyph-faces|"
     "digits|data/digits/digits.csv.gz|label_column=column_65"
     "subspaces-table|$runs/subspaces-table.csv|"
 )
@@ -137,7 +140,7 @@ for case in "${cases[@]}"; do
     case "$name" in
         faces-30) [ -d "$path" ] || python3 scripts/bench/subspace_images.py "$path" 30 12 4 16 0.05 1 ;;
         subspaces-table) [ -f "$path" ] || make_subspace_table "$path" ;;
-        letters*) [ -f "$path" ] || scripts/bench/letters.sh data/letters "$py" ||
+        letters* | glyphs-40) [ -e "$path" ] || scripts/bench/letters.sh data/letters "$py" ||
             echo "suite: could not make data/letters (scripts/bench/letters.sh)" >&2 ;;
     esac
     if [ ! -e "$path" ]; then
