@@ -262,6 +262,11 @@ impl AffinityConfig {
         let fitted = AffinityConfig {
             top_k,
             graph: AffinityGraph::Symmetric,
+            // `perplexity` is set for rows of `top_k` coefficients: a row of half a small
+            // class has at most as many, and calibrating it to that perplexity makes its
+            // weights all equal, dropping the energy's ranking (RESULTS.md, "Crowded images
+            // that change in pose").
+            perplexity: None,
             ..self.clone()
         };
         let graph = match self.graph {
@@ -270,9 +275,13 @@ impl AffinityConfig {
                 ", the symmetric graph instead of the kNN graph on C".into()
             }
         };
+        let weights = match self.perplexity {
+            Some(p) => format!(", the energy's own weights (no perplexity {p} a row)"),
+            None => String::new(),
+        };
         let note = format!(
             "fit_class_size: mean class size {class_size} ({n_samples} samples / {k} clusters) \
-             is under 2 × top_k = {}: top {top_k} coefficients a row{graph}",
+             is under 2 × top_k = {}: top {top_k} coefficients a row{graph}{weights}",
             2 * self.top_k
         );
         (fitted, Some(note))
@@ -306,6 +315,15 @@ mod tests {
             note.contains("mean class size 10 (400 samples / 40 clusters)"),
             "{note}"
         );
+        // The per-row perplexity is for rows of top_k: fitted rows keep their weights.
+        let with_perplexity = AffinityConfig {
+            perplexity: Some(10.0),
+            ..c.clone()
+        };
+        let (fitted, note) = with_perplexity.fitted(400);
+        assert_eq!((fitted.top_k, fitted.perplexity), (5, None));
+        assert!(note.unwrap().contains("no perplexity 10 a row"));
+        assert_eq!(with_perplexity.fitted(1800).0.perplexity, Some(10.0));
         // Classes of 4: never below 3 coefficients a row.
         assert_eq!(c.fitted(160).0.top_k, 3);
         // Classes of 45 (≥ 2 × 20): untouched.

@@ -33,7 +33,7 @@ use crate::config::{AffinityConfig, AffinityGraph};
 
 pub const STAGE: &str = affinity::STAGE;
 /// Bump when the outputs for a given config change meaning.
-pub const STAGE_VERSION: u32 = 1;
+pub const STAGE_VERSION: u32 = 2;
 
 #[derive(Debug, clap::Parser)]
 #[command(
