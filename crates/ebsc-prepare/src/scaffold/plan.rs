@@ -88,7 +88,7 @@ impl Template {
     /// convnet pretrained on the images otherwise (their classes are curved in pixel space:
     /// 400 MNIST digits score 0.653 on the pixels' 10-NN graph and 0.950 on the pretrained
     /// features'). Crowded pixels alone are no reason to keep them: 400 images of 40 classes
-    /// that crowd as faces do and change in pose score 0.46 on the pixels' recipe and 0.77
+    /// that crowd as faces do and change in pose score 0.47 on the pixels' recipe and 0.79
     /// on the pretrained convnet's (RESULTS.md, "Crowded images that change in pose").
     pub fn fits(summary: &DataSummary) -> Template {
         let pixels_are_the_structure = near_subspaces(summary);
