@@ -36,13 +36,29 @@ def has_letters(path, letters=LETTERS):
     return all(ord(c) in cmap for c in letters)
 
 
-def render(font, letter):
-    canvas = Image.new("L", (RENDER * 3, RENDER * 3), 0)
-    ImageDraw.Draw(canvas).text((RENDER, RENDER), letter, fill=255, font=font)
+def font_files(font_dirs):
+    """Every .ttf and .otf file under the folders, sorted."""
+    return sorted(
+        os.path.join(root, name)
+        for d in font_dirs
+        for root, _, names in os.walk(d)
+        for name in names
+        if name.lower().endswith((".ttf", ".otf"))
+    )
+
+
+def ink(font, letter, size):
+    """The letter drawn at `size` pixels and cropped to its ink (a PIL image), or None."""
+    canvas = Image.new("L", (size * 3, size * 3), 0)
+    ImageDraw.Draw(canvas).text((size, size), letter, fill=255, font=font)
     box = canvas.getbbox()
-    if box is None:
+    return None if box is None else canvas.crop(box)
+
+
+def render(font, letter):
+    glyph = ink(font, letter, RENDER)
+    if glyph is None:
         return None
-    glyph = canvas.crop(box)
     w, h = glyph.size
     scale = BOX / max(w, h)
     glyph = glyph.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
@@ -53,13 +69,7 @@ def render(font, letter):
 
 def main():
     out_dir, font_dirs = sys.argv[1], sys.argv[2:]
-    paths = sorted(
-        os.path.join(root, name)
-        for d in font_dirs
-        for root, _, names in os.walk(d)
-        for name in names
-        if name.lower().endswith((".ttf", ".otf"))
-    )
+    paths = font_files(font_dirs)
     images, labels, fonts, seen = [], [], [], set()
     for path in paths:
         if not has_letters(path):

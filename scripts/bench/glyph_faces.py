@@ -23,36 +23,32 @@ import os
 import sys
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageFilter, ImageFont
 
-from font_letters import has_letters
+from font_letters import font_files, has_letters, ink
 
 WIDTH, HEIGHT, RENDER = 46, 56, 160
 MIN_DIFFERENCE = 8.0
 
 
 def glyph(path, letter):
-    """The letter's ink, cropped, as a float image in [0, 1], or None."""
+    """The letter in the font at `path`, cropped to its ink (a PIL image), or None."""
     try:
-        font = ImageFont.truetype(path, RENDER)
+        return ink(ImageFont.truetype(path, RENDER), letter, RENDER)
     except OSError:
         return None
-    canvas = Image.new("L", (RENDER * 3, RENDER * 3), 0)
-    ImageDraw.Draw(canvas).text((RENDER, RENDER), letter, fill=255, font=font)
-    box = canvas.getbbox()
-    return None if box is None else canvas.crop(box)
 
 
-def place(ink, rng=None, pose=1.0):
+def place(shape, rng=None, pose=1.0):
     """The glyph fitted into 70 % of the frame, posed by rng (none: upright, centred)."""
     angle, scale, dx, dy = 0.0, 1.0, 0, 0
     if rng is not None:
         shift = round(3 * pose)
         angle, scale = rng.uniform(-10, 10) * pose, 1 + rng.uniform(-0.1, 0.1) * pose
         dx, dy = rng.integers(-shift, shift + 1), rng.integers(-shift, shift + 1)
-    fit = 0.7 * scale * min(WIDTH / ink.size[0], HEIGHT / ink.size[1])
-    size = (max(1, round(ink.size[0] * fit)), max(1, round(ink.size[1] * fit)))
-    posed = ink.resize(size, Image.LANCZOS).rotate(angle, Image.BICUBIC, expand=True)
+    fit = 0.7 * scale * min(WIDTH / shape.size[0], HEIGHT / shape.size[1])
+    size = (max(1, round(shape.size[0] * fit)), max(1, round(shape.size[1] * fit)))
+    posed = shape.resize(size, Image.LANCZOS).rotate(angle, Image.BICUBIC, expand=True)
     frame = Image.new("L", (WIDTH, HEIGHT), 0)
     frame.paste(posed, ((WIDTH - posed.size[0]) // 2 + dx, (HEIGHT - posed.size[1]) // 2 + dy))
     return np.asarray(frame, dtype=np.float64) / 255
@@ -82,34 +78,28 @@ def main():
     parser.add_argument("--pose", type=float, default=1.0)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    paths = sorted(
-        os.path.join(root, name)
-        for d in args.font_dirs
-        for root, _, names in os.walk(d)
-        for name in names
-        if name.lower().endswith((".ttf", ".otf"))
-    )
+    paths = font_files(args.font_dirs)
     kept, clean = [], []
     for i in rng.permutation(len(paths)):
         if len(kept) == args.classes:
             break
         if not has_letters(paths[i], args.letter):
             continue
-        ink = glyph(paths[i], args.letter)
-        if ink is None:
+        shape = glyph(paths[i], args.letter)
+        if shape is None:
             continue
-        upright = place(ink)
+        upright = place(shape)
         if upright.max() < 0.5 or any(np.abs(upright - c).mean() * 255 < MIN_DIFFERENCE for c in clean):
             continue
-        kept.append((paths[i], ink))
+        kept.append((paths[i], shape))
         clean.append(upright)
     if len(kept) < args.classes:
         sys.exit(f"glyph_faces: only {len(kept)} distinct fonts with {args.letter!r}, {args.classes} asked")
-    for person, (path, ink) in enumerate(kept, start=1):
+    for person, (_, shape) in enumerate(kept, start=1):
         folder = os.path.join(args.out_dir, f"s{person}")
         os.makedirs(folder, exist_ok=True)
         for photo in range(1, args.per_class + 1):
-            Image.fromarray(photograph(place(ink, rng, args.pose), rng)).save(os.path.join(folder, f"{photo}.pgm"))
+            Image.fromarray(photograph(place(shape, rng, args.pose), rng)).save(os.path.join(folder, f"{photo}.pgm"))
     with open(os.path.join(args.out_dir, "fonts.txt"), "w") as f:
         f.writelines(f"s{i}\t{os.path.basename(p)}\n" for i, (p, _) in enumerate(kept, start=1))
     print(f"{len(kept)} classes × {args.per_class} renders of {args.letter!r} in {args.out_dir}",

@@ -100,9 +100,14 @@ def low_rank(c, k, d, power, keep):
     return graph.maximum(graph.T)
 
 
+def unit_rows(run, stage, tensor):
+    """A run's feature tensor (`stage`/features.safetensors) with L2-normalised rows."""
+    x = load_file(f"{run}/{stage}/features.safetensors")[tensor].astype(np.float64)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
 def energy_gibbs(run, keep, temperature, scale):
-    d = load_file(f"{run}/train/features.safetensors")["dictionary"].astype(np.float64)
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    d = unit_rows(run, "train", "dictionary")
     similarity = d @ d.T
     if scale != 0:
         u, v = energy_towers(run, d)
@@ -112,8 +117,7 @@ def energy_gibbs(run, keep, temperature, scale):
 
 def pretrained_gibbs(run, keep, temperature, perplexity):
     """The pretrained head's cosine Gibbs graph, each row at the given perplexity."""
-    h = load_file(f"{run}/pretrain/features.safetensors")["head"].astype(np.float64)
-    h /= np.linalg.norm(h, axis=1, keepdims=True)
+    h = unit_rows(run, "pretrain", "head")
     return row_perplexity(gibbs_rows(h @ h.T, keep, temperature), perplexity)
 
 
@@ -171,8 +175,7 @@ def self_tuning(run, keep, local):
     """Zelnik-Manor and Perona's self-tuning graph on the trained dictionary: each row's
     top `keep` cosine neighbours weighted exp(-d²/(σ_i σ_j)), σ_i the distance to the
     `local`-th neighbour, symmetrised by the larger weight."""
-    d = load_file(f"{run}/train/features.safetensors")["dictionary"].astype(np.float64)
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    d = unit_rows(run, "train", "dictionary")
     similarity = d @ d.T
     np.fill_diagonal(similarity, -np.inf)
     n = len(similarity)
@@ -225,10 +228,10 @@ def main():
     c = read_graph(f"{run}/affinity/coefficients.parquet", n)
     scores = []
     with tempfile.TemporaryDirectory() as tmp:
-        keep = os.environ.get("GRAPH_OUT")
+        folder = os.environ.get("GRAPH_OUT") or tmp
+        os.makedirs(folder, exist_ok=True)
         for name in names.split(","):
-            graph = f"{keep or tmp}/{os.path.basename(run.rstrip('/'))}-{name}.parquet"
-            os.makedirs(os.path.dirname(graph), exist_ok=True)
+            graph = f"{folder}/{os.path.basename(run.rstrip('/'))}-{name}.parquet"
             write_graph(variant(name, a, c, k, run), graph)
             subprocess.run(
                 [CLUSTER, "--affinity", graph, "--labels", samples, "--n-clusters", str(k),

@@ -23,7 +23,6 @@ Rules (M is the recipe's N_CLUSTERS + 2 eigenvectors):
 numpy, scipy, scikit-learn and pyarrow (target/bench-venv); the binary is target/release/ebsc-cluster.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -95,13 +94,20 @@ def main():
         scores.append(f"{name}={accuracy(labels, clusters):.4f}/{normalised_cut(a, clusters, k):.3f}")
 
     with tempfile.TemporaryDirectory() as tmp:
-        base = spectral(graph_path, samples, k, m, seed, sizes, f"{tmp}/base")
+        partitions = {}  # eigenvector count -> the run's graph clustered with it
+
+        def clustered(count):
+            if count not in partitions:
+                partitions[count] = spectral(graph_path, samples, k, count, seed, sizes,
+                                             f"{tmp}/m{count}")
+            return partitions[count]
+
+        base = clustered(m)
         score("base", base)
         for rule in rules.split(","):
             if rule.startswith(("eigenvectors-", "consensus-")):
                 kind, low, high = rule.split("-")
-                members = [spectral(graph_path, samples, k, count, seed, sizes, f"{tmp}/m{count}")
-                           for count in range(int(low), int(high) + 1)]
+                members = [clustered(count) for count in range(int(low), int(high) + 1)]
                 if kind == "eigenvectors":
                     cuts = [normalised_cut(a, p, k) for p in members]
                     for count, p in zip(range(int(low), int(high) + 1), members):
@@ -115,7 +121,7 @@ def main():
                                               shape=a.shape), path)
                     score(rule, spectral(path, samples, k, m, seed, sizes, f"{tmp}/{rule}"))
             elif rule in ("refine", "refine-equal"):
-                score(rule, kernel_kmeans(a, base.copy(), k, rule == "refine-equal"))
+                score(rule, kernel_kmeans(a, base, k, rule == "refine-equal"))
             else:
                 sys.exit(f"error: unknown rule {rule!r}")
     print(os.path.basename(run.rstrip("/")), " ".join(scores))

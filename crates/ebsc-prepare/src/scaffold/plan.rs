@@ -91,12 +91,11 @@ impl Template {
     /// that crowd as faces do and change in pose score 0.47 on the pixels' recipe and 0.79
     /// on the pretrained convnet's (RESULTS.md, "Crowded images that change in pose").
     pub fn fits(summary: &DataSummary) -> Template {
-        let pixels_are_the_structure = near_subspaces(summary);
         match summary.shape {
             Shape::Features { .. } => Template::Features,
             Shape::Images { .. } if summary.n_samples > SMALL_IMAGE_SET => Template::Images,
             Shape::Images { .. }
-                if pixels_are_the_structure || summary.n_samples < MIN_PRETRAIN_IMAGES =>
+                if near_subspaces(summary) || summary.n_samples < MIN_PRETRAIN_IMAGES =>
             {
                 Template::SmallImages
             }
