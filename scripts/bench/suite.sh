@@ -25,6 +25,8 @@
 #   letters          notMNIST-like: A–J rendered from 1,627 fonts of Debian packages, 16,270
 #                    28×28 images (scripts/bench/letters.sh, into data/letters on first use)
 #   letters-400      the same with prepare.subset={per_class=40}
+#   animals          Animal-Shape: 10,000 28×28 silhouettes of 10 animals (`just fetch animals`)
+#   animals-400      the same with prepare.subset={per_class=40}
 #   digits           data/digits/digits.csv.gz (label_column=column_65)
 #   subspaces-table  8 overlapping 6-dimensional subspaces of R^40 (each shares a plane with
 #                    its two neighbours on a ring), 60 points each, noise 0.05: a CSV table
@@ -39,7 +41,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 faces-30 glyphs-40 digits subspaces-table}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 animals animals-400 faces-30 glyphs-40 digits subspaces-table}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -68,6 +70,8 @@ cases=(
     "fashion-400|data/fashion/t10k-images-idx3-ubyte|prepare.subset={per_class=40}"
     "letters|data/letters/letters-images-idx3-ubyte|"
     "letters-400|data/letters/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
+    "animals|data/animals/animals-images-idx3-ubyte|"
+    "animals-400|data/animals/animals-images-idx3-ubyte|prepare.subset={per_class=40}"
     "faces-30|$runs/faces-30|"
     "glyphs-40|data/letters/glyph-faces|"
     "digits|data/digits/digits.csv.gz|label_column=column_65"
@@ -146,6 +150,7 @@ for case in "${cases[@]}"; do
     if [ ! -e "$path" ]; then
         case "$path" in
             data/fashion/*) echo "skipped: run \`just fetch fashion\`" >"$top/status" ;;
+            data/animals/*) echo "skipped: run \`just fetch animals\`" >"$top/status" ;;
             *) echo "skipped: $path is missing" >"$top/status" ;;
         esac
         continue
