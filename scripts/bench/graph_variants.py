@@ -29,9 +29,10 @@ affinity/coefficients.parquet. Variants:
   fuse-W          (1 - W) times the run's graph plus W times the pretrained head's graph
                   (pretrain/features.safetensors): each row's top 20 cosine neighbours
                   weighted exp((cos - 1) / 0.1), at perplexity 10 as the recipe's graph
-  energy-M-T-S    the same with the run's energy, its learned residual scaled by S:
+  energy-M-T-S[-P] the same with the run's energy, its learned residual scaled by S:
                   cos + S·<u_i, v_j> (train/model.safetensors, towers with one hidden
-                  layer; S = 1 is the run's own energy, S = 0 the cosine-M-T graph)
+                  layer; S = 1 is the run's own energy, S = 0 the cosine-M-T graph); with
+                  P, each row at perplexity P as the stage's `perplexity = P`
 With GRAPH_OUT=DIR in the environment each variant's graph is kept as DIR/RUN-VARIANT.parquet
 (partition_variants.py reads one). numpy, scipy, pyarrow and safetensors
 (target/bench-venv); the binary is target/release/ebsc-cluster.
@@ -106,13 +107,14 @@ def unit_rows(run, stage, tensor):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def energy_gibbs(run, keep, temperature, scale):
+def energy_gibbs(run, keep, temperature, scale, perplexity=None):
     d = unit_rows(run, "train", "dictionary")
     similarity = d @ d.T
     if scale != 0:
         u, v = energy_towers(run, d)
         similarity += scale * (u @ v.T)
-    return unit_rows_symmetric(gibbs_rows(similarity, keep, temperature))
+    rows = gibbs_rows(similarity, keep, temperature)
+    return unit_rows_symmetric(rows) if perplexity is None else row_perplexity(rows, perplexity)
 
 
 def pretrained_gibbs(run, keep, temperature, perplexity):
@@ -213,8 +215,8 @@ def variant(name, a, c, k, run):
         _, keep, temperature = name.split("-")
         return energy_gibbs(run, int(keep), float(temperature), 0.0)
     if name.startswith("energy-"):
-        _, keep, temperature, scale = name.split("-")
-        return energy_gibbs(run, int(keep), float(temperature), float(scale))
+        _, keep, temperature, scale, *perplexity = name.split("-")
+        return energy_gibbs(run, int(keep), float(temperature), float(scale), *map(float, perplexity))
     sys.exit(f"error: unknown variant {name!r}")
 
 
