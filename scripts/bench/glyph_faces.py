@@ -56,12 +56,12 @@ def place(shape, rng=None, pose=1.0):
 
 def photograph(shape, rng):
     """Light and noise on a posed glyph: 8-bit gray."""
-    background, ink = rng.uniform(40, 90), rng.uniform(170, 240)
+    background, ink_level = rng.uniform(40, 90), rng.uniform(170, 240)
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
     direction = rng.uniform(0, 2 * np.pi)
     ramp = (np.cos(direction) * (x / WIDTH - 0.5) + np.sin(direction) * (y / HEIGHT - 0.5))
     light = 1 + rng.uniform(0.2, 0.5) * ramp
-    image = (background + (ink - background) * shape) * light
+    image = (background + (ink_level - background) * shape) * light
     image = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
     image = np.asarray(image.filter(ImageFilter.GaussianBlur(0.6)), dtype=np.float64)
     return np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)

@@ -149,8 +149,9 @@ for case in "${cases[@]}"; do
     esac
     if [ ! -e "$path" ]; then
         case "$path" in
-            data/fashion/*) echo "skipped: run \`just fetch fashion\`" >"$top/status" ;;
-            data/animals/*) echo "skipped: run \`just fetch animals\`" >"$top/status" ;;
+            data/fashion/* | data/animals/*)
+                dataset=${path#data/}
+                echo "skipped: run \`just fetch ${dataset%%/*}\`" >"$top/status" ;;
             *) echo "skipped: $path is missing" >"$top/status" ;;
         esac
         continue
