@@ -80,15 +80,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 pipelines_dir: args.pipelines_dir.clone(),
                 force: *force,
             })?;
+            let summary = &created.summary;
             println!(
-                "new: {}: {} (mean cosine between samples {:.2}, neighbour-span ratio {})",
-                created.summary.source,
-                created.summary.describe(),
-                created.summary.mean_cosine,
-                created
-                    .summary
+                "new: {}: {} (mean cosine between samples {:.2}, neighbour-span ratio {}{})",
+                summary.source,
+                summary.describe(),
+                summary.mean_cosine,
+                summary
                     .span_ratio
-                    .map_or("not measurable".into(), |r| format!("{r:.2}"))
+                    .map_or("not measurable".into(), |r| format!("{r:.2}")),
+                summary
+                    .mirror_ratio
+                    .map_or(String::new(), |r| format!(", mirror ratio {r:.2}"))
             );
             println!(
                 "new: template {} ({})",

@@ -1,5 +1,6 @@
-//! Two label-free measures of a data set's geometry that `new` fills its templates from:
-//! how crowded the samples' cosines are, and how linear their neighbourhoods are.
+//! Label-free measures of a data set's geometry that `new` fills its templates from: how
+//! crowded the samples' cosines are, how linear their neighbourhoods are, and whether
+//! images' mirror images belong to the set.
 
 use crate::dataset::Inputs;
 
@@ -68,6 +69,80 @@ pub fn neighbour_span_ratio(inputs: &Inputs) -> Option<f64> {
     (nearest_sum > 1e-9).then(|| span_sum / nearest_sum)
 }
 
+/// Whether an image set holds the mirror images of its images: over up to [`PROBE_ROWS`]
+/// images, the cosine between a left–right mirrored image and its nearest other image in
+/// the set, over the cosine between the image and its nearest other image, averaged with
+/// weights 1 − cos(image, its mirror) (pixels centred on the set's mean image, up to
+/// [`NEIGHBOUR_POOL`] images searched). The weights leave out what a mirror does not
+/// change: a symmetric shirt says nothing, a shoe pointing left says whether shoes point
+/// right too. Near 1 when mirrored images belong to the set (animal silhouettes facing
+/// either way 0.98); lower when they do not (clothing, whose shoes all point one way,
+/// 0.84; letters 0.74; handwritten digits 0.73). The image itself is left out of both
+/// searches. `None` for feature tables, fewer than three images, or symmetric images.
+pub fn mirror_ratio(inputs: &Inputs) -> Option<f64> {
+    let Inputs::Images {
+        channels,
+        height,
+        width,
+        ..
+    } = *inputs
+    else {
+        return None;
+    };
+    let n = inputs.n_rows();
+    if n < 3 {
+        return None;
+    }
+    let pool = raw_rows(inputs, n.min(NEIGHBOUR_POOL));
+    let mean = mean_row(&pool);
+    // The mirrored image is centred on the set's mean, not on the mirrored mean: a set
+    // whose mean is lopsided (text starting at the left) should not look symmetric.
+    let unit_centred = |row: &[f64]| {
+        let centred: Vec<f64> = row.iter().zip(&mean).map(|(v, m)| v - m).collect();
+        let norm = dot(&centred, &centred).sqrt();
+        (norm > 1e-9).then(|| centred.into_iter().map(|v| v / norm).collect::<Vec<f64>>())
+    };
+    let units: Vec<Option<Vec<f64>>> = pool.iter().map(|row| unit_centred(row)).collect();
+    let nearest = |row: &[f64], skip: usize| {
+        units
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != skip)
+            .filter_map(|(_, other)| other.as_deref().map(|o| dot(row, o)))
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    let probes = pool.len().min(PROBE_ROWS);
+    let (mut own_sum, mut mirrored_sum) = (0.0, 0.0);
+    for p in 0..probes {
+        let i = p * pool.len() / probes;
+        let (Some(row), Some(mirrored)) = (
+            &units[i],
+            unit_centred(&mirror(&pool[i], channels, height, width)),
+        ) else {
+            continue;
+        };
+        let weight = (1.0 - dot(row, &mirrored)).max(0.0);
+        let (own, mirrored) = (nearest(row, i), nearest(&mirrored, i));
+        if own.is_finite() && mirrored.is_finite() {
+            own_sum += weight * own;
+            mirrored_sum += weight * mirrored;
+        }
+    }
+    (own_sum > 1e-9).then(|| mirrored_sum / own_sum)
+}
+
+/// An image row (`[channels, height, width]`) mirrored left to right.
+fn mirror(row: &[f64], channels: usize, height: usize, width: usize) -> Vec<f64> {
+    let mut out = vec![0.0; row.len()];
+    for line in 0..channels * height {
+        let at = line * width;
+        for x in 0..width {
+            out[at + x] = row[at + width - 1 - x];
+        }
+    }
+    out
+}
+
 /// ‖x − P x‖ with P the orthogonal projection onto the span of `vectors` (modified
 /// Gram–Schmidt; vectors already in the span of the earlier ones are skipped).
 fn residual_on_span(x: &[f64], vectors: &[&[f64]]) -> f64 {
@@ -94,6 +169,19 @@ fn residual_on_span(x: &[f64], vectors: &[&[f64]]) -> f64 {
 
 /// `count` rows evenly spaced through the data, scaled to unit norm (zero rows stay zero).
 fn unit_rows(inputs: &Inputs, count: usize) -> Vec<Vec<f64>> {
+    raw_rows(inputs, count)
+        .into_iter()
+        .map(|row| {
+            let norm = dot(&row, &row).sqrt();
+            row.into_iter()
+                .map(|v| if norm > 0.0 { v / norm } else { 0.0 })
+                .collect()
+        })
+        .collect()
+}
+
+/// `count` rows evenly spaced through the data, as they are.
+fn raw_rows(inputs: &Inputs, count: usize) -> Vec<Vec<f64>> {
     let n = inputs.n_rows();
     let dim = inputs.row_len();
     let value = |i: usize| match inputs {
@@ -103,13 +191,19 @@ fn unit_rows(inputs: &Inputs, count: usize) -> Vec<Vec<f64>> {
     (0..count)
         .map(|k| {
             let r = k * n / count;
-            let row: Vec<f64> = (r * dim..(r + 1) * dim).map(value).collect();
-            let norm = dot(&row, &row).sqrt();
-            row.into_iter()
-                .map(|v| if norm > 0.0 { v / norm } else { 0.0 })
-                .collect()
+            (r * dim..(r + 1) * dim).map(value).collect()
         })
         .collect()
+}
+
+/// The mean of `rows`.
+fn mean_row(rows: &[Vec<f64>]) -> Vec<f64> {
+    let mut mean = vec![0.0; rows.first().map_or(0, Vec::len)];
+    for row in rows {
+        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+    }
+    mean.iter_mut().for_each(|m| *m /= rows.len().max(1) as f64);
+    mean
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -176,6 +270,60 @@ mod tests {
             .collect();
         let ratio = neighbour_span_ratio(&table(&scattered)).unwrap();
         assert!(ratio > 0.6, "{ratio}");
+    }
+
+    /// Gray 6×8 images: for each of three random patterns drawn on the left half, 30
+    /// noisy copies, and with `mirrored` as many copies mirrored.
+    fn patterns(mirrored: bool) -> Inputs {
+        let (height, width) = (6, 8);
+        let mut state = 11;
+        let mut data = Vec::new();
+        for _ in 0..3 {
+            let pattern: Vec<f32> = (0..height * width)
+                .map(|p| {
+                    let on_left = p % width < width / 2;
+                    if on_left {
+                        128.0 + 120.0 * noise(&mut state)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            for copy in 0..60 {
+                let flip = mirrored && copy % 2 == 1;
+                for y in 0..height {
+                    for x in 0..width {
+                        let from = if flip { width - 1 - x } else { x };
+                        let value = pattern[y * width + from] + 4.0 * noise(&mut state);
+                        data.push(value.clamp(0.0, 255.0) as u8);
+                    }
+                }
+            }
+        }
+        Inputs::Images {
+            data,
+            channels: 1,
+            height,
+            width,
+        }
+    }
+
+    #[test]
+    fn a_mirror_ratio_is_near_one_only_where_mirrored_images_belong_to_the_set() {
+        let with_mirrors = mirror_ratio(&patterns(true)).unwrap();
+        assert!(with_mirrors > 0.95, "{with_mirrors}");
+        let without = mirror_ratio(&patterns(false)).unwrap();
+        assert!(without < 0.5, "{without}");
+        let features = table(&[vec![1.0, 2.0], vec![2.0, 1.0], vec![0.0, 1.0]]);
+        assert_eq!(mirror_ratio(&features), None);
+    }
+
+    #[test]
+    fn a_mirror_reverses_each_line_of_each_channel() {
+        // Two channels of 2×3: every line of three is reversed in place.
+        let row: Vec<f64> = (0..12).map(f64::from).collect();
+        let expected = [2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9].map(f64::from);
+        assert_eq!(mirror(&row, 2, 2, 3), expected);
     }
 
     #[test]

@@ -209,6 +209,11 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
                 .to_string(),
         );
     }
+    if let (Template::Images, Some(ratio)) = (template, plan::mirrored_views(&summary)) {
+        notes.push(format!(
+            "the set holds its images' mirror images (mirror ratio {ratio:.2}): the joint stage learns from mirrored views too"
+        ));
+    }
     let mut text = plan::render(&request.name, template, &summary, &source, &settings)?;
 
     for o in &dotted {
