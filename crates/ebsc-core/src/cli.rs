@@ -1,5 +1,6 @@
 //! What every stage binary shares on its command line, and how it ends.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,7 +26,14 @@ pub struct StageArgs {
 pub fn finish(stage: &str, result: anyhow::Result<crate::stage::Outcome>) -> ExitCode {
     match result {
         Ok(outcome) => {
-            println!("{}", outcome.summary(stage));
+            // The stage's work is done and written: a reader that stopped reading
+            // (`… | head`) is no failure of it.
+            let printed = writeln!(std::io::stdout(), "{}", outcome.summary(stage));
+            if let Err(e) = printed
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                eprintln!("{stage}: cannot print the outcome: {e}");
+            }
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -33,4 +41,14 @@ pub fn finish(stage: &str, result: anyhow::Result<crate::stage::Outcome>) -> Exi
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether an error is a write to a closed pipe: the reader (`… | head`) stopped reading.
+/// Rust ignores SIGPIPE, so the write fails instead of ending the program as it ends `cat`.
+pub fn is_closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -2,6 +2,7 @@
 //! pipeline's merged settings, `clusters` lays an image-folder pipeline's result out as
 //! one folder per cluster ([`crate::export`]).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::export::{self, ExportRequest};
@@ -65,7 +66,7 @@ pub enum Command {
     },
 }
 
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     match &args.command {
         Command::New {
             name,
@@ -81,7 +82,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 force: *force,
             })?;
             let summary = &created.summary;
-            println!(
+            writeln!(
+                out,
                 "new: {}: {} (mean cosine between samples {:.2}, neighbour-span ratio {}{})",
                 summary.source,
                 summary.describe(),
@@ -92,27 +94,28 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 summary
                     .mirror_ratio
                     .map_or(String::new(), |r| format!(", mirror ratio {r:.2}"))
-            );
-            println!(
+            )?;
+            writeln!(
+                out,
                 "new: template {} ({})",
                 created.template.name(),
                 created.template.purpose()
-            );
+            )?;
             for note in &created.notes {
-                println!("new: {note}");
+                writeln!(out, "new: {note}")?;
             }
-            println!("new: wrote {}", created.path.display());
+            writeln!(out, "new: wrote {}", created.path.display())?;
             let target = if args.pipelines_dir == Path::new("pipelines") {
                 name.clone()
             } else {
                 created.path.display().to_string()
             };
-            println!("run it with: just run {target}");
+            writeln!(out, "run it with: just run {target}")?;
             Ok(())
         }
         Command::Show { pipeline } => {
             let path = scaffold::pipeline_path(pipeline, &args.pipelines_dir);
-            print!("{}", scaffold::show(&path)?);
+            write!(out, "{}", scaffold::show(&path)?)?;
             Ok(())
         }
         Command::Clusters {
@@ -127,11 +130,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 target: folder.clone(),
                 copy: *copy,
             })?;
-            println!("clusters: {}", export::summary(&exported));
+            writeln!(out, "clusters: {}", export::summary(&exported))?;
             if !exported.copied {
-                println!(
+                writeln!(
+                    out,
                     "clusters: the links point at the original files, which stay where they are"
-                );
+                )?;
             }
             Ok(())
         }

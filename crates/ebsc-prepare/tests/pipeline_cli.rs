@@ -329,3 +329,24 @@ fn clusters_names_what_it_needs_in_one_line() {
         out.stderr
     );
 }
+
+#[test]
+fn a_reader_that_stops_reading_is_no_error() {
+    // `ebsc-pipeline show iris | head -1`: the pipe's read end closes before the settings
+    // are written; the program ends quietly and successfully instead of panicking.
+    let dir = tempfile::tempdir().unwrap();
+    write_csv(&dir.path().join("iris.csv"), 30, "label");
+    assert!(run(dir.path(), &["new", "iris", "iris.csv"]).ok);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ebsc-pipeline"))
+        .current_dir(dir.path())
+        .args(["show", "iris"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stderr, "");
+}
