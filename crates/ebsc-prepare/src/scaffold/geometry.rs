@@ -272,8 +272,8 @@ mod tests {
         assert!(ratio > 0.6, "{ratio}");
     }
 
-    /// Gray 6×8 images: for each of three random patterns drawn on the left half, 30
-    /// noisy copies, and with `mirrored` as many copies mirrored.
+    /// Gray 6×8 images: for each of three random patterns drawn on the left half, 60 noisy
+    /// copies, every second one mirrored when `mirrored`.
     fn patterns(mirrored: bool) -> Inputs {
         let (height, width) = (6, 8);
         let mut state = 11;
