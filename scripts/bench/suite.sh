@@ -27,6 +27,8 @@
 #   letters-400      the same with prepare.subset={per_class=40}
 #   animals          Animal-Shape: 10,000 28×28 silhouettes of 10 animals (`just fetch animals`)
 #   animals-400      the same with prepare.subset={per_class=40}
+#   mnist-mirrored   the 10,000 MNIST test images, every second one mirrored left to right
+#                    (scripts/bench/mirrored_half.py): classes that hold both orientations
 #   digits           data/digits/digits.csv.gz (label_column=column_65)
 #   subspaces-table  8 overlapping 6-dimensional subspaces of R^40 (each shares a plane with
 #                    its two neighbours on a ring), 60 points each, noise 0.05: a CSV table
@@ -72,6 +74,7 @@ cases=(
     "letters-400|data/letters/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
     "animals|data/animals/animals-images-idx3-ubyte|"
     "animals-400|data/animals/animals-images-idx3-ubyte|prepare.subset={per_class=40}"
+    "mnist-mirrored|$runs/mnist-mirrored/mirrored-images-idx3-ubyte|"
     "faces-30|$runs/faces-30|"
     "glyphs-40|data/letters/glyph-faces|"
     "digits|data/digits/digits.csv.gz|label_column=column_65"
@@ -144,6 +147,9 @@ for case in "${cases[@]}"; do
     case "$name" in
         faces-30) [ -d "$path" ] || python3 scripts/bench/subspace_images.py "$path" 30 12 4 16 0.05 1 ;;
         subspaces-table) [ -f "$path" ] || make_subspace_table "$path" ;;
+        mnist-mirrored) [ -e "$path" ] || "$py" scripts/bench/mirrored_half.py \
+            data/mnist-test/t10k-images-idx3-ubyte.gz data/mnist-test/t10k-labels-idx1-ubyte.gz \
+            "$runs/mnist-mirrored" ;;
         letters* | glyphs-40) [ -e "$path" ] || scripts/bench/letters.sh data/letters "$py" ||
             echo "suite: could not make data/letters (scripts/bench/letters.sh)" >&2 ;;
     esac
