@@ -16,11 +16,15 @@ Rules (M is the recipe's N_CLUSTERS + 2 eigenvectors):
                     the share of them that put its two ends in one cluster (evidence
                     accumulation, Fred and Jain 2005, on the graph's own edges), and that
                     graph clustered with M eigenvectors
+  agree-A-B         of those clusterings, the one that agrees best (NMI) with k-means on
+                    the run's trained dictionary (rows L2-normalised, the run's seed): a
+                    label-free referee from another view of the same model
   refine            the run's partition refined by weighted kernel k-means on the graph's
                     normalised-cut kernel (Dhillon, Guan and Kulis 2004: each sample moves
                     to the cluster it is most linked to for the cluster's volume), sizes free
   refine-equal      the same, each move within equal cluster sizes (most confident first)
-numpy, scipy, scikit-learn and pyarrow (target/bench-venv); the binary is target/release/ebsc-cluster.
+numpy, scipy, scikit-learn, pyarrow and safetensors (target/bench-venv; safetensors for
+graph_variants.py, imported here); the binary is target/release/ebsc-cluster.
 """
 
 import os
@@ -31,6 +35,7 @@ import tempfile
 import numpy as np
 import pyarrow.parquet as pq
 import scipy.sparse as sp
+from sklearn.metrics import normalized_mutual_info_score
 
 from assign_rule import accuracy
 from graph_variants import CLUSTER, read_graph, write_graph
@@ -44,14 +49,24 @@ def normalised_cut(a, clusters, k):
     return float(sum(1 - links[c, c] / max(volume[c], 1e-300) for c in range(k)))
 
 
-def spectral(graph_path, samples, k, m, seed, sizes, out):
+def clusters_of(args, samples, k, seed, out):
+    """ebsc-cluster with ARGS (the run's labels, seed and cluster count added) into OUT."""
     subprocess.run(
-        [CLUSTER, "--affinity", graph_path, "--labels", samples, "--n-clusters", str(k),
-         "--n-eigenvectors", str(m), "--seed", seed, "--sizes", sizes, "--out", out,
-         "--progress", "none"],
+        [CLUSTER, *args, "--labels", samples, "--n-clusters", str(k), "--seed", seed,
+         "--out", out, "--progress", "none"],
         check=True, capture_output=True,
     )
     return pq.read_table(f"{out}/assignments.parquet")["cluster"].to_numpy().astype(np.int64)
+
+
+def spectral(graph_path, samples, k, m, seed, sizes, out):
+    return clusters_of(["--affinity", graph_path, "--n-eigenvectors", str(m), "--sizes", sizes],
+                       samples, k, seed, out)
+
+
+def dictionary_kmeans(run, samples, k, seed, out):
+    return clusters_of(["--features", f"{run}/train/features.safetensors", "--tensor",
+                        "dictionary", "--normalize-rows"], samples, k, seed, out)
 
 
 def kernel_kmeans(a, clusters, k, equal, rounds=30):
@@ -105,7 +120,7 @@ def main():
         base = clustered(m)
         score("base", base)
         for rule in rules.split(","):
-            if rule.startswith(("eigenvectors-", "consensus-")):
+            if rule.startswith(("eigenvectors-", "consensus-", "agree-")):
                 kind, low, high = rule.split("-")
                 members = [clustered(count) for count in range(int(low), int(high) + 1)]
                 if kind == "eigenvectors":
@@ -113,6 +128,15 @@ def main():
                     for count, p in zip(range(int(low), int(high) + 1), members):
                         score(f"m{count}", p)
                     score(f"{rule}:lowest-cut", members[int(np.argmin(cuts))])
+                elif kind == "agree":
+                    referee = dictionary_kmeans(run, samples, k, seed, f"{tmp}/kmeans")
+                    agreement = [normalized_mutual_info_score(referee, p) for p in members]
+                    score("kmeans-dictionary", referee)
+                    score(rule, members[int(np.argmax(agreement))])
+                    # How well the referee agrees with the run's own partition and with
+                    # the best of the range: label-free, a hint of whether to trust it.
+                    scores.append(f"{rule}:nmi={normalized_mutual_info_score(referee, base):.3f}"
+                                  f"/{max(agreement):.3f}")
                 else:
                     g = a.tocoo()
                     agree = sum((p[g.row] == p[g.col]).astype(np.float64) for p in members)
