@@ -54,10 +54,10 @@ if [ -n "${BENCH_PYTHON:-}" ]; then
     py=$BENCH_PYTHON
 else
     py=target/bench-venv/bin/python
-    if ! "$py" -c 'import numpy, scipy, sklearn, pyarrow, PIL, fontTools' 2>/dev/null; then
-        echo "suite: making target/bench-venv (numpy, scipy, scikit-learn, pyarrow for the EnSC/LSR baselines; pillow, fonttools for the letters)" >&2
+    if ! "$py" -c 'import numpy, scipy, sklearn, pyarrow, PIL, fontTools, safetensors' 2>/dev/null; then
+        echo "suite: making target/bench-venv (numpy, scipy, scikit-learn, pyarrow for the EnSC/LSR baselines; pillow, fonttools for the letters; safetensors for graph_variants.py and partition_variants.py)" >&2
         python3 -m venv target/bench-venv >&2
-        "$py" -m pip install --quiet numpy scipy scikit-learn pyarrow pillow fonttools >&2
+        "$py" -m pip install --quiet numpy scipy scikit-learn pyarrow pillow fonttools safetensors >&2
     fi
 fi
 # pillow and fonttools only make the letters (scripts/bench/letters.sh says when they lack).
