@@ -10,6 +10,9 @@
 //! restart_choice = "normalized-cut"  # the restart kept: the lowest cut of the graph among
 //!                                     # those near the lowest inertia, or "inertia"
 //! sizes = "free"               # or "equal": cluster sizes held equal after k-means
+//! eigenvector_referee = { max_extra = 6, min_agreement = 0.75 }  # optional: the count
+//!                              # (n_clusters .. n_clusters + 6) k-means on the trained
+//!                              # dictionary agrees with best, when the recipe's agrees ≥ 0.75
 //! max_iter = 300               # Lloyd iterations per restart
 //! tol = 1e-4                   # k-means tolerance (scikit-learn's rule)
 //! symmetrize = false           # true: use (W + Wᵀ)/2 when the affinity is not symmetric
@@ -26,6 +29,8 @@ use ebsc_spectral::{
     ClusterCount, ClusterSizes, EigenOptions, KMeansOptions, RestartChoice, SpectralOptions,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::referee::RefereeSetting;
 
 pub const SECTION: &str = "cluster";
 
@@ -202,6 +207,11 @@ pub struct ClusterConfig {
     /// free, so older runs stay up to date.
     #[serde(default, skip_serializing_if = "SizesSetting::is_free")]
     pub sizes: SizesSetting,
+    /// The eigenvector count chosen by k-means on the trained dictionary, a second view
+    /// of the model ([`crate::referee`]); pipeline mode only. Left out of the stage key
+    /// when absent, so older runs stay up to date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eigenvector_referee: Option<RefereeSetting>,
     /// Lloyd iterations per k-means restart.
     #[serde(default = "default_max_iter")]
     pub max_iter: usize,
@@ -247,6 +257,7 @@ impl ClusterConfig {
             kmeans_restarts: default_restarts(),
             restart_choice: RestartChoiceSetting::default(),
             sizes: SizesSetting::Free,
+            eigenvector_referee: None,
             max_iter: default_max_iter(),
             tol: default_tol(),
             symmetrize: false,
@@ -286,6 +297,12 @@ impl ClusterConfig {
                 "extra_eigenvectors needs a fixed n_clusters; with \"auto\" set n_eigenvectors"
                     .into(),
             );
+        }
+        if let Some(referee) = &self.eigenvector_referee {
+            referee.check()?;
+            if self.n_clusters == ClusterCountSetting::Auto {
+                return Err("eigenvector_referee needs a fixed n_clusters".into());
+            }
         }
         if self.kmeans_restarts == 0 {
             return Err("kmeans_restarts must be at least 1".into());
@@ -407,6 +424,33 @@ mod tests {
         let config = load("n_clusters = \"auto\"\n").unwrap();
         assert_eq!(config.n_eigenvectors(1000), AUTO_EIGENVALUES);
         assert_eq!(config.n_eigenvectors(7), 7);
+    }
+
+    #[test]
+    fn the_referee_parses_enters_the_key_only_when_set_and_needs_a_fixed_count() {
+        let config = load(
+            "n_clusters = 10\neigenvector_referee = { max_extra = 6, min_agreement = 0.75 }\n",
+        )
+        .unwrap();
+        let referee = config.eigenvector_referee.unwrap();
+        assert_eq!((referee.max_extra, referee.min_agreement), (6, 0.75));
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["eigenvector_referee"]["max_extra"], 6);
+        let without = serde_json::to_value(load("n_clusters = 10\n").unwrap()).unwrap();
+        assert!(without.get("eigenvector_referee").is_none());
+        let err = load("n_clusters = \"auto\"\neigenvector_referee = { max_extra = 6, min_agreement = 0.75 }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs a fixed n_clusters"), "{err}");
+        let err =
+            load("n_clusters = 10\neigenvector_referee = { max_extra = 6, min_agreement = 2.0 }\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("min_agreement"), "{err}");
+        let err = load("n_clusters = 10\neigenvector_referee = { max_extra = 6 }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("min_agreement"), "{err}");
     }
 
     #[test]

@@ -194,6 +194,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
             affinity: path,
             labels: run.labels.clone(),
             images: None,
+            referee: None,
             mode: Mode::Standalone,
             name: crate::folder_name(&run.out),
         };

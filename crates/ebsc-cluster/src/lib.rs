@@ -19,6 +19,7 @@ pub mod gallery;
 pub mod input;
 pub mod outputs;
 pub mod quality;
+pub mod referee;
 pub mod report;
 pub mod spectral;
 pub mod stage;
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use ebsc_core::progress::{ProgressMode, format_duration};
 use ebsc_core::{Outcome, Pipeline, StageRunner};
-use ebsc_io::artifacts::{affinity, cluster, prepare};
+use ebsc_io::artifacts::{affinity, cluster, prepare, train};
 
 use crate::config::{ClusterConfig, ClusterCountSetting, RestartChoiceSetting, SizesSetting};
 use crate::input::Mode;
@@ -227,15 +228,23 @@ pub fn run(args: &Args) -> anyhow::Result<Finished> {
 fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
     let pipeline = Pipeline::load(path)?;
     let config = ClusterConfig::from_pipeline(&pipeline)?;
-    let runner = StageRunner::new(&pipeline, &args.runs_dir, STAGE, STAGE_VERSION)
+    let mut runner = StageRunner::new(&pipeline, &args.runs_dir, STAGE, STAGE_VERSION)
         .config(&config)
         .upstream(affinity::STAGE)
         .upstream(prepare::STAGE)
         .progress(args.progress);
+    // The referee's dictionary is a dependency only where it is read, so the keys of
+    // pipelines without it are unchanged.
+    if config.eigenvector_referee.is_some() {
+        runner = runner.upstream_reading(&[train::FEATURES]);
+    }
     let inputs = Inputs {
         affinity: runner.upstream_path(&affinity::AFFINITY),
         labels: Some(runner.upstream_path(&prepare::SAMPLES)),
         images: Some(runner.upstream_path(&prepare::INPUTS)),
+        referee: config
+            .eigenvector_referee
+            .map(|_| runner.upstream_path(&train::FEATURES)),
         mode: Mode::Pipeline,
         name: pipeline.name.clone(),
     };
@@ -284,6 +293,7 @@ fn run_standalone(args: &Args, affinity: Option<&Path>) -> anyhow::Result<Finish
         affinity: affinity.to_path_buf(),
         labels: args.labels.clone(),
         images: None,
+        referee: None,
         mode: Mode::Standalone,
         name: folder_name(out),
     };

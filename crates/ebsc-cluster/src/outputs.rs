@@ -97,6 +97,10 @@ pub struct Metrics {
     /// ([`crate::quality`]); absent from files written before they existed.
     #[serde(default)]
     pub quality: crate::quality::Quality,
+    /// With `eigenvector_referee`: each count's agreement with the referee and the count
+    /// kept ([`crate::referee`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eigenvector_referee: Option<crate::referee::RefereeRecord>,
     /// Seconds per phase.
     pub timings: BTreeMap<String, f64>,
 }
@@ -137,10 +141,18 @@ mod tests {
             isolated_nodes: 0,
             connected_components: 1,
             quality: Default::default(),
+            eigenvector_referee: None,
             timings: BTreeMap::new(),
         };
         let json: serde_json::Value = serde_json::from_str(&metrics.to_json().unwrap()).unwrap();
-        for field in ["acc", "nmi", "nmi_geometric", "ari", "confusion"] {
+        for field in [
+            "acc",
+            "nmi",
+            "nmi_geometric",
+            "ari",
+            "confusion",
+            "eigenvector_referee",
+        ] {
             assert!(json.get(field).is_none(), "{field} present");
         }
         let mut scored = metrics.clone();

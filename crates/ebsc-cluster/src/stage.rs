@@ -11,7 +11,7 @@ use anyhow::Context;
 use ebsc_core::progress::format_duration;
 use ebsc_core::{AtomicFile, StageRun};
 use ebsc_io::Triplets;
-use ebsc_io::artifacts::{Artifact, REPORT_DIR, cluster};
+use ebsc_io::artifacts::{Artifact, REPORT_DIR, cluster, train};
 use ebsc_io::assignments::write_assignments;
 use ebsc_plot::Figure;
 use ebsc_spectral::{
@@ -24,6 +24,7 @@ use crate::gallery::Images;
 use crate::input::{self, CountSource, Mode};
 use crate::outputs::{Metrics, Scores};
 use crate::quality::Quality;
+use crate::referee::{self, RefereeRecord, RefereeSetting};
 use crate::spectral::{self, Clustering};
 use crate::{STAGE, figures, report};
 
@@ -34,6 +35,9 @@ pub struct Inputs {
     /// Prepare's `inputs.safetensors`, for the gallery when it holds images (absent or
     /// without an `images` tensor: no gallery).
     pub images: Option<PathBuf>,
+    /// The train stage's `features.safetensors`, for `eigenvector_referee` (pipeline
+    /// mode; `None` elsewhere, where the setting is an error).
+    pub referee: Option<PathBuf>,
     pub mode: Mode,
     /// The run's name in figure titles: the pipeline's, or the output folder's.
     pub name: String,
@@ -145,7 +149,23 @@ pub fn cluster_stage(
         seed,
         &mut timings,
     )?;
+    let (clustering, referee) = match &config.eigenvector_referee {
+        Some(setting) => {
+            let (clustering, record) = referee_phase(
+                sink,
+                &checked.graph,
+                config,
+                (setting, inputs.referee.as_deref()),
+                (clustering, n_eigenvectors),
+                seed,
+                &mut timings,
+            )?;
+            (clustering, Some(record))
+        }
+        None => (clustering, None),
+    };
     let mut metrics = base_metrics(config, &checked, &clustering);
+    metrics.eigenvector_referee = referee;
     let labels = labels.filter(|l| l.iter().any(Option::is_some));
     let matched = score_phase(
         sink,
@@ -370,6 +390,92 @@ fn cluster_phase(
         ));
     }
     Ok(clustering)
+}
+
+/// The referee's choice among the eigenvector counts ([`crate::referee`]): the recipe's
+/// clustering, or that of the count whose partition agrees best with k-means on the
+/// trained dictionary, when the recipe's agrees at least `min_agreement`.
+fn referee_phase(
+    sink: &dyn Sink,
+    graph: &SparseGraph,
+    config: &ClusterConfig,
+    (setting, path): (&RefereeSetting, Option<&Path>),
+    (recipe, n_eigenvectors): (Clustering, usize),
+    seed: u64,
+    timings: &mut Timings,
+) -> anyhow::Result<(Clustering, RefereeRecord)> {
+    let started = Instant::now();
+    let Some(path) = path else {
+        anyhow::bail!(
+            "eigenvector_referee reads the train stage's dictionary: it works in pipeline mode only"
+        );
+    };
+    let n_samples = graph.n_nodes();
+    let n_clusters = recipe.n_clusters;
+    let partition = referee::referee_partition(
+        path,
+        train::DICTIONARY_TENSOR,
+        n_samples,
+        n_clusters,
+        config,
+        seed,
+    )?;
+    let recipe_agreement = referee::agreement(&partition, &recipe.assignments);
+    let mut record = RefereeRecord {
+        recipe_agreement,
+        agreements: vec![(n_eigenvectors, recipe_agreement)],
+        chosen: n_eigenvectors,
+    };
+    let mut kept = recipe;
+    if recipe_agreement >= setting.min_agreement {
+        let counts = n_clusters..=(n_clusters + setting.max_extra).min(n_samples);
+        let mut tried = Vec::new();
+        let mut clusterings = Vec::new();
+        for count in counts.filter(|&m| m != n_eigenvectors) {
+            let clustering = spectral::cluster(graph, config, count, seed)?;
+            tried.push((
+                count,
+                referee::agreement(&partition, &clustering.assignments),
+            ));
+            clusterings.push(clustering);
+        }
+        let chosen = referee::choose(
+            (n_eigenvectors, recipe_agreement),
+            &tried,
+            setting.min_agreement,
+        );
+        if let Some(i) = tried.iter().position(|&(m, _)| m == chosen) {
+            kept = clusterings.swap_remove(i);
+        }
+        tried.push((n_eigenvectors, recipe_agreement));
+        tried.sort_by_key(|&(m, _)| m);
+        record.agreements = tried;
+        record.chosen = chosen;
+    }
+    let listed: Vec<String> = record
+        .agreements
+        .iter()
+        .map(|(m, nmi)| format!("{m}: {nmi:.3}"))
+        .collect();
+    timings.record(
+        sink,
+        "referee",
+        started,
+        format!(
+            "NMI with k-means on the trained dictionary by eigenvector count ({}); kept {}{}",
+            listed.join(", "),
+            record.chosen,
+            if recipe_agreement < setting.min_agreement {
+                format!(
+                    " (the recipe's agrees {recipe_agreement:.3}, below {}: not consulted)",
+                    setting.min_agreement
+                )
+            } else {
+                String::new()
+            }
+        ),
+    );
+    Ok((kept, record))
 }
 
 /// ACC/NMI/ARI into `metrics` when some labels are known; returns each cluster's matched
@@ -618,6 +724,7 @@ fn base_metrics(
         isolated_nodes: graph.n_isolated_nodes(),
         connected_components: *components,
         quality: Quality::default(),
+        eigenvector_referee: None,
         timings: BTreeMap::new(),
     }
 }

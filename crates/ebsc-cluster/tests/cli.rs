@@ -480,6 +480,111 @@ fn pipeline_mode_runs_then_is_up_to_date() {
     );
 }
 
+/// A train stage's dictionary whose rows sit near one axis per group, `group(node)`.
+fn write_dictionary(path: &Path, group: impl Fn(u32) -> usize) {
+    let mut rows = Vec::new();
+    for node in 0..N {
+        for d in 0..BLOCKS as usize {
+            let jitter = ((node * 7 + d as u32 * 13) % 10) as f32 * 0.01;
+            rows.push(if d == group(node) { 1.0 } else { 0.0 } + jitter);
+        }
+    }
+    write_tensors(
+        std::fs::File::create(path).unwrap(),
+        &[(
+            "dictionary",
+            vec![N as usize, BLOCKS as usize],
+            &TensorData::F32(rows),
+        )],
+        &Default::default(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn pipeline_mode_consults_the_dictionary_only_where_it_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("pipelines")).unwrap();
+    std::fs::write(
+        root.join("pipelines/p.toml"),
+        "[pipeline]\nseed = 3\n\n[cluster]\nn_clusters = 4\nkmeans_restarts = 4\n\
+         eigenvector_referee = { max_extra = 3, min_agreement = 0.75 }\n",
+    )
+    .unwrap();
+    let runs = root.join("data/runs");
+    fake_stage(&runs, "prepare", |d| {
+        write_labels(&d.join("samples.parquet"), N);
+        vec!["samples.parquet"]
+    });
+    fake_stage(&runs, "affinity", |d| {
+        write_graph(&d.join("affinity.parquet"), &planted());
+        vec!["affinity.parquet"]
+    });
+
+    // No train stage: the error names it, and nothing is written.
+    let missing = run(root, &["pipelines/p.toml", "--progress", "none"]);
+    assert!(!missing.ok);
+    assert!(missing.stderr.contains("train"), "{}", missing.stderr);
+    assert!(!runs.join("p/cluster/metrics.json").exists());
+
+    // A dictionary that holds the planted blocks agrees with the graph's partition:
+    // every count from 4 to 7 is tried, and the blocks are kept.
+    fake_stage(&runs, "train", |d| {
+        write_dictionary(&d.join("features.safetensors"), |node| {
+            (node / BLOCK_SIZE) as usize
+        });
+        vec!["features.safetensors"]
+    });
+    let agreeing = run(root, &["pipelines/p.toml", "--progress", "none"]);
+    assert!(agreeing.ok, "{}", agreeing.stderr);
+    assert!(
+        agreeing.stderr.contains("cluster: referee: "),
+        "{}",
+        agreeing.stderr
+    );
+    let m = metrics(&runs.join("p/cluster/metrics.json"));
+    assert_eq!(m["acc"], 1.0);
+    let referee = &m["eigenvector_referee"];
+    assert!(
+        referee["recipe_agreement"].as_f64().unwrap() > 0.99,
+        "{referee}"
+    );
+    let counts: Vec<u64> = referee["agreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| pair[0].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, vec![4, 5, 6, 7]);
+    assert_eq!(referee["chosen"], 4, "ties keep the recipe's count");
+
+    // A dictionary whose groups cut across the blocks: the recipe's partition agrees too
+    // little, so no other count is tried. The new dictionary makes the stage run again.
+    fake_stage(&runs, "train", |d| {
+        write_dictionary(&d.join("features.safetensors"), |node| {
+            (node % BLOCKS) as usize
+        });
+        vec!["features.safetensors"]
+    });
+    let disagreeing = run(root, &["pipelines/p.toml", "--progress", "none"]);
+    assert!(disagreeing.ok, "{}", disagreeing.stderr);
+    assert!(
+        disagreeing.stdout.starts_with("cluster: done in"),
+        "{}",
+        disagreeing.stdout
+    );
+    let m = metrics(&runs.join("p/cluster/metrics.json"));
+    assert_eq!(m["acc"], 1.0);
+    let referee = &m["eigenvector_referee"];
+    assert!(
+        referee["recipe_agreement"].as_f64().unwrap() < 0.1,
+        "{referee}"
+    );
+    assert_eq!(referee["agreements"].as_array().unwrap().len(), 1);
+    assert_eq!(referee["chosen"], 4);
+}
+
 /// Prepare's images for the planted samples: 4×4 grey squares, shade by block.
 fn write_images(path: &Path) {
     let data: Vec<u8> = (0..N)
