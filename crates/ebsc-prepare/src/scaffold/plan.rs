@@ -393,6 +393,30 @@ fn eigenvector_lines(count: ClusterCount) -> String {
     }
 }
 
+/// Samples a cluster from which the images template consults the trained dictionary for
+/// the eigenvector count: its k-means, and the NMI it is judged by, need many samples a
+/// cluster. With 10 a cluster (40 fonts × 10 renders) the agreement stayed near 0.9
+/// whatever the partition, and following it cost a seed 0.03.
+pub const REFEREE_MIN_CLUSTER_SIZE: usize = 100;
+
+/// The `[cluster] eigenvector_referee` lines of the images template, for a fixed count with
+/// at least [`REFEREE_MIN_CLUSTER_SIZE`] samples a cluster: k-means on the trained
+/// dictionary picks among the graph's partitions with `n_clusters` to `n_clusters + 6`
+/// eigenvectors when it already agrees with the recipe's.
+fn referee_lines(count: ClusterCount, n_samples: usize) -> String {
+    match count {
+        ClusterCount::Fixed(k) if n_samples >= REFEREE_MIN_CLUSTER_SIZE * k => {
+            "# Another count of eigenvectors (n_clusters to n_clusters + 6) when its partition agrees\n\
+             # better with k-means on the trained dictionary, consulted only where the two views\n\
+             # already agree (NMI ≥ 0.75; docs/method.md, \"The eigenvector count the trained\n\
+             # dictionary agrees with\").\n\
+             eigenvector_referee = { max_extra = 6, min_agreement = 0.75 }\n"
+                .to_string()
+        }
+        _ => String::new(),
+    }
+}
+
 /// Classes whose sizes differ by at most this share of the smallest count the labels
 /// call equal: Fashion-MNIST's 1,000 a class, a face set's 10 a person (the 8×8 digits,
 /// 174–183 a class, and MNIST's test split, 892–1,135, are not).
@@ -510,6 +534,7 @@ pub fn render(
                 ("train_note", train_note),
                 ("augment", augment(rgb).to_string()),
                 ("train_augment", train_augment(rgb, summary)),
+                ("referee", referee_lines(n_clusters, n)),
             ]);
         }
     }
@@ -854,6 +879,43 @@ mod tests {
     }
 
     #[test]
+    fn only_the_images_template_consults_the_dictionary_for_the_eigenvector_count() {
+        // 400 images of 10 classes: 40 a cluster, too few for the referee.
+        let small = render(
+            "x",
+            Template::Images,
+            &summary(400, images(1), 10),
+            &table_source(),
+            &Settings::default(),
+        )
+        .unwrap();
+        assert!(!small.contains("eigenvector_referee"), "{small}");
+        for template in Template::ALL {
+            let shape = match template {
+                Template::Features => Shape::Features { dim: 8 },
+                _ => images(1),
+            };
+            let text = render(
+                "x",
+                template,
+                &summary(1000, shape, 10),
+                &table_source(),
+                &Settings::default(),
+            )
+            .unwrap();
+            let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{text}\n{e}"));
+            let referee = table["cluster"].get("eigenvector_referee");
+            if template == Template::Images {
+                let referee = referee.and_then(|r| r.as_table()).expect("a referee table");
+                assert_eq!(referee["max_extra"].as_integer(), Some(6), "{text}");
+                assert_eq!(referee["min_agreement"].as_float(), Some(0.75), "{text}");
+            } else {
+                assert!(referee.is_none(), "{}: {text}", template.name());
+            }
+        }
+    }
+
+    #[test]
     fn cluster_count_comes_from_labels_or_the_user() {
         let shape = Shape::Features { dim: 8 };
         let cluster_section = |n_classes: usize, settings: &Settings| {
@@ -893,12 +955,10 @@ mod tests {
             .unwrap();
             let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{text}\n{e}"));
             assert_eq!(table["cluster"]["n_clusters"].as_str(), Some("auto"));
-            assert!(
-                !table["cluster"]
-                    .as_table()
-                    .unwrap()
-                    .contains_key("extra_eigenvectors")
-            );
+            let cluster = table["cluster"].as_table().unwrap();
+            assert!(!cluster.contains_key("extra_eigenvectors"));
+            // The referee needs a fixed count (the cluster stage refuses it with "auto").
+            assert!(!cluster.contains_key("eigenvector_referee"));
         }
         let (_, text) = cluster_section(0, &Settings::default());
         assert!(
