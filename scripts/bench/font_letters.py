@@ -1,9 +1,11 @@
 """A notMNIST-like data set from the fonts of Debian packages: the letters A–J, one image
 per (font, letter), 28×28 gray, as MNIST-style IDX files.
 
-    font_letters.py OUT_DIR FONT_DIR...
+    font_letters.py [--letters CHARS] OUT_DIR FONT_DIR...
 
-Every .ttf and .otf file under the FONT_DIRs whose character map has A–J is rendered:
+--letters: the ten (or any number of distinct) characters to draw instead of A–J, labels
+0, 1, … in their order (the suite's `lowercase` set is `--letters klmnorstuv`).
+Every .ttf and .otf file under the FONT_DIRs whose character map has the letters is rendered:
 the glyph at 96 pixels, cropped to its ink, scaled to fit 24×24 (aspect kept, antialiased)
 and centred in 28×28 like MNIST's digits. Fonts whose ten renders repeat another font's
 exactly, or where two letters render alike (symbol fonts mapping letters to one shape),
@@ -68,27 +70,33 @@ def render(font, letter):
 
 
 def main():
-    out_dir, font_dirs = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    letters = LETTERS
+    if args[:1] == ["--letters"]:
+        letters, args = args[1], args[2:]
+    if len(args) < 2 or len(set(letters)) != len(letters):
+        sys.exit(__doc__)
+    out_dir, font_dirs = args[0], args[1:]
     paths = font_files(font_dirs)
     images, labels, fonts, seen = [], [], [], set()
     for path in paths:
-        if not has_letters(path):
+        if not has_letters(path, letters):
             continue
         try:
             font = ImageFont.truetype(path, RENDER)
-            renders = [render(font, c) for c in LETTERS]
+            renders = [render(font, c) for c in letters]
         except Exception:
             continue
         if any(r is None or r.max() < 128 for r in renders):
             continue
         digests = [hashlib.sha256(r.tobytes()).hexdigest() for r in renders]
         key = "".join(digests)
-        if key in seen or len(set(digests)) < len(LETTERS):
+        if key in seen or len(set(digests)) < len(letters):
             continue
         seen.add(key)
         fonts.append(path)
         images.extend(renders)
-        labels.extend(range(len(LETTERS)))
+        labels.extend(range(len(letters)))
     order = np.random.default_rng(0).permutation(len(images))
     images = np.stack(images)[order]
     labels = np.asarray(labels, dtype=np.uint8)[order]
@@ -101,7 +109,7 @@ def main():
         f.write(labels.tobytes())
     with open(os.path.join(out_dir, "fonts.txt"), "w") as f:
         f.writelines(os.path.basename(p) + "\n" for p in fonts)
-    print(f"{len(fonts)} fonts, {len(images)} images of {len(LETTERS)} letters", file=sys.stderr)
+    print(f"{len(fonts)} fonts, {len(images)} images of {len(letters)} letters", file=sys.stderr)
 
 
 if __name__ == "__main__":

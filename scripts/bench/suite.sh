@@ -25,6 +25,9 @@
 #   letters          notMNIST-like: A–J rendered from 1,627 fonts of Debian packages, 16,270
 #                    28×28 images (scripts/bench/letters.sh, into data/letters on first use)
 #   letters-400      the same with prepare.subset={per_class=40}
+#   lowercase        the letters k l m n o r s t u v from the same fonts, 16,360 images (made
+#                    by letters.sh; added after the eigenvector referee was set, to check it)
+#   lowercase-400    the same with prepare.subset={per_class=40}
 #   animals          Animal-Shape: 10,000 28×28 silhouettes of 10 animals (`just fetch animals`)
 #   animals-400      the same with prepare.subset={per_class=40}
 #   mnist-mirrored   the 10,000 MNIST test images, every second one mirrored left to right
@@ -43,7 +46,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 animals animals-400 faces-30 glyphs-40 digits subspaces-table}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 animals animals-400 faces-30 glyphs-40 digits subspaces-table}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -72,6 +75,8 @@ cases=(
     "fashion-400|data/fashion/t10k-images-idx3-ubyte|prepare.subset={per_class=40}"
     "letters|data/letters/letters-images-idx3-ubyte|"
     "letters-400|data/letters/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
+    "lowercase|data/letters/lowercase/letters-images-idx3-ubyte|"
+    "lowercase-400|data/letters/lowercase/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
     "animals|data/animals/animals-images-idx3-ubyte|"
     "animals-400|data/animals/animals-images-idx3-ubyte|prepare.subset={per_class=40}"
     "mnist-mirrored|$runs/mnist-mirrored/mirrored-images-idx3-ubyte|"
@@ -150,7 +155,7 @@ for case in "${cases[@]}"; do
         mnist-mirrored) [ -e "$path" ] || "$py" scripts/bench/mirrored_half.py \
             data/mnist-test/t10k-images-idx3-ubyte.gz data/mnist-test/t10k-labels-idx1-ubyte.gz \
             "$runs/mnist-mirrored" ;;
-        letters* | glyphs-40) [ -e "$path" ] || scripts/bench/letters.sh data/letters "$py" ||
+        letters* | lowercase* | glyphs-40) [ -e "$path" ] || scripts/bench/letters.sh data/letters "$py" ||
             echo "suite: could not make data/letters (scripts/bench/letters.sh)" >&2 ;;
     esac
     if [ ! -e "$path" ]; then
