@@ -406,14 +406,13 @@ fn fake_stage(runs: &Path, stage: &str, write: impl FnOnce(&Path) -> Vec<&'stati
     manifest.write(&dir.join("manifest.json")).unwrap();
 }
 
-#[test]
-fn pipeline_mode_runs_then_is_up_to_date() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
+/// `pipelines/p.toml` (4 clusters, and `extra` in `[cluster]`) with prepare and affinity
+/// stages of the planted graph under `root/data/runs`, which is returned.
+fn planted_pipeline(root: &Path, extra: &str) -> PathBuf {
     std::fs::create_dir_all(root.join("pipelines")).unwrap();
     std::fs::write(
         root.join("pipelines/p.toml"),
-        "[pipeline]\nseed = 3\n\n[cluster]\nn_clusters = 4\nkmeans_restarts = 4\n",
+        format!("[pipeline]\nseed = 3\n\n[cluster]\nn_clusters = 4\nkmeans_restarts = 4\n{extra}"),
     )
     .unwrap();
     let runs = root.join("data/runs");
@@ -425,6 +424,14 @@ fn pipeline_mode_runs_then_is_up_to_date() {
         write_graph(&d.join("affinity.parquet"), &planted());
         vec!["affinity.parquet"]
     });
+    runs
+}
+
+#[test]
+fn pipeline_mode_runs_then_is_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let runs = planted_pipeline(root, "");
 
     let first = run(root, &["pipelines/p.toml", "--progress", "none"]);
     assert!(first.ok, "{}", first.stderr);
@@ -505,22 +512,10 @@ fn write_dictionary(path: &Path, group: impl Fn(u32) -> usize) {
 fn pipeline_mode_consults_the_dictionary_only_where_it_agrees() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    std::fs::create_dir_all(root.join("pipelines")).unwrap();
-    std::fs::write(
-        root.join("pipelines/p.toml"),
-        "[pipeline]\nseed = 3\n\n[cluster]\nn_clusters = 4\nkmeans_restarts = 4\n\
-         eigenvector_referee = { max_extra = 3, min_agreement = 0.75 }\n",
-    )
-    .unwrap();
-    let runs = root.join("data/runs");
-    fake_stage(&runs, "prepare", |d| {
-        write_labels(&d.join("samples.parquet"), N);
-        vec!["samples.parquet"]
-    });
-    fake_stage(&runs, "affinity", |d| {
-        write_graph(&d.join("affinity.parquet"), &planted());
-        vec!["affinity.parquet"]
-    });
+    let runs = planted_pipeline(
+        root,
+        "eigenvector_referee = { max_extra = 3, min_agreement = 0.75 }\n",
+    );
 
     // No train stage: the error names it, and nothing is written.
     let missing = run(root, &["pipelines/p.toml", "--progress", "none"]);
