@@ -53,6 +53,16 @@ pub struct FeatureRows {
     pub n_dims: usize,
 }
 
+impl FeatureRows {
+    /// Scales every row to unit L2 norm (in f64, as the spectral embedding's rows are), for
+    /// k-means in cosine geometry.
+    pub fn normalize(&mut self) {
+        let mut wide: Vec<f64> = self.values.iter().map(|&v| f64::from(v)).collect();
+        normalize_rows(&mut wide, self.n_dims);
+        self.values = wide.into_iter().map(|v| v as f32).collect();
+    }
+}
+
 /// Reads tensor `name` of a safetensors file as `N` rows (u8 scaled by 1/255).
 pub fn read_feature_rows(path: &Path, name: &str) -> anyhow::Result<FeatureRows> {
     let file = TensorFile::open(path)?;
@@ -208,9 +218,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
         unreachable!("auto without --knn was refused above");
     };
     if run.normalize_rows {
-        let mut wide: Vec<f64> = rows.values.iter().map(|&v| f64::from(v)).collect();
-        normalize_rows(&mut wide, rows.n_dims);
-        rows.values = wide.into_iter().map(|v| v as f32).collect();
+        rows.normalize();
     }
     let mut timings = BTreeMap::new();
     let started = Instant::now();

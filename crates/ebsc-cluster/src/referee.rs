@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use ebsc_spectral::{ContingencyTable, NmiNormalization, kmeans, normalize_rows};
+use ebsc_spectral::{ContingencyTable, NmiNormalization, kmeans};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ClusterConfig;
@@ -66,7 +66,7 @@ pub fn referee_partition(
     config: &ClusterConfig,
     seed: u64,
 ) -> anyhow::Result<Vec<u32>> {
-    let rows = read_feature_rows(path, tensor)?;
+    let mut rows = read_feature_rows(path, tensor)?;
     anyhow::ensure!(
         rows.n_rows == n_samples,
         "{}: tensor `{tensor}` has {} rows but the graph has {n_samples} samples: the \
@@ -74,11 +74,9 @@ pub fn referee_partition(
         path.display(),
         rows.n_rows
     );
-    let mut wide: Vec<f64> = rows.values.iter().map(|&v| f64::from(v)).collect();
-    normalize_rows(&mut wide, rows.n_dims);
-    let values: Vec<f32> = wide.into_iter().map(|v| v as f32).collect();
+    rows.normalize();
     let result = kmeans(
-        &values,
+        &rows.values,
         rows.n_dims,
         &config.kmeans_options(n_clusters, seed),
     )

@@ -421,13 +421,14 @@ fn referee_phase(
         seed,
     )?;
     let recipe_agreement = referee::agreement(&partition, &recipe.assignments);
+    let consulted = recipe_agreement >= setting.min_agreement;
     let mut record = RefereeRecord {
         recipe_agreement,
         agreements: vec![(n_eigenvectors, recipe_agreement)],
         chosen: n_eigenvectors,
     };
     let mut kept = recipe;
-    if recipe_agreement >= setting.min_agreement {
+    if consulted {
         let counts = n_clusters..=(n_clusters + setting.max_extra).min(n_samples);
         let mut tried = Vec::new();
         let mut clusterings = Vec::new();
@@ -465,7 +466,7 @@ fn referee_phase(
             "NMI with k-means on the trained dictionary by eigenvector count ({}); kept {}{}",
             listed.join(", "),
             record.chosen,
-            if recipe_agreement < setting.min_agreement {
+            if !consulted {
                 format!(
                     " (the recipe's agrees {recipe_agreement:.3}, below {}: not consulted)",
                     setting.min_agreement
