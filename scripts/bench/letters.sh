@@ -4,7 +4,8 @@
 # per (font, letter), as IDX files in OUT (scripts/bench/font_letters.py says how), and
 # from the same fonts OUT/glyph-faces: 40 fonts × 10 posed, lit renders of the letter a in
 # folders like a face set's (scripts/bench/glyph_faces.py), and OUT/lowercase: the letters
-# k l m n o r s t u v drawn the same way (font_letters.py --letters; 1,636 fonts).
+# k l m n o r s t u v drawn the same way (font_letters.py --letters; 1,636 fonts), and
+# OUT/capitals: the capitals K L M N O P Q R S T (1,623 fonts).
 #   letters.sh OUT [PYTHON]    PYTHON needs numpy, pillow and fonttools
 # Debian bookworm's packages gave 1,627 fonts, 16,270 images (sha256 of the images file
 # 6e5258bb…; the script prints it): another release's packages give another set.
@@ -58,12 +59,15 @@ for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/fonts"; done
 "$py" "$(dirname "$0")/font_letters.py" "$work/out" "$work/fonts"
 "$py" "$(dirname "$0")/glyph_faces.py" "$work/out/glyph-faces" "$work/fonts"
 "$py" "$(dirname "$0")/font_letters.py" --letters klmnorstuv "$work/out/lowercase" "$work/fonts"
+"$py" "$(dirname "$0")/font_letters.py" --letters KLMNOPQRST "$work/out/capitals" "$work/fonts"
 mkdir -p "$out"
 for f in letters-images-idx3-ubyte letters-labels-idx1-ubyte fonts.txt; do
     mv "$work/out/$f" "$out/$f.tmp" && mv "$out/$f.tmp" "$out/$f"
 done
 rm -rf "$out/glyph-faces"
 mv "$work/out/glyph-faces" "$out/glyph-faces"
-rm -rf "$out/lowercase"
-mv "$work/out/lowercase" "$out/lowercase"
+for set in lowercase capitals; do
+    rm -rf "${out:?}/$set"
+    mv "$work/out/$set" "$out/$set"
+done
 sha256sum "$out/letters-images-idx3-ubyte" >&2

@@ -10,9 +10,12 @@
 //! restart_choice = "normalized-cut"  # the restart kept: the lowest cut of the graph among
 //!                                     # those near the lowest inertia, or "inertia"
 //! sizes = "free"               # or "equal": cluster sizes held equal after k-means
-//! eigenvector_referee = { max_extra = 6, min_agreement = 0.75 }  # optional: the count
-//!                              # (n_clusters .. n_clusters + 6) k-means on the trained
-//!                              # dictionary agrees with best, when the recipe's agrees ≥ 0.75
+//! eigenvector_referee = { max_extra = 6, min_agreement = 0.75, knn_graph = 10 }
+//!                              # optional: the count (n_clusters .. n_clusters + 6) whose
+//!                              # partition k-means on the trained dictionary agrees with
+//!                              # best, when the recipe's agrees ≥ 0.75; else the one the
+//!                              # dictionary's 10-NN graph agrees with best (either key may
+//!                              # be left out)
 //! max_iter = 300               # Lloyd iterations per restart
 //! tol = 1e-4                   # k-means tolerance (scikit-learn's rule)
 //! symmetrize = false           # true: use (W + Wᵀ)/2 when the affinity is not symmetric
@@ -207,8 +210,8 @@ pub struct ClusterConfig {
     /// free, so older runs stay up to date.
     #[serde(default, skip_serializing_if = "SizesSetting::is_free")]
     pub sizes: SizesSetting,
-    /// The eigenvector count chosen by k-means on the trained dictionary, a second view
-    /// of the model ([`crate::referee`]); pipeline mode only. Left out of the stage key
+    /// The eigenvector count chosen by a partition of the trained dictionary, a second
+    /// view of the model ([`crate::referee`]); pipeline mode only. Left out of the stage key
     /// when absent, so older runs stay up to date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eigenvector_referee: Option<RefereeSetting>,
@@ -433,9 +436,26 @@ mod tests {
         )
         .unwrap();
         let referee = config.eigenvector_referee.unwrap();
-        assert_eq!((referee.max_extra, referee.min_agreement), (6, 0.75));
+        assert_eq!(
+            (referee.max_extra, referee.min_agreement, referee.knn_graph),
+            (6, Some(0.75), None)
+        );
+        // Keys left out stay out of the stage key, so runs made before `knn_graph` existed
+        // keep theirs.
         let json = serde_json::to_value(&config).unwrap();
-        assert_eq!(json["eigenvector_referee"]["max_extra"], 6);
+        assert_eq!(
+            json["eigenvector_referee"],
+            serde_json::json!({"max_extra": 6, "min_agreement": 0.75})
+        );
+        let both = load(
+            "n_clusters = 10\neigenvector_referee = { max_extra = 6, min_agreement = 0.75, knn_graph = 10 }\n",
+        )
+        .unwrap();
+        assert_eq!(both.eigenvector_referee.unwrap().knn_graph, Some(10));
+        let graph_only =
+            load("n_clusters = 10\neigenvector_referee = { max_extra = 6, knn_graph = 10 }\n")
+                .unwrap();
+        assert_eq!(graph_only.eigenvector_referee.unwrap().min_agreement, None);
         let without = serde_json::to_value(load("n_clusters = 10\n").unwrap()).unwrap();
         assert!(without.get("eigenvector_referee").is_none());
         let err = load("n_clusters = \"auto\"\neigenvector_referee = { max_extra = 6, min_agreement = 0.75 }\n")

@@ -47,6 +47,7 @@ pub struct FeatureRun {
 }
 
 /// Rows of a feature tensor as f32.
+#[derive(Clone)]
 pub struct FeatureRows {
     pub values: Vec<f32>,
     pub n_rows: usize,

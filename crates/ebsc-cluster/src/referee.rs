@@ -3,30 +3,45 @@
 //!
 //! Spectral clustering with `n_clusters + 2` eigenvectors is the recipe; on some data a
 //! few more eigenvectors give a markedly better partition of the same graph, on other data
-//! markedly worse, and the normalised cut does not tell them apart. The referee is k-means
-//! on the rows of the train stage's dictionary (L2-normalised): another view of the same
-//! model, with no labels. When the recipe's partition already agrees with it (NMI at least
-//! `min_agreement`), the count from `n_clusters` to `n_clusters + max_extra` whose
-//! partition agrees with it best is kept; otherwise the recipe's count stays. The clusters
-//! still come from the coefficient graph: the referee only picks among its partitions.
+//! markedly worse, and the normalised cut does not tell them apart. A referee partition
+//! from the train stage's dictionary, with no labels, picks among the counts from
+//! `n_clusters` to `n_clusters + max_extra`: the one whose partition agrees with it best
+//! (NMI) is kept, the recipe's on a tie. Two referees, in order:
+//!
+//! - `min_agreement`: k-means on the L2-normalised dictionary rows, consulted only when the
+//!   recipe's partition already agrees with it that much (k-means is a strong referee on
+//!   round classes and a misleading one elsewhere);
+//! - `knn_graph`: where k-means is absent or not consulted, spectral clustering (the
+//!   recipe's count, the stage's settings) of the dictionary's cosine k-nearest-neighbour
+//!   graph, consulted always.
+//!
+//! The clusters still come from the coefficient graph: a referee only picks among its
+//! partitions.
 
 use std::path::Path;
 
 use anyhow::Context;
-use ebsc_spectral::{ContingencyTable, NmiNormalization, kmeans};
+use ebsc_spectral::{ContingencyTable, NmiNormalization, SparseGraph, Symmetry, kmeans};
 use serde::{Deserialize, Serialize};
 
-use crate::config::ClusterConfig;
-use crate::features::read_feature_rows;
+use crate::config::{ClusterConfig, ClusterCountSetting};
+use crate::features::{FeatureRows, knn_graph, read_feature_rows};
+use crate::spectral;
 
-/// `[cluster] eigenvector_referee = { max_extra = 6, min_agreement = 0.75 }`.
+/// `[cluster] eigenvector_referee = { max_extra = 6, min_agreement = 0.75, knn_graph = 10 }`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefereeSetting {
     /// Counts tried: `n_clusters` to `n_clusters + max_extra` eigenvectors.
     pub max_extra: usize,
-    /// The recipe's partition is kept when its NMI with the referee is below this.
-    pub min_agreement: f64,
+    /// k-means on the dictionary referees when the recipe's partition agrees with it
+    /// (NMI) at least this much; absent: k-means is not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_agreement: Option<f64>,
+    /// Neighbours per row of the dictionary's cosine graph whose spectral partition
+    /// referees where k-means does not; absent: no graph referee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knn_graph: Option<usize>,
 }
 
 impl RefereeSetting {
@@ -34,39 +49,76 @@ impl RefereeSetting {
         if self.max_extra == 0 {
             return Err("eigenvector_referee.max_extra must be at least 1".into());
         }
-        if !(0.0..=1.0).contains(&self.min_agreement) {
+        if self.min_agreement.is_none() && self.knn_graph.is_none() {
+            return Err(
+                "eigenvector_referee needs min_agreement (k-means on the trained \
+                        dictionary), knn_graph (its neighbour graph), or both"
+                    .into(),
+            );
+        }
+        if let Some(min) = self.min_agreement
+            && !(0.0..=1.0).contains(&min)
+        {
             return Err(format!(
-                "eigenvector_referee.min_agreement must lie in [0, 1] (an NMI), got {}",
-                self.min_agreement
+                "eigenvector_referee.min_agreement must lie in [0, 1] (an NMI), got {min}"
             ));
         }
+        if self.knn_graph == Some(0) {
+            return Err("eigenvector_referee.knn_graph must be at least 1 neighbour".into());
+        }
         Ok(())
+    }
+}
+
+/// Which partition of the dictionary refereed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefereeKind {
+    Kmeans,
+    KnnGraph,
+}
+
+impl RefereeKind {
+    pub fn describe(self, knn: Option<usize>) -> String {
+        match self {
+            RefereeKind::Kmeans => "k-means on the trained dictionary".to_string(),
+            RefereeKind::KnnGraph => format!(
+                "the trained dictionary's {}-NN graph",
+                knn.unwrap_or_default()
+            ),
+        }
     }
 }
 
 /// What the referee said, for the log and `metrics.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefereeRecord {
-    /// NMI of the recipe's partition with the referee.
+    /// The partition that refereed (absent in files written before there were two:
+    /// k-means).
+    #[serde(default = "RefereeRecord::kmeans")]
+    pub referee: RefereeKind,
+    /// NMI of the recipe's partition with that referee.
     pub recipe_agreement: f64,
     /// `(eigenvectors, NMI with the referee)` for each count tried, in order; only the
-    /// recipe's count when its agreement is below the threshold.
+    /// recipe's count when k-means agreed too little and there is no graph referee.
     pub agreements: Vec<(usize, f64)>,
     /// The count whose partition was kept.
     pub chosen: usize,
+    /// k-means' agreement with the recipe's partition when it was below `min_agreement`
+    /// and the graph refereed instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kmeans_agreement: Option<f64>,
 }
 
-/// The referee's partition: k-means on the L2-normalised rows of `tensor` in `path`,
-/// with the stage's k-means settings and seed.
-pub fn referee_partition(
-    path: &Path,
-    tensor: &str,
-    n_samples: usize,
-    n_clusters: usize,
-    config: &ClusterConfig,
-    seed: u64,
-) -> anyhow::Result<Vec<u32>> {
-    let mut rows = read_feature_rows(path, tensor)?;
+impl RefereeRecord {
+    fn kmeans() -> RefereeKind {
+        RefereeKind::Kmeans
+    }
+}
+
+/// The train stage's dictionary rows, checked to describe the graph's samples.
+pub fn read_dictionary(path: &Path, tensor: &str, n_samples: usize) -> anyhow::Result<FeatureRows> {
+    let rows = read_feature_rows(path, tensor)?;
     anyhow::ensure!(
         rows.n_rows == n_samples,
         "{}: tensor `{tensor}` has {} rows but the graph has {n_samples} samples: the \
@@ -74,15 +126,56 @@ pub fn referee_partition(
         path.display(),
         rows.n_rows
     );
+    Ok(rows)
+}
+
+/// k-means on the L2-normalised rows, with the stage's k-means settings and seed.
+pub fn kmeans_partition(
+    rows: &FeatureRows,
+    n_clusters: usize,
+    config: &ClusterConfig,
+    seed: u64,
+) -> anyhow::Result<Vec<u32>> {
+    let mut rows = rows.clone();
     rows.normalize();
     let result = kmeans(
         &rows.values,
         rows.n_dims,
         &config.kmeans_options(n_clusters, seed),
     )
-    .map_err(|e| anyhow::anyhow!("k-means: {e}"))
-    .with_context(|| format!("referee: `{tensor}` of {}", path.display()))?;
+    .map_err(|e| anyhow::anyhow!("k-means: {e}"))?;
     Ok(result.assignments)
+}
+
+/// Spectral clustering of the rows' cosine `knn`-nearest-neighbour graph (the standalone
+/// `--knn` graph) into `n_clusters` with `n_eigenvectors`, under the stage's settings.
+pub fn knn_graph_partition(
+    rows: &FeatureRows,
+    knn: usize,
+    (n_clusters, n_eigenvectors): (usize, usize),
+    config: &ClusterConfig,
+    seed: u64,
+) -> anyhow::Result<Vec<u32>> {
+    anyhow::ensure!(
+        knn < rows.n_rows,
+        "knn_graph = {knn} needs more than {knn} samples; there are {}",
+        rows.n_rows
+    );
+    let triplets = knn_graph(rows, knn)?;
+    let (graph, _) = SparseGraph::from_owned_triplets(
+        rows.n_rows,
+        triplets.rows,
+        triplets.cols,
+        triplets.values,
+        Symmetry::Require,
+    )
+    .context("the dictionary's kNN graph")?;
+    let config = ClusterConfig {
+        n_clusters: ClusterCountSetting::Fixed(n_clusters),
+        eigenvector_referee: None,
+        ..config.clone()
+    };
+    Ok(spectral::cluster(&graph, &config, n_eigenvectors, seed)?.assignments)
 }
 
 /// NMI (arithmetic mean of the entropies, scikit-learn's default) of two partitions of
@@ -94,12 +187,9 @@ pub fn agreement(referee: &[u32], partition: &[u32]) -> f64 {
     ebsc_spectral::normalized_mutual_info(&table, NmiNormalization::Arithmetic)
 }
 
-/// The count to keep: the recipe's when it agrees less than `min_agreement` with the
-/// referee, else the count of highest agreement (the first, in the order given, on a tie).
-pub fn choose(recipe: (usize, f64), tried: &[(usize, f64)], min_agreement: f64) -> usize {
-    if recipe.1 < min_agreement {
-        return recipe.0;
-    }
+/// The count of highest agreement among the recipe's and those tried (the recipe's on a
+/// tie, else the first in the order given).
+pub fn choose(recipe: (usize, f64), tried: &[(usize, f64)]) -> usize {
     tried
         .iter()
         .fold(recipe, |best, &candidate| {
@@ -133,32 +223,93 @@ mod tests {
     }
 
     #[test]
-    fn the_recipe_stays_when_it_agrees_too_little() {
-        let tried = [(10, 0.9), (12, 0.7), (14, 0.95)];
-        assert_eq!(choose((12, 0.7), &tried, 0.75), 12);
-    }
-
-    #[test]
     fn the_best_agreement_wins_and_ties_keep_the_recipe() {
         let tried = [(10, 0.80), (11, 0.86), (12, 0.80), (13, 0.86)];
-        assert_eq!(choose((12, 0.80), &tried, 0.75), 11);
+        assert_eq!(choose((12, 0.80), &tried), 11);
         let level = [(10, 0.80), (12, 0.80), (14, 0.80)];
-        assert_eq!(choose((12, 0.80), &level, 0.75), 12);
+        assert_eq!(choose((12, 0.80), &level), 12);
+        assert_eq!(choose((12, 0.90), &tried), 12);
     }
 
     #[test]
     fn settings_out_of_range_are_refused() {
         let ok = RefereeSetting {
             max_extra: 6,
-            min_agreement: 0.75,
+            min_agreement: Some(0.75),
+            knn_graph: Some(10),
         };
         assert!(ok.check().is_ok());
+        let graph_only = RefereeSetting {
+            min_agreement: None,
+            ..ok
+        };
+        assert!(graph_only.check().is_ok());
         let none_tried = RefereeSetting { max_extra: 0, ..ok };
         assert!(none_tried.check().unwrap_err().contains("max_extra"));
         let not_nmi = RefereeSetting {
-            min_agreement: 1.5,
+            min_agreement: Some(1.5),
             ..ok
         };
         assert!(not_nmi.check().unwrap_err().contains("min_agreement"));
+        let no_neighbours = RefereeSetting {
+            knn_graph: Some(0),
+            ..ok
+        };
+        assert!(no_neighbours.check().unwrap_err().contains("knn_graph"));
+        let no_referee = RefereeSetting {
+            max_extra: 6,
+            min_agreement: None,
+            knn_graph: None,
+        };
+        let err = no_referee.check().unwrap_err();
+        assert!(
+            err.contains("min_agreement") && err.contains("knn_graph"),
+            "{err}"
+        );
+    }
+
+    /// Two tight groups of rows along two axes, each split in two along a third: the
+    /// 2-NN graph joins each group's halves, so its partition into two is the groups.
+    #[test]
+    fn the_graph_referee_partitions_the_dictionary_neighbour_graph() {
+        let mut values = Vec::new();
+        for i in 0..24 {
+            let group = i / 12;
+            let jitter = 0.01 * (i % 12) as f32;
+            let mut row = [0.0f32; 3];
+            row[group] = 1.0;
+            row[2] = jitter;
+            values.extend_from_slice(&row);
+        }
+        let rows = FeatureRows {
+            values,
+            n_rows: 24,
+            n_dims: 3,
+        };
+        let config = ClusterConfig::with_defaults(ClusterCountSetting::Fixed(2));
+        let partition = knn_graph_partition(&rows, 2, (2, 2), &config, 0).unwrap();
+        let expected: Vec<u32> = (0..24).map(|i| (i / 12) as u32).collect();
+        assert!(
+            (agreement(&expected, &partition) - 1.0).abs() < 1e-12,
+            "{partition:?}"
+        );
+        let err = knn_graph_partition(&rows, 24, (2, 2), &config, 0).unwrap_err();
+        assert!(err.to_string().contains("knn_graph = 24"), "{err}");
+    }
+
+    #[test]
+    fn records_of_older_files_read_as_kmeans() {
+        let old = r#"{"recipe_agreement": 0.8, "agreements": [[12, 0.8]], "chosen": 12}"#;
+        let record: RefereeRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(record.referee, RefereeKind::Kmeans);
+        assert_eq!(record.kmeans_agreement, None);
+        let json = serde_json::to_value(&RefereeRecord {
+            referee: RefereeKind::KnnGraph,
+            kmeans_agreement: Some(0.6),
+            ..record
+        })
+        .unwrap();
+        assert_eq!(json["referee"], "knn-graph");
+        assert_eq!(json["kmeans_agreement"], 0.6);
     }
 }

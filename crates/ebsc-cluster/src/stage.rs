@@ -24,7 +24,7 @@ use crate::gallery::Images;
 use crate::input::{self, CountSource, Mode};
 use crate::outputs::{Metrics, Scores};
 use crate::quality::Quality;
-use crate::referee::{self, RefereeRecord, RefereeSetting};
+use crate::referee::{self, RefereeKind, RefereeRecord, RefereeSetting};
 use crate::spectral::{self, Clustering};
 use crate::{STAGE, figures, report};
 
@@ -392,9 +392,9 @@ fn cluster_phase(
     Ok(clustering)
 }
 
-/// The referee's choice among the eigenvector counts ([`crate::referee`]): the recipe's
-/// clustering, or that of the count whose partition agrees best with k-means on the
-/// trained dictionary, when the recipe's agrees at least `min_agreement`.
+/// The referee's choice among the eigenvector counts ([`crate::referee`]): k-means on the
+/// dictionary where it is set and agrees enough with the recipe's partition, else the
+/// dictionary's kNN graph where it is set, else the recipe's count.
 fn referee_phase(
     sink: &dyn Sink,
     graph: &SparseGraph,
@@ -410,49 +410,92 @@ fn referee_phase(
             "eigenvector_referee reads the train stage's dictionary: it works in pipeline mode only"
         );
     };
-    let n_samples = graph.n_nodes();
     let n_clusters = recipe.n_clusters;
-    let partition = referee::referee_partition(
-        path,
-        train::DICTIONARY_TENSOR,
-        n_samples,
-        n_clusters,
-        config,
-        seed,
-    )?;
-    let recipe_agreement = referee::agreement(&partition, &recipe.assignments);
-    let consulted = recipe_agreement >= setting.min_agreement;
-    let mut record = RefereeRecord {
-        recipe_agreement,
-        agreements: vec![(n_eigenvectors, recipe_agreement)],
-        chosen: n_eigenvectors,
+    let rows = referee::read_dictionary(path, train::DICTIONARY_TENSOR, graph.n_nodes())?;
+    let in_dictionary = || {
+        format!(
+            "referee: `{}` of {}",
+            train::DICTIONARY_TENSOR,
+            path.display()
+        )
     };
-    let mut kept = recipe;
-    if consulted {
-        let counts = n_clusters..=(n_clusters + setting.max_extra).min(n_samples);
-        let mut tried = Vec::new();
-        let mut clusterings = Vec::new();
-        for count in counts.filter(|&m| m != n_eigenvectors) {
-            let clustering = spectral::cluster(graph, config, count, seed)?;
-            tried.push((
-                count,
-                referee::agreement(&partition, &clustering.assignments),
-            ));
-            clusterings.push(clustering);
+
+    let mut kmeans_agreement = None;
+    let mut referee = None;
+    if let Some(min_agreement) = setting.min_agreement {
+        let partition = referee::kmeans_partition(&rows, n_clusters, config, seed)
+            .with_context(in_dictionary)?;
+        let agrees = referee::agreement(&partition, &recipe.assignments);
+        if agrees >= min_agreement {
+            referee = Some((RefereeKind::Kmeans, partition));
+        } else {
+            kmeans_agreement = Some(agrees);
         }
-        let chosen = referee::choose(
-            (n_eigenvectors, recipe_agreement),
-            &tried,
-            setting.min_agreement,
-        );
-        if let Some(i) = tried.iter().position(|&(m, _)| m == chosen) {
-            kept = clusterings.swap_remove(i);
-        }
-        tried.push((n_eigenvectors, recipe_agreement));
-        tried.sort_by_key(|&(m, _)| m);
-        record.agreements = tried;
-        record.chosen = chosen;
     }
+    if referee.is_none()
+        && let Some(knn) = setting.knn_graph
+    {
+        let partition =
+            referee::knn_graph_partition(&rows, knn, (n_clusters, n_eigenvectors), config, seed)
+                .with_context(in_dictionary)?;
+        referee = Some((RefereeKind::KnnGraph, partition));
+    }
+    drop(rows);
+
+    let shut = |agrees: f64| {
+        format!(
+            "k-means on the trained dictionary agrees {agrees:.3} with the recipe's partition, \
+             below {}",
+            setting.min_agreement.unwrap_or_default()
+        )
+    };
+    let (record, kept, note) = match referee {
+        None => {
+            let agrees = kmeans_agreement.expect("k-means was asked when the graph is not set");
+            let record = RefereeRecord {
+                referee: RefereeKind::Kmeans,
+                recipe_agreement: agrees,
+                agreements: vec![(n_eigenvectors, agrees)],
+                chosen: n_eigenvectors,
+                kmeans_agreement: None,
+            };
+            (
+                record,
+                recipe,
+                format!(" ({}: not consulted)", shut(agrees)),
+            )
+        }
+        Some((kind, partition)) => {
+            let recipe_agreement = referee::agreement(&partition, &recipe.assignments);
+            let counts = n_clusters..=(n_clusters + setting.max_extra).min(graph.n_nodes());
+            let mut tried = Vec::new();
+            let mut clusterings = Vec::new();
+            for count in counts.filter(|&m| m != n_eigenvectors) {
+                let clustering = spectral::cluster(graph, config, count, seed)?;
+                tried.push((
+                    count,
+                    referee::agreement(&partition, &clustering.assignments),
+                ));
+                clusterings.push(clustering);
+            }
+            let chosen = referee::choose((n_eigenvectors, recipe_agreement), &tried);
+            let kept = match tried.iter().position(|&(m, _)| m == chosen) {
+                Some(i) => clusterings.swap_remove(i),
+                None => recipe,
+            };
+            tried.push((n_eigenvectors, recipe_agreement));
+            tried.sort_by_key(|&(m, _)| m);
+            let record = RefereeRecord {
+                referee: kind,
+                recipe_agreement,
+                agreements: tried,
+                chosen,
+                kmeans_agreement,
+            };
+            let note = kmeans_agreement.map_or_else(String::new, |a| format!(" ({})", shut(a)));
+            (record, kept, note)
+        }
+    };
     let listed: Vec<String> = record
         .agreements
         .iter()
@@ -463,17 +506,10 @@ fn referee_phase(
         "referee",
         started,
         format!(
-            "NMI with k-means on the trained dictionary by eigenvector count ({}); kept {}{}",
+            "NMI with {} by eigenvector count ({}); kept {}{note}",
+            record.referee.describe(setting.knn_graph),
             listed.join(", "),
             record.chosen,
-            if !consulted {
-                format!(
-                    " (the recipe's agrees {recipe_agreement:.3}, below {}: not consulted)",
-                    setting.min_agreement
-                )
-            } else {
-                String::new()
-            }
         ),
     );
     Ok((kept, record))

@@ -553,6 +553,7 @@ fn pipeline_mode_consults_the_dictionary_only_where_it_agrees() {
         .collect();
     assert_eq!(counts, vec![4, 5, 6, 7]);
     assert_eq!(referee["chosen"], 4, "ties keep the recipe's count");
+    assert_eq!(referee["referee"], "kmeans");
 
     // A dictionary whose groups cut across the blocks: the recipe's partition agrees too
     // little, so no other count is tried. The new dictionary makes the stage run again.
@@ -577,6 +578,54 @@ fn pipeline_mode_consults_the_dictionary_only_where_it_agrees() {
         "{referee}"
     );
     assert_eq!(referee["agreements"].as_array().unwrap().len(), 1);
+    assert_eq!(referee["chosen"], 4);
+}
+
+#[test]
+fn pipeline_mode_asks_the_dictionary_graph_where_kmeans_agrees_too_little() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let runs = planted_pipeline(
+        root,
+        "eigenvector_referee = { max_extra = 3, min_agreement = 0.75, knn_graph = 5 }\n",
+    );
+    // Groups that cut across the planted blocks: k-means on them agrees too little with
+    // the graph's partition, so the neighbour graph of the same rows referees every count
+    // from 4 to 7; its partition is those groups too, so no count agrees better than the
+    // recipe's and the blocks are kept.
+    fake_stage(&runs, "train", |d| {
+        write_dictionary(&d.join("features.safetensors"), |node| {
+            (node % BLOCKS) as usize
+        });
+        vec!["features.safetensors"]
+    });
+    let out = run(root, &["pipelines/p.toml", "--progress", "none"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("referee: NMI with the trained dictionary's 5-NN graph"),
+        "{}",
+        out.stderr
+    );
+    let m = metrics(&runs.join("p/cluster/metrics.json"));
+    assert_eq!(m["acc"], 1.0);
+    let referee = &m["eigenvector_referee"];
+    assert_eq!(referee["referee"], "knn-graph", "{referee}");
+    assert!(
+        referee["kmeans_agreement"].as_f64().unwrap() < 0.1,
+        "{referee}"
+    );
+    assert!(
+        referee["recipe_agreement"].as_f64().unwrap() < 0.1,
+        "{referee}"
+    );
+    let counts: Vec<u64> = referee["agreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| pair[0].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, vec![4, 5, 6, 7]);
     assert_eq!(referee["chosen"], 4);
 }
 

@@ -393,27 +393,38 @@ fn eigenvector_lines(count: ClusterCount) -> String {
     }
 }
 
-/// Samples a cluster from which the images template consults the trained dictionary for
-/// the eigenvector count: its k-means, and the NMI it is judged by, need many samples a
-/// cluster. With 10 a cluster (40 fonts × 10 renders) the agreement stayed near 0.9
-/// whatever the partition, and following it cost 0.013 over three seeds.
+/// Samples a cluster from which the images template consults k-means on the trained
+/// dictionary for the eigenvector count: k-means, and the NMI it is judged by, need many
+/// samples a cluster. With 10 a cluster (40 fonts × 10 renders) its agreement stayed near
+/// 0.9 whatever the partition, and following it cost 0.013 over three seeds.
 pub const REFEREE_MIN_CLUSTER_SIZE: usize = 100;
 
-/// The `[cluster] eigenvector_referee` lines of the images template, for a fixed count with
-/// at least [`REFEREE_MIN_CLUSTER_SIZE`] samples a cluster: k-means on the trained
-/// dictionary picks among the graph's partitions with `n_clusters` to `n_clusters + 6`
-/// eigenvectors when it already agrees with the recipe's.
+/// The `[cluster] eigenvector_referee` lines of the images template, for a fixed count: a
+/// partition of the trained dictionary picks among the graph's partitions with
+/// `n_clusters` to `n_clusters + 6` eigenvectors. k-means on it is asked first, with at
+/// least [`REFEREE_MIN_CLUSTER_SIZE`] samples a cluster and only where it already agrees
+/// with the recipe's partition; else the partition of its 10-NN graph.
 fn referee_lines(count: ClusterCount, n_samples: usize) -> String {
-    match count {
-        ClusterCount::Fixed(k) if n_samples >= REFEREE_MIN_CLUSTER_SIZE * k => {
-            "# Another count of eigenvectors (n_clusters to n_clusters + 6) when its partition agrees\n\
-             # better with k-means on the trained dictionary, consulted only where the two views\n\
-             # already agree (NMI ≥ 0.75; docs/method.md, \"The eigenvector count the trained\n\
-             # dictionary agrees with\").\n\
-             eigenvector_referee = { max_extra = 6, min_agreement = 0.75 }\n"
-                .to_string()
-        }
-        _ => String::new(),
+    let ClusterCount::Fixed(k) = count else {
+        return String::new();
+    };
+    let head = "# Another count of eigenvectors (n_clusters to n_clusters + 6) when its partition agrees\n\
+                # better with a partition of the trained dictionary (docs/method.md, \"The eigenvector\n\
+                # count the trained dictionary agrees with\"):\n";
+    if n_samples >= REFEREE_MIN_CLUSTER_SIZE * k {
+        format!(
+            "{head}\
+             # k-means on it where that already agrees with the recipe's partition (NMI ≥ 0.75),\n\
+             # else spectral clustering of its cosine 10-NN graph.\n\
+             eigenvector_referee = {{ max_extra = 6, min_agreement = 0.75, knn_graph = 10 }}\n"
+        )
+    } else {
+        format!(
+            "{head}\
+             # spectral clustering of its cosine 10-NN graph (k-means on it, tried first on larger\n\
+             # sets, needs {REFEREE_MIN_CLUSTER_SIZE} samples a cluster).\n\
+             eigenvector_referee = {{ max_extra = 6, knn_graph = 10 }}\n"
+        )
     }
 }
 
@@ -880,7 +891,7 @@ mod tests {
 
     #[test]
     fn only_the_images_template_consults_the_dictionary_for_the_eigenvector_count() {
-        // 400 images of 10 classes: 40 a cluster, too few for the referee.
+        // 400 images of 10 classes: 40 a cluster, too few for k-means; the graph referees.
         let small = render(
             "x",
             Template::Images,
@@ -889,7 +900,10 @@ mod tests {
             &Settings::default(),
         )
         .unwrap();
-        assert!(!small.contains("eigenvector_referee"), "{small}");
+        let table: toml::Table = small.parse().unwrap_or_else(|e| panic!("{small}\n{e}"));
+        let referee = table["cluster"]["eigenvector_referee"].as_table().unwrap();
+        assert!(!referee.contains_key("min_agreement"), "{small}");
+        assert_eq!(referee["knn_graph"].as_integer(), Some(10), "{small}");
         for template in Template::ALL {
             let shape = match template {
                 Template::Features => Shape::Features { dim: 8 },
@@ -909,6 +923,7 @@ mod tests {
                 let referee = referee.and_then(|r| r.as_table()).expect("a referee table");
                 assert_eq!(referee["max_extra"].as_integer(), Some(6), "{text}");
                 assert_eq!(referee["min_agreement"].as_float(), Some(0.75), "{text}");
+                assert_eq!(referee["knn_graph"].as_integer(), Some(10), "{text}");
             } else {
                 assert!(referee.is_none(), "{}: {text}", template.name());
             }
