@@ -508,6 +508,26 @@ fn write_dictionary(path: &Path, group: impl Fn(u32) -> usize) {
     .unwrap();
 }
 
+/// A train stage whose dictionary groups cut across the planted blocks (node mod blocks).
+fn write_cross_block_dictionary(runs: &Path) {
+    fake_stage(runs, "train", |d| {
+        write_dictionary(&d.join("features.safetensors"), |node| {
+            (node % BLOCKS) as usize
+        });
+        vec!["features.safetensors"]
+    });
+}
+
+/// The eigenvector counts a referee record lists.
+fn counts_tried(referee: &serde_json::Value) -> Vec<u64> {
+    referee["agreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| pair[0].as_u64().unwrap())
+        .collect()
+}
+
 #[test]
 fn pipeline_mode_consults_the_dictionary_only_where_it_agrees() {
     let dir = tempfile::tempdir().unwrap();
@@ -545,24 +565,13 @@ fn pipeline_mode_consults_the_dictionary_only_where_it_agrees() {
         referee["recipe_agreement"].as_f64().unwrap() > 0.99,
         "{referee}"
     );
-    let counts: Vec<u64> = referee["agreements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|pair| pair[0].as_u64().unwrap())
-        .collect();
-    assert_eq!(counts, vec![4, 5, 6, 7]);
+    assert_eq!(counts_tried(referee), vec![4, 5, 6, 7]);
     assert_eq!(referee["chosen"], 4, "ties keep the recipe's count");
     assert_eq!(referee["referee"], "kmeans");
 
     // A dictionary whose groups cut across the blocks: the recipe's partition agrees too
     // little, so no other count is tried. The new dictionary makes the stage run again.
-    fake_stage(&runs, "train", |d| {
-        write_dictionary(&d.join("features.safetensors"), |node| {
-            (node % BLOCKS) as usize
-        });
-        vec!["features.safetensors"]
-    });
+    write_cross_block_dictionary(&runs);
     let disagreeing = run(root, &["pipelines/p.toml", "--progress", "none"]);
     assert!(disagreeing.ok, "{}", disagreeing.stderr);
     assert!(
@@ -593,12 +602,7 @@ fn pipeline_mode_asks_the_dictionary_graph_where_kmeans_agrees_too_little() {
     // the graph's partition, so the neighbour graph of the same rows referees every count
     // from 4 to 7; its partition is those groups too, so no count agrees better than the
     // recipe's and the blocks are kept.
-    fake_stage(&runs, "train", |d| {
-        write_dictionary(&d.join("features.safetensors"), |node| {
-            (node % BLOCKS) as usize
-        });
-        vec!["features.safetensors"]
-    });
+    write_cross_block_dictionary(&runs);
     let out = run(root, &["pipelines/p.toml", "--progress", "none"]);
     assert!(out.ok, "{}", out.stderr);
     assert!(
@@ -619,13 +623,7 @@ fn pipeline_mode_asks_the_dictionary_graph_where_kmeans_agrees_too_little() {
         referee["recipe_agreement"].as_f64().unwrap() < 0.1,
         "{referee}"
     );
-    let counts: Vec<u64> = referee["agreements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|pair| pair[0].as_u64().unwrap())
-        .collect();
-    assert_eq!(counts, vec![4, 5, 6, 7]);
+    assert_eq!(counts_tried(referee), vec![4, 5, 6, 7]);
     assert_eq!(referee["chosen"], 4);
 }
 
