@@ -178,6 +178,55 @@ pub fn knn_graph_partition(
     Ok(spectral::cluster(&graph, &config, n_eigenvectors, seed)?.assignments)
 }
 
+/// What the referees said of the recipe's partition.
+pub enum Verdict {
+    /// `partition` referees the counts; `kmeans_shut` is k-means' agreement where it was
+    /// asked first and agreed too little.
+    Referee {
+        kind: RefereeKind,
+        partition: Vec<u32>,
+        kmeans_shut: Option<f64>,
+    },
+    /// k-means agreed too little (this much) and no graph is set: the recipe's count stays.
+    Shut(f64),
+}
+
+/// Asks the referees in order: k-means on `rows` where it agrees at least `min_agreement`
+/// with `recipe`, else the partition of their kNN graph where `knn_graph` is set.
+pub fn ask(
+    rows: &FeatureRows,
+    setting: &RefereeSetting,
+    recipe: &[u32],
+    (n_clusters, n_eigenvectors): (usize, usize),
+    config: &ClusterConfig,
+    seed: u64,
+) -> anyhow::Result<Verdict> {
+    let mut kmeans_shut = None;
+    if let Some(min_agreement) = setting.min_agreement {
+        let partition = kmeans_partition(rows, n_clusters, config, seed)?;
+        let agrees = agreement(&partition, recipe);
+        if agrees >= min_agreement {
+            return Ok(Verdict::Referee {
+                kind: RefereeKind::Kmeans,
+                partition,
+                kmeans_shut: None,
+            });
+        }
+        kmeans_shut = Some(agrees);
+    }
+    match (setting.knn_graph, kmeans_shut) {
+        (Some(knn), _) => Ok(Verdict::Referee {
+            kind: RefereeKind::KnnGraph,
+            partition: knn_graph_partition(rows, knn, (n_clusters, n_eigenvectors), config, seed)?,
+            kmeans_shut,
+        }),
+        (None, Some(agrees)) => Ok(Verdict::Shut(agrees)),
+        (None, None) => {
+            anyhow::bail!("eigenvector_referee has neither min_agreement nor knn_graph")
+        }
+    }
+}
+
 /// NMI (arithmetic mean of the entropies, scikit-learn's default) of two partitions of
 /// the same samples.
 pub fn agreement(referee: &[u32], partition: &[u32]) -> f64 {
@@ -268,24 +317,26 @@ mod tests {
         );
     }
 
-    /// Two tight groups of rows along two axes, each split in two along a third: the
-    /// 2-NN graph joins each group's halves, so its partition into two is the groups.
-    #[test]
-    fn the_graph_referee_partitions_the_dictionary_neighbour_graph() {
+    /// 24 rows in two tight groups along two axes, spread a little along a third.
+    fn two_groups() -> FeatureRows {
         let mut values = Vec::new();
         for i in 0..24 {
-            let group = i / 12;
-            let jitter = 0.01 * (i % 12) as f32;
             let mut row = [0.0f32; 3];
-            row[group] = 1.0;
-            row[2] = jitter;
+            row[i / 12] = 1.0;
+            row[2] = 0.01 * (i % 12) as f32;
             values.extend_from_slice(&row);
         }
-        let rows = FeatureRows {
+        FeatureRows {
             values,
             n_rows: 24,
             n_dims: 3,
-        };
+        }
+    }
+
+    /// The 2-NN graph joins each group's rows, so its partition into two is the groups.
+    #[test]
+    fn the_graph_referee_partitions_the_dictionary_neighbour_graph() {
+        let rows = two_groups();
         let config = ClusterConfig::with_defaults(ClusterCountSetting::Fixed(2));
         let partition = knn_graph_partition(&rows, 2, (2, 2), &config, 0).unwrap();
         let expected: Vec<u32> = (0..24).map(|i| (i / 12) as u32).collect();
@@ -295,6 +346,62 @@ mod tests {
         );
         let err = knn_graph_partition(&rows, 24, (2, 2), &config, 0).unwrap_err();
         assert!(err.to_string().contains("knn_graph = 24"), "{err}");
+    }
+
+    #[test]
+    fn referees_are_asked_in_order() {
+        let rows = two_groups();
+        let config = ClusterConfig::with_defaults(ClusterCountSetting::Fixed(2));
+        let groups: Vec<u32> = (0..24).map(|i| (i / 12) as u32).collect();
+        let across: Vec<u32> = (0..24).map(|i| (i % 2) as u32).collect();
+        let both = RefereeSetting {
+            max_extra: 2,
+            min_agreement: Some(0.75),
+            knn_graph: Some(2),
+        };
+        let ask = |setting: &RefereeSetting, recipe: &[u32]| {
+            ask(&rows, setting, recipe, (2, 2), &config, 0).unwrap()
+        };
+        // k-means finds the groups: it agrees with a recipe that found them too.
+        assert!(matches!(
+            ask(&both, &groups),
+            Verdict::Referee {
+                kind: RefereeKind::Kmeans,
+                kmeans_shut: None,
+                ..
+            }
+        ));
+        // A recipe across the groups: k-means is shut and the graph referees.
+        match ask(&both, &across) {
+            Verdict::Referee {
+                kind: RefereeKind::KnnGraph,
+                partition,
+                kmeans_shut: Some(agrees),
+            } => {
+                assert!(agrees < 0.1, "{agrees}");
+                assert!((agreement(&groups, &partition) - 1.0).abs() < 1e-12);
+            }
+            _ => panic!("the graph should referee"),
+        }
+        // Without a graph, the recipe stays.
+        let kmeans_only = RefereeSetting {
+            knn_graph: None,
+            ..both
+        };
+        assert!(matches!(ask(&kmeans_only, &across), Verdict::Shut(a) if a < 0.1));
+        // Without k-means, the graph is asked whatever the recipe.
+        let graph_only = RefereeSetting {
+            min_agreement: None,
+            ..both
+        };
+        assert!(matches!(
+            ask(&graph_only, &groups),
+            Verdict::Referee {
+                kind: RefereeKind::KnnGraph,
+                kmeans_shut: None,
+                ..
+            }
+        ));
     }
 
     #[test]

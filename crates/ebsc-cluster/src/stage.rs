@@ -24,7 +24,7 @@ use crate::gallery::Images;
 use crate::input::{self, CountSource, Mode};
 use crate::outputs::{Metrics, Scores};
 use crate::quality::Quality;
-use crate::referee::{self, RefereeKind, RefereeRecord, RefereeSetting};
+use crate::referee::{self, RefereeKind, RefereeRecord, RefereeSetting, Verdict};
 use crate::spectral::{self, Clustering};
 use crate::{STAGE, figures, report};
 
@@ -392,9 +392,9 @@ fn cluster_phase(
     Ok(clustering)
 }
 
-/// The referee's choice among the eigenvector counts ([`crate::referee`]): k-means on the
-/// dictionary where it is set and agrees enough with the recipe's partition, else the
-/// dictionary's kNN graph where it is set, else the recipe's count.
+/// The referee's choice among the eigenvector counts ([`crate::referee`]): the count whose
+/// partition agrees best with the referee's ([`referee::ask`]), or the recipe's where no
+/// referee answers.
 fn referee_phase(
     sink: &dyn Sink,
     graph: &SparseGraph,
@@ -420,26 +420,15 @@ fn referee_phase(
         )
     };
 
-    let mut kmeans_agreement = None;
-    let mut referee = None;
-    if let Some(min_agreement) = setting.min_agreement {
-        let partition = referee::kmeans_partition(&rows, n_clusters, config, seed)
-            .with_context(in_dictionary)?;
-        let agrees = referee::agreement(&partition, &recipe.assignments);
-        if agrees >= min_agreement {
-            referee = Some((RefereeKind::Kmeans, partition));
-        } else {
-            kmeans_agreement = Some(agrees);
-        }
-    }
-    if referee.is_none()
-        && let Some(knn) = setting.knn_graph
-    {
-        let partition =
-            referee::knn_graph_partition(&rows, knn, (n_clusters, n_eigenvectors), config, seed)
-                .with_context(in_dictionary)?;
-        referee = Some((RefereeKind::KnnGraph, partition));
-    }
+    let verdict = referee::ask(
+        &rows,
+        setting,
+        &recipe.assignments,
+        (n_clusters, n_eigenvectors),
+        config,
+        seed,
+    )
+    .with_context(in_dictionary)?;
     drop(rows);
 
     let shut = |agrees: f64| {
@@ -449,9 +438,8 @@ fn referee_phase(
             setting.min_agreement.unwrap_or_default()
         )
     };
-    let (record, kept, note) = match referee {
-        None => {
-            let agrees = kmeans_agreement.expect("k-means was asked when the graph is not set");
+    let (record, kept, note) = match verdict {
+        Verdict::Shut(agrees) => {
             let record = RefereeRecord {
                 referee: RefereeKind::Kmeans,
                 recipe_agreement: agrees,
@@ -459,13 +447,14 @@ fn referee_phase(
                 chosen: n_eigenvectors,
                 kmeans_agreement: None,
             };
-            (
-                record,
-                recipe,
-                format!(" ({}: not consulted)", shut(agrees)),
-            )
+            let note = format!(" ({}: not consulted)", shut(agrees));
+            (record, recipe, note)
         }
-        Some((kind, partition)) => {
+        Verdict::Referee {
+            kind,
+            partition,
+            kmeans_shut,
+        } => {
             let recipe_agreement = referee::agreement(&partition, &recipe.assignments);
             let counts = n_clusters..=(n_clusters + setting.max_extra).min(graph.n_nodes());
             let mut tried = Vec::new();
@@ -490,9 +479,9 @@ fn referee_phase(
                 recipe_agreement,
                 agreements: tried,
                 chosen,
-                kmeans_agreement,
+                kmeans_agreement: kmeans_shut,
             };
-            let note = kmeans_agreement.map_or_else(String::new, |a| format!(" ({})", shut(a)));
+            let note = kmeans_shut.map_or_else(String::new, |a| format!(" ({})", shut(a)));
             (record, kept, note)
         }
     };
