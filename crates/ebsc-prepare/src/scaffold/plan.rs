@@ -399,15 +399,24 @@ fn eigenvector_lines(count: ClusterCount) -> String {
 /// 0.9 whatever the partition, and following it cost 0.013 over three seeds.
 pub const REFEREE_MIN_CLUSTER_SIZE: usize = 100;
 
+/// Neighbours per row of the trained dictionary's graph whose partition referees the
+/// eigenvector count where k-means on it does not.
+pub const REFEREE_KNN: usize = 10;
+
 /// The `[cluster] eigenvector_referee` lines of the images template, for a fixed count: a
 /// partition of the trained dictionary picks among the graph's partitions with
 /// `n_clusters` to `n_clusters + 6` eigenvectors. k-means on it is asked first, with at
 /// least [`REFEREE_MIN_CLUSTER_SIZE`] samples a cluster and only where it already agrees
-/// with the recipe's partition; else the partition of its 10-NN graph.
+/// with the recipe's partition; else the partition of its [`REFEREE_KNN`]-NN graph.
 fn referee_lines(count: ClusterCount, n_samples: usize) -> String {
     let ClusterCount::Fixed(k) = count else {
         return String::new();
     };
+    // The neighbour graph needs more samples than neighbours (a template asked for by
+    // name can meet a handful of images).
+    if n_samples <= REFEREE_KNN {
+        return String::new();
+    }
     let head = "# Another count of eigenvectors (n_clusters to n_clusters + 6) when its partition agrees\n\
                 # better with a partition of the trained dictionary (docs/method.md, \"The eigenvector\n\
                 # count the trained dictionary agrees with\"):\n";
@@ -415,15 +424,15 @@ fn referee_lines(count: ClusterCount, n_samples: usize) -> String {
         format!(
             "{head}\
              # k-means on it where that already agrees with the recipe's partition (NMI ≥ 0.75),\n\
-             # else spectral clustering of its cosine 10-NN graph.\n\
-             eigenvector_referee = {{ max_extra = 6, min_agreement = 0.75, knn_graph = 10 }}\n"
+             # else spectral clustering of its cosine {REFEREE_KNN}-NN graph.\n\
+             eigenvector_referee = {{ max_extra = 6, min_agreement = 0.75, knn_graph = {REFEREE_KNN} }}\n"
         )
     } else {
         format!(
             "{head}\
-             # spectral clustering of its cosine 10-NN graph (k-means on it, tried first on larger\n\
+             # spectral clustering of its cosine {REFEREE_KNN}-NN graph (k-means on it, tried first on larger\n\
              # sets, needs {REFEREE_MIN_CLUSTER_SIZE} samples a cluster).\n\
-             eigenvector_referee = {{ max_extra = 6, knn_graph = 10 }}\n"
+             eigenvector_referee = {{ max_extra = 6, knn_graph = {REFEREE_KNN} }}\n"
         )
     }
 }
@@ -904,6 +913,16 @@ mod tests {
         let referee = table["cluster"]["eigenvector_referee"].as_table().unwrap();
         assert!(!referee.contains_key("min_agreement"), "{small}");
         assert_eq!(referee["knn_graph"].as_integer(), Some(10), "{small}");
+        // Ten images: no more samples than the graph's neighbours, no referee.
+        let tiny = render(
+            "x",
+            Template::Images,
+            &summary(10, images(1), 2),
+            &table_source(),
+            &Settings::default(),
+        )
+        .unwrap();
+        assert!(!tiny.contains("eigenvector_referee"), "{tiny}");
         for template in Template::ALL {
             let shape = match template {
                 Template::Features => Shape::Features { dim: 8 },
