@@ -31,6 +31,9 @@
 #   capitals         the capitals K–T from the same fonts, 16,230 images (made by letters.sh;
 #                    added after the dictionary graph's referee was set, to check it)
 #   capitals-400     the same with prepare.subset={per_class=40}
+#   numerals         the digits 0–9 from the same fonts, 16,670 images (made by letters.sh,
+#                    with the capitals)
+#   numerals-400     the same with prepare.subset={per_class=40}
 #   animals          Animal-Shape: 10,000 28×28 silhouettes of 10 animals (`just fetch animals`)
 #   animals-400      the same with prepare.subset={per_class=40}
 #   mnist-mirrored   the 10,000 MNIST test images, every second one mirrored left to right
@@ -49,7 +52,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 animals animals-400 faces-30 glyphs-40 digits subspaces-table}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 animals animals-400 faces-30 glyphs-40 digits subspaces-table}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -82,6 +85,8 @@ cases=(
     "lowercase-400|data/letters/lowercase/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
     "capitals|data/letters/capitals/letters-images-idx3-ubyte|"
     "capitals-400|data/letters/capitals/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
+    "numerals|data/letters/numerals/letters-images-idx3-ubyte|"
+    "numerals-400|data/letters/numerals/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
     "animals|data/animals/animals-images-idx3-ubyte|"
     "animals-400|data/animals/animals-images-idx3-ubyte|prepare.subset={per_class=40}"
     "mnist-mirrored|$runs/mnist-mirrored/mirrored-images-idx3-ubyte|"
