@@ -47,7 +47,6 @@ pub struct FeatureRun {
 }
 
 /// Rows of a feature tensor as f32.
-#[derive(Clone)]
 pub struct FeatureRows {
     pub values: Vec<f32>,
     pub n_rows: usize,
@@ -58,9 +57,19 @@ impl FeatureRows {
     /// Scales every row to unit L2 norm (in f64, as the spectral embedding's rows are), for
     /// k-means in cosine geometry.
     pub fn normalize(&mut self) {
+        self.values = self.normalized().values;
+    }
+
+    /// The rows scaled to unit L2 norm, as [`Self::normalize`] does, leaving these as
+    /// they are.
+    pub fn normalized(&self) -> FeatureRows {
         let mut wide: Vec<f64> = self.values.iter().map(|&v| f64::from(v)).collect();
         normalize_rows(&mut wide, self.n_dims);
-        self.values = wide.into_iter().map(|v| v as f32).collect();
+        FeatureRows {
+            values: wide.into_iter().map(|v| v as f32).collect(),
+            n_rows: self.n_rows,
+            n_dims: self.n_dims,
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use anyhow::Context;
 use ebsc_spectral::{ContingencyTable, NmiNormalization, SparseGraph, Symmetry, kmeans};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ClusterConfig, ClusterCountSetting};
+use crate::config::ClusterConfig;
 use crate::features::{FeatureRows, knn_graph, read_feature_rows};
 use crate::spectral;
 
@@ -136,8 +136,7 @@ pub fn kmeans_partition(
     config: &ClusterConfig,
     seed: u64,
 ) -> anyhow::Result<Vec<u32>> {
-    let mut rows = rows.clone();
-    rows.normalize();
+    let rows = rows.normalized();
     let result = kmeans(
         &rows.values,
         rows.n_dims,
@@ -148,20 +147,15 @@ pub fn kmeans_partition(
 }
 
 /// Spectral clustering of the rows' cosine `knn`-nearest-neighbour graph (the standalone
-/// `--knn` graph) into `n_clusters` with `n_eigenvectors`, under the stage's settings.
+/// `--knn` graph) with `n_eigenvectors`, under the stage's settings (its fixed count).
 pub fn knn_graph_partition(
     rows: &FeatureRows,
     knn: usize,
-    (n_clusters, n_eigenvectors): (usize, usize),
+    n_eigenvectors: usize,
     config: &ClusterConfig,
     seed: u64,
 ) -> anyhow::Result<Vec<u32>> {
-    anyhow::ensure!(
-        knn < rows.n_rows,
-        "knn_graph = {knn} needs more than {knn} samples; there are {}",
-        rows.n_rows
-    );
-    let triplets = knn_graph(rows, knn)?;
+    let triplets = knn_graph(rows, knn).with_context(|| format!("knn_graph = {knn}"))?;
     let (graph, _) = SparseGraph::from_owned_triplets(
         rows.n_rows,
         triplets.rows,
@@ -170,12 +164,7 @@ pub fn knn_graph_partition(
         Symmetry::Require,
     )
     .context("the dictionary's kNN graph")?;
-    let config = ClusterConfig {
-        n_clusters: ClusterCountSetting::Fixed(n_clusters),
-        eigenvector_referee: None,
-        ..config.clone()
-    };
-    Ok(spectral::cluster(&graph, &config, n_eigenvectors, seed)?.assignments)
+    Ok(spectral::cluster(&graph, config, n_eigenvectors, seed)?.assignments)
 }
 
 /// What the referees said of the recipe's partition.
@@ -217,7 +206,7 @@ pub fn ask(
     match (setting.knn_graph, kmeans_shut) {
         (Some(knn), _) => Ok(Verdict::Referee {
             kind: RefereeKind::KnnGraph,
-            partition: knn_graph_partition(rows, knn, (n_clusters, n_eigenvectors), config, seed)?,
+            partition: knn_graph_partition(rows, knn, n_eigenvectors, config, seed)?,
             kmeans_shut,
         }),
         (None, Some(agrees)) => Ok(Verdict::Shut(agrees)),
@@ -254,6 +243,7 @@ pub fn choose(recipe: (usize, f64), tried: &[(usize, f64)]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ClusterCountSetting;
 
     #[test]
     fn agreement_is_one_for_a_relabelling_and_zero_for_independent_partitions() {
@@ -338,13 +328,13 @@ mod tests {
     fn the_graph_referee_partitions_the_dictionary_neighbour_graph() {
         let rows = two_groups();
         let config = ClusterConfig::with_defaults(ClusterCountSetting::Fixed(2));
-        let partition = knn_graph_partition(&rows, 2, (2, 2), &config, 0).unwrap();
+        let partition = knn_graph_partition(&rows, 2, 2, &config, 0).unwrap();
         let expected: Vec<u32> = (0..24).map(|i| (i / 12) as u32).collect();
         assert!(
             (agreement(&expected, &partition) - 1.0).abs() < 1e-12,
             "{partition:?}"
         );
-        let err = knn_graph_partition(&rows, 24, (2, 2), &config, 0).unwrap_err();
+        let err = knn_graph_partition(&rows, 24, 2, &config, 0).unwrap_err();
         assert!(err.to_string().contains("knn_graph = 24"), "{err}");
     }
 

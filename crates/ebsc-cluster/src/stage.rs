@@ -412,14 +412,6 @@ fn referee_phase(
     };
     let n_clusters = recipe.n_clusters;
     let rows = referee::read_dictionary(path, train::DICTIONARY_TENSOR, graph.n_nodes())?;
-    let in_dictionary = || {
-        format!(
-            "referee: `{}` of {}",
-            train::DICTIONARY_TENSOR,
-            path.display()
-        )
-    };
-
     let verdict = referee::ask(
         &rows,
         setting,
@@ -428,7 +420,13 @@ fn referee_phase(
         config,
         seed,
     )
-    .with_context(in_dictionary)?;
+    .with_context(|| {
+        format!(
+            "referee: `{}` of {}",
+            train::DICTIONARY_TENSOR,
+            path.display()
+        )
+    })?;
     drop(rows);
 
     let shut = |agrees: f64| {
