@@ -8,6 +8,7 @@
 //!
 //! 1. geometry — random resized crop, horizontal flip, rotation/translation/shear — as one
 //!    per-sample affine map and a single bilinear `grid_sample` (zeros outside);
+//!    then stroke width — a 3×3 grey-level dilation or erosion;
 //! 2. colour jitter (brightness, contrast, and saturation and hue for RGB);
 //! 3. random grayscale (RGB);
 //! 4. Gaussian blur, per-sample σ, as one grouped separable convolution (reflect padding);
@@ -124,6 +125,20 @@ pub struct EraseAug {
     pub ratio: [f64; 2],
 }
 
+/// Stroke width: with probability `p` a sample is dilated (3×3 maximum filter) or eroded
+/// (3×3 minimum filter), one or the other with equal odds, per channel, after the geometry.
+/// Marks of one kind drawn thick and thin (a bold and a light font, a heavy and a fine pen)
+/// lie apart in a contrastive encoder's space until views of one width are taught to match
+/// views of another. In both stages it lifts 400 generated letters (ACC 0.670 → 0.713,
+/// seeds 0–2) and costs the Fashion-MNIST test split (0.722 → 0.687), so no template writes
+/// it (docs/method.md, "Stroke width").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MorphAug {
+    #[serde(default = "half")]
+    pub p: f64,
+}
+
 fn default_erase_scale() -> [f64; 2] {
     [0.02, 0.33]
 }
@@ -174,6 +189,9 @@ pub struct AugmentConfig {
     /// Absent from the stage key when off, so runs from before it existed stay up to date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erase: Option<EraseAug>,
+    /// Absent from the stage key when off, as `erase`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub morph: Option<MorphAug>,
 }
 
 impl AugmentConfig {
@@ -255,6 +273,9 @@ impl AugmentConfig {
         if let Some(e) = &self.erase {
             prob("erase", e.p)?;
             box_ranges("erase", e.scale, e.ratio)?;
+        }
+        if let Some(m) = &self.morph {
+            prob("morph", m.p)?;
         }
         Ok(())
     }
@@ -354,6 +375,9 @@ struct Draws {
     noise_on: Vec<f32>,
     /// The erased rectangle `[left, top, width, height]` in fractions of the image.
     erase: Vec<Option<[f64; 4]>>,
+    /// 1 where the sample is dilated, and where it is eroded.
+    dilate: Vec<f32>,
+    erode: Vec<f32>,
 }
 
 fn draw(config: &AugmentConfig, batch: usize, rng: &mut StepRng) -> Draws {
@@ -367,6 +391,8 @@ fn draw(config: &AugmentConfig, batch: usize, rng: &mut StepRng) -> Draws {
         sigma: vec![0.0; batch],
         noise_on: vec![0.0; batch],
         erase: vec![None; batch],
+        dilate: vec![0.0; batch],
+        erode: vec![0.0; batch],
     };
     for i in 0..batch {
         let m = geometry(config, rng);
@@ -406,8 +432,28 @@ fn draw(config: &AugmentConfig, batch: usize, rng: &mut StepRng) -> Draws {
             let top = uniform(rng, 0.0, 1.0 - h);
             d.erase[i] = Some([left, top, w, h]);
         }
+        // After `erase`, for the same reason.
+        if let Some(m) = &config.morph
+            && coin(rng, m.p)
+        {
+            if rng.random::<bool>() {
+                d.dilate[i] = 1.0;
+            } else {
+                d.erode[i] = 1.0;
+            }
+        }
     }
     d
+}
+
+/// Per-sample 3×3 dilation (`dilate` 1) or erosion (`erode` 1) of `[B, C, H, W]`; samples
+/// with neither stay as they are. The padding of the maximum filter never wins, so the
+/// border pixels take the extreme over their in-image neighbours.
+fn stroke_width(x: &Tensor, dilate: &[f32], erode: &[f32]) -> Tensor {
+    let pool = |t: &Tensor| t.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
+    let (up, down) = (per_sample(dilate, x), per_sample(erode, x));
+    let keep = 1.0 - &up - &down;
+    x * keep + pool(x) * up - pool(&-x) * down
 }
 
 /// `[B, 1, H, W]`: 0 inside each sample's erased rectangle (pixel centres), 1 elsewhere.
@@ -568,6 +614,9 @@ pub fn augment(x: &Tensor, config: &AugmentConfig, rng: &mut StepRng) -> Tensor 
         let grid = Tensor::affine_grid_generator(&theta, size.as_slice(), false);
         x = x.grid_sampler_2d(&grid, 0, 0, false);
     }
+    if d.dilate.iter().chain(&d.erode).any(|&v| v > 0.0) {
+        x = stroke_width(&x, &d.dilate, &d.erode);
+    }
     if config.jitter.is_some() {
         let factor = per_sample(&d.brightness, &x);
         x = (x * factor).clamp(0.0, 1.0);
@@ -627,6 +676,7 @@ mod tests {
             blur = { p = 0.5, sigma = [0.1, 2.0] }
             noise = { p = 0.5, std = 0.1 }
             erase = { p = 0.5 }
+            morph = { p = 0.5 }
             "#,
         )
         .unwrap()
@@ -739,6 +789,44 @@ mod tests {
         let mut bad = config.clone();
         bad.erase.as_mut().unwrap().scale = [0.1, 1.5];
         assert!(bad.validate().unwrap_err().contains("augment.erase.scale"));
+    }
+
+    #[test]
+    fn certain_morph_thickens_or_thins_a_stroke_by_one_pixel() {
+        // A vertical bar 3 pixels wide in a 9×9 image, 16 samples.
+        let mut pixels = vec![0.0f32; 16 * 81];
+        for (i, v) in pixels.iter_mut().enumerate() {
+            if (3..6).contains(&(i % 9)) {
+                *v = 0.8;
+            }
+        }
+        let x = Tensor::from_slice(&pixels).view([16, 1, 9, 9]);
+        let config = AugmentConfig {
+            morph: Some(MorphAug { p: 1.0 }),
+            ..Default::default()
+        };
+        let y = augment(&x, &config, &mut step_rng(2, "augment", 0, 1));
+        let values = Vec::<f32>::try_from(y.flatten(0, -1)).unwrap();
+        let widths: Vec<usize> = values
+            .chunks(81)
+            .map(|sample| {
+                // Every row alike, the bar's value kept.
+                assert!(sample.iter().all(|&v| v == 0.0 || v == 0.8));
+                assert!(sample.chunks(9).all(|row| row == &sample[..9]));
+                sample[..9].iter().filter(|&&v| v > 0.0).count()
+            })
+            .collect();
+        assert!(widths.iter().all(|&w| w == 1 || w == 5), "{widths:?}");
+        assert!(widths.contains(&1) && widths.contains(&5), "{widths:?}");
+        // Never on: the identity.
+        let off = AugmentConfig {
+            morph: Some(MorphAug { p: 0.0 }),
+            ..Default::default()
+        };
+        assert!(augment(&x, &off, &mut step_rng(2, "augment", 0, 1)).equal(&x));
+        let mut bad = config.clone();
+        bad.morph.as_mut().unwrap().p = -0.1;
+        assert!(bad.validate().unwrap_err().contains("augment.morph.p"));
     }
 
     #[test]
