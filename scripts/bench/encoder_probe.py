@@ -10,6 +10,8 @@ features and clusters them with ebsc-cluster as the suite scores a feature set (
   neighbours   the pretrained encoder, NT-Xent where the second view is, in half the pairs,
                an augmented image of one of the sample's 10 nearest neighbours (cosine,
                pretrained head) instead of the sample itself
+  morph        the control with stroke width in the views: a quarter of them dilated and
+               a quarter eroded by a 3×3 grey-level maximum / minimum filter
   self-label   the jointly trained encoder, cross-entropy (label smoothing 0.1) of a new
                linear classifier on the backbone against the run's clusters, on the samples
                whose 10 nearest neighbours (trained dictionary) share their cluster at
@@ -42,8 +44,8 @@ from run_tables import assignments
 run, mode, out = sys.argv[1], sys.argv[2], sys.argv[3]
 steps = int(sys.argv[4]) if len(sys.argv) > 4 else 400
 lr = float(sys.argv[5]) if len(sys.argv) > 5 else 1e-3
-if mode not in ("nt-xent", "neighbours", "self-label"):
-    sys.exit(f"encoder_probe: unknown mode {mode!r}; expected nt-xent, neighbours or self-label")
+if mode not in ("nt-xent", "neighbours", "self-label", "morph"):
+    sys.exit(f"encoder_probe: unknown mode {mode!r}; expected nt-xent, neighbours, self-label or morph")
 os.makedirs(out, exist_ok=True)
 torch.manual_seed(0)
 torch.set_num_threads(2)
@@ -134,7 +136,14 @@ def augment(x):
     m = y.mean(dim=(1, 2, 3), keepdim=True)
     y = ((y * brightness - m) * contrast + m).clamp(0, 1)
     noise = (torch.rand(b, 1, 1, 1) < 0.5).float() * torch.randn_like(y) * 0.05
-    return (y + noise).clamp(0, 1)
+    y = (y + noise).clamp(0, 1)
+    if mode == "morph":
+        # Stroke width: a quarter of the views dilated, a quarter eroded (3×3).
+        pick = torch.rand(b, 1, 1, 1)
+        dilated = F.max_pool2d(y, 3, 1, 1)
+        eroded = -F.max_pool2d(-y, 3, 1, 1)
+        y = torch.where(pick < 0.25, dilated, torch.where(pick < 0.5, eroded, y))
+    return y
 
 
 def nt_xent(a, b, t=0.2):
