@@ -28,15 +28,16 @@ def unit_centred(a, mean):
     return a / np.linalg.norm(a, axis=1, keepdims=True)
 
 
-for path in sys.argv[1:]:
-    images, (rows, cols) = read_idx(path)
-    images = images[:5000]
-    mean = images.mean(0)
-    probes = np.random.default_rng(0).choice(len(images), 500, replace=False)
-    mirrored = images[probes].reshape(-1, rows, cols)[:, :, ::-1].reshape(len(probes), -1)
-    pool = unit_centred(images, mean)
-    own = unit_centred(images[probes], mean) @ pool.T
-    own[np.arange(len(probes)), probes] = -np.inf
-    mirror = unit_centred(mirrored, mean) @ pool.T
-    own_nn, mirror_nn = own.max(1).mean(), mirror.max(1).mean()
-    print(f"{path}: own nearest {own_nn:.3f}, mirrored nearest {mirror_nn:.3f}, ratio {mirror_nn / own_nn:.3f}")
+if __name__ == "__main__":
+    for path in sys.argv[1:]:
+        images, (rows, cols) = read_idx(path)
+        images = images[:5000]
+        mean = images.mean(0)
+        probes = np.random.default_rng(0).choice(len(images), 500, replace=False)
+        mirrored = images[probes].reshape(-1, rows, cols)[:, :, ::-1].reshape(len(probes), -1)
+        pool = unit_centred(images, mean)
+        own = unit_centred(images[probes], mean) @ pool.T
+        own[np.arange(len(probes)), probes] = -np.inf
+        mirror = unit_centred(mirrored, mean) @ pool.T
+        own_nn, mirror_nn = own.max(1).mean(), mirror.max(1).mean()
+        print(f"{path}: own nearest {own_nn:.3f}, mirrored nearest {mirror_nn:.3f}, ratio {mirror_nn / own_nn:.3f}")
