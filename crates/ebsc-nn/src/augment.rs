@@ -375,7 +375,7 @@ struct Draws {
     noise_on: Vec<f32>,
     /// The erased rectangle `[left, top, width, height]` in fractions of the image.
     erase: Vec<Option<[f64; 4]>>,
-    /// 1 where the sample is dilated, and where it is eroded.
+    /// 1 where the sample is dilated (`dilate`) or eroded (`erode`), 0 elsewhere.
     dilate: Vec<f32>,
     erode: Vec<f32>,
 }
