@@ -659,6 +659,19 @@ mod tests {
         }
     }
 
+    /// The images template filled for `n` 28×28 images of `channels` channels in
+    /// `n_classes` equal classes, with default settings.
+    fn images_recipe(n: usize, channels: usize, n_classes: usize) -> String {
+        render(
+            "x",
+            Template::Images,
+            &summary(n, images(channels), n_classes),
+            &table_source(),
+            &Settings::default(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn templates_follow_the_data() {
         let features = Shape::Features { dim: 64 };
@@ -742,14 +755,7 @@ mod tests {
         assert_eq!(sizes(ClusterCount::Auto, 10, Some((1000, 1000))).0, "free");
         assert_eq!(sizes(ClusterCount::Fixed(10), 0, None).0, "free");
         // The filled template carries the key.
-        let text = render(
-            "x",
-            Template::Images,
-            &summary(10_000, images(1), 10),
-            &table_source(),
-            &Settings::default(),
-        )
-        .unwrap();
+        let text = images_recipe(10_000, 1, 10);
         let table: toml::Table = text.parse().unwrap();
         assert_eq!(table["cluster"]["sizes"].as_str(), Some("equal"));
     }
@@ -833,14 +839,7 @@ mod tests {
         assert_eq!(get(&text, "train", "batch_size").as_integer(), Some(360));
         assert_eq!(get(&text, "cluster", "n_clusters").as_integer(), Some(30));
         // 70,000 RGB images: 10,000 a training epoch, flips in the augmentations.
-        let text = render(
-            "x",
-            Template::Images,
-            &summary(70_000, images(3), 10),
-            &table_source(),
-            &Settings::default(),
-        )
-        .unwrap();
+        let text = images_recipe(70_000, 3, 10);
         assert_eq!(
             get(&text, "train", "samples_per_epoch").as_integer(),
             Some(10_000)
@@ -877,14 +876,7 @@ mod tests {
     #[test]
     fn pretraining_runs_twenty_epochs_within_its_sample_budget_and_step_floor() {
         let pretrain = |n: usize| {
-            let text = render(
-                "x",
-                Template::Images,
-                &summary(n, images(1), 10),
-                &table_source(),
-                &Settings::default(),
-            )
-            .unwrap();
+            let text = images_recipe(n, 1, 10);
             let table: toml::Table = text.parse().unwrap();
             let value = |key: &str| table["pretrain"][key].as_integer().unwrap();
             (value("epochs"), value("min_steps"))
@@ -901,27 +893,13 @@ mod tests {
     #[test]
     fn only_the_images_template_consults_the_dictionary_for_the_eigenvector_count() {
         // 400 images of 10 classes: 40 a cluster, too few for k-means; the graph referees.
-        let small = render(
-            "x",
-            Template::Images,
-            &summary(400, images(1), 10),
-            &table_source(),
-            &Settings::default(),
-        )
-        .unwrap();
+        let small = images_recipe(400, 1, 10);
         let table: toml::Table = small.parse().unwrap_or_else(|e| panic!("{small}\n{e}"));
         let referee = table["cluster"]["eigenvector_referee"].as_table().unwrap();
         assert!(!referee.contains_key("min_agreement"), "{small}");
         assert_eq!(referee["knn_graph"].as_integer(), Some(10), "{small}");
         // Ten images: no more samples than the graph's neighbours, no referee.
-        let tiny = render(
-            "x",
-            Template::Images,
-            &summary(10, images(1), 2),
-            &table_source(),
-            &Settings::default(),
-        )
-        .unwrap();
+        let tiny = images_recipe(10, 1, 2);
         assert!(!tiny.contains("eigenvector_referee"), "{tiny}");
         for template in Template::ALL {
             let shape = match template {
