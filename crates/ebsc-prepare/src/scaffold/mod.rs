@@ -214,6 +214,11 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
             "the set holds its images' mirror images (mirror ratio {ratio:.2}): the joint stage learns from mirrored views too"
         ));
     }
+    if let (Template::Images, Some(share)) = (template, plan::stroke_views(&summary)) {
+        notes.push(format!(
+            "the images are drawn in strokes (stroke share {share:.2}): both stages' views are drawn thicker or thinner too"
+        ));
+    }
     let mut text = plan::render(&request.name, template, &summary, &source, &settings)?;
 
     for o in &dotted {

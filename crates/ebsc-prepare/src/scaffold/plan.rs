@@ -136,6 +136,9 @@ pub struct DataSummary {
     /// How close a mirrored image comes to the set ([`geometry::mirror_ratio`]): near 1
     /// when the set holds its images' mirror images; `None` for feature tables.
     pub mirror_ratio: Option<f64>,
+    /// The share of a gray set's lit pixels one erosion removes
+    /// ([`geometry::stroke_share`]): high when the images are drawn in strokes.
+    pub stroke_share: Option<f64>,
 }
 /// From this mean cosine on, the Gibbs coefficients' softmax sees nearly equal energies
 /// and self-expression drifts; the shrinkage map, which ranks by |cos|, is used instead.
@@ -152,6 +155,13 @@ pub const SUBSPACE_SPAN_RATIO: f64 = 0.5;
 /// where flips in both stages gave 0.69 and in pretraining alone 0.66; on clothing, below
 /// the line, they cost 0.003 and 0.033 on 400 images (RESULTS.md, "Mirrored views").
 pub const MIRROR_RATIO: f64 = 0.9;
+/// From this stroke share on, a gray image set is drawn in strokes (handwritten digits 0.87,
+/// printed letters and digits 0.69–0.78) rather than in filled shapes or texture (animal
+/// silhouettes 0.54, clothing 0.57, shaded glyph renders 0.45), and both stages' views are
+/// drawn thicker or thinner too: 400 printed letters 0.670 → 0.713 ACC (3 seeds), where the
+/// silhouettes lost 0.05 and clothing 0.04 (RESULTS.md, "Stroke width"). The line sits
+/// midway between the two groups.
+pub const STROKE_SHARE: f64 = 0.63;
 
 impl DataSummary {
     pub fn of(dataset: &Dataset, source: &SourceConfig) -> DataSummary {
@@ -200,6 +210,7 @@ impl DataSummary {
             mean_cosine: geometry::mean_cosine(&dataset.inputs),
             span_ratio: geometry::neighbour_span_ratio(&dataset.inputs),
             mirror_ratio: geometry::mirror_ratio(&dataset.inputs),
+            stroke_share: geometry::stroke_share(&dataset.inputs),
         }
     }
 
@@ -552,7 +563,7 @@ pub fn render(
                 ("train_epochs", train_epochs.to_string()),
                 ("samples_per_epoch", samples_per_epoch),
                 ("train_note", train_note),
-                ("augment", augment(rgb).to_string()),
+                ("augment", augment(rgb, summary)),
                 ("train_augment", train_augment(rgb, summary)),
                 ("referee", referee_lines(n_clusters, n)),
             ]);
@@ -561,9 +572,10 @@ pub fn render(
     fill(template.text(), &values)
 }
 
-/// SimCLR's augmentations: mnist-demo's for one channel; for RGB, flips and colour too.
-fn augment(rgb: bool) -> &'static str {
-    if rgb {
+/// SimCLR's augmentations: mnist-demo's for one channel; for RGB, flips and colour too;
+/// stroke width where [`stroke_views`].
+fn augment(rgb: bool, summary: &DataSummary) -> String {
+    let mut text = if rgb {
         "crop = { p = 1.0, scale = [0.2, 1.0] }\n\
          # Drop the flip for text, digits or anything else a mirror changes.\n\
          flip = { p = 0.5 }\n\
@@ -577,6 +589,22 @@ fn augment(rgb: bool) -> &'static str {
          blur = { p = 0.3, sigma = [0.1, 1.5] }\n\
          noise = { p = 0.5, std = 0.05 }"
     }
+    .to_string();
+    if let Some(share) = stroke_views(summary) {
+        text.push_str(&format!(
+            "\n# The images are drawn in strokes (stroke share {share:.2} ≥ {STROKE_SHARE}): views are\n\
+             # drawn thicker or thinner too (docs/method.md, \"Stroke width\").\n\
+             morph = {{ p = 0.5 }}"
+        ));
+    }
+    text
+}
+
+/// The stroke share of gray images drawn in strokes ([`STROKE_SHARE`]), whose views in both
+/// stages change stroke width; `None` otherwise.
+pub fn stroke_views(summary: &DataSummary) -> Option<f64> {
+    let gray = matches!(summary.shape, Shape::Images { channels: 1, .. });
+    summary.stroke_share.filter(|&s| gray && s >= STROKE_SHARE)
 }
 
 /// The mirror ratio of gray images that hold their mirror images ([`MIRROR_RATIO`]), whose
@@ -589,7 +617,7 @@ pub fn mirrored_views(summary: &DataSummary) -> Option<f64> {
 
 /// The joint stage's augmentations: pretraining's, with flips where [`mirrored_views`].
 fn train_augment(rgb: bool, summary: &DataSummary) -> String {
-    let mut text = augment(rgb).to_string();
+    let mut text = augment(rgb, summary);
     if let Some(ratio) = mirrored_views(summary) {
         text.push_str(&format!(
             "\n# The set holds its images' mirror images (mirror ratio {ratio:.2} ≥ {MIRROR_RATIO}): the\n\
@@ -638,6 +666,7 @@ mod tests {
             mean_cosine: 0.5,
             span_ratio: Some(0.7),
             mirror_ratio: None,
+            stroke_share: None,
         }
     }
 
@@ -871,6 +900,35 @@ mod tests {
         assert_eq!(flips(1, None), (false, false));
         // RGB images are mirrored in both stages whatever the ratio.
         assert_eq!(flips(3, Some(0.5)), (true, true));
+    }
+
+    #[test]
+    fn gray_images_drawn_in_strokes_change_stroke_width_in_both_stages() {
+        let morphs = |channels: usize, stroke_share: Option<f64>| {
+            let mut data = summary(10_000, images(channels), 10);
+            data.stroke_share = stroke_share;
+            data.mirror_ratio = Some(0.95);
+            let text = render(
+                "x",
+                Template::Images,
+                &data,
+                &table_source(),
+                &Settings::default(),
+            )
+            .unwrap();
+            let table: toml::Table = text.parse().unwrap();
+            let morph = |stage: &str| table[stage]["augment"].get("morph").cloned();
+            let (pretrain, train) = (morph("pretrain"), morph("train"));
+            assert_eq!(pretrain, train, "both stages or neither");
+            // The mirror rule is read independently of this one.
+            assert!(table["train"]["augment"].get("flip").is_some() || channels == 3);
+            pretrain.map(|m| m["p"].as_float().unwrap())
+        };
+        assert_eq!(morphs(1, Some(0.87)), Some(0.5));
+        assert_eq!(morphs(1, Some(STROKE_SHARE)), Some(0.5));
+        assert_eq!(morphs(1, Some(0.57)), None);
+        assert_eq!(morphs(1, None), None);
+        assert_eq!(morphs(3, Some(0.9)), None);
     }
 
     #[test]
