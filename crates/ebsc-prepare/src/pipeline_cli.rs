@@ -84,7 +84,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
             let summary = &created.summary;
             writeln!(
                 out,
-                "new: {}: {} (mean cosine between samples {:.2}, neighbour-span ratio {}{})",
+                "new: {}: {} (mean cosine between samples {:.2}, neighbour-span ratio {}{}{})",
                 summary.source,
                 summary.describe(),
                 summary.mean_cosine,
@@ -93,7 +93,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
                     .map_or("not measurable".into(), |r| format!("{r:.2}")),
                 summary
                     .mirror_ratio
-                    .map_or(String::new(), |r| format!(", mirror ratio {r:.2}"))
+                    .map_or(String::new(), |r| format!(", mirror ratio {r:.2}")),
+                summary
+                    .stroke_share
+                    .map_or(String::new(), |s| format!(", stroke share {s:.2}"))
             )?;
             writeln!(
                 out,

@@ -218,6 +218,14 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
         notes.push(format!(
             "the images are drawn in strokes (stroke share {share:.2}): both stages' views are drawn thicker or thinner too"
         ));
+    } else if let (Template::Images, Some(share), Some(_)) = (
+        template,
+        summary.stroke_share.filter(|&s| s >= plan::STROKE_SHARE),
+        plan::mirrored_views(&summary),
+    ) {
+        notes.push(format!(
+            "the images are drawn in strokes (stroke share {share:.2}), but their joint stage is mirrored: stroke width is left as it is (docs/method.md, \"Stroke width\")"
+        ));
     }
     let mut text = plan::render(&request.name, template, &summary, &source, &settings)?;
 
