@@ -880,20 +880,26 @@ mod tests {
         assert!(get(&text, "train", "augment").get("flip").is_some());
     }
 
+    /// The images template filled for `data` with default settings, parsed.
+    fn images_table(data: &DataSummary) -> toml::Table {
+        render(
+            "x",
+            Template::Images,
+            data,
+            &table_source(),
+            &Settings::default(),
+        )
+        .unwrap()
+        .parse()
+        .unwrap()
+    }
+
     #[test]
     fn gray_images_that_stay_themselves_in_a_mirror_are_mirrored_in_the_joint_stage_only() {
         let flips = |channels: usize, mirror_ratio: Option<f64>| {
             let mut data = summary(10_000, images(channels), 10);
             data.mirror_ratio = mirror_ratio;
-            let text = render(
-                "x",
-                Template::Images,
-                &data,
-                &table_source(),
-                &Settings::default(),
-            )
-            .unwrap();
-            let table: toml::Table = text.parse().unwrap();
+            let table = images_table(&data);
             let has_flip = |stage: &str| table[stage]["augment"].get("flip").is_some();
             (has_flip("pretrain"), has_flip("train"))
         };
@@ -911,15 +917,7 @@ mod tests {
             let mut data = summary(10_000, images(channels), 10);
             data.stroke_share = stroke_share;
             data.mirror_ratio = mirror_ratio;
-            let text = render(
-                "x",
-                Template::Images,
-                &data,
-                &table_source(),
-                &Settings::default(),
-            )
-            .unwrap();
-            let table: toml::Table = text.parse().unwrap();
+            let table = images_table(&data);
             let morph = |stage: &str| table[stage]["augment"].get("morph").cloned();
             let (pretrain, train) = (morph("pretrain"), morph("train"));
             assert_eq!(pretrain, train, "both stages or neither");
