@@ -2,8 +2,9 @@
 in texture and shading: over 2,000 images (a seeded sample), the share of lit pixels
 (> 0.1) that are mid-grey (0.1 to 0.9). Strokes and silhouettes are grey only at their
 anti-aliased edges (fonts 0.43-0.47, MNIST 0.50, Animal-Shape 0.46); clothing is grey
-throughout (Fashion-MNIST 0.88). RESULTS.md, "Stroke width", reads it as the measure a
-template rule for `morph` could use; no template reads it yet.
+throughout (Fashion-MNIST 0.88). It does not separate the silhouettes (which lose with
+`morph`) from strokes; the images template reads the stroke share instead (the share of lit
+pixels one erosion removes, `new` prints it; RESULTS.md, "Stroke width").
 
     grey_share.py IDX_IMAGES [IDX_IMAGES ...]
 """

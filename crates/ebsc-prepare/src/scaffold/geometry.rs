@@ -160,22 +160,17 @@ pub fn stroke_share(inputs: &Inputs) -> Option<f64> {
             &data[r * h * w..(r + 1) * h * w]
         })
         .collect();
-    let border_sum: f64 = images
-        .iter()
-        .flat_map(|image| {
-            (0..h).flat_map(move |y| {
-                (0..w)
-                    .filter(move |&x| y == 0 || y + 1 == h || x == 0 || x + 1 == w)
-                    .map(move |x| f64::from(image[y * w + x]))
-            })
-        })
-        .sum();
-    let border_len = if h < 2 || w < 2 {
-        h * w
-    } else {
-        2 * (h + w) - 4
+    let on_border = |p: usize| {
+        let (y, x) = (p / w, p % w);
+        y == 0 || y + 1 == h || x == 0 || x + 1 == w
     };
-    let dark_on_light = border_sum / (border_len * images.len()).max(1) as f64 > 127.5;
+    let (border_sum, border_len) = images
+        .iter()
+        .flat_map(|image| image.iter().enumerate().filter(|&(p, _)| on_border(p)))
+        .fold((0.0, 0usize), |(sum, len), (_, &v)| {
+            (sum + f64::from(v), len + 1)
+        });
+    let dark_on_light = border_sum / border_len.max(1) as f64 > 127.5;
     let lit = |v: u8| (v >= 128) != dark_on_light;
     let (mut sum, mut counted) = (0.0, 0usize);
     for image in &images {

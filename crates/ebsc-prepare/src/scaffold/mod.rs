@@ -214,18 +214,15 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
             "the set holds its images' mirror images (mirror ratio {ratio:.2}): the joint stage learns from mirrored views too"
         ));
     }
-    if let (Template::Images, Some(share)) = (template, plan::stroke_views(&summary)) {
-        notes.push(format!(
-            "the images are drawn in strokes (stroke share {share:.2}): both stages' views are drawn thicker or thinner too"
-        ));
-    } else if let (Template::Images, Some(share), Some(_)) = (
-        template,
-        summary.stroke_share.filter(|&s| s >= plan::STROKE_SHARE),
-        plan::mirrored_views(&summary),
-    ) {
-        notes.push(format!(
-            "the images are drawn in strokes (stroke share {share:.2}), but their joint stage is mirrored: stroke width is left as it is (docs/method.md, \"Stroke width\")"
-        ));
+    if let (Template::Images, Some(share)) = (template, plan::drawn_in_strokes(&summary)) {
+        notes.push(match plan::stroke_views(&summary) {
+            Some(_) => format!(
+                "the images are drawn in strokes (stroke share {share:.2}): both stages' views are drawn thicker or thinner too"
+            ),
+            None => format!(
+                "the images are drawn in strokes (stroke share {share:.2}), but their joint stage is mirrored: stroke width is left as it is (docs/method.md, \"Stroke width\")"
+            ),
+        });
     }
     let mut text = plan::render(&request.name, template, &summary, &source, &settings)?;
 
