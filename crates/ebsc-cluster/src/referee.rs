@@ -97,10 +97,13 @@ pub struct RefereeRecord {
     /// k-means).
     #[serde(default = "RefereeRecord::kmeans")]
     pub referee: RefereeKind,
-    /// NMI of the recipe's partition with that referee.
-    pub recipe_agreement: f64,
+    /// NMI of the recipe's partition with that referee; absent where the referee could not
+    /// be computed (`error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe_agreement: Option<f64>,
     /// `(eigenvectors, NMI with the referee)` for each count tried, in order; only the
-    /// recipe's count when k-means agreed too little and there is no graph referee.
+    /// recipe's count when k-means agreed too little and there is no graph referee, none
+    /// when the referee could not be computed.
     pub agreements: Vec<(usize, f64)>,
     /// The count whose partition was kept.
     pub chosen: usize,
@@ -108,6 +111,14 @@ pub struct RefereeRecord {
     /// and the graph refereed instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kmeans_agreement: Option<f64>,
+    /// `(eigenvectors, error)` for each count whose spectral clustering failed: left out of
+    /// the choice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_counts: FailedCounts,
+    /// Why the referee gave no partition (k-means or its graph's clustering failed); the
+    /// recipe's count was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl RefereeRecord {
@@ -178,6 +189,13 @@ pub enum Verdict {
     },
     /// k-means agreed too little (this much) and no graph is set: the recipe's count stays.
     Shut(f64),
+    /// The referee `kind` could not be computed (`error`): the recipe's count stays. The
+    /// referee only advises, so its failure leaves the stage's result as the recipe made it.
+    Unanswered {
+        kind: RefereeKind,
+        error: String,
+        kmeans_shut: Option<f64>,
+    },
 }
 
 /// Asks the referees in order: k-means on `rows` where it agrees at least `min_agreement`
@@ -189,31 +207,69 @@ pub fn ask(
     (n_clusters, n_eigenvectors): (usize, usize),
     config: &ClusterConfig,
     seed: u64,
-) -> anyhow::Result<Verdict> {
+) -> Verdict {
     let mut kmeans_shut = None;
     if let Some(min_agreement) = setting.min_agreement {
-        let partition = kmeans_partition(rows, n_clusters, config, seed)?;
+        let partition = match kmeans_partition(rows, n_clusters, config, seed) {
+            Ok(partition) => partition,
+            Err(e) => {
+                return Verdict::Unanswered {
+                    kind: RefereeKind::Kmeans,
+                    error: format!("{e:#}"),
+                    kmeans_shut: None,
+                };
+            }
+        };
         let agrees = agreement(&partition, recipe);
         if agrees >= min_agreement {
-            return Ok(Verdict::Referee {
+            return Verdict::Referee {
                 kind: RefereeKind::Kmeans,
                 partition,
                 kmeans_shut: None,
-            });
+            };
         }
         kmeans_shut = Some(agrees);
     }
     match (setting.knn_graph, kmeans_shut) {
-        (Some(knn), _) => Ok(Verdict::Referee {
-            kind: RefereeKind::KnnGraph,
-            partition: knn_graph_partition(rows, knn, n_eigenvectors, config, seed)?,
-            kmeans_shut,
-        }),
-        (None, Some(agrees)) => Ok(Verdict::Shut(agrees)),
-        (None, None) => {
-            anyhow::bail!("eigenvector_referee has neither min_agreement nor knn_graph")
+        (Some(knn), _) => match knn_graph_partition(rows, knn, n_eigenvectors, config, seed) {
+            Ok(partition) => Verdict::Referee {
+                kind: RefereeKind::KnnGraph,
+                partition,
+                kmeans_shut,
+            },
+            Err(e) => Verdict::Unanswered {
+                kind: RefereeKind::KnnGraph,
+                error: format!("{e:#}"),
+                kmeans_shut,
+            },
+        },
+        (None, Some(agrees)) => Verdict::Shut(agrees),
+        // `RefereeSetting::check` refuses a setting with neither.
+        (None, None) => Verdict::Unanswered {
+            kind: RefereeKind::Kmeans,
+            error: "eigenvector_referee has neither min_agreement nor knn_graph".into(),
+            kmeans_shut: None,
+        },
+    }
+}
+
+/// `(eigenvectors, error)` of the counts whose clustering failed.
+pub type FailedCounts = Vec<(usize, String)>;
+
+/// `cluster` for each count; a count whose clustering fails is left out, with its error,
+/// so that one count the eigensolver cannot resolve does not cost the others.
+pub fn partitions_by_count<T>(
+    counts: impl IntoIterator<Item = usize>,
+    mut cluster: impl FnMut(usize) -> anyhow::Result<T>,
+) -> (Vec<(usize, T)>, FailedCounts) {
+    let (mut done, mut failed) = (Vec::new(), Vec::new());
+    for count in counts {
+        match cluster(count) {
+            Ok(partition) => done.push((count, partition)),
+            Err(e) => failed.push((count, format!("{e:#}"))),
         }
     }
+    (done, failed)
 }
 
 /// NMI (arithmetic mean of the entropies, scikit-learn's default) of two partitions of
@@ -350,7 +406,7 @@ mod tests {
             knn_graph: Some(2),
         };
         let ask = |setting: &RefereeSetting, recipe: &[u32]| {
-            ask(&rows, setting, recipe, (2, 2), &config, 0).unwrap()
+            ask(&rows, setting, recipe, (2, 2), &config, 0)
         };
         // k-means finds the groups: it agrees with a recipe that found them too.
         assert!(matches!(
@@ -392,6 +448,33 @@ mod tests {
                 ..
             }
         ));
+        // A graph that cannot be built (24 neighbours of 24 rows): no partition, the
+        // recipe's count stays, and the verdict says why.
+        let impossible = RefereeSetting {
+            knn_graph: Some(24),
+            ..both
+        };
+        match ask(&impossible, &across) {
+            Verdict::Unanswered {
+                kind: RefereeKind::KnnGraph,
+                error,
+                kmeans_shut: Some(_),
+            } => assert!(error.contains("knn_graph = 24"), "{error}"),
+            _ => panic!("the graph referee should be unanswered"),
+        }
+    }
+
+    #[test]
+    fn a_count_that_fails_is_left_out_with_its_error() {
+        let (done, failed) = partitions_by_count(10..=13, |m| {
+            anyhow::ensure!(m != 11, "eigensolver: no convergence");
+            Ok(m * 2)
+        });
+        assert_eq!(done, vec![(10, 20), (12, 24), (13, 26)]);
+        assert_eq!(
+            failed,
+            vec![(11, "eigensolver: no convergence".to_string())]
+        );
     }
 
     #[test]
@@ -399,7 +482,9 @@ mod tests {
         let old = r#"{"recipe_agreement": 0.8, "agreements": [[12, 0.8]], "chosen": 12}"#;
         let record: RefereeRecord = serde_json::from_str(old).unwrap();
         assert_eq!(record.referee, RefereeKind::Kmeans);
+        assert_eq!(record.recipe_agreement, Some(0.8));
         assert_eq!(record.kmeans_agreement, None);
+        assert!(record.failed_counts.is_empty() && record.error.is_none());
         let json = serde_json::to_value(&RefereeRecord {
             referee: RefereeKind::KnnGraph,
             kmeans_agreement: Some(0.6),
@@ -408,5 +493,7 @@ mod tests {
         .unwrap();
         assert_eq!(json["referee"], "knn-graph");
         assert_eq!(json["kmeans_agreement"], 0.6);
+        // Nothing failed: the fields that say so are left out.
+        assert!(json.get("failed_counts").is_none() && json.get("error").is_none());
     }
 }

@@ -419,14 +419,7 @@ fn referee_phase(
         (n_clusters, n_eigenvectors),
         config,
         seed,
-    )
-    .with_context(|| {
-        format!(
-            "referee: `{}` of {}",
-            train::DICTIONARY_TENSOR,
-            path.display()
-        )
-    })?;
+    );
     drop(rows);
 
     let shut = |agrees: f64| {
@@ -436,16 +429,39 @@ fn referee_phase(
             setting.min_agreement.unwrap_or_default()
         )
     };
+    let unasked = |kind: RefereeKind, kmeans_shut: Option<f64>| RefereeRecord {
+        referee: kind,
+        recipe_agreement: None,
+        agreements: Vec::new(),
+        chosen: n_eigenvectors,
+        kmeans_agreement: kmeans_shut,
+        failed_counts: Vec::new(),
+        error: None,
+    };
     let (record, kept, note) = match verdict {
         Verdict::Shut(agrees) => {
             let record = RefereeRecord {
-                referee: RefereeKind::Kmeans,
-                recipe_agreement: agrees,
+                recipe_agreement: Some(agrees),
                 agreements: vec![(n_eigenvectors, agrees)],
-                chosen: n_eigenvectors,
-                kmeans_agreement: None,
+                ..unasked(RefereeKind::Kmeans, None)
             };
             let note = format!(" ({}: not consulted)", shut(agrees));
+            (record, recipe, note)
+        }
+        Verdict::Unanswered {
+            kind,
+            error,
+            kmeans_shut,
+        } => {
+            let note = format!(
+                " ({} could not be computed, in {}: {error})",
+                kind.describe(setting.knn_graph),
+                path.display()
+            );
+            let record = RefereeRecord {
+                error: Some(error),
+                ..unasked(kind, kmeans_shut)
+            };
             (record, recipe, note)
         }
         Verdict::Referee {
@@ -454,32 +470,32 @@ fn referee_phase(
             kmeans_shut,
         } => {
             let recipe_agreement = referee::agreement(&partition, &recipe.assignments);
-            let counts = n_clusters..=(n_clusters + setting.max_extra).min(graph.n_nodes());
-            let mut tried = Vec::new();
-            let mut clusterings = Vec::new();
-            for count in counts.filter(|&m| m != n_eigenvectors) {
-                let clustering = spectral::cluster(graph, config, count, seed)?;
-                tried.push((
-                    count,
-                    referee::agreement(&partition, &clustering.assignments),
-                ));
-                clusterings.push(clustering);
-            }
+            let counts = (n_clusters..=(n_clusters + setting.max_extra).min(graph.n_nodes()))
+                .filter(|&m| m != n_eigenvectors);
+            let (mut clusterings, failed_counts) =
+                referee::partitions_by_count(counts, |m| spectral::cluster(graph, config, m, seed));
+            let mut tried: Vec<(usize, f64)> = clusterings
+                .iter()
+                .map(|(m, c)| (*m, referee::agreement(&partition, &c.assignments)))
+                .collect();
             let chosen = referee::choose((n_eigenvectors, recipe_agreement), &tried);
-            let kept = match tried.iter().position(|&(m, _)| m == chosen) {
-                Some(i) => clusterings.swap_remove(i),
+            let kept = match clusterings.iter().position(|&(m, _)| m == chosen) {
+                Some(i) => clusterings.swap_remove(i).1,
                 None => recipe,
             };
             tried.push((n_eigenvectors, recipe_agreement));
             tried.sort_by_key(|&(m, _)| m);
+            let mut note = kmeans_shut.map_or_else(String::new, |a| format!(" ({})", shut(a)));
+            for (m, error) in &failed_counts {
+                note.push_str(&format!(" ({m} eigenvectors left out: {error})"));
+            }
             let record = RefereeRecord {
-                referee: kind,
-                recipe_agreement,
+                recipe_agreement: Some(recipe_agreement),
                 agreements: tried,
                 chosen,
-                kmeans_agreement: kmeans_shut,
+                failed_counts,
+                ..unasked(kind, kmeans_shut)
             };
-            let note = kmeans_shut.map_or_else(String::new, |a| format!(" ({})", shut(a)));
             (record, kept, note)
         }
     };

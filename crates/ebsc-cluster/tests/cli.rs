@@ -627,6 +627,38 @@ fn pipeline_mode_asks_the_dictionary_graph_where_kmeans_agrees_too_little() {
     assert_eq!(referee["chosen"], 4);
 }
 
+#[test]
+fn a_referee_that_cannot_be_computed_leaves_the_recipes_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // As many neighbours as there are samples: the dictionary's graph cannot be built.
+    let runs = planted_pipeline(
+        root,
+        &format!("eigenvector_referee = {{ max_extra = 3, knn_graph = {N} }}\n"),
+    );
+    write_cross_block_dictionary(&runs);
+    let out = run(root, &["pipelines/p.toml", "--progress", "none"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("could not be computed"),
+        "{}",
+        out.stderr
+    );
+    let m = metrics(&runs.join("p/cluster/metrics.json"));
+    assert_eq!(m["acc"], 1.0);
+    let referee = &m["eigenvector_referee"];
+    assert_eq!(referee["referee"], "knn-graph", "{referee}");
+    assert_eq!(referee["chosen"], 4);
+    assert!(referee.get("recipe_agreement").is_none(), "{referee}");
+    assert!(
+        referee["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("knn_graph = {N}")),
+        "{referee}"
+    );
+}
+
 /// Prepare's images for the planted samples: 4×4 grey squares, shade by block.
 fn write_images(path: &Path) {
     let data: Vec<u8> = (0..N)
