@@ -453,11 +453,7 @@ fn referee_phase(
             error,
             kmeans_shut,
         } => {
-            let note = format!(
-                " ({} could not be computed, in {}: {error})",
-                kind.describe(setting.knn_graph),
-                path.display()
-            );
+            let note = format!(" ({}: {error})", path.display());
             let record = RefereeRecord {
                 error: Some(error),
                 ..unasked(kind, kmeans_shut)
@@ -504,17 +500,20 @@ fn referee_phase(
         .iter()
         .map(|(m, nmi)| format!("{m}: {nmi:.3}"))
         .collect();
-    timings.record(
-        sink,
-        "referee",
-        started,
+    let referee = record.referee.describe(setting.knn_graph);
+    let message = if record.error.is_some() {
         format!(
-            "NMI with {} by eigenvector count ({}); kept {}{note}",
-            record.referee.describe(setting.knn_graph),
+            "{referee} could not be computed; kept the recipe's {} eigenvectors{note}",
+            record.chosen
+        )
+    } else {
+        format!(
+            "NMI with {referee} by eigenvector count ({}); kept {}{note}",
             listed.join(", "),
             record.chosen,
-        ),
-    );
+        )
+    };
+    timings.record(sink, "referee", started, message);
     Ok((kept, record))
 }
 
