@@ -528,6 +528,16 @@ fn counts_tried(referee: &serde_json::Value) -> Vec<u64> {
         .collect()
 }
 
+/// Runs the cluster stage of `pipelines/p.toml`, which must succeed and keep the planted
+/// blocks; returns its output and the `eigenvector_referee` record of its metrics.
+fn referee_run(root: &Path, runs: &Path) -> (Output, serde_json::Value) {
+    let out = run(root, &["pipelines/p.toml", "--progress", "none"]);
+    assert!(out.ok, "{}", out.stderr);
+    let m = metrics(&runs.join("p/cluster/metrics.json"));
+    assert_eq!(m["acc"], 1.0);
+    (out, m["eigenvector_referee"].clone())
+}
+
 #[test]
 fn pipeline_mode_consults_the_dictionary_only_where_it_agrees() {
     let dir = tempfile::tempdir().unwrap();
@@ -551,37 +561,29 @@ fn pipeline_mode_consults_the_dictionary_only_where_it_agrees() {
         });
         vec!["features.safetensors"]
     });
-    let agreeing = run(root, &["pipelines/p.toml", "--progress", "none"]);
-    assert!(agreeing.ok, "{}", agreeing.stderr);
+    let (agreeing, referee) = referee_run(root, &runs);
     assert!(
         agreeing.stderr.contains("cluster: referee: "),
         "{}",
         agreeing.stderr
     );
-    let m = metrics(&runs.join("p/cluster/metrics.json"));
-    assert_eq!(m["acc"], 1.0);
-    let referee = &m["eigenvector_referee"];
     assert!(
         referee["recipe_agreement"].as_f64().unwrap() > 0.99,
         "{referee}"
     );
-    assert_eq!(counts_tried(referee), vec![4, 5, 6, 7]);
+    assert_eq!(counts_tried(&referee), vec![4, 5, 6, 7]);
     assert_eq!(referee["chosen"], 4, "ties keep the recipe's count");
     assert_eq!(referee["referee"], "kmeans");
 
     // A dictionary whose groups cut across the blocks: the recipe's partition agrees too
     // little, so no other count is tried. The new dictionary makes the stage run again.
     write_cross_block_dictionary(&runs);
-    let disagreeing = run(root, &["pipelines/p.toml", "--progress", "none"]);
-    assert!(disagreeing.ok, "{}", disagreeing.stderr);
+    let (disagreeing, referee) = referee_run(root, &runs);
     assert!(
         disagreeing.stdout.starts_with("cluster: done in"),
         "{}",
         disagreeing.stdout
     );
-    let m = metrics(&runs.join("p/cluster/metrics.json"));
-    assert_eq!(m["acc"], 1.0);
-    let referee = &m["eigenvector_referee"];
     assert!(
         referee["recipe_agreement"].as_f64().unwrap() < 0.1,
         "{referee}"
@@ -603,17 +605,13 @@ fn pipeline_mode_asks_the_dictionary_graph_where_kmeans_agrees_too_little() {
     // from 4 to 7; its partition is those groups too, so no count agrees better than the
     // recipe's and the blocks are kept.
     write_cross_block_dictionary(&runs);
-    let out = run(root, &["pipelines/p.toml", "--progress", "none"]);
-    assert!(out.ok, "{}", out.stderr);
+    let (out, referee) = referee_run(root, &runs);
     assert!(
         out.stderr
             .contains("referee: NMI with the trained dictionary's 5-NN graph"),
         "{}",
         out.stderr
     );
-    let m = metrics(&runs.join("p/cluster/metrics.json"));
-    assert_eq!(m["acc"], 1.0);
-    let referee = &m["eigenvector_referee"];
     assert_eq!(referee["referee"], "knn-graph", "{referee}");
     assert!(
         referee["kmeans_agreement"].as_f64().unwrap() < 0.1,
@@ -623,7 +621,7 @@ fn pipeline_mode_asks_the_dictionary_graph_where_kmeans_agrees_too_little() {
         referee["recipe_agreement"].as_f64().unwrap() < 0.1,
         "{referee}"
     );
-    assert_eq!(counts_tried(referee), vec![4, 5, 6, 7]);
+    assert_eq!(counts_tried(&referee), vec![4, 5, 6, 7]);
     assert_eq!(referee["chosen"], 4);
 }
 
@@ -637,16 +635,12 @@ fn a_referee_that_cannot_be_computed_leaves_the_recipes_partition() {
         &format!("eigenvector_referee = {{ max_extra = 3, knn_graph = {N} }}\n"),
     );
     write_cross_block_dictionary(&runs);
-    let out = run(root, &["pipelines/p.toml", "--progress", "none"]);
-    assert!(out.ok, "{}", out.stderr);
+    let (out, referee) = referee_run(root, &runs);
     assert!(
         out.stderr.contains("could not be computed"),
         "{}",
         out.stderr
     );
-    let m = metrics(&runs.join("p/cluster/metrics.json"));
-    assert_eq!(m["acc"], 1.0);
-    let referee = &m["eigenvector_referee"];
     assert_eq!(referee["referee"], "knn-graph", "{referee}");
     assert_eq!(referee["chosen"], 4);
     assert!(referee.get("recipe_agreement").is_none(), "{referee}");
