@@ -211,7 +211,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
             path.display()
         ));
         let inputs = Inputs {
-            affinity: path,
+            affinity: vec![path],
             labels: run.labels.clone(),
             images: None,
             referee: None,

@@ -34,6 +34,71 @@ pub fn read_affinity(path: &Path) -> anyhow::Result<Triplets> {
     Ok(triplets)
 }
 
+/// Several graphs of the same samples, as one set of triplets: each graph's weights
+/// divided by its total, then all concatenated (the graph builder sums the entries they
+/// share). That is their mean up to a constant factor, which the normalised affinity
+/// ignores, with every graph weighing alike whatever its own scale. One graph is read as
+/// it is.
+pub fn read_mean_affinity(paths: &[PathBuf]) -> anyhow::Result<Triplets> {
+    if let [one] = paths {
+        return read_affinity(one);
+    }
+    let mut mean = Triplets::default();
+    for path in paths {
+        let Triplets { rows, cols, values } = read_affinity(path)?;
+        let total: f64 = values.iter().map(|&v| f64::from(v)).sum();
+        anyhow::ensure!(
+            total.is_finite() && total > 0.0,
+            "{}: the weights sum to {total}; averaging graphs needs each graph's total \
+             weight to be positive and finite",
+            path.display()
+        );
+        mean.rows.extend(rows);
+        mean.cols.extend(cols);
+        mean.values
+            .extend(values.iter().map(|&v| (f64::from(v) / total) as f32));
+    }
+    Ok(mean)
+}
+
+/// How the affinity is named in messages: its file, or the files averaged.
+pub fn affinity_label(paths: &[PathBuf]) -> String {
+    match paths {
+        [one] => one.display().to_string(),
+        several => {
+            let names: Vec<String> = several.iter().map(|p| p.display().to_string()).collect();
+            format!("the mean of {}", names.join(", "))
+        }
+    }
+}
+
+/// [`build_graph`] for the triplets of [`read_mean_affinity`]. An error names the file
+/// that causes it where one does on its own (each is then read and checked again), else
+/// the mean.
+pub fn build_mean_graph(
+    paths: &[PathBuf],
+    triplets: Triplets,
+    n_samples: usize,
+    count_source: &CountSource,
+    symmetrize: bool,
+    mode: Mode,
+) -> anyhow::Result<(SparseGraph, BuildReport)> {
+    if let [one] = paths {
+        return build_graph(one, triplets, n_samples, count_source, symmetrize, mode);
+    }
+    let label = PathBuf::from(affinity_label(paths));
+    build_graph(&label, triplets, n_samples, count_source, symmetrize, mode).map_err(|mean| {
+        paths
+            .iter()
+            .find_map(|path| {
+                read_affinity(path)
+                    .and_then(|t| build_graph(path, t, n_samples, count_source, symmetrize, mode))
+                    .err()
+            })
+            .unwrap_or(mean)
+    })
+}
+
 /// Samples in a standalone graph without a labels file: the largest index plus one.
 pub fn n_samples_from_triplets(triplets: &Triplets) -> usize {
     let largest = triplets
@@ -232,5 +297,88 @@ mod tests {
             n_samples_from_triplets(&triplets(&[(0, 7, 1.0), (7, 0, 1.0)])),
             8
         );
+    }
+
+    /// Writes each graph to `dir/gN.parquet`; returns the paths.
+    fn graph_files(dir: &Path, graphs: &[&[(u32, u32, f32)]]) -> Vec<PathBuf> {
+        graphs
+            .iter()
+            .enumerate()
+            .map(|(i, entries)| {
+                let path = dir.join(format!("g{i}.parquet"));
+                write_triplets(std::fs::File::create(&path).unwrap(), &triplets(entries)).unwrap();
+                path
+            })
+            .collect()
+    }
+
+    #[test]
+    fn several_graphs_are_averaged_with_equal_total_weights() {
+        let dir = tempfile::tempdir().unwrap();
+        let one: &[(u32, u32, f32)] = &[(0, 1, 1.0), (1, 0, 1.0), (1, 2, 2.0), (2, 1, 2.0)];
+        // The same edges ten times heavier, plus one of its own.
+        let other: &[(u32, u32, f32)] = &[(0, 1, 10.0), (1, 0, 10.0), (0, 2, 30.0), (2, 0, 30.0)];
+        let paths = graph_files(dir.path(), &[one, other]);
+        // One file is read as it is.
+        assert_eq!(read_mean_affinity(&paths[..1]).unwrap(), triplets(one));
+        // Totals 6 and 80: each graph's weights over its total, then both lists.
+        let mean = read_mean_affinity(&paths).unwrap();
+        let expected = [
+            1.0 / 6.0,
+            1.0 / 6.0,
+            2.0 / 6.0,
+            2.0 / 6.0,
+            0.125,
+            0.125,
+            0.375,
+            0.375,
+        ];
+        assert_eq!(mean.rows, vec![0, 1, 1, 2, 0, 1, 0, 2]);
+        assert_eq!(mean.cols, vec![1, 0, 2, 1, 1, 0, 2, 0]);
+        for (got, want) in mean.values.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-7, "{:?}", mean.values);
+        }
+        // The builder sums the shared edge 0–1: 1/6 + 1/8.
+        let (graph, report) = build_mean_graph(
+            &paths,
+            mean,
+            3,
+            &CountSource::MaxIndex,
+            false,
+            Mode::Standalone,
+        )
+        .unwrap();
+        assert_eq!((graph.n_stored_entries(), report.duplicates_summed), (6, 2));
+        assert_eq!(
+            affinity_label(&paths),
+            format!("the mean of {}, {}", paths[0].display(), paths[1].display())
+        );
+    }
+
+    #[test]
+    fn an_error_in_one_of_several_graphs_names_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let symmetric: &[(u32, u32, f32)] = &[(0, 1, 1.0), (1, 0, 1.0)];
+        let one_way: &[(u32, u32, f32)] = &[(0, 1, 1.0)];
+        let paths = graph_files(dir.path(), &[symmetric, one_way]);
+        let mean = read_mean_affinity(&paths).unwrap();
+        let err = build_mean_graph(
+            &paths,
+            mean,
+            2,
+            &CountSource::MaxIndex,
+            false,
+            Mode::Standalone,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with(&paths[1].display().to_string()), "{err}");
+        assert!(err.contains("--symmetrize"), "{err}");
+
+        let empty_weight: &[(u32, u32, f32)] = &[(0, 1, 0.0), (1, 0, 0.0)];
+        let paths = graph_files(dir.path(), &[symmetric, empty_weight]);
+        let err = read_mean_affinity(&paths).unwrap_err().to_string();
+        assert!(err.starts_with(&paths[1].display().to_string()), "{err}");
+        assert!(err.contains("sum to 0"), "{err}");
     }
 }

@@ -81,9 +81,11 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
 
-    /// Standalone mode: affinity Parquet (`row`, `col`, `value`) to cluster.
+    /// Standalone mode: affinity Parquet (`row`, `col`, `value`) to cluster. Given several
+    /// times (graphs of the same samples, e.g. one pipeline run with several seeds), their
+    /// mean is clustered, each graph scaled to the same total weight.
     #[arg(long, help_heading = "Standalone mode (no pipeline, no manifest)", requires_all = ["n_clusters", "out"])]
-    pub affinity: Option<PathBuf>,
+    pub affinity: Vec<PathBuf>,
     /// Labels Parquet (a `label` i32 column, null when unknown; e.g. a samples.parquet):
     /// one row per sample, for the scores.
     #[arg(
@@ -215,11 +217,11 @@ pub fn finish(result: anyhow::Result<Finished>) -> ExitCode {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Finished> {
-    match (&args.pipeline, &args.affinity, &args.features) {
+    match (&args.pipeline, args.affinity.as_slice(), &args.features) {
         (Some(pipeline), _, _) => run_pipeline(args, pipeline).map(Finished::Stage),
-        (None, Some(affinity), _) => run_standalone(args, Some(affinity)),
-        (None, None, Some(_)) => run_standalone(args, None),
-        (None, None, None) => anyhow::bail!(
+        (None, [_, ..], _) => run_standalone(args, Some(&args.affinity)),
+        (None, [], Some(_)) => run_standalone(args, None),
+        (None, [], None) => anyhow::bail!(
             "give a pipeline file, --affinity for standalone mode or --features for a baseline"
         ),
     }
@@ -239,7 +241,7 @@ fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
         runner = runner.upstream_reading(&[train::FEATURES]);
     }
     let inputs = Inputs {
-        affinity: runner.upstream_path(&affinity::AFFINITY),
+        affinity: vec![runner.upstream_path(&affinity::AFFINITY)],
         labels: Some(runner.upstream_path(&prepare::SAMPLES)),
         images: Some(runner.upstream_path(&prepare::INPUTS)),
         referee: config
@@ -255,7 +257,7 @@ fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
 }
 
 /// `--affinity` (a graph) or, when `affinity` is `None`, `--features` (a baseline).
-fn run_standalone(args: &Args, affinity: Option<&Path>) -> anyhow::Result<Finished> {
+fn run_standalone(args: &Args, affinity: Option<&[PathBuf]>) -> anyhow::Result<Finished> {
     let started = Instant::now();
     let (Some(n_clusters), Some(out)) = (args.n_clusters, &args.out) else {
         anyhow::bail!("standalone mode needs --n-clusters and --out");
@@ -290,7 +292,7 @@ fn run_standalone(args: &Args, affinity: Option<&Path>) -> anyhow::Result<Finish
         });
     };
     let inputs = Inputs {
-        affinity: affinity.to_path_buf(),
+        affinity: affinity.to_vec(),
         labels: args.labels.clone(),
         images: None,
         referee: None,

@@ -30,7 +30,9 @@ use crate::{STAGE, figures, report};
 
 /// The files a run reads.
 pub struct Inputs {
-    pub affinity: PathBuf,
+    /// The affinity Parquet, or several graphs of the same samples to cluster their mean
+    /// (standalone mode; [`input::read_mean_affinity`]). Never empty.
+    pub affinity: Vec<PathBuf>,
     pub labels: Option<PathBuf>,
     /// Prepare's `inputs.safetensors`, for the gallery when it holds images (absent or
     /// without an `images` tensor: no gallery).
@@ -245,7 +247,7 @@ fn read_phase(sink: &dyn Sink, inputs: &Inputs, timings: &mut Timings) -> anyhow
             .labels
             .as_deref()
             .map(|path| scope.spawn(|| ebsc_io::labels::read_labels_file(path)));
-        let triplets = input::read_affinity(&inputs.affinity);
+        let triplets = input::read_mean_affinity(&inputs.affinity);
         (labels.map(ebsc_io::triplets::join_or_resume), triplets)
     });
     let (labels, class_names, sources) = match labels.transpose()? {
@@ -293,7 +295,7 @@ fn graph_phase(
     timings: &mut Timings,
 ) -> anyhow::Result<CheckedGraph> {
     let started = Instant::now();
-    let (graph, build) = input::build_graph(
+    let (graph, build) = input::build_mean_graph(
         &inputs.affinity,
         triplets,
         n_samples,
@@ -648,7 +650,7 @@ fn write_report(
         }
     }
     let report_sources = report::Sources {
-        affinity: inputs.affinity.display().to_string(),
+        affinity: input::affinity_label(&inputs.affinity),
         labels: inputs
             .labels
             .as_ref()
@@ -696,7 +698,10 @@ fn check_counts(
     n_samples: usize,
     inputs: &Inputs,
 ) -> anyhow::Result<usize> {
-    let counted_in = inputs.labels.as_ref().unwrap_or(&inputs.affinity).display();
+    let counted_in = match &inputs.labels {
+        Some(labels) => labels.display().to_string(),
+        None => input::affinity_label(&inputs.affinity),
+    };
     if let ClusterCountSetting::Fixed(k) = config.n_clusters {
         anyhow::ensure!(
             k <= n_samples,

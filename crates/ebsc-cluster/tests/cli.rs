@@ -99,6 +99,80 @@ impl Standalone {
     }
 }
 
+/// Two graphs of the same samples: their mean is clustered, each weighing alike, and a
+/// graph that cannot be one is named.
+#[test]
+fn standalone_clusters_the_mean_of_several_graphs() {
+    let s = Standalone::new(&planted());
+    let mut heavier = planted();
+    heavier.values.iter_mut().for_each(|v| *v *= 100.0);
+    write_graph(&s.dir.path().join("heavier.parquet"), &heavier);
+    let scored = [
+        "--labels",
+        "labels.parquet",
+        "--n-clusters",
+        "4",
+        "--seed",
+        "5",
+    ];
+    let alone = s.run(&scored);
+    assert!(alone.ok, "{}", alone.stderr);
+    let mut args = vec![
+        "--affinity",
+        "graph.parquet",
+        "--affinity",
+        "heavier.parquet",
+    ];
+    args.extend(["--out", "mean"]);
+    args.extend(scored);
+    let mean = run(s.dir.path(), &args);
+    assert!(mean.ok, "{}", mean.stderr);
+    // Scaled to the same total weight, the two are one graph counted twice: the same
+    // eigenvalues and the same partition (the blocks) as the graph alone.
+    let (m1, m2) = (
+        metrics(&s.out("metrics.json")),
+        metrics(&s.dir.path().join("mean/metrics.json")),
+    );
+    assert_eq!((&m1["acc"], &m2["acc"]), (&1.0.into(), &1.0.into()));
+    assert_eq!(m2["duplicates_summed"], planted().len());
+    for (a, b) in m1["eigenvalues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(m2["eigenvalues"].as_array().unwrap())
+    {
+        assert!(
+            (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-5,
+            "{a} {b}"
+        );
+    }
+    let report = std::fs::read_to_string(s.dir.path().join("mean/report/report.md")).unwrap();
+    assert!(
+        report.contains("the mean of graph.parquet, heavier.parquet"),
+        "{report}"
+    );
+
+    // A one-way edge in the second graph: the error names that file.
+    let mut one_way = planted();
+    one_way.push(0, 199, 1.0);
+    write_graph(&s.dir.path().join("one-way.parquet"), &one_way);
+    let mut args = vec![
+        "--affinity",
+        "graph.parquet",
+        "--affinity",
+        "one-way.parquet",
+    ];
+    args.extend(["--out", "broken", "--n-clusters", "4"]);
+    let broken = run(s.dir.path(), &args);
+    assert!(!broken.ok);
+    let line = broken.error_line(&["one-way.parquet", "--symmetrize"]);
+    assert!(
+        line.starts_with("cluster: error: one-way.parquet"),
+        "{line}"
+    );
+    assert!(!s.dir.path().join("broken").exists());
+}
+
 #[test]
 fn standalone_recovers_planted_blocks() {
     let s = Standalone::new(&planted());
