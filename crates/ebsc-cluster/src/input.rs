@@ -316,7 +316,7 @@ mod tests {
     fn several_graphs_are_averaged_with_equal_total_weights() {
         let dir = tempfile::tempdir().unwrap();
         let one: &[(u32, u32, f32)] = &[(0, 1, 1.0), (1, 0, 1.0), (1, 2, 2.0), (2, 1, 2.0)];
-        // The same edges ten times heavier, plus one of its own.
+        // Edge 0–1 again, ten times heavier, and an edge of its own (0–2).
         let other: &[(u32, u32, f32)] = &[(0, 1, 10.0), (1, 0, 10.0), (0, 2, 30.0), (2, 0, 30.0)];
         let paths = graph_files(dir.path(), &[one, other]);
         // One file is read as it is.
