@@ -219,8 +219,7 @@ pub fn finish(result: anyhow::Result<Finished>) -> ExitCode {
 pub fn run(args: &Args) -> anyhow::Result<Finished> {
     match (&args.pipeline, args.affinity.as_slice(), &args.features) {
         (Some(pipeline), _, _) => run_pipeline(args, pipeline).map(Finished::Stage),
-        (None, [_, ..], _) => run_standalone(args, Some(&args.affinity)),
-        (None, [], Some(_)) => run_standalone(args, None),
+        (None, [_, ..], _) | (None, [], Some(_)) => run_standalone(args),
         (None, [], None) => anyhow::bail!(
             "give a pipeline file, --affinity for standalone mode or --features for a baseline"
         ),
@@ -256,8 +255,8 @@ fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
     })
 }
 
-/// `--affinity` (a graph) or, when `affinity` is `None`, `--features` (a baseline).
-fn run_standalone(args: &Args, affinity: Option<&[PathBuf]>) -> anyhow::Result<Finished> {
+/// `--affinity` (one graph or several) or, without it, `--features` (a baseline).
+fn run_standalone(args: &Args) -> anyhow::Result<Finished> {
     let started = Instant::now();
     let (Some(n_clusters), Some(out)) = (args.n_clusters, &args.out) else {
         anyhow::bail!("standalone mode needs --n-clusters and --out");
@@ -268,11 +267,11 @@ fn run_standalone(args: &Args, affinity: Option<&[PathBuf]>) -> anyhow::Result<F
     config.sizes = args.sizes;
     config.restart_choice = args.restart_choice;
     anyhow::ensure!(
-        affinity.is_some() || args.knn.is_some() || args.sizes == SizesSetting::Free,
+        !args.affinity.is_empty() || args.knn.is_some() || args.sizes == SizesSetting::Free,
         "--sizes equal holds the sizes of spectral clusters: give --knn with --features"
     );
     config.check().map_err(anyhow::Error::msg)?;
-    let Some(affinity) = affinity else {
+    if args.affinity.is_empty() {
         let (Some(features), Some(tensor)) = (&args.features, &args.tensor) else {
             anyhow::bail!("--features needs --tensor");
         };
@@ -290,9 +289,9 @@ fn run_standalone(args: &Args, affinity: Option<&[PathBuf]>) -> anyhow::Result<F
             out: out.clone(),
             elapsed: started.elapsed(),
         });
-    };
+    }
     let inputs = Inputs {
-        affinity: affinity.to_vec(),
+        affinity: args.affinity.clone(),
         labels: args.labels.clone(),
         images: None,
         referee: None,
