@@ -666,20 +666,24 @@ fn pipeline_mode_consults_the_dictionary_only_where_it_agrees() {
     assert_eq!(referee["chosen"], 4);
 }
 
+/// [`referee_run`] of a planted pipeline with this `[cluster]` line and a dictionary whose
+/// groups cut across the blocks.
+fn referee_on_cross_blocks(cluster_line: &str) -> (Output, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = planted_pipeline(dir.path(), cluster_line);
+    write_cross_block_dictionary(&runs);
+    referee_run(dir.path(), &runs)
+}
+
 #[test]
 fn pipeline_mode_asks_the_dictionary_graph_where_kmeans_agrees_too_little() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let runs = planted_pipeline(
-        root,
-        "eigenvector_referee = { max_extra = 3, min_agreement = 0.75, knn_graph = 5 }\n",
-    );
     // Groups that cut across the planted blocks: k-means on them agrees too little with
     // the graph's partition, so the neighbour graph of the same rows referees every count
     // from 4 to 7; its partition is those groups too, so no count agrees better than the
     // recipe's and the blocks are kept.
-    write_cross_block_dictionary(&runs);
-    let (out, referee) = referee_run(root, &runs);
+    let (out, referee) = referee_on_cross_blocks(
+        "eigenvector_referee = { max_extra = 3, min_agreement = 0.75, knn_graph = 5 }\n",
+    );
     assert!(
         out.stderr
             .contains("referee: NMI with the trained dictionary's 5-NN graph"),
@@ -701,15 +705,10 @@ fn pipeline_mode_asks_the_dictionary_graph_where_kmeans_agrees_too_little() {
 
 #[test]
 fn a_referee_that_cannot_be_computed_leaves_the_recipes_partition() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
     // As many neighbours as there are samples: the dictionary's graph cannot be built.
-    let runs = planted_pipeline(
-        root,
-        &format!("eigenvector_referee = {{ max_extra = 3, knn_graph = {N} }}\n"),
-    );
-    write_cross_block_dictionary(&runs);
-    let (out, referee) = referee_run(root, &runs);
+    let (out, referee) = referee_on_cross_blocks(&format!(
+        "eigenvector_referee = {{ max_extra = 3, knn_graph = {N} }}\n"
+    ));
     assert!(
         out.stderr.contains("could not be computed"),
         "{}",
