@@ -99,6 +99,16 @@ impl Standalone {
     }
 }
 
+/// The standalone flags of a scored run: the planted labels, 4 clusters, seed 5.
+const SCORED: [&str; 6] = [
+    "--labels",
+    "labels.parquet",
+    "--n-clusters",
+    "4",
+    "--seed",
+    "5",
+];
+
 /// Two graphs of the same samples: their mean is clustered, each weighing alike, and a
 /// graph that cannot be one is named.
 #[test]
@@ -107,15 +117,7 @@ fn standalone_clusters_the_mean_of_several_graphs() {
     let mut heavier = planted();
     heavier.values.iter_mut().for_each(|v| *v *= 100.0);
     write_graph(&s.dir.path().join("heavier.parquet"), &heavier);
-    let scored = [
-        "--labels",
-        "labels.parquet",
-        "--n-clusters",
-        "4",
-        "--seed",
-        "5",
-    ];
-    let alone = s.run(&scored);
+    let alone = s.run(&SCORED);
     assert!(alone.ok, "{}", alone.stderr);
     let mut args = vec![
         "--affinity",
@@ -124,7 +126,7 @@ fn standalone_clusters_the_mean_of_several_graphs() {
         "heavier.parquet",
     ];
     args.extend(["--out", "mean"]);
-    args.extend(scored);
+    args.extend(SCORED);
     let mean = run(s.dir.path(), &args);
     assert!(mean.ok, "{}", mean.stderr);
     // Scaled to the same total weight, the two are one graph counted twice: the same
@@ -176,14 +178,7 @@ fn standalone_clusters_the_mean_of_several_graphs() {
 #[test]
 fn standalone_recovers_planted_blocks() {
     let s = Standalone::new(&planted());
-    let out = s.run(&[
-        "--labels",
-        "labels.parquet",
-        "--n-clusters",
-        "4",
-        "--seed",
-        "5",
-    ]);
+    let out = s.run(&SCORED);
     assert!(out.ok, "{}", out.stderr);
     assert!(out.stdout.starts_with("cluster: done in"), "{}", out.stdout);
     assert!(out.stdout.contains("no manifest"), "{}", out.stdout);
