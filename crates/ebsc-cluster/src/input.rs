@@ -78,21 +78,18 @@ pub fn affinity_label(paths: &[PathBuf]) -> String {
 pub fn build_mean_graph(
     paths: &[PathBuf],
     triplets: Triplets,
-    n_samples: usize,
-    count_source: &CountSource,
-    symmetrize: bool,
-    mode: Mode,
+    checks: &GraphChecks,
 ) -> anyhow::Result<(SparseGraph, BuildReport)> {
     if let [one] = paths {
-        return build_graph(one, triplets, n_samples, count_source, symmetrize, mode);
+        return build_graph(one, triplets, checks);
     }
     let label = PathBuf::from(affinity_label(paths));
-    build_graph(&label, triplets, n_samples, count_source, symmetrize, mode).map_err(|mean| {
+    build_graph(&label, triplets, checks).map_err(|mean| {
         paths
             .iter()
             .find_map(|path| {
                 read_affinity(path)
-                    .and_then(|t| build_graph(path, t, n_samples, count_source, symmetrize, mode))
+                    .and_then(|t| build_graph(path, t, checks))
                     .err()
             })
             .unwrap_or(mean)
@@ -118,11 +115,11 @@ pub fn n_samples_from_triplets(triplets: &Triplets) -> usize {
 fn check_implied_count(
     path: &Path,
     triplets: &Triplets,
-    n_samples: usize,
-    count_source: &CountSource,
+    checks: &GraphChecks,
 ) -> anyhow::Result<()> {
     let touched_at_most = triplets.len().saturating_mul(2);
-    if matches!(count_source, CountSource::MaxIndex) && n_samples > touched_at_most {
+    let n_samples = checks.n_samples;
+    if matches!(checks.count_source, CountSource::MaxIndex) && n_samples > touched_at_most {
         anyhow::bail!(
             "{}: the largest index {} implies {n_samples} samples, but its {} entries touch at most {touched_at_most}; \
              check the indices, or pass --labels with one row per sample",
@@ -141,17 +138,32 @@ pub enum CountSource {
     MaxIndex,
 }
 
+/// What a graph is built and checked against.
+#[derive(Debug, Clone)]
+pub struct GraphChecks {
+    /// The graph's node count: the labels' rows, or the largest index + 1.
+    pub n_samples: usize,
+    pub count_source: CountSource,
+    /// Cluster (W + Wᵀ)/2 instead of refusing a non-symmetric W.
+    pub symmetrize: bool,
+    /// Which way of allowing a non-symmetric W an error suggests.
+    pub mode: Mode,
+}
+
 /// The graph and what building it did, with every error naming `path`.
 /// Takes the triplets: sorted ones become the graph's arrays without a copy.
 pub fn build_graph(
     path: &Path,
     triplets: Triplets,
-    n_samples: usize,
-    count_source: &CountSource,
-    symmetrize: bool,
-    mode: Mode,
+    checks: &GraphChecks,
 ) -> anyhow::Result<(SparseGraph, BuildReport)> {
-    check_implied_count(path, &triplets, n_samples, count_source)?;
+    check_implied_count(path, &triplets, checks)?;
+    let GraphChecks {
+        n_samples,
+        ref count_source,
+        symmetrize,
+        mode,
+    } = *checks;
     let symmetry = if symmetrize {
         Symmetry::Symmetrize
     } else {
@@ -186,10 +198,12 @@ mod tests {
         build_graph(
             Path::new("g.parquet"),
             t,
-            n,
-            &CountSource::MaxIndex,
-            symmetrize,
-            Mode::Pipeline,
+            &GraphChecks {
+                n_samples: n,
+                count_source: CountSource::MaxIndex,
+                symmetrize,
+                mode: Mode::Pipeline,
+            },
         )
         .map(|(g, r)| format!("{} {}", g.n_stored_entries(), r.self_loops_dropped))
     }
@@ -213,10 +227,12 @@ mod tests {
         let err = build_graph(
             Path::new("g.parquet"),
             triplets(&[(0, 5, 1.0)]),
-            3,
-            &CountSource::Labels(PathBuf::from("samples.parquet")),
-            false,
-            Mode::Pipeline,
+            &GraphChecks {
+                n_samples: 3,
+                count_source: CountSource::Labels(PathBuf::from("samples.parquet")),
+                symmetrize: false,
+                mode: Mode::Pipeline,
+            },
         )
         .unwrap_err()
         .to_string();
@@ -265,10 +281,12 @@ mod tests {
         let built = build_graph(
             Path::new("g.parquet"),
             t,
-            n,
-            &CountSource::MaxIndex,
-            false,
-            Mode::Standalone,
+            &GraphChecks {
+                n_samples: n,
+                count_source: CountSource::MaxIndex,
+                symmetrize: false,
+                mode: Mode::Standalone,
+            },
         );
         assert_eq!(built.unwrap().0.n_isolated_nodes(), 2);
         let t = triplets(&[(0, 4, 1.0), (4, 0, 1.0)]);
@@ -276,10 +294,12 @@ mod tests {
         let err = build_graph(
             Path::new("g.parquet"),
             t,
-            n,
-            &CountSource::MaxIndex,
-            false,
-            Mode::Standalone,
+            &GraphChecks {
+                n_samples: n,
+                count_source: CountSource::MaxIndex,
+                symmetrize: false,
+                mode: Mode::Standalone,
+            },
         )
         .unwrap_err()
         .to_string();
@@ -342,10 +362,12 @@ mod tests {
         let (graph, report) = build_mean_graph(
             &paths,
             mean,
-            3,
-            &CountSource::MaxIndex,
-            false,
-            Mode::Standalone,
+            &GraphChecks {
+                n_samples: 3,
+                count_source: CountSource::MaxIndex,
+                symmetrize: false,
+                mode: Mode::Standalone,
+            },
         )
         .unwrap();
         assert_eq!((graph.n_stored_entries(), report.duplicates_summed), (6, 2));
@@ -365,10 +387,12 @@ mod tests {
         let err = build_mean_graph(
             &paths,
             mean,
-            2,
-            &CountSource::MaxIndex,
-            false,
-            Mode::Standalone,
+            &GraphChecks {
+                n_samples: 2,
+                count_source: CountSource::MaxIndex,
+                symmetrize: false,
+                mode: Mode::Standalone,
+            },
         )
         .unwrap_err()
         .to_string();

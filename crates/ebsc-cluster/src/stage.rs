@@ -21,7 +21,7 @@ use ebsc_spectral::{
 
 use crate::config::{ClusterConfig, ClusterCountSetting, RestartChoiceSetting};
 use crate::gallery::Images;
-use crate::input::{self, CountSource, Mode};
+use crate::input::{self, CountSource, GraphChecks, Mode};
 use crate::outputs::{Metrics, Scores};
 use crate::quality::Quality;
 use crate::referee::{self, RefereeKind, RefereeRecord, RefereeSetting, Verdict};
@@ -295,14 +295,13 @@ fn graph_phase(
     timings: &mut Timings,
 ) -> anyhow::Result<CheckedGraph> {
     let started = Instant::now();
-    let (graph, build) = input::build_mean_graph(
-        &inputs.affinity,
-        triplets,
+    let checks = GraphChecks {
         n_samples,
-        count_source,
-        config.symmetrize,
-        inputs.mode,
-    )?;
+        count_source: count_source.clone(),
+        symmetrize: config.symmetrize,
+        mode: inputs.mode,
+    };
+    let (graph, build) = input::build_mean_graph(&inputs.affinity, triplets, &checks)?;
     if config.symmetrize {
         sink.log(&format!(
             "warning: symmetrize is on: clustering (W + Wᵀ)/2{}",

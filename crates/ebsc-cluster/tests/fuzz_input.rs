@@ -19,7 +19,7 @@ use std::sync::Arc;
 use allocation_probe::largest_allocation;
 use arrow_array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use ebsc_cluster::input::{self, CountSource, Mode};
+use ebsc_cluster::input::{self, CountSource, GraphChecks, Mode};
 use ebsc_io::{Triplets, write_triplets};
 use ebsc_test_support::fuzz::{config, mutate, mutation};
 use parquet::arrow::ArrowWriter;
@@ -38,18 +38,22 @@ fn read_and_build(path: &Path) -> anyhow::Result<()> {
     input::build_graph(
         path,
         triplets.clone(),
-        n_samples,
-        &CountSource::MaxIndex,
-        true,
-        Mode::Standalone,
+        &GraphChecks {
+            n_samples,
+            count_source: CountSource::MaxIndex,
+            symmetrize: true,
+            mode: Mode::Standalone,
+        },
     )?;
     input::build_graph(
         path,
         triplets,
-        8,
-        &CountSource::Labels(path.with_file_name("samples.parquet")),
-        false,
-        Mode::Pipeline,
+        &GraphChecks {
+            n_samples: 8,
+            count_source: CountSource::Labels(path.with_file_name("samples.parquet")),
+            symmetrize: false,
+            mode: Mode::Pipeline,
+        },
     )?;
     Ok(())
 }
@@ -258,10 +262,12 @@ fn a_stray_huge_index_without_labels_is_refused_before_building_the_graph() {
         input::build_graph(
             &path,
             triplets.clone(),
-            n_samples,
-            &CountSource::MaxIndex,
-            false,
-            Mode::Standalone,
+            &GraphChecks {
+                n_samples,
+                count_source: CountSource::MaxIndex,
+                symmetrize: false,
+                mode: Mode::Standalone,
+            },
         )
     });
     let message = format!("{:#}", result.unwrap_err());
