@@ -23,6 +23,11 @@ Rules (M is the recipe's N_CLUSTERS + 2 eigenvectors):
                     normalised-cut kernel (Dhillon, Guan and Kulis 2004: each sample moves
                     to the cluster it is most linked to for the cluster's volume), sizes free
   refine-equal      the same, each move within equal cluster sizes (most confident first)
+  overmerge-C       C clusters first (C + 2 eigenvectors, sizes free), then the two most
+                    linked clusters merged, again and again, down to N_CLUSTERS (linkage:
+                    the edge weight between them over the product of their volumes): a
+                    class split in two modes could join again while two merged classes stay
+                    apart at C
 numpy, scipy, scikit-learn, pyarrow and safetensors (target/bench-venv; safetensors for
 graph_variants.py, imported here); the binary is target/release/ebsc-cluster.
 """
@@ -94,6 +99,26 @@ def kernel_kmeans(a, clusters, k, equal, rounds=30):
     return clusters
 
 
+def merge_by_linkage(a, clusters, k):
+    """Merges the two clusters of largest links(a, b) / (volume(a) · volume(b)) until k
+    remain; returns the merged partition, relabelled 0..k-1."""
+    n, c = len(clusters), clusters.max() + 1
+    member = sp.csr_matrix((np.ones(n), (np.arange(n), clusters)), shape=(n, c))
+    links = (member.T @ a @ member).toarray()
+    volume = links.sum(1)
+    group = np.arange(c)
+    alive = list(range(c))
+    while len(alive) > k:
+        _, i, j = max((links[i, j] / (volume[i] * volume[j]), i, j)
+                      for x, i in enumerate(alive) for j in alive[x + 1:])
+        links[i] += links[j]
+        links[:, i] += links[:, j]
+        volume[i] += volume[j]
+        group[group == j] = i
+        alive.remove(j)
+    return np.searchsorted(sorted(alive), group[clusters])
+
+
 def main():
     if len(sys.argv) not in (6, 7):
         sys.exit(__doc__)
@@ -144,6 +169,12 @@ def main():
                     write_graph(sp.csr_matrix((g.data * agree / len(members), (g.row, g.col)),
                                               shape=a.shape), path)
                     score(rule, spectral(path, samples, k, m, seed, sizes, f"{tmp}/{rule}"))
+            elif rule.startswith("overmerge-"):
+                over = int(rule.split("-")[1])
+                first = clusters_of(["--affinity", graph_path, "--n-eigenvectors",
+                                     str(over + 2), "--sizes", "free"],
+                                    samples, over, seed, f"{tmp}/{rule}")
+                score(rule, merge_by_linkage(a, first, k))
             elif rule in ("refine", "refine-equal"):
                 score(rule, kernel_kmeans(a, base, k, rule == "refine-equal"))
             else:
