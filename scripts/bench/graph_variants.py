@@ -30,8 +30,7 @@ affinity/coefficients.parquet. Variants:
                   (pretrain/features.safetensors): each row's top 20 cosine neighbours
                   weighted exp((cos - 1) / 0.1), at perplexity 10 as the recipe's graph
   energy-M-T-S[-P] the same with the run's energy, its learned residual scaled by S:
-                  cos + S·<u_i, v_j> (train/model.safetensors, towers with one hidden
-                  layer; S = 1 is the run's own energy, S = 0 the cosine-M-T graph); with
+                  cos + S·<u_i, v_j> (train/model.safetensors; S = 1 is the run's own energy, S = 0 the cosine-M-T graph); with
                   P, each row at perplexity P as the stage's `perplexity = P`
 With GRAPH_OUT=DIR in the environment each variant's graph is kept as DIR/RUN-VARIANT.parquet
 (partition_variants.py reads one). numpy, scipy, pyarrow and safetensors

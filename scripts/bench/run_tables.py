@@ -17,15 +17,22 @@ def assignments(path):
 
 def energy_towers(run, d):
     """The trained energy's tower outputs u = q(d), v = k(d) for the unit rows `d`, from
-    RUN/train/model.safetensors (as `ebsc_nn::energy` builds them: Linear, ReLU, Linear,
-    tanh; towers with one hidden layer only)."""
+    RUN/train/model.safetensors (as `ebsc_nn::energy` builds them: Linear layers at
+    positions 0, 2, 4, … of a PyTorch-style sequence, ReLU between them, tanh after the
+    last; any number of hidden layers)."""
     model = load_file(f"{run}/train/model.safetensors")
-    if any(k.startswith("energy.query.4") for k in model):
-        raise SystemExit("energy_towers reads towers with one hidden layer (energy_hidden = [H])")
 
     def tower(name):
-        w = lambda layer, part: model[f"energy.{name}.{layer}.{part}"].astype(np.float64)
-        hidden = np.maximum(d @ w(0, "weight").T + w(0, "bias"), 0)
-        return np.tanh(hidden @ w(2, "weight").T + w(2, "bias"))
+        positions = sorted(int(k.split(".")[2]) for k in model
+                           if k.startswith(f"energy.{name}.") and k.endswith(".weight"))
+        if not positions:
+            raise SystemExit(f"{run}/train/model.safetensors has no energy.{name} tower")
+        x = d
+        for position in positions:
+            w = model[f"energy.{name}.{position}.weight"].astype(np.float64)
+            b = model[f"energy.{name}.{position}.bias"].astype(np.float64)
+            x = x @ w.T + b
+            x = np.tanh(x) if position == positions[-1] else np.maximum(x, 0)
+        return x
 
     return tower("query"), tower("key")
