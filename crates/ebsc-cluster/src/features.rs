@@ -214,7 +214,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
             affinity: vec![path],
             labels: run.labels.clone(),
             images: None,
-            referee: None,
+            referee: Vec::new(),
             mode: Mode::Standalone,
             name: crate::folder_name(&run.out),
         };

@@ -34,6 +34,7 @@ use ebsc_io::artifacts::{affinity, cluster, prepare, train};
 
 use crate::config::{ClusterConfig, ClusterCountSetting, RestartChoiceSetting, SizesSetting};
 use crate::input::Mode;
+use crate::referee::RefereeSetting;
 
 pub const STAGE: &str = cluster::STAGE;
 /// Bump when the outputs for a given config change (2: `report/` figures drawn with
@@ -151,6 +152,45 @@ pub struct Args {
     )]
     pub seed: Option<u64>,
 
+    /// The eigenvector referee in standalone mode: a train stage's features.safetensors
+    /// (its `dictionary` tensor), one per graph given to --affinity; several are put side
+    /// by side (each row L2-normalised, then concatenated: their cosines averaged). Of the
+    /// graph's partitions with n_clusters to n_clusters + --referee-max-extra eigenvectors,
+    /// the one that agrees best with the dictionary's partition is kept, as `[cluster]
+    /// eigenvector_referee` does.
+    #[arg(
+        long,
+        help_heading = "Eigenvector referee (standalone mode)",
+        requires = "affinity"
+    )]
+    pub referee_dictionary: Vec<PathBuf>,
+    /// Counts tried: n_clusters to n_clusters + this many eigenvectors.
+    #[arg(
+        long,
+        help_heading = "Eigenvector referee (standalone mode)",
+        requires = "referee_dictionary",
+        default_value_t = 6
+    )]
+    pub referee_max_extra: usize,
+    /// Ask k-means on the dictionary first, and let it referee when the recipe's partition
+    /// agrees with it (NMI) at least this much (the images template: 0.75, on sets of 100
+    /// samples a cluster and more); without it k-means is not asked.
+    #[arg(
+        long,
+        help_heading = "Eigenvector referee (standalone mode)",
+        requires = "referee_dictionary"
+    )]
+    pub referee_min_agreement: Option<f64>,
+    /// Neighbours per row of the dictionary's cosine graph whose spectral partition
+    /// referees where k-means does not.
+    #[arg(
+        long,
+        help_heading = "Eigenvector referee (standalone mode)",
+        requires = "referee_dictionary",
+        default_value_t = 10
+    )]
+    pub referee_knn: usize,
+
     /// Feature baseline: a safetensors file whose tensor `--tensor` holds one row per
     /// sample (e.g. prepare's inputs.safetensors or pretrain's features.safetensors).
     #[arg(long, help_heading = "Feature baselines (no pipeline, no manifest)", requires_all = ["tensor", "n_clusters", "out"], conflicts_with = "affinity")]
@@ -245,7 +285,9 @@ fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
         images: Some(runner.upstream_path(&prepare::INPUTS)),
         referee: config
             .eigenvector_referee
-            .map(|_| runner.upstream_path(&train::FEATURES)),
+            .map(|_| runner.upstream_path(&train::FEATURES))
+            .into_iter()
+            .collect(),
         mode: Mode::Pipeline,
         name: pipeline.name.clone(),
     };
@@ -266,6 +308,13 @@ fn run_standalone(args: &Args) -> anyhow::Result<Finished> {
     config.symmetrize = args.symmetrize;
     config.sizes = args.sizes;
     config.restart_choice = args.restart_choice;
+    if !args.referee_dictionary.is_empty() {
+        config.eigenvector_referee = Some(RefereeSetting {
+            max_extra: args.referee_max_extra,
+            min_agreement: args.referee_min_agreement,
+            knn_graph: Some(args.referee_knn),
+        });
+    }
     anyhow::ensure!(
         !args.affinity.is_empty() || args.knn.is_some() || args.sizes == SizesSetting::Free,
         "--sizes equal holds the sizes of spectral clusters: give --knn with --features"
@@ -294,7 +343,7 @@ fn run_standalone(args: &Args) -> anyhow::Result<Finished> {
         affinity: args.affinity.clone(),
         labels: args.labels.clone(),
         images: None,
-        referee: None,
+        referee: args.referee_dictionary.clone(),
         mode: Mode::Standalone,
         name: folder_name(out),
     };

@@ -18,7 +18,7 @@
 //! The clusters still come from the coefficient graph: a referee only picks among its
 //! partitions.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use ebsc_spectral::{ContingencyTable, NmiNormalization, SparseGraph, Symmetry, kmeans};
@@ -138,6 +138,44 @@ pub fn read_dictionary(path: &Path, tensor: &str, n_samples: usize) -> anyhow::R
         rows.n_rows
     );
     Ok(rows)
+}
+
+/// The dictionaries of several runs of the same samples side by side: each row
+/// L2-normalised, then the runs' rows concatenated, so that a row's cosine with another is
+/// the mean of its cosines in the runs. One file is read as [`read_dictionary`] reads it.
+pub fn read_dictionaries(
+    paths: &[PathBuf],
+    tensor: &str,
+    n_samples: usize,
+) -> anyhow::Result<FeatureRows> {
+    if let [one] = paths {
+        return read_dictionary(one, tensor, n_samples);
+    }
+    let parts = paths
+        .iter()
+        .map(|path| read_dictionary(path, tensor, n_samples).map(|rows| rows.normalized()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let n_dims = parts.iter().map(|part| part.n_dims).sum();
+    let mut values = Vec::with_capacity(n_samples * n_dims);
+    for row in 0..n_samples {
+        for part in &parts {
+            values.extend_from_slice(&part.values[row * part.n_dims..(row + 1) * part.n_dims]);
+        }
+    }
+    Ok(FeatureRows {
+        values,
+        n_rows: n_samples,
+        n_dims,
+    })
+}
+
+/// How the referee's dictionary is named in messages: its file, or the files side by side.
+pub fn dictionary_label(paths: &[PathBuf]) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    match names.as_slice() {
+        [one] => one.clone(),
+        several => format!("{} side by side", several.join(", ")),
+    }
 }
 
 /// k-means on the L2-normalised rows, with the stage's k-means settings and seed.
@@ -315,6 +353,55 @@ mod tests {
         //    + 0.25 ln(0.25/(0.25·0.5)) = 0.215761; NMI = MI / ((H(U) + H(V)) / 2).
         let expected = 0.215_761 / ((0.562_335 + std::f64::consts::LN_2) / 2.0);
         assert!((agreement(&[0, 0, 0, 1], &[0, 0, 1, 1]) - expected).abs() < 1e-5);
+    }
+
+    fn write_dictionary(path: &Path, shape: [usize; 2], values: Vec<f32>) {
+        use ebsc_io::tensors::{TensorData, write_tensors};
+        write_tensors(
+            std::fs::File::create(path).unwrap(),
+            &[("dictionary", shape.to_vec(), &TensorData::F32(values))],
+            &Default::default(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn dictionaries_side_by_side_are_unit_rows_concatenated() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, short) = (
+            dir.path().join("a.safetensors"),
+            dir.path().join("b.safetensors"),
+            dir.path().join("short.safetensors"),
+        );
+        write_dictionary(&a, [2, 2], vec![3.0, 4.0, 2.0, 0.0]);
+        write_dictionary(&b, [2, 1], vec![-5.0, 0.5]);
+        write_dictionary(&short, [1, 2], vec![1.0, 0.0]);
+        // Rows 3,4 → 0.6,0.8 and 2,0 → 1,0; -5 → -1 and 0.5 → 1.
+        let rows = read_dictionaries(&[a.clone(), b.clone()], "dictionary", 2).unwrap();
+        assert_eq!((rows.n_rows, rows.n_dims), (2, 3));
+        let expected = [0.6, 0.8, -1.0, 1.0, 0.0, 1.0];
+        for (got, want) in rows.values.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-6, "{:?}", rows.values);
+        }
+        // One file is read as it is, unnormalised.
+        assert_eq!(
+            read_dictionaries(std::slice::from_ref(&a), "dictionary", 2)
+                .unwrap()
+                .values,
+            vec![3.0, 4.0, 2.0, 0.0]
+        );
+        let err = read_dictionaries(&[a.clone(), short.clone()], "dictionary", 2)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&short.display().to_string()) && err.contains("has 1 rows"),
+            "{err}"
+        );
+        assert_eq!(
+            dictionary_label(&[a.clone(), b.clone()]),
+            format!("{}, {} side by side", a.display(), b.display())
+        );
     }
 
     #[test]

@@ -37,9 +37,10 @@ pub struct Inputs {
     /// Prepare's `inputs.safetensors`, for the gallery when it holds images (absent or
     /// without an `images` tensor: no gallery).
     pub images: Option<PathBuf>,
-    /// The train stage's `features.safetensors`, for `eigenvector_referee` (pipeline
-    /// mode; `None` elsewhere, where the setting is an error).
-    pub referee: Option<PathBuf>,
+    /// The train stage's `features.safetensors`, for `eigenvector_referee`: the run's own
+    /// in pipeline mode, those of `--referee-dictionary` in standalone mode (several side
+    /// by side); empty where the setting is absent.
+    pub referee: Vec<PathBuf>,
     pub mode: Mode,
     /// The run's name in figure titles: the pipeline's, or the output folder's.
     pub name: String,
@@ -157,7 +158,7 @@ pub fn cluster_stage(
                 sink,
                 &checked.graph,
                 config,
-                (setting, inputs.referee.as_deref()),
+                (setting, &inputs.referee),
                 (clustering, n_eigenvectors),
                 seed,
                 &mut timings,
@@ -400,19 +401,19 @@ fn referee_phase(
     sink: &dyn Sink,
     graph: &SparseGraph,
     config: &ClusterConfig,
-    (setting, path): (&RefereeSetting, Option<&Path>),
+    (setting, paths): (&RefereeSetting, &[PathBuf]),
     (recipe, n_eigenvectors): (Clustering, usize),
     seed: u64,
     timings: &mut Timings,
 ) -> anyhow::Result<(Clustering, RefereeRecord)> {
     let started = Instant::now();
-    let Some(path) = path else {
-        anyhow::bail!(
-            "eigenvector_referee reads the train stage's dictionary: it works in pipeline mode only"
-        );
-    };
+    anyhow::ensure!(
+        !paths.is_empty(),
+        "eigenvector_referee reads a trained dictionary: the run's in pipeline mode, \
+         --referee-dictionary in standalone mode"
+    );
     let n_clusters = recipe.n_clusters;
-    let rows = referee::read_dictionary(path, train::DICTIONARY_TENSOR, graph.n_nodes())?;
+    let rows = referee::read_dictionaries(paths, train::DICTIONARY_TENSOR, graph.n_nodes())?;
     let verdict = referee::ask(
         &rows,
         setting,
@@ -454,7 +455,7 @@ fn referee_phase(
             error,
             kmeans_shut,
         } => {
-            let note = format!(" ({}: {error})", path.display());
+            let note = format!(" ({}: {error})", referee::dictionary_label(paths));
             let record = RefereeRecord {
                 error: Some(error),
                 ..unasked(kind, kmeans_shut)

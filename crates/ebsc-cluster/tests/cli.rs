@@ -175,6 +175,75 @@ fn standalone_clusters_the_mean_of_several_graphs() {
     assert!(!s.dir.path().join("broken").exists());
 }
 
+/// The eigenvector referee in standalone mode reads the dictionaries of the graphs' runs
+/// side by side; one that describes other samples is named.
+#[test]
+fn standalone_referee_reads_the_runs_dictionaries_side_by_side() {
+    let s = Standalone::new(&planted());
+    write_graph(&s.dir.path().join("second.parquet"), &planted());
+    for name in ["first.safetensors", "second.safetensors"] {
+        write_dictionary(&s.dir.path().join(name), |node| {
+            (node / BLOCK_SIZE) as usize
+        });
+    }
+    let mut args = vec![
+        "--affinity",
+        "second.parquet",
+        "--referee-dictionary",
+        "first.safetensors",
+        "--referee-dictionary",
+        "second.safetensors",
+        "--referee-max-extra",
+        "3",
+        "--referee-min-agreement",
+        "0.75",
+    ];
+    args.extend(SCORED);
+    let out = s.run(&args);
+    assert!(out.ok, "{}", out.stderr);
+    let m = metrics(&s.out("metrics.json"));
+    assert_eq!(m["acc"], 1.0);
+    let referee = &m["eigenvector_referee"];
+    assert_eq!(referee["referee"], "kmeans", "{referee}");
+    assert!(
+        referee["recipe_agreement"].as_f64().unwrap() > 0.99,
+        "{referee}"
+    );
+    assert_eq!(counts_tried(referee), vec![4, 5, 6, 7]);
+    assert_eq!(referee["chosen"], 4, "ties keep the recipe's count");
+
+    // A dictionary of other samples (a tenth of the rows) is bad input: the error names it.
+    write_tensors(
+        std::fs::File::create(s.dir.path().join("other.safetensors")).unwrap(),
+        &[(
+            "dictionary",
+            vec![20, BLOCKS as usize],
+            &TensorData::F32(vec![1.0; 20 * BLOCKS as usize]),
+        )],
+        &Default::default(),
+    )
+    .unwrap();
+    let out = run(
+        s.dir.path(),
+        &[
+            "--affinity",
+            "graph.parquet",
+            "--referee-dictionary",
+            "first.safetensors",
+            "--referee-dictionary",
+            "other.safetensors",
+            "--n-clusters",
+            "4",
+            "--out",
+            "other",
+        ],
+    );
+    assert!(!out.ok);
+    let line = out.error_line(&["other.safetensors", "20 rows", "same samples"]);
+    assert!(line.starts_with("cluster: error: "), "{line}");
+    assert!(!s.dir.path().join("other").exists());
+}
+
 #[test]
 fn standalone_recovers_planted_blocks() {
     let s = Standalone::new(&planted());
