@@ -153,8 +153,9 @@ pub struct Args {
     pub seed: Option<u64>,
 
     /// The eigenvector referee in standalone mode: a train stage's features.safetensors
-    /// (its `dictionary` tensor), one per graph given to --affinity; several are put side
-    /// by side (each row L2-normalised, then concatenated: their cosines averaged). Of the
+    /// (its `dictionary` tensor), of the run of the first graph given to --affinity or of
+    /// each graph's run; several are put side by side (each row L2-normalised, then
+    /// concatenated: their cosines averaged). Of the
     /// graph's partitions with n_clusters to n_clusters + --referee-max-extra eigenvectors,
     /// the one that agrees best with the dictionary's partition is kept, as `[cluster]
     /// eigenvector_referee` does.
