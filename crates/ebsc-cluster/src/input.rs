@@ -61,15 +61,21 @@ pub fn read_mean_affinity(paths: &[PathBuf]) -> anyhow::Result<Triplets> {
     Ok(mean)
 }
 
-/// How the affinity is named in messages: its file, or the files averaged.
-pub fn affinity_label(paths: &[PathBuf]) -> String {
+/// How an input given as one file or several is named in messages: the file, or
+/// `several` of the files' list ("a, b").
+pub fn files_label(paths: &[PathBuf], several: impl FnOnce(String) -> String) -> String {
     match paths {
         [one] => one.display().to_string(),
-        several => {
-            let names: Vec<String> = several.iter().map(|p| p.display().to_string()).collect();
-            format!("the mean of {}", names.join(", "))
+        many => {
+            let names: Vec<String> = many.iter().map(|p| p.display().to_string()).collect();
+            several(names.join(", "))
         }
     }
+}
+
+/// How the affinity is named in messages: its file, or the files averaged.
+pub fn affinity_label(paths: &[PathBuf]) -> String {
+    files_label(paths, |list| format!("the mean of {list}"))
 }
 
 /// [`build_graph`] for the triplets of [`read_mean_affinity`]. An error names the file

@@ -171,11 +171,7 @@ pub fn read_dictionaries(
 
 /// How the referee's dictionary is named in messages: its file, or the files side by side.
 pub fn dictionary_label(paths: &[PathBuf]) -> String {
-    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    match names.as_slice() {
-        [one] => one.clone(),
-        several => format!("{} side by side", several.join(", ")),
-    }
+    crate::input::files_label(paths, |list| format!("{list} side by side"))
 }
 
 /// k-means on the L2-normalised rows, with the stage's k-means settings and seed.

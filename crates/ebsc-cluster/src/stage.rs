@@ -136,14 +136,14 @@ pub fn cluster_stage(
         n_samples,
         count_source,
     } = read;
+    let checks = GraphChecks {
+        n_samples,
+        count_source,
+        symmetrize: config.symmetrize,
+        mode: inputs.mode,
+    };
     // The graph takes the triplets' arrays, so they are not held beside it.
-    let checked = graph_phase(
-        sink,
-        inputs,
-        config,
-        (triplets, n_samples, &count_source),
-        &mut timings,
-    )?;
+    let checked = graph_phase(sink, inputs, config, (triplets, &checks), &mut timings)?;
     let clustering = cluster_phase(
         sink,
         &checked.graph,
@@ -292,17 +292,11 @@ fn graph_phase(
     sink: &dyn Sink,
     inputs: &Inputs,
     config: &ClusterConfig,
-    (triplets, n_samples, count_source): (Triplets, usize, &CountSource),
+    (triplets, checks): (Triplets, &GraphChecks),
     timings: &mut Timings,
 ) -> anyhow::Result<CheckedGraph> {
     let started = Instant::now();
-    let checks = GraphChecks {
-        n_samples,
-        count_source: count_source.clone(),
-        symmetrize: config.symmetrize,
-        mode: inputs.mode,
-    };
-    let (graph, build) = input::build_mean_graph(&inputs.affinity, triplets, &checks)?;
+    let (graph, build) = input::build_mean_graph(&inputs.affinity, triplets, checks)?;
     if config.symmetrize {
         sink.log(&format!(
             "warning: symmetrize is on: clustering (W + Wᵀ)/2{}",
