@@ -19,7 +19,6 @@ target/release/ebsc-cluster's, with SEED; numpy, scikit-learn, pyarrow, safetens
 """
 
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -29,7 +28,7 @@ from sklearn.metrics import normalized_mutual_info_score as nmi
 
 from assign_rule import accuracy
 from ensemble_dictionary import side_by_side
-from graph_variants import CLUSTER
+from partition_variants import clusters_of
 
 N_CLUSTERS, RECIPE, MIN_AGREEMENT = 10, 12, 0.75
 
@@ -46,11 +45,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
 
         def cluster(flags, name):
-            out = f"{tmp}/{name}"
-            subprocess.run([CLUSTER, *flags, "--labels", samples, "--n-clusters",
-                            str(N_CLUSTERS), "--seed", seed, "--out", out, "--progress", "none"],
-                           check=True, capture_output=True)
-            return pq.read_table(f"{out}/assignments.parquet")["cluster"].to_numpy()
+            return clusters_of(flags, samples, N_CLUSTERS, seed, f"{tmp}/{name}")
 
         graphs = [flag for run in runs for flag in ("--affinity", f"{run}/affinity/affinity.parquet")]
         partitions = {m: cluster(graphs + ["--n-eigenvectors", str(m), "--sizes", sizes], f"m{m}")

@@ -171,9 +171,8 @@ def main():
                     score(rule, spectral(path, samples, k, m, seed, sizes, f"{tmp}/{rule}"))
             elif rule.startswith("overmerge-"):
                 over = int(rule.split("-")[1])
-                first = clusters_of(["--affinity", graph_path, "--n-eigenvectors",
-                                     str(over + 2), "--sizes", "free"],
-                                    samples, over, seed, f"{tmp}/{rule}")
+                first = spectral(graph_path, samples, over, over + 2, seed, "free",
+                                 f"{tmp}/{rule}")
                 score(rule, merge_by_linkage(a, first, k))
             elif rule in ("refine", "refine-equal"):
                 score(rule, kernel_kmeans(a, base, k, rule == "refine-equal"))
