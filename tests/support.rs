@@ -30,16 +30,22 @@ pub fn stage_args<A: Parser>(bin: &str, pipeline: &Path, runs: &Path, extra: &[&
 }
 
 /// Runs every stage once, through the same library calls as the binaries; returns whether
-/// each ran (true) or was up to date (false).
+/// each ran (true: every member of it, for the stages that run once a member) or was up to
+/// date (false).
 pub fn run_all(pipeline: &Path, runs: &Path) -> Vec<bool> {
     // One libtorch thread: tests run side by side on a 2-core machine.
     let tensors = ["--device", "cpu", "--threads", "1"];
-    let ran = |o: Outcome| matches!(o, Outcome::Ran { .. });
+    let ran = |o: &Outcome| matches!(o, Outcome::Ran { .. });
+    let all_ran = |outcomes: Vec<(usize, Outcome)>| outcomes.iter().all(|(_, o)| ran(o));
     let mut outcomes = vec![
-        ran(ebsc_prepare::run(&stage_args("ebsc-prepare", pipeline, runs, &[])).unwrap()),
-        ran(ebsc_pretrain::run(&stage_args("ebsc-pretrain", pipeline, runs, &tensors)).unwrap()),
-        ran(ebsc_train::run(&stage_args("ebsc-train", pipeline, runs, &tensors)).unwrap()),
-        ran(ebsc_affinity::run(&stage_args("ebsc-affinity", pipeline, runs, &tensors)).unwrap()),
+        ran(&ebsc_prepare::run(&stage_args("ebsc-prepare", pipeline, runs, &[])).unwrap()),
+        all_ran(
+            ebsc_pretrain::run(&stage_args("ebsc-pretrain", pipeline, runs, &tensors)).unwrap(),
+        ),
+        all_ran(ebsc_train::run(&stage_args("ebsc-train", pipeline, runs, &tensors)).unwrap()),
+        all_ran(
+            ebsc_affinity::run(&stage_args("ebsc-affinity", pipeline, runs, &tensors)).unwrap(),
+        ),
     ];
     let cluster = ebsc_cluster::run(&stage_args("ebsc-cluster", pipeline, runs, &[])).unwrap();
     outcomes.push(matches!(

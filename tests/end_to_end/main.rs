@@ -8,6 +8,7 @@
 mod assign;
 mod deploy_files;
 mod geometry_start;
+mod members;
 mod new_pipeline;
 mod prepare_pipelines;
 mod stage_script;

@@ -178,15 +178,15 @@ fn stage_child(args: &[String]) -> ExitCode {
         }
         "pretrain" => {
             let args = ebsc_pretrain::Args::parse_from(argv);
-            ebsc_core::cli::finish(ebsc_pretrain::STAGE, ebsc_pretrain::run(&args))
+            ebsc_core::cli::finish_members(ebsc_pretrain::STAGE, ebsc_pretrain::run(&args))
         }
         "train" => {
             let args = ebsc_train::Args::parse_from(argv);
-            ebsc_core::cli::finish(ebsc_train::STAGE, ebsc_train::run(&args))
+            ebsc_core::cli::finish_members(ebsc_train::STAGE, ebsc_train::run(&args))
         }
         "affinity" => {
             let args = ebsc_affinity::Args::parse_from(argv);
-            ebsc_core::cli::finish(ebsc_affinity::STAGE, ebsc_affinity::run(&args))
+            ebsc_core::cli::finish_members(ebsc_affinity::STAGE, ebsc_affinity::run(&args))
         }
         "cluster" => {
             let args = ebsc_cluster::Args::parse_from(argv);

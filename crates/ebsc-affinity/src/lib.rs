@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ebsc_core::cli::StageArgs;
+use ebsc_core::member::{MemberArgs, run_members};
 use ebsc_core::shard::{PartInfo, Shard, ShardArg};
 use ebsc_core::{Outcome, Pipeline, StageRun, StageRunner};
 use ebsc_io::Triplets;
@@ -44,6 +45,8 @@ pub const STAGE_VERSION: u32 = 2;
 pub struct Args {
     #[command(flatten)]
     pub stage: StageArgs,
+    #[command(flatten)]
+    pub member: MemberArgs,
     /// Where the tower outputs and block products run: auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
@@ -74,11 +77,25 @@ struct Inputs {
     device: Device,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+/// Exports every member's graph in turn (`--member`: one); with `--shard`, that shard of
+/// each.
+pub fn run(args: &Args) -> anyhow::Result<Vec<(usize, Outcome)>> {
     let pipeline = Pipeline::load(&args.stage.pipeline)?;
     let config = AffinityConfig::from_pipeline(&pipeline)?;
-    let runner = StageRunner::new(&pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
-        .config(&config)
+    run_members(&pipeline, args.member.member, |member| {
+        run_member(args, &pipeline, &config, member)
+    })
+}
+
+fn run_member(
+    args: &Args,
+    pipeline: &Pipeline,
+    config: &AffinityConfig,
+    member: usize,
+) -> anyhow::Result<Outcome> {
+    let runner = StageRunner::new(pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
+        .member(member)
+        .config(config)
         // Not train's metrics.parquet: its timings differ on every rebuild.
         .upstream_reading(&[train::MODEL, train::FEATURES])
         .upstream(prepare::STAGE)
@@ -103,7 +120,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     if let Some(shard) = shard {
         return run_shard(
             args,
-            &config,
+            config,
             &upstream,
             &runner.stage_dir(),
             shard,
@@ -114,14 +131,14 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         let (coefficients, n_samples, labels, fitted) = if args.merge {
             run.log("merging shards");
             let (c, n) = shard::merge_parts(run.dir(), &fingerprint)?;
-            let fitted = fit_to_class_size(run, &config, n);
+            let fitted = fit_to_class_size(run, config, n);
             let labels = read_sample_labels(&prepare::SAMPLES.path(&upstream.prepare), n)?;
             (c, n, known_labels(labels), fitted)
         } else {
             let inputs = load_inputs(args, &upstream, config.refine.is_some())?;
             run.set_device(format!("{:?}", inputs.device).to_lowercase());
             let n = inputs.dictionary.size()[0] as usize;
-            let fitted = fit_to_class_size(run, &config, n);
+            let fitted = fit_to_class_size(run, config, n);
             let c = compute_rows(run, &inputs, &fitted, 0..n);
             (c, n, inputs.labels, fitted)
         };

@@ -280,8 +280,14 @@ fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
     if config.eigenvector_referee.is_some() {
         runner = runner.upstream_reading(&[train::FEATURES]);
     }
+    // Several members: the mean of their graphs; the first member's dictionary referees.
+    let mut graphs = vec![runner.upstream_path(&affinity::AFFINITY)];
+    for member in 1..pipeline.settings.members {
+        runner = runner.member_upstream_reading(member, &[affinity::AFFINITY]);
+        graphs.push(runner.member_upstream_path(member, &affinity::AFFINITY));
+    }
     let inputs = Inputs {
-        affinity: vec![runner.upstream_path(&affinity::AFFINITY)],
+        affinity: graphs,
         labels: Some(runner.upstream_path(&prepare::SAMPLES)),
         images: Some(runner.upstream_path(&prepare::INPUTS)),
         referee: config

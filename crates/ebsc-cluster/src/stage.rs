@@ -31,14 +31,15 @@ use crate::{STAGE, figures, report};
 /// The files a run reads.
 pub struct Inputs {
     /// The affinity Parquet, or several graphs of the same samples to cluster their mean
-    /// (standalone mode; [`input::read_mean_affinity`]). Never empty.
+    /// (`--affinity` repeated, or a pipeline's members; [`input::read_mean_affinity`]).
+    /// Never empty.
     pub affinity: Vec<PathBuf>,
     pub labels: Option<PathBuf>,
     /// Prepare's `inputs.safetensors`, for the gallery when it holds images (absent or
     /// without an `images` tensor: no gallery).
     pub images: Option<PathBuf>,
     /// The train stage's `features.safetensors`, for `eigenvector_referee`: the run's own
-    /// in pipeline mode, those of `--referee-dictionary` in standalone mode (several side
+    /// (its first member's) in pipeline mode, those of `--referee-dictionary` in standalone mode (several side
     /// by side); empty where the setting is absent.
     pub referee: Vec<PathBuf>,
     pub mode: Mode,

@@ -24,15 +24,27 @@ pub struct StageArgs {
 
 /// Prints the outcome line or the error (one line, with its context chain) and exits.
 pub fn finish(stage: &str, result: anyhow::Result<crate::stage::Outcome>) -> ExitCode {
+    finish_members(stage, result.map(|outcome| vec![(0, outcome)]))
+}
+
+/// [`finish`] for a stage that runs once a member: one outcome line per member run
+/// (`train: …`, `member-1/train: …`).
+pub fn finish_members(
+    stage: &str,
+    result: anyhow::Result<Vec<(usize, crate::stage::Outcome)>>,
+) -> ExitCode {
     match result {
-        Ok(outcome) => {
-            // The stage's work is done and written: a reader that stopped reading
-            // (`… | head`) is no failure of it.
-            let printed = writeln!(std::io::stdout(), "{}", outcome.summary(stage));
-            if let Err(e) = printed
-                && e.kind() != std::io::ErrorKind::BrokenPipe
-            {
-                eprintln!("{stage}: cannot print the outcome: {e}");
+        Ok(outcomes) => {
+            for (member, outcome) in outcomes {
+                let label = crate::member::member_stage_label(member, stage);
+                // The stage's work is done and written: a reader that stopped reading
+                // (`… | head`) is no failure of it.
+                let printed = writeln!(std::io::stdout(), "{}", outcome.summary(&label));
+                if let Err(e) = printed
+                    && e.kind() != std::io::ErrorKind::BrokenPipe
+                {
+                    eprintln!("{stage}: cannot print the outcome: {e}");
+                }
             }
             ExitCode::SUCCESS
         }

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::member::MAX_MEMBERS;
+
 /// Sections a pipeline file may hold: the global settings and one per stage.
 pub const SECTIONS: &[&str] = &[
     "pipeline", "prepare", "pretrain", "train", "affinity", "cluster",
@@ -56,9 +58,22 @@ pub enum ConfigError {
 pub struct PipelineSettings {
     /// Root of all randomness in the pipeline; every stage derives its streams from it.
     pub seed: u64,
+    /// How many times pretrain, train and affinity run, each member from its own seed,
+    /// before one cluster stage clusters the mean of their graphs (`crate::member`).
+    /// Not part of any member's key: member 0 is the one-member pipeline.
+    #[serde(default = "one_member", skip_serializing_if = "is_one_member")]
+    pub members: usize,
     /// Free text for people; not part of any stage key.
     #[serde(default, skip_serializing)]
     pub description: Option<String>,
+}
+
+fn one_member() -> usize {
+    1
+}
+
+fn is_one_member(members: &usize) -> bool {
+    *members == 1
 }
 
 /// A loaded pipeline file.
@@ -126,12 +141,20 @@ impl Pipeline {
             path: path.to_path_buf(),
             settings: PipelineSettings {
                 seed: 0,
+                members: 1,
                 description: None,
             },
             table,
             origins,
         };
         pipeline.settings = pipeline.section("pipeline")?;
+        let members = pipeline.settings.members;
+        if !(1..=MAX_MEMBERS).contains(&members) {
+            return Err(pipeline.invalid(
+                "pipeline",
+                format!("members = {members}: expected 1 to {MAX_MEMBERS}"),
+            ));
+        }
         Ok(pipeline)
     }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod hash;
 pub mod lock;
 pub mod manifest;
+pub mod member;
 pub mod progress;
 pub mod shard;
 pub mod stage;

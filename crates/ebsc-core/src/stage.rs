@@ -25,6 +25,7 @@ use crate::lock::StageLock;
 use crate::manifest::{
     MANIFEST_FILE, Manifest, OutputProblem, Provenance, is_derived, output_entry,
 };
+use crate::member::{member_seed, member_stage_label, member_stage_path};
 use crate::progress::{Progress, ProgressMode, format_duration};
 
 const WORK_DIR: &str = ".work";
@@ -81,7 +82,10 @@ pub struct StageRunner<'a> {
     runs_dir: PathBuf,
     stage: String,
     version: u32,
-    config: serde_json::Value,
+    /// Which member's run this is (0: the pipeline's own; `crate::member`).
+    member: usize,
+    /// The stage's own settings; the key's config adds the member's seed to them.
+    stage_config: serde_json::Value,
     inputs: Vec<PathBuf>,
     /// Upstream stages and the outputs of theirs that this stage reads (`None`: all).
     upstream: Vec<(String, Option<Vec<String>>)>,
@@ -121,7 +125,8 @@ impl<'a> StageRunner<'a> {
             runs_dir: runs_dir.to_path_buf(),
             stage: stage.to_string(),
             version,
-            config: serde_json::Value::Null,
+            member: 0,
+            stage_config: serde_json::Value::Null,
             inputs: Vec::new(),
             upstream: Vec::new(),
             progress: ProgressMode::Auto,
@@ -129,13 +134,31 @@ impl<'a> StageRunner<'a> {
         }
     }
 
-    /// The stage's config; the pipeline seed is added, since every stage draws from it.
+    /// The stage's config; the seed is added, since every stage draws from it.
     pub fn config<T: Serialize>(mut self, config: &T) -> Self {
-        self.config = serde_json::json!({
-            "seed": self.pipeline.settings.seed,
-            "stage": canonical_json(config),
-        });
+        self.stage_config = canonical_json(config);
         self
+    }
+
+    /// Runs member `member` of the pipeline (`crate::member`): its own seed, and its own
+    /// folders for the stages members do not share. Member 0 is the runner as it was.
+    pub fn member(mut self, member: usize) -> Self {
+        self.member = member;
+        self
+    }
+
+    /// The seed this run draws from: the pipeline's, or its member's.
+    pub fn seed(&self) -> u64 {
+        member_seed(self.pipeline.settings.seed, self.member)
+    }
+
+    /// What goes into the key and the manifest as the config: the seed and the stage's
+    /// settings.
+    fn config_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "seed": self.seed(),
+            "stage": self.stage_config,
+        })
     }
 
     /// A raw file or folder the stage reads; its content is hashed into the key.
@@ -196,12 +219,38 @@ impl<'a> StageRunner<'a> {
     }
 
     pub fn stage_dir(&self) -> PathBuf {
-        self.pipeline_dir().join(&self.stage)
+        self.pipeline_dir()
+            .join(member_stage_path(self.member, &self.stage))
     }
 
-    /// Where an upstream stage's outputs live.
+    /// Where an upstream stage's outputs live: this member's run of it, or the shared one.
     pub fn upstream_dir(&self, stage: &str) -> PathBuf {
-        self.pipeline_dir().join(stage)
+        self.pipeline_dir()
+            .join(member_stage_path(self.member, stage))
+    }
+
+    /// Upstream artifacts of another member (the cluster stage reads every member's
+    /// graph): recorded as upstream stages `member-<m>/<stage>`, only these files in the key.
+    pub fn member_upstream_reading(mut self, member: usize, artifacts: &[Artifact]) -> Self {
+        for artifact in artifacts {
+            let stage = member_stage_label(member, artifact.stage);
+            let files = artifact.files();
+            match self.upstream.iter_mut().find(|(s, _)| *s == stage) {
+                Some((_, Some(reads))) => reads.extend(files),
+                Some((_, None)) => {}
+                None => self.upstream.push((stage, Some(files))),
+            }
+        }
+        self
+    }
+
+    /// Where another member's upstream artifact lives.
+    pub fn member_upstream_path(&self, member: usize, artifact: &Artifact) -> PathBuf {
+        artifact.path(
+            &self
+                .pipeline_dir()
+                .join(member_stage_path(member, artifact.stage)),
+        )
     }
 
     /// Where an upstream artifact of this pipeline lives.
@@ -210,7 +259,12 @@ impl<'a> StageRunner<'a> {
     }
 
     fn label(&self) -> String {
-        format!("{}/{}", self.pipeline.name, self.stage)
+        format!("{}/{}", self.pipeline.name, self.stage_label())
+    }
+
+    /// `train`, or `member-1/train` for another member's run.
+    fn stage_label(&self) -> String {
+        member_stage_label(self.member, &self.stage)
     }
 
     fn key_parts(&self) -> anyhow::Result<KeyParts> {
@@ -218,7 +272,7 @@ impl<'a> StageRunner<'a> {
         hasher
             .part("stage", &self.stage)
             .part("version", &self.version.to_string())
-            .part("config", &self.config.to_string());
+            .part("config", &self.config_json().to_string());
         let mut inputs = BTreeMap::new();
         for path in &self.inputs {
             let hash = sha256_path(path)?;
@@ -234,13 +288,14 @@ impl<'a> StageRunner<'a> {
                 && let Some(file) = reads.iter().find(|f| !manifest.outputs.contains_key(*f))
             {
                 anyhow::bail!(
-                    "upstream stage {stage} has no output {file} (its manifest lists {}); run `just {stage} {}` first",
+                    "upstream stage {stage} has no output {file} (its manifest lists {}); run `just {} {}` first",
                     manifest
                         .outputs
                         .keys()
                         .cloned()
                         .collect::<Vec<_>>()
                         .join(", "),
+                    recipe_of(stage),
                     self.pipeline.name
                 );
             }
@@ -268,7 +323,11 @@ impl<'a> StageRunner<'a> {
     fn verified_upstream(&self, stage: &str) -> anyhow::Result<Manifest> {
         let dir = self.upstream_dir(stage);
         let path = dir.join(MANIFEST_FILE);
-        let rerun = format!("run `just {stage} {}` first", self.pipeline.name);
+        let rerun = format!(
+            "run `just {} {}` first",
+            recipe_of(stage),
+            self.pipeline.name
+        );
         if !path.exists() {
             anyhow::bail!(
                 "upstream stage {stage} has not completed for pipeline {} ({} is missing); {rerun}",
@@ -336,8 +395,9 @@ impl<'a> StageRunner<'a> {
                 old.stage_version, self.version
             );
         }
-        if old.config != self.config {
-            let changed = changed_keys(&old.config, &self.config);
+        let config = self.config_json();
+        if old.config != config {
+            let changed = changed_keys(&old.config, &config);
             return format!("config changed: {}", changed.join(", "));
         }
         for (path, hash) in &parts.inputs {
@@ -383,7 +443,7 @@ impl<'a> StageRunner<'a> {
             Check::Stale(reason) => reason,
             Check::Derived(problems) => problems[0].to_string(),
         };
-        eprintln!("{}: running ({reason})", self.stage);
+        eprintln!("{}: running ({reason})", self.stage_label());
 
         // From here on the old manifest would describe outputs that are being replaced.
         let previous = Manifest::read(&dir.join(MANIFEST_FILE)).ok();
@@ -395,10 +455,10 @@ impl<'a> StageRunner<'a> {
             .with_context(|| format!("{}: cannot create", work_dir.display()))?;
 
         let mut run = StageRun {
-            stage: self.stage.clone(),
+            stage: self.stage_label(),
             dir: dir.clone(),
             work_dir: work_dir.clone(),
-            seed: self.pipeline.settings.seed,
+            seed: self.seed(),
             outputs: Vec::new(),
             stats: serde_json::Map::new(),
             device: "cpu".into(),
@@ -420,7 +480,7 @@ impl<'a> StageRunner<'a> {
             stage: self.stage.clone(),
             stage_version: self.version,
             key: parts.key.clone(),
-            config: self.config.clone(),
+            config: self.config_json(),
             inputs: parts.inputs,
             upstream: parts.upstream,
             outputs,
@@ -468,11 +528,11 @@ impl<'a> StageRunner<'a> {
             .collect::<Vec<_>>()
             .join("; ");
         let mut run = StageRun {
-            stage: self.stage.clone(),
+            stage: self.stage_label(),
             dir: dir.clone(),
             // Not created: a redraw has nothing to checkpoint.
             work_dir: dir.join(WORK_DIR).join(&key),
-            seed: self.pipeline.settings.seed,
+            seed: self.seed(),
             outputs: Vec::new(),
             stats: serde_json::Map::new(),
             device: "cpu".into(),
@@ -496,7 +556,7 @@ impl<'a> StageRunner<'a> {
         manifest.write(&manifest_path)?;
         eprintln!(
             "{}: {what}: redrawn from {} (the stage's outputs are up to date)",
-            self.stage,
+            self.stage_label(),
             redraw.from.join(", ")
         );
         Ok(Outcome::Redrawn {
@@ -578,6 +638,12 @@ impl StageRun {
     pub fn log(&self, message: impl std::fmt::Display) {
         eprintln!("{}: {message}", self.stage);
     }
+}
+
+/// The `just` recipe that runs an upstream stage: `member-1/affinity` is run by `just
+/// affinity`, which runs every member.
+fn recipe_of(stage: &str) -> &str {
+    stage.rsplit('/').next().unwrap_or(stage)
 }
 
 fn changed_keys(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use ebsc_core::cli::StageArgs;
+use ebsc_core::member::{MemberArgs, run_members};
 use ebsc_core::{Outcome, Pipeline, ProgressMode, StageRun, StageRunner};
 use ebsc_io::artifacts::{prepare, pretrain};
 use ebsc_io::labels::read_sample_labels;
@@ -44,15 +45,31 @@ pub struct Args {
     #[command(flatten)]
     pub stage: StageArgs,
     #[command(flatten)]
+    pub member: MemberArgs,
+    #[command(flatten)]
     pub device: DeviceArgs,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+/// Pretrains every member in turn (`--member`: one).
+pub fn run(args: &Args) -> anyhow::Result<Vec<(usize, Outcome)>> {
     let pipeline = Pipeline::load(&args.stage.pipeline)?;
     let config = PretrainConfig::from_pipeline(&pipeline)?;
     let device = args.device.apply()?;
-    let runner = StageRunner::new(&pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
-        .config(&config)
+    run_members(&pipeline, args.member.member, |member| {
+        run_member(args, &pipeline, &config, device, member)
+    })
+}
+
+fn run_member(
+    args: &Args,
+    pipeline: &Pipeline,
+    config: &PretrainConfig,
+    device: Device,
+    member: usize,
+) -> anyhow::Result<Outcome> {
+    let runner = StageRunner::new(pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
+        .member(member)
+        .config(config)
         .upstream(prepare::STAGE)
         // A deleted or edited figure is drawn again from metrics.parquet, not retrained.
         .redraw_reports(&pretrain::METRICS, |run| {
@@ -63,8 +80,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     runner.run(args.stage.force, |run| {
         pretrain(
             run,
-            &pipeline,
-            &config,
+            pipeline,
+            config,
             &prepare_dir,
             device,
             args.stage.progress,

@@ -147,21 +147,49 @@ fn read_run(runs_dir: &Path, file: &Path) -> anyhow::Result<Run> {
     })
 }
 
+/// Each stage's time summed over the pipeline's members (`member-<m>/<stage>` beside the
+/// first member's `<stage>`), so that the total is what the whole pipeline took.
 fn stage_times(pipeline_dir: &Path) -> anyhow::Result<StageTimes> {
     let mut times = StageTimes::default();
+    let members = member_folders(pipeline_dir)?;
     for (slot, stage) in times.seconds.iter_mut().zip(STAGES) {
-        let path = pipeline_dir.join(stage).join(MANIFEST_FILE);
-        if !path.is_file() {
-            continue;
-        }
-        let manifest = JsonFile::read(&path)?;
-        *slot = Some(manifest.seconds("provenance.wall_seconds")?);
-        let device = manifest.string("provenance.device")?;
-        if !times.devices.iter().any(|d| d == device) {
-            times.devices.push(device.to_string());
+        let folders = std::iter::once(pipeline_dir.join(stage))
+            .chain(members.iter().map(|member| member.join(stage)));
+        for folder in folders {
+            let path = folder.join(MANIFEST_FILE);
+            if !path.is_file() {
+                continue;
+            }
+            let manifest = JsonFile::read(&path)?;
+            *slot = Some(slot.unwrap_or(0.0) + manifest.seconds("provenance.wall_seconds")?);
+            let device = manifest.string("provenance.device")?;
+            if !times.devices.iter().any(|d| d == device) {
+                times.devices.push(device.to_string());
+            }
         }
     }
     Ok(times)
+}
+
+/// The `member-<m>` folders of a pipeline's run folder (members after the first), in order.
+fn member_folders(pipeline_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(pipeline_dir)
+        .with_context(|| format!("{}: cannot list", pipeline_dir.display()))?;
+    let mut members = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("{}: cannot list", pipeline_dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let number = name
+            .strip_prefix("member-")
+            .and_then(|m| m.parse::<usize>().ok());
+        if let Some(number) = number
+            && entry.path().is_dir()
+        {
+            members.push((number, entry.path()));
+        }
+    }
+    members.sort();
+    Ok(members.into_iter().map(|(_, path)| path).collect())
 }
 
 #[cfg(test)]
@@ -220,6 +248,32 @@ mod tests {
         // 1.5 + 10 + 2 over the three stages with a manifest.
         assert_eq!(runs[0].pipeline.as_ref().unwrap().total(), Some(13.5));
         assert_eq!(StageTimes::default().total(), None);
+    }
+
+    #[test]
+    fn a_pipeline_s_members_add_their_stage_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            root,
+            "p/cluster/metrics.json",
+            r#"{"n_samples": 10, "n_clusters": 2}"#,
+        );
+        let manifest =
+            |s: f64| format!(r#"{{"provenance": {{"wall_seconds": {s}, "device": "cpu"}}}}"#);
+        write(root, "p/prepare/manifest.json", &manifest(1.0));
+        write(root, "p/train/manifest.json", &manifest(10.0));
+        write(root, "p/member-1/train/manifest.json", &manifest(12.0));
+        write(root, "p/member-2/train/manifest.json", &manifest(11.0));
+        write(root, "p/member-1/affinity/manifest.json", &manifest(3.0));
+        write(root, "p/cluster/manifest.json", &manifest(2.0));
+        let runs = collect(root).unwrap();
+        let times = runs[0].pipeline.as_ref().unwrap();
+        assert_eq!(
+            times.seconds,
+            [Some(1.0), None, Some(33.0), Some(3.0), Some(2.0)]
+        );
+        assert_eq!(times.total(), Some(39.0));
     }
 
     #[test]

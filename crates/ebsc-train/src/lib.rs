@@ -14,6 +14,7 @@ pub mod task;
 use std::path::Path;
 
 use ebsc_core::cli::StageArgs;
+use ebsc_core::member::{MemberArgs, run_members};
 use ebsc_core::{Outcome, Pipeline, ProgressMode, StageRun, StageRunner};
 use ebsc_io::artifacts::{prepare, pretrain, train};
 use ebsc_io::labels::read_sample_labels;
@@ -46,15 +47,31 @@ pub struct Args {
     #[command(flatten)]
     pub stage: StageArgs,
     #[command(flatten)]
+    pub member: MemberArgs,
+    #[command(flatten)]
     pub device: DeviceArgs,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+/// Trains every member in turn (`--member`: one).
+pub fn run(args: &Args) -> anyhow::Result<Vec<(usize, Outcome)>> {
     let pipeline = Pipeline::load(&args.stage.pipeline)?;
     let config = TrainConfig::from_pipeline(&pipeline)?;
     let device = args.device.apply()?;
-    let runner = StageRunner::new(&pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
-        .config(&config)
+    run_members(&pipeline, args.member.member, |member| {
+        run_member(args, &pipeline, &config, device, member)
+    })
+}
+
+fn run_member(
+    args: &Args,
+    pipeline: &Pipeline,
+    config: &TrainConfig,
+    device: Device,
+    member: usize,
+) -> anyhow::Result<Outcome> {
+    let runner = StageRunner::new(pipeline, &args.stage.runs_dir, STAGE, STAGE_VERSION)
+        .member(member)
+        .config(config)
         .upstream(prepare::STAGE)
         // Not pretrain's metrics.parquet: its timings differ on every rebuild.
         .upstream_reading(&[pretrain::ENCODER])
@@ -69,7 +86,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     runner.run(args.stage.force, |run| {
         train(
             run,
-            &config,
+            config,
             n_clusters,
             &prepare_dir,
             &pretrain_dir,

@@ -734,3 +734,89 @@ fn only_files_under_report_are_derived() {
         assert!(!crate::manifest::is_derived(file), "{file}");
     }
 }
+
+#[test]
+fn members_run_in_their_own_folders_from_their_own_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let path = dir.path().join("demo.toml");
+    let p = Pipeline::parse(&path, "[pipeline]\nseed = 5\nmembers = 2\n").unwrap();
+    StageRunner::new(&p, &runs, "prepare", 1)
+        .progress(ProgressMode::None)
+        .run(false, |run| run.write_output("inputs.bin", b"in"))
+        .unwrap();
+    let dictionary = Artifact {
+        stage: "train",
+        file: "dictionary.bin",
+        format: Format::Json,
+    };
+    let member = |m: usize| {
+        StageRunner::new(&p, &runs, "train", 1)
+            .member(m)
+            .config(&Config { size: 1 })
+            .upstream("prepare")
+            .progress(ProgressMode::None)
+    };
+    let mut seen = Vec::new();
+    for m in 0..2 {
+        member(m)
+            .run(false, |run| {
+                seen.push((run.seed(), run.dir().to_path_buf()));
+                run.write_output("dictionary.bin", format!("d{m}").as_bytes())
+            })
+            .unwrap();
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (5, runs.join("demo/train")),
+            (6, runs.join("demo/member-1/train"))
+        ]
+    );
+    assert_ne!(member(0).key().unwrap(), member(1).key().unwrap());
+    let manifest = Manifest::read(&runs.join("demo/member-1/train/manifest.json")).unwrap();
+    assert_eq!(manifest.config["seed"], 6);
+    // Both members read the one prepare run.
+    assert_eq!(
+        member(1).upstream_dir("prepare"),
+        member(0).upstream_dir("prepare")
+    );
+    // Member 0 is the one-member pipeline of the same seed: same folder, same key.
+    let one = pipeline(dir.path(), 5);
+    let alone = StageRunner::new(&one, &runs, "train", 1)
+        .config(&Config { size: 1 })
+        .upstream("prepare");
+    assert_eq!(alone.freshness().unwrap(), Freshness::Fresh);
+    assert_eq!(alone.key().unwrap(), member(0).key().unwrap());
+
+    // The cluster stage reads every member's dictionary: another member's new bytes make
+    // it stale, and a member that has not run is named with the recipe that runs it.
+    let cluster = || {
+        StageRunner::new(&p, &runs, "cluster", 1)
+            .upstream_reading(&[dictionary])
+            .member_upstream_reading(1, &[dictionary])
+            .progress(ProgressMode::None)
+    };
+    assert_eq!(
+        cluster().member_upstream_path(1, &dictionary),
+        runs.join("demo/member-1/train/dictionary.bin")
+    );
+    cluster().run(false, |_| Ok(())).unwrap();
+    assert_eq!(cluster().freshness().unwrap(), Freshness::Fresh);
+    member(1)
+        .run(true, |run| run.write_output("dictionary.bin", b"other"))
+        .unwrap();
+    assert_eq!(
+        cluster().freshness().unwrap(),
+        Freshness::Stale {
+            reason: "the bytes of an upstream output changed".into()
+        }
+    );
+    std::fs::remove_file(runs.join("demo/member-1/train/manifest.json")).unwrap();
+    let err = cluster().freshness().unwrap_err().to_string();
+    assert!(
+        err.contains("upstream stage member-1/train has not completed")
+            && err.contains("run `just train demo` first"),
+        "{err}"
+    );
+}

@@ -224,6 +224,13 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
             ),
         });
     }
+    if template == Template::Images && plan::members(&summary) > 1 {
+        notes.push(format!(
+            "{} images drawn in strokes: {} members, each pretrained and trained from its own seed, clustered on the mean of their graphs (twice the time; docs/method.md, \"Members\")",
+            summary.n_samples,
+            plan::members(&summary)
+        ));
+    }
     let mut text = plan::render(&request.name, template, &summary, &source, &settings)?;
 
     for o in &dotted {
