@@ -27,7 +27,8 @@ fi
 
 built() { [ -d "crates/ebsc-$1" ]; }
 
-# The flags a stage takes: prepare and cluster have no tensors, so no --device/--threads.
+# The flags a stage takes: prepare and cluster have no tensors, so no --device/--threads,
+# and run once a pipeline, so no --member.
 stage_flags() {
     local stage=$1; shift
     if [ "$stage" != prepare ] && [ "$stage" != cluster ]; then
@@ -37,8 +38,8 @@ stage_flags() {
     fi
     while [ $# -gt 0 ]; do
         case "$1" in
-            --device|--threads) shift 2 ;;
-            --device=*|--threads=*) shift ;;
+            --device|--threads|--member) shift 2 ;;
+            --device=*|--threads=*|--member=*) shift ;;
             *) printf '%s\0' "$1"; shift ;;
         esac
     done

@@ -81,6 +81,27 @@ fn device_flags_reach_only_the_tensor_stages() {
 }
 
 #[test]
+fn member_flags_reach_only_the_stages_that_run_once_a_member() {
+    let dir = project();
+    let calls = stages(
+        dir.path(),
+        &["upto", "train", "p", "--member", "1", "--force"],
+    );
+    assert_eq!(
+        calls,
+        vec![
+            "prepare pipelines/p.toml --force",
+            "pretrain pipelines/p.toml --member 1 --force",
+            "train pipelines/p.toml --member 1 --force",
+        ]
+    );
+    let calls = stages(dir.path(), &["run", "p", "--member=1"]);
+    assert_eq!(calls[0], "prepare pipelines/p.toml");
+    assert_eq!(calls[3], "affinity pipelines/p.toml --member=1");
+    assert_eq!(calls[4], "cluster pipelines/p.toml");
+}
+
+#[test]
 fn upto_stops_and_from_forces_the_rest() {
     let dir = project();
     let calls = stages(dir.path(), &["upto", "train", "p"]);
