@@ -215,6 +215,7 @@ pub fn run(run: &FeatureRun, config: &ClusterConfig) -> anyhow::Result<()> {
             labels: run.labels.clone(),
             images: None,
             referee: Vec::new(),
+            referee_apart: false,
             mode: Mode::Standalone,
             name: crate::folder_name(&run.out),
         };

@@ -155,7 +155,7 @@ pub struct Args {
     /// The eigenvector referee in standalone mode: a train stage's features.safetensors
     /// (its `dictionary` tensor), of the run of the first graph given to --affinity or of
     /// each graph's run; several are put side by side (each row L2-normalised, then
-    /// concatenated: their cosines averaged). Of the
+    /// concatenated: their cosines averaged), or judged apart (--referee-apart). Of the
     /// graph's partitions with n_clusters to n_clusters + --referee-max-extra eigenvectors,
     /// the one that agrees best with the dictionary's partition is kept, as `[cluster]
     /// eigenvector_referee` does.
@@ -165,6 +165,15 @@ pub struct Args {
         requires = "affinity"
     )]
     pub referee_dictionary: Vec<PathBuf>,
+    /// With several --referee-dictionary: each dictionary referees on its own and a count
+    /// scores its best agreement with any of them (what a pipeline's members do), instead
+    /// of one referee on the dictionaries side by side.
+    #[arg(
+        long,
+        help_heading = "Eigenvector referee (standalone mode)",
+        requires = "referee_dictionary"
+    )]
+    pub referee_apart: bool,
     /// Counts tried: n_clusters to n_clusters + this many eigenvectors.
     #[arg(
         long,
@@ -280,21 +289,27 @@ fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
     if config.eigenvector_referee.is_some() {
         runner = runner.upstream_reading(&[train::FEATURES]);
     }
-    // Several members: the mean of their graphs; the first member's dictionary referees.
+    // Several members: the mean of their graphs, and each member's dictionary referees on
+    // its own (the strongest agreement decides).
     let mut graphs = vec![runner.upstream_path(&affinity::AFFINITY)];
+    let mut dictionaries = vec![runner.upstream_path(&train::FEATURES)];
     for member in 1..pipeline.settings.members {
         runner = runner.member_upstream_reading(member, &[affinity::AFFINITY]);
         graphs.push(runner.member_upstream_path(member, &affinity::AFFINITY));
+        if config.eigenvector_referee.is_some() {
+            runner = runner.member_upstream_reading(member, &[train::FEATURES]);
+            dictionaries.push(runner.member_upstream_path(member, &train::FEATURES));
+        }
     }
     let inputs = Inputs {
         affinity: graphs,
         labels: Some(runner.upstream_path(&prepare::SAMPLES)),
         images: Some(runner.upstream_path(&prepare::INPUTS)),
-        referee: config
-            .eigenvector_referee
-            .map(|_| runner.upstream_path(&train::FEATURES))
-            .into_iter()
-            .collect(),
+        referee: match config.eigenvector_referee {
+            Some(_) => dictionaries,
+            None => Vec::new(),
+        },
+        referee_apart: true,
         mode: Mode::Pipeline,
         name: pipeline.name.clone(),
     };
@@ -351,6 +366,7 @@ fn run_standalone(args: &Args) -> anyhow::Result<Finished> {
         labels: args.labels.clone(),
         images: None,
         referee: args.referee_dictionary.clone(),
+        referee_apart: args.referee_apart,
         mode: Mode::Standalone,
         name: folder_name(out),
     };

@@ -119,6 +119,12 @@ pub struct RefereeRecord {
     /// recipe's count was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Dictionaries judged apart (a pipeline's members, `--referee-apart`): each answering
+    /// referee's `(eigenvectors, NMI)`, in the order given; `agreements` holds the best of
+    /// them, and `referee` / `kmeans_agreement` describe the one that agreed best with the
+    /// partition kept. Empty for one referee.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_dictionary: Vec<Vec<(usize, f64)>>,
 }
 
 impl RefereeRecord {
@@ -578,5 +584,6 @@ mod tests {
         assert_eq!(json["kmeans_agreement"], 0.6);
         // Nothing failed: the fields that say so are left out.
         assert!(json.get("failed_counts").is_none() && json.get("error").is_none());
+        assert!(json.get("per_dictionary").is_none());
     }
 }

@@ -42,6 +42,9 @@ pub struct Inputs {
     /// (its first member's) in pipeline mode, those of `--referee-dictionary` in standalone mode (several side
     /// by side); empty where the setting is absent.
     pub referee: Vec<PathBuf>,
+    /// Several `referee` dictionaries each referee on their own and the strongest
+    /// agreement decides (a pipeline's members, `--referee-apart`), rather than side by side.
+    pub referee_apart: bool,
     pub mode: Mode,
     /// The run's name in figure titles: the pipeline's, or the output folder's.
     pub name: String,
@@ -159,7 +162,7 @@ pub fn cluster_stage(
                 sink,
                 &checked.graph,
                 config,
-                (setting, &inputs.referee),
+                (setting, &inputs.referee, inputs.referee_apart),
                 (clustering, n_eigenvectors),
                 seed,
                 &mut timings,
@@ -391,12 +394,13 @@ fn cluster_phase(
 
 /// The referee's choice among the eigenvector counts ([`crate::referee`]): the count whose
 /// partition agrees best with the referee's ([`referee::ask`]), or the recipe's where no
-/// referee answers.
+/// referee answers. Dictionaries judged `apart` each ask their own referee, and a count
+/// scores its best agreement with any referee that answered.
 fn referee_phase(
     sink: &dyn Sink,
     graph: &SparseGraph,
     config: &ClusterConfig,
-    (setting, paths): (&RefereeSetting, &[PathBuf]),
+    (setting, paths, apart): (&RefereeSetting, &[PathBuf], bool),
     (recipe, n_eigenvectors): (Clustering, usize),
     seed: u64,
     timings: &mut Timings,
@@ -408,16 +412,23 @@ fn referee_phase(
          --referee-dictionary in standalone mode"
     );
     let n_clusters = recipe.n_clusters;
-    let rows = referee::read_dictionaries(paths, train::DICTIONARY_TENSOR, graph.n_nodes())?;
-    let verdict = referee::ask(
-        &rows,
-        setting,
-        &recipe.assignments,
-        (n_clusters, n_eigenvectors),
-        config,
-        seed,
-    );
-    drop(rows);
+    let groups: Vec<&[PathBuf]> = if apart {
+        paths.chunks(1).collect()
+    } else {
+        vec![paths]
+    };
+    let mut verdicts = Vec::with_capacity(groups.len());
+    for group in &groups {
+        let rows = referee::read_dictionaries(group, train::DICTIONARY_TENSOR, graph.n_nodes())?;
+        verdicts.push(referee::ask(
+            &rows,
+            setting,
+            &recipe.assignments,
+            (n_clusters, n_eigenvectors),
+            config,
+            seed,
+        ));
+    }
 
     let shut = |agrees: f64| {
         format!(
@@ -434,9 +445,23 @@ fn referee_phase(
         kmeans_agreement: kmeans_shut,
         failed_counts: Vec::new(),
         error: None,
+        per_dictionary: Vec::new(),
     };
-    let (record, kept, note) = match verdict {
-        Verdict::Shut(agrees) => {
+    // The referees that answered judge the counts; where none did, the first verdict says why.
+    let referees: Vec<(usize, RefereeKind, Vec<u32>, Option<f64>)> = verdicts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, verdict)| match verdict {
+            Verdict::Referee {
+                kind,
+                partition,
+                kmeans_shut,
+            } => Some((i, *kind, partition.clone(), *kmeans_shut)),
+            _ => None,
+        })
+        .collect();
+    let (record, kept, note) = match (referees.is_empty(), verdicts.swap_remove(0)) {
+        (true, Verdict::Shut(agrees)) => {
             let record = RefereeRecord {
                 recipe_agreement: Some(agrees),
                 agreements: vec![(n_eigenvectors, agrees)],
@@ -445,48 +470,82 @@ fn referee_phase(
             let note = format!(" ({}: not consulted)", shut(agrees));
             (record, recipe, note)
         }
-        Verdict::Unanswered {
-            kind,
-            error,
-            kmeans_shut,
-        } => {
-            let note = format!(" ({}: {error})", referee::dictionary_label(paths));
+        (
+            true,
+            Verdict::Unanswered {
+                kind,
+                error,
+                kmeans_shut,
+            },
+        ) => {
+            let note = format!(" ({}: {error})", referee::dictionary_label(groups[0]));
             let record = RefereeRecord {
                 error: Some(error),
                 ..unasked(kind, kmeans_shut)
             };
             (record, recipe, note)
         }
-        Verdict::Referee {
-            kind,
-            partition,
-            kmeans_shut,
-        } => {
-            let recipe_agreement = referee::agreement(&partition, &recipe.assignments);
+        _ => {
+            // Each referee's agreement with a partition; a count scores the best of them.
+            let judge = |assignments: &[u32]| -> Vec<f64> {
+                referees
+                    .iter()
+                    .map(|(_, _, partition, _)| referee::agreement(partition, assignments))
+                    .collect()
+            };
+            let best = |scores: &[f64]| scores.iter().copied().fold(f64::MIN, f64::max);
+            let recipe_scores = judge(&recipe.assignments);
+            let recipe_agreement = best(&recipe_scores);
             let counts = (n_clusters..=(n_clusters + setting.max_extra).min(graph.n_nodes()))
                 .filter(|&m| m != n_eigenvectors);
             let (mut clusterings, failed_counts) =
                 referee::partitions_by_count(counts, |m| spectral::cluster(graph, config, m, seed));
-            let mut tried: Vec<(usize, f64)> = clusterings
+            let mut scores: Vec<(usize, Vec<f64>)> = clusterings
                 .iter()
-                .map(|(m, c)| (*m, referee::agreement(&partition, &c.assignments)))
+                .map(|(m, c)| (*m, judge(&c.assignments)))
                 .collect();
+            let tried: Vec<(usize, f64)> = scores.iter().map(|(m, s)| (*m, best(s))).collect();
             let chosen = referee::choose((n_eigenvectors, recipe_agreement), &tried);
             let kept = match clusterings.iter().position(|&(m, _)| m == chosen) {
                 Some(i) => clusterings.swap_remove(i).1,
                 None => recipe,
             };
-            tried.push((n_eigenvectors, recipe_agreement));
-            tried.sort_by_key(|&(m, _)| m);
+            scores.push((n_eigenvectors, recipe_scores));
+            scores.sort_by_key(|(m, _)| *m);
+            // The record names the referee that agreed best with the partition kept.
+            let chosen_scores = &scores.iter().find(|(m, _)| *m == chosen).expect("scored").1;
+            let winner = (0..referees.len()).fold(0, |w, i| {
+                if chosen_scores[i] > chosen_scores[w] {
+                    i
+                } else {
+                    w
+                }
+            });
+            let (_, kind, _, kmeans_shut) = referees[winner];
             let mut note = kmeans_shut.map_or_else(String::new, |a| format!(" ({})", shut(a)));
+            if groups.len() > 1 {
+                note.push_str(&format!(
+                    " (the best of {} dictionaries judged apart: {} agreed best)",
+                    referees.len(),
+                    groups[referees[winner].0][0].display()
+                ));
+            }
             for (m, error) in &failed_counts {
                 note.push_str(&format!(" ({m} eigenvectors left out: {error})"));
             }
+            let per_dictionary = if groups.len() > 1 {
+                (0..referees.len())
+                    .map(|i| scores.iter().map(|(m, s)| (*m, s[i])).collect())
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let record = RefereeRecord {
                 recipe_agreement: Some(recipe_agreement),
-                agreements: tried,
+                agreements: scores.iter().map(|(m, s)| (*m, best(s))).collect(),
                 chosen,
                 failed_counts,
+                per_dictionary,
                 ..unasked(kind, kmeans_shut)
             };
             (record, kept, note)

@@ -244,6 +244,59 @@ fn standalone_referee_reads_the_runs_dictionaries_side_by_side() {
     assert!(!s.dir.path().join("other").exists());
 }
 
+/// With `--referee-apart` each dictionary referees on its own and a count scores its best
+/// agreement: a dictionary that merges two blocks does not outvote one that has them apart.
+#[test]
+fn standalone_referee_apart_keeps_each_dictionary_s_agreements() {
+    let s = Standalone::new(&planted());
+    write_graph(&s.dir.path().join("second.parquet"), &planted());
+    write_dictionary(&s.dir.path().join("merged.safetensors"), |node| {
+        ((node / BLOCK_SIZE) as usize).max(1)
+    });
+    write_dictionary(&s.dir.path().join("right.safetensors"), |node| {
+        (node / BLOCK_SIZE) as usize
+    });
+    let mut args = vec![
+        "--affinity",
+        "second.parquet",
+        "--referee-dictionary",
+        "merged.safetensors",
+        "--referee-dictionary",
+        "right.safetensors",
+        "--referee-apart",
+        "--referee-max-extra",
+        "3",
+        "--referee-min-agreement",
+        "0.75",
+    ];
+    args.extend(SCORED);
+    let out = s.run(&args);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the best of 2 dictionaries judged apart: right.safetensors agreed best"),
+        "{}",
+        out.stderr
+    );
+    let m = metrics(&s.out("metrics.json"));
+    assert_eq!(m["acc"], 1.0);
+    let referee = &m["eigenvector_referee"];
+    let tables = referee["per_dictionary"].as_array().unwrap();
+    assert_eq!(tables.len(), 2, "{referee}");
+    let agreements = referee["agreements"].as_array().unwrap();
+    for (i, row) in agreements.iter().enumerate() {
+        let (merged, right) = (
+            tables[0][i][1].as_f64().unwrap(),
+            tables[1][i][1].as_f64().unwrap(),
+        );
+        assert_eq!(row[0], tables[0][i][0]);
+        assert_eq!(row[1].as_f64().unwrap(), merged.max(right), "{referee}");
+    }
+    // The right dictionary agrees fully with the planted partition, the merged one less.
+    assert!(tables[1][0][1].as_f64().unwrap() > 0.99, "{referee}");
+    assert!(tables[0][0][1].as_f64().unwrap() < 0.99, "{referee}");
+}
+
 #[test]
 fn standalone_recovers_planted_blocks() {
     let s = Standalone::new(&planted());
