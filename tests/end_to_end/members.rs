@@ -15,12 +15,11 @@ fn two_members_train_apart_and_cluster_the_mean_of_their_graphs() {
     let pipeline = work.path().join("subspaces.toml");
     let text = std::fs::read_to_string(repo_root().join("pipelines/subspaces.toml")).unwrap();
     let one_member = "[pipeline]\nseed = 0\n";
-    assert!(text.contains(one_member));
-    std::fs::write(
-        &pipeline,
-        text.replacen(one_member, "[pipeline]\nseed = 0\nmembers = 2\n", 1),
-    )
-    .unwrap();
+    assert!(text.contains(one_member) && text.ends_with("kmeans_restarts = 10\n"));
+    // Two members, and the eigenvector referee, which reads both members' dictionaries.
+    let text = text.replacen(one_member, "[pipeline]\nseed = 0\nmembers = 2\n", 1)
+        + "eigenvector_referee = { max_extra = 2, knn_graph = 10 }\n";
+    std::fs::write(&pipeline, text).unwrap();
     let runs = work.path().join("runs");
 
     assert_eq!(run_all(&pipeline, &runs), vec![true; 5]);
@@ -39,12 +38,20 @@ fn two_members_train_apart_and_cluster_the_mean_of_their_graphs() {
     let graph = |member: &str| std::fs::read(dir.join(member).join("affinity.parquet")).unwrap();
     assert_ne!(graph("affinity"), graph("member-1/affinity"));
 
-    // The cluster stage read both members' graphs: both are upstream of it, by key.
+    // The cluster stage read both members' graphs and dictionaries: all are upstream of
+    // it, by key, and each dictionary refereed on its own.
     let cluster = manifest(&dir.join("cluster/manifest.json"));
-    for upstream in ["affinity", "member-1/affinity"] {
+    for upstream in ["affinity", "member-1/affinity", "train", "member-1/train"] {
         let key = manifest(&dir.join(upstream).join("manifest.json"))["key"].clone();
         assert_eq!(cluster["upstream"][upstream], key, "{upstream}");
     }
+    let metrics = manifest(&dir.join("cluster/metrics.json"));
+    let referee = &metrics["eigenvector_referee"];
+    assert_eq!(
+        referee["per_dictionary"].as_array().map(Vec::len),
+        Some(2),
+        "{referee}"
+    );
     let acc = accuracy(&dir.join("cluster/metrics.json"));
     assert!(acc >= 0.98, "two members' ACC {acc:.4} < 0.98");
 

@@ -224,13 +224,6 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
             ),
         });
     }
-    if template == Template::Images && plan::members(&summary) > 1 {
-        notes.push(format!(
-            "{} images drawn in strokes: {} members, each pretrained and trained from its own seed, clustered on the mean of their graphs (twice the time; docs/method.md, \"Members\")",
-            summary.n_samples,
-            plan::members(&summary)
-        ));
-    }
     let mut text = plan::render(&request.name, template, &summary, &source, &settings)?;
 
     for o in &dotted {
@@ -247,6 +240,17 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
     let pipeline = Pipeline::parse(&path, &text)
         .map_err(|e| anyhow::anyhow!("the settings given make an invalid pipeline: {e}"))?;
     PrepareConfig::from_pipeline(&pipeline)?;
+    // Said of the file as written, a `pipeline.members=` given included.
+    let members = pipeline.settings.members;
+    if members > 1 {
+        let why = match template == Template::Images && plan::members(&summary) == members {
+            true => format!("{} images drawn in strokes: ", summary.n_samples),
+            false => String::new(),
+        };
+        notes.push(format!(
+            "{why}{members} members, each pretrained and trained from its own seed, clustered on the mean of their graphs ({members}× the training time; docs/method.md, \"Members\")"
+        ));
+    }
     let n_clusters = pipeline
         .raw_section("cluster")
         .ok()
