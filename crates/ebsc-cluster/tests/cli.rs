@@ -175,31 +175,47 @@ fn standalone_clusters_the_mean_of_several_graphs() {
     assert!(!s.dir.path().join("broken").exists());
 }
 
-/// The eigenvector referee in standalone mode reads the dictionaries of the graphs' runs
-/// side by side; one that describes other samples is named.
-#[test]
-fn standalone_referee_reads_the_runs_dictionaries_side_by_side() {
+/// Two runs of the planted graph with a dictionary each (`first`'s labels its blocks by
+/// `first`, the second's by the blocks), clustered with `flags` after the referee's:
+/// `--referee-max-extra 3 --referee-min-agreement 0.75`.
+fn two_runs_with_referees(
+    first: (&str, fn(u32) -> usize),
+    second: &str,
+    flags: &[&str],
+) -> (Standalone, Output) {
     let s = Standalone::new(&planted());
     write_graph(&s.dir.path().join("second.parquet"), &planted());
-    for name in ["first.safetensors", "second.safetensors"] {
-        write_dictionary(&s.dir.path().join(name), |node| {
-            (node / BLOCK_SIZE) as usize
-        });
-    }
+    write_dictionary(&s.dir.path().join(first.0), first.1);
+    write_dictionary(&s.dir.path().join(second), |node| {
+        (node / BLOCK_SIZE) as usize
+    });
     let mut args = vec![
         "--affinity",
         "second.parquet",
         "--referee-dictionary",
-        "first.safetensors",
+        first.0,
         "--referee-dictionary",
-        "second.safetensors",
+        second,
         "--referee-max-extra",
         "3",
         "--referee-min-agreement",
         "0.75",
     ];
+    args.extend(flags);
     args.extend(SCORED);
     let out = s.run(&args);
+    (s, out)
+}
+
+/// The eigenvector referee in standalone mode reads the dictionaries of the graphs' runs
+/// side by side; one that describes other samples is named.
+#[test]
+fn standalone_referee_reads_the_runs_dictionaries_side_by_side() {
+    let (s, out) = two_runs_with_referees(
+        ("first.safetensors", |node| (node / BLOCK_SIZE) as usize),
+        "second.safetensors",
+        &[],
+    );
     assert!(out.ok, "{}", out.stderr);
     let m = metrics(&s.out("metrics.json"));
     assert_eq!(m["acc"], 1.0);
@@ -248,29 +264,13 @@ fn standalone_referee_reads_the_runs_dictionaries_side_by_side() {
 /// agreement: a dictionary that merges two blocks does not outvote one that has them apart.
 #[test]
 fn standalone_referee_apart_keeps_each_dictionary_s_agreements() {
-    let s = Standalone::new(&planted());
-    write_graph(&s.dir.path().join("second.parquet"), &planted());
-    write_dictionary(&s.dir.path().join("merged.safetensors"), |node| {
-        ((node / BLOCK_SIZE) as usize).max(1)
-    });
-    write_dictionary(&s.dir.path().join("right.safetensors"), |node| {
-        (node / BLOCK_SIZE) as usize
-    });
-    let mut args = vec![
-        "--affinity",
-        "second.parquet",
-        "--referee-dictionary",
-        "merged.safetensors",
-        "--referee-dictionary",
+    let (s, out) = two_runs_with_referees(
+        ("merged.safetensors", |node| {
+            ((node / BLOCK_SIZE) as usize).max(1)
+        }),
         "right.safetensors",
-        "--referee-apart",
-        "--referee-max-extra",
-        "3",
-        "--referee-min-agreement",
-        "0.75",
-    ];
-    args.extend(SCORED);
-    let out = s.run(&args);
+        &["--referee-apart"],
+    );
     assert!(out.ok, "{}", out.stderr);
     assert!(
         out.stderr
