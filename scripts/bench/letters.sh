@@ -5,8 +5,9 @@
 # from the same fonts OUT/glyph-faces: 40 fonts × 10 posed, lit renders of the letter a in
 # folders like a face set's (scripts/bench/glyph_faces.py), and OUT/lowercase: the letters
 # k l m n o r s t u v drawn the same way (font_letters.py --letters; 1,636 fonts), and
-# OUT/capitals: the capitals K L M N O P Q R S T (1,623 fonts), and OUT/numerals: the
-# digits 0–9 (1,667 fonts).
+# OUT/capitals: the capitals K L M N O P Q R S T (1,623 fonts), OUT/numerals: the
+# digits 0–9 (1,667 fonts), and OUT/lowercase-aj: the letters a–j (1,634 fonts, made after
+# the members rule was set, to check it).
 #   letters.sh OUT [PYTHON]    PYTHON needs numpy, pillow and fonttools
 # Debian bookworm's packages gave 1,627 fonts, 16,270 images (sha256 of the images file
 # 6e5258bb…; the script prints it): another release's packages give another set.
@@ -62,13 +63,14 @@ for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/fonts"; done
 "$py" "$(dirname "$0")/font_letters.py" --letters klmnorstuv "$work/out/lowercase" "$work/fonts"
 "$py" "$(dirname "$0")/font_letters.py" --letters KLMNOPQRST "$work/out/capitals" "$work/fonts"
 "$py" "$(dirname "$0")/font_letters.py" --letters 0123456789 "$work/out/numerals" "$work/fonts"
+"$py" "$(dirname "$0")/font_letters.py" --letters abcdefghij "$work/out/lowercase-aj" "$work/fonts"
 mkdir -p "$out"
 for f in letters-images-idx3-ubyte letters-labels-idx1-ubyte fonts.txt; do
     mv "$work/out/$f" "$out/$f.tmp" && mv "$out/$f.tmp" "$out/$f"
 done
 rm -rf "$out/glyph-faces"
 mv "$work/out/glyph-faces" "$out/glyph-faces"
-for set in lowercase capitals numerals; do
+for set in lowercase capitals numerals lowercase-aj; do
     rm -rf "${out:?}/$set"
     mv "$work/out/$set" "$out/$set"
 done

@@ -34,6 +34,8 @@
 #   numerals         the digits 0–9 from the same fonts, 16,670 images (made by letters.sh,
 #                    with the capitals)
 #   numerals-400     the same with prepare.subset={per_class=40}
+#   lowercase-aj     the letters a–j from the same fonts, 16,340 images (made by letters.sh;
+#                    added after the members rule was set, to check it)
 #   animals          Animal-Shape: 10,000 28×28 silhouettes of 10 animals (`just fetch animals`)
 #   animals-400      the same with prepare.subset={per_class=40}
 #   mnist-mirrored   the 10,000 MNIST test images, every second one mirrored left to right
@@ -52,7 +54,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 animals animals-400 faces-30 glyphs-40 digits subspaces-table}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj animals animals-400 faces-30 glyphs-40 digits subspaces-table}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -87,6 +89,7 @@ cases=(
     "capitals-400|data/letters/capitals/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
     "numerals|data/letters/numerals/letters-images-idx3-ubyte|"
     "numerals-400|data/letters/numerals/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
+    "lowercase-aj|data/letters/lowercase-aj/letters-images-idx3-ubyte|"
     "animals|data/animals/animals-images-idx3-ubyte|"
     "animals-400|data/animals/animals-images-idx3-ubyte|prepare.subset={per_class=40}"
     "mnist-mirrored|$runs/mnist-mirrored/mirrored-images-idx3-ubyte|"
