@@ -447,21 +447,24 @@ fn referee_phase(
         error: None,
         per_dictionary: Vec::new(),
     };
-    // The referees that answered judge the counts; where none did, the first verdict says why.
-    let referees: Vec<(usize, RefereeKind, Vec<u32>, Option<f64>)> = verdicts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, verdict)| match verdict {
+    // The referees that answered judge the counts; where none did, the first verdict says
+    // why (a referee's index is its group's).
+    let mut referees: Vec<(usize, RefereeKind, Vec<u32>, Option<f64>)> = Vec::new();
+    let mut unanswered = None;
+    for (i, verdict) in verdicts.into_iter().enumerate() {
+        match verdict {
             Verdict::Referee {
                 kind,
                 partition,
                 kmeans_shut,
-            } => Some((i, *kind, partition.clone(), *kmeans_shut)),
-            _ => None,
-        })
-        .collect();
-    let (record, kept, note) = match (referees.is_empty(), verdicts.swap_remove(0)) {
-        (true, Verdict::Shut(agrees)) => {
+            } => referees.push((i, kind, partition, kmeans_shut)),
+            other => {
+                unanswered.get_or_insert(other);
+            }
+        }
+    }
+    let (record, kept, note) = match (referees.is_empty(), unanswered) {
+        (true, Some(Verdict::Shut(agrees))) => {
             let record = RefereeRecord {
                 recipe_agreement: Some(agrees),
                 agreements: vec![(n_eigenvectors, agrees)],
@@ -472,11 +475,11 @@ fn referee_phase(
         }
         (
             true,
-            Verdict::Unanswered {
+            Some(Verdict::Unanswered {
                 kind,
                 error,
                 kmeans_shut,
-            },
+            }),
         ) => {
             let note = format!(" ({}: {error})", referee::dictionary_label(groups[0]));
             let record = RefereeRecord {
@@ -504,7 +507,7 @@ fn referee_phase(
                 .iter()
                 .map(|(m, c)| (*m, judge(&c.assignments)))
                 .collect();
-            let tried: Vec<(usize, f64)> = scores.iter().map(|(m, s)| (*m, best(s))).collect();
+            let mut tried: Vec<(usize, f64)> = scores.iter().map(|(m, s)| (*m, best(s))).collect();
             let chosen = referee::choose((n_eigenvectors, recipe_agreement), &tried);
             let kept = match clusterings.iter().position(|&(m, _)| m == chosen) {
                 Some(i) => clusterings.swap_remove(i).1,
@@ -512,6 +515,8 @@ fn referee_phase(
             };
             scores.push((n_eigenvectors, recipe_scores));
             scores.sort_by_key(|(m, _)| *m);
+            tried.push((n_eigenvectors, recipe_agreement));
+            tried.sort_by_key(|&(m, _)| m);
             // The record names the referee that agreed best with the partition kept.
             let chosen_scores = &scores.iter().find(|(m, _)| *m == chosen).expect("scored").1;
             let winner = (0..referees.len()).fold(0, |w, i| {
@@ -542,7 +547,7 @@ fn referee_phase(
             };
             let record = RefereeRecord {
                 recipe_agreement: Some(recipe_agreement),
-                agreements: scores.iter().map(|(m, s)| (*m, best(s))).collect(),
+                agreements: tried,
                 chosen,
                 failed_counts,
                 per_dictionary,
