@@ -286,17 +286,21 @@ fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
         .progress(args.progress);
     // The referee's dictionary is a dependency only where it is read, so the keys of
     // pipelines without it are unchanged.
-    if config.eigenvector_referee.is_some() {
+    let refereed = config.eigenvector_referee.is_some();
+    if refereed {
         runner = runner.upstream_reading(&[train::FEATURES]);
     }
     // Several members: the mean of their graphs, and each member's dictionary referees on
     // its own (the strongest agreement decides).
     let mut graphs = vec![runner.upstream_path(&affinity::AFFINITY)];
-    let mut dictionaries = vec![runner.upstream_path(&train::FEATURES)];
+    let mut dictionaries = Vec::new();
+    if refereed {
+        dictionaries.push(runner.upstream_path(&train::FEATURES));
+    }
     for member in 1..pipeline.settings.members {
         runner = runner.member_upstream_reading(member, &[affinity::AFFINITY]);
         graphs.push(runner.member_upstream_path(member, &affinity::AFFINITY));
-        if config.eigenvector_referee.is_some() {
+        if refereed {
             runner = runner.member_upstream_reading(member, &[train::FEATURES]);
             dictionaries.push(runner.member_upstream_path(member, &train::FEATURES));
         }
@@ -305,10 +309,7 @@ fn run_pipeline(args: &Args, path: &Path) -> anyhow::Result<Outcome> {
         affinity: graphs,
         labels: Some(runner.upstream_path(&prepare::SAMPLES)),
         images: Some(runner.upstream_path(&prepare::INPUTS)),
-        referee: match config.eigenvector_referee {
-            Some(_) => dictionaries,
-            None => Vec::new(),
-        },
+        referee: dictionaries,
         referee_apart: true,
         mode: Mode::Pipeline,
         name: pipeline.name.clone(),

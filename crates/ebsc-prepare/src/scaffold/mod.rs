@@ -243,9 +243,10 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
     // Said of the file as written, a `pipeline.members=` given included.
     let members = pipeline.settings.members;
     if members > 1 {
-        let why = match template == Template::Images && plan::members(&summary) == members {
-            true => format!("{} images drawn in strokes: ", summary.n_samples),
-            false => String::new(),
+        let why = if template == Template::Images && plan::members(&summary) == members {
+            format!("{} images drawn in strokes: ", summary.n_samples)
+        } else {
+            String::new()
         };
         notes.push(format!(
             "{why}{members} members, each pretrained and trained from its own seed, clustered on the mean of their graphs ({members}× the training time; docs/method.md, \"Members\")"
