@@ -179,16 +179,19 @@ impl<'a> StageRunner<'a> {
     /// still verified, the derived reports aside.
     pub fn upstream_reading(mut self, artifacts: &[Artifact]) -> Self {
         for artifact in artifacts {
-            let files = artifact.files();
-            match self.upstream.iter_mut().find(|(s, _)| s == artifact.stage) {
-                Some((_, Some(reads))) => reads.extend(files),
-                Some((_, None)) => {}
-                None => self
-                    .upstream
-                    .push((artifact.stage.to_string(), Some(files))),
-            }
+            self.add_upstream_files(artifact.stage.to_string(), artifact.files());
         }
         self
+    }
+
+    /// `files` of upstream `stage` join what this stage reads of it (nothing to add where
+    /// it reads all of that stage).
+    fn add_upstream_files(&mut self, stage: String, files: Vec<String>) {
+        match self.upstream.iter_mut().find(|(s, _)| *s == stage) {
+            Some((_, Some(reads))) => reads.extend(files),
+            Some((_, None)) => {}
+            None => self.upstream.push((stage, Some(files))),
+        }
     }
 
     /// How this stage redraws its derived outputs (`report/`, [`is_derived`]) from `from`,
@@ -233,13 +236,7 @@ impl<'a> StageRunner<'a> {
     /// graph): recorded as upstream stages `member-<m>/<stage>`, only these files in the key.
     pub fn member_upstream_reading(mut self, member: usize, artifacts: &[Artifact]) -> Self {
         for artifact in artifacts {
-            let stage = member_stage_label(member, artifact.stage);
-            let files = artifact.files();
-            match self.upstream.iter_mut().find(|(s, _)| *s == stage) {
-                Some((_, Some(reads))) => reads.extend(files),
-                Some((_, None)) => {}
-                None => self.upstream.push((stage, Some(files))),
-            }
+            self.add_upstream_files(member_stage_label(member, artifact.stage), artifact.files());
         }
         self
     }
