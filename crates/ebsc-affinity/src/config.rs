@@ -14,6 +14,7 @@
 //! refine_candidates = 400  # the energy's best atoms per row the solve runs over
 //! refine_gamma = 50.0      # γ and λ of the elastic-net self-expression solve
 //! refine_lambda = 0.9
+//! residual = false         # optional: score pairs by the energy's cosine term alone
 //! ```
 //!
 //! `fit_class_size` guards a recipe made for large classes against data with small ones.
@@ -61,6 +62,11 @@ pub struct AffinityConfig {
     /// Each row's kept coefficients calibrated to this perplexity before the graph is
     /// built (`graph::calibrate_perplexity`); `None`: the coefficients as they are.
     pub perplexity: Option<f64>,
+    /// Whether pairs are scored with the towers' learned residual (the whole energy) or
+    /// with its cosine term `κ·⟨d_i, d_j⟩` alone: on a few hundred samples the residual
+    /// learns which views are one image, not which images are one class (docs/method.md,
+    /// "Inference").
+    pub residual: bool,
 }
 
 /// `refine = "elastic-net"`: each row's `candidates` best atoms by energy, re-weighted by
@@ -115,6 +121,9 @@ struct AffinitySection {
     /// bound is stale; never read from the file.
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     perplexity_max_power: Option<f64>,
+    /// On by default; left out of the stage key when on, so older runs stay up to date.
+    #[serde(default = "on", skip_serializing_if = "is_true")]
+    residual: bool,
 }
 
 impl TryFrom<AffinitySection> for AffinityConfig {
@@ -188,6 +197,7 @@ impl TryFrom<AffinitySection> for AffinityConfig {
             n_clusters: section.n_clusters,
             refine,
             perplexity: section.perplexity,
+            residual: section.residual,
         })
     }
 }
@@ -212,12 +222,21 @@ impl From<AffinityConfig> for AffinitySection {
             refine_lambda: config.refine.map(|r| r.weights.lambda),
             perplexity: config.perplexity,
             perplexity_max_power: config.perplexity.map(|_| crate::graph::MAX_POWER),
+            residual: config.residual,
         }
     }
 }
 
 fn is_false(value: &bool) -> bool {
     !*value
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+fn on() -> bool {
+    true
 }
 
 /// `refine`'s defaults: EnSC's λ; γ and the candidate count from the small-set
@@ -415,6 +434,25 @@ mod tests {
                 .to_string();
             assert!(err.contains("a number ≥ 1"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn residual_is_on_by_default_and_only_its_absence_is_hashed() {
+        let base = "top_k = 20\nblock_size = 64\nnormalize_rows = true\naffinity = \"symmetric\"";
+        assert!(load(base).unwrap().residual);
+        let hashed = serde_json::to_string(&AffinitySection::from(load(base).unwrap())).unwrap();
+        assert!(!hashed.contains("residual"), "{hashed}");
+        // Written as on, the key is the older one.
+        let on = load(&format!("{base}\nresidual = true")).unwrap();
+        assert_eq!(on, load(base).unwrap());
+        let off = load(&format!("{base}\nresidual = false")).unwrap();
+        assert!(!off.residual);
+        let hashed = serde_json::to_value(AffinitySection::from(off)).unwrap();
+        assert_eq!(hashed["residual"], false);
+        let err = load(&format!("{base}\nresidual = \"no\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("residual"), "{err}");
     }
 
     #[test]

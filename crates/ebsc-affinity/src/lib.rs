@@ -135,7 +135,7 @@ fn run_member(
             let labels = read_sample_labels(&prepare::SAMPLES.path(&upstream.prepare), n)?;
             (c, n, known_labels(labels), fitted)
         } else {
-            let inputs = load_inputs(args, &upstream, config.refine.is_some())?;
+            let inputs = load_inputs(args, &upstream, config)?;
             run.set_device(format!("{:?}", inputs.device).to_lowercase());
             let n = inputs.dictionary.size()[0] as usize;
             let fitted = fit_to_class_size(run, config, n);
@@ -170,7 +170,7 @@ fn run_shard(
     fingerprint: &str,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let inputs = load_inputs(args, upstream, config.refine.is_some())?;
+    let inputs = load_inputs(args, upstream, config)?;
     let n = inputs.dictionary.size()[0] as usize;
     let (config, note) = config.fitted(n);
     if let Some(note) = note {
@@ -262,11 +262,28 @@ impl Inputs {
 fn load_inputs(
     args: &Args,
     upstream: &UpstreamDirs,
-    keep_host_dictionary: bool,
+    config: &AffinityConfig,
 ) -> anyhow::Result<Inputs> {
     ebsc_nn::device::set_threads(args.threads);
     let device = ebsc_nn::resolve_device(args.device)?;
-    let model = EnergyModel::load(&train::MODEL.path(&upstream.train), device)?;
+    let model_path = train::MODEL.path(&upstream.train);
+    let mut model = EnergyModel::load(&model_path, device)?;
+    if !config.residual {
+        anyhow::ensure!(
+            model.net.geometry > 0.0,
+            "[affinity] residual = false scores pairs by the energy's cosine term alone, \
+             but {} has none (its energy metadata says geometry = 0): remove `residual`, \
+             or train with `[train] geometry` > 0",
+            model_path.display()
+        );
+        model.net.score_cosine_only();
+        eprintln!(
+            "{STAGE}: residual = false: pairs scored by the energy's cosine term alone \
+             (κ = {})",
+            model.net.geometry
+        );
+    }
+    let keep_host_dictionary = config.refine.is_some();
     let (dictionary, values) = ebsc_nn::trained::load_dictionary(
         &train::FEATURES.path(&upstream.train),
         model.input_dim(),

@@ -42,6 +42,11 @@ impl Project {
 
     /// prepare (labels: 3 classes) and train (random towers, m = 16, shrink with b = 0.5).
     fn write_upstream(&self) {
+        self.write_upstream_with_geometry(0.0);
+    }
+
+    /// The same with a cosine term of weight κ = `geometry` in the energy.
+    fn write_upstream_with_geometry(&self, geometry: f64) {
         let pipeline = Pipeline::load(&self.path("pipelines/p.toml")).unwrap();
         let runs = self.path("data/runs");
         StageRunner::new(&pipeline, &runs, "prepare", 1)
@@ -73,11 +78,11 @@ impl Project {
                     shape: shape.clone(),
                     coefficients: CoefficientKind::Shrink,
                     temperature: Some(0.1),
-                    geometry: 0.0,
+                    geometry,
                     encoder: None,
                 };
                 let vs = nn::VarStore::new(Device::Cpu);
-                let _net = EnergyNet::new(&(vs.root() / "energy"), &shape, 0.0);
+                let _net = EnergyNet::new(&(vs.root() / "energy"), &shape, geometry);
                 let mut named: Vec<(String, Vec<usize>, TensorData)> = vs
                     .variables()
                     .into_iter()
@@ -148,6 +153,16 @@ impl Project {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
+    }
+
+    /// The dictionary train wrote, `[N][DIM]`.
+    fn dictionary(&self) -> Vec<Vec<f32>> {
+        let path = self.path("data/runs/p/train/features.safetensors");
+        let (_, values) = ebsc_io::TensorFile::open(&path)
+            .unwrap()
+            .f32("dictionary")
+            .unwrap();
+        values.chunks(DIM as usize).map(<[f32]>::to_vec).collect()
     }
 
     fn stage_file(&self, name: &str) -> PathBuf {
@@ -444,4 +459,51 @@ fn perplexity_calibrates_the_graph_and_leaves_the_coefficients() {
     let w = read_triplets(&p.stage_file("affinity.parquet")).unwrap();
     assert_eq!(w, ebsc_affinity::graph::symmetric(&calibrated));
     assert_ne!(w, plain);
+}
+
+#[test]
+fn without_the_residual_pairs_are_scored_by_the_cosine_term_alone() {
+    // An energy without a cosine term has nothing to score with: one clear error.
+    let p = Project::new(&format!("{SYMMETRIC}residual = false\n"));
+    p.write_upstream();
+    let out = p.affinity(&[]);
+    expect_one_error_line(&out, &["residual = false", "geometry = 0"]);
+    assert!(!p.stage_file("manifest.json").exists());
+
+    // κ = 2: each row keeps the atoms of largest |κ·⟨d_i, d_j⟩|, with the shrink map's
+    // weights (1/m)·sign(s)·max(|s| − b, 0), m = 16, b = 0.5; the towers play no part.
+    let (kappa, top_k) = (2.0f32, 4);
+    let p = Project::new(&format!(
+        "top_k = {top_k}\nblock_size = 64\nnormalize_rows = false\naffinity = \"symmetric\"\n\
+         residual = false\n"
+    ));
+    p.write_upstream_with_geometry(kappa as f64);
+    let out = p.affinity(&[]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stderr.contains("cosine term alone"), "{}", out.stderr);
+    let d = p.dictionary();
+    let c = read_triplets(&p.stage_file("coefficients.parquet")).unwrap();
+    assert_eq!(c.len(), N * top_k);
+    for i in 0..N {
+        let s = |j: usize| kappa * d[i].iter().zip(&d[j]).map(|(a, b)| a * b).sum::<f32>();
+        let mut order: Vec<usize> = (0..N).filter(|&j| j != i).collect();
+        order.sort_by(|&a, &b| s(b).abs().total_cmp(&s(a).abs()));
+        let kept: Vec<(u32, f32)> = (0..c.len())
+            .filter(|&e| c.rows[e] as usize == i)
+            .map(|e| (c.cols[e], c.values[e]))
+            .collect();
+        let mut expected: Vec<u32> = order[..top_k].iter().map(|&j| j as u32).collect();
+        let mut got: Vec<u32> = kept.iter().map(|&(j, _)| j).collect();
+        expected.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, expected, "row {i}");
+        for (j, value) in kept {
+            let s = s(j as usize);
+            let want = s.signum() * (s.abs() - 0.5).max(0.0) / 16.0;
+            assert!(
+                (value - want).abs() < 1e-4,
+                "row {i}, atom {j}: {value} vs {want}"
+            );
+        }
+    }
 }

@@ -29,6 +29,14 @@ struct TrainKeys {
 #[derive(Deserialize)]
 struct AffinityKeys {
     top_k: usize,
+    /// `false`: the affinity stage scored pairs by the energy's cosine term alone, and so
+    /// does the assignment.
+    #[serde(default = "on")]
+    residual: bool,
+}
+
+fn on() -> bool {
+    true
 }
 
 /// Train, affinity and cluster of one chain: the key each stage's manifest records for its
@@ -97,7 +105,8 @@ impl Trained {
         }
         check_chain(&dir, &pipeline.name)?;
         let source = pipeline.section::<TrainKeys>(train::STAGE)?.dictionary;
-        let mut top_k = pipeline.section::<AffinityKeys>(affinity::STAGE)?.top_k;
+        let affinity_keys = pipeline.section::<AffinityKeys>(affinity::STAGE)?;
+        let mut top_k = affinity_keys.top_k;
         let manifest_path = affinity_dir.join(MANIFEST_FILE);
         if manifest_path.exists() {
             let manifest = Manifest::read(&manifest_path)?;
@@ -108,7 +117,16 @@ impl Trained {
         anyhow::ensure!(top_k >= 1, "[affinity] top_k must be at least 1");
 
         let (encoder, encoder_vars) = load_encoder(&model_path, device)?;
-        let energy = EnergyModel::load(&model_path, device)?;
+        let mut energy = EnergyModel::load(&model_path, device)?;
+        if !affinity_keys.residual {
+            anyhow::ensure!(
+                energy.net.geometry > 0.0,
+                "[affinity] residual = false scores pairs by the energy's cosine term alone, \
+                 but {} has none (geometry = 0)",
+                model_path.display()
+            );
+            energy.net.score_cosine_only();
+        }
         let width = match source {
             DictionarySource::Backbone => encoder.backbone_dim(),
             DictionarySource::Head => encoder.head_dim(),
@@ -146,6 +164,9 @@ impl Trained {
         key.part("version", &crate::VERSION.to_string())
             .part("dictionary", &format!("{source:?}"))
             .part("top_k", &top_k.to_string());
+        if !affinity_keys.residual {
+            key.part("residual", "false");
+        }
         for (name, path) in [
             ("model", &model_path),
             ("features", &features_path),
@@ -169,5 +190,23 @@ impl Trained {
 
     pub fn n_landmarks(&self) -> usize {
         self.clusters.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn affinity_keys(section: &str) -> AffinityKeys {
+        let text = format!("[pipeline]\nseed = 0\n[affinity]\ntop_k = 20\n{section}");
+        let pipeline = Pipeline::parse(Path::new("pipelines/p.toml"), &text).unwrap();
+        pipeline.section(affinity::STAGE).unwrap()
+    }
+
+    #[test]
+    fn the_residual_is_scored_unless_the_affinity_stage_left_it_out() {
+        assert!(affinity_keys("").residual);
+        assert!(affinity_keys("residual = true").residual);
+        assert!(!affinity_keys("residual = false").residual);
     }
 }

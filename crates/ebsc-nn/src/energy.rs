@@ -101,6 +101,9 @@ pub struct EnergyNet {
     pub key: Tower,
     /// κ ≥ 0: `−E = κ·⟨d_i, d_j⟩ + ⟨u_i, v_j⟩`.
     pub geometry: f64,
+    /// Whether [`EnergyNet::scoring_rows`] and [`EnergyNet::scoring_queries`] include the
+    /// towers' residual (always, unless inference asks for the cosine term alone).
+    scores_residual: bool,
 }
 
 impl EnergyNet {
@@ -111,7 +114,22 @@ impl EnergyNet {
             query: Tower::new(p / "query", shape),
             key: Tower::new(p / "key", shape),
             geometry,
+            scores_residual: true,
         }
+    }
+
+    /// Scores pairs with the cosine term `κ·⟨d_i, d_j⟩` alone from here on: the scoring
+    /// rows are `√κ·d`, without the towers (the affinity stage's `residual = false`).
+    /// Training (`negative_energies`) is unaffected.
+    ///
+    /// # Panics
+    /// When κ = 0: the energy would then be 0 for every pair.
+    pub fn score_cosine_only(&mut self) {
+        assert!(
+            self.geometry > 0.0,
+            "an energy without a cosine term has nothing but its residual to score with"
+        );
+        self.scores_residual = false;
     }
 
     /// Starts the learned residual at zero (the query tower outputs 0; the key tower keeps
@@ -133,13 +151,25 @@ impl EnergyNet {
 
     /// `(u', v')` with `u'·v'ᵀ = −E`: the towers' outputs with `√κ·d` appended, `[n, m + D]`
     /// each (or `[n, m]` when κ = 0), so that all pairs are one matrix product.
+    /// With the residual left out ([`EnergyNet::score_cosine_only`]), `√κ·d` for both.
     pub fn scoring_rows(&self, d: &Tensor) -> (Tensor, Tensor) {
+        if !self.scores_residual {
+            let g = self.cosine_rows(d);
+            return (g.shallow_clone(), g);
+        }
         (self.scoring_queries(d), self.with_geometry(self.keys(d), d))
     }
 
     /// `u'` alone, for queries scored against atoms whose `v'` is already known.
     pub fn scoring_queries(&self, d: &Tensor) -> Tensor {
+        if !self.scores_residual {
+            return self.cosine_rows(d);
+        }
         self.with_geometry(self.queries(d), d)
+    }
+
+    fn cosine_rows(&self, d: &Tensor) -> Tensor {
+        d * self.geometry.sqrt()
     }
 
     /// `[t, √κ·d]`, or `t` when κ = 0.
@@ -275,5 +305,32 @@ mod tests {
         s.sum(Kind::Float).backward();
         let grad = vs.variables()["query.2.weight"].grad();
         assert!(grad.abs().sum(Kind::Float).double_value(&[]) > 0.0);
+    }
+
+    #[test]
+    fn scoring_without_the_residual_is_the_scaled_cosine_and_training_keeps_it() {
+        tch::manual_seed(4);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let shape = EnergyShape {
+            input_dim: 4,
+            hidden: vec![8],
+            out_dim: 3,
+        };
+        let mut net = EnergyNet::new(&vs.root(), &shape, 2.5);
+        let d = Tensor::randn([5, 4], (Kind::Float, Device::Cpu));
+        let d = &d / d.norm_scalaropt_dim(2, [1], true);
+        let whole = net.negative_energies(&d, &d);
+        net.score_cosine_only();
+        let (u, v) = net.scoring_rows(&d);
+        assert_eq!((u.size(), v.size()), (vec![5, 4], vec![5, 4]));
+        let cosine = d.matmul(&d.tr()) * 2.5;
+        assert!(u.matmul(&v.tr()).allclose(&cosine, 1e-5, 1e-6, false));
+        assert!(net.scoring_queries(&d).allclose(&u, 0.0, 0.0, false));
+        // The random towers' residual is not zero, and training still sees it.
+        assert!(!whole.allclose(&cosine, 1e-3, 1e-3, false));
+        assert!(
+            net.negative_energies(&d, &d)
+                .allclose(&whole, 0.0, 0.0, false)
+        );
     }
 }
