@@ -212,7 +212,7 @@ for case in "${cases[@]}"; do
         out=$top/seed$seed
         mkdir -p "$out"
         # shellcheck disable=SC2086 # $extra is zero or one key=value word
-        target/release/ebsc-pipeline --pipelines-dir "$runs/pipelines" new "$pipeline" "$path" \
+        target/release/ebsc-pipeline --pipelines-dir "$runs/pipelines" new --force "$pipeline" "$path" \
             seed="$seed" $extra >"$top/new.log"
         sed -n 's/^new: template \([a-z-]*\).*/\1/p' "$top/new.log" >"$top/template"
         dir=$runs/runs/$pipeline
