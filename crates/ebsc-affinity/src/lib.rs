@@ -269,14 +269,7 @@ fn load_inputs(
     let model_path = train::MODEL.path(&upstream.train);
     let mut model = EnergyModel::load(&model_path, device)?;
     if !config.residual {
-        anyhow::ensure!(
-            model.net.geometry > 0.0,
-            "[affinity] residual = false scores pairs by the energy's cosine term alone, \
-             but {} has none (its energy metadata says geometry = 0): remove `residual`, \
-             or train with `[train] geometry` > 0",
-            model_path.display()
-        );
-        model.net.score_cosine_only();
+        model.score_cosine_only(&model_path)?;
         eprintln!(
             "{STAGE}: residual = false: pairs scored by the energy's cosine term alone \
              (κ = {})",

@@ -119,13 +119,7 @@ impl Trained {
         let (encoder, encoder_vars) = load_encoder(&model_path, device)?;
         let mut energy = EnergyModel::load(&model_path, device)?;
         if !affinity_keys.residual {
-            anyhow::ensure!(
-                energy.net.geometry > 0.0,
-                "[affinity] residual = false scores pairs by the energy's cosine term alone, \
-                 but {} has none (geometry = 0)",
-                model_path.display()
-            );
-            energy.net.score_cosine_only();
+            energy.score_cosine_only(&model_path)?;
         }
         let width = match source {
             DictionarySource::Backbone => encoder.backbone_dim(),

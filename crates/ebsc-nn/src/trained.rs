@@ -151,6 +151,21 @@ impl EnergyModel {
         self.net.shape.input_dim
     }
 
+    /// Scores pairs by the energy's cosine term alone from here on
+    /// ([`EnergyNet::score_cosine_only`]: `[affinity] residual = false`); an error naming
+    /// the model file `path` when the energy has no cosine term.
+    pub fn score_cosine_only(&mut self, path: &Path) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.net.geometry > 0.0,
+            "[affinity] residual = false scores pairs by the energy's cosine term alone, \
+             but {} has none (its energy metadata says geometry = 0): remove `residual`, \
+             or train with `[train] geometry` > 0",
+            path.display()
+        );
+        self.net.score_cosine_only();
+        Ok(())
+    }
+
     /// `(u', v')` of `d` `[N, D]`, with `u'_i·v'_j = −E(d_i, d_j)`: the towers' outputs,
     /// with `√κ·d` appended when the energy has a cosine term ([`EnergyNet::scoring_rows`]);
     /// on `d`'s device. `u'` holds only `rows` (a shard scores no other rows), `v'` every row.
