@@ -175,7 +175,7 @@ impl EnergyNet {
     /// `[t, √κ·d]`, or `t` when κ = 0.
     fn with_geometry(&self, t: Tensor, d: &Tensor) -> Tensor {
         if self.geometry > 0.0 {
-            let g = d.to_kind(t.kind()) * self.geometry.sqrt();
+            let g = self.cosine_rows(d).to_kind(t.kind());
             Tensor::cat(&[&t, &g], 1)
         } else {
             t
@@ -275,9 +275,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_zero_residual_leaves_the_scaled_cosine_and_scoring_rows_agree() {
-        tch::manual_seed(3);
+    /// Random towers 4 → 8 → 3 with κ = 2.5 (seeded), and 5 random unit rows.
+    fn small_net(seed: i64) -> (nn::VarStore, EnergyNet, Tensor) {
+        tch::manual_seed(seed);
         let vs = nn::VarStore::new(Device::Cpu);
         let shape = EnergyShape {
             input_dim: 4,
@@ -287,6 +287,12 @@ mod tests {
         let net = EnergyNet::new(&vs.root(), &shape, 2.5);
         let d = Tensor::randn([5, 4], (Kind::Float, Device::Cpu));
         let d = &d / d.norm_scalaropt_dim(2, [1], true);
+        (vs, net, d)
+    }
+
+    #[test]
+    fn a_zero_residual_leaves_the_scaled_cosine_and_scoring_rows_agree() {
+        let (vs, net, d) = small_net(3);
         // Random towers: −E = 2.5·d·dᵀ + u·vᵀ, and the scoring rows give the same product.
         let s = net.negative_energies(&d, &d);
         let expected = d.matmul(&d.tr()) * 2.5 + net.queries(&d).matmul(&net.keys(&d).tr());
@@ -309,16 +315,7 @@ mod tests {
 
     #[test]
     fn scoring_without_the_residual_is_the_scaled_cosine_and_training_keeps_it() {
-        tch::manual_seed(4);
-        let vs = nn::VarStore::new(Device::Cpu);
-        let shape = EnergyShape {
-            input_dim: 4,
-            hidden: vec![8],
-            out_dim: 3,
-        };
-        let mut net = EnergyNet::new(&vs.root(), &shape, 2.5);
-        let d = Tensor::randn([5, 4], (Kind::Float, Device::Cpu));
-        let d = &d / d.norm_scalaropt_dim(2, [1], true);
+        let (_vs, mut net, d) = small_net(4);
         let whole = net.negative_energies(&d, &d);
         net.score_cosine_only();
         let (u, v) = net.scoring_rows(&d);
