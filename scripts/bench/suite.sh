@@ -40,6 +40,8 @@
 #   numerals-400     the same with prepare.subset={per_class=40}
 #   lowercase-aj     the letters a–j from the same fonts, 16,340 images (made by letters.sh;
 #                    added after the members rule was set, to check it)
+#   lowercase-aj-400 the same with prepare.subset={per_class=40} (added after the exact
+#                    eigenvector count of small sets was set, to check it)
 #   animals          Animal-Shape: 10,000 28×28 silhouettes of 10 animals (`just fetch animals`)
 #   animals-400      the same with prepare.subset={per_class=40}
 #   mnist-mirrored   the 10,000 MNIST test images, every second one mirrored left to right
@@ -58,7 +60,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj animals animals-400 faces-30 orl glyphs-40 digits subspaces-table}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 animals animals-400 faces-30 orl glyphs-40 digits subspaces-table}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -94,6 +96,7 @@ cases=(
     "numerals|data/letters/numerals/letters-images-idx3-ubyte|"
     "numerals-400|data/letters/numerals/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
     "lowercase-aj|data/letters/lowercase-aj/letters-images-idx3-ubyte|"
+    "lowercase-aj-400|data/letters/lowercase-aj/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
     "animals|data/animals/animals-images-idx3-ubyte|"
     "animals-400|data/animals/animals-images-idx3-ubyte|prepare.subset={per_class=40}"
     "mnist-mirrored|$runs/mnist-mirrored/mirrored-images-idx3-ubyte|"
