@@ -449,8 +449,8 @@ pub fn exact_eigenvector_count(count: ClusterCount, n_samples: usize) -> bool {
 fn eigenvector_lines(count: ClusterCount, exact: bool) -> String {
     match count {
         ClusterCount::Fixed(_) if exact => format!(
-            "# Exactly n_clusters eigenvectors, no spare ones and no referee: a few thousand images\n\
-             # at most, {EXACT_COUNT_MIN_CLUSTER_SIZE} or more a cluster (docs/method.md, \"The eigenvector count on small sets\").\n\
+            "# Exactly n_clusters eigenvectors, no spare ones and no referee: under {EXACT_COUNT_MAX_SAMPLES} images\n\
+             # with {EXACT_COUNT_MIN_CLUSTER_SIZE} or more a cluster (docs/method.md, \"The eigenvector count on small sets\").\n\
              extra_eigenvectors = 0\n"
         ),
         ClusterCount::Fixed(_) => "# Two spare eigenvectors beyond n_clusters: with exactly n_clusters, one is often spent\n\
@@ -1075,9 +1075,18 @@ mod tests {
         assert_eq!(largest["extra_eigenvectors"].as_integer(), Some(0));
         // 400 faces of 40 people (10 a class) keep the spare eigenvectors and the referee,
         // as do 10,000 images of 10 classes.
-        for (n, n_classes) in [(400, 40), (399, 10), (EXACT_COUNT_MAX_SAMPLES, 10), (10_000, 10)] {
+        for (n, n_classes) in [
+            (400, 40),
+            (399, 10),
+            (EXACT_COUNT_MAX_SAMPLES, 10),
+            (10_000, 10),
+        ] {
             let table = cluster(n, n_classes);
-            assert_eq!(table["extra_eigenvectors"].as_integer(), Some(2), "{n}/{n_classes}");
+            assert_eq!(
+                table["extra_eigenvectors"].as_integer(),
+                Some(2),
+                "{n}/{n_classes}"
+            );
             assert!(table.contains_key("eigenvector_referee"), "{n}/{n_classes}");
         }
         // The other templates keep their two spare eigenvectors on any set.
