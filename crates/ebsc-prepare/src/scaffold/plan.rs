@@ -422,9 +422,8 @@ pub fn cluster_count(settings: &Settings, summary: &DataSummary) -> (ClusterCoun
 pub const EXACT_COUNT_MIN_CLUSTER_SIZE: usize = 40;
 
 /// Whether the images template clusters with exactly `n_clusters` eigenvectors, neither
-/// spare ones nor a referee: from
-/// [`EXACT_COUNT_MIN_CLUSTER_SIZE`] images a cluster to under [`REFEREE_MIN_CLUSTER_SIZE`],
-/// where the only referee is the dictionary's neighbour graph. Over seven 400-image sets of
+/// spare ones nor a referee: from [`EXACT_COUNT_MIN_CLUSTER_SIZE`] images a cluster to under
+/// [`REFEREE_MIN_CLUSTER_SIZE`], where the only referee is the dictionary's neighbour graph. Over seven 400-image sets of
 /// 10 classes (40 a class; seeds 0–2) that count scored above the graph referee's on five
 /// (letters 0.733 → 0.769, numerals 0.775 → 0.877, fashion 0.629 → 0.670; capitals 0.757 →
 /// 0.719 and MNIST 0.981 → 0.978 lost), and on a held-out alphabet (lowercase a–j, seed 0)
