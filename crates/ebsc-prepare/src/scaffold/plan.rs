@@ -427,8 +427,8 @@ pub const EXACT_COUNT_MIN_CLUSTER_SIZE: usize = 40;
 /// 10 classes (40 a class; seeds 0–2) that count scored above the graph referee's on five
 /// (letters 0.733 → 0.769, numerals 0.775 → 0.877, fashion 0.629 → 0.670; capitals 0.757 →
 /// 0.719 and MNIST 0.981 → 0.978 lost), and on a held-out alphabet (lowercase a–j, seed 0)
-/// 0.760 → 0.823; at 80 a class the two were level (four runs of clothing and silhouettes,
-/// −0.019 to +0.046). Not for classes of 10 (ORL faces at 40 eigenvectors lost 0.870 →
+/// 0.760 → 0.823; at 80 a class +0.027 on the mean of ten runs of four sets (behind on
+/// five by up to 0.026, ahead on four by up to 0.116). Not for classes of 10 (ORL faces at 40 eigenvectors lost 0.870 →
 /// 0.852), nor where k-means on the dictionary referees: at 200 a class its count scored
 /// 0.000–0.084 above `n_clusters` (RESULTS.md, "The eigenvector count on the 400-image
 /// sets", "… on 800 and 2,000 images").
