@@ -423,15 +423,15 @@ pub const EXACT_COUNT_MIN_CLUSTER_SIZE: usize = 40;
 
 /// Whether the images template clusters with exactly `n_clusters` eigenvectors, neither
 /// spare ones nor a referee: from [`EXACT_COUNT_MIN_CLUSTER_SIZE`] images a cluster to under
-/// [`REFEREE_MIN_CLUSTER_SIZE`], where the only referee is the dictionary's neighbour graph. Over seven 400-image sets of
-/// 10 classes (40 a class; seeds 0–2) that count scored above the graph referee's on five
-/// (letters 0.733 → 0.769, numerals 0.775 → 0.877, fashion 0.629 → 0.670; capitals 0.757 →
-/// 0.719 and MNIST 0.981 → 0.978 lost), and on a held-out alphabet (lowercase a–j, seed 0)
-/// 0.760 → 0.823; at 80 a class +0.027 on the mean of ten runs of four sets (behind on
-/// five by up to 0.026, ahead on four by up to 0.116). Not for classes of 10 (ORL faces at 40 eigenvectors lost 0.870 →
-/// 0.852), nor where k-means on the dictionary referees: at 200 a class its count scored
-/// 0.000–0.084 above `n_clusters` (RESULTS.md, "The eigenvector count on the 400-image
-/// sets", "… on 800 and 2,000 images").
+/// [`REFEREE_MIN_CLUSTER_SIZE`], where the only referee is the dictionary's neighbour graph.
+/// Over seven 400-image sets of 10 classes (40 a class; seeds 0–2) that count scored above
+/// the graph referee's on five (letters 0.733 → 0.769, numerals 0.775 → 0.877, fashion
+/// 0.629 → 0.670; capitals 0.757 → 0.719 and MNIST 0.981 → 0.978 lost), and on a held-out
+/// alphabet (lowercase a–j, seed 0) 0.760 → 0.823; at 80 a class +0.027 on the mean of ten
+/// runs of four sets (behind on five by up to 0.026, ahead on four by up to 0.116). Not for
+/// classes of 10 (ORL faces at 40 eigenvectors lost 0.870 → 0.852), nor where k-means on
+/// the dictionary referees: at 200 a class its count scored 0.000–0.084 above `n_clusters`
+/// (RESULTS.md, "The eigenvector count on the 400-image sets", "… on 800 and 2,000 images").
 pub fn exact_eigenvector_count(count: ClusterCount, n_samples: usize) -> bool {
     match count {
         ClusterCount::Fixed(k) => {
@@ -476,11 +476,15 @@ pub const REFEREE_KNN: usize = 10;
 /// partition of the trained dictionary picks among the graph's partitions with
 /// `n_clusters` to `n_clusters + 6` eigenvectors. k-means on it is asked first, with at
 /// least [`REFEREE_MIN_CLUSTER_SIZE`] samples a cluster and only where it already agrees
-/// with the recipe's partition; else the partition of its [`REFEREE_KNN`]-NN graph.
+/// with the recipe's partition; else the partition of its [`REFEREE_KNN`]-NN graph. None
+/// where the count is exact ([`exact_eigenvector_count`]).
 fn referee_lines(count: ClusterCount, n_samples: usize) -> String {
     let ClusterCount::Fixed(k) = count else {
         return String::new();
     };
+    if exact_eigenvector_count(count, n_samples) {
+        return String::new();
+    }
     // The neighbour graph needs more samples than neighbours (a template asked for by
     // name can meet a handful of images).
     if n_samples <= REFEREE_KNN {
@@ -624,14 +628,7 @@ pub fn render(
                 ("train_note", train_note),
                 ("augment", augment(rgb, summary)),
                 ("train_augment", train_augment(rgb, summary)),
-                (
-                    "referee",
-                    if exact_count {
-                        String::new()
-                    } else {
-                        referee_lines(n_clusters, n)
-                    },
-                ),
+                ("referee", referee_lines(n_clusters, n)),
                 ("members", members_lines(summary)),
                 ("residual", residual_lines(n)),
             ]);
@@ -997,16 +994,14 @@ mod tests {
 
     /// The images template filled for `data` with default settings, parsed.
     fn images_table(data: &DataSummary) -> toml::Table {
-        render(
-            "x",
-            Template::Images,
-            data,
-            &table_source(),
-            &Settings::default(),
-        )
-        .unwrap()
-        .parse()
-        .unwrap()
+        template_table(Template::Images, data)
+    }
+
+    fn template_table(template: Template, data: &DataSummary) -> toml::Table {
+        render("x", template, data, &table_source(), &Settings::default())
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     #[test]
@@ -1104,15 +1099,7 @@ mod tests {
             assert!(table.contains_key("eigenvector_referee"), "{n}/{n_classes}");
         }
         // The other templates keep their two spare eigenvectors on any set.
-        let small_images = render(
-            "x",
-            Template::SmallImages,
-            &summary(400, images(1), 10),
-            &table_source(),
-            &Settings::default(),
-        )
-        .unwrap();
-        let table: toml::Table = small_images.parse().unwrap();
+        let table = template_table(Template::SmallImages, &summary(400, images(1), 10));
         assert_eq!(table["cluster"]["extra_eigenvectors"].as_integer(), Some(2));
         assert!(!exact_eigenvector_count(ClusterCount::Auto, 400));
     }
