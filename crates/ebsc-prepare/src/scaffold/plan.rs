@@ -1063,40 +1063,28 @@ mod tests {
             let table = images_table(&summary(n, images(1), n_classes));
             table["cluster"].as_table().unwrap().clone()
         };
-        // 400 images of 10 classes (40 a class) to 99 a class: no spare eigenvectors, no
-        // referee, whatever the class count.
-        for (n, n_classes) in [
-            (400, 10),
-            (REFEREE_MIN_CLUSTER_SIZE * 10 - 1, 10),
-            (4_000, 100),
+        // (images, classes, exact): 40 to 99 a class get no spare eigenvectors and no
+        // referee, whatever the class count; 400 faces of 40 people (10 a class) keep both,
+        // as do sets where k-means on the dictionary can referee (100 a class and more).
+        for (n, n_classes, exact) in [
+            (400, 10, true),
+            (REFEREE_MIN_CLUSTER_SIZE * 10 - 1, 10, true),
+            (4_000, 100, true),
+            (400, 40, false),
+            (399, 10, false),
+            (REFEREE_MIN_CLUSTER_SIZE * 10, 10, false),
+            (2_000, 10, false),
+            (10_000, 10, false),
         ] {
             let table = cluster(n, n_classes);
+            let spare = if exact { 0 } else { 2 };
+            let what = format!("{n}/{n_classes}");
             assert_eq!(
                 table["extra_eigenvectors"].as_integer(),
-                Some(0),
-                "{n}/{n_classes}"
+                Some(spare),
+                "{what}"
             );
-            assert!(
-                !table.contains_key("eigenvector_referee"),
-                "{n}/{n_classes}"
-            );
-        }
-        // 400 faces of 40 people (10 a class) keep the spare eigenvectors and the referee, as
-        // do sets where k-means on the dictionary can referee (100 a class and more).
-        for (n, n_classes) in [
-            (400, 40),
-            (399, 10),
-            (REFEREE_MIN_CLUSTER_SIZE * 10, 10),
-            (2_000, 10),
-            (10_000, 10),
-        ] {
-            let table = cluster(n, n_classes);
-            assert_eq!(
-                table["extra_eigenvectors"].as_integer(),
-                Some(2),
-                "{n}/{n_classes}"
-            );
-            assert!(table.contains_key("eigenvector_referee"), "{n}/{n_classes}");
+            assert_eq!(table.contains_key("eigenvector_referee"), !exact, "{what}");
         }
         // The other templates keep their two spare eigenvectors on any set.
         let table = template_table(Template::SmallImages, &summary(400, images(1), 10));
