@@ -42,6 +42,11 @@
 #                    added after the members rule was set, to check it)
 #   lowercase-aj-400 the same with prepare.subset={per_class=40} (added after the exact
 #                    eigenvector count of small sets was set, to check it)
+#   capitals-20      the capitals A–T, 20 classes: letters' A–J and capitals' K–T one after
+#                    the other (scripts/bench/concat_idx.py), 500 a class (10,000 images, a
+#                    subset per seed); added after the rules were set, to check them on more
+#                    than 10 classes
+#   capitals-20-1000 the same, 50 a class (1,000 images: the exact eigenvector count's range)
 #   animals          Animal-Shape: 10,000 28×28 silhouettes of 10 animals (`just fetch animals`)
 #   animals-400      the same with prepare.subset={per_class=40}
 #   mnist-mirrored   the 10,000 MNIST test images, every second one mirrored left to right
@@ -60,7 +65,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 animals animals-400 faces-30 orl glyphs-40 digits subspaces-table}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 orl glyphs-40 digits subspaces-table}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -97,6 +102,8 @@ cases=(
     "numerals-400|data/letters/numerals/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
     "lowercase-aj|data/letters/lowercase-aj/letters-images-idx3-ubyte|"
     "lowercase-aj-400|data/letters/lowercase-aj/letters-images-idx3-ubyte|prepare.subset={per_class=40}"
+    "capitals-20|$runs/capitals-20/letters-images-idx3-ubyte|prepare.subset={per_class=500}"
+    "capitals-20-1000|$runs/capitals-20/letters-images-idx3-ubyte|prepare.subset={per_class=50}"
     "animals|data/animals/animals-images-idx3-ubyte|"
     "animals-400|data/animals/animals-images-idx3-ubyte|prepare.subset={per_class=40}"
     "mnist-mirrored|$runs/mnist-mirrored/mirrored-images-idx3-ubyte|"
@@ -198,8 +205,14 @@ for case in "${cases[@]}"; do
         mnist-mirrored) [ -e "$path" ] || "$py" scripts/bench/mirrored_half.py \
             data/mnist-test/t10k-images-idx3-ubyte.gz data/mnist-test/t10k-labels-idx1-ubyte.gz \
             "$runs/mnist-mirrored" ;;
-        letters* | lowercase* | glyphs-40) [ -e "$path" ] || scripts/bench/letters.sh data/letters "$py" ||
-            echo "suite: could not make data/letters (scripts/bench/letters.sh)" >&2 ;;
+        letters* | lowercase* | capitals | capitals-400 | numerals* | glyphs-40)
+            [ -e "$path" ] || scripts/bench/letters.sh data/letters "$py" ||
+                echo "suite: could not make data/letters (scripts/bench/letters.sh)" >&2 ;;
+        capitals-20*)
+            [ -e data/letters/capitals ] || scripts/bench/letters.sh data/letters "$py" ||
+                echo "suite: could not make data/letters (scripts/bench/letters.sh)" >&2
+            [ -e "$path" ] || [ ! -e data/letters/capitals ] || "$py" scripts/bench/concat_idx.py \
+                "$runs/capitals-20" data/letters data/letters/capitals >&2 ;;
     esac
     if [ ! -e "$path" ]; then
         case "$path" in
