@@ -212,7 +212,8 @@ for case in "${cases[@]}"; do
             [ -e data/letters/capitals ] || scripts/bench/letters.sh data/letters "$py" ||
                 echo "suite: could not make data/letters (scripts/bench/letters.sh)" >&2
             [ -e "$path" ] || [ ! -e data/letters/capitals ] || "$py" scripts/bench/concat_idx.py \
-                "$runs/capitals-20" data/letters data/letters/capitals >&2 ;;
+                "$runs/capitals-20" data/letters data/letters/capitals >&2 ||
+                echo "suite: could not make $runs/capitals-20 (scripts/bench/concat_idx.py)" >&2 ;;
     esac
     if [ ! -e "$path" ]; then
         case "$path" in
