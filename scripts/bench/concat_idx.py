@@ -31,10 +31,13 @@ def read_idx(path, dims):
 
 
 def write_idx(path, array):
+    """Writes ARRAY as an unsigned-byte IDX file (temp file + rename); returns its bytes."""
     header = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    data = header + np.ascontiguousarray(array).tobytes()
     with open(path + ".tmp", "wb") as f:
-        f.write(header + np.ascontiguousarray(array).tobytes())
+        f.write(data)
     os.replace(path + ".tmp", path)
+    return data
 
 
 def main():
@@ -56,10 +59,9 @@ def main():
         sys.exit(f"concat_idx: {offset} classes do not fit the labels' bytes")
     x, y = np.concatenate(images), np.concatenate(labels).astype(np.uint8)
     os.makedirs(out, exist_ok=True)
+    # The images last: the suite takes their presence for a finished set.
     write_idx(os.path.join(out, LABELS), y)
-    write_idx(os.path.join(out, IMAGES), x)
-    with open(os.path.join(out, IMAGES), "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+    digest = hashlib.sha256(write_idx(os.path.join(out, IMAGES), x)).hexdigest()
     print(f"concat_idx: {x.shape}, classes of {np.bincount(y).tolist()}, sha256 {digest}")
 
 
