@@ -24,6 +24,9 @@
 #   faces-30         30 classes × 12 generated 16×16 gray images (scripts/bench/subspace_images.py)
 #   orl              the ORL (AT&T) face database: 400 92×112 gray photos, 40 people × 10
 #                    (`just fetch orl`; added after every rule of the recipes was set)
+#   orl-20a, orl-20b the same photos of people 1–20 and of people 21–40 (200 each, links in
+#                    the runs folder): a face set under 400 images, where `new` keeps the
+#                    pixels (the small-images template); added after its rules were set
 #   glyphs-40        laid out like a face set: 40 fonts × 10 posed, lit 46×56 renders of one
 #                    letter (scripts/bench/glyph_faces.py; made by letters.sh with the letters)
 #   letters          notMNIST-like: A–J rendered from 1,627 fonts of Debian packages, 16,270
@@ -65,7 +68,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 orl glyphs-40 digits subspaces-table}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 orl orl-20a orl-20b glyphs-40 digits subspaces-table}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -109,6 +112,8 @@ cases=(
     "mnist-mirrored|$runs/mnist-mirrored/mirrored-images-idx3-ubyte|"
     "faces-30|$runs/faces-30|"
     "orl|data/orl|"
+    "orl-20a|$runs/orl-20a|"
+    "orl-20b|$runs/orl-20b|"
     "glyphs-40|data/letters/glyph-faces|"
     "digits|data/digits/digits.csv.gz|label_column=column_65"
     "subspaces-table|$runs/subspaces-table.csv|"
@@ -121,6 +126,13 @@ done
 # Ring of 8 subspaces of dimension 6 in R^40: subspace k spans 2 directions shared with
 # k − 1, 2 of its own and 2 shared with k + 1, so neighbours intersect in a plane (neither
 # independent nor disjoint). Unit-norm points plus Gaussian noise of expected norm 0.05.
+# An image folder of ORL's people $2 to $3 (links to data/orl/s<i>), written whole or not at all.
+orl_people() {
+    rm -rf "$1.tmp" && mkdir -p "$1.tmp"
+    for i in $(seq "$2" "$3"); do ln -s "$PWD/data/orl/s$i" "$1.tmp/s$i"; done
+    mv "$1.tmp" "$1"
+}
+
 make_subspace_table() {
     "$py" - "$1" <<'PY'
 import sys
@@ -202,6 +214,8 @@ for case in "${cases[@]}"; do
     case "$name" in
         faces-30) [ -d "$path" ] || python3 scripts/bench/subspace_images.py "$path" 30 12 4 16 0.05 1 ;;
         subspaces-table) [ -f "$path" ] || make_subspace_table "$path" ;;
+        orl-20a) [ -e "$path" ] || [ ! -d data/orl ] || orl_people "$path" 1 20 ;;
+        orl-20b) [ -e "$path" ] || [ ! -d data/orl ] || orl_people "$path" 21 40 ;;
         mnist-mirrored) [ -e "$path" ] || "$py" scripts/bench/mirrored_half.py \
             data/mnist-test/t10k-images-idx3-ubyte.gz data/mnist-test/t10k-labels-idx1-ubyte.gz \
             "$runs/mnist-mirrored" ;;
@@ -220,6 +234,7 @@ for case in "${cases[@]}"; do
             data/fashion/* | data/animals/* | data/orl)
                 dataset=${path#data/}
                 echo "skipped: run \`just fetch ${dataset%%/*}\`" >"$top/status" ;;
+            "$runs"/orl-20*) echo "skipped: run \`just fetch orl\`" >"$top/status" ;;
             *) echo "skipped: $path is missing" >"$top/status" ;;
         esac
         continue
