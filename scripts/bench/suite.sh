@@ -123,9 +123,6 @@ for wanted in $SUITE; do
         echo "suite: no data set '$wanted' (SUITE); expected some of: ${cases[*]%%|*}" >&2; exit 1; }
 done
 
-# Ring of 8 subspaces of dimension 6 in R^40: subspace k spans 2 directions shared with
-# k − 1, 2 of its own and 2 shared with k + 1, so neighbours intersect in a plane (neither
-# independent nor disjoint). Unit-norm points plus Gaussian noise of expected norm 0.05.
 # An image folder of ORL's people $2 to $3 (links to data/orl/s<i>), written whole or not at all.
 orl_people() {
     rm -rf "$1.tmp" && mkdir -p "$1.tmp"
@@ -133,6 +130,9 @@ orl_people() {
     mv "$1.tmp" "$1"
 }
 
+# Ring of 8 subspaces of dimension 6 in R^40: subspace k spans 2 directions shared with
+# k − 1, 2 of its own and 2 shared with k + 1, so neighbours intersect in a plane (neither
+# independent nor disjoint). Unit-norm points plus Gaussian noise of expected norm 0.05.
 make_subspace_table() {
     "$py" - "$1" <<'PY'
 import sys
