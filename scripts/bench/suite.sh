@@ -123,8 +123,10 @@ for wanted in $SUITE; do
         echo "suite: no data set '$wanted' (SUITE); expected some of: ${cases[*]%%|*}" >&2; exit 1; }
 done
 
-# An image folder of ORL's people $2 to $3 (links to data/orl/s<i>), written whole or not at all.
+# An image folder of ORL's people $2 to $3 (links to data/orl/s<i>), written whole or not at
+# all; nothing without data/orl (the case is then skipped with a hint to fetch it).
 orl_people() {
+    [ -d data/orl ] || return 0
     rm -rf "$1.tmp" && mkdir -p "$1.tmp"
     for i in $(seq "$2" "$3"); do ln -s "$PWD/data/orl/s$i" "$1.tmp/s$i"; done
     mv "$1.tmp" "$1"
@@ -214,8 +216,8 @@ for case in "${cases[@]}"; do
     case "$name" in
         faces-30) [ -d "$path" ] || python3 scripts/bench/subspace_images.py "$path" 30 12 4 16 0.05 1 ;;
         subspaces-table) [ -f "$path" ] || make_subspace_table "$path" ;;
-        orl-20a) [ -e "$path" ] || [ ! -d data/orl ] || orl_people "$path" 1 20 ;;
-        orl-20b) [ -e "$path" ] || [ ! -d data/orl ] || orl_people "$path" 21 40 ;;
+        orl-20a) [ -e "$path" ] || orl_people "$path" 1 20 ;;
+        orl-20b) [ -e "$path" ] || orl_people "$path" 21 40 ;;
         mnist-mirrored) [ -e "$path" ] || "$py" scripts/bench/mirrored_half.py \
             data/mnist-test/t10k-images-idx3-ubyte.gz data/mnist-test/t10k-labels-idx1-ubyte.gz \
             "$runs/mnist-mirrored" ;;
