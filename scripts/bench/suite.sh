@@ -57,6 +57,12 @@
 #   digits           data/digits/digits.csv.gz (label_column=column_65)
 #   subspaces-table  8 overlapping 6-dimensional subspaces of R^40 (each shares a plane with
 #                    its two neighbours on a ring), 60 points each, noise 0.05: a CSV table
+#   subspaces-unequal 6 random subspaces of R^60 of dimensions 3, 4, 6, 8, 10, 12 with 200, 40,
+#                    120, 60, 150, 30 points, noise 0.05 (scripts/bench/subspace_table.py):
+#                    classes of unequal size and dimension
+#   subspaces-random-0 … subspaces-random-7  4 to 12 random subspaces of dimension 2 to 10,
+#                    20 to 300 points each, configurations drawn by subspace_table.py
+#                    --random I (added after the eigenvector cut of such sets was set)
 # SUITE="digits faces-30" runs some (default: all; missing data gives a "skipped" row).
 # mnist-demo and fashion take minutes a seed on a 2-core CPU, EnSC on them a few minutes.
 # BENCH_PYTHON: the Python for the baselines (numpy, scipy, scikit-learn, pyarrow); by
@@ -68,7 +74,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 orl orl-20a orl-20b glyphs-40 digits subspaces-table}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 orl orl-20a orl-20b glyphs-40 digits subspaces-table subspaces-unequal $(echo subspaces-random-{0..7})}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -117,7 +123,9 @@ cases=(
     "glyphs-40|data/letters/glyph-faces|"
     "digits|data/digits/digits.csv.gz|label_column=column_65"
     "subspaces-table|$runs/subspaces-table.csv|"
+    "subspaces-unequal|$runs/subspaces-unequal.csv|"
 )
+for i in 0 1 2 3 4 5 6 7; do cases+=("subspaces-random-$i|$runs/subspaces-random-$i.csv|"); done
 for wanted in $SUITE; do
     printf '%s\n' "${cases[@]}" | grep -q "^$wanted|" || {
         echo "suite: no data set '$wanted' (SUITE); expected some of: ${cases[*]%%|*}" >&2; exit 1; }
@@ -216,6 +224,10 @@ for case in "${cases[@]}"; do
     case "$name" in
         faces-30) [ -d "$path" ] || python3 scripts/bench/subspace_images.py "$path" 30 12 4 16 0.05 1 ;;
         subspaces-table) [ -f "$path" ] || make_subspace_table "$path" ;;
+        subspaces-unequal) [ -f "$path" ] || "$py" scripts/bench/subspace_table.py "$path" \
+            --dims 3,4,6,8,10,12 --sizes 200,40,120,60,150,30 --ambient 60 --noise 0.05 --seed 3 ;;
+        subspaces-random-*) [ -f "$path" ] ||
+            "$py" scripts/bench/subspace_table.py "$path" --random "${name##*-}" >/dev/null ;;
         orl-20a) [ -e "$path" ] || orl_people "$path" 1 20 ;;
         orl-20b) [ -e "$path" ] || orl_people "$path" 21 40 ;;
         mnist-mirrored) [ -e "$path" ] || "$py" scripts/bench/mirrored_half.py \

@@ -16,6 +16,10 @@
 //!                              # best, when the recipe's agrees ≥ 0.75; else the one the
 //!                              # dictionary's 10-NN graph agrees with best (either key may
 //!                              # be left out)
+//! eigenvector_cut = { max_extra = 6 }
+//!                              # optional, instead of the referee: the count (n_clusters ..
+//!                              # n_clusters + 6) whose partition has the graph's lowest
+//!                              # normalised cut (samples near linear subspaces)
 //! max_iter = 300               # Lloyd iterations per restart
 //! tol = 1e-4                   # k-means tolerance (scikit-learn's rule)
 //! symmetrize = false           # true: use (W + Wᵀ)/2 when the affinity is not symmetric
@@ -33,6 +37,7 @@ use ebsc_spectral::{
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::lowest_cut::CutSetting;
 use crate::referee::RefereeSetting;
 
 pub const SECTION: &str = "cluster";
@@ -215,6 +220,11 @@ pub struct ClusterConfig {
     /// when absent, so older runs stay up to date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eigenvector_referee: Option<RefereeSetting>,
+    /// The eigenvector count whose partition has the graph's lowest normalised cut
+    /// ([`crate::lowest_cut`]), for graphs of samples near linear subspaces. Left out of
+    /// the stage key when absent, so older runs stay up to date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eigenvector_cut: Option<CutSetting>,
     /// Lloyd iterations per k-means restart.
     #[serde(default = "default_max_iter")]
     pub max_iter: usize,
@@ -261,6 +271,7 @@ impl ClusterConfig {
             restart_choice: RestartChoiceSetting::default(),
             sizes: SizesSetting::Free,
             eigenvector_referee: None,
+            eigenvector_cut: None,
             max_iter: default_max_iter(),
             tol: default_tol(),
             symmetrize: false,
@@ -305,6 +316,19 @@ impl ClusterConfig {
             referee.check()?;
             if self.n_clusters == ClusterCountSetting::Auto {
                 return Err("eigenvector_referee needs a fixed n_clusters".into());
+            }
+        }
+        if let Some(cut) = &self.eigenvector_cut {
+            cut.check()?;
+            if self.n_clusters == ClusterCountSetting::Auto {
+                return Err("eigenvector_cut needs a fixed n_clusters".into());
+            }
+            if self.eigenvector_referee.is_some() {
+                return Err(
+                    "eigenvector_cut and eigenvector_referee both choose the eigenvector \
+                     count: give one"
+                        .into(),
+                );
             }
         }
         if self.kmeans_restarts == 0 {
@@ -471,6 +495,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("min_agreement"), "{err}");
+    }
+
+    #[test]
+    fn the_cut_parses_enters_the_key_only_when_set_and_excludes_the_referee() {
+        let config =
+            load("n_clusters = 6\nextra_eigenvectors = 2\neigenvector_cut = { max_extra = 6 }\n")
+                .unwrap();
+        assert_eq!(config.eigenvector_cut.unwrap().max_extra, 6);
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["eigenvector_cut"], serde_json::json!({"max_extra": 6}));
+        let without = serde_json::to_value(load("n_clusters = 6\n").unwrap()).unwrap();
+        assert!(without.get("eigenvector_cut").is_none());
+        for (text, expected) in [
+            (
+                "n_clusters = \"auto\"\neigenvector_cut = { max_extra = 6 }\n",
+                "needs a fixed n_clusters",
+            ),
+            (
+                "n_clusters = 6\neigenvector_cut = { max_extra = 0 }\n",
+                "max_extra must be at least 1",
+            ),
+            (
+                "n_clusters = 6\neigenvector_cut = { max_extra = 6, knn_graph = 10 }\n",
+                "unknown field `knn_graph`",
+            ),
+            (
+                "n_clusters = 6\neigenvector_cut = { max_extra = 6 }\neigenvector_referee = { max_extra = 6, knn_graph = 10 }\n",
+                "give one",
+            ),
+        ] {
+            let err = load(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod features;
 pub mod figures;
 pub mod gallery;
 pub mod input;
+pub mod lowest_cut;
 pub mod outputs;
 pub mod quality;
 pub mod referee;
@@ -34,6 +35,7 @@ use ebsc_io::artifacts::{affinity, cluster, prepare, train};
 
 use crate::config::{ClusterConfig, ClusterCountSetting, RestartChoiceSetting, SizesSetting};
 use crate::input::Mode;
+use crate::lowest_cut::CutSetting;
 use crate::referee::RefereeSetting;
 
 pub const STAGE: &str = cluster::STAGE;
@@ -200,6 +202,16 @@ pub struct Args {
         default_value_t = 10
     )]
     pub referee_knn: usize,
+    /// Of the graph's partitions with n_clusters to n_clusters + this many eigenvectors,
+    /// keep the one of lowest normalised cut, as `[cluster] eigenvector_cut` does (for
+    /// graphs of samples near linear subspaces).
+    #[arg(
+        long,
+        help_heading = "Standalone mode (no pipeline, no manifest)",
+        requires = "affinity",
+        conflicts_with = "referee_dictionary"
+    )]
+    pub eigenvector_cut: Option<usize>,
 
     /// Feature baseline: a safetensors file whose tensor `--tensor` holds one row per
     /// sample (e.g. prepare's inputs.safetensors or pretrain's features.safetensors).
@@ -338,6 +350,9 @@ fn run_standalone(args: &Args) -> anyhow::Result<Finished> {
             knn_graph: Some(args.referee_knn),
         });
     }
+    config.eigenvector_cut = args
+        .eigenvector_cut
+        .map(|max_extra| CutSetting { max_extra });
     anyhow::ensure!(
         !args.affinity.is_empty() || args.knn.is_some() || args.sizes == SizesSetting::Free,
         "--sizes equal holds the sizes of spectral clusters: give --knn with --features"

@@ -101,6 +101,10 @@ pub struct Metrics {
     /// kept ([`crate::referee`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eigenvector_referee: Option<crate::referee::RefereeRecord>,
+    /// With `eigenvector_cut`: each count's normalised cut and the count kept
+    /// ([`crate::lowest_cut`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eigenvector_cut: Option<crate::lowest_cut::CutRecord>,
     /// Seconds per phase.
     pub timings: BTreeMap<String, f64>,
 }
@@ -142,6 +146,7 @@ mod tests {
             connected_components: 1,
             quality: Default::default(),
             eigenvector_referee: None,
+            eigenvector_cut: None,
             timings: BTreeMap::new(),
         };
         let json: serde_json::Value = serde_json::from_str(&metrics.to_json().unwrap()).unwrap();
@@ -152,6 +157,7 @@ mod tests {
             "ari",
             "confusion",
             "eigenvector_referee",
+            "eigenvector_cut",
         ] {
             assert!(json.get(field).is_none(), "{field} present");
         }

@@ -22,6 +22,7 @@ use ebsc_spectral::{
 use crate::config::{ClusterConfig, ClusterCountSetting, RestartChoiceSetting};
 use crate::gallery::Images;
 use crate::input::{self, CountSource, GraphChecks, Mode};
+use crate::lowest_cut::{self, CutRecord, CutSetting};
 use crate::outputs::{Metrics, Scores};
 use crate::quality::Quality;
 use crate::referee::{self, RefereeKind, RefereeRecord, RefereeSetting, Verdict};
@@ -171,8 +172,24 @@ pub fn cluster_stage(
         }
         None => (clustering, None),
     };
+    let (clustering, cut) = match &config.eigenvector_cut {
+        Some(setting) => {
+            let (clustering, record) = cut_phase(
+                sink,
+                &checked.graph,
+                config,
+                setting,
+                (clustering, n_eigenvectors),
+                seed,
+                &mut timings,
+            );
+            (clustering, Some(record))
+        }
+        None => (clustering, None),
+    };
     let mut metrics = base_metrics(config, &checked, &clustering);
     metrics.eigenvector_referee = referee;
+    metrics.eigenvector_cut = cut;
     let labels = labels.filter(|l| l.iter().any(Option::is_some));
     let matched = score_phase(
         sink,
@@ -578,6 +595,60 @@ fn referee_phase(
     Ok((kept, record))
 }
 
+/// The count whose partition has the graph's lowest normalised cut ([`crate::lowest_cut`]),
+/// among the recipe's and `n_clusters` to `n_clusters + max_extra`.
+fn cut_phase(
+    sink: &dyn Sink,
+    graph: &SparseGraph,
+    config: &ClusterConfig,
+    setting: &CutSetting,
+    (recipe, n_eigenvectors): (Clustering, usize),
+    seed: u64,
+    timings: &mut Timings,
+) -> (Clustering, CutRecord) {
+    let started = Instant::now();
+    let n_clusters = recipe.n_clusters;
+    let recipe_cut = lowest_cut::normalized_cut(graph, &recipe);
+    let counts = (n_clusters..=(n_clusters + setting.max_extra).min(graph.n_nodes()))
+        .filter(|&m| m != n_eigenvectors);
+    let (mut clusterings, failed_counts) =
+        referee::partitions_by_count(counts, |m| spectral::cluster(graph, config, m, seed));
+    let mut cuts: Vec<(usize, f64)> = clusterings
+        .iter()
+        .map(|(m, c)| (*m, lowest_cut::normalized_cut(graph, c)))
+        .collect();
+    let chosen = lowest_cut::choose((n_eigenvectors, recipe_cut), &cuts);
+    let kept = match clusterings.iter().position(|&(m, _)| m == chosen) {
+        Some(i) => clusterings.swap_remove(i).1,
+        None => recipe,
+    };
+    cuts.push((n_eigenvectors, recipe_cut));
+    cuts.sort_by_key(|&(m, _)| m);
+    let listed: Vec<String> = cuts
+        .iter()
+        .map(|(m, cut)| format!("{m}: {cut:.3}"))
+        .collect();
+    let mut note = String::new();
+    for (m, error) in &failed_counts {
+        note.push_str(&format!(" ({m} eigenvectors left out: {error})"));
+    }
+    timings.record(
+        sink,
+        "cut",
+        started,
+        format!(
+            "normalised cut by eigenvector count ({}); kept {chosen}{note}",
+            listed.join(", ")
+        ),
+    );
+    let record = CutRecord {
+        cuts,
+        chosen,
+        failed_counts,
+    };
+    (kept, record)
+}
+
 /// ACC/NMI/ARI into `metrics` when some labels are known; returns each cluster's matched
 /// class.
 fn score_phase(
@@ -828,6 +899,7 @@ fn base_metrics(
         connected_components: *components,
         quality: Quality::default(),
         eigenvector_referee: None,
+        eigenvector_cut: None,
         timings: BTreeMap::new(),
     }
 }

@@ -520,6 +520,62 @@ fn equal_sizes_keep_the_planted_blocks_and_are_recorded() {
     assert!(report.contains("then sizes held equal in"), "{report}");
 }
 
+/// `--eigenvector-cut`: every count from n_clusters to n_clusters + 3 is clustered and the
+/// partition of lowest normalised cut kept. The planted blocks are rings, loosely linked
+/// inside, so spare eigenvectors can split one; their own partition cuts least.
+#[test]
+fn the_lowest_cut_among_the_counts_is_kept_and_recorded() {
+    let s = Standalone::new(&planted());
+    let mut args = SCORED.to_vec();
+    args.extend(["--n-eigenvectors", "6", "--eigenvector-cut", "3"]);
+    let out = s.run(&args);
+    assert!(out.ok, "{}", out.stderr);
+    let m = metrics(&s.out("metrics.json"));
+    let record = &m["eigenvector_cut"];
+    let cuts: Vec<(u64, f64)> = record["cuts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row[0].as_u64().unwrap(), row[1].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        cuts.iter().map(|c| c.0).collect::<Vec<_>>(),
+        vec![4, 5, 6, 7],
+        "{record}"
+    );
+    let lowest = cuts.iter().map(|c| c.1).fold(f64::MAX, f64::min);
+    let chosen = record["chosen"].as_u64().unwrap();
+    assert_eq!(
+        cuts.iter().find(|c| c.0 == chosen).unwrap().1,
+        lowest,
+        "{record}"
+    );
+    assert_eq!(m["n_eigenvectors"].as_u64(), Some(chosen), "{m}");
+    assert_eq!(m["quality"]["normalized_cut"].as_f64(), Some(lowest), "{m}");
+    assert_eq!(m["acc"], 1.0, "{m}");
+    assert!(
+        out.stderr.contains("normalised cut by eigenvector count"),
+        "{}",
+        out.stderr
+    );
+    // It chooses the count, as the referee does: the two are not set together.
+    let both = s.run(&[
+        "--n-clusters",
+        "4",
+        "--eigenvector-cut",
+        "3",
+        "--referee-dictionary",
+        "d.safetensors",
+    ]);
+    assert!(!both.ok);
+    assert!(
+        both.stderr
+            .contains("'--eigenvector-cut <EIGENVECTOR_CUT>' cannot be used with"),
+        "{}",
+        both.stderr
+    );
+}
+
 #[test]
 fn bad_counts_are_errors() {
     let s = Standalone::new(&planted());

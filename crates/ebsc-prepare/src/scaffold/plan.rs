@@ -445,12 +445,54 @@ pub fn exact_eigenvector_count(count: ClusterCount, n_samples: usize) -> bool {
     }
 }
 
-/// The `[cluster]` lines after `n_clusters`: two spare eigenvectors for a fixed count
-/// (none where `exact`, [`exact_eigenvector_count`]); nothing with `"auto"` (which scans its
-/// own 20).
-fn eigenvector_lines(count: ClusterCount, exact: bool) -> String {
+/// How many eigenvectors the cluster stage embeds on, for a fixed count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EigenvectorRule {
+    /// Two spare ones beyond `n_clusters`.
+    Spare,
+    /// Exactly `n_clusters` ([`exact_eigenvector_count`]).
+    Exact,
+    /// Two spare ones, and the graph's lowest normalised cut chooses among `n_clusters` to
+    /// `n_clusters + 6` (samples near linear subspaces, [`near_subspaces`]).
+    LowestCut,
+}
+
+/// The eigenvector rule of a template for a data set: exactly `n_clusters` for the images
+/// template's small sets of large classes, the lowest cut where the pixels or features
+/// are the dictionary and lie near linear subspaces (their graph is near block-diagonal:
+/// on generated subspaces of unequal size or dimension two spare eigenvectors split a large
+/// class while two small ones merge; RESULTS.md, "Subspaces of unequal size and dimension").
+fn eigenvector_rule(
+    template: Template,
+    summary: &DataSummary,
+    count: ClusterCount,
+) -> EigenvectorRule {
+    match template {
+        Template::Images if exact_eigenvector_count(count, summary.n_samples) => {
+            EigenvectorRule::Exact
+        }
+        Template::SmallImages | Template::Features if near_subspaces(summary) => {
+            EigenvectorRule::LowestCut
+        }
+        _ => EigenvectorRule::Spare,
+    }
+}
+
+/// The `[cluster]` lines after `n_clusters` for `rule`; nothing with `"auto"` (which scans
+/// its own 20).
+fn eigenvector_lines(count: ClusterCount, rule: EigenvectorRule, summary: &DataSummary) -> String {
     match count {
-        ClusterCount::Fixed(_) if exact => format!(
+        ClusterCount::Fixed(_) if rule == EigenvectorRule::LowestCut => format!(
+            "# Two spare eigenvectors beyond n_clusters, and the graph's own normalised cut chooses\n\
+             # among n_clusters to n_clusters + 6: the samples lie near linear subspaces (neighbour-span\n\
+             # ratio {:.2}), so their graph is near block-diagonal, and a spare eigenvector can split a\n\
+             # large class while two small ones merge (docs/method.md, \"The eigenvector count on\n\
+             # samples near subspaces\").\n\
+             extra_eigenvectors = 2\n\
+             eigenvector_cut = {{ max_extra = 6 }}\n",
+            summary.span_ratio.unwrap_or_default()
+        ),
+        ClusterCount::Fixed(_) if rule == EigenvectorRule::Exact => format!(
             "# Exactly n_clusters eigenvectors, no spare ones and no referee: {EXACT_COUNT_MIN_CLUSTER_SIZE} to {} images a\n\
              # cluster, too few for k-means to referee (docs/method.md, \"The eigenvector count on small sets\").\n\
              extra_eigenvectors = 0\n",
@@ -564,7 +606,7 @@ pub fn render(
     }
     let (n_clusters, n_clusters_note) = cluster_count(settings, summary);
     let n = summary.n_samples;
-    let exact_count = template == Template::Images && exact_eigenvector_count(n_clusters, n);
+    let eigenvector_rule = eigenvector_rule(template, summary, n_clusters);
     let mut values: Vec<(&str, String)> = vec![
         ("name", name.to_string()),
         (
@@ -584,7 +626,10 @@ pub fn render(
         ("prepare", prepare_section(source)?),
         ("n_clusters", n_clusters.toml()),
         ("n_clusters_note", n_clusters_note),
-        ("eigenvectors", eigenvector_lines(n_clusters, exact_count)),
+        (
+            "eigenvectors",
+            eigenvector_lines(n_clusters, eigenvector_rule, summary),
+        ),
         ("sizes", sizes_lines(n_clusters, summary)),
         ("n_samples", n.to_string()),
         ("monitor_samples", n.min(2_000).to_string()),
@@ -1150,6 +1195,61 @@ mod tests {
         // 25,000 and 70,000: the budget of 200,000 samples, then at least 4 epochs.
         assert_eq!(pretrain(25_000), (8, 234));
         assert_eq!(pretrain(70_000), (4, 234));
+    }
+
+    #[test]
+    fn samples_near_subspaces_let_the_graphs_cut_choose_the_eigenvector_count() {
+        for template in [Template::Features, Template::SmallImages] {
+            let shape = match template {
+                Template::Features => Shape::Features { dim: 40 },
+                _ => images(1),
+            };
+            let mut data = summary(600, shape, 6);
+            data.span_ratio = Some(0.2);
+            let table = template_table(template, &data);
+            let cluster = table["cluster"].as_table().unwrap();
+            let what = template.name();
+            assert_eq!(
+                cluster["extra_eigenvectors"].as_integer(),
+                Some(2),
+                "{what}"
+            );
+            assert_eq!(
+                cluster["eigenvector_cut"]["max_extra"].as_integer(),
+                Some(6),
+                "{what}"
+            );
+            assert!(!cluster.contains_key("eigenvector_referee"), "{what}");
+            // Curved classes (and samples whose geometry was not measurable) keep the plain
+            // spare eigenvectors.
+            for span_ratio in [Some(0.7), None] {
+                data.span_ratio = span_ratio;
+                let table = template_table(template, &data);
+                assert!(
+                    !table["cluster"]
+                        .as_table()
+                        .unwrap()
+                        .contains_key("eigenvector_cut")
+                );
+            }
+        }
+        // The images template never: its graph is the energy's, on a trained dictionary.
+        let mut data = summary(6_000, images(1), 6);
+        data.span_ratio = Some(0.2);
+        assert!(
+            !images_table(&data)["cluster"]
+                .as_table()
+                .unwrap()
+                .contains_key("eigenvector_cut")
+        );
+        // "auto" scans its own eigenvalues.
+        let auto = Settings {
+            n_clusters: Some(ClusterCount::Auto),
+            ..Settings::default()
+        };
+        data.n_samples = 600;
+        let text = render("x", Template::Features, &data, &table_source(), &auto);
+        assert!(!text.unwrap().contains("eigenvector_cut"));
     }
 
     #[test]
