@@ -307,6 +307,26 @@ fn near_subspaces(summary: &DataSummary) -> bool {
         .is_some_and(|ratio| ratio < SUBSPACE_SPAN_RATIO)
 }
 
+/// The affinity stage's `refine_candidates` when the template leaves it out.
+const DEFAULT_REFINE_CANDIDATES: usize = 400;
+
+/// Candidates of the joint solve on samples near linear subspaces: every other sample, up
+/// to this many. On generated subspaces of unequal size and dimension (900 to 1,772 points)
+/// the default 400 scored 0.82–0.92 where every sample scored 1.000, as EnSC over every
+/// sample does (RESULTS.md, "Subspaces of unequal size and dimension"); the solve's cost
+/// grows with the square of the candidates (1,807 of them: 35 s on two cores).
+pub const SUBSPACE_REFINE_CANDIDATES: usize = 2_000;
+
+/// `refine_candidates` for samples near linear subspaces where it exceeds the default;
+/// `None` otherwise.
+fn refine_candidates(summary: &DataSummary) -> Option<usize> {
+    let all = summary
+        .n_samples
+        .saturating_sub(1)
+        .min(SUBSPACE_REFINE_CANDIDATES);
+    (near_subspaces(summary) && all > DEFAULT_REFINE_CANDIDATES).then_some(all)
+}
+
 /// The `[affinity]` lines that follow the data's geometry: `graph` (the choice of graph;
 /// only the features template has a place for it, small-images is always symmetric) and
 /// `refine` (the joint solve over candidates, for crowded samples and for samples near
@@ -346,13 +366,23 @@ fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 2] {
         // MNIST images: 0.715 → 0.650–0.693 over γ 3–200; 8×8 digits 0.958 → 0.942).
         None
     };
+    let candidates = refine_candidates(summary);
     let refine = why.map_or(String::new(), |(why, measured)| {
-        format!(
-            "# {why}: the energy picks each row's 400 best candidates and an\n\
+        let mut lines = format!(
+            "# {why}: the energy picks each row's {} best candidates and an\n\
              # elastic-net self-expression solve over them weighs them (docs/method.md,\n\
              # \"Inference\"); {measured}.\n\
-             refine = \"elastic-net\"\n"
-        )
+             refine = \"elastic-net\"\n",
+            candidates.unwrap_or(DEFAULT_REFINE_CANDIDATES)
+        );
+        if let Some(candidates) = candidates {
+            lines.push_str(&format!(
+                "# Every other sample a candidate (at most {SUBSPACE_REFINE_CANDIDATES}): a large class on a\n\
+                 # subspace needs atoms from all of it, not only its near ones.\n\
+                 refine_candidates = {candidates}\n"
+            ));
+        }
+        lines
     });
     [("graph", graph), ("refine", refine)]
 }
@@ -1250,6 +1280,27 @@ mod tests {
         data.n_samples = 600;
         let text = render("x", Template::Features, &data, &table_source(), &auto);
         assert!(!text.unwrap().contains("eigenvector_cut"));
+    }
+
+    #[test]
+    fn the_joint_solve_on_samples_near_subspaces_takes_every_other_sample_as_a_candidate() {
+        let candidates = |n: usize, span_ratio: f64| {
+            let mut data = summary(n, Shape::Features { dim: 40 }, 8);
+            data.span_ratio = Some(span_ratio);
+            let affinity = template_table(Template::Features, &data)["affinity"].clone();
+            affinity
+                .get("refine_candidates")
+                .map(|c| c.as_integer().unwrap())
+        };
+        assert_eq!(candidates(1_149, 0.3), Some(1_148));
+        assert_eq!(
+            candidates(4_000, 0.3),
+            Some(SUBSPACE_REFINE_CANDIDATES as i64)
+        );
+        // Up to 401 samples the default 400 already holds every other one.
+        assert_eq!(candidates(401, 0.3), None);
+        // Curved classes: no solve, no candidates.
+        assert_eq!(candidates(1_149, 0.7), None);
     }
 
     #[test]
