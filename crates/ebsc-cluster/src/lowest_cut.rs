@@ -15,7 +15,7 @@
 use ebsc_spectral::{ClusterWeights, SparseGraph};
 use serde::{Deserialize, Serialize};
 
-use crate::referee::FailedCounts;
+use crate::referee::{self, FailedCounts};
 use crate::spectral::Clustering;
 
 /// `[cluster] eigenvector_cut = { max_extra = 6 }`.
@@ -60,16 +60,9 @@ pub fn normalized_cut(graph: &SparseGraph, clustering: &Clustering) -> f64 {
 /// The count of lowest cut among the recipe's and those tried: the recipe's on a tie, else
 /// the first in the order given.
 pub fn choose(recipe: (usize, f64), tried: &[(usize, f64)]) -> usize {
-    tried
-        .iter()
-        .fold(recipe, |best, &candidate| {
-            if candidate.1 < best.1 - TIE * best.1.abs().max(candidate.1.abs()) {
-                candidate
-            } else {
-                best
-            }
-        })
-        .0
+    referee::choose_by(recipe, tried, |cut, best| {
+        cut < best - TIE * best.abs().max(cut.abs())
+    })
 }
 
 #[cfg(test)]

@@ -324,10 +324,20 @@ pub fn agreement(referee: &[u32], partition: &[u32]) -> f64 {
 /// The count of highest agreement among the recipe's and those tried (the recipe's on a
 /// tie, else the first in the order given).
 pub fn choose(recipe: (usize, f64), tried: &[(usize, f64)]) -> usize {
+    choose_by(recipe, tried, |score, best| score > best)
+}
+
+/// The count whose score is `better` than the best so far, in turn from the recipe's; the
+/// recipe's where none is.
+pub fn choose_by(
+    recipe: (usize, f64),
+    tried: &[(usize, f64)],
+    better: impl Fn(f64, f64) -> bool,
+) -> usize {
     tried
         .iter()
         .fold(recipe, |best, &candidate| {
-            if candidate.1 > best.1 {
+            if better(candidate.1, best.1) {
                 candidate
             } else {
                 best
