@@ -311,10 +311,11 @@ fn near_subspaces(summary: &DataSummary) -> bool {
 const DEFAULT_REFINE_CANDIDATES: usize = 400;
 
 /// Candidates of the joint solve on samples near linear subspaces: every other sample, up
-/// to this many. On generated subspaces of unequal size and dimension (900 to 1,772 points)
-/// the default 400 scored 0.82–0.92 where every sample scored 1.000, as EnSC over every
-/// sample does (RESULTS.md, "Subspaces of unequal size and dimension"); the solve's cost
-/// grows with the square of the candidates (1,807 of them: 35 s on two cores).
+/// to this many. On four generated sets of subspaces of unequal size and dimension (900 to
+/// 1,772 points) the default 400 scored 0.82–0.92 where every sample scored 1.000, as EnSC
+/// over every sample does; a fifth stayed at 0.91 either way (RESULTS.md, "Subspaces of
+/// unequal size and dimension"). The solve's cost grows with the square of the candidates
+/// (1,807 of them: 35 s on two cores, beside another run).
 pub const SUBSPACE_REFINE_CANDIDATES: usize = 2_000;
 
 /// `refine_candidates` for samples near linear subspaces where it exceeds the default;
