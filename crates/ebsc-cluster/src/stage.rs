@@ -516,20 +516,19 @@ fn referee_phase(
             let best = |scores: &[f64]| scores.iter().copied().fold(f64::MIN, f64::max);
             let recipe_scores = judge(&recipe.assignments);
             let recipe_agreement = best(&recipe_scores);
-            let counts = (n_clusters..=(n_clusters + setting.max_extra).min(graph.n_nodes()))
-                .filter(|&m| m != n_eigenvectors);
-            let (mut clusterings, failed_counts) =
-                referee::partitions_by_count(counts, |m| spectral::cluster(graph, config, m, seed));
+            let (clusterings, failed_counts) = other_counts(
+                graph,
+                config,
+                (n_clusters, n_eigenvectors, setting.max_extra),
+                seed,
+            );
             let mut scores: Vec<(usize, Vec<f64>)> = clusterings
                 .iter()
                 .map(|(m, c)| (*m, judge(&c.assignments)))
                 .collect();
             let mut tried: Vec<(usize, f64)> = scores.iter().map(|(m, s)| (*m, best(s))).collect();
             let chosen = referee::choose((n_eigenvectors, recipe_agreement), &tried);
-            let kept = match clusterings.iter().position(|&(m, _)| m == chosen) {
-                Some(i) => clusterings.swap_remove(i).1,
-                None => recipe,
-            };
+            let kept = take_chosen(clusterings, chosen, recipe);
             scores.push((n_eigenvectors, recipe_scores));
             scores.sort_by_key(|(m, _)| *m);
             tried.push((n_eigenvectors, recipe_agreement));
@@ -595,6 +594,32 @@ fn referee_phase(
     Ok((kept, record))
 }
 
+/// The graph's partitions with `n_clusters` to `n_clusters + max_extra` eigenvectors but
+/// the recipe's count (`n_eigenvectors`), clustered as the recipe was; a count whose
+/// clustering fails is left out with its error. The referee and the cut choose among them.
+fn other_counts(
+    graph: &SparseGraph,
+    config: &ClusterConfig,
+    (n_clusters, n_eigenvectors, max_extra): (usize, usize, usize),
+    seed: u64,
+) -> (Vec<(usize, Clustering)>, referee::FailedCounts) {
+    let counts = (n_clusters..=(n_clusters + max_extra).min(graph.n_nodes()))
+        .filter(|&m| m != n_eigenvectors);
+    referee::partitions_by_count(counts, |m| spectral::cluster(graph, config, m, seed))
+}
+
+/// The partition with `chosen` eigenvectors: one of `clusterings`, else the recipe's.
+fn take_chosen(
+    mut clusterings: Vec<(usize, Clustering)>,
+    chosen: usize,
+    recipe: Clustering,
+) -> Clustering {
+    match clusterings.iter().position(|&(m, _)| m == chosen) {
+        Some(i) => clusterings.swap_remove(i).1,
+        None => recipe,
+    }
+}
+
 /// The count whose partition has the graph's lowest normalised cut ([`crate::lowest_cut`]),
 /// among the recipe's and `n_clusters` to `n_clusters + max_extra`.
 fn cut_phase(
@@ -609,19 +634,18 @@ fn cut_phase(
     let started = Instant::now();
     let n_clusters = recipe.n_clusters;
     let recipe_cut = lowest_cut::normalized_cut(graph, &recipe);
-    let counts = (n_clusters..=(n_clusters + setting.max_extra).min(graph.n_nodes()))
-        .filter(|&m| m != n_eigenvectors);
-    let (mut clusterings, failed_counts) =
-        referee::partitions_by_count(counts, |m| spectral::cluster(graph, config, m, seed));
+    let (clusterings, failed_counts) = other_counts(
+        graph,
+        config,
+        (n_clusters, n_eigenvectors, setting.max_extra),
+        seed,
+    );
     let mut cuts: Vec<(usize, f64)> = clusterings
         .iter()
         .map(|(m, c)| (*m, lowest_cut::normalized_cut(graph, c)))
         .collect();
     let chosen = lowest_cut::choose((n_eigenvectors, recipe_cut), &cuts);
-    let kept = match clusterings.iter().position(|&(m, _)| m == chosen) {
-        Some(i) => clusterings.swap_remove(i).1,
-        None => recipe,
-    };
+    let kept = take_chosen(clusterings, chosen, recipe);
     cuts.push((n_eigenvectors, recipe_cut));
     cuts.sort_by_key(|&(m, _)| m);
     let listed: Vec<String> = cuts
