@@ -22,6 +22,11 @@
 #   mnist-400        data/mnist-test with prepare.subset={per_class=40} (a subset per seed)
 #   fashion-400      data/fashion/t10k-images-idx3-ubyte with prepare.subset={per_class=40}
 #   faces-30         30 classes × 12 generated 16×16 gray images (scripts/bench/subspace_images.py)
+#   lit-faces        laid out like the cropped Extended Yale B: 10 generated faces × 64
+#                    lights, 42×48 Lambertian renders with attached shadows
+#                    (scripts/bench/lit_faces.py): classes told apart only by their
+#                    subspaces, the pixels' k-NN graph near chance
+#   lit-faces-38     the same with 38 faces (2,432 images), as many as the real set
 #   orl              the ORL (AT&T) face database: 400 92×112 gray photos, 40 people × 10
 #                    (`just fetch orl`; added after every rule of the recipes was set)
 #   orl-20a, orl-20b the same photos of people 1–20 and of people 21–40 (200 each, links in
@@ -74,7 +79,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 orl orl-20a orl-20b glyphs-40 digits subspaces-table subspaces-unequal $(echo subspaces-random-{0..7})}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 lit-faces lit-faces-38 orl orl-20a orl-20b glyphs-40 digits subspaces-table subspaces-unequal $(echo subspaces-random-{0..7})}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -117,6 +122,8 @@ cases=(
     "animals-400|data/animals/animals-images-idx3-ubyte|prepare.subset={per_class=40}"
     "mnist-mirrored|$runs/mnist-mirrored/mirrored-images-idx3-ubyte|"
     "faces-30|$runs/faces-30|"
+    "lit-faces|$runs/lit-faces|"
+    "lit-faces-38|$runs/lit-faces-38|"
     "orl|data/orl|"
     "orl-20a|$runs/orl-20a|"
     "orl-20b|$runs/orl-20b|"
@@ -228,6 +235,8 @@ for case in "${cases[@]}"; do
             --dims 3,4,6,8,10,12 --sizes 200,40,120,60,150,30 --ambient 60 --noise 0.05 --seed 3 ;;
         subspaces-random-*) [ -f "$path" ] ||
             "$py" scripts/bench/subspace_table.py "$path" --random "${name##*-}" >/dev/null ;;
+        lit-faces) [ -e "$path" ] || "$py" scripts/bench/lit_faces.py "$path" --people 10 --seed 0 ;;
+        lit-faces-38) [ -e "$path" ] || "$py" scripts/bench/lit_faces.py "$path" --people 38 --seed 1 ;;
         orl-20a) [ -e "$path" ] || orl_people "$path" 1 20 ;;
         orl-20b) [ -e "$path" ] || orl_people "$path" 21 40 ;;
         mnist-mirrored) [ -e "$path" ] || "$py" scripts/bench/mirrored_half.py \

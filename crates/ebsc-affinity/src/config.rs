@@ -69,18 +69,43 @@ pub struct AffinityConfig {
     pub residual: bool,
 }
 
-/// `refine = "elastic-net"`: each row's `candidates` best atoms by energy, re-weighted by
-/// the elastic-net self-expression solve; the `top_k` largest |c| are kept.
+/// How the kept coefficients are weighted after the energy.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Refine {
-    pub candidates: usize,
-    pub weights: ElasticNet,
+pub enum Refine {
+    /// `refine = "elastic-net"`: each row's `candidates` best atoms by energy, re-weighted
+    /// by the elastic-net self-expression solve (`crate::solve`).
+    ElasticNet {
+        candidates: usize,
+        weights: ElasticNet,
+    },
+    /// `refine = "ridge"`: the least-squares self-expression solve over every other sample,
+    /// in closed form (`crate::ridge`); the energy's scores are not used.
+    Ridge { gamma: f64 },
+}
+
+impl Refine {
+    /// How many of each row's atoms the energy scores: the candidates of the elastic-net
+    /// solve; none for the ridge solve.
+    pub fn candidates(self) -> Option<usize> {
+        match self {
+            Refine::ElasticNet { candidates, .. } => Some(candidates),
+            Refine::Ridge { .. } => None,
+        }
+    }
+
+    pub fn gamma(self) -> f64 {
+        match self {
+            Refine::ElasticNet { weights, .. } => weights.gamma,
+            Refine::Ridge { gamma } => gamma,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 enum RefineKind {
     ElasticNet,
+    Ridge,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +170,10 @@ impl TryFrom<AffinitySection> for AffinityConfig {
             }
             (GraphKind::Symmetric, None) => AffinityGraph::Symmetric,
         };
+        let gamma = section.refine_gamma.unwrap_or(DEFAULT_GAMMA);
+        if section.refine.is_some() && !(gamma > 0.0 && gamma.is_finite()) {
+            return Err(format!("refine_gamma must be positive, not {gamma}"));
+        }
         let refine = match section.refine {
             None => {
                 if section.refine_candidates.is_some()
@@ -152,7 +181,7 @@ impl TryFrom<AffinitySection> for AffinityConfig {
                     || section.refine_lambda.is_some()
                 {
                     return Err(
-                        "refine_candidates, refine_gamma and refine_lambda are only used with refine = \"elastic-net\""
+                        "refine_candidates, refine_gamma and refine_lambda are only used with refine = \"elastic-net\" or \"ridge\""
                             .into(),
                     );
                 }
@@ -160,7 +189,6 @@ impl TryFrom<AffinitySection> for AffinityConfig {
             }
             Some(RefineKind::ElasticNet) => {
                 let candidates = section.refine_candidates.unwrap_or(DEFAULT_CANDIDATES);
-                let gamma = section.refine_gamma.unwrap_or(DEFAULT_GAMMA);
                 let lambda = section.refine_lambda.unwrap_or(DEFAULT_LAMBDA);
                 if candidates < section.top_k {
                     return Err(format!(
@@ -168,16 +196,23 @@ impl TryFrom<AffinitySection> for AffinityConfig {
                         section.top_k
                     ));
                 }
-                if !(gamma > 0.0 && gamma.is_finite()) {
-                    return Err(format!("refine_gamma must be positive, not {gamma}"));
-                }
                 if !(0.0..=1.0).contains(&lambda) {
                     return Err(format!("refine_lambda must lie in [0, 1], not {lambda}"));
                 }
-                Some(Refine {
+                Some(Refine::ElasticNet {
                     candidates,
                     weights: ElasticNet { gamma, lambda },
                 })
+            }
+            Some(RefineKind::Ridge) => {
+                if section.refine_candidates.is_some() || section.refine_lambda.is_some() {
+                    return Err(
+                        "refine = \"ridge\" solves over every other sample with the ℓ2 penalty alone: \
+                         refine_candidates and refine_lambda belong to refine = \"elastic-net\""
+                            .into(),
+                    );
+                }
+                Some(Refine::Ridge { gamma })
             }
         };
         if let Some(p) = section.perplexity
@@ -216,10 +251,16 @@ impl From<AffinityConfig> for AffinitySection {
             knn_k,
             fit_class_size: config.fit_class_size,
             n_clusters: config.n_clusters,
-            refine: config.refine.map(|_| RefineKind::ElasticNet),
-            refine_candidates: config.refine.map(|r| r.candidates),
-            refine_gamma: config.refine.map(|r| r.weights.gamma),
-            refine_lambda: config.refine.map(|r| r.weights.lambda),
+            refine: config.refine.map(|r| match r {
+                Refine::ElasticNet { .. } => RefineKind::ElasticNet,
+                Refine::Ridge { .. } => RefineKind::Ridge,
+            }),
+            refine_candidates: config.refine.and_then(Refine::candidates),
+            refine_gamma: config.refine.map(Refine::gamma),
+            refine_lambda: config.refine.and_then(|r| match r {
+                Refine::ElasticNet { weights, .. } => Some(weights.lambda),
+                Refine::Ridge { .. } => None,
+            }),
             perplexity: config.perplexity,
             perplexity_max_power: config.perplexity.map(|_| crate::graph::MAX_POWER),
             residual: config.residual,
@@ -259,12 +300,21 @@ impl AffinityConfig {
 
     /// What `refine` does, for the log; `None` without it.
     pub fn refine_note(&self) -> Option<String> {
-        let refine = self.refine?;
-        Some(format!(
-            "refine: elastic-net solve over each row's {} best candidates by energy \
-             (γ {}, λ {}), {} kept",
-            refine.candidates, refine.weights.gamma, refine.weights.lambda, self.top_k
-        ))
+        Some(match self.refine? {
+            Refine::ElasticNet {
+                candidates,
+                weights,
+            } => format!(
+                "refine: elastic-net solve over each row's {candidates} best candidates by \
+                 energy (γ {}, λ {}), {} kept",
+                weights.gamma, weights.lambda, self.top_k
+            ),
+            Refine::Ridge { gamma } => format!(
+                "refine: ridge (least-squares) solve over every other sample, in closed form \
+                 (γ {gamma}), {} kept",
+                self.top_k
+            ),
+        })
     }
 
     /// The settings used on `n_samples` samples, and a line for the log when
@@ -461,7 +511,7 @@ mod tests {
         let c = load(&format!("{base}\nrefine = \"elastic-net\"")).unwrap();
         assert_eq!(
             c.refine,
-            Some(Refine {
+            Some(Refine::ElasticNet {
                 candidates: 400,
                 weights: ElasticNet {
                     gamma: 50.0,
@@ -473,8 +523,8 @@ mod tests {
             "{base}\nrefine = \"elastic-net\"\nrefine_candidates = 40\nrefine_gamma = 10.0\nrefine_lambda = 0.5"
         ))
         .unwrap();
-        assert_eq!(c.refine.unwrap().candidates, 40);
-        assert_eq!(c.refine.unwrap().weights.gamma, 10.0);
+        assert_eq!(c.refine.unwrap().candidates(), Some(40));
+        assert_eq!(c.refine.unwrap().gamma(), 10.0);
         // Without refine, its keys are errors, and none appear in the hashed section.
         let err = load(&format!("{base}\nrefine_gamma = 10.0"))
             .unwrap_err()
@@ -489,6 +539,34 @@ mod tests {
             ("refine_gamma = 0.0", "positive"),
         ] {
             let err = load(&format!("{base}\nrefine = \"elastic-net\"\n{extra}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{extra}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_ridge_solve_takes_gamma_alone_and_has_its_own_key() {
+        let base = "top_k = 20\nblock_size = 64\nnormalize_rows = true\naffinity = \"symmetric\"";
+        let c = load(&format!("{base}\nrefine = \"ridge\"")).unwrap();
+        assert_eq!(c.refine, Some(Refine::Ridge { gamma: 50.0 }));
+        assert_eq!(c.refine.unwrap().candidates(), None);
+        let c = load(&format!("{base}\nrefine = \"ridge\"\nrefine_gamma = 10.0")).unwrap();
+        assert_eq!(c.refine, Some(Refine::Ridge { gamma: 10.0 }));
+        let hashed = serde_json::to_value(AffinitySection::from(c)).unwrap();
+        assert_eq!(hashed["refine"], "ridge");
+        assert_eq!(hashed["refine_gamma"], 10.0);
+        assert!(hashed.get("refine_candidates").is_none(), "{hashed}");
+        assert!(hashed.get("refine_lambda").is_none(), "{hashed}");
+        for (extra, expected) in [
+            (
+                "refine_candidates = 400",
+                "belong to refine = \"elastic-net\"",
+            ),
+            ("refine_lambda = 0.0", "belong to refine = \"elastic-net\""),
+            ("refine_gamma = -1.0", "positive"),
+        ] {
+            let err = load(&format!("{base}\nrefine = \"ridge\"\n{extra}"))
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(expected), "{extra}: {err}");

@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod graph;
+pub mod ridge;
 pub mod shard;
 pub mod solve;
 pub mod stats;
@@ -18,6 +19,7 @@ pub mod stats;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use anyhow::Context;
 use ebsc_core::cli::StageArgs;
 use ebsc_core::member::{MemberArgs, run_members};
 use ebsc_core::shard::{PartInfo, Shard, ShardArg};
@@ -30,7 +32,7 @@ use ebsc_nn::topk;
 use ebsc_nn::trained::EnergyModel;
 use tch::{Device, Tensor};
 
-use crate::config::{AffinityConfig, AffinityGraph};
+use crate::config::{AffinityConfig, AffinityGraph, Refine};
 
 pub const STAGE: &str = affinity::STAGE;
 /// Bump when the outputs for a given config change meaning.
@@ -139,7 +141,7 @@ fn run_member(
             run.set_device(format!("{:?}", inputs.device).to_lowercase());
             let n = inputs.dictionary.size()[0] as usize;
             let fitted = fit_to_class_size(run, config, n);
-            let c = compute_rows(run, &inputs, &fitted, 0..n);
+            let c = compute_rows(run, &inputs, &fitted, 0..n)?;
             (c, n, inputs.labels, fitted)
         };
         finish_outputs(run, &fitted, coefficients, n_samples, labels.as_deref())
@@ -190,7 +192,7 @@ fn run_shard(
         rows.len() as u64,
         "rows",
     );
-    let (c, timing) = inputs.coefficients(&config, rows.clone(), |r| progress.inc(r as u64));
+    let (c, timing) = inputs.coefficients(&config, rows.clone(), |r| progress.inc(r as u64))?;
     progress.finish();
     // A shard has no manifest of its own: its throughput goes to the log, from which
     // the time of the whole export (count × this) can be planned.
@@ -225,16 +227,39 @@ impl Inputs {
         self.model.towers(&self.dictionary, rows)
     }
 
-    /// The kept coefficients of `rows`: the energy's top `top_k`, or with `refine` its top
-    /// `refine_candidates` re-weighted by the joint solve, of which `top_k` are kept.
+    /// The kept coefficients of `rows`: the energy's top `top_k`; with the elastic-net
+    /// `refine` its top `refine_candidates` re-weighted by the joint solve, of which `top_k`
+    /// are kept; with the ridge `refine` the closed-form solve over every other sample.
     fn coefficients(
         &self,
         config: &AffinityConfig,
         rows: std::ops::Range<usize>,
-        on_rows: impl FnMut(usize),
-    ) -> (Triplets, topk::BlockedTiming) {
+        mut on_rows: impl FnMut(usize),
+    ) -> anyhow::Result<(Triplets, topk::BlockedTiming)> {
+        let host_dictionary = || {
+            let values = self
+                .host_dictionary
+                .as_deref()
+                .expect("inputs for a refine config keep the host dictionary");
+            (values, self.dictionary.size()[1] as usize)
+        };
+        if let Some(Refine::Ridge { gamma }) = config.refine {
+            let started = std::time::Instant::now();
+            let (values, dim) = host_dictionary();
+            let c = ridge::ridge_rows(values, dim, gamma, rows.clone(), config.top_k)
+                .context("the ridge solve")?;
+            on_rows(rows.len());
+            let timing = topk::BlockedTiming {
+                total_seconds: started.elapsed().as_secs_f64(),
+                ..Default::default()
+            };
+            return Ok((c, timing));
+        }
         let (u, v) = self.dictionary_towers(rows.clone());
-        let scored = config.refine.map_or(config.top_k, |r| r.candidates);
+        let scored = config
+            .refine
+            .and_then(Refine::candidates)
+            .unwrap_or(config.top_k);
         let (c, timing) = topk::top_k_coefficients(
             &u,
             &v,
@@ -244,18 +269,14 @@ impl Inputs {
             config.block_size,
             on_rows,
         );
-        let Some(refine) = config.refine else {
-            return (c, timing);
+        let Some(Refine::ElasticNet { weights, .. }) = config.refine else {
+            return Ok((c, timing));
         };
-        let dim = self.dictionary.size()[1] as usize;
-        let values = self
-            .host_dictionary
-            .as_deref()
-            .expect("inputs for a refine config keep the host dictionary");
-        (
-            solve::refine_rows(&c, values, dim, refine.weights, config.top_k),
+        let (values, dim) = host_dictionary();
+        Ok((
+            solve::refine_rows(&c, values, dim, weights, config.top_k),
             timing,
-        )
+        ))
     }
 }
 
@@ -305,12 +326,12 @@ fn compute_rows(
     inputs: &Inputs,
     config: &AffinityConfig,
     rows: std::ops::Range<usize>,
-) -> Triplets {
+) -> anyhow::Result<Triplets> {
     let progress = run.progress("coefficients", rows.len() as u64, "rows");
     if let Some(note) = config.refine_note() {
         run.log(note);
     }
-    let (c, timing) = inputs.coefficients(config, rows, |r| progress.inc(r as u64));
+    let (c, timing) = inputs.coefficients(config, rows, |r| progress.inc(r as u64))?;
     progress.finish();
     run.stat("blocked_seconds", timing.total_seconds);
     run.stat("product_seconds", timing.product_seconds);
@@ -320,7 +341,7 @@ fn compute_rows(
         "gflops",
         timing.flops / timing.total_seconds.max(1e-9) / 1e9,
     );
-    c
+    Ok(c)
 }
 
 fn finish_outputs(

@@ -307,31 +307,13 @@ fn near_subspaces(summary: &DataSummary) -> bool {
         .is_some_and(|ratio| ratio < SUBSPACE_SPAN_RATIO)
 }
 
+/// The `[affinity]` lines that follow the data's geometry: `graph` (the choice of graph;
+/// only the features template has a place for it, small-images is always symmetric) and
+/// `refine` (the ridge solve over every sample for samples near linear subspaces, the
+/// elastic-net solve over the energy's candidates for other crowded samples).
 /// The affinity stage's `refine_candidates` when the template leaves it out.
 const DEFAULT_REFINE_CANDIDATES: usize = 400;
 
-/// Candidates of the joint solve on samples near linear subspaces: every other sample, up
-/// to this many. On four generated sets of subspaces of unequal size and dimension (900 to
-/// 1,772 points) the default 400 scored 0.82–0.92 where every sample scored 1.000, as EnSC
-/// over every sample does; a fifth stayed at 0.91 either way (RESULTS.md, "Subspaces of
-/// unequal size and dimension"). The solve's cost grows with the square of the candidates
-/// (1,807 of them: 35 s on two cores, beside another run).
-pub const SUBSPACE_REFINE_CANDIDATES: usize = 2_000;
-
-/// `refine_candidates` for samples near linear subspaces where it exceeds the default;
-/// `None` otherwise.
-fn refine_candidates(summary: &DataSummary) -> Option<usize> {
-    let all = summary
-        .n_samples
-        .saturating_sub(1)
-        .min(SUBSPACE_REFINE_CANDIDATES);
-    (near_subspaces(summary) && all > DEFAULT_REFINE_CANDIDATES).then_some(all)
-}
-
-/// The `[affinity]` lines that follow the data's geometry: `graph` (the choice of graph;
-/// only the features template has a place for it, small-images is always symmetric) and
-/// `refine` (the joint solve over candidates, for crowded samples and for samples near
-/// linear subspaces).
 fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 2] {
     let subspaces = near_subspaces(summary);
     let ratio = summary
@@ -352,39 +334,26 @@ fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 2] {
              knn_k = 10\n"
         )
     };
-    let why = if summary.mean_cosine >= CROWDED_COSINE {
-        Some((
-            "Crowded samples",
-            "30 generated classes of 12, seed 0: 0.869 → 1.000 ACC",
-        ))
-    } else if subspaces {
-        Some((
-            "Samples near linear subspaces",
-            "8 overlapping subspaces, with the symmetric graph: 0.948 → 1.000 ACC",
-        ))
+    let refine = if subspaces {
+        "# Samples near linear subspaces: each row's coefficients are the least-squares\n\
+         # self-expression over every other sample (ridge, in closed form; docs/method.md,\n\
+         # \"Inference\"), which keeps a class that spans its subspace in one block: on 38\n\
+         # generated faces under 64 lights 0.53 → 1.000 ACC, on 18 generated tables of\n\
+         # subspaces 1.000 on 17 (RESULTS.md, \"Faces under changing light\").\n\
+         refine = \"ridge\"\n"
+            .to_string()
+    } else if summary.mean_cosine >= CROWDED_COSINE {
+        format!(
+            "# Crowded samples: the energy picks each row's {DEFAULT_REFINE_CANDIDATES} best candidates and an\n\
+             # elastic-net self-expression solve over them weighs them (docs/method.md,\n\
+             # \"Inference\"); 30 generated classes of 12, seed 0: 0.869 → 1.000 ACC.\n\
+             refine = \"elastic-net\"\n"
+        )
     } else {
         // The joint solve lost to the energy's own coefficients on curved classes (400
         // MNIST images: 0.715 → 0.650–0.693 over γ 3–200; 8×8 digits 0.958 → 0.942).
-        None
+        String::new()
     };
-    let candidates = refine_candidates(summary);
-    let refine = why.map_or(String::new(), |(why, measured)| {
-        let mut lines = format!(
-            "# {why}: the energy picks each row's {} best candidates and an\n\
-             # elastic-net self-expression solve over them weighs them (docs/method.md,\n\
-             # \"Inference\"); {measured}.\n\
-             refine = \"elastic-net\"\n",
-            candidates.unwrap_or(DEFAULT_REFINE_CANDIDATES)
-        );
-        if let Some(candidates) = candidates {
-            lines.push_str(&format!(
-                "# Every other sample a candidate (at most {SUBSPACE_REFINE_CANDIDATES}): a large class on a\n\
-                 # subspace needs atoms from all of it, not only its near ones.\n\
-                 refine_candidates = {candidates}\n"
-            ));
-        }
-        lines
-    });
     [("graph", graph), ("refine", refine)]
 }
 
@@ -1014,14 +983,18 @@ mod tests {
     }
 
     #[test]
-    fn samples_near_subspaces_get_the_joint_solve_and_its_symmetric_graph() {
+    fn samples_near_subspaces_get_the_ridge_solve_and_its_symmetric_graph() {
         let (_, section) = coefficients_and_affinity(Template::Features, 0.0, Some(0.1));
-        assert_eq!(section["refine"].as_str(), Some("elastic-net"));
+        assert_eq!(section["refine"].as_str(), Some("ridge"));
         assert_eq!(section["affinity"].as_str(), Some("symmetric"));
         assert!(!section.contains_key("knn_k"), "{section:?}");
-        let (_, section) = coefficients_and_affinity(Template::SmallImages, 0.5, Some(0.1));
-        assert_eq!(section["refine"].as_str(), Some("elastic-net"));
-        assert_eq!(section["affinity"].as_str(), Some("symmetric"));
+        assert!(!section.contains_key("refine_candidates"), "{section:?}");
+        // Crowded or not, samples near subspaces take the ridge solve.
+        for cosine in [0.5, 0.9] {
+            let (_, section) = coefficients_and_affinity(Template::SmallImages, cosine, Some(0.1));
+            assert_eq!(section["refine"].as_str(), Some("ridge"), "{cosine}");
+            assert_eq!(section["affinity"].as_str(), Some("symmetric"));
+        }
         // Curved classes, or a ratio that could not be measured: the k-NN graph on C's
         // rows, no joint solve.
         for ratio in [Some(0.7), None] {
@@ -1281,27 +1254,6 @@ mod tests {
         data.n_samples = 600;
         let text = render("x", Template::Features, &data, &table_source(), &auto);
         assert!(!text.unwrap().contains("eigenvector_cut"));
-    }
-
-    #[test]
-    fn the_joint_solve_on_samples_near_subspaces_takes_every_other_sample_as_a_candidate() {
-        let candidates = |n: usize, span_ratio: f64| {
-            let mut data = summary(n, Shape::Features { dim: 40 }, 8);
-            data.span_ratio = Some(span_ratio);
-            let affinity = template_table(Template::Features, &data)["affinity"].clone();
-            affinity
-                .get("refine_candidates")
-                .map(|c| c.as_integer().unwrap())
-        };
-        assert_eq!(candidates(1_149, 0.3), Some(1_148));
-        assert_eq!(
-            candidates(4_000, 0.3),
-            Some(SUBSPACE_REFINE_CANDIDATES as i64)
-        );
-        // Up to 401 samples the default 400 already holds every other one.
-        assert_eq!(candidates(401, 0.3), None);
-        // Curved classes: no solve, no candidates.
-        assert_eq!(candidates(1_149, 0.7), None);
     }
 
     #[test]

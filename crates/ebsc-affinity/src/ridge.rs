@@ -1,0 +1,272 @@
+//! Least-squares self-expression over every other sample, in closed form
+//! (docs/method.md "Inference", `refine = "ridge"`).
+//!
+//! Each row's coefficients minimise the self-expression loss with the ℓ2 penalty alone,
+//! over every other sample of the dictionary:
+//!
+//! ```text
+//! c_i = argmin_c  γ/2·‖d_i − Σ_{j≠i} c_j d_j‖² + ½‖c‖²
+//! ```
+//!
+//! (the elastic-net solve at λ = 0; Lu et al.'s LSR, ECCV 2012). With the rows of X the
+//! dictionary, μ = 1/γ and Z = (XXᵀ + μI)⁻¹, the minimiser is `c_ij = −Z_ij / Z_ii` (j ≠ i):
+//! the Lagrangian of `min ‖d_i − Xᵀc‖² + μ‖c‖²` s.t. `c_i = 0` gives `c = e_i − Z e_i / Z_ii`.
+//! Where the dictionary has fewer columns than rows, Z comes from the D×D matrix
+//! M = XᵀX + μI (Woodbury): `Z = (I − X M⁻¹ Xᵀ) / μ`, a block of rows at a time, so memory
+//! stays O(N·D + block·N). Coordinate descent, which the elastic-net solve uses, needs
+//! hundreds of sweeps without the ℓ1 term on such data (400 s on 2,000 samples); the
+//! closed form takes seconds.
+
+use std::ops::Range;
+
+use ebsc_io::Triplets;
+use tch::{Device, Kind, Tensor};
+
+/// Rows of Z computed at once: block × N doubles.
+const BLOCK_ROWS: usize = 1024;
+
+/// The ridge coefficients of `rows`, each row's `keep` largest |c| that are not zero, sorted
+/// by (row, col). `dictionary` is row-major `[n, dim]`; `gamma` the weight of the
+/// reconstruction error.
+pub fn ridge_rows(
+    dictionary: &[f32],
+    dim: usize,
+    gamma: f64,
+    rows: Range<usize>,
+    keep: usize,
+) -> anyhow::Result<Triplets> {
+    let n = dictionary.len().checked_div(dim).unwrap_or(0);
+    let mut out = Triplets::default();
+    if n == 0 || rows.is_empty() {
+        return Ok(out);
+    }
+    let mu = 1.0 / gamma;
+    let x = Tensor::from_slice(dictionary)
+        .to_kind(Kind::Double)
+        .view([n as i64, dim as i64]);
+    let z_rows = if n <= dim {
+        DirectInverse::new(&x, mu)?.into_rows()
+    } else {
+        ZRows::Woodbury(Woodbury::new(&x, mu)?)
+    };
+    let mut start = rows.start;
+    while start < rows.end {
+        let stop = (start + BLOCK_ROWS).min(rows.end);
+        let (block, diagonal) = z_rows.block(start..stop);
+        let block = Vec::<f64>::try_from(block.contiguous().view([-1]))?;
+        for (r, i) in (start..stop).enumerate() {
+            let z = &block[r * n..(r + 1) * n];
+            let coefficients = z.iter().enumerate().map(|(j, &z_ij)| {
+                let c = if j == i { 0.0 } else { -z_ij / diagonal[r] };
+                (j as u32, c)
+            });
+            for (col, value) in strongest(coefficients, keep) {
+                out.push(i as u32, col, value);
+            }
+        }
+        start = stop;
+    }
+    Ok(out)
+}
+
+/// Where Z's rows come from.
+enum ZRows {
+    /// Z itself, `[n, n]`.
+    Direct(Tensor),
+    Woodbury(Woodbury),
+}
+
+impl ZRows {
+    /// Z's rows `range` as `[len, n]`, and their diagonal entries Z_ii.
+    fn block(&self, range: Range<usize>) -> (Tensor, Vec<f64>) {
+        let (start, len) = (range.start as i64, range.len() as i64);
+        match self {
+            ZRows::Direct(z) => {
+                let block = z.narrow(0, start, len);
+                let diagonal = block.narrow(1, start, len).diagonal(0, 0, 1);
+                (block, to_vec(&diagonal))
+            }
+            ZRows::Woodbury(w) => w.block(start, len),
+        }
+    }
+}
+
+/// Z = (XXᵀ + μI)⁻¹ through its Cholesky factor, for dictionaries with at least as many
+/// columns as rows.
+struct DirectInverse(Tensor);
+
+impl DirectInverse {
+    fn new(x: &Tensor, mu: f64) -> anyhow::Result<DirectInverse> {
+        let n = x.size()[0];
+        let a = x.matmul(&x.tr()) + Tensor::eye(n, (Kind::Double, Device::Cpu)) * mu;
+        let factor = a.f_linalg_cholesky(false)?;
+        Ok(DirectInverse(factor.f_cholesky_inverse(false)?))
+    }
+
+    fn into_rows(self) -> ZRows {
+        ZRows::Direct(self.0)
+    }
+}
+
+/// Z's rows from M = XᵀX + μI: Z = (I − X M⁻¹ Xᵀ) / μ.
+struct Woodbury {
+    x: Tensor,
+    /// X M⁻¹, `[n, dim]`.
+    x_m_inv: Tensor,
+    mu: f64,
+}
+
+impl Woodbury {
+    fn new(x: &Tensor, mu: f64) -> anyhow::Result<Woodbury> {
+        let dim = x.size()[1];
+        let m = x.tr().matmul(x) + Tensor::eye(dim, (Kind::Double, Device::Cpu)) * mu;
+        let factor = m.f_linalg_cholesky(false)?;
+        // M is symmetric, so X M⁻¹ = (M⁻¹ Xᵀ)ᵀ.
+        let x_m_inv = x.tr().f_cholesky_solve(&factor, false)?.tr().contiguous();
+        Ok(Woodbury {
+            x: x.shallow_clone(),
+            x_m_inv,
+            mu,
+        })
+    }
+
+    fn block(&self, start: i64, len: i64) -> (Tensor, Vec<f64>) {
+        let left = self.x_m_inv.narrow(0, start, len);
+        let block = -left.matmul(&self.x.tr());
+        // The identity's part of the block: 1 on the block's own diagonal.
+        let _ = block
+            .narrow(1, start, len)
+            .diagonal(0, 0, 1)
+            .g_add_scalar_(1.0);
+        let block = block / self.mu;
+        let diagonal = block.narrow(1, start, len).diagonal(0, 0, 1);
+        let diagonal = to_vec(&diagonal);
+        (block, diagonal)
+    }
+}
+
+fn to_vec(t: &Tensor) -> Vec<f64> {
+    Vec::<f64>::try_from(t.contiguous()).expect("a CPU double tensor converts to Vec<f64>")
+}
+
+/// The `keep` largest non-zero |c| with their columns, in column order (ties: the lower
+/// column first).
+fn strongest(coefficients: impl Iterator<Item = (u32, f64)>, keep: usize) -> Vec<(u32, f32)> {
+    let mut entries: Vec<(u32, f64)> = coefficients.filter(|(_, c)| *c != 0.0).collect();
+    let by_strength =
+        |a: &(u32, f64), b: &(u32, f64)| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0));
+    if entries.len() > keep && keep > 0 {
+        entries.select_nth_unstable_by(keep - 1, by_strength);
+    }
+    entries.truncate(keep);
+    entries.sort_by_key(|e| e.0);
+    entries
+        .into_iter()
+        .map(|(col, c)| (col, c as f32))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::solve::{ElasticNet, refine_rows};
+
+    /// `n` rows of a deterministic pseudo-random dictionary of width `dim`, unit norm.
+    fn scattered(n: usize, dim: usize) -> Vec<f32> {
+        let mut d: Vec<f32> = (0..n * dim)
+            .map(|i| ((i as f32 * 0.618).sin() * 43.7).fract())
+            .collect();
+        for row in d.chunks_mut(dim) {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            row.iter_mut().for_each(|v| *v /= norm);
+        }
+        d
+    }
+
+    /// Every row with every other row as a candidate.
+    fn all_candidates(n: usize) -> Triplets {
+        let mut c = Triplets::default();
+        for row in 0..n as u32 {
+            for col in (0..n as u32).filter(|&col| col != row) {
+                c.push(row, col, 1.0);
+            }
+        }
+        c
+    }
+
+    fn assert_close(a: &Triplets, b: &Triplets, tolerance: f32) {
+        assert_eq!((&a.rows, &a.cols), (&b.rows, &b.cols));
+        for (x, y) in a.values.iter().zip(&b.values) {
+            assert!((x - y).abs() < tolerance, "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn equals_the_elastic_net_solve_without_its_l1_term() {
+        // 12 samples in R^30 (the direct inverse) and 30 samples in R^8 (Woodbury): the
+        // closed form is the minimiser that coordinate descent converges to at λ = 0.
+        for (n, dim) in [(12, 30), (30, 8)] {
+            let d = scattered(n, dim);
+            let gamma = 5.0;
+            let ridge = ridge_rows(&d, dim, gamma, 0..n, 6).unwrap();
+            let weights = ElasticNet { gamma, lambda: 0.0 };
+            let descent = refine_rows(&all_candidates(n), &d, dim, weights, 6);
+            assert_eq!(ridge.len(), 6 * n);
+            assert_close(&ridge, &descent, 1e-4);
+        }
+    }
+
+    #[test]
+    fn a_range_of_rows_is_the_same_rows_of_the_whole() {
+        let (n, dim) = (30, 8);
+        let d = scattered(n, dim);
+        let whole = ridge_rows(&d, dim, 50.0, 0..n, 4).unwrap();
+        let part = ridge_rows(&d, dim, 50.0, 10..17, 4).unwrap();
+        let from = whole.rows.iter().position(|&r| r == 10).unwrap();
+        let to = whole.rows.iter().position(|&r| r == 17).unwrap();
+        assert_eq!(part.rows, whole.rows[from..to]);
+        assert_eq!(part.cols, whole.cols[from..to]);
+        assert_close(
+            &part,
+            &Triplets {
+                rows: whole.rows[from..to].to_vec(),
+                cols: whole.cols[from..to].to_vec(),
+                values: whole.values[from..to].to_vec(),
+            },
+            1e-6,
+        );
+    }
+
+    #[test]
+    fn samples_of_independent_subspaces_express_only_their_own() {
+        // Two orthogonal planes of R^4, three unit points on each: LSR's coefficients are
+        // block-diagonal on independent subspaces (Lu et al., Theorem 2).
+        let s = std::f32::consts::FRAC_1_SQRT_2;
+        let d = vec![
+            1.0, 0.0, 0.0, 0.0, //
+            0.0, 1.0, 0.0, 0.0, //
+            s, s, 0.0, 0.0, //
+            0.0, 0.0, 1.0, 0.0, //
+            0.0, 0.0, 0.0, 1.0, //
+            0.0, 0.0, s, -s, //
+        ];
+        let c = ridge_rows(&d, 4, 50.0, 0..6, 5).unwrap();
+        for ((&row, &col), &value) in c.rows.iter().zip(&c.cols).zip(&c.values) {
+            assert_eq!(row < 3, col < 3, "row {row} col {col}: {value}");
+            assert_ne!(row, col);
+        }
+        // Each keeps both other points of its plane.
+        assert_eq!(c.len(), 12);
+    }
+
+    #[test]
+    fn keeps_the_strongest_and_breaks_ties_by_column() {
+        let kept = strongest(
+            [(0, 0.5), (1, -0.9), (2, 0.0), (3, 0.5), (4, 0.1)].into_iter(),
+            3,
+        );
+        assert_eq!(kept, vec![(0, 0.5), (1, -0.9), (3, 0.5)]);
+        let kept = strongest([(0, 0.5), (1, -0.9), (3, 0.5)].into_iter(), 2);
+        assert_eq!(kept, vec![(0, 0.5), (1, -0.9)]);
+    }
+}
