@@ -69,8 +69,9 @@ fn a_folder_of_grayscale_images_goes_from_new_to_scores_above_the_pixel_knn_grap
     assert_eq!(created.summary.n_classes, CLASSES);
     let text = std::fs::read_to_string(&created.path).unwrap();
     assert!(text.contains("n_clusters = 30"), "{text}");
-    // Images around one gray level are crowded by cosine: the joint solve over candidates.
-    assert!(text.contains("refine = \"elastic-net\""), "{text}");
+    // Images on linear subspaces (a low neighbour-span ratio): the ridge solve over every
+    // other image.
+    assert!(text.contains("refine = \"ridge\""), "{text}");
 
     let runs = work.path().join("runs");
     assert_eq!(run_all(&created.path, &runs), vec![true; 5]);

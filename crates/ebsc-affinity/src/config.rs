@@ -10,9 +10,10 @@
 //! affinity = "symmetric"   # W = (|C| + |C|ᵀ)/2, or "knn": a cosine kNN graph on rows of C
 //! knn_k = 3                # neighbours per row, only with affinity = "knn"
 //! fit_class_size = true    # small classes: fewer coefficients a row, symmetric graph
-//! refine = "elastic-net"   # optional: the energy picks candidates, a solve weights them
-//! refine_candidates = 400  # the energy's best atoms per row the solve runs over
-//! refine_gamma = 50.0      # γ and λ of the elastic-net self-expression solve
+//! refine = "elastic-net"   # optional: the energy picks candidates, a solve weights them;
+//!                          # or "ridge": least squares over every other sample, closed form
+//! refine_candidates = 400  # the energy's best atoms per row the solve runs over (elastic-net)
+//! refine_gamma = 50.0      # γ of either solve, and λ of the elastic-net one
 //! refine_lambda = 0.9
 //! residual = false         # optional: score pairs by the energy's cosine term alone
 //! ```
