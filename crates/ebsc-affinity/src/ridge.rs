@@ -22,6 +22,8 @@ use std::ops::Range;
 use ebsc_io::Triplets;
 use tch::{Device, Kind, Tensor};
 
+use crate::solve::strongest;
+
 /// Rows of Z computed at once: block × N doubles.
 const BLOCK_ROWS: usize = 1024;
 
@@ -149,23 +151,6 @@ fn to_vec(t: &Tensor) -> Vec<f64> {
     Vec::<f64>::try_from(t.contiguous()).expect("a CPU double tensor converts to Vec<f64>")
 }
 
-/// The `keep` largest non-zero |c| with their columns, in column order (ties: the lower
-/// column first).
-fn strongest(coefficients: impl Iterator<Item = (u32, f64)>, keep: usize) -> Vec<(u32, f32)> {
-    let mut entries: Vec<(u32, f64)> = coefficients.filter(|(_, c)| *c != 0.0).collect();
-    let by_strength =
-        |a: &(u32, f64), b: &(u32, f64)| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0));
-    if entries.len() > keep && keep > 0 {
-        entries.select_nth_unstable_by(keep - 1, by_strength);
-    }
-    entries.truncate(keep);
-    entries.sort_by_key(|e| e.0);
-    entries
-        .into_iter()
-        .map(|(col, c)| (col, c as f32))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,16 +242,5 @@ mod tests {
         }
         // Each keeps both other points of its plane.
         assert_eq!(c.len(), 12);
-    }
-
-    #[test]
-    fn keeps_the_strongest_and_breaks_ties_by_column() {
-        let kept = strongest(
-            [(0, 0.5), (1, -0.9), (2, 0.0), (3, 0.5), (4, 0.1)].into_iter(),
-            3,
-        );
-        assert_eq!(kept, vec![(0, 0.5), (1, -0.9), (3, 0.5)]);
-        let kept = strongest([(0, 0.5), (1, -0.9), (3, 0.5)].into_iter(), 2);
-        assert_eq!(kept, vec![(0, 0.5), (1, -0.9)]);
     }
 }

@@ -144,7 +144,7 @@ fn refine_with(
             let candidates = &c.cols[range.clone()];
             let (gram, b) = products.of_row(row, candidates);
             let coefficients = coordinate_descent(&gram, &b, weights);
-            strongest(candidates, &coefficients, keep)
+            strongest(candidates.iter().copied().zip(coefficients), keep)
         })
         .collect();
     let mut out = Triplets::default();
@@ -213,15 +213,18 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
     partial.iter().sum::<f64>() + tail
 }
 
-/// The `keep` largest non-zero |c| with their columns, in column order.
-fn strongest(candidates: &[u32], coefficients: &[f64], keep: usize) -> Vec<(u32, f32)> {
-    let mut entries: Vec<(u32, f64)> = candidates
-        .iter()
-        .zip(coefficients)
-        .filter(|(_, c)| **c != 0.0)
-        .map(|(&col, &c)| (col, c))
-        .collect();
-    entries.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+/// The `keep` largest non-zero |c| with their columns, in column order (ties: the lower
+/// column first).
+pub(crate) fn strongest(
+    coefficients: impl Iterator<Item = (u32, f64)>,
+    keep: usize,
+) -> Vec<(u32, f32)> {
+    let mut entries: Vec<(u32, f64)> = coefficients.filter(|(_, c)| *c != 0.0).collect();
+    let by_strength =
+        |a: &(u32, f64), b: &(u32, f64)| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0));
+    if entries.len() > keep && keep > 0 {
+        entries.select_nth_unstable_by(keep - 1, by_strength);
+    }
     entries.truncate(keep);
     entries.sort_by_key(|e| e.0);
     entries
@@ -402,5 +405,16 @@ mod tests {
         assert_eq!(out.rows, vec![2, 2]);
         assert_eq!(out.cols, vec![0, 1]);
         assert!(out.values.iter().all(|v| *v > 0.5));
+    }
+
+    #[test]
+    fn keeps_the_strongest_and_breaks_ties_by_column() {
+        let kept = strongest(
+            [(0, 0.5), (1, -0.9), (2, 0.0), (3, 0.5), (4, 0.1)].into_iter(),
+            3,
+        );
+        assert_eq!(kept, vec![(0, 0.5), (1, -0.9), (3, 0.5)]);
+        let kept = strongest([(0, 0.5), (1, -0.9), (3, 0.5)].into_iter(), 2);
+        assert_eq!(kept, vec![(0, 0.5), (1, -0.9)]);
     }
 }
