@@ -244,6 +244,19 @@ impl From<AffinityConfig> for AffinitySection {
             AffinityGraph::Symmetric => (GraphKind::Symmetric, None),
             AffinityGraph::Knn { k } => (GraphKind::Knn, Some(k)),
         };
+        let (refine, refine_candidates, refine_gamma, refine_lambda) = match config.refine {
+            None => (None, None, None, None),
+            Some(Refine::ElasticNet {
+                candidates,
+                weights,
+            }) => (
+                Some(RefineKind::ElasticNet),
+                Some(candidates),
+                Some(weights.gamma),
+                Some(weights.lambda),
+            ),
+            Some(Refine::Ridge { gamma }) => (Some(RefineKind::Ridge), None, Some(gamma), None),
+        };
         AffinitySection {
             top_k: config.top_k,
             block_size: config.block_size,
@@ -252,16 +265,10 @@ impl From<AffinityConfig> for AffinitySection {
             knn_k,
             fit_class_size: config.fit_class_size,
             n_clusters: config.n_clusters,
-            refine: config.refine.map(|r| match r {
-                Refine::ElasticNet { .. } => RefineKind::ElasticNet,
-                Refine::Ridge { .. } => RefineKind::Ridge,
-            }),
-            refine_candidates: config.refine.and_then(Refine::candidates),
-            refine_gamma: config.refine.map(Refine::gamma),
-            refine_lambda: config.refine.and_then(|r| match r {
-                Refine::ElasticNet { weights, .. } => Some(weights.lambda),
-                Refine::Ridge { .. } => None,
-            }),
+            refine,
+            refine_candidates,
+            refine_gamma,
+            refine_lambda,
             perplexity: config.perplexity,
             perplexity_max_power: config.perplexity.map(|_| crate::graph::MAX_POWER),
             residual: config.residual,

@@ -54,12 +54,13 @@ pub fn ridge_rows(
     let mut start = rows.start;
     while start < rows.end {
         let stop = (start + BLOCK_ROWS).min(rows.end);
-        let (block, diagonal) = z_rows.block(start..stop);
+        let block = z_rows.block(start..stop);
         let block = Vec::<f64>::try_from(block.contiguous().view([-1]))?;
         for (r, i) in (start..stop).enumerate() {
             let z = &block[r * n..(r + 1) * n];
+            let z_ii = z[i];
             let coefficients = z.iter().enumerate().map(|(j, &z_ij)| {
-                let c = if j == i { 0.0 } else { -z_ij / diagonal[r] };
+                let c = if j == i { 0.0 } else { -z_ij / z_ii };
                 (j as u32, c)
             });
             for (col, value) in strongest(coefficients, keep) {
@@ -79,15 +80,11 @@ enum ZRows {
 }
 
 impl ZRows {
-    /// Z's rows `range` as `[len, n]`, and their diagonal entries Z_ii.
-    fn block(&self, range: Range<usize>) -> (Tensor, Vec<f64>) {
+    /// Z's rows `range`, `[len, n]`.
+    fn block(&self, range: Range<usize>) -> Tensor {
         let (start, len) = (range.start as i64, range.len() as i64);
         match self {
-            ZRows::Direct(z) => {
-                let block = z.narrow(0, start, len);
-                let diagonal = block.narrow(1, start, len).diagonal(0, 0, 1);
-                (block, to_vec(&diagonal))
-            }
+            ZRows::Direct(z) => z.narrow(0, start, len),
             ZRows::Woodbury(w) => w.block(start, len),
         }
     }
@@ -124,7 +121,7 @@ impl Woodbury {
         })
     }
 
-    fn block(&self, start: i64, len: i64) -> (Tensor, Vec<f64>) {
+    fn block(&self, start: i64, len: i64) -> Tensor {
         let left = self.x_m_inv.narrow(0, start, len);
         let block = -left.matmul(&self.x.tr());
         // The identity's part of the block: 1 on the block's own diagonal.
@@ -132,15 +129,8 @@ impl Woodbury {
             .narrow(1, start, len)
             .diagonal(0, 0, 1)
             .g_add_scalar_(1.0);
-        let block = block / self.mu;
-        let diagonal = block.narrow(1, start, len).diagonal(0, 0, 1);
-        let diagonal = to_vec(&diagonal);
-        (block, diagonal)
+        block / self.mu
     }
-}
-
-fn to_vec(t: &Tensor) -> Vec<f64> {
-    Vec::<f64>::try_from(t.contiguous()).expect("a CPU double tensor converts to Vec<f64>")
 }
 
 #[cfg(test)]

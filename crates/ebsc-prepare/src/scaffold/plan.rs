@@ -308,13 +308,13 @@ fn near_subspaces(summary: &DataSummary) -> bool {
         .is_some_and(|ratio| ratio < SUBSPACE_SPAN_RATIO)
 }
 
+/// The affinity stage's `refine_candidates` when the template leaves it out.
+const DEFAULT_REFINE_CANDIDATES: usize = 400;
+
 /// The `[affinity]` lines that follow the data's geometry: `graph` (the choice of graph;
 /// only the features template has a place for it, small-images is always symmetric) and
 /// `refine` (the ridge solve over every sample for samples near linear subspaces, the
 /// elastic-net solve over the energy's candidates for other crowded samples).
-/// The affinity stage's `refine_candidates` when the template leaves it out.
-const DEFAULT_REFINE_CANDIDATES: usize = 400;
-
 fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 2] {
     let subspaces = near_subspaces(summary);
     let ratio = summary
