@@ -65,6 +65,15 @@
 #   subspaces-unequal 6 random subspaces of R^60 of dimensions 3, 4, 6, 8, 10, 12 with 200, 40,
 #                    120, 60, 150, 30 points, noise 0.05 (scripts/bench/subspace_table.py):
 #                    classes of unequal size and dimension
+#   subspaces-wide   5 random 10-dimensional subspaces of R^20, 100 points each, noise 0.05
+#                    (subspace_table.py): subspaces of half the columns, more than the
+#                    neighbour-span ratio's neighbours span (added with its measures against
+#                    chance and against a Gaussian)
+#   subspaces-wide-noisy  8 random 15-dimensional subspaces of R^40, 120 points each,
+#                    noise 0.2 (added with them)
+#   digits-standardised  the 8×8 digits with every column scaled to mean 0 and variance 1
+#                    (constant columns to 0): a table those measures must not read as
+#                    subspaces (added with them)
 #   subspaces-random-0 … subspaces-random-7  4 to 12 random subspaces of dimension 2 to 10,
 #                    20 to 300 points each, configurations drawn by subspace_table.py
 #                    --random I (added after the eigenvector cut of such sets was set)
@@ -79,7 +88,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 lit-faces lit-faces-38 orl orl-20a orl-20b glyphs-40 digits subspaces-table subspaces-unequal $(echo subspaces-random-{0..7})}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 lit-faces lit-faces-38 orl orl-20a orl-20b glyphs-40 digits digits-standardised subspaces-table subspaces-unequal subspaces-wide subspaces-wide-noisy $(echo subspaces-random-{0..7})}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -131,6 +140,9 @@ cases=(
     "digits|data/digits/digits.csv.gz|label_column=column_65"
     "subspaces-table|$runs/subspaces-table.csv|"
     "subspaces-unequal|$runs/subspaces-unequal.csv|"
+    "subspaces-wide|$runs/subspaces-wide.csv|"
+    "subspaces-wide-noisy|$runs/subspaces-wide-noisy.csv|"
+    "digits-standardised|$runs/digits-standardised.csv|"
 )
 for i in 0 1 2 3 4 5 6 7; do cases+=("subspaces-random-$i|$runs/subspaces-random-$i.csv|"); done
 for wanted in $SUITE; do
@@ -167,6 +179,23 @@ with open(sys.argv[1], "w") as f:
         points += noise * rng.standard_normal(points.shape) / np.sqrt(ambient)
         for x in points:
             f.write(",".join(f"{v:.6f}" for v in x) + f",{label}\n")
+PY
+}
+
+# The 8×8 digits (data/digits/digits.csv.gz, the label last) with every pixel column scaled
+# to mean 0 and variance 1, constant columns to 0, as a CSV table with a `label` column.
+standardised_digits() {
+    "$py" - "$1" <<'PY'
+import sys
+import numpy as np
+table = np.loadtxt("data/digits/digits.csv.gz", delimiter=",")
+pixels, labels = table[:, :-1], table[:, -1].astype(int)
+spread = pixels.std(axis=0)
+scaled = (pixels - pixels.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+with open(sys.argv[1], "w") as f:
+    f.write(",".join([f"x{j:02d}" for j in range(pixels.shape[1])] + ["label"]) + "\n")
+    for x, label in zip(scaled, labels):
+        f.write(",".join(f"{v:.6f}" for v in x) + f",{label}\n")
 PY
 }
 
@@ -233,6 +262,12 @@ for case in "${cases[@]}"; do
         subspaces-table) [ -f "$path" ] || make_subspace_table "$path" ;;
         subspaces-unequal) [ -f "$path" ] || "$py" scripts/bench/subspace_table.py "$path" \
             --dims 3,4,6,8,10,12 --sizes 200,40,120,60,150,30 --ambient 60 --noise 0.05 --seed 3 ;;
+        subspaces-wide) [ -f "$path" ] || "$py" scripts/bench/subspace_table.py "$path" \
+            --dims 10,10,10,10,10 --sizes 100,100,100,100,100 --ambient 20 --noise 0.05 --seed 5 ;;
+        subspaces-wide-noisy) [ -f "$path" ] || "$py" scripts/bench/subspace_table.py "$path" \
+            --dims 15,15,15,15,15,15,15,15 --sizes 120,120,120,120,120,120,120,120 --ambient 40 \
+            --noise 0.2 --seed 6 ;;
+        digits-standardised) [ -f "$path" ] || standardised_digits "$path" ;;
         subspaces-random-*) [ -f "$path" ] ||
             "$py" scripts/bench/subspace_table.py "$path" --random "${name##*-}" >/dev/null ;;
         lit-faces) [ -e "$path" ] || "$py" scripts/bench/lit_faces.py "$path" --people 10 --seed 0 ;;

@@ -84,13 +84,11 @@ pub fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
             let summary = &created.summary;
             writeln!(
                 out,
-                "new: {}: {} (mean cosine between samples {:.2}, neighbour-span ratio {}{}{})",
+                "new: {}: {} (mean cosine between samples {:.2}, {}{}{})",
                 summary.source,
                 summary.describe(),
                 summary.mean_cosine,
-                summary
-                    .span_ratio
-                    .map_or("not measurable".into(), |r| format!("{r:.2}")),
+                summary.span_words(),
                 summary
                     .mirror_ratio
                     .map_or(String::new(), |r| format!(", mirror ratio {r:.2}")),

@@ -2,13 +2,17 @@
 //! crowded the samples' cosines are, how linear their neighbourhoods are, whether
 //! images' mirror images belong to the set, and whether gray images are drawn in strokes.
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
 use crate::dataset::Inputs;
 
 /// Rows the measures are taken over, evenly spaced through the data.
 pub const PROBE_ROWS: usize = 200;
-/// Rows the neighbours of [`neighbour_span_ratio`] are searched among, evenly spaced.
+/// Rows the neighbours of [`neighbour_spans`] are searched among, evenly spaced.
 const NEIGHBOUR_POOL: usize = 4_000;
-/// Neighbours whose span [`neighbour_span_ratio`] projects on (fewer below 60 columns).
+/// Neighbours whose span [`NeighbourSpans::ratio`] projects on (fewer below 60 columns).
 const SPAN_NEIGHBOURS: usize = 15;
 /// Images [`stroke_share`] averages over, evenly spaced: a per-pixel count is cheap, and
 /// the share varies from image to image (its spread is about half its mean on clothing).
@@ -31,19 +35,52 @@ pub fn mean_cosine(inputs: &Inputs) -> f64 {
     sum / (picked * (picked - 1) / 2) as f64
 }
 
-/// How much more of a sample the span of its `m` nearest neighbours (by cosine) explains
-/// than its nearest one: the mean residual of the least-squares projection onto that span
-/// over the mean residual of the projection onto the nearest neighbour alone, with rows
-/// scaled to unit norm, over up to [`PROBE_ROWS`] samples. `m` is 15, or a quarter of the
-/// columns when there are fewer than 60 (m neighbours span any m-dimensional space, so an
-/// `m` near the column count would call any data linear).
-///
-/// Samples on low-dimensional linear subspaces are rebuilt by a few neighbours almost
-/// exactly (overlapping 6-dimensional subspaces of R^40: 0.09; 15-dimensional ones of
-/// R^100: 0.37); samples on curved class manifolds are not (8×8 digits 0.55, 400 MNIST
-/// digits 0.74, 400 Fashion-MNIST images 0.79). `None` when it cannot be told: fewer than
-/// three rows or eight columns, or rows that all repeat their nearest neighbour.
-pub fn neighbour_span_ratio(inputs: &Inputs) -> Option<f64> {
+/// The neighbour-span measures of [`neighbour_spans`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NeighbourSpans {
+    /// How much more of a sample the span of its `m` nearest neighbours (by cosine)
+    /// explains than its nearest one: the mean residual of the least-squares projection
+    /// onto that span over the mean residual of the projection onto the nearest neighbour
+    /// alone, rows scaled to unit norm. `m` is 15, or a quarter of the columns when there
+    /// are fewer than 60 (m neighbours span any m-dimensional space, so an `m` near the
+    /// column count would call any data linear).
+    ///
+    /// Samples on low-dimensional linear subspaces are rebuilt by a few neighbours almost
+    /// exactly (overlapping 6-dimensional subspaces of R^40: 0.09; 15-dimensional ones of
+    /// R^100: 0.37); samples on curved class manifolds are not (8×8 digits 0.55, 400 MNIST
+    /// digits 0.74, 400 Fashion-MNIST images 0.79).
+    pub ratio: f64,
+    /// The same ratio measured against chance, for subspaces of more dimensions than the
+    /// ratio's `m`: for `m` from 2 to [`CHANCE_SPAN_NEIGHBOURS`] (at most half the
+    /// columns), how far the residual falls from one nearest neighbour to `m` of them,
+    /// over how far it falls from one random sample of the set to `m` random samples;
+    /// the smallest over `m`. Near 1 when neighbours explain no more than any samples do
+    /// (curved class manifolds, data of few global dimensions: 8×8 digits 0.98, 400 MNIST
+    /// digits 0.95, face photos 1.00); small when `m` neighbours from one subspace explain
+    /// what `m` random samples from all of them cannot (5 random 10-dimensional subspaces
+    /// of R^20: 0.54, where the ratio reads 0.60). Blurred clusters and structureless
+    /// clouds read 0.6–0.8 too: neighbours near a sample share its direction.
+    /// `None` when `m` cannot reach 2.
+    pub over_chance: Option<f64>,
+    /// The neighbour-span curve against the same curve on a Gaussian cloud with the set's
+    /// second moments (each point a random combination of [`GAUSSIAN_TERMS`] rows), the
+    /// smallest over `m` as for `over_chance`: near 1 for structureless clouds and blurred
+    /// clusters (0.96–1.04), below where the set's neighbours are a subspace's (5 random
+    /// 10-dimensional subspaces of R^20: 0.76). `None` when `m` cannot reach 2.
+    pub over_gaussian: Option<f64>,
+}
+
+/// Most neighbours [`NeighbourSpans::over_chance`] adds.
+pub const CHANCE_SPAN_NEIGHBOURS: usize = 32;
+/// Rows each point of the Gaussian cloud of [`NeighbourSpans::over_gaussian`] combines.
+pub const GAUSSIAN_TERMS: usize = 50;
+/// Seed of the random samples and the Gaussian cloud the spans are compared with.
+const CHANCE_SEED: u64 = 0;
+
+/// Both neighbour-span measures over up to [`PROBE_ROWS`] samples, their neighbours
+/// searched among up to [`NEIGHBOUR_POOL`] rows. `None` when they cannot be told: fewer
+/// than three rows or eight columns, or rows that all repeat their nearest neighbour.
+pub fn neighbour_spans(inputs: &Inputs) -> Option<NeighbourSpans> {
     let n = inputs.n_rows();
     let dim = inputs.row_len();
     if n < 3 || dim < 8 {
@@ -51,25 +88,82 @@ pub fn neighbour_span_ratio(inputs: &Inputs) -> Option<f64> {
     }
     let pool = unit_rows(inputs, n.min(NEIGHBOUR_POOL));
     let m = SPAN_NEIGHBOURS.min(dim / 4).min(pool.len() - 1);
+    let m_chance = CHANCE_SPAN_NEIGHBOURS
+        .min(dim / 2)
+        .min(pool.len() - 1)
+        .max(m);
     let probes = pool.len().min(PROBE_ROWS);
-    let (mut nearest_sum, mut span_sum) = (0.0, 0.0);
+    let mut rng = ChaCha8Rng::seed_from_u64(CHANCE_SEED);
+    let cloud = gaussian_cloud(&pool, &mut rng);
+    let mut nearest = vec![0.0; m_chance];
+    let mut random = vec![0.0; m_chance];
+    let mut gaussian = vec![0.0; m_chance];
     for p in 0..probes {
         let i = p * pool.len() / probes;
-        let row = &pool[i];
-        let mut ranked: Vec<(f64, usize)> = pool
-            .iter()
-            .enumerate()
-            .filter(|&(j, _)| j != i)
-            .map(|(j, other)| (dot(row, other), j))
+        add(&mut nearest, &nearest_curve(&pool, i, m_chance));
+        add(&mut gaussian, &nearest_curve(&cloud, i, m_chance));
+        // m_chance distinct rows other than i.
+        let drawn: Vec<&[f64]> = rand::seq::index::sample(&mut rng, pool.len() - 1, m_chance)
+            .into_iter()
+            .map(|j| pool[if j >= i { j + 1 } else { j }].as_slice())
             .collect();
-        ranked.select_nth_unstable_by(m - 1, |a, b| b.0.total_cmp(&a.0));
-        ranked.truncate(m);
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        nearest_sum += (1.0 - ranked[0].0 * ranked[0].0).max(0.0).sqrt();
-        let span: Vec<&[f64]> = ranked.iter().map(|&(_, j)| pool[j].as_slice()).collect();
-        span_sum += residual_on_span(row, &span);
+        add(&mut random, &residual_curve(&pool[i], &drawn));
     }
-    (nearest_sum > 1e-9).then(|| span_sum / nearest_sum)
+    if nearest[0] <= 1e-9 {
+        return None;
+    }
+    // How much further the neighbours' curve falls than `other`, at its lowest; only at
+    // counts where `other` still leaves a residual (beyond them the set has no dimensions
+    // left for neighbours to do better in).
+    let against = |other: &[f64]| {
+        (1..m_chance)
+            .filter(|&k| other[k] > 1e-3 * other[0])
+            .map(|k| (nearest[k] / nearest[0]) / (other[k] / other[0]))
+            .reduce(f64::min)
+    };
+    Some(NeighbourSpans {
+        ratio: nearest[m - 1] / nearest[0],
+        over_chance: against(&random),
+        over_gaussian: against(&gaussian),
+    })
+}
+
+/// The residual curve ([`residual_curve`]) of row `i` of `rows` on its `count` nearest
+/// other rows by cosine (rows of unit norm), nearest first.
+fn nearest_curve(rows: &[Vec<f64>], i: usize, count: usize) -> Vec<f64> {
+    let row = &rows[i];
+    let mut ranked: Vec<(f64, usize)> = rows
+        .iter()
+        .enumerate()
+        .filter(|&(j, _)| j != i)
+        .map(|(j, other)| (dot(row, other), j))
+        .collect();
+    ranked.select_nth_unstable_by(count - 1, |a, b| b.0.total_cmp(&a.0));
+    ranked.truncate(count);
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let span: Vec<&[f64]> = ranked.iter().map(|&(_, j)| rows[j].as_slice()).collect();
+    residual_curve(row, &span)
+}
+
+/// As many unit rows as `rows`, each a Gaussian-weighted sum of [`GAUSSIAN_TERMS`]
+/// distinct rows: a cloud with the rows' second moments and none of their structure.
+fn gaussian_cloud(rows: &[Vec<f64>], rng: &mut ChaCha8Rng) -> Vec<Vec<f64>> {
+    let terms = GAUSSIAN_TERMS.min(rows.len());
+    (0..rows.len())
+        .map(|_| {
+            let mut point = vec![0.0; rows[0].len()];
+            for j in rand::seq::index::sample(rng, rows.len(), terms) {
+                let weight: f64 = rng.sample(StandardNormal);
+                point
+                    .iter_mut()
+                    .zip(&rows[j])
+                    .for_each(|(p, r)| *p += weight * r);
+            }
+            let norm = dot(&point, &point).sqrt();
+            point.iter_mut().for_each(|p| *p /= norm.max(1e-12));
+            point
+        })
+        .collect()
 }
 
 /// Whether an image set holds the mirror images of its images: over up to [`PROBE_ROWS`]
@@ -208,10 +302,13 @@ fn mirror(row: &[f64], channels: usize, height: usize, width: usize) -> Vec<f64>
     out
 }
 
-/// ‖x − P x‖ with P the orthogonal projection onto the span of `vectors` (modified
-/// Gram–Schmidt; vectors already in the span of the earlier ones are skipped).
-fn residual_on_span(x: &[f64], vectors: &[&[f64]]) -> f64 {
+/// ‖x − P_k x‖ for k = 1, 2, …: P_k the orthogonal projection onto the span of the first k
+/// `vectors` (modified Gram–Schmidt; a vector already in the span of the earlier ones adds
+/// nothing).
+fn residual_curve(x: &[f64], vectors: &[&[f64]]) -> Vec<f64> {
     let mut basis: Vec<Vec<f64>> = Vec::with_capacity(vectors.len());
+    let mut r = x.to_vec();
+    let mut curve = Vec::with_capacity(vectors.len());
     for v in vectors {
         let mut u = v.to_vec();
         for b in &basis {
@@ -221,15 +318,18 @@ fn residual_on_span(x: &[f64], vectors: &[&[f64]]) -> f64 {
         let norm = dot(&u, &u).sqrt();
         if norm > 1e-8 {
             u.iter_mut().for_each(|ui| *ui /= norm);
+            let along = dot(&r, &u);
+            r.iter_mut().zip(&u).for_each(|(ri, ui)| *ri -= along * ui);
             basis.push(u);
         }
+        curve.push(dot(&r, &r).sqrt());
     }
-    let mut r = x.to_vec();
-    for b in &basis {
-        let along = dot(&r, b);
-        r.iter_mut().zip(b).for_each(|(ri, bi)| *ri -= along * bi);
-    }
-    dot(&r, &r).sqrt()
+    curve
+}
+
+/// `sum[k] += curve[k]` for every k.
+fn add(sum: &mut [f64], curve: &[f64]) {
+    sum.iter_mut().zip(curve).for_each(|(s, c)| *s += c);
 }
 
 /// `count` rows evenly spaced through the data, scaled to unit norm (zero rows stay zero).
@@ -302,8 +402,16 @@ mod tests {
         // x = (1, 1, 1); the span of (1, 0, 0) and (1, 1, 0) is the first two axes, so the
         // residual is the third coordinate; (2, 2, 0) adds nothing and is skipped.
         let x = [1.0, 1.0, 1.0];
-        let r = residual_on_span(&x, &[&[1.0, 0.0, 0.0], &[1.0, 1.0, 0.0], &[2.0, 2.0, 0.0]]);
-        assert!((r - 1.0).abs() < 1e-12, "{r}");
+        // The first vector alone leaves (0, 1, 1).
+        let curve = residual_curve(&x, &[&[1.0, 0.0, 0.0], &[1.0, 1.0, 0.0], &[2.0, 2.0, 0.0]]);
+        let expected = [2f64.sqrt(), 1.0, 1.0];
+        assert!(
+            curve
+                .iter()
+                .zip(expected)
+                .all(|(r, e)| (r - e).abs() < 1e-12),
+            "{curve:?}"
+        );
     }
 
     #[test]
@@ -327,14 +435,60 @@ mod tests {
                 row
             })
             .collect();
-        let ratio = neighbour_span_ratio(&table(&planes)).unwrap();
-        assert!(ratio < 1e-6, "{ratio}");
+        let spans = neighbour_spans(&table(&planes)).unwrap();
+        assert!(spans.ratio < 1e-6, "{spans:?}");
+        assert!(spans.over_chance.unwrap() < 1e-6, "{spans:?}");
         // Points spread over all of R^12: three neighbours rebuild little more than one.
         let scattered: Vec<Vec<f32>> = (0..300)
             .map(|_| (0..12).map(|_| noise(&mut state)).collect())
             .collect();
-        let ratio = neighbour_span_ratio(&table(&scattered)).unwrap();
-        assert!(ratio > 0.6, "{ratio}");
+        let spans = neighbour_spans(&table(&scattered)).unwrap();
+        assert!(spans.ratio > 0.6, "{spans:?}");
+        assert!(spans.over_gaussian.unwrap() > 0.9, "{spans:?}");
+    }
+
+    #[test]
+    fn subspaces_of_more_dimensions_than_the_ratio_looks_at_are_told_against_chance() {
+        // Four random 6-dimensional subspaces of R^16, 100 points each, a little noise: the
+        // ratio's 4 neighbours cannot span a 6-dimensional subspace, but up to 8 of them
+        // against 8 random points tell it.
+        let mut state = 5;
+        let mut rows = Vec::new();
+        for _ in 0..4 {
+            let basis: Vec<Vec<f32>> = (0..6)
+                .map(|_| (0..16).map(|_| noise(&mut state)).collect())
+                .collect();
+            for _ in 0..100 {
+                let weights: Vec<f32> = (0..6).map(|_| noise(&mut state)).collect();
+                let row: Vec<f32> = (0..16)
+                    .map(|c| {
+                        let clean: f32 = basis.iter().zip(&weights).map(|(b, w)| b[c] * w).sum();
+                        clean + 0.01 * noise(&mut state)
+                    })
+                    .collect();
+                rows.push(row);
+            }
+        }
+        let spans = neighbour_spans(&table(&rows)).unwrap();
+        assert!(spans.ratio > 0.5, "{spans:?}");
+        assert!(spans.over_chance.unwrap() < 0.5, "{spans:?}");
+        assert!(spans.over_gaussian.unwrap() < 0.9, "{spans:?}");
+        // Four clusters around random centres of R^16: neighbours beyond the nearest
+        // explain no more than random points do, nor than in a Gaussian cloud.
+        let centres: Vec<Vec<f32>> = (0..4)
+            .map(|_| (0..16).map(|_| 3.0 * noise(&mut state)).collect())
+            .collect();
+        let clusters: Vec<Vec<f32>> = (0..400)
+            .map(|i| {
+                centres[i / 100]
+                    .iter()
+                    .map(|c| c + noise(&mut state))
+                    .collect()
+            })
+            .collect();
+        let spans = neighbour_spans(&table(&clusters)).unwrap();
+        assert!(spans.over_chance.unwrap() > 0.8, "{spans:?}");
+        assert!(spans.over_gaussian.unwrap() > 0.9, "{spans:?}");
     }
 
     /// Gray 6×8 images: for each of three random patterns drawn on the left half, 60 noisy
@@ -460,14 +614,14 @@ mod tests {
     fn too_little_data_or_repeated_rows_cannot_be_told() {
         let two_rows = table(&[vec![1.0; 8], vec![2.0; 8]]);
         let seven_columns = table(&vec![vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]; 5]);
-        assert_eq!(neighbour_span_ratio(&seven_columns), None);
-        assert_eq!(neighbour_span_ratio(&two_rows), None);
+        assert_eq!(neighbour_spans(&seven_columns), None);
+        assert_eq!(neighbour_spans(&two_rows), None);
         let mut e0 = vec![0.0; 8];
         e0[0] = 1.0;
         let mut e1 = vec![0.0; 8];
         e1[1] = 1.0;
         let pair = [e0, e1];
         let repeated = table(&[pair.clone(), pair.clone(), pair].concat());
-        assert_eq!(neighbour_span_ratio(&repeated), None);
+        assert_eq!(neighbour_spans(&repeated), None);
     }
 }
