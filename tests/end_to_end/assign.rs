@@ -129,12 +129,17 @@ struct Project {
 
 impl Project {
     fn new() -> Project {
+        Project::with(pipeline_text)
+    }
+
+    /// A project whose pipeline `text` writes for the table.
+    fn with(text: fn(&Path) -> String) -> Project {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let table = root.join("train.csv");
         write_table(&table, 30, 6, 1);
         let pipeline = root.join("p.toml");
-        std::fs::write(&pipeline, pipeline_text(&table)).unwrap();
+        std::fs::write(&pipeline, text(&table)).unwrap();
         let runs = root.join("runs");
         assert!(run_all(&pipeline, &runs).iter().all(|&ran| ran));
         Project {
@@ -199,6 +204,14 @@ fn pipeline_text(table: &Path) -> String {
     pipeline(table)
 }
 
+/// The same pipeline with the affinity stage's ridge solve over every other landmark.
+fn ridge_pipeline_text(table: &Path) -> String {
+    pipeline(table).replace(
+        "affinity = \"symmetric\"\n",
+        "affinity = \"symmetric\"\nrefine = \"ridge\"\n",
+    )
+}
+
 fn output(dir: &Path) -> PathBuf {
     dir.join("assignments.parquet")
 }
@@ -233,6 +246,27 @@ fn assign_child() {
         let args = ebsc_assign::Args::try_parse_from(argv).unwrap();
         ebsc_assign::run(&args).unwrap();
     }
+}
+
+#[test]
+fn a_ridge_pipeline_assigns_new_samples_by_the_same_solve() {
+    let project = Project::with(ridge_pipeline_text);
+    let text = std::fs::read_to_string(&project.pipeline).unwrap();
+    assert!(text.contains("refine = \"ridge\""), "{text}");
+    let landmarks = read_assignments(&project.runs.join("p/cluster/assignments.parquet")).unwrap();
+    let source = project.prepare("source", None);
+    project.assign(&source, &[]).unwrap();
+    let all = read_assigned(&output(&source)).unwrap();
+    assert_eq!(all.len(), 90);
+    assert!(all.confidences.iter().all(|&c| (0.0..=1.0).contains(&c)));
+    let accuracy = agreement(&all, &landmarks);
+    assert!(accuracy >= 0.9, "source: {accuracy}");
+    let new_table = project.root.join("new.csv");
+    write_table(&new_table, 10, 6, 99);
+    let new = project.prepare("new", Some(&new_table));
+    project.assign(&new, &[]).unwrap();
+    let accuracy = agreement(&read_assigned(&output(&new)).unwrap(), &landmarks);
+    assert!(accuracy >= 0.9, "new table: {accuracy}");
 }
 
 #[test]

@@ -141,7 +141,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         }
     };
     eprintln!(
-        "{STAGE}: {} samples{} against {} landmarks in {} clusters, top_k {}, on {device:?}",
+        "{STAGE}: {} samples{} against {} landmarks in {} clusters, top_k {}{}, on {device:?}",
         rows.len(),
         shard
             .as_ref()
@@ -153,6 +153,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         trained.n_landmarks(),
         trained.n_clusters,
         trained.top_k,
+        if trained.ridge.is_some() {
+            " of the ridge solve"
+        } else {
+            ""
+        },
     );
     let progress = ebsc_core::Progress::new(
         args.progress,

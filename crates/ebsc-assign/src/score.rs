@@ -1,16 +1,18 @@
 //! The assignment of a range of input rows: encode a block into dictionary space, score it
 //! against the landmarks with the trained energy and the affinity stage's coefficient map
-//! (top-k by `|c|`), vote. Blocks sit on one grid of `block` rows (default [`BLOCK`]) from
+//! (top-k by `|c|`), or solve its ridge coefficients over them where the affinity stage did
+//! (`refine = "ridge"`), and vote. Blocks sit on one grid of `block` rows (default [`BLOCK`]) from
 //! row 0 whatever range is asked for, so a shard computes its rows with the same bits as a
 //! whole run.
 
 use std::ops::Range;
 use std::time::Instant;
 
+use ebsc_io::Triplets;
 use ebsc_nn::coefficients::CoefficientKind;
 use ebsc_nn::dictionary::embed_batch;
 use ebsc_nn::topk::{CoefficientMap, top_k_of_queries};
-use tch::Device;
+use tch::{Device, Kind, Tensor};
 
 use crate::input::NewInputs;
 use crate::trained::Trained;
@@ -54,12 +56,32 @@ pub fn assign_rows(
             timing.read_seconds += clock.elapsed().as_secs_f64();
             let clock = Instant::now();
             let d = embed_batch(&trained.encoder, trained.source, &x);
-            queries.push(tch::no_grad(|| trained.energy.net.scoring_queries(&d)));
+            queries.push(match trained.ridge {
+                Some(_) => d,
+                None => tch::no_grad(|| trained.energy.net.scoring_queries(&d)),
+            });
             timing.encode_seconds += clock.elapsed().as_secs_f64();
         }
         let u = tch::Tensor::cat(&queries, 0);
 
         let clock = Instant::now();
+        if let Some(ridge) = &trained.ridge {
+            let q = u.to_device(Device::Cpu).to_kind(Kind::Double);
+            let c = strongest(
+                &ridge.factor.coefficients(&ridge.landmarks, &q),
+                trained.top_k,
+            )?;
+            // A row whose coefficients all vanish (an all-zero sample): cluster 0, with no
+            // confidence.
+            for v in vote(&c, end - start, &trained.clusters, trained.n_clusters) {
+                let (cluster, confidence) = v.unwrap_or((0, 0.0));
+                clusters.push(cluster);
+                confidences.push(confidence);
+            }
+            timing.score_seconds += clock.elapsed().as_secs_f64();
+            on_rows(end - start);
+            continue;
+        }
         let (c, _) = top_k_of_queries(
             &u,
             &trained.landmark_keys,
@@ -103,4 +125,34 @@ pub fn assign_rows(
         on_rows(end - start);
     }
     Ok((clusters, confidences, timing))
+}
+
+/// Each row's `keep` largest `|c|` of a dense `[rows, landmarks]` block, as triplets sorted
+/// by (row, column).
+fn strongest(c: &Tensor, keep: usize) -> anyhow::Result<Triplets> {
+    let keep = keep.min(c.size()[1] as usize);
+    let (_, columns) = c.abs().topk(keep as i64, 1, true, false);
+    let (columns, _) = columns.sort(1, false);
+    let values = c.gather(1, &columns, false).to_kind(Kind::Float);
+    let columns = Vec::<i64>::try_from(columns.contiguous().view([-1]))?;
+    let values = Vec::<f32>::try_from(values.contiguous().view([-1]))?;
+    let mut out = Triplets::default();
+    for (entry, (&col, &value)) in columns.iter().zip(&values).enumerate() {
+        out.push((entry / keep) as u32, col as u32, value);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strongest_keeps_each_rows_largest_magnitudes_by_column() {
+        let c = Tensor::from_slice(&[0.1f64, -0.9, 0.5, 0.0, 0.3, 0.2, -0.4, 0.1]).view([2, 4]);
+        let kept = strongest(&c, 2).unwrap();
+        assert_eq!(kept.rows, vec![0, 0, 1, 1]);
+        assert_eq!(kept.cols, vec![1, 2, 0, 2]);
+        assert_eq!(kept.values, vec![-0.9, 0.5, 0.3, -0.4]);
+    }
 }

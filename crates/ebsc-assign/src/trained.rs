@@ -2,11 +2,12 @@
 //! train's encoder and energy (`model.safetensors`), its dictionary (`features.safetensors`,
 //! the landmarks), cluster's `assignments.parquet` (the landmarks' clusters), and of the
 //! config `[train] dictionary` and the affinity stage's `top_k` (as fitted, when the
-//! affinity manifest records a fitted one).
+//! affinity manifest records a fitted one), `residual` and `refine`.
 
 use std::path::Path;
 
 use anyhow::Context;
+use ebsc_affinity::config::{AffinityConfig, Refine};
 use ebsc_core::Pipeline;
 use ebsc_core::hash::{KeyHasher, sha256_file};
 use ebsc_core::manifest::{MANIFEST_FILE, Manifest};
@@ -14,29 +15,16 @@ use ebsc_io::artifacts::{affinity, cluster, train};
 use ebsc_io::assignments::read_assignment_rows;
 use ebsc_nn::dictionary::DictionarySource;
 use ebsc_nn::encoders::Model;
+use ebsc_nn::ridge::RidgeFactor;
 use ebsc_nn::trained::{EnergyModel, load_dictionary, load_encoder};
 use serde::Deserialize;
 use tch::nn::VarStore;
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// The keys of `[train]` the assignment reads (the rest of the section is train's).
 #[derive(Deserialize)]
 struct TrainKeys {
     dictionary: DictionarySource,
-}
-
-/// The keys of `[affinity]` the assignment reads.
-#[derive(Deserialize)]
-struct AffinityKeys {
-    top_k: usize,
-    /// `false`: the affinity stage scored pairs by the energy's cosine term alone, and so
-    /// does the assignment.
-    #[serde(default = "on")]
-    residual: bool,
-}
-
-fn on() -> bool {
-    true
 }
 
 /// Train, affinity and cluster of one chain: the key each stage's manifest records for its
@@ -80,8 +68,19 @@ pub struct Trained {
     pub clusters: Vec<u32>,
     pub n_clusters: usize,
     pub top_k: usize,
+    /// Where the affinity stage solved `refine = "ridge"`: new samples get the same
+    /// least-squares coefficients over the landmarks instead of the energy's.
+    pub ridge: Option<LandmarkRidge>,
     /// A hash of everything read here that decides an assignment.
     pub fingerprint: String,
+}
+
+/// The ridge solve over the landmarks (`ebsc_nn::ridge`): a new sample's coefficients are
+/// `argmin γ/2‖d_x − Σ_j c_j d_j‖² + ½‖c‖²`, as each landmark's were over the others.
+pub struct LandmarkRidge {
+    /// The landmarks' dictionary rows, `[L, D]`, f64 on the CPU.
+    pub landmarks: Tensor,
+    pub factor: RidgeFactor,
 }
 
 impl Trained {
@@ -105,8 +104,8 @@ impl Trained {
         }
         check_chain(&dir, &pipeline.name)?;
         let source = pipeline.section::<TrainKeys>(train::STAGE)?.dictionary;
-        let affinity_keys = pipeline.section::<AffinityKeys>(affinity::STAGE)?;
-        let mut top_k = affinity_keys.top_k;
+        let affinity_config = AffinityConfig::from_pipeline(pipeline)?;
+        let mut top_k = affinity_config.top_k;
         let manifest_path = affinity_dir.join(MANIFEST_FILE);
         if manifest_path.exists() {
             let manifest = Manifest::read(&manifest_path)?;
@@ -118,7 +117,7 @@ impl Trained {
 
         let (encoder, encoder_vars) = load_encoder(&model_path, device)?;
         let mut energy = EnergyModel::load(&model_path, device)?;
-        if !affinity_keys.residual {
+        if !affinity_config.residual {
             energy.score_cosine_only(&model_path)?;
         }
         let width = match source {
@@ -131,7 +130,8 @@ impl Trained {
             model_path.display(),
             energy.input_dim()
         );
-        let (dictionary, _) = load_dictionary(&features_path, energy.input_dim(), device)?;
+        let (dictionary, host_dictionary) =
+            load_dictionary(&features_path, energy.input_dim(), device)?;
         let n_landmarks = dictionary.size()[0] as usize;
         anyhow::ensure!(
             n_landmarks > 0,
@@ -153,13 +153,27 @@ impl Trained {
             n_landmarks
         );
         let n_clusters = clusters.iter().max().map_or(0, |&c| c as usize + 1);
+        let ridge = match affinity_config.refine {
+            Some(Refine::Ridge { gamma }) => {
+                let landmarks = Tensor::from_slice(&host_dictionary)
+                    .to_kind(Kind::Double)
+                    .view([n_landmarks as i64, -1]);
+                let factor = RidgeFactor::new(&landmarks, gamma)
+                    .with_context(|| format!("the ridge solve over {}", features_path.display()))?;
+                Some(LandmarkRidge { landmarks, factor })
+            }
+            _ => None,
+        };
 
         let mut key = KeyHasher::new("assign");
         key.part("version", &crate::VERSION.to_string())
             .part("dictionary", &format!("{source:?}"))
             .part("top_k", &top_k.to_string());
-        if !affinity_keys.residual {
+        if !affinity_config.residual {
             key.part("residual", "false");
+        }
+        if let Some(Refine::Ridge { gamma }) = affinity_config.refine {
+            key.part("ridge_gamma", &gamma.to_string());
         }
         for (name, path) in [
             ("model", &model_path),
@@ -178,29 +192,12 @@ impl Trained {
             clusters,
             n_clusters,
             top_k: top_k.min(n_landmarks),
+            ridge,
             fingerprint: key.finish(),
         })
     }
 
     pub fn n_landmarks(&self) -> usize {
         self.clusters.len()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn affinity_keys(section: &str) -> AffinityKeys {
-        let text = format!("[pipeline]\nseed = 0\n[affinity]\ntop_k = 20\n{section}");
-        let pipeline = Pipeline::parse(Path::new("pipelines/p.toml"), &text).unwrap();
-        pipeline.section(affinity::STAGE).unwrap()
-    }
-
-    #[test]
-    fn the_residual_is_scored_unless_the_affinity_stage_left_it_out() {
-        assert!(affinity_keys("").residual);
-        assert!(affinity_keys("residual = true").residual);
-        assert!(!affinity_keys("residual = false").residual);
     }
 }

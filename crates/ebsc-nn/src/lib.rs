@@ -31,6 +31,7 @@ pub mod loss;
 pub mod monitor;
 pub mod optim;
 pub mod report;
+pub mod ridge;
 pub mod schedule;
 pub mod seed;
 pub mod self_expressive;
