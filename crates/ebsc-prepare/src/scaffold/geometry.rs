@@ -55,17 +55,17 @@ pub struct NeighbourSpans {
     /// columns), how far the residual falls from one nearest neighbour to `m` of them,
     /// over how far it falls from one random sample of the set to `m` random samples;
     /// the smallest over `m`. Near 1 when neighbours explain no more than any samples do
-    /// (curved class manifolds, data of few global dimensions: 8×8 digits 0.98, 400 MNIST
-    /// digits 0.95, face photos 1.00); small when `m` neighbours from one subspace explain
+    /// (curved class manifolds, data of few global dimensions: 8×8 digits 0.99, 400 MNIST
+    /// digits 0.96, face photos 1.07); small when `m` neighbours from one subspace explain
     /// what `m` random samples from all of them cannot (5 random 10-dimensional subspaces
-    /// of R^20: 0.54, where the ratio reads 0.60). Blurred clusters and structureless
+    /// of R^20: 0.55, where the ratio reads 0.60). Blurred clusters and structureless
     /// clouds read 0.6–0.8 too: neighbours near a sample share its direction.
     /// `None` when `m` cannot reach 2.
     pub over_chance: Option<f64>,
     /// The neighbour-span curve against the same curve on a Gaussian cloud with the set's
     /// second moments (each point a random combination of [`GAUSSIAN_TERMS`] rows), the
     /// smallest over `m` as for `over_chance`: near 1 for structureless clouds and blurred
-    /// clusters (0.96–1.04), below where the set's neighbours are a subspace's (5 random
+    /// clusters (0.94–1.04), below where the set's neighbours are a subspace's (5 random
     /// 10-dimensional subspaces of R^20: 0.76). `None` when `m` cannot reach 2.
     pub over_gaussian: Option<f64>,
 }

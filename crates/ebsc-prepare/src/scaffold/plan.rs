@@ -161,8 +161,8 @@ pub const CROWDED_COSINE: f64 = 0.75;
 pub const SUBSPACE_SPAN_RATIO: f64 = 0.5;
 /// ... or under this neighbour-span ratio against chance and [`SUBSPACE_OVER_GAUSSIAN`]
 /// against a Gaussian cloud, for subspaces of more dimensions than the ratio looks at.
-/// Against chance, synthetic subspaces read 0.02–0.61 (5 random 10-dimensional subspaces
-/// of R^20: 0.55, where the ratio reads 0.60 and the k-NN graph on C scored 0.904 against
+/// Against chance, synthetic subspaces read 0.03–0.61 (5 random 10-dimensional subspaces
+/// of R^20: 0.55, where the ratio reads 0.60 and the k-NN graph on C scored 0.900 against
 /// the ridge solve's 0.996); digits, image sets and face photos 0.96–1.07; standardised
 /// 8×8 digits 0.72 (the ridge solve 0.547 against the k-NN graph on C's 0.850); blurred
 /// clusters and structureless clouds 0.52–0.95 (RESULTS.md, "Subspaces of many
