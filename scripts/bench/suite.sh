@@ -27,6 +27,9 @@
 #                    (scripts/bench/lit_faces.py): classes told apart only by their
 #                    subspaces, the pixels' k-NN graph near chance
 #   lit-faces-38     the same with 38 faces (2,432 images), as many as the real set
+#   lit-faces-alike  38 faces more alike (--spread 0.5 --seed 12): a neighbour-span ratio of
+#                    0.57, between the feature tables' line and the images' (added with the
+#                    images' line, which was set on it and two more such draws)
 #   orl              the ORL (AT&T) face database: 400 92×112 gray photos, 40 people × 10
 #                    (`just fetch orl`; added after every rule of the recipes was set)
 #   orl-20a, orl-20b the same photos of people 1–20 and of people 21–40 (200 each, links in
@@ -88,7 +91,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 lit-faces lit-faces-38 orl orl-20a orl-20b glyphs-40 digits digits-standardised subspaces-table subspaces-unequal subspaces-wide subspaces-wide-noisy $(echo subspaces-random-{0..7})}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 lit-faces lit-faces-38 lit-faces-alike orl orl-20a orl-20b glyphs-40 digits digits-standardised subspaces-table subspaces-unequal subspaces-wide subspaces-wide-noisy $(echo subspaces-random-{0..7})}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -133,6 +136,7 @@ cases=(
     "faces-30|$runs/faces-30|"
     "lit-faces|$runs/lit-faces|"
     "lit-faces-38|$runs/lit-faces-38|"
+    "lit-faces-alike|$runs/lit-faces-alike|"
     "orl|data/orl|"
     "orl-20a|$runs/orl-20a|"
     "orl-20b|$runs/orl-20b|"
@@ -272,6 +276,8 @@ for case in "${cases[@]}"; do
             "$py" scripts/bench/subspace_table.py "$path" --random "${name##*-}" >/dev/null ;;
         lit-faces) [ -e "$path" ] || "$py" scripts/bench/lit_faces.py "$path" --people 10 --seed 0 ;;
         lit-faces-38) [ -e "$path" ] || "$py" scripts/bench/lit_faces.py "$path" --people 38 --seed 1 ;;
+        lit-faces-alike) [ -e "$path" ] || "$py" scripts/bench/lit_faces.py "$path" --people 38 \
+            --spread 0.5 --seed 12 ;;
         orl-20a) [ -e "$path" ] || orl_people "$path" 1 20 ;;
         orl-20b) [ -e "$path" ] || orl_people "$path" 21 40 ;;
         mnist-mirrored) [ -e "$path" ] || "$py" scripts/bench/mirrored_half.py \
