@@ -59,7 +59,7 @@ pub struct NeighbourSpans {
     /// digits 0.96, face photos 1.07); small when `m` neighbours from one subspace explain
     /// what `m` random samples from all of them cannot (5 random 10-dimensional subspaces
     /// of R^20: 0.55, where the ratio reads 0.60). Blurred clusters and structureless
-    /// clouds read 0.6–0.8 too: neighbours near a sample share its direction.
+    /// clouds read 0.5–0.95 too: neighbours near a sample share its direction.
     /// `None` when `m` cannot reach 2.
     pub over_chance: Option<f64>,
     /// The neighbour-span curve against the same curve on a Gaussian cloud with the set's
