@@ -44,19 +44,14 @@ pub fn ridge_rows(
     if n == 0 || rows.is_empty() {
         return Ok(out);
     }
-    let mu = 1.0 / gamma;
     let x = Tensor::from_slice(dictionary)
         .to_kind(Kind::Double)
         .view([n as i64, dim as i64]);
-    let z_rows = ZRows {
-        factor: RidgeFactor::new(&x, gamma)?,
-        x,
-        mu,
-    };
+    let factor = RidgeFactor::new(&x, gamma)?;
     let mut start = rows.start;
     while start < rows.end {
         let stop = (start + BLOCK_ROWS).min(rows.end);
-        let block = z_rows.block(start..stop);
+        let block = factor.z_rows(&x, start..stop);
         let block = Vec::<f64>::try_from(block.contiguous().view([-1]))?;
         for (r, i) in (start..stop).enumerate() {
             let z = &block[r * n..(r + 1) * n];
@@ -72,33 +67,6 @@ pub fn ridge_rows(
         start = stop;
     }
     Ok(out)
-}
-
-/// Rows of Z = (XXᵀ + μI)⁻¹ from its factor.
-struct ZRows {
-    factor: RidgeFactor,
-    x: Tensor,
-    mu: f64,
-}
-
-impl ZRows {
-    /// Z's rows `range`, `[len, n]`.
-    fn block(&self, range: Range<usize>) -> Tensor {
-        let (start, len) = (range.start as i64, range.len() as i64);
-        match &self.factor {
-            RidgeFactor::Direct(z) => z.narrow(0, start, len),
-            RidgeFactor::Woodbury { x_m_inv } => {
-                let left = x_m_inv.narrow(0, start, len);
-                let block = -left.matmul(&self.x.tr());
-                // The identity's part of the block: 1 on the block's own diagonal.
-                let _ = block
-                    .narrow(1, start, len)
-                    .diagonal(0, 0, 1)
-                    .g_add_scalar_(1.0);
-                block / self.mu
-            }
-        }
-    }
 }
 
 #[cfg(test)]

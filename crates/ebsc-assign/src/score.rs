@@ -15,7 +15,7 @@ use ebsc_nn::topk::{CoefficientMap, top_k_of_queries};
 use tch::{Device, Kind, Tensor};
 
 use crate::input::NewInputs;
-use crate::trained::Trained;
+use crate::trained::{LandmarkRidge, Trained};
 use crate::vote::vote;
 
 /// Rows per block by default: the unit of scoring and sharding.
@@ -45,7 +45,6 @@ pub fn assign_rows(
     let mut timing = Timing::default();
     let mut clusters = Vec::with_capacity(rows.len());
     let mut confidences = Vec::with_capacity(rows.len());
-    let map = trained.energy.map;
     for start in rows.clone().step_by(block) {
         let end = (start + block).min(rows.end);
         let mut queries = Vec::new();
@@ -65,57 +64,12 @@ pub fn assign_rows(
         let u = tch::Tensor::cat(&queries, 0);
 
         let clock = Instant::now();
-        if let Some(ridge) = &trained.ridge {
-            let q = u.to_device(Device::Cpu).to_kind(Kind::Double);
-            let c = strongest(
-                &ridge.factor.coefficients(&ridge.landmarks, &q),
-                trained.top_k,
-            )?;
-            // A row whose coefficients all vanish (an all-zero sample): cluster 0, with no
-            // confidence.
-            for v in vote(&c, end - start, &trained.clusters, trained.n_clusters) {
-                let (cluster, confidence) = v.unwrap_or((0, 0.0));
-                clusters.push(cluster);
-                confidences.push(confidence);
-            }
-            timing.score_seconds += clock.elapsed().as_secs_f64();
-            on_rows(end - start);
-            continue;
-        }
-        let (c, _) = top_k_of_queries(
-            &u,
-            &trained.landmark_keys,
-            &map,
-            trained.top_k,
-            BLOCK,
-            |_| {},
-        );
-        let mut votes = vote(&c, end - start, &trained.clusters, trained.n_clusters);
-        // A row whose coefficients all vanish (a shrink threshold above every score):
-        // the cluster of its best-scoring landmark, with no confidence.
-        let empty: Vec<i64> = (0..votes.len())
-            .filter(|&i| votes[i].is_none())
-            .map(|i| i as i64)
-            .collect();
-        if !empty.is_empty() {
-            let best = CoefficientMap {
-                kind: CoefficientKind::Gibbs,
-                temperature: 1.0,
-                ..map
-            };
-            let index = tch::Tensor::from_slice(&empty).to_device(u.device());
-            let (top, _) = top_k_of_queries(
-                &u.index_select(0, &index),
-                &trained.landmark_keys,
-                &best,
-                1,
-                BLOCK,
-                |_| {},
-            );
-            for (row, col) in top.rows.iter().zip(&top.cols) {
-                votes[empty[*row as usize] as usize] = Some((trained.clusters[*col as usize], 0.0));
-            }
-        }
+        let votes = match &trained.ridge {
+            Some(ridge) => ridge_votes(trained, ridge, &u, end - start)?,
+            None => energy_votes(trained, &u, end - start),
+        };
+        // A row with no vote left (an all-zero sample on the ridge solve): cluster 0, with
+        // no confidence.
         for v in votes {
             let (cluster, confidence) = v.unwrap_or((0, 0.0));
             clusters.push(cluster);
@@ -125,6 +79,62 @@ pub fn assign_rows(
         on_rows(end - start);
     }
     Ok((clusters, confidences, timing))
+}
+
+/// The votes of `n_rows` atoms `d` by their ridge coefficients over the landmarks.
+fn ridge_votes(
+    trained: &Trained,
+    ridge: &LandmarkRidge,
+    d: &Tensor,
+    n_rows: usize,
+) -> anyhow::Result<Vec<Option<(u32, f32)>>> {
+    let q = d.to_device(Device::Cpu).to_kind(Kind::Double);
+    let c = strongest(
+        &ridge.factor.coefficients(&ridge.landmarks, &q),
+        trained.top_k,
+    )?;
+    Ok(vote(&c, n_rows, &trained.clusters, trained.n_clusters))
+}
+
+/// The votes of `n_rows` scoring queries `u` by the energy's top `top_k` over the
+/// landmarks.
+fn energy_votes(trained: &Trained, u: &Tensor, n_rows: usize) -> Vec<Option<(u32, f32)>> {
+    let map = trained.energy.map;
+    let (c, _) = top_k_of_queries(
+        u,
+        &trained.landmark_keys,
+        &map,
+        trained.top_k,
+        BLOCK,
+        |_| {},
+    );
+    let mut votes = vote(&c, n_rows, &trained.clusters, trained.n_clusters);
+    // A row whose coefficients all vanish (a shrink threshold above every score):
+    // the cluster of its best-scoring landmark, with no confidence.
+    let empty: Vec<i64> = (0..votes.len())
+        .filter(|&i| votes[i].is_none())
+        .map(|i| i as i64)
+        .collect();
+    if !empty.is_empty() {
+        let best = CoefficientMap {
+            kind: CoefficientKind::Gibbs,
+            temperature: 1.0,
+            ..map
+        };
+        let index = Tensor::from_slice(&empty).to_device(u.device());
+        let (top, _) = top_k_of_queries(
+            &u.index_select(0, &index),
+            &trained.landmark_keys,
+            &best,
+            1,
+            BLOCK,
+            |_| {},
+        );
+        for (row, col) in top.rows.iter().zip(&top.cols) {
+            votes[empty[*row as usize] as usize] = Some((trained.clusters[*col as usize], 0.0));
+        }
+    }
+    votes
 }
 
 /// Each row's `keep` largest `|c|` of a dense `[rows, landmarks]` block, as triplets sorted

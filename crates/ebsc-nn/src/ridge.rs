@@ -15,7 +15,7 @@ pub enum RidgeFactor {
     /// Z = (XXᵀ + μI)⁻¹ itself, `[n, n]`.
     Direct(Tensor),
     /// X M⁻¹ with M = XᵀX + μI, `[n, dim]`: Z = (I − X M⁻¹ Xᵀ) / μ.
-    Woodbury { x_m_inv: Tensor },
+    Woodbury { x_m_inv: Tensor, mu: f64 },
 }
 
 impl RidgeFactor {
@@ -32,7 +32,26 @@ impl RidgeFactor {
             let factor = m.f_linalg_cholesky(false)?;
             // M is symmetric, so X M⁻¹ = (M⁻¹ Xᵀ)ᵀ.
             let x_m_inv = x.tr().f_cholesky_solve(&factor, false)?.tr().contiguous();
-            Ok(RidgeFactor::Woodbury { x_m_inv })
+            Ok(RidgeFactor::Woodbury { x_m_inv, mu })
+        }
+    }
+
+    /// Rows `range` of Z = (XXᵀ + μI)⁻¹, `[len, n]`, for the dictionary `x` the factor was
+    /// made from.
+    pub fn z_rows(&self, x: &Tensor, range: std::ops::Range<usize>) -> Tensor {
+        let (start, len) = (range.start as i64, range.len() as i64);
+        match self {
+            RidgeFactor::Direct(z) => z.narrow(0, start, len),
+            RidgeFactor::Woodbury { x_m_inv, mu } => {
+                let left = x_m_inv.narrow(0, start, len);
+                let block = -left.matmul(&x.tr());
+                // The identity's part of the block: 1 on the block's own diagonal.
+                let _ = block
+                    .narrow(1, start, len)
+                    .diagonal(0, 0, 1)
+                    .g_add_scalar_(1.0);
+                block / *mu
+            }
         }
     }
 
@@ -43,7 +62,7 @@ impl RidgeFactor {
         match self {
             // Z is symmetric: (Z X q)ᵀ = qᵀ Xᵀ Z.
             RidgeFactor::Direct(z) => q.matmul(&x.tr()).matmul(z),
-            RidgeFactor::Woodbury { x_m_inv } => q.matmul(&x_m_inv.tr()),
+            RidgeFactor::Woodbury { x_m_inv, .. } => q.matmul(&x_m_inv.tr()),
         }
     }
 }

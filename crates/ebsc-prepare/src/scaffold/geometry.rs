@@ -88,10 +88,8 @@ pub fn neighbour_spans(inputs: &Inputs) -> Option<NeighbourSpans> {
     }
     let pool = unit_rows(inputs, n.min(NEIGHBOUR_POOL));
     let m = SPAN_NEIGHBOURS.min(dim / 4).min(pool.len() - 1);
-    let m_chance = CHANCE_SPAN_NEIGHBOURS
-        .min(dim / 2)
-        .min(pool.len() - 1)
-        .max(m);
+    // At least m: dim / 2 ≥ dim / 4 and 32 ≥ 15.
+    let m_chance = CHANCE_SPAN_NEIGHBOURS.min(dim / 2).min(pool.len() - 1);
     let probes = pool.len().min(PROBE_ROWS);
     let mut rng = ChaCha8Rng::seed_from_u64(CHANCE_SEED);
     let cloud = gaussian_cloud(&pool, &mut rng);
