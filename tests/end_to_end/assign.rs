@@ -212,6 +212,15 @@ fn ridge_pipeline_text(table: &Path) -> String {
     )
 }
 
+/// The elastic-net solve over the ridge solve's candidates: new samples take the ridge
+/// solve too.
+fn ridge_candidates_pipeline_text(table: &Path) -> String {
+    pipeline(table).replace(
+        "affinity = \"symmetric\"\n",
+        "affinity = \"symmetric\"\nrefine = \"elastic-net\"\nrefine_candidates_by = \"ridge\"\nrefine_candidates = 40\nrefine_lambda = 0.2\n",
+    )
+}
+
 fn output(dir: &Path) -> PathBuf {
     dir.join("assignments.parquet")
 }
@@ -250,23 +259,35 @@ fn assign_child() {
 
 #[test]
 fn a_ridge_pipeline_assigns_new_samples_by_the_same_solve() {
-    let project = Project::with(ridge_pipeline_text);
-    let text = std::fs::read_to_string(&project.pipeline).unwrap();
-    assert!(text.contains("refine = \"ridge\""), "{text}");
-    let landmarks = read_assignments(&project.runs.join("p/cluster/assignments.parquet")).unwrap();
-    let source = project.prepare("source", None);
-    project.assign(&source, &[]).unwrap();
-    let all = read_assigned(&output(&source)).unwrap();
-    assert_eq!(all.len(), 90);
-    assert!(all.confidences.iter().all(|&c| (0.0..=1.0).contains(&c)));
-    let accuracy = agreement(&all, &landmarks);
-    assert!(accuracy >= 0.9, "source: {accuracy}");
-    let new_table = project.root.join("new.csv");
-    write_table(&new_table, 10, 6, 99);
-    let new = project.prepare("new", Some(&new_table));
-    project.assign(&new, &[]).unwrap();
-    let accuracy = agreement(&read_assigned(&output(&new)).unwrap(), &landmarks);
-    assert!(accuracy >= 0.9, "new table: {accuracy}");
+    for (text, refine) in [
+        (
+            ridge_pipeline_text as fn(&Path) -> String,
+            "refine = \"ridge\"",
+        ),
+        (
+            ridge_candidates_pipeline_text,
+            "refine_candidates_by = \"ridge\"",
+        ),
+    ] {
+        let project = Project::with(text);
+        let text = std::fs::read_to_string(&project.pipeline).unwrap();
+        assert!(text.contains(refine), "{text}");
+        let landmarks =
+            read_assignments(&project.runs.join("p/cluster/assignments.parquet")).unwrap();
+        let source = project.prepare("source", None);
+        project.assign(&source, &[]).unwrap();
+        let all = read_assigned(&output(&source)).unwrap();
+        assert_eq!(all.len(), 90);
+        assert!(all.confidences.iter().all(|&c| (0.0..=1.0).contains(&c)));
+        let accuracy = agreement(&all, &landmarks);
+        assert!(accuracy >= 0.9, "{refine}, source: {accuracy}");
+        let new_table = project.root.join("new.csv");
+        write_table(&new_table, 10, 6, 99);
+        let new = project.prepare("new", Some(&new_table));
+        project.assign(&new, &[]).unwrap();
+        let accuracy = agreement(&read_assigned(&output(&new)).unwrap(), &landmarks);
+        assert!(accuracy >= 0.9, "{refine}, new table: {accuracy}");
+    }
 }
 
 #[test]

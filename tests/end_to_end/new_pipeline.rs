@@ -69,9 +69,11 @@ fn a_folder_of_grayscale_images_goes_from_new_to_scores_above_the_pixel_knn_grap
     assert_eq!(created.summary.n_classes, CLASSES);
     let text = std::fs::read_to_string(&created.path).unwrap();
     assert!(text.contains("n_clusters = 30"), "{text}");
-    // Images on linear subspaces (a low neighbour-span ratio): the ridge solve over every
-    // other image.
-    assert!(text.contains("refine = \"ridge\""), "{text}");
+    // Images on linear subspaces (a low neighbour-span ratio) whose neighbours span them
+    // better than random images do: the elastic-net solve over the candidates of the ridge
+    // solve over every other image.
+    assert!(text.contains("refine = \"elastic-net\""), "{text}");
+    assert!(text.contains("refine_candidates_by = \"ridge\""), "{text}");
 
     let runs = work.path().join("runs");
     assert_eq!(run_all(&created.path, &runs), vec![true; 5]);

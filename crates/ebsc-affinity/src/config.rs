@@ -13,6 +13,8 @@
 //! refine = "elastic-net"   # optional: the energy picks candidates, a solve weights them;
 //!                          # or "ridge": least squares over every other sample, closed form
 //! refine_candidates = 400  # the energy's best atoms per row the solve runs over (elastic-net)
+//! refine_candidates_by = "ridge"  # optional (elastic-net): the candidates are each row's
+//!                          # largest ridge coefficients over every other sample instead
 //! refine_gamma = 50.0      # γ of either solve, and λ of the elastic-net one
 //! refine_lambda = 0.9
 //! residual = false         # optional: score pairs by the energy's cosine term alone
@@ -73,10 +75,11 @@ pub struct AffinityConfig {
 /// How the kept coefficients are weighted after the energy.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Refine {
-    /// `refine = "elastic-net"`: each row's `candidates` best atoms by energy, re-weighted
-    /// by the elastic-net self-expression solve (`crate::solve`).
+    /// `refine = "elastic-net"`: each row's `candidates` best atoms, by energy or by the
+    /// ridge solve, re-weighted by the elastic-net self-expression solve (`crate::solve`).
     ElasticNet {
         candidates: usize,
+        ranked_by: Ranking,
         weights: ElasticNet,
     },
     /// `refine = "ridge"`: the least-squares self-expression solve over every other sample,
@@ -84,13 +87,42 @@ pub enum Refine {
     Ridge { gamma: f64 },
 }
 
+/// What picks the candidates of the elastic-net solve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ranking {
+    /// The energy's best scores.
+    Energy,
+    /// The largest coefficients of the ridge solve over every other sample (`crate::ridge`),
+    /// with the elastic-net solve's γ; the energy's scores are not used.
+    Ridge,
+}
+
 impl Refine {
     /// How many of each row's atoms the energy scores: the candidates of the elastic-net
-    /// solve; none for the ridge solve.
-    pub fn candidates(self) -> Option<usize> {
+    /// solve when the energy picks them; none when the ridge solve does.
+    pub fn energy_candidates(self) -> Option<usize> {
         match self {
-            Refine::ElasticNet { candidates, .. } => Some(candidates),
-            Refine::Ridge { .. } => None,
+            Refine::ElasticNet {
+                candidates,
+                ranked_by: Ranking::Energy,
+                ..
+            } => Some(candidates),
+            _ => None,
+        }
+    }
+
+    /// The γ of the ridge solve where one runs (alone or picking candidates): new samples
+    /// are then expressed by the same solve (`ebsc-assign`).
+    pub fn ridge_gamma(self) -> Option<f64> {
+        match self {
+            Refine::Ridge { gamma } => Some(gamma),
+            Refine::ElasticNet {
+                ranked_by: Ranking::Ridge,
+                weights,
+                ..
+            } => Some(weights.gamma),
+            Refine::ElasticNet { .. } => None,
         }
     }
 
@@ -136,6 +168,9 @@ struct AffinitySection {
     refine: Option<RefineKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refine_candidates: Option<usize>,
+    /// Absent (and out of the stage key) when the energy picks the candidates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refine_candidates_by: Option<Ranking>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refine_gamma: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,11 +213,12 @@ impl TryFrom<AffinitySection> for AffinityConfig {
         let refine = match section.refine {
             None => {
                 if section.refine_candidates.is_some()
+                    || section.refine_candidates_by.is_some()
                     || section.refine_gamma.is_some()
                     || section.refine_lambda.is_some()
                 {
                     return Err(
-                        "refine_candidates, refine_gamma and refine_lambda are only used with refine = \"elastic-net\" or \"ridge\""
+                        "refine_candidates, refine_candidates_by, refine_gamma and refine_lambda are only used with refine = \"elastic-net\" or \"ridge\""
                             .into(),
                     );
                 }
@@ -202,14 +238,19 @@ impl TryFrom<AffinitySection> for AffinityConfig {
                 }
                 Some(Refine::ElasticNet {
                     candidates,
+                    ranked_by: section.refine_candidates_by.unwrap_or(Ranking::Energy),
                     weights: ElasticNet { gamma, lambda },
                 })
             }
             Some(RefineKind::Ridge) => {
-                if section.refine_candidates.is_some() || section.refine_lambda.is_some() {
+                if section.refine_candidates.is_some()
+                    || section.refine_candidates_by.is_some()
+                    || section.refine_lambda.is_some()
+                {
                     return Err(
                         "refine = \"ridge\" solves over every other sample with the ℓ2 penalty alone: \
-                         refine_candidates and refine_lambda belong to refine = \"elastic-net\""
+                         refine_candidates, refine_candidates_by and refine_lambda belong to \
+                         refine = \"elastic-net\""
                             .into(),
                     );
                 }
@@ -244,19 +285,25 @@ impl From<AffinityConfig> for AffinitySection {
             AffinityGraph::Symmetric => (GraphKind::Symmetric, None),
             AffinityGraph::Knn { k } => (GraphKind::Knn, Some(k)),
         };
-        let (refine, refine_candidates, refine_gamma, refine_lambda) = match config.refine {
-            None => (None, None, None, None),
-            Some(Refine::ElasticNet {
-                candidates,
-                weights,
-            }) => (
-                Some(RefineKind::ElasticNet),
-                Some(candidates),
-                Some(weights.gamma),
-                Some(weights.lambda),
-            ),
-            Some(Refine::Ridge { gamma }) => (Some(RefineKind::Ridge), None, Some(gamma), None),
-        };
+        let (refine, refine_candidates, refine_candidates_by, refine_gamma, refine_lambda) =
+            match config.refine {
+                None => (None, None, None, None, None),
+                Some(Refine::ElasticNet {
+                    candidates,
+                    ranked_by,
+                    weights,
+                }) => (
+                    Some(RefineKind::ElasticNet),
+                    Some(candidates),
+                    // The energy's ranking is the default, and stays out of the key.
+                    (ranked_by != Ranking::Energy).then_some(ranked_by),
+                    Some(weights.gamma),
+                    Some(weights.lambda),
+                ),
+                Some(Refine::Ridge { gamma }) => {
+                    (Some(RefineKind::Ridge), None, None, Some(gamma), None)
+                }
+            };
         AffinitySection {
             top_k: config.top_k,
             block_size: config.block_size,
@@ -267,6 +314,7 @@ impl From<AffinityConfig> for AffinitySection {
             n_clusters: config.n_clusters,
             refine,
             refine_candidates,
+            refine_candidates_by,
             refine_gamma,
             refine_lambda,
             perplexity: config.perplexity,
@@ -311,11 +359,18 @@ impl AffinityConfig {
         Some(match self.refine? {
             Refine::ElasticNet {
                 candidates,
+                ranked_by,
                 weights,
             } => format!(
                 "refine: elastic-net solve over each row's {candidates} best candidates by \
-                 energy (γ {}, λ {}), {} kept",
-                weights.gamma, weights.lambda, self.top_k
+                 {} (γ {}, λ {}), {} kept",
+                match ranked_by {
+                    Ranking::Energy => "energy",
+                    Ranking::Ridge => "the ridge solve over every other sample",
+                },
+                weights.gamma,
+                weights.lambda,
+                self.top_k
             ),
             Refine::Ridge { gamma } => format!(
                 "refine: ridge (least-squares) solve over every other sample, in closed form \
@@ -521,6 +576,7 @@ mod tests {
             c.refine,
             Some(Refine::ElasticNet {
                 candidates: 400,
+                ranked_by: Ranking::Energy,
                 weights: ElasticNet {
                     gamma: 50.0,
                     lambda: 0.9
@@ -531,7 +587,8 @@ mod tests {
             "{base}\nrefine = \"elastic-net\"\nrefine_candidates = 40\nrefine_gamma = 10.0\nrefine_lambda = 0.5"
         ))
         .unwrap();
-        assert_eq!(c.refine.unwrap().candidates(), Some(40));
+        assert_eq!(c.refine.unwrap().energy_candidates(), Some(40));
+        assert_eq!(c.refine.unwrap().ridge_gamma(), None);
         assert_eq!(c.refine.unwrap().gamma(), 10.0);
         // Without refine, its keys are errors, and none appear in the hashed section.
         let err = load(&format!("{base}\nrefine_gamma = 10.0"))
@@ -558,7 +615,8 @@ mod tests {
         let base = "top_k = 20\nblock_size = 64\nnormalize_rows = true\naffinity = \"symmetric\"";
         let c = load(&format!("{base}\nrefine = \"ridge\"")).unwrap();
         assert_eq!(c.refine, Some(Refine::Ridge { gamma: 50.0 }));
-        assert_eq!(c.refine.unwrap().candidates(), None);
+        assert_eq!(c.refine.unwrap().energy_candidates(), None);
+        assert_eq!(c.refine.unwrap().ridge_gamma(), Some(50.0));
         let c = load(&format!("{base}\nrefine = \"ridge\"\nrefine_gamma = 10.0")).unwrap();
         assert_eq!(c.refine, Some(Refine::Ridge { gamma: 10.0 }));
         let hashed = serde_json::to_value(AffinitySection::from(c)).unwrap();
@@ -572,6 +630,10 @@ mod tests {
                 "belong to refine = \"elastic-net\"",
             ),
             ("refine_lambda = 0.0", "belong to refine = \"elastic-net\""),
+            (
+                "refine_candidates_by = \"ridge\"",
+                "belong to refine = \"elastic-net\"",
+            ),
             ("refine_gamma = -1.0", "positive"),
         ] {
             let err = load(&format!("{base}\nrefine = \"ridge\"\n{extra}"))
@@ -579,5 +641,59 @@ mod tests {
                 .to_string();
             assert!(err.contains(expected), "{extra}: {err}");
         }
+    }
+
+    #[test]
+    fn the_ridge_solve_can_pick_the_elastic_net_candidates() {
+        let base = "top_k = 20\nblock_size = 64\nnormalize_rows = true\naffinity = \"symmetric\"";
+        let by_ridge = load(&format!(
+            "{base}\nrefine = \"elastic-net\"\nrefine_candidates = 100\nrefine_candidates_by = \"ridge\""
+        ))
+        .unwrap();
+        let refine = by_ridge.refine.unwrap();
+        assert_eq!(
+            refine,
+            Refine::ElasticNet {
+                candidates: 100,
+                ranked_by: Ranking::Ridge,
+                weights: ElasticNet {
+                    gamma: 50.0,
+                    lambda: 0.9
+                }
+            }
+        );
+        // The energy scores nothing; new samples take the same ridge solve.
+        assert_eq!(refine.energy_candidates(), None);
+        assert_eq!(refine.ridge_gamma(), Some(50.0));
+        assert!(
+            by_ridge
+                .refine_note()
+                .unwrap()
+                .contains("by the ridge solve")
+        );
+        let hashed = serde_json::to_value(AffinitySection::from(by_ridge)).unwrap();
+        assert_eq!(hashed["refine_candidates_by"], "ridge");
+        // The energy's ranking, written or not, is the same stage key as before the key existed.
+        let implicit = load(&format!("{base}\nrefine = \"elastic-net\"")).unwrap();
+        let explicit = load(&format!(
+            "{base}\nrefine = \"elastic-net\"\nrefine_candidates_by = \"energy\""
+        ))
+        .unwrap();
+        assert_eq!(implicit, explicit);
+        let hashed = serde_json::to_value(AffinitySection::from(explicit)).unwrap();
+        assert!(hashed.get("refine_candidates_by").is_none(), "{hashed}");
+        let err = load(&format!("{base}\nrefine_candidates_by = \"ridge\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only used with refine"), "{err}");
+        let err = load(&format!(
+            "{base}\nrefine = \"elastic-net\"\nrefine_candidates_by = \"cosine\""
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("refine_candidates_by") || err.contains("cosine"),
+            "{err}"
+        );
     }
 }

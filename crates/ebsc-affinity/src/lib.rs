@@ -32,7 +32,7 @@ use ebsc_nn::topk;
 use ebsc_nn::trained::EnergyModel;
 use tch::{Device, Tensor};
 
-use crate::config::{AffinityConfig, AffinityGraph, Refine};
+use crate::config::{AffinityConfig, AffinityGraph, Ranking, Refine};
 
 pub const STAGE: &str = affinity::STAGE;
 /// Bump when the outputs for a given config change meaning.
@@ -228,8 +228,9 @@ impl Inputs {
     }
 
     /// The kept coefficients of `rows`: the energy's top `top_k`; with the elastic-net
-    /// `refine` its top `refine_candidates` re-weighted by the joint solve, of which `top_k`
-    /// are kept; with the ridge `refine` the closed-form solve over every other sample.
+    /// `refine` its top `refine_candidates` (or the ridge solve's, `refine_candidates_by`)
+    /// re-weighted by the joint solve, of which `top_k` are kept; with the ridge `refine`
+    /// the closed-form solve over every other sample.
     fn coefficients(
         &self,
         config: &AffinityConfig,
@@ -243,32 +244,47 @@ impl Inputs {
                 .expect("inputs for a refine config keep the host dictionary");
             (values, self.dictionary.size()[1] as usize)
         };
-        if let Some(Refine::Ridge { gamma }) = config.refine {
-            let started = std::time::Instant::now();
-            let (values, dim) = host_dictionary();
-            let c = ridge::ridge_rows(values, dim, gamma, rows.clone(), config.top_k)
-                .context("the ridge solve")?;
-            on_rows(rows.len());
-            let timing = topk::BlockedTiming {
-                total_seconds: started.elapsed().as_secs_f64(),
-                ..Default::default()
-            };
-            return Ok((c, timing));
-        }
-        let (u, v) = self.dictionary_towers(rows.clone());
-        let scored = config
-            .refine
-            .and_then(Refine::candidates)
-            .unwrap_or(config.top_k);
-        let (c, timing) = topk::top_k_coefficients(
-            &u,
-            &v,
-            rows,
-            &self.model.map,
-            scored,
-            config.block_size,
-            on_rows,
-        );
+        // The ridge solve over every other sample: the kept coefficients, or the elastic-net
+        // solve's candidates.
+        let ridge = match config.refine {
+            Some(Refine::Ridge { gamma }) => Some((gamma, config.top_k)),
+            Some(Refine::ElasticNet {
+                candidates,
+                ranked_by: Ranking::Ridge,
+                weights,
+            }) => Some((weights.gamma, candidates)),
+            _ => None,
+        };
+        let (c, timing) = match ridge {
+            Some((gamma, keep)) => {
+                let started = std::time::Instant::now();
+                let (values, dim) = host_dictionary();
+                let c = ridge::ridge_rows(values, dim, gamma, rows.clone(), keep)
+                    .context("the ridge solve")?;
+                on_rows(rows.len());
+                let timing = topk::BlockedTiming {
+                    total_seconds: started.elapsed().as_secs_f64(),
+                    ..Default::default()
+                };
+                (c, timing)
+            }
+            None => {
+                let (u, v) = self.dictionary_towers(rows.clone());
+                let scored = config
+                    .refine
+                    .and_then(Refine::energy_candidates)
+                    .unwrap_or(config.top_k);
+                topk::top_k_coefficients(
+                    &u,
+                    &v,
+                    rows,
+                    &self.model.map,
+                    scored,
+                    config.block_size,
+                    on_rows,
+                )
+            }
+        };
         let Some(Refine::ElasticNet { weights, .. }) = config.refine else {
             return Ok((c, timing));
         };

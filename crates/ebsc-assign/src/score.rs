@@ -1,7 +1,7 @@
 //! The assignment of a range of input rows: encode a block into dictionary space, score it
 //! against the landmarks with the trained energy and the affinity stage's coefficient map
 //! (top-k by `|c|`), or solve its ridge coefficients over them where the affinity stage did
-//! (`refine = "ridge"`), and vote. Blocks sit on one grid of `block` rows (default [`BLOCK`]) from
+//! (`refine = "ridge"`, or `refine_candidates_by = "ridge"`), and vote. Blocks sit on one grid of `block` rows (default [`BLOCK`]) from
 //! row 0 whatever range is asked for, so a shard computes its rows with the same bits as a
 //! whole run.
 

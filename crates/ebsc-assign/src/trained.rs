@@ -68,8 +68,9 @@ pub struct Trained {
     pub clusters: Vec<u32>,
     pub n_clusters: usize,
     pub top_k: usize,
-    /// Where the affinity stage solved `refine = "ridge"`: new samples get the same
-    /// least-squares coefficients over the landmarks instead of the energy's.
+    /// Where the affinity stage ran the ridge solve (`refine = "ridge"`, or its candidates
+    /// for the elastic-net solve): new samples get the same least-squares coefficients
+    /// over the landmarks instead of the energy's.
     pub ridge: Option<LandmarkRidge>,
     /// A hash of everything read here that decides an assignment.
     pub fingerprint: String,
@@ -153,8 +154,8 @@ impl Trained {
             n_landmarks
         );
         let n_clusters = clusters.iter().max().map_or(0, |&c| c as usize + 1);
-        let ridge = match affinity_config.refine {
-            Some(Refine::Ridge { gamma }) => {
+        let ridge = match affinity_config.refine.and_then(Refine::ridge_gamma) {
+            Some(gamma) => {
                 let landmarks = Tensor::from_slice(&host_dictionary)
                     .to_kind(Kind::Double)
                     .view([n_landmarks as i64, -1]);
@@ -162,7 +163,7 @@ impl Trained {
                     .with_context(|| format!("the ridge solve over {}", features_path.display()))?;
                 Some(LandmarkRidge { landmarks, factor })
             }
-            _ => None,
+            None => None,
         };
 
         let mut key = KeyHasher::new("assign");
@@ -172,7 +173,7 @@ impl Trained {
         if !affinity_config.residual {
             key.part("residual", "false");
         }
-        if let Some(Refine::Ridge { gamma }) = affinity_config.refine {
+        if let Some(gamma) = affinity_config.refine.and_then(Refine::ridge_gamma) {
             key.part("ridge_gamma", &gamma.to_string());
         }
         for (name, path) in [
