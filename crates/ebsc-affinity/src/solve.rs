@@ -83,11 +83,11 @@ impl<'a> Products<'a> {
 
     /// The candidates' Gram matrix `[k, k]` and their products with `row`'s own atom.
     fn of_row(&self, row: usize, candidates: &[u32]) -> (Vec<f64>, Vec<f64>) {
-        let k = candidates.len();
-        let mut gram = vec![0.0f64; k * k];
-        let mut b = vec![0.0f64; k];
         match self {
             Products::Shared { gram: all, n } => {
+                let k = candidates.len();
+                let mut gram = vec![0.0f64; k * k];
+                let mut b = vec![0.0f64; k];
                 for (a, &ca) in candidates.iter().enumerate() {
                     let ca = ca as usize;
                     b[a] = all[ca * n + row];
@@ -95,23 +95,55 @@ impl<'a> Products<'a> {
                         gram[a * k + c] = all[ca * n + cc as usize];
                     }
                 }
+                (gram, b)
             }
             Products::PerRow { dictionary, dim } => {
-                let atom = |j: usize| &dictionary[j * dim..(j + 1) * dim];
-                let target = atom(row);
-                for a in 0..k {
-                    let xa = atom(candidates[a] as usize);
-                    b[a] = dot(xa, target);
-                    for c in a..k {
-                        let g = dot(xa, atom(candidates[c] as usize));
-                        gram[a * k + c] = g;
-                        gram[c * k + a] = g;
-                    }
-                }
+                let target = &dictionary[row * dim..(row + 1) * dim];
+                products_with(dictionary, *dim, candidates, target)
             }
         }
-        (gram, b)
     }
+}
+
+/// The candidates' Gram matrix `[k, k]` and their products with `target`, from the
+/// row-major `[n, dim]` dictionary.
+fn products_with(
+    dictionary: &[f32],
+    dim: usize,
+    candidates: &[u32],
+    target: &[f32],
+) -> (Vec<f64>, Vec<f64>) {
+    let k = candidates.len();
+    let mut gram = vec![0.0f64; k * k];
+    let mut b = vec![0.0f64; k];
+    let atom = |j: usize| &dictionary[j * dim..(j + 1) * dim];
+    for a in 0..k {
+        let xa = atom(candidates[a] as usize);
+        b[a] = dot(xa, target);
+        for c in a..k {
+            let g = dot(xa, atom(candidates[c] as usize));
+            gram[a * k + c] = g;
+            gram[c * k + a] = g;
+        }
+    }
+    (gram, b)
+}
+
+/// The elastic-net solve of a sample outside the dictionary (`ebsc-assign`'s new samples)
+/// over `candidates`, rows of the row-major `[n, dim]` dictionary: the same solve as
+/// [`refine_rows`] gives its rows. The `keep` largest |c| that are not zero, in column
+/// order.
+pub fn solve_for(
+    target: &[f32],
+    candidates: &[u32],
+    dictionary: &[f32],
+    dim: usize,
+    weights: ElasticNet,
+    keep: usize,
+) -> Vec<(u32, f32)> {
+    let (gram, b) = products_with(dictionary, dim, candidates, target);
+    let coefficients = coordinate_descent(&gram, &b, weights);
+    strongest(candidates.iter().copied().zip(coefficients), keep)
 }
 
 /// Re-weights every row of `c` (sorted by row, then column) by the elastic-net solve over
@@ -257,6 +289,39 @@ mod tests {
         (0..n * dim)
             .map(|i| ((i as f32 * 0.618).sin() * 43.7).fract())
             .collect()
+    }
+
+    #[test]
+    fn a_sample_outside_the_dictionary_gets_the_solve_its_rows_get() {
+        // A row's own atom as the target, over that row's candidates: the same entries as
+        // the row's solve in refine_rows, to the bit.
+        let (n, dim) = (30, 9);
+        let d = scattered(n, dim);
+        let mut c = Triplets::default();
+        for row in 0..n as u32 {
+            for col in (0..n as u32).filter(|&col| col != row && (col + row) % 3 != 0) {
+                c.push(row, col, 1.0);
+            }
+        }
+        let weights = ElasticNet {
+            gamma: 50.0,
+            lambda: 0.2,
+        };
+        let refined = refine_rows(&c, &d, dim, weights, 5);
+        for range in row_ranges(&c.rows) {
+            let row = c.rows[range.start] as usize;
+            let target = &d[row * dim..(row + 1) * dim];
+            let solved = solve_for(target, &c.cols[range], &d, dim, weights, 5);
+            let expected: Vec<(u32, f32)> = refined
+                .rows
+                .iter()
+                .zip(refined.cols.iter().zip(&refined.values))
+                .filter(|(r, _)| **r as usize == row)
+                .map(|(_, (&col, &value))| (col, value))
+                .collect();
+            assert_eq!(solved, expected, "row {row}");
+            assert!(!solved.is_empty());
+        }
     }
 
     #[test]

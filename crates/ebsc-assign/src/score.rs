@@ -1,21 +1,25 @@
 //! The assignment of a range of input rows: encode a block into dictionary space, score it
 //! against the landmarks with the trained energy and the affinity stage's coefficient map
 //! (top-k by `|c|`), or solve its ridge coefficients over them where the affinity stage did
-//! (`refine = "ridge"`, or `refine_candidates_by = "ridge"`), and vote. Blocks sit on one grid of `block` rows (default [`BLOCK`]) from
-//! row 0 whatever range is asked for, so a shard computes its rows with the same bits as a
-//! whole run.
+//! (`refine = "ridge"`; with `refine_candidates_by = "ridge"` the elastic-net solve over the
+//! largest of them as well), and vote. Blocks sit on one grid of `block` rows (default
+//! [`BLOCK`]) from row 0 whatever range is asked for, so a shard computes its rows with the
+//! same bits as a whole run.
 
 use std::ops::Range;
 use std::time::Instant;
 
+use ebsc_affinity::graph::row_ranges;
+use ebsc_affinity::solve::solve_for;
 use ebsc_io::Triplets;
 use ebsc_nn::coefficients::CoefficientKind;
 use ebsc_nn::dictionary::embed_batch;
 use ebsc_nn::topk::{CoefficientMap, top_k_of_queries};
+use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
 use crate::input::NewInputs;
-use crate::trained::{LandmarkRidge, Trained};
+use crate::trained::{LandmarkElasticNet, LandmarkRidge, Trained};
 use crate::vote::vote;
 
 /// Rows per block by default: the unit of scoring and sharding.
@@ -81,7 +85,8 @@ pub fn assign_rows(
     Ok((clusters, confidences, timing))
 }
 
-/// The votes of `n_rows` atoms `d` by their ridge coefficients over the landmarks.
+/// The votes of `n_rows` atoms `d` by their ridge coefficients over the landmarks, or by the
+/// elastic-net solve over the largest of them where the affinity stage weighed its rows so.
 fn ridge_votes(
     trained: &Trained,
     ridge: &LandmarkRidge,
@@ -89,11 +94,50 @@ fn ridge_votes(
     n_rows: usize,
 ) -> anyhow::Result<Vec<Option<(u32, f32)>>> {
     let q = d.to_device(Device::Cpu).to_kind(Kind::Double);
-    let c = strongest(
-        &ridge.factor.coefficients(&ridge.landmarks, &q),
-        trained.top_k,
-    )?;
+    let ridge_c = ridge.factor.coefficients(&ridge.landmarks, &q);
+    let c = match &ridge.elastic_net {
+        None => strongest(&ridge_c, trained.top_k)?,
+        Some(elastic_net) => {
+            let candidates = strongest(&ridge_c, elastic_net.candidates)?;
+            let targets = d.to_device(Device::Cpu).to_kind(Kind::Float);
+            let targets = Vec::<f32>::try_from(targets.contiguous().view([-1]))?;
+            elastic_net_rows(&candidates, &targets, elastic_net, trained.top_k)
+        }
+    };
     Ok(vote(&c, n_rows, &trained.clusters, trained.n_clusters))
+}
+
+/// Each row's `keep` strongest coefficients of the elastic-net solve of its atom (row-major
+/// `targets`) over its candidates (triplets sorted by row, then column).
+fn elastic_net_rows(
+    candidates: &Triplets,
+    targets: &[f32],
+    elastic_net: &LandmarkElasticNet,
+    keep: usize,
+) -> Triplets {
+    let dim = elastic_net.dim;
+    let ranges = row_ranges(&candidates.rows);
+    let solved: Vec<Vec<(u32, f32)>> = ranges
+        .par_iter()
+        .map(|range| {
+            let row = candidates.rows[range.start] as usize;
+            solve_for(
+                &targets[row * dim..(row + 1) * dim],
+                &candidates.cols[range.clone()],
+                &elastic_net.atoms,
+                dim,
+                elastic_net.weights,
+                keep,
+            )
+        })
+        .collect();
+    let mut out = Triplets::default();
+    for (range, entries) in ranges.iter().zip(solved) {
+        for (col, value) in entries {
+            out.push(candidates.rows[range.start], col, value);
+        }
+    }
+    out
 }
 
 /// The votes of `n_rows` scoring queries `u` by the energy's top `top_k` over the

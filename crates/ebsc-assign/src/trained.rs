@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use anyhow::Context;
-use ebsc_affinity::config::{AffinityConfig, Refine};
+use ebsc_affinity::config::{AffinityConfig, Ranking, Refine};
+use ebsc_affinity::solve::ElasticNet;
 use ebsc_core::Pipeline;
 use ebsc_core::hash::{KeyHasher, sha256_file};
 use ebsc_core::manifest::{MANIFEST_FILE, Manifest};
@@ -69,8 +70,8 @@ pub struct Trained {
     pub n_clusters: usize,
     pub top_k: usize,
     /// Where the affinity stage ran the ridge solve (`refine = "ridge"`, or its candidates
-    /// for the elastic-net solve): new samples get the same least-squares coefficients
-    /// over the landmarks instead of the energy's.
+    /// for the elastic-net solve): new samples get the same coefficients over the
+    /// landmarks (and the same elastic-net solve over the largest) instead of the energy's.
     pub ridge: Option<LandmarkRidge>,
     /// A hash of everything read here that decides an assignment.
     pub fingerprint: String,
@@ -82,6 +83,19 @@ pub struct LandmarkRidge {
     /// The landmarks' dictionary rows, `[L, D]`, f64 on the CPU.
     pub landmarks: Tensor,
     pub factor: RidgeFactor,
+    /// Where the ridge solve picked the elastic-net solve's candidates
+    /// (`refine_candidates_by = "ridge"`): that solve, repeated for new samples.
+    pub elastic_net: Option<LandmarkElasticNet>,
+}
+
+/// The elastic-net solve over a new sample's `candidates` largest ridge coefficients, as
+/// the affinity stage solved each landmark's (`ebsc_affinity::solve`).
+pub struct LandmarkElasticNet {
+    pub candidates: usize,
+    pub weights: ElasticNet,
+    /// The landmarks' atoms, row-major `[L, dim]`, as the affinity stage read them.
+    pub atoms: Vec<f32>,
+    pub dim: usize,
 }
 
 impl Trained {
@@ -161,7 +175,24 @@ impl Trained {
                     .view([n_landmarks as i64, -1]);
                 let factor = RidgeFactor::new(&landmarks, gamma)
                     .with_context(|| format!("the ridge solve over {}", features_path.display()))?;
-                Some(LandmarkRidge { landmarks, factor })
+                let elastic_net = match affinity_config.refine {
+                    Some(Refine::ElasticNet {
+                        candidates,
+                        ranked_by: Ranking::Ridge,
+                        weights,
+                    }) => Some(LandmarkElasticNet {
+                        candidates,
+                        weights,
+                        dim: host_dictionary.len() / n_landmarks,
+                        atoms: host_dictionary,
+                    }),
+                    _ => None,
+                };
+                Some(LandmarkRidge {
+                    landmarks,
+                    factor,
+                    elastic_net,
+                })
             }
             None => None,
         };
@@ -175,6 +206,13 @@ impl Trained {
         }
         if let Some(gamma) = affinity_config.refine.and_then(Refine::ridge_gamma) {
             key.part("ridge_gamma", &gamma.to_string());
+        }
+        if let Some(elastic_net) = ridge.as_ref().and_then(|r| r.elastic_net.as_ref()) {
+            let ElasticNet { gamma, lambda } = elastic_net.weights;
+            key.part(
+                "elastic_net",
+                &format!("{} {gamma} {lambda}", elastic_net.candidates),
+            );
         }
         for (name, path) in [
             ("model", &model_path),
