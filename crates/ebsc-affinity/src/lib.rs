@@ -32,7 +32,7 @@ use ebsc_nn::topk;
 use ebsc_nn::trained::EnergyModel;
 use tch::{Device, Tensor};
 
-use crate::config::{AffinityConfig, AffinityGraph, Ranking, Refine};
+use crate::config::{AffinityConfig, AffinityGraph, Refine};
 
 pub const STAGE: &str = affinity::STAGE;
 /// Bump when the outputs for a given config change meaning.
@@ -246,15 +246,13 @@ impl Inputs {
         };
         // The ridge solve over every other sample: the kept coefficients, or the elastic-net
         // solve's candidates.
-        let ridge = match config.refine {
-            Some(Refine::Ridge { gamma }) => Some((gamma, config.top_k)),
-            Some(Refine::ElasticNet {
-                candidates,
-                ranked_by: Ranking::Ridge,
-                weights,
-            }) => Some((weights.gamma, candidates)),
-            _ => None,
-        };
+        let ridge = config.refine.and_then(Refine::ridge_gamma).map(|gamma| {
+            let keep = match config.refine {
+                Some(Refine::ElasticNet { candidates, .. }) => candidates,
+                _ => config.top_k,
+            };
+            (gamma, keep)
+        });
         let (c, timing) = match ridge {
             Some((gamma, keep)) => {
                 let started = std::time::Instant::now();

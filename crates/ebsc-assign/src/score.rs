@@ -93,14 +93,15 @@ fn ridge_votes(
     d: &Tensor,
     n_rows: usize,
 ) -> anyhow::Result<Vec<Option<(u32, f32)>>> {
-    let q = d.to_device(Device::Cpu).to_kind(Kind::Double);
-    let ridge_c = ridge.factor.coefficients(&ridge.landmarks, &q);
+    let d = d.to_device(Device::Cpu);
+    let ridge_c = ridge
+        .factor
+        .coefficients(&ridge.landmarks, &d.to_kind(Kind::Double));
     let c = match &ridge.elastic_net {
         None => strongest(&ridge_c, trained.top_k)?,
         Some(elastic_net) => {
             let candidates = strongest(&ridge_c, elastic_net.candidates)?;
-            let targets = d.to_device(Device::Cpu).to_kind(Kind::Float);
-            let targets = Vec::<f32>::try_from(targets.contiguous().view([-1]))?;
+            let targets = Vec::<f32>::try_from(d.to_kind(Kind::Float).contiguous().view([-1]))?;
             elastic_net_rows(&candidates, &targets, elastic_net, trained.top_k)
         }
     };

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use ebsc_affinity::config::{AffinityConfig, Ranking, Refine};
+use ebsc_affinity::config::{AffinityConfig, Refine};
 use ebsc_affinity::solve::ElasticNet;
 use ebsc_core::Pipeline;
 use ebsc_core::hash::{KeyHasher, sha256_file};
@@ -175,11 +175,12 @@ impl Trained {
                     .view([n_landmarks as i64, -1]);
                 let factor = RidgeFactor::new(&landmarks, gamma)
                     .with_context(|| format!("the ridge solve over {}", features_path.display()))?;
+                // The ridge solve runs here, so an elastic-net refine took its candidates.
                 let elastic_net = match affinity_config.refine {
                     Some(Refine::ElasticNet {
                         candidates,
-                        ranked_by: Ranking::Ridge,
                         weights,
+                        ..
                     }) => Some(LandmarkElasticNet {
                         candidates,
                         weights,

@@ -367,13 +367,13 @@ fn near_subspaces(summary: &DataSummary) -> bool {
             && under(summary.span_over_gaussian, SUBSPACE_OVER_GAUSSIAN))
 }
 
-/// Whether the samples' nearest neighbours span them better than random samples do
-/// (under [`SUBSPACE_OVER_CHANCE`]): then the elastic-net solve over the ridge solve's
-/// candidates, else the ridge solve alone.
-fn neighbours_beat_chance(summary: &DataSummary) -> bool {
+/// The neighbour-span ratio against chance where the samples' nearest neighbours span them
+/// better than random samples do (under [`SUBSPACE_OVER_CHANCE`]): then the elastic-net
+/// solve over the ridge solve's candidates, else (`None`) the ridge solve alone.
+fn neighbours_beat_chance(summary: &DataSummary) -> Option<f64> {
     summary
         .span_over_chance
-        .is_some_and(|c| c < SUBSPACE_OVER_CHANCE)
+        .filter(|&c| c < SUBSPACE_OVER_CHANCE)
 }
 
 /// The neighbour-span ratio under which the samples lie near linear subspaces:
@@ -416,8 +416,7 @@ fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 2] {
              knn_k = 10\n"
         )
     };
-    let refine = if subspaces && neighbours_beat_chance(summary) {
-        let chance = summary.span_over_chance.unwrap_or(f64::NAN);
+    let refine = if let (true, Some(chance)) = (subspaces, neighbours_beat_chance(summary)) {
         format!(
             "# Samples near linear subspaces whose nearest neighbours span them better than\n\
              # random samples do (against chance {chance:.2}, under {SUBSPACE_OVER_CHANCE}): the least-squares\n\
