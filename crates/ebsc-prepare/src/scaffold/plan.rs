@@ -190,6 +190,19 @@ pub const SUBSPACE_OVER_GAUSSIAN: f64 = 0.88;
 /// (0.992, 0.994), and EnSC's 0.9 as 0.5 (RESULTS.md, "The elastic-net solve over the
 /// ridge solve's candidates").
 pub const SUBSPACE_REFINE_LAMBDA: f64 = 0.2;
+/// Coefficients a row kept from that solve (`top_k`; every other recipe keeps
+/// [`TEMPLATE_TOP_K`]). Twenty let a small class of many dimensions (48 points of a
+/// 9-dimensional subspace, 26 of a 7-dimensional one) keep links to a larger class that
+/// shares its directions, and the cut split the larger one: 0.882 and 0.943 on two random
+/// tables whose EnSC and LSR score 0.885 and 1.000. Ten scored 1.000 and 0.999 there, and
+/// 1.000 on the 62 other generated tables of subspaces and the 30 generated faces measured;
+/// five and eight lost on ten subspaces of 20 to 300 points (0.966, 0.964), twelve and
+/// fifteen on the 7-dimensional class (0.997, 0.948). The ridge solve alone keeps twenty:
+/// ten lost there (0.998 → 0.984, faces under changing light 0.951 → 0.921) (RESULTS.md,
+/// "Ten coefficients a row from the elastic-net solve").
+pub const SUBSPACE_TOP_K: usize = 10;
+/// `top_k` of the features and small-images templates' other recipes.
+pub const TEMPLATE_TOP_K: usize = 20;
 /// From this mirror ratio on, a gray image set holds its images' mirror images (animal
 /// silhouettes facing either way 0.98; clothing 0.84, letters 0.74, digits 0.73) and the
 /// joint stage trains on mirrored views too: on the silhouettes 0.60 → 0.71 ACC (3 seeds),
@@ -395,7 +408,7 @@ const DEFAULT_REFINE_CANDIDATES: usize = 400;
 /// `refine` (for samples near linear subspaces the elastic-net solve over the ridge
 /// solve's candidates where their neighbours beat chance, the ridge solve alone where
 /// not; the elastic-net solve over the energy's candidates for other crowded samples).
-fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 2] {
+fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 3] {
     let subspaces = near_subspaces(summary);
     let spans = summary.span_words();
     let line = span_line(summary);
@@ -416,15 +429,24 @@ fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 2] {
              knn_k = 10\n"
         )
     };
-    let refine = if let (true, Some(chance)) = (subspaces, neighbours_beat_chance(summary)) {
+    // Near subspaces, neighbours that beat chance: the elastic-net solve over the ridge
+    // solve's candidates.
+    let beats_chance = subspaces.then(|| neighbours_beat_chance(summary)).flatten();
+    let top_k = if beats_chance.is_some() {
+        SUBSPACE_TOP_K
+    } else {
+        TEMPLATE_TOP_K
+    };
+    let refine = if let Some(chance) = beats_chance {
         format!(
             "# Samples near linear subspaces whose nearest neighbours span them better than\n\
              # random samples do (against chance {chance:.2}, under {SUBSPACE_OVER_CHANCE}): the least-squares\n\
              # self-expression over every other sample (ridge, in closed form) picks each row's\n\
-             # {DEFAULT_REFINE_CANDIDATES} candidates, and an elastic-net solve over them (λ {SUBSPACE_REFINE_LAMBDA}) weighs them\n\
-             # (docs/method.md, \"Inference\"): on 37 generated tables of subspaces 1.000 on\n\
-             # every one, where the ridge solve alone scored 0.940–0.996 on eight (RESULTS.md,\n\
-             # \"The elastic-net solve over the ridge solve's candidates\").\n\
+             # {DEFAULT_REFINE_CANDIDATES} candidates, an elastic-net solve over them (λ {SUBSPACE_REFINE_LAMBDA}) weighs them, and each\n\
+             # row keeps its {SUBSPACE_TOP_K} largest (top_k above; docs/method.md, \"Inference\"): on 64\n\
+             # generated tables of subspaces 1.000 on all but one (0.999), where the ridge\n\
+             # solve alone scored 0.940–0.996 on eight (RESULTS.md, \"The elastic-net solve over\n\
+             # the ridge solve's candidates\", \"Ten coefficients a row from the elastic-net solve\").\n\
              refine = \"elastic-net\"\n\
              refine_candidates_by = \"ridge\"\n\
              refine_lambda = {SUBSPACE_REFINE_LAMBDA}\n"
@@ -450,7 +472,11 @@ fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 2] {
         // MNIST images: 0.715 → 0.650–0.693 over γ 3–200; 8×8 digits 0.958 → 0.942).
         String::new()
     };
-    [("graph", graph), ("refine", refine)]
+    [
+        ("graph", graph),
+        ("top_k", top_k.to_string()),
+        ("refine", refine),
+    ]
 }
 
 /// Settings given on the command line that the template's values depend on.
@@ -1119,12 +1145,41 @@ mod tests {
                 table["affinity"].get("refine_candidates_by").is_none(),
                 "{table:?}"
             );
+            assert_eq!(
+                table["affinity"]["top_k"].as_integer(),
+                Some(TEMPLATE_TOP_K as i64)
+            );
         }
         // Neighbours that beat chance under the ratio's line too: the elastic-net solve
-        // over the ridge solve's candidates.
+        // over the ridge solve's candidates, of which each row keeps fewer, in both
+        // templates that solve.
         data.span_over_chance = Some(0.3);
         let table = template_table(Template::Features, &data);
         assert_eq!(table["affinity"]["refine"].as_str(), Some("elastic-net"));
+        assert_eq!(
+            table["affinity"]["top_k"].as_integer(),
+            Some(SUBSPACE_TOP_K as i64)
+        );
+        let mut faces = summary(360, images(1), 30);
+        faces.span_ratio = Some(0.1);
+        faces.span_over_chance = Some(0.3);
+        let table = template_table(Template::SmallImages, &faces);
+        assert_eq!(
+            table["affinity"]["refine_candidates_by"].as_str(),
+            Some("ridge")
+        );
+        assert_eq!(
+            table["affinity"]["top_k"].as_integer(),
+            Some(SUBSPACE_TOP_K as i64)
+        );
+        // Curved rows keep the template's count.
+        data.span_ratio = Some(0.7);
+        data.span_over_chance = Some(0.95);
+        let table = template_table(Template::Features, &data);
+        assert_eq!(
+            table["affinity"]["top_k"].as_integer(),
+            Some(TEMPLATE_TOP_K as i64)
+        );
     }
 
     #[test]
