@@ -4,11 +4,13 @@ table (columns x000…, then `label`), for `just new` to read as a feature table
 
     subspace_table.py OUT.csv --dims 3,4,6 --sizes 200,40,120 --ambient 60 --noise 0.05 --seed 3
     subspace_table.py OUT.csv --random I
+    subspace_table.py OUT.csv --dims 5,5,5 --sizes 50,50,50 --ambient 20 --outliers 0.1
 
 Subspace k has a random orthonormal basis of `dims[k]` columns in R^ambient; its `sizes[k]`
 points are unit-norm Gaussian combinations of them plus Gaussian noise of expected norm
 `noise` (as `ebsc-prepare`'s `synthetic-subspaces` source, which draws every class of one
-size and dimension). Rows are shuffled. `--random I` draws the configuration from seed
+size and dimension). `--outliers F` adds round(F × points) random unit vectors with an empty
+label (unlabelled rows: clustered, left out of the scores). Rows are shuffled. `--random I` draws the configuration from seed
 100 + I (4 to 12 subspaces of dimension 2 to 10, 20 to 300 points each, ambient dimension
 up to 100, noise 0.01, 0.05, 0.1 or 0.2) and the points from seed 200 + I, and prints it.
 Needs numpy.
@@ -29,7 +31,7 @@ def random_configuration(i):
     return [int(d) for d in dims], [int(s) for s in sizes], ambient, noise, 200 + i
 
 
-def write(out, dims, sizes, ambient, noise, seed):
+def write(out, dims, sizes, ambient, noise, seed, outliers=0.0):
     if len(dims) != len(sizes) or max(dims) > ambient:
         sys.exit("subspace_table.py: one dimension a size, each at most --ambient")
     rng = np.random.default_rng(seed)
@@ -40,6 +42,11 @@ def write(out, dims, sizes, ambient, noise, seed):
         points /= np.linalg.norm(points, axis=1, keepdims=True)
         points += noise * rng.standard_normal(points.shape) / np.sqrt(ambient)
         rows += [(x, label) for x in points]
+    n_outliers = round(outliers * len(rows))
+    if n_outliers:
+        points = rng.standard_normal((n_outliers, ambient))
+        points /= np.linalg.norm(points, axis=1, keepdims=True)
+        rows += [(x, "") for x in points]
     with open(out, "w") as f:
         f.write(",".join([f"x{j:03d}" for j in range(ambient)] + ["label"]) + "\n")
         for i in rng.permutation(len(rows)):
@@ -56,6 +63,7 @@ def main():
     parser.add_argument("--ambient", type=int)
     parser.add_argument("--noise", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--outliers", type=float, default=0.0, metavar="F")
     args = parser.parse_args()
     if args.random is not None:
         dims, sizes, ambient, noise, seed = random_configuration(args.random)
@@ -65,7 +73,9 @@ def main():
                                              args.seed)
     else:
         parser.error("give --random I, or --dims, --sizes and --ambient")
-    write(args.out, dims, sizes, ambient, noise, seed)
+    if not 0.0 <= args.outliers < 1.0:
+        parser.error("--outliers: a fraction of the points, 0 ≤ F < 1")
+    write(args.out, dims, sizes, ambient, noise, seed, args.outliers)
 
 
 if __name__ == "__main__":
