@@ -179,11 +179,16 @@ pub const IMAGE_SUBSPACE_SPAN_RATIO: f64 = 0.62;
 /// clusters and structureless clouds 0.52–0.95 (RESULTS.md, "Subspaces of many
 /// dimensions"). The line sits midway between 0.61 and 0.72.
 pub const SUBSPACE_OVER_CHANCE: f64 = 0.66;
-/// Against a Gaussian cloud: synthetic subspaces 0.04–0.83, blurred clusters and
-/// structureless clouds 0.94–1.04 (on clusters of R^10 the ridge solve lost to the k-NN
-/// graph on C, 0.391 against 0.623), where digits read 0.74, hence both lines. The line
-/// sits midway between 0.83 and 0.94.
-pub const SUBSPACE_OVER_GAUSSIAN: f64 = 0.88;
+/// Against a Gaussian cloud: synthetic subspaces 0.04–0.83 where they leave most of their
+/// space empty, up to 0.94 where their dimensions add up to more than the columns (12
+/// subspaces of 10 dimensions in R^30: 0.89–0.93), where the k-NN graph on C scored
+/// 0.42–0.99 and the subspace recipe 0.992–1.000 on eight; Gaussian clouds and blurred
+/// clusters whose neighbours beat chance (under [`SUBSPACE_OVER_CHANCE`]: 84 of 166
+/// generated) 0.95–1.02 (on clusters of R^10 the ridge solve lost to the k-NN graph on C,
+/// 0.391 against 0.623), where digits read 0.74, hence both lines. The line sits midway between 0.94 and 0.95:
+/// subspaces that fill their space as evenly as a cloud (13 subspaces of 13 dimensions in
+/// R^15: 1.00) are read as a cloud (RESULTS.md, "Subspaces that fill their space").
+pub const SUBSPACE_OVER_GAUSSIAN: f64 = 0.945;
 /// λ of the elastic-net solve over the ridge solve's candidates, for samples near subspaces
 /// whose neighbours beat chance. On 37 generated tables of subspaces λ 0.2 and 0.3 scored
 /// 1.000 on every one; 0.5 lost on ten subspaces of 20 to 300 points (0.924), 0.1 on two
@@ -1205,8 +1210,19 @@ mod tests {
             table["cluster"]["eigenvector_cut"]["max_extra"].as_integer(),
             Some(6)
         );
-        // Either over its line (curved classes; blurred clusters): the k-NN graph on C.
-        for (chance, gaussian) in [(0.9, 0.76), (0.54, 1.0)] {
+        // Subspaces whose dimensions add up to more than the columns read nearer a cloud,
+        // still under the line.
+        data.span_over_chance = Some(0.63);
+        data.span_over_gaussian = Some(0.93);
+        let table = template_table(Template::Features, &data);
+        assert_eq!(table["affinity"]["affinity"].as_str(), Some("symmetric"));
+        assert_eq!(
+            table["affinity"]["refine_candidates_by"].as_str(),
+            Some("ridge")
+        );
+        // Either over its line (curved classes; clouds and blurred clusters): the k-NN graph
+        // on C.
+        for (chance, gaussian) in [(0.9, 0.76), (0.54, 1.0), (0.6, 0.95)] {
             data.span_over_chance = Some(chance);
             data.span_over_gaussian = Some(gaussian);
             let table = template_table(Template::Features, &data);
