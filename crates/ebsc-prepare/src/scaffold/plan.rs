@@ -185,9 +185,10 @@ pub const SUBSPACE_OVER_CHANCE: f64 = 0.66;
 /// 0.42–0.99 and the subspace recipe 0.992–1.000 on eight; Gaussian clouds and blurred
 /// clusters whose neighbours beat chance (under [`SUBSPACE_OVER_CHANCE`]: 84 of 166
 /// generated) 0.95–1.02 (on clusters of R^10 the ridge solve lost to the k-NN graph on C,
-/// 0.391 against 0.623), where digits read 0.74, hence both lines. The line sits midway between 0.94 and 0.95:
-/// subspaces that fill their space as evenly as a cloud (13 subspaces of 13 dimensions in
-/// R^15: 1.00) are read as a cloud (RESULTS.md, "Subspaces that fill their space").
+/// 0.391 against 0.623), where digits read 0.74, hence both lines. The line sits midway
+/// between 0.94 and 0.95: subspaces that fill their space as evenly as a cloud (13
+/// subspaces of 13 dimensions in R^15: 1.00) are read as a cloud (RESULTS.md, "Subspaces
+/// that fill their space").
 pub const SUBSPACE_OVER_GAUSSIAN: f64 = 0.945;
 /// λ of the elastic-net solve over the ridge solve's candidates, for samples near subspaces
 /// whose neighbours beat chance. On 37 generated tables of subspaces λ 0.2 and 0.3 scored
