@@ -10,10 +10,10 @@ Subspace k has a random orthonormal basis of `dims[k]` columns in R^ambient; its
 points are unit-norm Gaussian combinations of them plus Gaussian noise of expected norm
 `noise` (as `ebsc-prepare`'s `synthetic-subspaces` source, which draws every class of one
 size and dimension). `--outliers F` adds round(F × points) random unit vectors with an empty
-label (unlabelled rows: clustered, left out of the scores). Rows are shuffled. `--random I` draws the configuration from seed
-100 + I (4 to 12 subspaces of dimension 2 to 10, 20 to 300 points each, ambient dimension
-up to 100, noise 0.01, 0.05, 0.1 or 0.2) and the points from seed 200 + I, and prints it.
-Needs numpy.
+label (unlabelled rows: clustered, left out of the scores). Rows are shuffled. `--random I`
+draws the configuration from seed 100 + I (4 to 12 subspaces of dimension 2 to 10, 20 to
+300 points each, ambient dimension up to 100, noise 0.01, 0.05, 0.1 or 0.2) and the points
+from seed 200 + I, and prints it. Needs numpy.
 """
 import argparse
 import sys

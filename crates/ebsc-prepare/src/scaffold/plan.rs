@@ -208,7 +208,8 @@ pub const SUBSPACE_REFINE_LAMBDA: f64 = 0.2;
 /// solve alone keeps twenty: ten lost there (0.998 → 0.984, faces under changing light
 /// 0.951 → 0.921) (RESULTS.md, "Twelve coefficients a row from the elastic-net solve").
 pub const SUBSPACE_TOP_K: usize = 12;
-/// `top_k` of the features and small-images templates' other recipes.
+/// `top_k` of the images template, and of the features and small-images templates' other
+/// recipes.
 pub const TEMPLATE_TOP_K: usize = 20;
 /// From this mirror ratio on, a gray image set holds its images' mirror images (animal
 /// silhouettes facing either way 0.98; clothing 0.84, letters 0.74, digits 0.73) and the
@@ -550,7 +551,7 @@ pub fn cluster_count(settings: &Settings, summary: &DataSummary) -> (ClusterCoun
 /// a cluster averages from this many images to under [`REFEREE_MIN_CLUSTER_SIZE`]
 /// ([`exact_eigenvector_count`]): 2 × the template's `top_k`, the size under which
 /// `fit_class_size` calls classes small.
-pub const EXACT_COUNT_MIN_CLUSTER_SIZE: usize = 40;
+pub const EXACT_COUNT_MIN_CLUSTER_SIZE: usize = 2 * TEMPLATE_TOP_K;
 
 /// Whether the images template clusters with exactly `n_clusters` eigenvectors, neither
 /// spare ones nor a referee: from [`EXACT_COUNT_MIN_CLUSTER_SIZE`] images a cluster to under
@@ -808,6 +809,7 @@ pub fn render(
                 ("referee", referee_lines(n_clusters, n)),
                 ("members", members_lines(summary)),
                 ("residual", residual_lines(n)),
+                ("top_k", TEMPLATE_TOP_K.to_string()),
             ]);
         }
     }
