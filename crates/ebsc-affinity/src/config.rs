@@ -126,6 +126,28 @@ impl Refine {
         }
     }
 
+    /// The candidates and weights of an elastic-net solve whose candidates the ridge solve
+    /// picks; `None` for the ridge solve alone or the energy's candidates.
+    pub fn elastic_net_over_ridge(self) -> Option<(usize, ElasticNet)> {
+        match self {
+            Refine::ElasticNet {
+                candidates,
+                ranked_by: Ranking::Ridge,
+                weights,
+            } => Some((candidates, weights)),
+            _ => None,
+        }
+    }
+
+    /// The ridge solve where one runs: its γ and how many coefficients a row it keeps (the
+    /// elastic-net solve's candidates when it picks them, else `top_k`).
+    pub fn ridge_solve(self, top_k: usize) -> Option<(f64, usize)> {
+        let kept = self
+            .elastic_net_over_ridge()
+            .map_or(top_k, |(candidates, _)| candidates);
+        self.ridge_gamma().map(|gamma| (gamma, kept))
+    }
+
     pub fn gamma(self) -> f64 {
         match self {
             Refine::ElasticNet { weights, .. } => weights.gamma,
@@ -589,6 +611,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.refine.unwrap().energy_candidates(), Some(40));
         assert_eq!(c.refine.unwrap().ridge_gamma(), None);
+        assert_eq!(c.refine.unwrap().ridge_solve(20), None);
+        assert_eq!(c.refine.unwrap().elastic_net_over_ridge(), None);
         assert_eq!(c.refine.unwrap().gamma(), 10.0);
         // Without refine, its keys are errors, and none appear in the hashed section.
         let err = load(&format!("{base}\nrefine_gamma = 10.0"))
@@ -617,6 +641,9 @@ mod tests {
         assert_eq!(c.refine, Some(Refine::Ridge { gamma: 50.0 }));
         assert_eq!(c.refine.unwrap().energy_candidates(), None);
         assert_eq!(c.refine.unwrap().ridge_gamma(), Some(50.0));
+        // Alone, the ridge solve keeps top_k coefficients a row.
+        assert_eq!(c.refine.unwrap().ridge_solve(20), Some((50.0, 20)));
+        assert_eq!(c.refine.unwrap().elastic_net_over_ridge(), None);
         let c = load(&format!("{base}\nrefine = \"ridge\"\nrefine_gamma = 10.0")).unwrap();
         assert_eq!(c.refine, Some(Refine::Ridge { gamma: 10.0 }));
         let hashed = serde_json::to_value(AffinitySection::from(c)).unwrap();
@@ -665,6 +692,18 @@ mod tests {
         // The energy scores nothing; new samples take the same ridge solve.
         assert_eq!(refine.energy_candidates(), None);
         assert_eq!(refine.ridge_gamma(), Some(50.0));
+        // Picking candidates, it keeps as many as the elastic-net solve weighs.
+        assert_eq!(refine.ridge_solve(20), Some((50.0, 100)));
+        assert_eq!(
+            refine.elastic_net_over_ridge(),
+            Some((
+                100,
+                ElasticNet {
+                    gamma: 50.0,
+                    lambda: 0.9
+                }
+            ))
+        );
         assert!(
             by_ridge
                 .refine_note()

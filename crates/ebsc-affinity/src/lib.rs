@@ -246,13 +246,9 @@ impl Inputs {
         };
         // The ridge solve over every other sample: the kept coefficients, or the elastic-net
         // solve's candidates.
-        let ridge = config.refine.and_then(Refine::ridge_gamma).map(|gamma| {
-            let keep = match config.refine {
-                Some(Refine::ElasticNet { candidates, .. }) => candidates,
-                _ => config.top_k,
-            };
-            (gamma, keep)
-        });
+        let ridge = config
+            .refine
+            .and_then(|refine| refine.ridge_solve(config.top_k));
         let (c, timing) = match ridge {
             Some((gamma, keep)) => {
                 let started = std::time::Instant::now();

@@ -175,20 +175,15 @@ impl Trained {
                     .view([n_landmarks as i64, -1]);
                 let factor = RidgeFactor::new(&landmarks, gamma)
                     .with_context(|| format!("the ridge solve over {}", features_path.display()))?;
-                // The ridge solve runs here, so an elastic-net refine took its candidates.
-                let elastic_net = match affinity_config.refine {
-                    Some(Refine::ElasticNet {
-                        candidates,
-                        weights,
-                        ..
-                    }) => Some(LandmarkElasticNet {
+                let elastic_net = affinity_config
+                    .refine
+                    .and_then(Refine::elastic_net_over_ridge)
+                    .map(|(candidates, weights)| LandmarkElasticNet {
                         candidates,
                         weights,
                         dim: host_dictionary.len() / n_landmarks,
                         atoms: host_dictionary,
-                    }),
-                    _ => None,
-                };
+                    });
                 Some(LandmarkRidge {
                     landmarks,
                     factor,
