@@ -35,6 +35,9 @@
 #   orl-20a, orl-20b the same photos of people 1–20 and of people 21–40 (200 each, links in
 #                    the runs folder): a face set under 400 images, where `new` keeps the
 #                    pixels (the small-images template); added after its rules were set
+#   orl-32, orl-20a-32, orl-20b-32
+#                    the same three read at 32×32 (`resize=[32,32]`, the size deep subspace
+#                    clustering papers use for ORL); added after every rule was set
 #   glyphs-40        laid out like a face set: 40 fonts × 10 posed, lit 46×56 renders of one
 #                    letter (scripts/bench/glyph_faces.py; made by letters.sh with the letters)
 #   letters          notMNIST-like: A–J rendered from 1,627 fonts of Debian packages, 16,270
@@ -91,7 +94,7 @@ set -euo pipefail
 source scripts/bench/common.sh
 
 SEEDS=${SEEDS:-0 1 2}
-SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 lit-faces lit-faces-38 lit-faces-alike orl orl-20a orl-20b glyphs-40 digits digits-standardised subspaces-table subspaces-unequal subspaces-wide subspaces-wide-noisy $(echo subspaces-random-{0..7})}
+SUITE=${SUITE:-mnist-demo fashion mnist-400 fashion-400 letters letters-400 lowercase lowercase-400 capitals capitals-400 numerals numerals-400 lowercase-aj lowercase-aj-400 capitals-20 capitals-20-1000 animals animals-400 faces-30 lit-faces lit-faces-38 lit-faces-alike orl orl-20a orl-20b orl-32 orl-20a-32 orl-20b-32 glyphs-40 digits digits-standardised subspaces-table subspaces-unequal subspaces-wide subspaces-wide-noisy $(echo subspaces-random-{0..7})}
 
 for binary in ebsc-pipeline ebsc-prepare ebsc-pretrain ebsc-train ebsc-affinity ebsc-cluster; do
     [ -x "target/release/$binary" ] || {
@@ -140,6 +143,9 @@ cases=(
     "orl|data/orl|"
     "orl-20a|$runs/orl-20a|"
     "orl-20b|$runs/orl-20b|"
+    "orl-32|data/orl|resize=[32,32]"
+    "orl-20a-32|$runs/orl-20a|resize=[32,32]"
+    "orl-20b-32|$runs/orl-20b|resize=[32,32]"
     "glyphs-40|data/letters/glyph-faces|"
     "digits|data/digits/digits.csv.gz|label_column=column_65"
     "subspaces-table|$runs/subspaces-table.csv|"
@@ -278,8 +284,8 @@ for case in "${cases[@]}"; do
         lit-faces-38) [ -e "$path" ] || "$py" scripts/bench/lit_faces.py "$path" --people 38 --seed 1 ;;
         lit-faces-alike) [ -e "$path" ] || "$py" scripts/bench/lit_faces.py "$path" --people 38 \
             --spread 0.5 --seed 12 ;;
-        orl-20a) [ -e "$path" ] || orl_people "$path" 1 20 ;;
-        orl-20b) [ -e "$path" ] || orl_people "$path" 21 40 ;;
+        orl-20a | orl-20a-32) [ -e "$path" ] || orl_people "$path" 1 20 ;;
+        orl-20b | orl-20b-32) [ -e "$path" ] || orl_people "$path" 21 40 ;;
         mnist-mirrored) [ -e "$path" ] || "$py" scripts/bench/mirrored_half.py \
             data/mnist-test/t10k-images-idx3-ubyte.gz data/mnist-test/t10k-labels-idx1-ubyte.gz \
             "$runs/mnist-mirrored" ;;
@@ -307,9 +313,9 @@ for case in "${cases[@]}"; do
         pipeline=$name-seed$seed
         out=$top/seed$seed
         mkdir -p "$out"
-        # shellcheck disable=SC2086 # $extra is zero or one key=value word
+        # $extra is zero or one key=value word, passed as it is (`resize=[32,32]` is no glob).
         target/release/ebsc-pipeline --pipelines-dir "$runs/pipelines" new --force "$pipeline" "$path" \
-            seed="$seed" $extra >"$top/new.log"
+            seed="$seed" ${extra:+"$extra"} >"$top/new.log"
         sed -n 's/^new: template \([a-z-]*\).*/\1/p' "$top/new.log" >"$top/template"
         dir=$runs/runs/$pipeline
         scripts/stages.sh run "$runs/pipelines/$pipeline.toml" --runs-dir "$runs/runs" \
