@@ -104,3 +104,83 @@ fn a_folder_of_grayscale_images_goes_from_new_to_scores_above_the_pixel_knn_grap
     // A second run of every stage is up to date.
     assert_eq!(run_all(&created.path, &runs), vec![false; 5]);
 }
+
+/// Writes the points as `np.savetxt(path, np.c_[X, y], delimiter=",")` does: no header,
+/// every value in `%.18e`, the labels last as floats.
+fn write_savetxt_table(path: &Path, points: &ebsc_prepare::dataset::Dataset) {
+    let Inputs::Features { data, dim } = &points.inputs else {
+        panic!("synthetic points are features");
+    };
+    let mut text = String::new();
+    for (point, sample) in data.chunks(*dim).zip(&points.samples) {
+        let label = sample.label.unwrap() as f64;
+        let row: Vec<String> = point
+            .iter()
+            .map(|&v| f64::from(v))
+            .chain([label])
+            .map(|v| format!("{v:.18e}"))
+            .collect();
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_table_as_np_savetxt_writes_it_keeps_its_labels_from_new_to_scores() {
+    let (classes, per_class, ambient) = (5, 40, 24);
+    let points = synthetic::read(&SyntheticConfig {
+        n_subspaces: classes,
+        subspace_dim: 4,
+        ambient_dim: ambient,
+        points_per_subspace: per_class,
+        noise: 0.05,
+        outlier_fraction: None,
+        seed: 3,
+    })
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let table = work.path().join("points.csv");
+    write_savetxt_table(&table, &points);
+    let request = |name: &str, overrides: Vec<String>| NewRequest {
+        name: name.into(),
+        data: table.clone(),
+        overrides,
+        pipelines_dir: work.path().join("pipelines"),
+        force: false,
+    };
+
+    let created = new_pipeline(&request("points", Vec::new())).unwrap();
+    // The last column holds the labels (whole numbers written as floats), not a feature.
+    let label_column = format!("column_{}", ambient + 1);
+    assert_eq!(created.summary.n_classes, classes);
+    assert_eq!(created.summary.n_labelled, classes * per_class);
+    assert!(
+        created
+            .notes
+            .iter()
+            .any(|n| n.contains(&format!("the last column ({label_column})"))
+                && n.contains("labels=none")),
+        "{:?}",
+        created.notes
+    );
+    let text = std::fs::read_to_string(&created.path).unwrap();
+    assert!(
+        text.contains(&format!("label_column = \"{label_column}\"")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("n_clusters = {classes}")), "{text}");
+    let runs = work.path().join("runs");
+    assert_eq!(run_all(&created.path, &runs), vec![true; 5]);
+    let acc = accuracy(&runs.join("points/cluster/metrics.json"));
+    eprintln!("a table as np.savetxt writes it: ACC {acc:.4}");
+    // Measured 1.000: separate subspaces, as the synthetic source draws them.
+    assert!(acc >= 0.95, "ACC {acc:.4}");
+
+    // labels=none keeps every column a feature.
+    let unlabelled = new_pipeline(&request("unlabelled", vec!["labels=none".into()])).unwrap();
+    assert_eq!(unlabelled.summary.n_labelled, 0);
+    let text = std::fs::read_to_string(&unlabelled.path).unwrap();
+    assert!(!text.contains("label_column"), "{text}");
+    assert!(text.contains("n_clusters = \"auto\""), "{text}");
+}

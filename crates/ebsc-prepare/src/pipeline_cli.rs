@@ -35,8 +35,9 @@ pub enum Command {
         /// .safetensors, .npy).
         data: PathBuf,
         /// Settings: n_clusters=K|auto (auto without labels), template=NAME, seed=S,
-        /// label_column=COL, id_column=COL (tables), labels=none|folders (image folders),
-        /// grayscale=true, resize=[H,W], or any section.key=value (e.g. train.epochs=50).
+        /// label_column=COL, id_column=COL (tables), labels=none|folders (image folders;
+        /// labels=none: a table without labels), grayscale=true, resize=[H,W], or any
+        /// section.key=value (e.g. train.epochs=50).
         #[arg(value_name = "KEY=VALUE")]
         settings: Vec<String>,
         /// Replace the pipeline file when it exists.

@@ -203,18 +203,74 @@ fn table(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
     } else {
         None
     };
+    // `labels=none`: the table has no label column, whatever its columns are named.
+    let find_labels = keys.labels.is_none();
     if let Some(columns) = named_columns {
-        if config.label_column.is_none() {
+        if config.label_column.is_none() && find_labels {
             config.label_column = find_label(&columns);
         }
         if config.id_column.is_none() {
             config.id_column = find_name(&ID_NAMES, &columns)
                 .filter(|id| config.label_column.as_ref() != Some(id));
         }
-    } else if name.ends_with(".safetensors") && config.label_column.is_none() {
+    } else if name.ends_with(".safetensors") && config.label_column.is_none() && find_labels {
         config.label_column = find_label(&safetensors_names(path)?);
     }
     Ok(SourceConfig::Table(config))
+}
+
+/// Most rows one value of a guessed label column may hold: a column that is nearly constant
+/// (an image's border pixel) is a feature.
+const LABEL_MAX_MODE_SHARE: f64 = 0.9;
+/// Most distinct values a guessed label column may hold.
+const LABEL_MAX_CLASSES: usize = 1_000;
+
+/// A column of a header-less table that holds class labels, as `np.savetxt` writes `[X, y]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelLikeColumn {
+    /// 0-based; the table reader names it `column_{index + 1}`.
+    pub index: usize,
+    pub n_classes: usize,
+    pub min: i64,
+    pub max: i64,
+}
+
+/// The last column of a header-less table, else its first, when its values look like class
+/// labels: consecutive integers, 2 to [`LABEL_MAX_CLASSES`] of them and at most half the
+/// rows, each on two rows or more and none on more than [`LABEL_MAX_MODE_SHARE`] of them.
+/// `data` is `[n, dim]` row-major; a table of one column has no label to spare.
+pub fn label_like_column(data: &[f32], dim: usize) -> Option<LabelLikeColumn> {
+    if dim < 2 {
+        return None;
+    }
+    let n_rows = data.len() / dim;
+    [dim - 1, 0].into_iter().find_map(|index| {
+        let mut counts = std::collections::BTreeMap::<i64, usize>::new();
+        for row in data.chunks_exact(dim) {
+            let value = row[index];
+            if value.fract() != 0.0 || value.abs() > 1e6 {
+                return None;
+            }
+            *counts.entry(value as i64).or_default() += 1;
+            if counts.len() > LABEL_MAX_CLASSES {
+                return None;
+            }
+        }
+        let (&min, &max) = (counts.keys().next()?, counts.keys().next_back()?);
+        let n_classes = counts.len();
+        let largest = counts.values().copied().max()?;
+        let label_like = n_classes >= 2
+            && n_classes <= n_rows / 2
+            && (max - min + 1) as usize == n_classes
+            && counts.values().all(|&count| count >= 2)
+            && largest as f64 <= LABEL_MAX_MODE_SHARE * n_rows as f64;
+        label_like.then_some(LabelLikeColumn {
+            index,
+            n_classes,
+            min,
+            max,
+        })
+    })
 }
 
 fn find_label(columns: &[String]) -> Option<String> {
@@ -401,11 +457,73 @@ mod tests {
             (c.label_column.as_deref(), c.id_column),
             (Some("name"), None)
         );
+        // `labels=none`: no label column, even one named like it.
+        let keys = SourceKeys {
+            labels: Some(FolderLabels::None),
+            ..SourceKeys::default()
+        };
+        let SourceConfig::Table(c) = detect(&named, &keys).unwrap() else {
+            panic!("expected a table");
+        };
+        assert_eq!(c.label_column, None);
         let other = dir.path().join("notes.txt");
         touch(&other, b"x");
         let err = detect(&other, &SourceKeys::default())
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a data set this tool reads"), "{err}");
+    }
+
+    /// `[n, dim]` rows with `column` set from `values` and the other columns 0.5, 1.5, ….
+    fn table_with(values: &[f32], dim: usize, column: usize) -> Vec<f32> {
+        values
+            .iter()
+            .enumerate()
+            .flat_map(|(row, &value)| {
+                (0..dim).map(move |c| {
+                    if c == column {
+                        value
+                    } else {
+                        (row + c) as f32 + 0.5
+                    }
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_header_less_tables_label_column_is_told_by_its_values() {
+        let labels: Vec<f32> = (0..20).map(|i| (i % 4) as f32).collect();
+        // np.savetxt of [X, y]: the last column.
+        assert_eq!(
+            label_like_column(&table_with(&labels, 5, 4), 5),
+            Some(LabelLikeColumn {
+                index: 4,
+                n_classes: 4,
+                min: 0,
+                max: 3
+            })
+        );
+        // Labels first (1 to 4), the last column a feature.
+        let from_one: Vec<f32> = labels.iter().map(|l| l + 1.0).collect();
+        let found = label_like_column(&table_with(&from_one, 5, 0), 5).unwrap();
+        assert_eq!((found.index, found.min, found.max), (0, 1, 4));
+        // Not labels: fractions, gaps between the values, a value on one row only, a nearly
+        // constant column, as many values as rows, one column in all.
+        let fractions: Vec<f32> = labels.iter().map(|l| l + 0.25).collect();
+        let gaps: Vec<f32> = labels.iter().map(|l| l * 2.0).collect();
+        let mut single = labels.clone();
+        single[0] = 4.0;
+        let mut constant = vec![0.0; 40];
+        constant[..3].fill(1.0);
+        let distinct: Vec<f32> = (0..20).map(|i| i as f32).collect();
+        for values in [&fractions, &gaps, &single, &constant, &distinct] {
+            assert_eq!(
+                label_like_column(&table_with(values, 3, 2), 3),
+                None,
+                "{values:?}"
+            );
+        }
+        assert_eq!(label_like_column(&labels, 1), None);
     }
 }

@@ -144,14 +144,23 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
 
     let mut source = detect::detect(&request.data, &keys)?;
     let mut notes = Vec::new();
-    if let Some(labels) = keys.labels
-        && !matches!(source, SourceConfig::ImageFolder(_))
-    {
-        bail!(
-            "labels={} is for image folders, and {} is not one; a table without a label column has no labels already (label_column=COL names one)",
-            labels.name(),
+    match (keys.labels, &source) {
+        (None, _) | (Some(_), SourceConfig::ImageFolder(_)) => {}
+        (Some(FolderLabels::None), SourceConfig::Table(_)) => {
+            if let Some(column) = &keys.label_column {
+                bail!(
+                    "labels=none says the table has no labels, and label_column={column} names them; give one"
+                );
+            }
+        }
+        (Some(FolderLabels::None), _) => bail!(
+            "labels=none is for image folders and tables, and {} is neither",
             request.data.display()
-        );
+        ),
+        (Some(FolderLabels::Folders), _) => bail!(
+            "labels=folders is for image folders, and {} is not one (label_column=COL names a table's label column)",
+            request.data.display()
+        ),
     }
     if let SourceConfig::ImageFolder(folder) = &mut source {
         notes.push(folder_labels_note(folder)?);
@@ -189,6 +198,8 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
         "{}: holds no samples",
         request.data.display()
     );
+    let dataset = with_guessed_labels(&mut source, &keys, dataset, &mut notes)
+        .with_context(|| format!("reading {}", request.data.display()))?;
     // prepare.splits / prepare.subset shrink the data before it is sized up.
     let mut selection = toml::Table::new();
     for o in &dotted {
@@ -331,6 +342,39 @@ pub fn show(path: &Path) -> anyhow::Result<String> {
         path.display(),
         pipeline.effective_toml()
     ))
+}
+
+/// A header-less CSV whose columns name no labels, read as `np.savetxt` writes `[X, y]`:
+/// when its last (or first) column holds class labels ([`detect::label_like_column`]), the
+/// table read again with that column as the labels, and a note that says so. `labels=none`
+/// keeps every column a feature.
+fn with_guessed_labels(
+    source: &mut SourceConfig,
+    keys: &SourceKeys,
+    dataset: crate::dataset::Dataset,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<crate::dataset::Dataset> {
+    let SourceConfig::Table(table) = source else {
+        return Ok(dataset);
+    };
+    if table.header != Some(false) || table.label_column.is_some() || keys.labels.is_some() {
+        return Ok(dataset);
+    }
+    let crate::dataset::Inputs::Features { data, dim } = &dataset.inputs else {
+        return Ok(dataset);
+    };
+    let Some(found) = detect::label_like_column(data, *dim) else {
+        return Ok(dataset);
+    };
+    let which = if found.index == 0 { "first" } else { "last" };
+    let column = format!("column_{}", found.index + 1);
+    table.label_column = Some(column.clone());
+    let relabelled = crate::read_source(source)?;
+    notes.push(format!(
+        "no header names the columns, and the {which} column ({column}) holds {} consecutive integers ({} to {}), each on 2 rows or more: read as the labels (labels=none keeps it a feature; label_column=COL names another)",
+        found.n_classes, found.min, found.max
+    ));
+    Ok(relabelled)
 }
 
 /// When the id column was guessed from its name (not given) and the table reads without

@@ -472,6 +472,31 @@ fn read_labels(
         }
         return Ok(RawLabels::Integers(labels));
     }
+    if label_type.is_floating() {
+        // Whole numbers written as floats, as `np.savetxt` writes labels
+        // (`3.000000000000000000e+00`); f32 holds every whole number up to 2^24 exactly.
+        let mut labels = Vec::new();
+        for batch in batches {
+            let values = cast::to_f32(batch.column(column).as_ref()).map_err(cast_error)?;
+            for value in values.iter() {
+                labels.push(match value {
+                    None => None,
+                    Some(v) if v.fract() == 0.0 && v.abs() <= 16_777_216.0 => Some(v as i64),
+                    Some(v) => {
+                        return Err(file_error(
+                            path,
+                            format_args!(
+                                "label column {:?} row {} holds {v}; expected integers, whole numbers or text",
+                                field.name(),
+                                labels.len()
+                            ),
+                        ));
+                    }
+                });
+            }
+        }
+        return Ok(RawLabels::Integers(labels));
+    }
     if matches!(column_kind(field.data_type()), ColumnKind::Text) {
         let mut labels = Vec::new();
         for batch in batches {
@@ -483,7 +508,7 @@ fn read_labels(
     Err(file_error(
         path,
         format_args!(
-            "label column {:?} has type {}; expected integers or text",
+            "label column {:?} has type {}; expected integers, whole numbers or text",
             field.name(),
             field.data_type()
         ),
@@ -548,7 +573,7 @@ mod tests {
     use std::sync::Arc;
 
     use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, ListBuilder};
-    use arrow_array::{Float64Array, Int32Array, StringArray};
+    use arrow_array::{BooleanArray, Float64Array, Int32Array, StringArray};
     use parquet::arrow::ArrowWriter;
 
     use super::super::{TableConfig, read};
@@ -781,14 +806,17 @@ mod tests {
     }
 
     #[test]
-    fn missing_or_float_label_column_is_an_error() {
+    fn missing_or_fractional_label_column_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
         write_parquet(
             &path,
             vec![
-                ("a", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef),
-                ("b", Arc::new(Float64Array::from(vec![1.0]))),
+                (
+                    "a",
+                    Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef,
+                ),
+                ("b", Arc::new(Float64Array::from(vec![1.0, 2.5]))),
             ],
         );
         expect_error(
@@ -799,7 +827,24 @@ mod tests {
         expect_error(
             read_table(&path, Some("b")),
             &path,
-            &["label column \"b\" has type Float64"],
+            &["label column \"b\" row 1 holds 2.5; expected integers, whole numbers or text"],
+        );
+        // Whole numbers stored as floats (np.savetxt's labels) are integer labels.
+        let dataset = read_table(&path, Some("a")).unwrap();
+        assert_eq!(dataset.class_names, vec!["1", "2"]);
+        let labels: Vec<_> = dataset.samples.iter().map(|s| s.label).collect();
+        assert_eq!(labels, vec![Some(0), Some(1)]);
+        write_parquet(
+            &path,
+            vec![
+                ("a", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef),
+                ("b", Arc::new(BooleanArray::from(vec![true]))),
+            ],
+        );
+        expect_error(
+            read_table(&path, Some("b")),
+            &path,
+            &["label column \"b\" has type Boolean; expected integers, whole numbers or text"],
         );
     }
 
