@@ -105,8 +105,8 @@ fn a_folder_of_grayscale_images_goes_from_new_to_scores_above_the_pixel_knn_grap
     assert_eq!(run_all(&created.path, &runs), vec![false; 5]);
 }
 
-/// Writes the points as `np.savetxt(path, np.c_[X, y], delimiter=",")` does: no header,
-/// every value in `%.18e`, the labels last as floats.
+/// Writes the points as `np.savetxt(path, np.c_[X, y])` does: no header, every value in
+/// `%.18e` separated by single spaces, the labels last as floats.
 fn write_savetxt_table(path: &Path, points: &ebsc_prepare::dataset::Dataset) {
     let Inputs::Features { data, dim } = &points.inputs else {
         panic!("synthetic points are features");
@@ -120,7 +120,7 @@ fn write_savetxt_table(path: &Path, points: &ebsc_prepare::dataset::Dataset) {
             .chain([label])
             .map(|v| format!("{v:.18e}"))
             .collect();
-        text.push_str(&row.join(","));
+        text.push_str(&row.join(" "));
         text.push('\n');
     }
     std::fs::write(path, text).unwrap();
@@ -140,7 +140,7 @@ fn a_table_as_np_savetxt_writes_it_keeps_its_labels_from_new_to_scores() {
     })
     .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let table = work.path().join("points.csv");
+    let table = work.path().join("points.txt");
     write_savetxt_table(&table, &points);
     let request = |name: &str, overrides: Vec<String>| NewRequest {
         name: name.into(),

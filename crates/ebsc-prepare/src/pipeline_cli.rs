@@ -31,8 +31,8 @@ pub enum Command {
         /// The pipeline's name, e.g. my-faces.
         name: String,
         /// A folder of images (in class subfolders, or without labels), a folder of IDX
-        /// files, a CIFAR binary folder, or a feature table (.parquet, .csv, .csv.gz,
-        /// .safetensors, .npy).
+        /// files, a CIFAR binary folder, or a feature table (.parquet; text: .csv, .tsv,
+        /// .txt, .dat, each also gzipped; .safetensors; .npy).
         data: PathBuf,
         /// Settings: n_clusters=K|auto (auto without labels), template=NAME, seed=S,
         /// label_column=COL, id_column=COL (tables), labels=none|folders (image folders;

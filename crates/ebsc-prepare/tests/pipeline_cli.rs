@@ -230,11 +230,12 @@ fn a_folder_of_unlabelled_images_gets_auto_and_labels_none() {
     assert_eq!(pipeline["prepare"]["labels"].as_str(), Some("none"));
     assert_eq!(pipeline["cluster"]["n_clusters"].as_str(), Some("auto"));
 
-    // labels= is for image folders, and takes two values.
+    // labels=folders is for image folders (labels=none for tables too), and labels= takes
+    // two values.
     write_csv(&dir.path().join("t.csv"), 12, "label");
-    let out = run(dir.path(), &["new", "t", "t.csv", "labels=none"]);
+    let out = run(dir.path(), &["new", "t", "t.csv", "labels=folders"]);
     assert!(
-        error(&out).contains("labels=none is for image folders"),
+        error(&out).contains("labels=folders is for image folders"),
         "{}",
         out.stderr
     );

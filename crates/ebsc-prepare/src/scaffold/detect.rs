@@ -1,7 +1,6 @@
 //! What kind of data a path holds, as a `[prepare]` source: an image folder, IDX files, a
 //! CIFAR binary folder or a feature table.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -11,7 +10,7 @@ use crate::sources::OneOrMany;
 use crate::sources::cifar::{CifarConfig, CifarLabelKind};
 use crate::sources::idx::IdxConfig;
 use crate::sources::image_folder::{FolderLabels, ImageFolderConfig, Layout};
-use crate::sources::table::TableConfig;
+use crate::sources::table::{self, TableConfig};
 
 /// Source keys the user may give on the command line (`label_column=y`, `resize=[64,64]`).
 #[derive(Debug, Default, Clone)]
@@ -46,8 +45,6 @@ const ID_NAMES: [&str; 10] = [
     "__index_level_0__",
 ];
 
-const TABLE_EXTENSIONS: [&str; 5] = [".parquet", ".csv", ".csv.gz", ".safetensors", ".npy"];
-
 /// The source that reads `path`, with `keys` filled in.
 pub fn detect(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
     if !path.exists() {
@@ -64,13 +61,13 @@ pub fn detect(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
             labels: OneOrMany::One(labels),
         }));
     }
-    if TABLE_EXTENSIONS.iter().any(|ext| name.ends_with(ext)) {
-        return table(path, keys);
+    if table::is_table_file(path) {
+        return table_source(path, keys);
     }
     bail!(
         "{}: not a data set this tool reads; expected a folder of images (or of class subfolders of images), a folder of IDX files (*-images-idx3-ubyte with *-labels-idx1-ubyte), a CIFAR binary folder, or a feature table ({})",
         path.display(),
-        TABLE_EXTENSIONS.join(", ")
+        table::SUPPORTED_EXTENSIONS
     )
 }
 
@@ -181,7 +178,7 @@ fn idx_labels_beside(images: &Path) -> anyhow::Result<PathBuf> {
         })
 }
 
-fn table(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
+fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
     let name = file_name(path);
     let mut config = TableConfig {
         path: path.to_path_buf(),
@@ -190,9 +187,11 @@ fn table(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
         tensor: keys.tensor.clone(),
         header: None,
     };
-    let named_columns = if name.ends_with(".csv") || name.ends_with(".csv.gz") {
-        let columns = csv_header(path)?;
+    let named_columns = if let Some((format, first_line)) = table::text_format(path)? {
         // A first row of numbers: no header, columns are column_1, column_2, ….
+        let fields = format.delimiter.split(&first_line);
+        let numeric = fields.iter().all(|f| f.parse::<f64>().is_ok());
+        let columns = (!numeric).then_some(fields);
         config.header = match columns {
             Some(_) => keys.header,
             None => Some(keys.header.unwrap_or(false)),
@@ -285,28 +284,6 @@ fn find_name(names: &[&str], columns: &[String]) -> Option<String> {
             .find(|c| c.eq_ignore_ascii_case(name))
             .cloned()
     })
-}
-
-/// The first row's fields when it names the columns; `None` when it is all numbers.
-fn csv_header(path: &Path) -> anyhow::Result<Option<Vec<String>>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let reader: Box<dyn Read> = if file_name(path).ends_with(".gz") {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let mut first = String::new();
-    BufReader::new(reader.take(1 << 20))
-        .read_line(&mut first)
-        .with_context(|| format!("{}: cannot read the first line", path.display()))?;
-    let fields: Vec<String> = first
-        .trim_end()
-        .split(',')
-        .map(|f| f.trim().trim_matches('"').to_string())
-        .collect();
-    let numeric = fields.iter().all(|f| f.parse::<f64>().is_ok());
-    Ok((!numeric).then_some(fields))
 }
 
 fn parquet_columns(path: &Path) -> anyhow::Result<Vec<String>> {
@@ -466,7 +443,21 @@ mod tests {
             panic!("expected a table");
         };
         assert_eq!(c.label_column, None);
-        let other = dir.path().join("notes.txt");
+        // Whitespace-separated text, np.savetxt's default: no header; a named tab-separated
+        // table: a header.
+        let spaced = dir.path().join("points.txt");
+        touch(&spaced, b"1.0e+00 2.5e-01 0.0e+00\n");
+        let SourceConfig::Table(c) = detect(&spaced, &SourceKeys::default()).unwrap() else {
+            panic!("expected a table");
+        };
+        assert_eq!(c.header, Some(false));
+        let tabbed = dir.path().join("points.tsv");
+        touch(&tabbed, b"f1\tf2\ty\n1\t2\t0\n");
+        let SourceConfig::Table(c) = detect(&tabbed, &SourceKeys::default()).unwrap() else {
+            panic!("expected a table");
+        };
+        assert_eq!((c.label_column.as_deref(), c.header), (Some("y"), None));
+        let other = dir.path().join("notes.docx");
         touch(&other, b"x");
         let err = detect(&other, &SourceKeys::default())
             .unwrap_err()

@@ -1,4 +1,5 @@
-//! Feature tables: Parquet, CSV, safetensors and NumPy `.npy`, chosen by file extension.
+//! Feature tables: Parquet, text (CSV, TSV, whitespace-separated), safetensors and NumPy
+//! `.npy`, chosen by file extension.
 //!
 //! Every format yields an `[N, D]` f32 matrix of finite values and, where the format has them,
 //! labels from one column. Row numbers in messages and in `source` (`file#row`) count data
@@ -10,6 +11,7 @@ mod csv_batches;
 mod npy;
 mod safetensors_file;
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::{file_error, require_exists};
@@ -19,12 +21,14 @@ use crate::dataset::{Dataset, Inputs, SampleRecord};
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
-    /// `.parquet`, `.csv`, `.safetensors` or `.npy` file.
+    /// `.parquet`; text (`.csv`, `.tsv`, `.txt`, `.dat`, each also gzipped: fields split at
+    /// commas, tabs, or runs of spaces, as the first line shows); `.safetensors`; or `.npy`.
     pub path: PathBuf,
-    /// Parquet/CSV: the column holding labels (integers or text), excluded from the features.
+    /// Parquet/text: the column holding labels (integers, whole numbers or text), excluded
+    /// from the features.
     /// Safetensors: a 1-D integer tensor of length N. Not allowed for `.npy`.
     pub label_column: Option<String>,
-    /// Parquet/CSV only: a column naming each row (text or integers, distinct, no nulls),
+    /// Parquet/text only: a column naming each row (text or integers, distinct, no nulls),
     /// excluded from the features; each sample's `source` becomes `file#<id>` instead of
     /// `file#<row>`, so assignments and reports name rows by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,34 +36,115 @@ pub struct TableConfig {
     /// Safetensors only: the 2-D float tensor holding the features; default the only 2-D
     /// tensor in the file.
     pub tensor: Option<String>,
-    /// CSV only: whether the first row names the columns (default true). Without a header
+    /// Text only: whether the first row names the columns (default true). Without a header
     /// the columns are called `column_1`, `column_2`, … (1-based), e.g.
     /// `label_column = "column_65"` for scikit-learn's `digits.csv.gz`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<bool>,
 }
 
-const SUPPORTED_EXTENSIONS: &str = ".parquet, .csv, .csv.gz, .safetensors or .npy";
+pub const SUPPORTED_EXTENSIONS: &str =
+    ".parquet, .csv, .tsv, .txt or .dat (each also gzipped, .csv.gz), .safetensors or .npy";
 
-/// Reads the feature matrix and labels; see [`TableConfig`].
-pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
-    let path = &config.path;
-    let file_name = path
+/// Text tables, by extension; each may also be gzipped (`.csv.gz`).
+const TEXT_EXTENSIONS: [&str; 4] = ["csv", "tsv", "txt", "dat"];
+
+/// The table format a file name says (the extension lower-cased; a text table's `.gz`
+/// stripped) and whether it is gzipped.
+fn table_extension(path: &Path) -> (String, bool) {
+    let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    let gzipped = file_name.ends_with(".csv.gz");
-    let extension = if gzipped {
-        "csv".to_string()
+    let extension = |name: &str| name.rsplit_once('.').map(|(_, e)| e.to_string());
+    if let Some(inner) = name.strip_suffix(".gz")
+        && let Some(inner_extension) = extension(inner)
+        && TEXT_EXTENSIONS.contains(&inner_extension.as_str())
+    {
+        return (inner_extension, true);
+    }
+    (extension(&name).unwrap_or_default(), false)
+}
+
+/// Whether the file name is one of a table this reader reads ([`SUPPORTED_EXTENSIONS`]).
+pub fn is_table_file(path: &Path) -> bool {
+    let (extension, _) = table_extension(path);
+    TEXT_EXTENSIONS.contains(&extension.as_str())
+        || ["parquet", "safetensors", "npy"].contains(&extension.as_str())
+}
+
+/// How a text table separates its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delimiter {
+    Comma,
+    Tab,
+    /// Runs of spaces or tabs, as `np.savetxt` writes by default (`1.0e+00 2.5e-01`).
+    Whitespace,
+}
+
+impl Delimiter {
+    /// A `.tsv` file's tabs; otherwise the first line's: a comma where it holds one, else a
+    /// tab, else runs of spaces (a single column reads the same either way).
+    fn of(extension: &str, first_line: &str) -> Delimiter {
+        if extension == "tsv" || (!first_line.contains(',') && first_line.contains('\t')) {
+            Delimiter::Tab
+        } else if !first_line.contains(',') && first_line.trim().contains(' ') {
+            Delimiter::Whitespace
+        } else {
+            Delimiter::Comma
+        }
+    }
+
+    /// The first line's fields, as the reader splits every line.
+    pub fn split(self, line: &str) -> Vec<String> {
+        let fields: Vec<&str> = match self {
+            Delimiter::Comma => line.split(',').collect(),
+            Delimiter::Tab => line.split('\t').collect(),
+            Delimiter::Whitespace => line.split_whitespace().collect(),
+        };
+        fields
+            .iter()
+            .map(|f| f.trim().trim_matches('"').to_string())
+            .collect()
+    }
+}
+
+/// A text table's layout: gzipped or not, and its delimiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextFormat {
+    pub gzipped: bool,
+    pub delimiter: Delimiter,
+}
+
+/// The layout of a text table (by extension, [`TEXT_EXTENSIONS`]) and its first line;
+/// `None` for other files.
+pub fn text_format(path: &Path) -> anyhow::Result<Option<(TextFormat, String)>> {
+    let (extension, gzipped) = table_extension(path);
+    if !TEXT_EXTENSIONS.contains(&extension.as_str()) {
+        return Ok(None);
+    }
+    let file = super::open_file(path)?;
+    let reader: Box<dyn Read> = if gzipped {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
     } else {
-        path.extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_default()
+        Box::new(file)
     };
-    let known = ["parquet", "csv", "safetensors", "npy"];
-    if !known.contains(&extension.as_str()) {
+    let mut first = String::new();
+    BufReader::new(reader.take(1 << 20))
+        .read_line(&mut first)
+        .map_err(|e| file_error(path, format_args!("cannot read the first line: {e}")))?;
+    let first = first.trim_end_matches(['\n', '\r']).to_string();
+    let delimiter = Delimiter::of(&extension, &first);
+    Ok(Some((TextFormat { gzipped, delimiter }, first)))
+}
+
+/// Reads the feature matrix and labels; see [`TableConfig`].
+pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
+    let path = &config.path;
+    let (extension, _) = table_extension(path);
+    let text = TEXT_EXTENSIONS.contains(&extension.as_str());
+    if !is_table_file(path) {
         return Err(file_error(
             path,
             format_args!(
@@ -77,18 +162,20 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
             format_args!("tensor = {tensor:?} is for .safetensors files only; remove it"),
         ));
     }
-    if !matches!(extension.as_str(), "parquet" | "csv")
+    if !(text || extension == "parquet")
         && let Some(id_column) = &config.id_column
     {
         return Err(file_error(
             path,
-            format_args!("id_column = {id_column:?} is for Parquet and CSV tables only; remove it"),
+            format_args!(
+                "id_column = {id_column:?} is for Parquet and text tables (CSV) only; remove it"
+            ),
         ));
     }
-    if extension != "csv" && config.header.is_some() {
+    if !text && config.header.is_some() {
         return Err(file_error(
             path,
-            "header = … is for CSV files only; remove it",
+            "header = … is for text tables (CSV) only; remove it",
         ));
     }
     let columns = arrow_table::Columns {
@@ -97,10 +184,11 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
     };
     let table = match extension.as_str() {
         "parquet" => arrow_table::read_parquet(path, columns)?,
-        "csv" => {
+        _ if text => {
+            let (format, _) = text_format(path)?.expect("a text table's extension");
             let layout = arrow_table::CsvLayout {
                 header: config.header.unwrap_or(true),
-                gzipped,
+                format,
             };
             arrow_table::read_csv(path, columns, layout)?
         }
@@ -234,7 +322,7 @@ mod tests {
         assert_eq!(
             error,
             format!(
-                "{}: unsupported file extension \".xlsx\"; expected .parquet, .csv, .csv.gz, .safetensors or .npy",
+                "{}: unsupported file extension \".xlsx\"; expected {SUPPORTED_EXTENSIONS}",
                 path.display()
             )
         );
@@ -302,10 +390,87 @@ mod tests {
         assert_eq!(
             error,
             format!(
-                "{}: header = … is for CSV files only; remove it",
+                "{}: header = … is for text tables (CSV) only; remove it",
                 path.display()
             )
         );
+    }
+
+    fn table_config(path: &Path, label_column: Option<&str>, header: Option<bool>) -> TableConfig {
+        TableConfig {
+            path: path.to_path_buf(),
+            label_column: label_column.map(str::to_string),
+            id_column: None,
+            tensor: None,
+            header,
+        }
+    }
+
+    #[test]
+    fn text_tables_split_at_commas_tabs_or_runs_of_spaces() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        // np.savetxt's default: single spaces, `%.18e`, the labels as floats; a second file
+        // aligned by runs of spaces (gzipped), a third tab-separated with a header, and a
+        // `.csv` written without delimiter=",".
+        let savetxt = "1.000000000000000000e+00 -2.500000000000000000e-01 1.000000000000000000e+00\n\
+                       3.000000000000000000e+00 5.000000000000000000e-01 0.000000000000000000e+00\n";
+        let aligned = "  1.0   -0.25  1\n  3.0    0.5   0\n\n";
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(aligned.as_bytes()).unwrap();
+        let files = [
+            (
+                "savetxt.txt",
+                savetxt.as_bytes().to_vec(),
+                Some(false),
+                "column_3",
+            ),
+            (
+                "aligned.dat.gz",
+                encoder.finish().unwrap(),
+                Some(false),
+                "column_3",
+            ),
+            (
+                "tabs.tsv",
+                b"a\tb\ty\n1.0\t-0.25\t1\n3\t0.5\t0\n".to_vec(),
+                None,
+                "y",
+            ),
+            (
+                "spaces.csv",
+                savetxt.as_bytes().to_vec(),
+                Some(false),
+                "column_3",
+            ),
+        ];
+        for (name, bytes, header, label) in files {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let format = text_format(&path).unwrap().unwrap().0;
+            assert_eq!(format.gzipped, name.ends_with(".gz"), "{name}");
+            let dataset = read(&table_config(&path, Some(label), header))
+                .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            let Inputs::Features { dim, data } = &dataset.inputs else {
+                panic!("a table gives features");
+            };
+            assert_eq!(
+                (*dim, data.as_slice()),
+                (2, &[1.0, -0.25, 3.0, 0.5][..]),
+                "{name}"
+            );
+            let labels: Vec<_> = dataset.samples.iter().map(|s| s.label).collect();
+            assert_eq!(labels, vec![Some(1), Some(0)], "{name}");
+        }
+        let delimiters: Vec<Delimiter> = ["1,2 3", "1\t2 3", "1 2", "1", "a\tb"]
+            .iter()
+            .map(|line| Delimiter::of("txt", line))
+            .collect();
+        use Delimiter::{Comma, Tab, Whitespace};
+        assert_eq!(delimiters, vec![Comma, Tab, Whitespace, Comma, Tab]);
+        assert_eq!(Delimiter::of("tsv", "a b"), Tab);
+        assert!(is_table_file(Path::new("x.TXT.gz")));
+        assert!(!is_table_file(Path::new("x.parquet.gz")));
     }
 
     #[test]

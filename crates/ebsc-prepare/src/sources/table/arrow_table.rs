@@ -14,7 +14,7 @@ use flate2::bufread::MultiGzDecoder;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::csv_batches::{self, CsvError};
-use super::{RawLabels, Table, cast, check_finite};
+use super::{Delimiter, RawLabels, Table, TextFormat, cast, check_finite};
 use crate::sources::{file_error, guard_panic, open_file};
 
 /// How the feature columns are laid out.
@@ -57,13 +57,31 @@ pub(super) fn read_parquet(path: &Path, columns: Columns<'_>) -> anyhow::Result<
     from_batches(path, &schema, &batches, columns, false)
 }
 
-/// How a CSV file is laid out beyond its extension.
+/// How a text table is laid out beyond its extension.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct CsvLayout {
     /// The first row names the columns; otherwise they are `column_1`, `column_2`, ….
     pub header: bool,
-    /// The file is gzip-compressed (`.csv.gz`).
-    pub gzipped: bool,
+    /// Gzipped or not, and the delimiter.
+    pub format: TextFormat,
+}
+
+/// Each line's runs of spaces and tabs as single commas, leading and trailing ones dropped:
+/// whitespace-separated text read as CSV.
+fn whitespace_as_commas(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        if let Some(first) = fields.next() {
+            out.push_str(first);
+            for field in fields {
+                out.push(',');
+                out.push_str(field);
+            }
+            out.push('\n');
+        }
+    }
+    out
 }
 
 pub(super) fn read_csv(
@@ -75,22 +93,35 @@ pub(super) fn read_csv(
     // The schema pass and the read pass each open the file afresh.
     let open = || -> anyhow::Result<Box<dyn Read>> {
         let file = BufReader::new(open_file(path)?);
-        Ok(if layout.gzipped {
+        let reader: Box<dyn Read> = if layout.format.gzipped {
             Box::new(BufReader::new(MultiGzDecoder::new(file)))
         } else {
             Box::new(file)
-        })
+        };
+        if layout.format.delimiter != Delimiter::Whitespace {
+            return Ok(reader);
+        }
+        let mut text = String::new();
+        BufReader::new(reader)
+            .read_to_string(&mut text)
+            .map_err(|e| file_error(path, format_args!("cannot read the text: {e}")))?;
+        Ok(Box::new(std::io::Cursor::new(whitespace_as_commas(&text))))
+    };
+    let delimiter = match layout.format.delimiter {
+        Delimiter::Tab => b'\t',
+        Delimiter::Comma | Delimiter::Whitespace => b',',
     };
     let (schema, batches) = guard_panic(path, "the CSV reader", || {
-        let schema = csv_batches::infer_schema(open()?, layout.header).map_err(csv_error)?;
+        let schema =
+            csv_batches::infer_schema(open()?, layout.header, delimiter).map_err(csv_error)?;
         if layout.header {
             check_csv_header(path, &schema)?;
         } else if schema.fields().is_empty() {
             return Err(file_error(path, "empty CSV file; expected data rows"));
         }
         let schema = Arc::new(schema);
-        let batches =
-            csv_batches::read_batches(open()?, &schema, layout.header).map_err(csv_error)?;
+        let batches = csv_batches::read_batches(open()?, &schema, layout.header, delimiter)
+            .map_err(csv_error)?;
         Ok((schema, batches))
     })?;
     from_batches(path, &schema, &batches, columns, true)

@@ -38,8 +38,12 @@ impl From<csv::Error> for CsvError {
 /// The columns' names and inferred types. With `header` the first row names the columns;
 /// without, they are `column_1`, `column_2`, … and the first row is data. An empty file has
 /// no columns.
-pub(super) fn infer_schema(reader: impl Read, header: bool) -> Result<Schema, CsvError> {
-    let mut reader = csv_reader(reader, header);
+pub(super) fn infer_schema(
+    reader: impl Read,
+    header: bool,
+    delimiter: u8,
+) -> Result<Schema, CsvError> {
+    let mut reader = csv_reader(reader, header, delimiter);
     // Without a header this is the first data row, which `read_record` still yields.
     let first = reader.headers()?.clone();
     let names: Vec<String> = if header {
@@ -70,8 +74,9 @@ pub(super) fn read_batches(
     reader: impl Read,
     schema: &SchemaRef,
     header: bool,
+    delimiter: u8,
 ) -> Result<Vec<RecordBatch>, CsvError> {
-    let mut reader = csv_reader(reader, header);
+    let mut reader = csv_reader(reader, header, delimiter);
     let fields = schema.fields();
     let mut columns: Vec<Column> = fields.iter().map(|f| Column::new(f.data_type())).collect();
     let mut batches = Vec::new();
@@ -101,11 +106,13 @@ pub(super) fn read_batches(
     Ok(batches)
 }
 
-/// Quoting as RFC 4180 with `"`; the row lengths are checked here rather than by the `csv`
-/// crate (`flexible`), so the message can say which line and what was expected.
-fn csv_reader<R: Read>(reader: R, header: bool) -> csv::Reader<R> {
+/// Quoting as RFC 4180 with `"`, fields split at `delimiter`; the row lengths are checked
+/// here rather than by the `csv` crate (`flexible`), so the message can say which line and
+/// what was expected.
+fn csv_reader<R: Read>(reader: R, header: bool, delimiter: u8) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .has_headers(header)
+        .delimiter(delimiter)
         .flexible(true)
         .from_reader(reader)
 }
@@ -251,13 +258,13 @@ mod tests {
 
     /// Both passes over `text`.
     fn read(text: &str, header: bool) -> Result<(SchemaRef, Vec<RecordBatch>), CsvError> {
-        let schema = Arc::new(infer_schema(text.as_bytes(), header)?);
-        let batches = read_batches(text.as_bytes(), &schema, header)?;
+        let schema = Arc::new(infer_schema(text.as_bytes(), header, b',')?);
+        let batches = read_batches(text.as_bytes(), &schema, header, b',')?;
         Ok((schema, batches))
     }
 
     fn types(text: &str) -> Vec<DataType> {
-        let schema = infer_schema(text.as_bytes(), true).unwrap();
+        let schema = infer_schema(text.as_bytes(), true, b',').unwrap();
         schema
             .fields()
             .iter()
@@ -358,8 +365,8 @@ mod tests {
 
     #[test]
     fn a_value_that_changed_between_the_passes_is_an_error() {
-        let schema = Arc::new(infer_schema("a\n1\n".as_bytes(), true).unwrap());
-        let error = read_batches("a\nx\n".as_bytes(), &schema, true)
+        let schema = Arc::new(infer_schema("a\n1\n".as_bytes(), true, b',').unwrap());
+        let error = read_batches("a\nx\n".as_bytes(), &schema, true, b',')
             .unwrap_err()
             .to_string();
         assert!(
@@ -374,6 +381,7 @@ mod tests {
             &b"a\n\xff\n"[..],
             &Arc::new(Schema::new(vec![Field::new("a", DataType::Utf8, true)])),
             true,
+            b',',
         )
         .unwrap_err()
         .to_string();
@@ -382,7 +390,7 @@ mod tests {
 
     #[test]
     fn a_byte_order_mark_is_not_part_of_the_first_name() {
-        let schema = infer_schema("\u{feff}a,b\n1,2\n".as_bytes(), true).unwrap();
+        let schema = infer_schema("\u{feff}a,b\n1,2\n".as_bytes(), true, b',').unwrap();
         assert_eq!(schema.field(0).name(), "a");
     }
 
@@ -392,8 +400,8 @@ mod tests {
         encoder.write_all(b"a,b\n1,x\n").unwrap();
         let bytes = encoder.finish().unwrap();
         let open = || flate2::read::MultiGzDecoder::new(bytes.as_slice());
-        let schema = Arc::new(infer_schema(open(), true).unwrap());
-        let batches = read_batches(open(), &schema, true).unwrap();
+        let schema = Arc::new(infer_schema(open(), true, b',').unwrap());
+        let batches = read_batches(open(), &schema, true, b',').unwrap();
         assert_eq!(batches[0].column(1).as_string::<i32>().value(0), "x");
     }
 }
