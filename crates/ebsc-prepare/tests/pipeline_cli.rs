@@ -75,6 +75,78 @@ fn a_labelled_table_gets_the_features_template() {
 }
 
 #[test]
+fn a_header_less_table_finds_its_classes_at_either_end() {
+    let dir = tempfile::tempdir().unwrap();
+    // UCI's layouts: iris.data (four measures, then the class as text), wine.data (the class
+    // 1–3 first), and np.savetxt's [X, y] (spaces, the class last as a float).
+    let (mut iris, mut wine, mut savetxt) = (String::new(), String::new(), String::new());
+    for i in 0..12 {
+        let class = i % 3;
+        let (a, b) = (5.0 + i as f64 * 0.1, 3.0 - class as f64 * 0.2);
+        iris.push_str(&format!(
+            "{a:.1},{b:.1},1.4,0.2,Iris-{}\n",
+            ["setosa", "versicolor", "virginica"][class]
+        ));
+        wine.push_str(&format!("{},{a:.2},{b:.2},{}\n", class + 1, 500 + 37 * i));
+        savetxt.push_str(&format!("{a:.18e} {b:.18e} {:.18e}\n", class as f64));
+    }
+    for (file, text, column, note) in [
+        (
+            "iris.data",
+            &iris,
+            "column_5",
+            "the last column (column_5) holds text",
+        ),
+        (
+            "wine.data",
+            &wine,
+            "column_1",
+            "the first column (column_1) holds 3 consecutive integers (1 to 3)",
+        ),
+        (
+            "points.txt",
+            &savetxt,
+            "column_3",
+            "the last column (column_3) holds 3 consecutive integers (0 to 2)",
+        ),
+    ] {
+        std::fs::write(dir.path().join(file), text).unwrap();
+        let name = file.split('.').next().unwrap();
+        let out = run(dir.path(), &["new", name, file]);
+        assert!(out.ok, "{file}: {}", out.stderr);
+        assert_printed(&out, "12 rows");
+        assert_printed(&out, "3 classes");
+        assert_printed(&out, note);
+        let pipeline = read(dir.path(), &format!("pipelines/{name}.toml"));
+        assert_eq!(
+            pipeline["prepare"]["label_column"].as_str(),
+            Some(column),
+            "{file}"
+        );
+        assert_eq!(
+            pipeline["prepare"]["header"].as_bool(),
+            Some(false),
+            "{file}"
+        );
+        assert_eq!(
+            pipeline["cluster"]["n_clusters"].as_integer(),
+            Some(3),
+            "{file}"
+        );
+    }
+    // labels=none keeps a number column a feature; a text column cannot be one.
+    let out = run(dir.path(), &["new", "wine2", "wine.data", "labels=none"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "12 rows of 4 features, no labels");
+    let out = run(dir.path(), &["new", "iris2", "iris.data", "labels=none"]);
+    assert!(
+        error(&out).contains("column \"column_5\" holds text"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn id_columns_are_found_and_a_guess_that_repeats_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -187,11 +187,13 @@ fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> 
         tensor: keys.tensor.clone(),
         header: None,
     };
-    let named_columns = if let Some((format, first_line)) = table::text_format(path)? {
-        // A first row of numbers: no header, columns are column_1, column_2, ….
-        let fields = format.delimiter.split(&first_line);
-        let numeric = fields.iter().all(|f| f.parse::<f64>().is_ok());
-        let columns = (!numeric).then_some(fields);
+    let named_columns = if let Some((format, lines)) = table::text_format(path)? {
+        // A first row of data: no header, columns are column_1, column_2, ….
+        let columns = table::names_columns(format.delimiter, &lines).then(|| {
+            format
+                .delimiter
+                .split(lines.first().map_or("", String::as_str))
+        });
         config.header = match columns {
             Some(_) => keys.header,
             None => Some(keys.header.unwrap_or(false)),

@@ -188,9 +188,19 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
                 ));
                 dataset
             }
-            None => {
-                return Err(error).with_context(|| format!("reading {}", request.data.display()));
-            }
+            None => match with_text_labels(&mut source, &keys) {
+                Some((dataset, column, which)) => {
+                    notes.push(format!(
+                        "no header names the columns, and the {which} column ({column}) holds text: read as the labels, {} classes (label_column=COL names another)",
+                        dataset.class_names.len()
+                    ));
+                    dataset
+                }
+                None => {
+                    return Err(error)
+                        .with_context(|| format!("reading {}", request.data.display()));
+                }
+            },
         },
     };
     anyhow::ensure!(
@@ -375,6 +385,44 @@ fn with_guessed_labels(
         found.n_classes, found.min, found.max
     ));
     Ok(relabelled)
+}
+
+/// A header-less text table that does not read as features because its last (or first)
+/// column holds text, as UCI's `iris.data` writes its classes: that reading with the column
+/// as the labels, the column's name and which end it is, when it gives 2 classes or more, at
+/// most one per two rows. `None` where it does not apply or that does not read either.
+fn with_text_labels(
+    source: &mut SourceConfig,
+    keys: &SourceKeys,
+) -> Option<(crate::dataset::Dataset, String, &'static str)> {
+    let set_label = |source: &mut SourceConfig, column: Option<String>| {
+        if let SourceConfig::Table(table) = source {
+            table.label_column = column;
+        }
+    };
+    let SourceConfig::Table(table) = source else {
+        return None;
+    };
+    if table.header != Some(false) || table.label_column.is_some() || keys.labels.is_some() {
+        return None;
+    }
+    let (format, lines) = crate::sources::table::text_format(&table.path).ok()??;
+    let width = format.delimiter.split(lines.first()?).len();
+    if width < 2 {
+        return None;
+    }
+    for (index, which) in [(width, "last"), (1, "first")] {
+        let column = format!("column_{index}");
+        set_label(source, Some(column.clone()));
+        if let Ok(dataset) = crate::read_source(source) {
+            let classes = dataset.class_names.len();
+            if classes >= 2 && classes <= dataset.len() / 2 {
+                return Some((dataset, column, which));
+            }
+        }
+    }
+    set_label(source, None);
+    None
 }
 
 /// When the id column was guessed from its name (not given) and the table reads without

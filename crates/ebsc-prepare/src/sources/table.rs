@@ -21,7 +21,7 @@ use crate::dataset::{Dataset, Inputs, SampleRecord};
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
-    /// `.parquet`; text (`.csv`, `.tsv`, `.txt`, `.dat`, each also gzipped: fields split at
+    /// `.parquet`; text (`.csv`, `.tsv`, `.txt`, `.dat`, `.data`, each also gzipped: fields split at
     /// commas, tabs, or runs of spaces, as the first line shows); `.safetensors`; or `.npy`.
     pub path: PathBuf,
     /// Parquet/text: the column holding labels (integers, whole numbers or text), excluded
@@ -44,10 +44,10 @@ pub struct TableConfig {
 }
 
 pub const SUPPORTED_EXTENSIONS: &str =
-    ".parquet, .csv, .tsv, .txt or .dat (each also gzipped, .csv.gz), .safetensors or .npy";
+    ".parquet, .csv, .tsv, .txt, .dat or .data (each also gzipped, .csv.gz), .safetensors or .npy";
 
 /// Text tables, by extension; each may also be gzipped (`.csv.gz`).
-const TEXT_EXTENSIONS: [&str; 4] = ["csv", "tsv", "txt", "dat"];
+const TEXT_EXTENSIONS: [&str; 5] = ["csv", "tsv", "txt", "dat", "data"];
 
 /// The table format a file name says (the extension lower-cased; a text table's `.gz`
 /// stripped) and whether it is gzipped.
@@ -117,9 +117,9 @@ pub struct TextFormat {
     pub delimiter: Delimiter,
 }
 
-/// The layout of a text table (by extension, [`TEXT_EXTENSIONS`]) and its first line;
-/// `None` for other files.
-pub fn text_format(path: &Path) -> anyhow::Result<Option<(TextFormat, String)>> {
+/// The layout of a text table (by extension, [`TEXT_EXTENSIONS`]) and its first two lines
+/// (fewer in a shorter file); `None` for other files.
+pub fn text_format(path: &Path) -> anyhow::Result<Option<(TextFormat, Vec<String>)>> {
     let (extension, gzipped) = table_extension(path);
     if !TEXT_EXTENSIONS.contains(&extension.as_str()) {
         return Ok(None);
@@ -130,13 +130,44 @@ pub fn text_format(path: &Path) -> anyhow::Result<Option<(TextFormat, String)>> 
     } else {
         Box::new(file)
     };
-    let mut first = String::new();
-    BufReader::new(reader.take(1 << 20))
-        .read_line(&mut first)
-        .map_err(|e| file_error(path, format_args!("cannot read the first line: {e}")))?;
-    let first = first.trim_end_matches(['\n', '\r']).to_string();
-    let delimiter = Delimiter::of(&extension, &first);
-    Ok(Some((TextFormat { gzipped, delimiter }, first)))
+    let mut reader = BufReader::new(reader.take(2 << 20));
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        let read = reader
+            .read_line(&mut line)
+            .map_err(|e| file_error(path, format_args!("cannot read the first lines: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        lines.push(line.trim_end_matches(['\n', '\r']).to_string());
+    }
+    let delimiter = Delimiter::of(&extension, lines.first().map_or("", String::as_str));
+    Ok(Some((TextFormat { gzipped, delimiter }, lines)))
+}
+
+/// Whether a text table's first line names its columns: it holds a field that is not a
+/// number where the second line holds a number, or it holds no number at all. A first line
+/// whose only text sits where the second line's does too (classes written as text, as
+/// UCI's `iris.data`) is data.
+pub fn names_columns(delimiter: Delimiter, lines: &[String]) -> bool {
+    let number = |f: &String| f.parse::<f64>().is_ok();
+    let Some(first) = lines.first().map(|l| delimiter.split(l)) else {
+        return false;
+    };
+    if first.iter().all(number) {
+        return false;
+    }
+    match lines.get(1).map(|l| delimiter.split(l)) {
+        Some(second) if second.len() == first.len() => {
+            first
+                .iter()
+                .zip(&second)
+                .any(|(a, b)| !number(a) && number(b))
+                || !first.iter().any(number)
+        }
+        _ => true,
+    }
 }
 
 /// Reads the feature matrix and labels; see [`TableConfig`].
@@ -469,6 +500,17 @@ mod tests {
         use Delimiter::{Comma, Tab, Whitespace};
         assert_eq!(delimiters, vec![Comma, Tab, Whitespace, Comma, Tab]);
         assert_eq!(Delimiter::of("tsv", "a b"), Tab);
+        // The first line names the columns where it has text over a number, or no number.
+        let head = |lines: &[&str]| {
+            let lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            names_columns(Comma, &lines)
+        };
+        assert!(head(&["a,b,label", "1,2,x"]));
+        assert!(head(&["a,b", "x,y"]));
+        assert!(head(&["a,b"]));
+        assert!(!head(&["1,2,x", "3,4,y"]));
+        assert!(!head(&["1,2,3", "4,5,6"]));
+        assert!(!head(&[]));
         assert!(is_table_file(Path::new("x.TXT.gz")));
         assert!(!is_table_file(Path::new("x.parquet.gz")));
     }
