@@ -32,7 +32,7 @@ pub enum Command {
         name: String,
         /// A folder of images (in class subfolders, or without labels), a folder of IDX
         /// files, a CIFAR binary folder, or a feature table (.parquet; text: .csv, .tsv,
-        /// .txt, .dat, .data, each also gzipped; .safetensors; .npy).
+        /// .txt, .dat, .data, each also gzipped; .safetensors; .npy; .npz).
         data: PathBuf,
         /// Settings: n_clusters=K|auto (auto without labels), template=NAME, seed=S,
         /// label_column=COL, id_column=COL (tables), labels=none|folders (image folders;

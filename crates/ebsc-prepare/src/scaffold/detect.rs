@@ -216,6 +216,8 @@ fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> 
         }
     } else if name.ends_with(".safetensors") && config.label_column.is_none() && find_labels {
         config.label_column = find_label(&safetensors_names(path)?);
+    } else if name.ends_with(".npz") && config.label_column.is_none() && find_labels {
+        config.label_column = find_label(&table::npz_array_names(path)?);
     }
     Ok(SourceConfig::Table(config))
 }
@@ -459,6 +461,18 @@ mod tests {
             panic!("expected a table");
         };
         assert_eq!((c.label_column.as_deref(), c.header), (Some("y"), None));
+        // An .npz archive's label array is found by its name, as a table's column.
+        let archive = dir.path().join("points.npz");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
+        for name in ["X.npy", "labels.npy"] {
+            zip.start_file(name, zip::write::FileOptions::default())
+                .unwrap();
+        }
+        zip.finish().unwrap();
+        let SourceConfig::Table(c) = detect(&archive, &SourceKeys::default()).unwrap() else {
+            panic!("expected a table");
+        };
+        assert_eq!(c.label_column.as_deref(), Some("labels"));
         let other = dir.path().join("notes.docx");
         touch(&other, b"x");
         let err = detect(&other, &SourceKeys::default())

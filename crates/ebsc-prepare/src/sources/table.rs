@@ -1,5 +1,5 @@
 //! Feature tables: Parquet, text (CSV, TSV, whitespace-separated), safetensors and NumPy
-//! `.npy`, chosen by file extension.
+//! `.npy` and `.npz`, chosen by file extension.
 //!
 //! Every format yields an `[N, D]` f32 matrix of finite values and, where the format has them,
 //! labels from one column. Row numbers in messages and in `source` (`file#row`) count data
@@ -9,6 +9,7 @@ mod arrow_table;
 mod cast;
 mod csv_batches;
 mod npy;
+mod npz;
 mod safetensors_file;
 
 use std::io::{BufRead, BufReader, Read};
@@ -22,19 +23,21 @@ use crate::dataset::{Dataset, Inputs, SampleRecord};
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
     /// `.parquet`; text (`.csv`, `.tsv`, `.txt`, `.dat`, `.data`, each also gzipped: fields split at
-    /// commas, tabs, or runs of spaces, as the first line shows); `.safetensors`; or `.npy`.
+    /// commas, tabs, or runs of spaces, as the first line shows); `.safetensors`; `.npy`; or
+    /// `.npz` (`np.savez`).
     pub path: PathBuf,
     /// Parquet/text: the column holding labels (integers, whole numbers or text), excluded
     /// from the features.
-    /// Safetensors: a 1-D integer tensor of length N. Not allowed for `.npy`.
+    /// Safetensors: a 1-D integer tensor of length N. `.npz`: a 1-D array of N integers,
+    /// booleans or whole-number floats. Not allowed for `.npy`.
     pub label_column: Option<String>,
     /// Parquet/text only: a column naming each row (text or integers, distinct, no nulls),
     /// excluded from the features; each sample's `source` becomes `file#<id>` instead of
     /// `file#<row>`, so assignments and reports name rows by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_column: Option<String>,
-    /// Safetensors only: the 2-D float tensor holding the features; default the only 2-D
-    /// tensor in the file.
+    /// Safetensors and `.npz` only: the 2-D float tensor (array) holding the features;
+    /// default the only 2-D one in the file.
     pub tensor: Option<String>,
     /// Text only: whether the first row names the columns (default true). Without a header
     /// the columns are called `column_1`, `column_2`, … (1-based), e.g.
@@ -43,8 +46,7 @@ pub struct TableConfig {
     pub header: Option<bool>,
 }
 
-pub const SUPPORTED_EXTENSIONS: &str =
-    ".parquet, .csv, .tsv, .txt, .dat or .data (each also gzipped, .csv.gz), .safetensors or .npy";
+pub const SUPPORTED_EXTENSIONS: &str = ".parquet, .csv, .tsv, .txt, .dat or .data (each also gzipped, .csv.gz), .safetensors, .npy or .npz";
 
 /// Text tables, by extension; each may also be gzipped (`.csv.gz`).
 const TEXT_EXTENSIONS: [&str; 5] = ["csv", "tsv", "txt", "dat", "data"];
@@ -71,7 +73,7 @@ fn table_extension(path: &Path) -> (String, bool) {
 pub fn is_table_file(path: &Path) -> bool {
     let (extension, _) = table_extension(path);
     TEXT_EXTENSIONS.contains(&extension.as_str())
-        || ["parquet", "safetensors", "npy"].contains(&extension.as_str())
+        || ["parquet", "safetensors", "npy", "npz"].contains(&extension.as_str())
 }
 
 /// How a text table separates its fields.
@@ -170,6 +172,11 @@ pub fn names_columns(delimiter: Delimiter, lines: &[String]) -> bool {
     }
 }
 
+/// The names of the arrays an `.npz` archive holds.
+pub fn npz_array_names(path: &Path) -> anyhow::Result<Vec<String>> {
+    npz::array_names(path)
+}
+
 /// Reads the feature matrix and labels; see [`TableConfig`].
 pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
     let path = &config.path;
@@ -185,12 +192,12 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
         ));
     }
     require_exists(path)?;
-    if extension != "safetensors"
+    if !matches!(extension.as_str(), "safetensors" | "npz")
         && let Some(tensor) = &config.tensor
     {
         return Err(file_error(
             path,
-            format_args!("tensor = {tensor:?} is for .safetensors files only; remove it"),
+            format_args!("tensor = {tensor:?} is for .safetensors and .npz files only; remove it"),
         ));
     }
     if !(text || extension == "parquet")
@@ -224,6 +231,11 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
             arrow_table::read_csv(path, columns, layout)?
         }
         "safetensors" => safetensors_file::read(
+            path,
+            config.tensor.as_deref(),
+            config.label_column.as_deref(),
+        )?,
+        "npz" => npz::read(
             path,
             config.tensor.as_deref(),
             config.label_column.as_deref(),

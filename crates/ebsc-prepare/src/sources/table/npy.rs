@@ -1,4 +1,5 @@
-//! NumPy `.npy` files holding a 2-D little-endian `f4` or `f8` array in C order.
+//! NumPy `.npy` files holding a 2-D little-endian `f4` or `f8` array in C order, and the
+//! arrays of an `.npz` archive (`npz`), whose labels may be integers too.
 //!
 //! Format (numpy.lib.format): magic `\x93NUMPY`, version bytes, a little-endian header length
 //! (u16 for version 1, u32 for 2 and 3), then a Python dict literal such as
@@ -13,61 +14,221 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 
 pub(super) fn read(path: &Path) -> anyhow::Result<Table> {
     let bytes = read_whole_file(path)?;
-    let (header, data_start) = split_header(path, &bytes)?;
-    let header = parse_header(path, header)?;
-    let [n_rows, dim] = header.shape;
-    let expected = n_rows
-        .checked_mul(dim)
-        .and_then(|n| n.checked_mul(header.item_size))
-        .ok_or_else(|| file_error(path, format_args!("shape ({n_rows}, {dim}) overflows")))?;
-    let data = &bytes[data_start..];
-    if data.len() != expected {
-        let problem = if data.len() < expected {
-            "truncated"
-        } else {
-            "trailing bytes"
-        };
-        return Err(file_error(
-            path,
-            format_args!(
-                "{problem}: header says shape ({n_rows}, {dim}) of {} ({expected} bytes) but the data holds {}",
-                header.descr,
-                data.len()
-            ),
-        ));
-    }
-    if n_rows == 0 || dim == 0 {
-        return Err(file_error(
-            path,
-            format_args!("shape ({n_rows}, {dim}) is empty; expected rows and columns"),
-        ));
-    }
-    let features: Vec<f32> = if header.item_size == 8 {
-        data.chunks_exact(8)
-            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
-            .collect()
-    } else {
-        data.chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    };
-    check_finite(path, "array", &features, dim, 0)?;
+    let array = NpyArray::parse(path, "", &bytes)?;
+    let (features, dim) = array.features(path, "")?;
     Ok(Table {
+        n_rows: features.len() / dim,
         features,
         dim,
-        n_rows,
         labels: RawLabels::None,
         ids: None,
     })
 }
 
+/// What an array's elements are, as its dtype says (`<f4`, `<i8`, `|u1`, `|b1`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Float,
+    Int,
+    UInt,
+    Bool,
+}
+
+/// The kind and byte size of a little-endian (or one-byte) dtype this reader supports.
+fn dtype(descr: &str) -> Option<(Kind, usize)> {
+    let (order, rest) = descr.split_at_checked(1)?;
+    let (kind, size) = rest.split_at_checked(1)?;
+    let size: usize = size.parse().ok()?;
+    let kind = match kind {
+        "f" if size == 4 || size == 8 => Kind::Float,
+        "i" if [1, 2, 4, 8].contains(&size) => Kind::Int,
+        "u" if [1, 2, 4, 8].contains(&size) => Kind::UInt,
+        "b" if size == 1 => Kind::Bool,
+        _ => return None,
+    };
+    let ordered = order == "<" || (order == "|" && size == 1);
+    ordered.then_some((kind, size))
+}
+
+/// One array of a `.npy` file or of an `.npz` member: its dtype, shape and data, checked
+/// against each other.
+pub(super) struct NpyArray<'a> {
+    pub descr: String,
+    pub shape: Vec<usize>,
+    kind: Option<(Kind, usize)>,
+    data: &'a [u8],
+}
+
+impl<'a> NpyArray<'a> {
+    /// `what` names the array in messages (`array "X": …`); empty for a `.npy` file.
+    pub fn parse(path: &Path, what: &str, bytes: &'a [u8]) -> anyhow::Result<NpyArray<'a>> {
+        let error =
+            |message: std::fmt::Arguments| file_error(path, format_args!("{what}{message}"));
+        let (header, data_start) = split_header(bytes).map_err(|m| error(format_args!("{m}")))?;
+        let (descr, shape) = parse_header(header).map_err(|m| error(format_args!("{m}")))?;
+        let kind = dtype(&descr);
+        let data = &bytes[data_start..];
+        if let Some((_, item_size)) = kind {
+            let expected = shape
+                .iter()
+                .try_fold(item_size, |n, &d| n.checked_mul(d))
+                .ok_or_else(|| error(format_args!("shape {} overflows", show_shape(&shape))))?;
+            if data.len() != expected {
+                let problem = if data.len() < expected {
+                    "truncated"
+                } else {
+                    "trailing bytes"
+                };
+                return Err(error(format_args!(
+                    "{problem}: header says shape {} of {descr} ({expected} bytes) but the data holds {}",
+                    show_shape(&shape),
+                    data.len()
+                )));
+            }
+        }
+        Ok(NpyArray {
+            descr,
+            shape,
+            kind,
+            data,
+        })
+    }
+
+    /// A 2-D float array as rows of `f32` features and its width.
+    pub fn features(&self, path: &Path, what: &str) -> anyhow::Result<(Vec<f32>, usize)> {
+        let error =
+            |message: std::fmt::Arguments| file_error(path, format_args!("{what}{message}"));
+        let Some((Kind::Float, item_size)) = self.kind else {
+            return Err(error(format_args!(
+                "dtype {:?} is not supported; expected '<f4' or '<f8' (little-endian float)",
+                self.descr
+            )));
+        };
+        let &[n_rows, dim] = self.shape.as_slice() else {
+            return Err(error(format_args!(
+                "array has {} dimensions; expected 2 (rows, features)",
+                self.shape.len()
+            )));
+        };
+        if n_rows == 0 || dim == 0 {
+            return Err(error(format_args!(
+                "shape ({n_rows}, {dim}) is empty; expected rows and columns"
+            )));
+        }
+        let features = self
+            .values(item_size)
+            .map(|v| v as f32)
+            .collect::<Vec<f32>>();
+        let name = if what.is_empty() {
+            "array"
+        } else {
+            what.trim_end_matches(": ")
+        };
+        check_finite(path, name, &features, dim, 0)?;
+        Ok((features, dim))
+    }
+
+    /// A 1-D array of `n_rows` integers, booleans or whole numbers as labels.
+    pub fn labels(
+        &self,
+        path: &Path,
+        what: &str,
+        n_rows: usize,
+    ) -> anyhow::Result<Vec<Option<i64>>> {
+        let error =
+            |message: std::fmt::Arguments| file_error(path, format_args!("{what}{message}"));
+        let Some((kind, item_size)) = self.kind else {
+            return Err(error(format_args!(
+                "dtype {:?} is not supported for labels; expected integers, booleans or whole-number floats",
+                self.descr
+            )));
+        };
+        if self.shape != [n_rows] {
+            return Err(error(format_args!(
+                "shape {} for labels; expected ({n_rows},), one label a row of the features",
+                show_shape(&self.shape)
+            )));
+        }
+        let chunks = self.data.chunks_exact(item_size);
+        let labels: Vec<i64> = match kind {
+            Kind::Int => chunks.map(int).collect(),
+            Kind::UInt | Kind::Bool => {
+                let mut labels = Vec::with_capacity(n_rows);
+                for (row, b) in chunks.enumerate() {
+                    let value = uint(b);
+                    labels.push(i64::try_from(value).map_err(|_| {
+                        error(format_args!(
+                            "row {row} holds {value}, too large for a label"
+                        ))
+                    })?);
+                }
+                labels
+            }
+            Kind::Float => {
+                let mut labels = Vec::with_capacity(n_rows);
+                for (row, value) in self.values(item_size).enumerate() {
+                    if value.fract() != 0.0 || value.abs() > 9.0e15 {
+                        return Err(error(format_args!(
+                            "row {row} holds {value}; expected integers, booleans or whole-number floats"
+                        )));
+                    }
+                    labels.push(value as i64);
+                }
+                labels
+            }
+        };
+        Ok(labels.into_iter().map(Some).collect())
+    }
+
+    /// A float array's values as `f64`.
+    fn values(&self, item_size: usize) -> impl Iterator<Item = f64> + '_ {
+        self.data.chunks_exact(item_size).map(move |b| {
+            if item_size == 8 {
+                f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+            } else {
+                f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            }
+        })
+    }
+}
+
+fn int(bytes: &[u8]) -> i64 {
+    match bytes.len() {
+        1 => i64::from(bytes[0] as i8),
+        2 => i64::from(i16::from_le_bytes([bytes[0], bytes[1]])),
+        4 => i64::from(i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])),
+        _ => i64::from_le_bytes(bytes.try_into().expect("an 8-byte integer")),
+    }
+}
+
+fn uint(bytes: &[u8]) -> u64 {
+    match bytes.len() {
+        1 => u64::from(bytes[0]),
+        2 => u64::from(u16::from_le_bytes([bytes[0], bytes[1]])),
+        4 => u64::from(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])),
+        _ => u64::from_le_bytes(bytes.try_into().expect("an 8-byte integer")),
+    }
+}
+
+/// A shape as Python writes it: `(2, 3)`, `(4,)`.
+fn show_shape(shape: &[usize]) -> String {
+    match shape {
+        [one] => format!("({one},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// The header text and where the data starts.
-fn split_header<'a>(path: &Path, bytes: &'a [u8]) -> anyhow::Result<(&'a str, usize)> {
+fn split_header(bytes: &[u8]) -> Result<(&str, usize), String> {
     if bytes.len() < 10 || !bytes.starts_with(MAGIC) {
-        return Err(file_error(
-            path,
-            "not a .npy file: expected the magic \\x93NUMPY",
-        ));
+        return Err("not a .npy file: expected the magic \\x93NUMPY".to_string());
     }
     let (major, minor) = (bytes[6], bytes[7]);
     let (header_len, header_start) = match major {
@@ -76,88 +237,58 @@ fn split_header<'a>(path: &Path, bytes: &'a [u8]) -> anyhow::Result<(&'a str, us
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
             12,
         ),
-        2 | 3 => return Err(file_error(path, "truncated: the .npy header is incomplete")),
+        2 | 3 => return Err("truncated: the .npy header is incomplete".to_string()),
         _ => {
-            return Err(file_error(
-                path,
-                format_args!("unsupported .npy version {major}.{minor}; expected 1.0, 2.0 or 3.0"),
+            return Err(format!(
+                "unsupported .npy version {major}.{minor}; expected 1.0, 2.0 or 3.0"
             ));
         }
     };
     let data_start = header_start + header_len;
     if data_start > bytes.len() {
-        return Err(file_error(
-            path,
-            format_args!(
-                "truncated: the .npy header says it is {header_len} bytes but the file holds {}",
-                bytes.len() - header_start
-            ),
+        return Err(format!(
+            "truncated: the .npy header says it is {header_len} bytes but the file holds {}",
+            bytes.len() - header_start
         ));
     }
     let header = std::str::from_utf8(&bytes[header_start..data_start])
-        .map_err(|_| file_error(path, "malformed .npy header: not text"))?;
+        .map_err(|_| "malformed .npy header: not text".to_string())?;
     Ok((header, data_start))
 }
 
-/// What the header dict says, checked for what this reader supports.
-struct NpyHeader {
-    descr: String,
-    item_size: usize,
-    shape: [usize; 2],
-}
-
-fn parse_header(path: &Path, text: &str) -> anyhow::Result<NpyHeader> {
+/// The header dict's dtype and shape, checked for C order.
+fn parse_header(text: &str) -> Result<(String, Vec<usize>), String> {
     let malformed = || {
         let shown: String = text.trim().chars().take(120).collect();
-        file_error(path, format_args!("malformed .npy header {shown:?}"))
+        format!("malformed .npy header {shown:?}")
     };
     let entries = Parser::new(text).dict().ok_or_else(malformed)?;
     let get = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, v)| v);
     let Some(PyValue::Str(descr)) = get("descr") else {
         return Err(malformed());
     };
-    let item_size = match descr.as_str() {
-        "<f4" => 4,
-        "<f8" => 8,
-        other => {
-            return Err(file_error(
-                path,
-                format_args!(
-                    "dtype {other:?} is not supported; expected '<f4' or '<f8' (little-endian float)"
-                ),
-            ));
-        }
-    };
     match get("fortran_order") {
         Some(PyValue::Bool(false)) => {}
         Some(PyValue::Bool(true)) => {
-            return Err(file_error(
-                path,
-                "array is in Fortran order; expected C order (save np.ascontiguousarray(x))",
-            ));
+            return Err(
+                "array is in Fortran order; expected C order (save np.ascontiguousarray(x))"
+                    .to_string(),
+            );
         }
         _ => return Err(malformed()),
     }
     let Some(PyValue::Tuple(shape)) = get("shape") else {
         return Err(malformed());
     };
-    let shape = match shape.as_slice() {
-        [PyValue::Int(rows), PyValue::Int(cols)] => [*rows, *cols],
-        _ => {
-            return Err(file_error(
-                path,
-                format_args!(
-                    "array has {} dimensions; expected 2 (rows, features)",
-                    shape.len()
-                ),
-            ));
-        }
-    };
-    Ok(NpyHeader {
-        descr: descr.clone(),
-        item_size,
-        shape,
-    })
+    let shape = shape
+        .iter()
+        .map(|d| match d {
+            PyValue::Int(n) => Some(*n),
+            _ => None,
+        })
+        .collect::<Option<Vec<usize>>>()
+        .ok_or_else(malformed)?;
+    Ok((descr.clone(), shape))
 }
 
 /// The subset of Python literals that `.npy` headers use.

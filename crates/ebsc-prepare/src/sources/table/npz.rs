@@ -1,0 +1,273 @@
+//! NumPy `.npz` archives (`np.savez`, `np.savez_compressed`): a zip of `.npy` arrays. The
+//! features are a 2-D float array (`tensor`, or the only 2-D array), the labels a 1-D array
+//! of integers, booleans or whole-number floats (`label_column`), one a row.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::npy::NpyArray;
+use super::{RawLabels, Table};
+use crate::sources::{file_error, open_file};
+
+pub(super) fn read(
+    path: &Path,
+    tensor: Option<&str>,
+    label: Option<&str>,
+) -> anyhow::Result<Table> {
+    let members = members(path)?;
+    let arrays: Vec<(&str, anyhow::Result<NpyArray<'_>>)> = members
+        .iter()
+        .map(|(name, bytes)| {
+            let what = format!("array {name:?}: ");
+            (name.as_str(), NpyArray::parse(path, &what, bytes))
+        })
+        .collect();
+    let describe = || {
+        let listed: Vec<String> = arrays
+            .iter()
+            .map(|(name, array)| match array {
+                Ok(array) => format!("{name:?} {} {:?}", array.descr, array.shape),
+                Err(_) => format!("{name:?} (unreadable)"),
+            })
+            .collect();
+        if listed.is_empty() {
+            "none".to_string()
+        } else {
+            listed.join(", ")
+        }
+    };
+    let named = |name: &str| -> anyhow::Result<&NpyArray<'_>> {
+        match arrays.iter().find(|(n, _)| *n == name) {
+            Some((_, Ok(array))) => Ok(array),
+            Some((_, Err(error))) => Err(anyhow::anyhow!("{error:#}")),
+            None => Err(file_error(
+                path,
+                format_args!("no array named {name:?}; arrays are {}", describe()),
+            )),
+        }
+    };
+    let feature_name = match tensor {
+        Some(name) => name.to_string(),
+        None => {
+            let matrices: Vec<&str> = arrays
+                .iter()
+                .filter(|(_, a)| a.as_ref().is_ok_and(|a| a.shape.len() == 2))
+                .map(|(name, _)| *name)
+                .collect();
+            match matrices.as_slice() {
+                [only] => only.to_string(),
+                _ => {
+                    return Err(file_error(
+                        path,
+                        format_args!(
+                            "{} 2-D arrays; name the features with tensor = NAME (arrays are {})",
+                            if matrices.is_empty() { "no" } else { "several" },
+                            describe()
+                        ),
+                    ));
+                }
+            }
+        }
+    };
+    let what = format!("array {feature_name:?}: ");
+    let (features, dim) = named(&feature_name)?.features(path, &what)?;
+    let n_rows = features.len() / dim;
+    let labels = match label {
+        None => RawLabels::None,
+        Some(name) => {
+            let what = format!("array {name:?}: ");
+            RawLabels::Integers(named(name)?.labels(path, &what, n_rows)?)
+        }
+    };
+    Ok(Table {
+        features,
+        dim,
+        n_rows,
+        labels,
+        ids: None,
+    })
+}
+
+/// The archive's arrays by name (the member's name without `.npy`), in archive order.
+fn members(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let unreadable = |e: zip::result::ZipError| {
+        file_error(path, format_args!("not a readable .npz (zip) file: {e}"))
+    };
+    let mut archive = zip::ZipArchive::new(open_file(path)?).map_err(unreadable)?;
+    let mut members = Vec::new();
+    for index in 0..archive.len() {
+        let mut member = archive.by_index(index).map_err(unreadable)?;
+        let Some(name) = member.name().strip_suffix(".npy").map(str::to_string) else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        member
+            .read_to_end(&mut bytes)
+            .map_err(|e| file_error(path, format_args!("array {name:?}: cannot read it: {e}")))?;
+        members.push((name, bytes));
+    }
+    Ok(members)
+}
+
+/// The names of the arrays an `.npz` archive holds, for `new` to find a label array by.
+pub(super) fn array_names(path: &Path) -> anyhow::Result<Vec<String>> {
+    let unreadable = |e: zip::result::ZipError| {
+        file_error(path, format_args!("not a readable .npz (zip) file: {e}"))
+    };
+    let archive = zip::ZipArchive::new(open_file(path)?).map_err(unreadable)?;
+    Ok(archive
+        .file_names()
+        .filter_map(|name| name.strip_suffix(".npy"))
+        .map(str::to_string)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use zip::CompressionMethod;
+    use zip::write::{FileOptions, ZipWriter};
+
+    use super::super::{TableConfig, read as read_table};
+    use crate::dataset::{Dataset, Inputs};
+
+    /// A version-1 `.npy` array as numpy writes it.
+    fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(data);
+        bytes
+    }
+
+    fn le<const N: usize>(values: &[[u8; N]]) -> Vec<u8> {
+        values.concat()
+    }
+
+    /// `np.savez` (stored) or `np.savez_compressed` (deflated) of `arrays`.
+    fn write_npz(path: &std::path::Path, compressed: bool, arrays: &[(&str, Vec<u8>)]) {
+        let method = if compressed {
+            CompressionMethod::Deflated
+        } else {
+            CompressionMethod::Stored
+        };
+        let mut zip = ZipWriter::new(std::fs::File::create(path).unwrap());
+        for (name, bytes) in arrays {
+            zip.start_file(
+                format!("{name}.npy"),
+                FileOptions::default().compression_method(method),
+            )
+            .unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+
+    fn read(
+        path: &std::path::Path,
+        tensor: Option<&str>,
+        label: Option<&str>,
+    ) -> anyhow::Result<Dataset> {
+        read_table(&TableConfig {
+            path: path.to_path_buf(),
+            label_column: label.map(str::to_string),
+            id_column: None,
+            tensor: tensor.map(str::to_string),
+            header: None,
+        })
+    }
+
+    fn features() -> Vec<u8> {
+        le(&[1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0].map(f64::to_le_bytes))
+    }
+
+    #[test]
+    fn reads_savez_and_savez_compressed_with_their_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.npz");
+        let label_arrays = [
+            ("<i8", le(&[2i64, 0, 2].map(i64::to_le_bytes))),
+            ("|u1", vec![2, 0, 2]),
+            ("<f8", le(&[2.0f64, 0.0, 2.0].map(f64::to_le_bytes))),
+            ("|b1", vec![1, 0, 1]),
+        ];
+        for (compressed, (descr, labels)) in
+            [false, true, false, true].into_iter().zip(label_arrays)
+        {
+            write_npz(
+                &path,
+                compressed,
+                &[
+                    ("X", npy("<f8", "(3, 2)", &features())),
+                    ("y", npy(descr, "(3,)", &labels)),
+                ],
+            );
+            let dataset = read(&path, None, Some("y")).unwrap_or_else(|e| panic!("{descr}: {e:#}"));
+            assert_eq!(
+                dataset.inputs,
+                Inputs::Features {
+                    data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                    dim: 2
+                }
+            );
+            let labels: Vec<_> = dataset.samples.iter().map(|s| s.label).collect();
+            assert_eq!(labels, vec![Some(1), Some(0), Some(1)], "{descr}");
+        }
+        // Without labels, and with the features named.
+        let dataset = read(&path, Some("X"), None).unwrap();
+        assert_eq!(dataset.samples[2].label, None);
+    }
+
+    #[test]
+    fn arrays_that_do_not_fit_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.npz");
+        let expect = |result: anyhow::Result<Dataset>, needle: &str| {
+            let error = format!("{:#}", result.unwrap_err());
+            assert!(error.starts_with(&path.display().to_string()), "{error}");
+            assert!(error.contains(needle), "{error} should contain {needle}");
+        };
+        let x = npy("<f8", "(3, 2)", &features());
+        write_npz(&path, false, &[("a", x.clone()), ("b", x.clone())]);
+        expect(
+            read(&path, None, None),
+            "several 2-D arrays; name the features with tensor = NAME (arrays are \"a\" <f8 [3, 2], \"b\" <f8 [3, 2])",
+        );
+        expect(read(&path, Some("c"), None), "no array named \"c\"");
+        let short = npy("<i8", "(2,)", &le(&[0i64, 1].map(i64::to_le_bytes)));
+        let half = npy(
+            "<f8",
+            "(3,)",
+            &le(&[0.5f64, 1.0, 0.0].map(f64::to_le_bytes)),
+        );
+        let text = npy("<U3", "(3,)", &[0; 36]);
+        write_npz(
+            &path,
+            true,
+            &[("X", x), ("short", short), ("half", half), ("text", text)],
+        );
+        expect(
+            read(&path, None, Some("short")),
+            "array \"short\": shape (2,) for labels; expected (3,)",
+        );
+        expect(
+            read(&path, None, Some("half")),
+            "array \"half\": row 0 holds 0.5",
+        );
+        expect(
+            read(&path, None, Some("text")),
+            "array \"text\": dtype \"<U3\" is not supported for labels",
+        );
+        write_npz(&path, false, &[("y", npy("<i8", "(3,)", &[0; 24]))]);
+        expect(read(&path, None, None), "no 2-D arrays");
+        std::fs::write(&path, b"not a zip").unwrap();
+        expect(read(&path, None, None), "not a readable .npz (zip) file");
+    }
+}
