@@ -12,7 +12,8 @@
 //! Names starting with `.` (hidden files and folders) are skipped, and folders reached
 //! through a symbolic link are not entered (symbolic links to image files are read).
 //! Classes are sorted by name, images by their path inside the folder. Every image ends up
-//! as `[C, H, W]` u8, all of one size: one gray channel when every file is grayscale,
+//! as `[C, H, W]` u8, all of one size: one gray channel when every file is grayscale (or
+//! holds only grays, R = G = B),
 //! three RGB channels when any file has colour, unless `grayscale` asks for one or the
 //! other.
 
@@ -61,7 +62,9 @@ impl FolderLabels {
     }
 }
 
-const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "pgm", "ppm", "pbm", "pnm"];
+const IMAGE_EXTENSIONS: [&str; 11] = [
+    "png", "jpg", "jpeg", "pgm", "ppm", "pbm", "pnm", "gif", "bmp", "tif", "tiff",
+];
 
 /// How the images of a folder are read: which files, with which labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -455,7 +458,7 @@ fn decode(path: &Path, channels: Channels) -> anyhow::Result<DynamicImage> {
         let gray = match channels {
             Channels::Gray => true,
             Channels::Rgb => false,
-            Channels::AsFile => !image.color().has_color(),
+            Channels::AsFile => !image.color().has_color() || gray_valued(&image),
         };
         Ok(if gray {
             DynamicImage::ImageLuma8(image.to_luma8())
@@ -463,6 +466,15 @@ fn decode(path: &Path, channels: Channels) -> anyhow::Result<DynamicImage> {
             DynamicImage::ImageRgb8(image.to_rgb8())
         })
     })
+}
+
+/// Whether a colour image holds only grays (R = G = B at every pixel), as GIF files and
+/// many JPEG files of gray photos are stored: such a file counts as gray.
+fn gray_valued(image: &DynamicImage) -> bool {
+    image
+        .to_rgb8()
+        .pixels()
+        .all(|pixel| pixel[0] == pixel[1] && pixel[1] == pixel[2])
 }
 
 /// Appends an 8-bit gray or RGB image (as [`decode`] returns) as channel planes.
@@ -579,6 +591,34 @@ mod tests {
             Inputs::Images { data, channels, .. } => (data, *channels),
             _ => panic!("expected images"),
         }
+    }
+
+    #[test]
+    fn gif_bmp_and_tiff_files_of_grays_are_one_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        // GIF stores a palette (decoded as RGBA, written here from RGB); these hold grays only.
+        RgbImage::from_pixel(3, 2, Rgb([40, 40, 40]))
+            .save(dir.path().join("a/1.gif"))
+            .unwrap();
+        for (name, value) in [("2.bmp", 90u8), ("3.tif", 140), ("4.TIFF", 190)] {
+            GrayImage::from_pixel(3, 2, Luma([value]))
+                .save_with_format(
+                    dir.path().join("a").join(name),
+                    image::ImageFormat::from_extension(name.rsplit('.').next().unwrap()).unwrap(),
+                )
+                .unwrap();
+        }
+        RgbImage::from_pixel(3, 2, Rgb([7, 7, 7]))
+            .save(dir.path().join("a/5.png"))
+            .unwrap();
+        let dataset = read(&config(dir.path())).unwrap();
+        let (data, channels) = images_of(&dataset);
+        assert_eq!(channels, 1);
+        assert_eq!(
+            data,
+            [[40u8; 6], [90; 6], [140; 6], [190; 6], [7; 6]].concat()
+        );
     }
 
     #[test]
