@@ -9,7 +9,7 @@ use crate::config::SourceConfig;
 use crate::sources::OneOrMany;
 use crate::sources::cifar::{CifarConfig, CifarLabelKind};
 use crate::sources::idx::IdxConfig;
-use crate::sources::image_folder::{FolderLabels, ImageFolderConfig, Layout};
+use crate::sources::image_folder::{self, FolderLabels, ImageFolderConfig, Layout};
 use crate::sources::table::{self, TableConfig};
 
 /// Source keys the user may give on the command line (`label_column=y`, `resize=[64,64]`).
@@ -146,6 +146,27 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
             images: many(images),
             labels: many(labels),
         }));
+    }
+    // A folder of tables alone (no images, no subfolders): its table, when it holds one.
+    let tables: Vec<&PathBuf> = files.iter().filter(|f| table::is_table_file(f)).collect();
+    let subfolders = std::fs::read_dir(path)
+        .with_context(|| format!("{}: cannot list the folder", path.display()))?
+        .filter_map(Result::ok)
+        .any(|entry| entry.path().is_dir());
+    if !tables.is_empty()
+        && !subfolders
+        && !files.iter().any(|f| image_folder::has_image_extension(f))
+    {
+        let [table] = tables.as_slice() else {
+            let names: Vec<String> = tables.iter().map(|t| file_name(t)).collect();
+            bail!(
+                "{}: holds {} tables ({}) and no images; give one of them as the path",
+                path.display(),
+                tables.len(),
+                names.join(", ")
+            );
+        };
+        return table_source(table, keys);
     }
     Ok(SourceConfig::ImageFolder(ImageFolderConfig {
         path: path.to_path_buf(),
@@ -473,6 +494,25 @@ mod tests {
             panic!("expected a table");
         };
         assert_eq!(c.label_column.as_deref(), Some("labels"));
+        // A folder that holds one table and no images is that table; two are named.
+        let folder = dir.path().join("export");
+        std::fs::create_dir(&folder).unwrap();
+        touch(&folder.join("points.csv"), b"f1,label\n1,a\n");
+        let SourceConfig::Table(c) = detect(&folder, &SourceKeys::default()).unwrap() else {
+            panic!("expected a table");
+        };
+        assert_eq!(
+            (c.path, c.label_column.as_deref()),
+            (folder.join("points.csv"), Some("label"))
+        );
+        touch(&folder.join("more.txt"), b"1 2\n");
+        let err = detect(&folder, &SourceKeys::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("holds 2 tables (more.txt, points.csv) and no images"),
+            "{err}"
+        );
         let other = dir.path().join("notes.docx");
         touch(&other, b"x");
         let err = detect(&other, &SourceKeys::default())
