@@ -344,6 +344,22 @@ fn check_finite(
     }
 }
 
+/// Reads `path` with only `tensor` and `label_column` set: the tests of the array formats.
+#[cfg(test)]
+fn read_arrays(
+    path: &Path,
+    tensor: Option<&str>,
+    label_column: Option<&str>,
+) -> anyhow::Result<Dataset> {
+    read(&TableConfig {
+        path: path.to_path_buf(),
+        label_column: label_column.map(str::to_string),
+        id_column: None,
+        tensor: tensor.map(str::to_string),
+        header: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,7 +129,7 @@ mod tests {
     use zip::CompressionMethod;
     use zip::write::{FileOptions, ZipWriter};
 
-    use super::super::{TableConfig, read as read_table};
+    use super::super::read_arrays as read;
     use crate::dataset::{Dataset, Inputs};
 
     /// A version-1 `.npy` array as numpy writes it.
@@ -168,20 +168,6 @@ mod tests {
             zip.write_all(bytes).unwrap();
         }
         zip.finish().unwrap();
-    }
-
-    fn read(
-        path: &std::path::Path,
-        tensor: Option<&str>,
-        label: Option<&str>,
-    ) -> anyhow::Result<Dataset> {
-        read_table(&TableConfig {
-            path: path.to_path_buf(),
-            label_column: label.map(str::to_string),
-            id_column: None,
-            tensor: tensor.map(str::to_string),
-            header: None,
-        })
     }
 
     fn features() -> Vec<u8> {

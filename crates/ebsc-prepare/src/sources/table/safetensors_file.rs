@@ -279,7 +279,7 @@ mod tests {
 
     use safetensors::tensor::{TensorView, serialize};
 
-    use super::super::{TableConfig, read as read_table};
+    use super::super::read_arrays;
     use super::*;
     use crate::dataset::{Dataset, Inputs};
 
@@ -298,20 +298,6 @@ mod tests {
 
     fn f32_bytes(values: &[f32]) -> Vec<u8> {
         values.iter().flat_map(|v| v.to_le_bytes()).collect()
-    }
-
-    fn read_file(
-        path: &Path,
-        tensor: Option<&str>,
-        labels: Option<&str>,
-    ) -> anyhow::Result<Dataset> {
-        read_table(&TableConfig {
-            path: path.to_path_buf(),
-            label_column: labels.map(str::to_string),
-            id_column: None,
-            tensor: tensor.map(str::to_string),
-            header: None,
-        })
     }
 
     fn expect_error(result: anyhow::Result<Dataset>, path: &Path, needle: &str) {
@@ -337,7 +323,7 @@ mod tests {
                 ("y", Dtype::I64, vec![3], labels),
             ],
         );
-        let dataset = read_file(&path, None, Some("y")).unwrap();
+        let dataset = read_arrays(&path, None, Some("y")).unwrap();
         assert_eq!(
             dataset.inputs,
             Inputs::Features {
@@ -376,7 +362,7 @@ mod tests {
                 ("c", Dtype::BF16, vec![1, 2], bf16_data),
             ],
         );
-        let values = |tensor| match read_file(&path, Some(tensor), None).unwrap().inputs {
+        let values = |tensor| match read_arrays(&path, Some(tensor), None).unwrap().inputs {
             Inputs::Features { data, .. } => data,
             Inputs::Images { .. } => panic!("expected features"),
         };
@@ -384,7 +370,7 @@ mod tests {
         assert_eq!(values("b"), vec![1.0, -2.0]);
         assert_eq!(values("c"), vec![1.0, -2.0]);
         expect_error(
-            read_file(&path, None, None),
+            read_arrays(&path, None, None),
             &path,
             "several 2-D tensors (\"a\", \"b\", \"c\")",
         );
@@ -414,37 +400,37 @@ mod tests {
             ],
         );
         expect_error(
-            read_file(&path, Some("ints"), None),
+            read_arrays(&path, Some("ints"), None),
             &path,
             "dtype I32; expected F32",
         );
         expect_error(
-            read_file(&path, Some("vec"), None),
+            read_arrays(&path, Some("vec"), None),
             &path,
             "shape [2]; expected 2-D",
         );
         expect_error(
-            read_file(&path, Some("zzz"), None),
+            read_arrays(&path, Some("zzz"), None),
             &path,
             "no tensor named \"zzz\"",
         );
         expect_error(
-            read_file(&path, Some("nan"), None),
+            read_arrays(&path, Some("nan"), None),
             &path,
             "tensor \"nan\" row 1 holds NaN",
         );
         expect_error(
-            read_file(&path, Some("ok"), Some("vec")),
+            read_arrays(&path, Some("ok"), Some("vec")),
             &path,
             "label tensor \"vec\" has dtype F32",
         );
         expect_error(
-            read_file(&path, Some("ok"), Some("ints")),
+            read_arrays(&path, Some("ok"), Some("ints")),
             &path,
             "label tensor \"ints\" has shape [1, 2]",
         );
         expect_error(
-            read_file(&path, Some("ok"), Some("zzz")),
+            read_arrays(&path, Some("ok"), Some("zzz")),
             &path,
             "label tensor \"zzz\" not found",
         );
@@ -461,13 +447,13 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
         expect_error(
-            read_file(&path, None, None),
+            read_arrays(&path, None, None),
             &path,
             "not a readable safetensors file",
         );
         std::fs::write(&path, [0xffu8; 16]).unwrap();
         expect_error(
-            read_file(&path, None, None),
+            read_arrays(&path, None, None),
             &path,
             "not a readable safetensors file",
         );
