@@ -278,6 +278,9 @@ impl DataSummary {
             SourceConfig::Idx(_) => "IDX files",
             SourceConfig::Cifar(_) => "CIFAR folder",
             SourceConfig::ImageFolder(_) => "image folder",
+            SourceConfig::Table(_) if matches!(dataset.inputs, Inputs::Images { .. }) => {
+                "image array"
+            }
             SourceConfig::Table(_) => "feature table",
             SourceConfig::SyntheticSubspaces(_) => "synthetic subspaces",
         };

@@ -24,7 +24,7 @@ use crate::dataset::{Dataset, Inputs, SampleRecord};
 pub struct TableConfig {
     /// `.parquet`; text (`.csv`, `.tsv`, `.txt`, `.dat`, `.data`, each also gzipped: fields split at
     /// commas, tabs, or runs of spaces, as the first line shows); `.safetensors`; `.npy`; or
-    /// `.npz` (`np.savez`).
+    /// `.npz` (`np.savez`). A `uint8` NumPy array of 3 or 4 dimensions holds images.
     pub path: PathBuf,
     /// Parquet/text: the column holding labels (integers, whole numbers or text), excluded
     /// from the features.
@@ -270,6 +270,16 @@ struct Table {
     labels: RawLabels,
     /// Each row's name from an id column, in row order.
     ids: Option<Vec<String>>,
+    /// Images instead of features: a NumPy array of 3 or 4 dimensions.
+    images: Option<ArrayImages>,
+}
+
+/// `[N, C, H, W]` 8-bit images from a NumPy array.
+struct ArrayImages {
+    data: Vec<u8>,
+    channels: usize,
+    height: usize,
+    width: usize,
 }
 
 impl Table {
@@ -294,11 +304,20 @@ impl Table {
                 split: "all".to_string(),
             })
             .collect();
-        Dataset {
-            inputs: Inputs::Features {
+        let inputs = match self.images {
+            Some(images) => Inputs::Images {
+                data: images.data,
+                channels: images.channels,
+                height: images.height,
+                width: images.width,
+            },
+            None => Inputs::Features {
                 data: self.features,
                 dim: self.dim,
             },
+        };
+        Dataset {
+            inputs,
             samples,
             class_names,
         }

@@ -205,6 +205,7 @@ fn from_batches(
         n_rows,
         labels,
         ids,
+        images: None,
     })
 }
 

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::{RawLabels, Table, check_finite};
+use super::{ArrayImages, RawLabels, Table, check_finite};
 use crate::sources::{file_error, read_whole_file};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
@@ -15,14 +15,7 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 pub(super) fn read(path: &Path) -> anyhow::Result<Table> {
     let bytes = read_whole_file(path)?;
     let array = NpyArray::parse(path, "", &bytes)?;
-    let (features, dim) = array.features(path, "")?;
-    Ok(Table {
-        n_rows: features.len() / dim,
-        features,
-        dim,
-        labels: RawLabels::None,
-        ids: None,
-    })
+    array.table(path, "", RawLabels::None)
 }
 
 /// What an array's elements are, as its dtype says (`<f4`, `<i8`, `|u1`, `|b1`, …).
@@ -92,6 +85,90 @@ impl<'a> NpyArray<'a> {
             kind,
             data,
         })
+    }
+
+    /// The table this array holds: images for a `uint8` array of 3 or 4 dimensions
+    /// ([`NpyArray::images`]), else rows of features ([`NpyArray::features`]).
+    pub fn table(&self, path: &Path, what: &str, labels: RawLabels) -> anyhow::Result<Table> {
+        if let Some(images) = self.images(path, what)? {
+            return Ok(Table {
+                features: Vec::new(),
+                dim: 0,
+                n_rows: self.shape[0],
+                labels,
+                ids: None,
+                images: Some(images),
+            });
+        }
+        let (features, dim) = self.features(path, what)?;
+        Ok(Table {
+            n_rows: features.len() / dim,
+            features,
+            dim,
+            labels,
+            ids: None,
+            images: None,
+        })
+    }
+
+    /// Rows of a 3- or 4-dimensional array as images: `(N, H, W)` gray, `(N, H, W, C)` with
+    /// C 1 or 3 (channels last, as NumPy and TensorFlow keep them), or `(N, C, H, W)` (channels
+    /// first); `uint8` only. `None` for arrays of other dimensions.
+    pub fn images(&self, path: &Path, what: &str) -> anyhow::Result<Option<ArrayImages>> {
+        let error =
+            |message: std::fmt::Arguments| file_error(path, format_args!("{what}{message}"));
+        if !matches!(self.shape.len(), 3 | 4) {
+            return Ok(None);
+        }
+        if self.kind != Some((Kind::UInt, 1)) {
+            return Err(error(format_args!(
+                "dtype {:?} for images of shape {}; expected uint8 ('|u1', 0–255: save (x * 255).astype(np.uint8) for values in [0, 1])",
+                self.descr,
+                show_shape(&self.shape)
+            )));
+        }
+        let (n, channels, height, width, channels_last) = match *self.shape.as_slice() {
+            [n, h, w] => (n, 1, h, w, false),
+            [n, h, w, c] if c == 1 || c == 3 => (n, c, h, w, true),
+            [n, c, h, w] if c == 1 || c == 3 => (n, c, h, w, false),
+            _ => {
+                return Err(error(format_args!(
+                    "shape {} for images; expected (N, H, W), (N, H, W, C) or (N, C, H, W) with C 1 or 3",
+                    show_shape(&self.shape)
+                )));
+            }
+        };
+        if n == 0 || height == 0 || width == 0 {
+            return Err(error(format_args!(
+                "shape {} holds no images",
+                show_shape(&self.shape)
+            )));
+        }
+        let data = if channels_last && channels > 1 {
+            // [N, H, W, C] → [N, C, H, W], the layout of every image source.
+            let plane = height * width;
+            let mut planar = vec![0u8; self.data.len()];
+            for (image, out) in self
+                .data
+                .chunks_exact(plane * channels)
+                .zip(planar.chunks_exact_mut(plane * channels))
+            {
+                for (pixel, values) in image.chunks_exact(channels).enumerate() {
+                    for (channel, &value) in values.iter().enumerate() {
+                        out[channel * plane + pixel] = value;
+                    }
+                }
+            }
+            planar
+        } else {
+            self.data.to_vec()
+        };
+        Ok(Some(ArrayImages {
+            data,
+            channels,
+            height,
+            width,
+        }))
     }
 
     /// A 2-D float array as rows of `f32` features and its width.
@@ -559,6 +636,55 @@ mod tests {
             read_npy(&path, &future),
             &path,
             "unsupported .npy version 9.0",
+        );
+    }
+
+    #[test]
+    fn uint8_arrays_of_three_or_four_dimensions_are_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.npy");
+        let images = |descr: &str, shape: &str, data: &[u8]| {
+            read_npy(&path, &npy(descr, false, shape, data)).map(|d| d.inputs)
+        };
+        let gray: Vec<u8> = (0..12).collect();
+        assert_eq!(
+            images("|u1", "(3, 2, 2)", &gray).unwrap(),
+            Inputs::Images {
+                data: gray.clone(),
+                channels: 1,
+                height: 2,
+                width: 2
+            }
+        );
+        // Channels last (N, H, W, C) become planes; channels first stay as they are.
+        let rgb = [0, 100, 200, 1, 101, 201, 2, 102, 202, 3, 103, 203];
+        assert_eq!(
+            images("|u1", "(1, 2, 2, 3)", &rgb).unwrap(),
+            Inputs::Images {
+                data: vec![0, 1, 2, 3, 100, 101, 102, 103, 200, 201, 202, 203],
+                channels: 3,
+                height: 2,
+                width: 2
+            }
+        );
+        assert_eq!(
+            images("|u1", "(1, 3, 2, 2)", &gray).unwrap(),
+            Inputs::Images {
+                data: gray.clone(),
+                channels: 3,
+                height: 2,
+                width: 2
+            }
+        );
+        expect_error(
+            images("<f4", "(1, 2, 2)", &[0; 16]).map(|_| unreachable!()),
+            &path,
+            "dtype \"<f4\" for images of shape (1, 2, 2); expected uint8",
+        );
+        expect_error(
+            images("|u1", "(1, 2, 2, 5)", &[0; 20]).map(|_| unreachable!()),
+            &path,
+            "shape (1, 2, 2, 5) for images; expected (N, H, W)",
         );
     }
 

@@ -1,6 +1,7 @@
 //! NumPy `.npz` archives (`np.savez`, `np.savez_compressed`): a zip of `.npy` arrays. The
-//! features are a 2-D float array (`tensor`, or the only 2-D array), the labels a 1-D array
-//! of integers, booleans or whole-number floats (`label_column`), one a row.
+//! samples are a 2-D float array of features or a `uint8` array of images (`tensor`, or the
+//! only array of 2 or more dimensions), the labels a 1-D array of integers, booleans or
+//! whole-number floats (`label_column`), one a row.
 
 use std::io::Read;
 use std::path::Path;
@@ -51,7 +52,7 @@ pub(super) fn read(
         None => {
             let matrices: Vec<&str> = arrays
                 .iter()
-                .filter(|(_, a)| a.as_ref().is_ok_and(|a| a.shape.len() == 2))
+                .filter(|(_, a)| a.as_ref().is_ok_and(|a| a.shape.len() >= 2))
                 .map(|(name, _)| *name)
                 .collect();
             match matrices.as_slice() {
@@ -60,7 +61,7 @@ pub(super) fn read(
                     return Err(file_error(
                         path,
                         format_args!(
-                            "{} 2-D arrays; name the features with tensor = NAME (arrays are {})",
+                            "{} arrays of rows (2-D features or images); name one with tensor = NAME (arrays are {})",
                             if matrices.is_empty() { "no" } else { "several" },
                             describe()
                         ),
@@ -70,8 +71,8 @@ pub(super) fn read(
         }
     };
     let what = format!("array {feature_name:?}: ");
-    let (features, dim) = named(&feature_name)?.features(path, &what)?;
-    let n_rows = features.len() / dim;
+    let samples = named(&feature_name)?;
+    let n_rows = samples.shape.first().copied().unwrap_or(0);
     let labels = match label {
         None => RawLabels::None,
         Some(name) => {
@@ -79,13 +80,7 @@ pub(super) fn read(
             RawLabels::Integers(named(name)?.labels(path, &what, n_rows)?)
         }
     };
-    Ok(Table {
-        features,
-        dim,
-        n_rows,
-        labels,
-        ids: None,
-    })
+    samples.table(path, &what, labels)
 }
 
 /// The archive's arrays by name (the member's name without `.npy`), in archive order.
@@ -224,7 +219,7 @@ mod tests {
         write_npz(&path, false, &[("a", x.clone()), ("b", x.clone())]);
         expect(
             read(&path, None, None),
-            "several 2-D arrays; name the features with tensor = NAME (arrays are \"a\" <f8 [3, 2], \"b\" <f8 [3, 2])",
+            "several arrays of rows (2-D features or images); name one with tensor = NAME (arrays are \"a\" <f8 [3, 2], \"b\" <f8 [3, 2])",
         );
         expect(read(&path, Some("c"), None), "no array named \"c\"");
         let short = npy("<i8", "(2,)", &le(&[0i64, 1].map(i64::to_le_bytes)));
@@ -252,7 +247,7 @@ mod tests {
             "array \"text\": dtype \"<U3\" is not supported for labels",
         );
         write_npz(&path, false, &[("y", npy("<i8", "(3,)", &[0; 24]))]);
-        expect(read(&path, None, None), "no 2-D arrays");
+        expect(read(&path, None, None), "no arrays of rows");
         std::fs::write(&path, b"not a zip").unwrap();
         expect(read(&path, None, None), "not a readable .npz (zip) file");
     }

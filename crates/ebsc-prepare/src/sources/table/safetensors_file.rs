@@ -38,6 +38,7 @@ pub(super) fn read(
             n_rows,
             labels,
             ids: None,
+            images: None,
         })
     })
 }
