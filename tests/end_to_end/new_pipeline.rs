@@ -246,6 +246,37 @@ fn an_npz_of_images_goes_from_new_to_scores_as_the_image_folder_does() {
         "{}",
         created.summary.source
     );
+    // np.savez(path, images, labels) names them arr_0, arr_1: the 1-D one is the labels.
+    let positional = work.path().join("positional.npz");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&positional).unwrap());
+    for (name, bytes) in [
+        (
+            "arr_0.npy",
+            npy("|u1", &format!("({n}, {SIDE}, {SIDE})"), &pixels),
+        ),
+        ("arr_1.npy", npy("|u1", &format!("({n},)"), &labels)),
+    ] {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(&bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    let by_position = new_pipeline(&NewRequest {
+        name: "positional".into(),
+        data: positional,
+        overrides: Vec::new(),
+        pipelines_dir: work.path().join("pipelines"),
+        force: false,
+    })
+    .unwrap();
+    assert_eq!(by_position.summary.n_classes, CLASSES);
+    assert!(
+        by_position
+            .notes
+            .iter()
+            .any(|n| n.contains("\"arr_1\" holds one value a sample")),
+        "{:?}",
+        by_position.notes
+    );
     assert_eq!(created.template.name(), "small-images");
     assert_eq!(created.summary.n_classes, CLASSES);
     let runs = work.path().join("runs");

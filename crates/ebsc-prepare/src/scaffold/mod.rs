@@ -210,6 +210,7 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
     );
     let dataset = with_guessed_labels(&mut source, &keys, dataset, &mut notes)
         .with_context(|| format!("reading {}", request.data.display()))?;
+    let dataset = with_positional_labels(&mut source, &keys, dataset, &mut notes);
     // prepare.splits / prepare.subset shrink the data before it is sized up.
     let mut selection = toml::Table::new();
     for o in &dotted {
@@ -385,6 +386,57 @@ fn with_guessed_labels(
         found.n_classes, found.min, found.max
     ));
     Ok(relabelled)
+}
+
+/// An `.npz` archive whose arrays are named by position (`np.savez(path, X, y)`: `arr_0`,
+/// `arr_1`) and none like a label: when one 1-D array has a value a sample and reads as
+/// labels, the archive read again with it as the labels, and a note that says so.
+fn with_positional_labels(
+    source: &mut SourceConfig,
+    keys: &SourceKeys,
+    dataset: crate::dataset::Dataset,
+    notes: &mut Vec<String>,
+) -> crate::dataset::Dataset {
+    let SourceConfig::Table(table) = source else {
+        return dataset;
+    };
+    let is_npz = table
+        .path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    if !is_npz || table.label_column.is_some() || keys.labels.is_some() {
+        return dataset;
+    }
+    let Ok(shapes) = crate::sources::table::npz_array_shapes(&table.path) else {
+        return dataset;
+    };
+    let one_a_sample: Vec<&String> = shapes
+        .iter()
+        .filter(|(_, shape)| shape.as_slice() == [dataset.len()])
+        .map(|(name, _)| name)
+        .collect();
+    let [name] = one_a_sample.as_slice() else {
+        return dataset;
+    };
+    let name = (*name).clone();
+    table.label_column = Some(name.clone());
+    // As classes: 2 or more, at most one per two samples.
+    let classes = |d: &crate::dataset::Dataset| (2..=d.len() / 2).contains(&d.class_names.len());
+    match crate::read_source(source) {
+        Ok(labelled) if classes(&labelled) => {
+            notes.push(format!(
+                "no array is named like labels, and {name:?} holds one value a sample: read as the labels, {} classes (labels=none keeps the archive unlabelled; label_column=NAME names another)",
+                labelled.class_names.len()
+            ));
+            labelled
+        }
+        _ => {
+            if let SourceConfig::Table(table) = source {
+                table.label_column = None;
+            }
+            dataset
+        }
+    }
 }
 
 /// A header-less text table that does not read as features because its last (or first)

@@ -177,6 +177,11 @@ pub fn npz_array_names(path: &Path) -> anyhow::Result<Vec<String>> {
     npz::array_names(path)
 }
 
+/// The shapes of the arrays an `.npz` archive holds, by name (those that parse).
+pub fn npz_array_shapes(path: &Path) -> anyhow::Result<Vec<(String, Vec<usize>)>> {
+    npz::array_shapes(path)
+}
+
 /// Reads the feature matrix and labels; see [`TableConfig`].
 pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
     let path = &config.path;

@@ -104,6 +104,17 @@ fn members(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     Ok(members)
 }
 
+/// The shapes of the arrays an `.npz` archive holds that parse, by name.
+pub(super) fn array_shapes(path: &Path) -> anyhow::Result<Vec<(String, Vec<usize>)>> {
+    Ok(members(path)?
+        .iter()
+        .filter_map(|(name, bytes)| {
+            let array = NpyArray::parse(path, "", bytes).ok()?;
+            Some((name.clone(), array.shape))
+        })
+        .collect())
+}
+
 /// The names of the arrays an `.npz` archive holds, for `new` to find a label array by.
 pub(super) fn array_names(path: &Path) -> anyhow::Result<Vec<String>> {
     let unreadable = |e: zip::result::ZipError| {
