@@ -35,8 +35,9 @@ use tch::{Device, Tensor};
 use crate::config::{AffinityConfig, AffinityGraph, Refine};
 
 pub const STAGE: &str = affinity::STAGE;
-/// Bump when the outputs for a given config change meaning.
-pub const STAGE_VERSION: u32 = 2;
+/// Bump when the outputs for a given config change meaning (3: a row the shrink threshold
+/// leaves fewer than top_k elastic-net candidates takes the energy's best scores).
+pub const STAGE_VERSION: u32 = 3;
 
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -264,19 +265,41 @@ impl Inputs {
             }
             None => {
                 let (u, v) = self.dictionary_towers(rows.clone());
-                let scored = config
-                    .refine
-                    .and_then(Refine::energy_candidates)
-                    .unwrap_or(config.top_k);
-                topk::top_k_coefficients(
+                let candidates = config.refine.and_then(Refine::energy_candidates);
+                let scored = candidates.unwrap_or(config.top_k);
+                let (c, timing) = topk::top_k_coefficients(
                     &u,
                     &v,
-                    rows,
+                    rows.clone(),
                     &self.model.map,
                     scored,
                     config.block_size,
                     on_rows,
-                )
+                );
+                if candidates.is_none() {
+                    (c, timing)
+                } else {
+                    // The elastic-net solve's candidates: a row the shrink threshold left
+                    // fewer than top_k (one learned above every score leaves none) takes the
+                    // energy's best scores instead, which the solve weighs.
+                    let by_score = || {
+                        let map = self.model.map.ranking_every_score();
+                        topk::top_k_coefficients(
+                            &u,
+                            &v,
+                            rows.clone(),
+                            &map,
+                            scored,
+                            config.block_size,
+                            |_| {},
+                        )
+                        .0
+                    };
+                    (
+                        fill_short_rows(c, rows.clone(), config.top_k, by_score),
+                        timing,
+                    )
+                }
             }
         };
         let Some(Refine::ElasticNet { weights, .. }) = config.refine else {
@@ -288,6 +311,43 @@ impl Inputs {
             timing,
         ))
     }
+}
+
+/// `c` (rows `rows`, sorted by row and column) with every row that holds fewer than `keep`
+/// entries replaced by that row of `fallback()`, which runs only when a row is short.
+fn fill_short_rows(
+    c: Triplets,
+    rows: std::ops::Range<usize>,
+    keep: usize,
+    fallback: impl FnOnce() -> Triplets,
+) -> Triplets {
+    let mut counts = vec![0usize; rows.len()];
+    for &row in &c.rows {
+        counts[row as usize - rows.start] += 1;
+    }
+    if counts.iter().all(|&count| count >= keep) {
+        return c;
+    }
+    let other = fallback();
+    let mut out = Triplets::default();
+    let (mut i, mut j) = (0, 0);
+    for (offset, &count) in counts.iter().enumerate() {
+        let row = (rows.start + offset) as u32;
+        let from_fallback = count < keep;
+        while i < c.len() && c.rows[i] == row {
+            if !from_fallback {
+                out.push(row, c.cols[i], c.values[i]);
+            }
+            i += 1;
+        }
+        while j < other.len() && other.rows[j] == row {
+            if from_fallback {
+                out.push(row, other.cols[j], other.values[j]);
+            }
+            j += 1;
+        }
+    }
+    out
 }
 
 fn load_inputs(
@@ -407,4 +467,33 @@ fn finish_outputs(
     let mut file = run.create_output(affinity::AFFINITY.file)?;
     ebsc_io::write_triplets(file.writer(), &affinity)?;
     file.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn triplets(entries: &[(u32, u32)]) -> Triplets {
+        let mut t = Triplets::default();
+        for &(row, col) in entries {
+            t.push(row, col, (row * 10 + col) as f32);
+        }
+        t
+    }
+
+    #[test]
+    fn short_rows_take_the_fallbacks_entries_and_full_rows_keep_theirs() {
+        // Rows 3–5, two candidates wanted: row 3 has them, row 4 none, row 5 one.
+        let c = triplets(&[(3, 0), (3, 1), (5, 2)]);
+        let fallback = triplets(&[(3, 7), (3, 8), (4, 0), (4, 1), (5, 0), (5, 2)]);
+        let filled = fill_short_rows(c.clone(), 3..6, 2, || fallback.clone());
+        assert_eq!(
+            filled,
+            triplets(&[(3, 0), (3, 1), (4, 0), (4, 1), (5, 0), (5, 2)])
+        );
+        // Every row full: the fallback never runs.
+        let full = triplets(&[(3, 0), (3, 1)]);
+        let kept = fill_short_rows(full.clone(), 3..4, 2, || panic!("not needed"));
+        assert_eq!(kept, full);
+    }
 }

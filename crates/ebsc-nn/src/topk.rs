@@ -36,6 +36,16 @@ pub struct CoefficientMap {
 }
 
 impl CoefficientMap {
+    /// The same map with every scored atom in the running: the shrink threshold at 0 (Gibbs
+    /// unchanged). For candidates that another solve weighs, where only their order counts:
+    /// a threshold learned above every score would leave a row none.
+    pub fn ranking_every_score(self) -> CoefficientMap {
+        CoefficientMap {
+            threshold: 0.0,
+            ..self
+        }
+    }
+
     /// The value a masked (diagonal) entry of `s` gets: never ranked.
     fn masked_value(&self) -> f64 {
         match self.kind {

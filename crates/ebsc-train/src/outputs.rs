@@ -131,6 +131,15 @@ pub fn record_stats(run: &mut StageRun, metrics: &MetricsLog, n_samples: usize) 
             let mean = values.iter().sum::<f64>() / values.len() as f64;
             run.log(format!("{name} {mean:.4} (mean of the last steps)"));
             run.stat(&format!("final_{name}"), mean);
+            if name == "mean_nonzeros" && mean == 0.0 {
+                run.log(
+                    "every coefficient ended at 0: the shrink threshold rose above every score, \
+                     so the self-expression term stopped training; the affinity stage takes the \
+                     elastic-net solve's candidates from the energy's scores instead (another \
+                     seed, or coefficients = \"gibbs\", trains past it)"
+                        .to_string(),
+                );
+            }
         }
     }
     // The per-epoch monitors: their last value.
