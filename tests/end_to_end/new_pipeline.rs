@@ -61,18 +61,22 @@ fn write_subspace_images(root: &Path) {
     }
 }
 
-/// A version-1 `.npy` array as numpy writes it.
+/// A C-order `.npy` array as numpy writes it.
 fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
+    ebsc_test_support::numpy::npy(descr, false, shape, data)
+}
+
+/// An `.npz` archive of `arrays` (name, `.npy` bytes), deflated as np.savez_compressed.
+fn write_npz(path: &Path, arrays: &[(&str, &[u8])]) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options =
+        zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in arrays {
+        zip.start_file(format!("{name}.npy"), options).unwrap();
+        zip.write_all(bytes).unwrap();
     }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend_from_slice(data);
-    bytes
+    zip.finish().unwrap();
 }
 
 #[test]
@@ -212,62 +216,36 @@ fn a_table_as_np_savetxt_writes_it_keeps_its_labels_from_new_to_scores() {
 
 #[test]
 fn an_npz_of_images_goes_from_new_to_scores_as_the_image_folder_does() {
-    use std::io::Write;
     let (pixels, labels) = subspace_pixels();
     let n = CLASSES * PER_CLASS;
     let work = tempfile::tempdir().unwrap();
-    // np.savez_compressed(path, x=images (N, 16, 16) uint8, y=labels uint8).
+    let images = npy("|u1", &format!("({n}, {SIDE}, {SIDE})"), &pixels);
+    let classes = npy("|u1", &format!("({n},)"), &labels);
+    // np.savez_compressed(path, x=images (N, 16, 16) uint8, y=labels uint8), and
+    // np.savez(path, images, labels), which names them arr_0 and arr_1.
     let archive = work.path().join("faces.npz");
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
-    let options =
-        zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (name, bytes) in [
-        (
-            "x.npy",
-            npy("|u1", &format!("({n}, {SIDE}, {SIDE})"), &pixels),
-        ),
-        ("y.npy", npy("|u1", &format!("({n},)"), &labels)),
-    ] {
-        zip.start_file(name, options).unwrap();
-        zip.write_all(&bytes).unwrap();
-    }
-    zip.finish().unwrap();
+    write_npz(&archive, &[("x", &images), ("y", &classes)]);
+    let positional = work.path().join("positional.npz");
+    write_npz(&positional, &[("arr_0", &images), ("arr_1", &classes)]);
+    let new = |name: &str, data: &Path| {
+        new_pipeline(&NewRequest {
+            name: name.into(),
+            data: data.to_path_buf(),
+            overrides: Vec::new(),
+            pipelines_dir: work.path().join("pipelines"),
+            force: false,
+        })
+        .unwrap()
+    };
 
-    let created = new_pipeline(&NewRequest {
-        name: "faces".into(),
-        data: archive,
-        overrides: Vec::new(),
-        pipelines_dir: work.path().join("pipelines"),
-        force: false,
-    })
-    .unwrap();
+    let created = new("faces", &archive);
     assert!(
         created.summary.source.starts_with("image array"),
         "{}",
         created.summary.source
     );
-    // np.savez(path, images, labels) names them arr_0, arr_1: the 1-D one is the labels.
-    let positional = work.path().join("positional.npz");
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(&positional).unwrap());
-    for (name, bytes) in [
-        (
-            "arr_0.npy",
-            npy("|u1", &format!("({n}, {SIDE}, {SIDE})"), &pixels),
-        ),
-        ("arr_1.npy", npy("|u1", &format!("({n},)"), &labels)),
-    ] {
-        zip.start_file(name, options).unwrap();
-        zip.write_all(&bytes).unwrap();
-    }
-    zip.finish().unwrap();
-    let by_position = new_pipeline(&NewRequest {
-        name: "positional".into(),
-        data: positional,
-        overrides: Vec::new(),
-        pipelines_dir: work.path().join("pipelines"),
-        force: false,
-    })
-    .unwrap();
+    // Named by position, the one 1-D array is the labels.
+    let by_position = new("positional", &positional);
     assert_eq!(by_position.summary.n_classes, CLASSES);
     assert!(
         by_position

@@ -5,6 +5,8 @@
 //!   "one error line" contract of every binary (`<name>: error: …`, no panic).
 //! - [`fuzz`]: byte-level mutations of valid files for the readers' property tests,
 //!   and the reproducible proptest configuration they run under.
+//! - [`numpy`]: `.npy` files as numpy writes them.
 
 pub mod cli;
 pub mod fuzz;
+pub mod numpy;

@@ -484,26 +484,11 @@ impl<'a> Parser<'a> {
 
 #[cfg(test)]
 mod tests {
+    use ebsc_test_support::numpy::npy;
+
     use super::super::{TableConfig, read as read_table};
     use super::*;
     use crate::dataset::{Dataset, Inputs};
-
-    /// A version-1 `.npy` file as numpy writes it: header padded with spaces to a multiple of 64.
-    fn npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
-        let fortran = if fortran { "True" } else { "False" };
-        let mut header =
-            format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut bytes = MAGIC.to_vec();
-        bytes.extend_from_slice(&[1, 0]);
-        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(header.as_bytes());
-        bytes.extend_from_slice(data);
-        bytes
-    }
 
     fn f32_bytes(values: &[f32]) -> Vec<u8> {
         values.iter().flat_map(|v| v.to_le_bytes()).collect()

@@ -138,19 +138,9 @@ mod tests {
     use super::super::read_arrays as read;
     use crate::dataset::{Dataset, Inputs};
 
-    /// A version-1 `.npy` array as numpy writes it.
+    /// A C-order `.npy` array as numpy writes it.
     fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-        let mut header =
-            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(header.as_bytes());
-        bytes.extend_from_slice(data);
-        bytes
+        ebsc_test_support::numpy::npy(descr, false, shape, data)
     }
 
     fn le<const N: usize>(values: &[[u8; N]]) -> Vec<u8> {
