@@ -281,7 +281,9 @@ impl Inputs {
                 } else {
                     // The elastic-net solve's candidates: a row the shrink threshold left
                     // fewer than top_k (one learned above every score leaves none) takes the
-                    // energy's best scores instead, which the solve weighs.
+                    // energy's best scores instead, which the solve weighs. A row has at most
+                    // N − 1 atoms to offer.
+                    let short_of = config.top_k.min((v.size()[0] as usize).saturating_sub(1));
                     let by_score = || {
                         let map = self.model.map.ranking_every_score();
                         topk::top_k_coefficients(
@@ -295,10 +297,7 @@ impl Inputs {
                         )
                         .0
                     };
-                    (
-                        fill_short_rows(c, rows.clone(), config.top_k, by_score),
-                        timing,
-                    )
+                    (fill_short_rows(c, rows.clone(), short_of, by_score), timing)
                 }
             }
         };
