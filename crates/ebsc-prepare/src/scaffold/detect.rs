@@ -259,6 +259,12 @@ pub struct LabelLikeColumn {
     pub max: i64,
 }
 
+/// Whether `n_classes` distinct labels over `n_rows` rows read as classes: 2 or more, at
+/// most one per two rows (a column of ids or measurements gives nearly one per row).
+pub fn reads_as_classes(n_classes: usize, n_rows: usize) -> bool {
+    (2..=n_rows / 2).contains(&n_classes)
+}
+
 /// The last column of a header-less table, else its first, when its values look like class
 /// labels: consecutive integers, 2 to [`LABEL_MAX_CLASSES`] of them and at most half the
 /// rows, each on two rows or more and none on more than [`LABEL_MAX_MODE_SHARE`] of them.
@@ -283,8 +289,7 @@ pub fn label_like_column(data: &[f32], dim: usize) -> Option<LabelLikeColumn> {
         let (&min, &max) = (counts.keys().next()?, counts.keys().next_back()?);
         let n_classes = counts.len();
         let largest = counts.values().copied().max()?;
-        let label_like = n_classes >= 2
-            && n_classes <= n_rows / 2
+        let label_like = reads_as_classes(n_classes, n_rows)
             && (max - min + 1) as usize == n_classes
             && counts.values().all(|&count| count >= 2)
             && largest as f64 <= LABEL_MAX_MODE_SHARE * n_rows as f64;

@@ -419,22 +419,35 @@ fn with_positional_labels(
         return dataset;
     };
     let name = (*name).clone();
-    table.label_column = Some(name.clone());
-    // As classes: 2 or more, at most one per two samples.
-    let classes = |d: &crate::dataset::Dataset| (2..=d.len() / 2).contains(&d.class_names.len());
-    match crate::read_source(source) {
-        Ok(labelled) if classes(&labelled) => {
+    match read_with_labels(source, &name) {
+        Some(labelled) => {
             notes.push(format!(
                 "no array is named like labels, and {name:?} holds one value a sample: read as the labels, {} classes (labels=none keeps the archive unlabelled; label_column=NAME names another)",
                 labelled.class_names.len()
             ));
             labelled
         }
+        None => dataset,
+    }
+}
+
+/// The table of `source` read again with `column` as its labels, when that reads and gives
+/// classes ([`detect::reads_as_classes`]); otherwise `source` is left without a label column
+/// and `None`.
+fn read_with_labels(source: &mut SourceConfig, column: &str) -> Option<crate::dataset::Dataset> {
+    let set_label = |source: &mut SourceConfig, column: Option<String>| {
+        if let SourceConfig::Table(table) = source {
+            table.label_column = column;
+        }
+    };
+    set_label(source, Some(column.to_string()));
+    match crate::read_source(source) {
+        Ok(labelled) if detect::reads_as_classes(labelled.class_names.len(), labelled.len()) => {
+            Some(labelled)
+        }
         _ => {
-            if let SourceConfig::Table(table) = source {
-                table.label_column = None;
-            }
-            dataset
+            set_label(source, None);
+            None
         }
     }
 }
@@ -447,11 +460,6 @@ fn with_text_labels(
     source: &mut SourceConfig,
     keys: &SourceKeys,
 ) -> Option<(crate::dataset::Dataset, String, &'static str)> {
-    let set_label = |source: &mut SourceConfig, column: Option<String>| {
-        if let SourceConfig::Table(table) = source {
-            table.label_column = column;
-        }
-    };
     let SourceConfig::Table(table) = source else {
         return None;
     };
@@ -463,18 +471,12 @@ fn with_text_labels(
     if width < 2 {
         return None;
     }
-    for (index, which) in [(width, "last"), (1, "first")] {
-        let column = format!("column_{index}");
-        set_label(source, Some(column.clone()));
-        if let Ok(dataset) = crate::read_source(source) {
-            let classes = dataset.class_names.len();
-            if classes >= 2 && classes <= dataset.len() / 2 {
-                return Some((dataset, column, which));
-            }
-        }
-    }
-    set_label(source, None);
-    None
+    [(width, "last"), (1, "first")]
+        .into_iter()
+        .find_map(|(index, which)| {
+            let column = format!("column_{index}");
+            read_with_labels(source, &column).map(|dataset| (dataset, column, which))
+        })
 }
 
 /// When the id column was guessed from its name (not given) and the table reads without
