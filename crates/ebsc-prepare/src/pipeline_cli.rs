@@ -32,11 +32,12 @@ pub enum Command {
         name: String,
         /// A folder of images (in class subfolders, or without labels), a folder of IDX
         /// files, a CIFAR binary folder, or a feature table (.parquet; text: .csv, .tsv,
-        /// .txt, .dat, .data, each also gzipped; .safetensors; .npy; .npz).
+        /// .txt, .dat, .data, each also gzipped; .safetensors; .npy; .npz; .mat).
         data: PathBuf,
         /// Settings: n_clusters=K|auto (auto without labels), template=NAME, seed=S,
         /// label_column=COL, id_column=COL (tables), labels=none|folders (image folders;
-        /// labels=none: a table without labels), grayscale=true, resize=[H,W], or any
+        /// labels=none: a table without labels), grayscale=true, resize=[H,W],
+        /// image_shape=[H,W]|none (a table's rows as gray images, or as features), or any
         /// section.key=value (e.g. train.epochs=50).
         #[arg(value_name = "KEY=VALUE")]
         settings: Vec<String>,

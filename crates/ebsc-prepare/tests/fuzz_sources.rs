@@ -1,5 +1,5 @@
 //! Bounded fuzzing of the raw-data readers: IDX (plain and gzip), CIFAR binary
-//! batches and image folders.
+//! batches, image folders and MATLAB `.mat` files.
 //!
 //! Properties, for random bytes, mutated valid files and forged headers:
 //! - nothing panics: every read returns `Ok` or a one-line error that starts with the path of
@@ -421,5 +421,47 @@ fn forged_image_headers_are_refused_before_allocating() {
             "{error}"
         );
         assert!(largest < BASE_ALLOCATION, "{name}");
+    }
+}
+
+/// `.mat` files SciPy wrote (see the table reader's tests): plain and compressed.
+const MAT_FILES: [&[u8]; 2] = [
+    include_bytes!("../src/sources/table/testdata/cai-v5.mat"),
+    include_bytes!("../src/sources/table/testdata/cai-v5-compressed.mat"),
+];
+
+fn read_mat(dir: &Path, bytes: &[u8]) {
+    use ebsc_prepare::sources::table::{self, TableConfig};
+    let path = dir.join("data.mat");
+    std::fs::write(&path, bytes).unwrap();
+    let config = TableConfig {
+        path: path.clone(),
+        label_column: Some("gnd".into()),
+        id_column: None,
+        tensor: None,
+        header: None,
+        image_shape: None,
+    };
+    // A compressed variable inflates up to 1032 times; its bytes widen to 8-byte values.
+    check_read(&[&path], BASE_ALLOCATION, bytes.len(), 8 * 1032, || {
+        table::read(&config)
+    });
+}
+
+proptest! {
+    #![proptest_config(config(17))]
+
+    #[test]
+    fn mat_random_bytes(body in prop::collection::vec(any::<u8>(), 0..256)) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = MAT_FILES[0][..128].to_vec();
+        bytes.extend_from_slice(&body);
+        read_mat(dir.path(), &bytes);
+    }
+
+    #[test]
+    fn mat_mutated_files(edits in prop::collection::vec(mutation(8), 0..3), which in 0..2usize) {
+        let dir = tempfile::tempdir().unwrap();
+        read_mat(dir.path(), &mutate(MAT_FILES[which], &edits));
     }
 }

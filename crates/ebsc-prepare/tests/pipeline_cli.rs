@@ -248,6 +248,136 @@ fn without_labels_the_cluster_count_is_auto_unless_given() {
     assert_eq!(pipeline["cluster"]["n_clusters"].as_str(), Some("auto"));
 }
 
+/// A Kaggle-style pixel CSV: `label,pixel1,…,pixel256`, 40 rows of 16×16 gray images in two
+/// classes (a bright left or right half on a dark ground, or, `crowded`, the same gray face
+/// with a faint mark on either side).
+fn write_pixel_csv(path: &Path, crowded: bool) {
+    let mut text = String::from("label");
+    (1..=256).for_each(|i| text.push_str(&format!(",pixel{i}")));
+    text.push('\n');
+    for row in 0..40 {
+        let class = row % 2;
+        text.push_str(&class.to_string());
+        for pixel in 0..256 {
+            let (y, x) = (pixel / 16, pixel % 16);
+            let lit = (x < 8) == (class == 0);
+            let value = match (crowded, lit) {
+                (false, true) => 200 + (row + y) % 50,
+                (false, false) => (row * 3 + x) % 20,
+                (true, true) => 130 + (row + y) % 5,
+                (true, false) => 120 + (row + x) % 5,
+            };
+            text.push_str(&format!(",{value}"));
+        }
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_table_of_pixels_is_read_as_images() {
+    let dir = tempfile::tempdir().unwrap();
+    write_pixel_csv(&dir.path().join("pixels.csv"), false);
+    let out = run(dir.path(), &["new", "px", "pixels.csv"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "pixel table pixels.csv: 40 images 1×16×16, 2 classes");
+    assert_printed(
+        &out,
+        "new: the 256 columns hold 16×16 gray images: read as images, image_shape = [16, 16] (image_shape=none keeps them features)",
+    );
+    let pipeline = read(dir.path(), "pipelines/px.toml");
+    let shape = pipeline["prepare"]["image_shape"].as_array().unwrap();
+    assert_eq!(shape, &[toml::Value::Integer(16), toml::Value::Integer(16)]);
+    assert_eq!(pipeline["prepare"]["label_column"].as_str(), Some("label"));
+    // Under 400 images: the small-images template, as for the same images in a folder.
+    assert_printed(&out, "new: template small-images");
+
+    // image_shape=none keeps the columns features; image_shape=[H,W] must fit the columns.
+    let out = run(dir.path(), &["new", "pf", "pixels.csv", "image_shape=none"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "40 rows of 256 features, 2 classes");
+    assert!(
+        read(dir.path(), "pipelines/pf.toml")["prepare"]
+            .get("image_shape")
+            .is_none()
+    );
+    let out = run(
+        dir.path(),
+        &["new", "pw", "pixels.csv", "image_shape=[8,32]"],
+    );
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "40 images 1×8×32");
+    let out = run(
+        dir.path(),
+        &["new", "pe", "pixels.csv", "image_shape=[9,9]"],
+    );
+    assert!(
+        error(&out)
+            .contains("image_shape = [9, 9] reads 81 pixels a row, and the rows hold 256 features"),
+        "{}",
+        out.stderr
+    );
+    let out = run(dir.path(), &["new", "pe", "pixels.csv", "image_shape=28"]);
+    assert!(
+        error(&out).contains("\"image_shape=28\": expected [height, width]"),
+        "{}",
+        out.stderr
+    );
+
+    // Crowded pixels, as faces are, stay features, and `new` says why.
+    write_pixel_csv(&dir.path().join("faces.csv"), true);
+    let out = run(dir.path(), &["new", "faces", "faces.csv"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "40 rows of 256 features, 2 classes");
+    assert_printed(&out, "kept as features");
+    assert!(
+        read(dir.path(), "pipelines/faces.toml")["prepare"]
+            .get("image_shape")
+            .is_none()
+    );
+}
+
+#[test]
+fn matlab_files_find_their_samples_and_labels() {
+    use ebsc_test_support::matlab::mat_v5;
+    let dir = tempfile::tempdir().unwrap();
+    // Deng Cai's layout: `fea`, one sample a row, and `gnd`, the labels; 12 samples of 3
+    // features in 3 classes.
+    let fea: Vec<f64> = (0..36).map(|i| ((i * 7) % 11) as f64 * 0.5 - 1.0).collect();
+    let gnd: Vec<f64> = (0..12).map(|i| (i % 3 + 1) as f64).collect();
+    let cai = mat_v5(&[("fea", 12, 3, &fea), ("gnd", 12, 1, &gnd)]);
+    std::fs::write(dir.path().join("cai.mat"), cai).unwrap();
+    let out = run(dir.path(), &["new", "cai", "cai.mat"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "12 rows of 3 features, 3 classes");
+    let pipeline = read(dir.path(), "pipelines/cai.toml");
+    assert_eq!(pipeline["prepare"]["label_column"].as_str(), Some("gnd"));
+    assert_eq!(pipeline["cluster"]["n_clusters"].as_integer(), Some(3));
+
+    // SSC's layout: `Y`, one sample a column (3×12), and `s`, a row of labels: `Y` is no
+    // vector, so no label by name; `s` is found as the one vector a value a sample, and the
+    // samples are read as columns.
+    let fea = &fea;
+    let y: Vec<f64> = (0..3)
+        .flat_map(|j| (0..12).map(move |i| fea[i * 3 + j]))
+        .collect();
+    let ssc = mat_v5(&[("Y", 3, 12, &y), ("s", 1, 12, &gnd)]);
+    std::fs::write(dir.path().join("ssc.mat"), ssc).unwrap();
+    let out = run(dir.path(), &["new", "ssc", "ssc.mat"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "12 rows of 3 features, 3 classes");
+    assert_printed(
+        &out,
+        "\"s\" holds one value a sample: read as the labels, 3 classes",
+    );
+    let pipeline = read(dir.path(), "pipelines/ssc.toml");
+    assert_eq!(pipeline["prepare"]["label_column"].as_str(), Some("s"));
+    // labels=none leaves the matrix one sample a row.
+    let out = run(dir.path(), &["new", "ssc2", "ssc.mat", "labels=none"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "3 rows of 12 features, no labels");
+}
+
 /// `count` 6×4 gray PNGs at `root/<relative>` for each relative path.
 fn write_pngs(root: &Path, relative: &[String]) {
     for (i, path) in relative.iter().enumerate() {

@@ -9,4 +9,5 @@
 
 pub mod cli;
 pub mod fuzz;
+pub mod matlab;
 pub mod numpy;

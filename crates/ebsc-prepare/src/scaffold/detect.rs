@@ -24,10 +24,37 @@ pub struct SourceKeys {
     pub label_kind: Option<CifarLabelKind>,
     /// Image folders: what the subfolders mean (`labels=none`, `labels=folders`).
     pub labels: Option<FolderLabels>,
+    /// Tables: `image_shape=[H,W]` reads the rows as gray images, `image_shape=none` keeps
+    /// them features.
+    pub image_shape: Option<ImageShapeKey>,
+}
+
+/// The `image_shape=` a user gave `new`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageShapeKey {
+    /// `image_shape=none`: the columns are features, whatever they hold.
+    None,
+    /// `image_shape=[H,W]`.
+    Shape([usize; 2]),
+}
+
+/// Least side of the square gray images `new` finds in a table's rows: scikit-learn's 8×8
+/// digits (64 columns, 0–16) stay features, as the suite measures them (0.953 with the
+/// features template); the images template's crops and convolutions are built for images
+/// of 28 pixels and more.
+pub const MIN_PIXEL_SIDE: usize = 16;
+
+/// The side of the square gray images a table's rows hold: `dim` a square of at least
+/// [`MIN_PIXEL_SIDE`], and every value a pixel ([`table::PixelScale::exact`]: whole numbers
+/// 0–255, or 255ths in [0, 1]). `data` is `[n, dim]` row-major.
+pub fn pixel_side(data: &[f32], dim: usize) -> Option<usize> {
+    let side = table::square_side(dim, MIN_PIXEL_SIDE)?;
+    table::PixelScale::exact(data).map(|_| side)
 }
 
 /// Column or tensor names taken as labels when the user names none (case-insensitive).
-const LABEL_NAMES: [&str; 6] = ["label", "labels", "class", "target", "y", "category"];
+/// (`gnd`, "ground truth", is how Deng Cai's MATLAB face sets name theirs.)
+const LABEL_NAMES: [&str; 7] = ["label", "labels", "class", "target", "y", "category", "gnd"];
 
 /// Column names taken as row ids when the user names none (case-insensitive; the last
 /// two are the index columns pandas writes to CSV and Parquet): excluded from the features,
@@ -207,6 +234,10 @@ fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> 
         id_column: keys.id_column.clone(),
         tensor: keys.tensor.clone(),
         header: None,
+        image_shape: match keys.image_shape {
+            Some(ImageShapeKey::Shape(shape)) => Some(shape),
+            _ => None,
+        },
     };
     let named_columns = if let Some((format, lines)) = table::text_format(path)? {
         // A first row of data: no header, columns are column_1, column_2, ….
@@ -239,6 +270,13 @@ fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> 
         config.label_column = find_label(&safetensors_names(path)?);
     } else if name.ends_with(".npz") && config.label_column.is_none() && find_labels {
         config.label_column = find_label(&table::npz_array_names(path)?);
+    } else if name.ends_with(".mat") && config.label_column.is_none() && find_labels {
+        // Only a vector can hold labels (SSC's data names its sample matrix `Y`).
+        let vectors: Vec<String> = table::mat_vectors(path)?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        config.label_column = find_label(&vectors);
     }
     Ok(SourceConfig::Table(config))
 }

@@ -278,6 +278,7 @@ impl DataSummary {
             SourceConfig::Idx(_) => "IDX files",
             SourceConfig::Cifar(_) => "CIFAR folder",
             SourceConfig::ImageFolder(_) => "image folder",
+            SourceConfig::Table(table) if table.image_shape.is_some() => "pixel table",
             SourceConfig::Table(_) if matches!(dataset.inputs, Inputs::Images { .. }) => {
                 "image array"
             }
@@ -976,6 +977,7 @@ mod tests {
             id_column: None,
             tensor: None,
             header: None,
+            image_shape: None,
         })
     }
 

@@ -8,9 +8,13 @@
 mod arrow_table;
 mod cast;
 mod csv_batches;
+mod mat;
 mod npy;
 mod npz;
+mod pixels;
 mod safetensors_file;
+
+pub use pixels::{PixelScale, gray_pixels, square_side};
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -44,9 +48,15 @@ pub struct TableConfig {
     /// `label_column = "column_65"` for scikit-learn's `digits.csv.gz`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<bool>,
+    /// Each row read as a gray image of `[height, width]` pixels, its columns in row-major
+    /// order (Kaggle's `pixel1 … pixel784`, `X.reshape(N, -1)`): whole numbers 0–255, or
+    /// every value in [0, 1] (times 255). The images then go through the stages as any
+    /// image source's do. Not for arrays that already hold images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_shape: Option<[usize; 2]>,
 }
 
-pub const SUPPORTED_EXTENSIONS: &str = ".parquet, .csv, .tsv, .txt, .dat or .data (each also gzipped, .csv.gz), .safetensors, .npy or .npz";
+pub const SUPPORTED_EXTENSIONS: &str = ".parquet, .csv, .tsv, .txt, .dat or .data (each also gzipped, .csv.gz), .safetensors, .npy, .npz or .mat (MATLAB, level 5)";
 
 /// Text tables, by extension; each may also be gzipped (`.csv.gz`).
 const TEXT_EXTENSIONS: [&str; 5] = ["csv", "tsv", "txt", "dat", "data"];
@@ -73,7 +83,7 @@ fn table_extension(path: &Path) -> (String, bool) {
 pub fn is_table_file(path: &Path) -> bool {
     let (extension, _) = table_extension(path);
     TEXT_EXTENSIONS.contains(&extension.as_str())
-        || ["parquet", "safetensors", "npy", "npz"].contains(&extension.as_str())
+        || ["parquet", "safetensors", "npy", "npz", "mat"].contains(&extension.as_str())
 }
 
 /// How a text table separates its fields.
@@ -182,6 +192,15 @@ pub fn npz_array_shapes(path: &Path) -> anyhow::Result<Vec<(String, Vec<usize>)>
     npz::array_shapes(path)
 }
 
+/// The numeric vectors (`N×1`, `1×N`) of a `.mat` file, by name, with their lengths: the
+/// variables that may hold labels.
+pub fn mat_vectors(path: &Path) -> anyhow::Result<Vec<(String, usize)>> {
+    Ok(mat::variables(path)?
+        .iter()
+        .filter_map(|v| Some((v.name.clone(), v.vector_len()?)))
+        .collect())
+}
+
 /// Reads the feature matrix and labels; see [`TableConfig`].
 pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
     let path = &config.path;
@@ -197,12 +216,14 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
         ));
     }
     require_exists(path)?;
-    if !matches!(extension.as_str(), "safetensors" | "npz")
+    if !matches!(extension.as_str(), "safetensors" | "npz" | "mat")
         && let Some(tensor) = &config.tensor
     {
         return Err(file_error(
             path,
-            format_args!("tensor = {tensor:?} is for .safetensors and .npz files only; remove it"),
+            format_args!(
+                "tensor = {tensor:?} is for .safetensors, .npz and .mat files only; remove it"
+            ),
         ));
     }
     if !(text || extension == "parquet")
@@ -245,6 +266,11 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
             config.tensor.as_deref(),
             config.label_column.as_deref(),
         )?,
+        "mat" => mat::read(
+            path,
+            config.tensor.as_deref(),
+            config.label_column.as_deref(),
+        )?,
         _ => {
             if let Some(label_column) = &config.label_column {
                 return Err(file_error(
@@ -256,6 +282,10 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
             }
             npy::read(path)?
         }
+    };
+    let table = match config.image_shape {
+        Some(shape) => table.into_gray_images(path, shape)?,
+        None => table,
     };
     Ok(table.into_dataset(path))
 }
@@ -288,6 +318,50 @@ struct ArrayImages {
 }
 
 impl Table {
+    /// The rows as gray images of `[height, width]` ([`TableConfig::image_shape`]).
+    fn into_gray_images(
+        mut self,
+        path: &Path,
+        [height, width]: [usize; 2],
+    ) -> anyhow::Result<Table> {
+        let shape = format!("image_shape = [{height}, {width}]");
+        if self.images.is_some() {
+            return Err(file_error(
+                path,
+                format_args!("{shape}, but the array already holds images; remove it"),
+            ));
+        }
+        if height == 0 || width == 0 || height * width != self.dim {
+            return Err(file_error(
+                path,
+                format_args!(
+                    "{shape} reads {} pixels a row, and the rows hold {} features",
+                    height * width,
+                    self.dim
+                ),
+            ));
+        }
+        let data = gray_pixels(&self.features).map_err(|e| {
+            file_error(
+                path,
+                format_args!(
+                    "{shape}: row {} holds {} in feature {} (0-based); pixels are whole numbers 0–255, or every value in [0, 1]",
+                    e.position / self.dim,
+                    e.value,
+                    e.position % self.dim
+                ),
+            )
+        })?;
+        self.features = Vec::new();
+        self.images = Some(ArrayImages {
+            data,
+            channels: 1,
+            height,
+            width,
+        });
+        Ok(self)
+    }
+
     fn into_dataset(self, path: &Path) -> Dataset {
         let (labels, class_names) = match self.labels {
             RawLabels::None => (vec![None; self.n_rows], Vec::new()),
@@ -381,6 +455,7 @@ fn read_arrays(
         id_column: None,
         tensor: tensor.map(str::to_string),
         header: None,
+        image_shape: None,
     })
 }
 
@@ -399,6 +474,7 @@ mod tests {
             id_column: None,
             tensor: None,
             header: None,
+            image_shape: None,
         })
         .unwrap_err()
         .to_string();
@@ -421,6 +497,7 @@ mod tests {
             id_column: None,
             tensor: None,
             header: None,
+            image_shape: None,
         })
         .unwrap_err()
         .to_string();
@@ -443,6 +520,7 @@ mod tests {
             id_column: None,
             tensor: None,
             header: Some(false),
+            image_shape: None,
         })
         .unwrap();
         assert_eq!(dataset.len(), 3);
@@ -467,6 +545,7 @@ mod tests {
             id_column: None,
             tensor: None,
             header: Some(false),
+            image_shape: None,
         })
         .unwrap_err()
         .to_string();
@@ -479,6 +558,74 @@ mod tests {
         );
     }
 
+    #[test]
+    fn image_shape_reads_rows_as_gray_images() {
+        let dir = tempfile::tempdir().unwrap();
+        // Kaggle's layout: the label first, then pixel1 … pixel4 of 2×2 images.
+        let path = dir.path().join("pixels.csv");
+        std::fs::write(
+            &path,
+            "label,pixel1,pixel2,pixel3,pixel4\n7,0,255,16,3\n2,1,2,3,4\n",
+        )
+        .unwrap();
+        let config = TableConfig {
+            image_shape: Some([2, 2]),
+            ..table_config(&path, Some("label"), None)
+        };
+        let dataset = read(&config).unwrap();
+        assert_eq!(
+            dataset.inputs,
+            Inputs::Images {
+                data: vec![0, 255, 16, 3, 1, 2, 3, 4],
+                channels: 1,
+                height: 2,
+                width: 2
+            }
+        );
+        assert_eq!(dataset.class_names, ["2", "7"]);
+
+        // Values in [0, 1] are scaled by 255.
+        let unit = dir.path().join("unit.csv");
+        std::fs::write(&unit, "a,b,c,d\n0,1,0.5,0.2\n").unwrap();
+        let config = TableConfig {
+            image_shape: Some([2, 2]),
+            ..table_config(&unit, None, None)
+        };
+        let Inputs::Images { data, .. } = read(&config).unwrap().inputs else {
+            panic!("image_shape gives images");
+        };
+        assert_eq!(data, [0, 255, 128, 51]);
+    }
+
+    #[test]
+    fn image_shape_errors_name_the_shape_and_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pixels.csv");
+        std::fs::write(&path, "a,b,c,d\n0,1,2,3\n4,5,300,7\n").unwrap();
+        let error = |shape: [usize; 2]| {
+            read(&TableConfig {
+                image_shape: Some(shape),
+                ..table_config(&path, None, None)
+            })
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            error([3, 3]),
+            format!(
+                "{}: image_shape = [3, 3] reads 9 pixels a row, and the rows hold 4 features",
+                path.display()
+            )
+        );
+        assert_eq!(
+            error([2, 2]),
+            format!(
+                "{}: image_shape = [2, 2]: row 1 holds 300 in feature 2 (0-based); pixels are whole numbers 0–255, or every value in [0, 1]",
+                path.display()
+            )
+        );
+    }
+
     fn table_config(path: &Path, label_column: Option<&str>, header: Option<bool>) -> TableConfig {
         TableConfig {
             path: path.to_path_buf(),
@@ -486,6 +633,7 @@ mod tests {
             id_column: None,
             tensor: None,
             header,
+            image_shape: None,
         }
     }
 

@@ -631,6 +631,7 @@ mod tests {
             id_column: id.map(str::to_string),
             tensor: None,
             header: None,
+            image_shape: None,
         })
     }
 

@@ -1,5 +1,5 @@
-//! NumPy `.npy` files holding a 2-D little-endian `f4` or `f8` array in C order, and the
-//! arrays of an `.npz` archive (`npz`), whose labels may be integers too.
+//! NumPy `.npy` files holding a 2-D little-endian array of floats, integers or booleans in C
+//! order (or `uint8` images), and the arrays of an `.npz` archive (`npz`).
 //!
 //! Format (numpy.lib.format): magic `\x93NUMPY`, version bytes, a little-endian header length
 //! (u16 for version 1, u32 for 2 and 3), then a Python dict literal such as
@@ -171,13 +171,13 @@ impl<'a> NpyArray<'a> {
         }))
     }
 
-    /// A 2-D float array as rows of `f32` features and its width.
+    /// A 2-D array of numbers as rows of `f32` features and its width.
     pub fn features(&self, path: &Path, what: &str) -> anyhow::Result<(Vec<f32>, usize)> {
         let error =
             |message: std::fmt::Arguments| file_error(path, format_args!("{what}{message}"));
-        let Some((Kind::Float, item_size)) = self.kind else {
+        let Some((kind, item_size)) = self.kind else {
             return Err(error(format_args!(
-                "dtype {:?} is not supported; expected '<f4' or '<f8' (little-endian float)",
+                "dtype {:?} is not supported; expected little-endian floats ('<f4', '<f8'), integers ('<i8', '|u1', …) or booleans",
                 self.descr
             )));
         };
@@ -192,10 +192,13 @@ impl<'a> NpyArray<'a> {
                 "shape ({n_rows}, {dim}) is empty; expected rows and columns"
             )));
         }
-        let features = self
-            .values(item_size)
-            .map(|v| v as f32)
-            .collect::<Vec<f32>>();
+        // Integers too: pixels flattened to rows (`x.reshape(len(x), -1)` of uint8 images).
+        let chunks = self.data.chunks_exact(item_size);
+        let features: Vec<f32> = match kind {
+            Kind::Float => self.values(item_size).map(|v| v as f32).collect(),
+            Kind::Int => chunks.map(|b| int(b) as f32).collect(),
+            Kind::UInt | Kind::Bool => chunks.map(|b| uint(b) as f32).collect(),
+        };
         let name = if what.is_empty() {
             "array"
         } else {
@@ -502,6 +505,7 @@ mod tests {
             id_column: None,
             tensor: None,
             header: None,
+            image_shape: None,
         })
     }
 
@@ -591,9 +595,9 @@ mod tests {
             "dtype \">f4\" is not supported",
         );
         expect_error(
-            read_npy(&path, &npy("<i8", false, "(1, 1)", &[0; 8])),
+            read_npy(&path, &npy("<c8", false, "(1, 1)", &[0; 8])),
             &path,
-            "dtype \"<i8\"",
+            "dtype \"<c8\" is not supported; expected little-endian floats",
         );
         expect_error(
             read_npy(&path, &npy("<f4", true, "(1, 1)", &[0; 4])),
@@ -671,6 +675,48 @@ mod tests {
             &path,
             "shape (1, 2, 2, 5) for images; expected (N, H, W)",
         );
+        // image_shape is for rows of features, not for arrays of images.
+        std::fs::write(&path, npy("|u1", false, "(3, 2, 2)", &gray)).unwrap();
+        expect_error(
+            read_table(&TableConfig {
+                path: path.clone(),
+                label_column: None,
+                id_column: None,
+                tensor: None,
+                header: None,
+                image_shape: Some([2, 2]),
+            }),
+            &path,
+            "image_shape = [2, 2], but the array already holds images; remove it",
+        );
+    }
+
+    #[test]
+    fn integer_arrays_of_two_dimensions_are_features() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.npy");
+        // uint8 pixels flattened to rows, and signed integers.
+        let features = |descr: &str, data: &[u8]| {
+            read_npy(&path, &npy(descr, false, "(2, 2)", data)).map(|d| d.inputs)
+        };
+        assert_eq!(
+            features("|u1", &[0, 7, 255, 3]).unwrap(),
+            Inputs::Features {
+                data: vec![0.0, 7.0, 255.0, 3.0],
+                dim: 2
+            }
+        );
+        let signed: Vec<u8> = [-2i16, 5, 0, 300]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(
+            features("<i2", &signed).unwrap(),
+            Inputs::Features {
+                data: vec![-2.0, 5.0, 0.0, 300.0],
+                dim: 2
+            }
+        );
     }
 
     #[test]
@@ -700,6 +746,7 @@ mod tests {
             id_column: None,
             tensor: None,
             header: None,
+            image_shape: None,
         });
         expect_error(result, &path, ".npy files hold no labels");
     }

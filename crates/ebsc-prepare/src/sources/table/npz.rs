@@ -1,5 +1,5 @@
 //! NumPy `.npz` archives (`np.savez`, `np.savez_compressed`): a zip of `.npy` arrays. The
-//! samples are a 2-D float array of features or a `uint8` array of images (`tensor`, or the
+//! samples are a 2-D array of features (floats, integers or booleans) or a `uint8` array of images (`tensor`, or the
 //! only array of 2 or more dimensions), the labels a 1-D array of integers, booleans or
 //! whole-number floats (`label_column`), one a row.
 
