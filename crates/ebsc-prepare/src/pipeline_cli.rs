@@ -35,7 +35,7 @@ pub enum Command {
         /// .txt, .dat, .data, each also gzipped; .safetensors; .npy; .npz; .mat).
         data: PathBuf,
         /// Settings: n_clusters=K|auto (auto without labels), template=NAME, seed=S,
-        /// label_column=COL, id_column=COL (tables), labels=none|folders (image folders;
+        /// label_column=COL, id_column=COL (tables), labels=none|folders|names (image folders;
         /// labels=none: a table without labels), grayscale=true, resize=[H,W],
         /// image_shape=[H,W]|none (a table's rows as gray images, or as features), or any
         /// section.key=value (e.g. train.epochs=50).

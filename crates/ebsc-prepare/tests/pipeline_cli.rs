@@ -444,11 +444,53 @@ fn a_folder_of_unlabelled_images_gets_auto_and_labels_none() {
     let out = run(dir.path(), &["new", "x", "sorted", "labels=maybe"]);
     assert!(
         error(&out).contains(
-            "\"labels=maybe\": expected none (the subfolders are not classes) or folders"
+            "\"labels=maybe\": expected none (the subfolders are not classes), folders (they are) or names"
         ),
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn a_flat_folder_named_by_class_reads_its_classes_from_the_names() {
+    let dir = tempfile::tempdir().unwrap();
+    // Yale's layout: GIF files without an image extension, `subjectNN.<condition>`, beside
+    // a Readme.txt.
+    let faces = dir.path().join("yalefaces");
+    std::fs::create_dir_all(&faces).unwrap();
+    for (i, subject) in ["subject01", "subject02", "subject03"].iter().enumerate() {
+        for (j, condition) in ["happy", "sad", "glasses", "noglasses"].iter().enumerate() {
+            image::RgbImage::from_fn(6, 4, |x, y| {
+                let v = (i * 60 + j * 7 + x as usize + y as usize) as u8;
+                image::Rgb([v, v, v])
+            })
+            .save_with_format(
+                faces.join(format!("{subject}.{condition}")),
+                image::ImageFormat::Gif,
+            )
+            .unwrap();
+        }
+    }
+    std::fs::write(faces.join("Readme.txt"), "The Yale face database.\n").unwrap();
+    let out = run(dir.path(), &["new", "yale", "yalefaces"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "12 images 1×4×6, 3 classes");
+    assert_printed(
+        &out,
+        "new: labels: 3 classes by the file names up to their first '.' (subject01, subject02, subject03) (labels = \"names\" written; labels=none reads the images without labels)",
+    );
+    let pipeline = read(dir.path(), "pipelines/yale.toml");
+    assert_eq!(pipeline["prepare"]["labels"].as_str(), Some("names"));
+    assert_eq!(pipeline["cluster"]["n_clusters"].as_integer(), Some(3));
+    // labels=none keeps them unlabelled; names that hold no class (img_00.png) stay so.
+    let out = run(dir.path(), &["new", "yale2", "yalefaces", "labels=none"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "12 images 1×4×6, no labels");
+    let files: Vec<String> = (0..12).map(|i| format!("img_{i:02}.png")).collect();
+    write_pngs(&dir.path().join("plain"), &files);
+    let out = run(dir.path(), &["new", "plain", "plain"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "no labels");
 }
 
 #[test]

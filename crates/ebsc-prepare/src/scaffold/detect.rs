@@ -180,10 +180,7 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
         .with_context(|| format!("{}: cannot list the folder", path.display()))?
         .filter_map(Result::ok)
         .any(|entry| entry.path().is_dir());
-    if !tables.is_empty()
-        && !subfolders
-        && !files.iter().any(|f| image_folder::has_image_extension(f))
-    {
+    if !tables.is_empty() && !subfolders && !files.iter().any(|f| image_folder::is_image_file(f)) {
         let [table] = tables.as_slice() else {
             let names: Vec<String> = tables.iter().map(|t| file_name(t)).collect();
             bail!(

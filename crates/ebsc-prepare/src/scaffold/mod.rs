@@ -136,7 +136,7 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
             }
             "prepare.labels" => {
                 keys.labels = Some(o.value.clone().try_into().map_err(|_| {
-                    bad("none (the subfolders are not classes) or folders (they are)")
+                    bad("none (the subfolders are not classes), folders (they are) or names (the file names up to their first '.' are)")
                 })?)
             }
             "prepare.image_shape" => {
@@ -166,8 +166,9 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
             "labels=none is for image folders and tables, and {} is neither",
             request.data.display()
         ),
-        (Some(FolderLabels::Folders), _) => bail!(
-            "labels=folders is for image folders, and {} is not one (label_column=COL names a table's label column)",
+        (Some(labels @ (FolderLabels::Folders | FolderLabels::Names)), _) => bail!(
+            "labels={} is for image folders, and {} is not one (label_column=COL names a table's label column)",
+            labels.name(),
             request.data.display()
         ),
     }
@@ -313,6 +314,13 @@ fn folder_labels_note(folder: &mut ImageFolderConfig) -> anyhow::Result<String> 
     let layout = image_folder::layout(&folder.path, folder.labels)?;
     let described = layout.describe();
     Ok(match (&layout, folder.labels) {
+        (Layout::Unlabelled { images, .. }, None) if classes_by_name(&folder.path, images) => {
+            folder.labels = Some(FolderLabels::Names);
+            let described = image_folder::layout(&folder.path, folder.labels)?.describe();
+            format!(
+                "labels: {described} (labels = \"names\" written; labels=none reads the images without labels)"
+            )
+        }
         (Layout::Unlabelled { .. }, None) => {
             folder.labels = Some(FolderLabels::None);
             format!("{described}: every image is one sample (labels = \"none\" written)")
@@ -322,6 +330,27 @@ fn folder_labels_note(folder: &mut ImageFolderConfig) -> anyhow::Result<String> 
         }
         _ => format!("labels: {described}"),
     })
+}
+
+/// Whether a folder's images, all directly in it, are named `<class>.<rest>` (Yale's
+/// `subject01.happy`, JAFFE's `KA.AN1.39.tiff`, `cat.0.jpg`) with classes that read as
+/// classes ([`detect::reads_as_classes`]), each on two images or more.
+fn classes_by_name(root: &Path, images: &[PathBuf]) -> bool {
+    let flat = images.iter().all(|image| image.parent() == Some(root));
+    if !flat
+        || !images
+            .iter()
+            .all(|image| image_folder::names_a_class(image))
+    {
+        return false;
+    }
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for image in images {
+        *counts
+            .entry(image_folder::class_of_name(image))
+            .or_default() += 1;
+    }
+    detect::reads_as_classes(counts.len(), images.len()) && counts.values().all(|&n| n >= 2)
 }
 
 fn text_value(o: &Override) -> String {

@@ -5,6 +5,8 @@
 //! - `"folders"`: every first-level subfolder is a class, named after the folder, of the
 //!   images directly in it; images elsewhere (in the folder itself, or deeper) are left out.
 //! - `"none"`: no labels; every image under the folder, at any depth, is one sample.
+//! - `"names"`: every image directly in the folder is of the class its file name starts
+//!   with, up to the first `.` (Yale's `subject01.happy`); images in subfolders are left out.
 //! - unset: `"folders"` when every image sits directly in a first-level subfolder (the
 //!   class layout), `"none"` for any other layout (images directly in the folder, or below
 //!   the first level of subfolders).
@@ -50,6 +52,9 @@ pub enum FolderLabels {
     Folders,
     /// No labels: every image under the folder, at any depth.
     None,
+    /// Every image directly in the folder is of the class its file name starts with, up to
+    /// the first `.`: Yale's `subject01.happy`, JAFFE's `KA.AN1.39.tiff`, `cat.0.jpg`.
+    Names,
 }
 
 impl FolderLabels {
@@ -58,6 +63,7 @@ impl FolderLabels {
         match self {
             FolderLabels::Folders => "folders",
             FolderLabels::None => "none",
+            FolderLabels::Names => "names",
         }
     }
 }
@@ -73,8 +79,11 @@ pub enum Layout {
     Classes {
         classes: Vec<(String, Vec<PathBuf>)>,
         /// Images under the folder outside any class folder (in the folder itself, or
-        /// deeper than a class folder), which are not read; with `labels = "folders"` only.
+        /// deeper than a class folder; with `labels = "names"`, in any subfolder), which are
+        /// not read; with `labels = "folders"` or `"names"` only.
         left_out: usize,
+        /// The classes are the file names' first parts (`labels = "names"`), not subfolders.
+        by_names: bool,
     },
     /// Every image under the folder, sorted by its path inside it.
     Unlabelled {
@@ -88,15 +97,27 @@ impl Layout {
     /// One line for people: what the folder was read as.
     pub fn describe(&self) -> String {
         match self {
-            Layout::Classes { classes, left_out } => {
+            Layout::Classes {
+                classes,
+                left_out,
+                by_names,
+            } => {
                 let names: Vec<&str> = classes.iter().map(|(n, _)| n.as_str()).take(5).collect();
                 let more = if classes.len() > 5 { ", …" } else { "" };
+                let (what, outside) = if *by_names {
+                    (
+                        "classes by the file names up to their first '.'",
+                        "in subfolders",
+                    )
+                } else {
+                    ("class subfolders", "outside the class folders")
+                };
                 let left = match left_out {
                     0 => String::new(),
-                    n => format!("; {n} images outside the class folders are left out"),
+                    n => format!("; {n} images {outside} are left out"),
                 };
                 format!(
-                    "{} class subfolders ({}{more}){left}",
+                    "{} {what} ({}{more}){left}",
                     classes.len(),
                     names.join(", ")
                 )
@@ -119,6 +140,9 @@ pub fn layout(root: &Path, labels: Option<FolderLabels>) -> anyhow::Result<Layou
     }
     if labels == Some(FolderLabels::Folders) {
         return class_layout(root, true);
+    }
+    if labels == Some(FolderLabels::Names) {
+        return name_layout(root);
     }
     let images = images_under(root)?;
     if images.is_empty() {
@@ -174,7 +198,61 @@ fn class_layout(root: &Path, count_left_out: bool) -> anyhow::Result<Layout> {
     } else {
         0
     };
-    Ok(Layout::Classes { classes, left_out })
+    Ok(Layout::Classes {
+        classes,
+        left_out,
+        by_names: false,
+    })
+}
+
+/// The name layout: the images directly in the folder, each of the class its file name
+/// starts with ([`class_of_name`]).
+fn name_layout(root: &Path) -> anyhow::Result<Layout> {
+    let images = list_images(root)?;
+    let mut classes = std::collections::BTreeMap::<String, Vec<PathBuf>>::new();
+    for image in &images {
+        classes
+            .entry(class_of_name(image))
+            .or_default()
+            .push(image.clone());
+    }
+    let left_out = images_under(root)?.len().saturating_sub(images.len());
+    Ok(Layout::Classes {
+        classes: classes.into_iter().collect(),
+        left_out,
+        by_names: true,
+    })
+}
+
+/// The class a file's name gives (`labels = "names"`): the name up to its first `.`
+/// (`subject01` of `subject01.happy`), the whole name when it has none.
+pub fn class_of_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.split_once('.') {
+        Some((class, _)) => class.to_string(),
+        None => name,
+    }
+}
+
+/// Whether a file's name holds a class before a further part: a `.` left once an image
+/// extension is taken off (`subject01.happy`, `cat.0.jpg`; not `img_001.png`), after a
+/// non-empty first part.
+pub fn names_a_class(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = if has_image_extension(path) {
+        name.rsplit_once('.')
+            .map_or(name.as_str(), |(stem, _)| stem)
+    } else {
+        name.as_str()
+    };
+    stem.split_once('.')
+        .is_some_and(|(class, rest)| !class.is_empty() && !rest.is_empty())
 }
 
 /// Reads every image of the folder, split `all`; see [`ImageFolderConfig`].
@@ -330,7 +408,7 @@ pub(crate) fn list_images(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
     for entry in std::fs::read_dir(folder).map_err(|e| io_error(folder, &e))? {
         let entry = entry.map_err(|e| io_error(folder, &e))?;
         let path = entry.path();
-        if !is_hidden(&entry.file_name()) && path.is_file() && has_image_extension(&path) {
+        if !is_hidden(&entry.file_name()) && path.is_file() && is_image_file(&path) {
             files.push((entry.file_name(), path));
         }
     }
@@ -368,7 +446,7 @@ pub fn images_under(root: &Path) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
             let path = entry.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if path.is_file() && has_image_extension(&path) {
+            } else if path.is_file() && is_image_file(&path) {
                 let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
                 images.push((relative, path));
             }
@@ -380,6 +458,40 @@ pub fn images_under(root: &Path) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.as_encoded_bytes().starts_with(b".")
+}
+
+/// An image file: one with an image extension, or one whose first bytes are an image's
+/// (Yale's faces are GIF files named `subject01.happy`).
+pub(crate) fn is_image_file(path: &Path) -> bool {
+    has_image_extension(path) || sniffs_as_image(path)
+}
+
+/// Whether the file starts as a PNG, JPEG, GIF, TIFF, BMP or PNM image does.
+fn sniffs_as_image(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok(n) = file.read(&mut head) else {
+        return false;
+    };
+    let head = &head[..n];
+    let bmp_size = || {
+        // "BM" is text too: a BMP's next four bytes are its file size.
+        let size = head
+            .get(2..6)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        size.is_some_and(|size| std::fs::metadata(path).is_ok_and(|m| m.len() == u64::from(size)))
+    };
+    head.starts_with(b"\x89PNG")
+        || head.starts_with(&[0xFF, 0xD8, 0xFF])
+        || head.starts_with(b"GIF87a")
+        || head.starts_with(b"GIF89a")
+        || head.starts_with(b"II*\0")
+        || head.starts_with(b"MM\0*")
+        || (head.starts_with(b"BM") && bmp_size())
+        || matches!(head, [b'P', b'1'..=b'6', b' ' | b'\t' | b'\n' | b'\r', ..])
 }
 
 pub(crate) fn has_image_extension(path: &Path) -> bool {
@@ -518,6 +630,46 @@ mod tests {
         std::fs::write(root.join("cats/notes.txt"), "not an image").unwrap();
         rgb_image(100).save(root.join("dogs/c.png")).unwrap();
         rgb_image(0).save(root.join(".cache/x.png")).unwrap();
+    }
+
+    #[test]
+    fn files_without_an_image_extension_are_sniffed() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        assert!(is_image_file(&write("subject01.happy", b"GIF89a\x06\x00")));
+        assert!(is_image_file(&write("face", b"P5\n6 4\n255\n")));
+        assert!(is_image_file(&write("photo.jpg", b"not checked")));
+        // "BM" is text unless the next four bytes are the file's size.
+        let mut bmp = b"BM".to_vec();
+        bmp.extend_from_slice(&10u32.to_le_bytes());
+        bmp.extend_from_slice(&[0; 4]);
+        assert!(is_image_file(&write("icon", &bmp)));
+        assert!(!is_image_file(&write("notes", b"BMW and Audi\n")));
+        assert!(!is_image_file(&write(
+            "Readme.txt",
+            b"The Yale face database\n"
+        )));
+        assert!(!is_image_file(&write("P5.txt", b"P5x")));
+    }
+
+    #[test]
+    fn classes_from_names_stop_at_the_first_dot() {
+        for (name, class, names_one) in [
+            ("subject01.happy", "subject01", true),
+            ("KA.AN1.39.tiff", "KA", true),
+            ("cat.0.jpg", "cat", true),
+            ("img_001.png", "img_001", false),
+            ("subject01.gif", "subject01", false),
+            (".hidden", "", false),
+        ] {
+            let path = Path::new("faces").join(name);
+            assert_eq!(class_of_name(&path), class, "{name}");
+            assert_eq!(names_a_class(&path), names_one, "{name}");
+        }
     }
 
     #[test]
@@ -864,7 +1016,10 @@ mod tests {
         let error = toml::from_str::<ImageFolderConfig>("path = \"x\"\nlabels = \"no\"\n")
             .unwrap_err()
             .to_string();
-        assert!(error.contains("expected `folders` or `none`"), "{error}");
+        assert!(
+            error.contains("expected one of `folders`, `none`, `names`"),
+            "{error}"
+        );
         // Unset, it is not written: the stage key of pipelines without it stays as it was.
         let config: ImageFolderConfig = toml::from_str("path = \"x\"\n").unwrap();
         assert_eq!(toml::to_string(&config).unwrap(), "path = \"x\"\n");
