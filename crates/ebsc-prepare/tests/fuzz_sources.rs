@@ -441,6 +441,8 @@ fn read_mat(dir: &Path, bytes: &[u8]) {
         tensor: None,
         header: None,
         image_shape: None,
+        tensors: None,
+        label_arrays: None,
     };
     // A compressed variable inflates up to 1032 times; its bytes widen to 8-byte values.
     check_read(&[&path], BASE_ALLOCATION, bytes.len(), 8 * 1032, || {

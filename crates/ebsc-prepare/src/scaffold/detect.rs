@@ -235,6 +235,8 @@ fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> 
             Some(ImageShapeKey::Shape(shape)) => Some(shape),
             _ => None,
         },
+        tensors: None,
+        label_arrays: None,
     };
     let named_columns = if let Some((format, lines)) = table::text_format(path)? {
         // A first row of data: no header, columns are column_1, column_2, ….
@@ -265,6 +267,13 @@ fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> 
         }
     } else if name.ends_with(".safetensors") && config.label_column.is_none() && find_labels {
         config.label_column = find_label(&safetensors_names(path)?);
+    } else if name.ends_with(".npz")
+        && config.tensor.is_none()
+        && config.label_column.is_none()
+        && let Some(splits) = split_arrays(&table::npz_array_shapes(path)?)
+    {
+        config.label_arrays = splits.labels.filter(|_| find_labels);
+        config.tensors = Some(splits.samples);
     } else if name.ends_with(".npz") && config.label_column.is_none() && find_labels {
         config.label_column = find_label(&table::npz_array_names(path)?);
     } else if name.ends_with(".mat") && config.label_column.is_none() && find_labels {
@@ -276,6 +285,51 @@ fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> 
         config.label_column = find_label(&vectors);
     }
     Ok(SourceConfig::Table(config))
+}
+
+/// The arrays of an archive of splits: each split's samples, and their labels when every
+/// split has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitArrays {
+    pub samples: Vec<String>,
+    pub labels: Option<Vec<String>>,
+}
+
+/// An archive of splits, by its arrays' names and shapes: two or more arrays of samples (2
+/// or more dimensions), each named `<split>_images` (MedMNIST: labels `<split>_labels`) or
+/// `x_<split>` (Keras: labels `y_<split>`), in archive order. The labels count when every
+/// split has an array of its name with one value a sample. `None` when any array of samples
+/// is named otherwise.
+pub fn split_arrays(shapes: &[(String, Vec<usize>)]) -> Option<SplitArrays> {
+    let shape_of = |name: &str| {
+        shapes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, shape)| shape.as_slice())
+    };
+    let mut samples = Vec::new();
+    let mut labels = Vec::new();
+    for (name, shape) in shapes
+        .iter()
+        .filter(|(_, shape)| table::holds_samples(shape))
+    {
+        let label = if let Some(split) = name.strip_suffix("_images") {
+            format!("{split}_labels")
+        } else if let Some(split) = name.strip_prefix("x_").or(name.strip_prefix("X_")) {
+            format!("y_{split}")
+        } else {
+            return None;
+        };
+        let n = shape[0];
+        let fits = matches!(shape_of(&label), Some([m]) | Some([m, 1]) if *m == n);
+        samples.push(name.clone());
+        labels.push(fits.then_some(label));
+    }
+    if samples.len() < 2 {
+        return None;
+    }
+    let labels: Option<Vec<String>> = labels.into_iter().collect();
+    Some(SplitArrays { samples, labels })
 }
 
 /// Most rows one value of a guessed label column may hold: a column that is nearly constant
@@ -385,6 +439,60 @@ mod tests {
     fn touch(path: &Path, bytes: &[u8]) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn archives_of_splits_are_named_by_their_arrays() {
+        let shapes = |list: &[(&str, &[usize])]| -> Vec<(String, Vec<usize>)> {
+            list.iter()
+                .map(|(n, s)| (n.to_string(), s.to_vec()))
+                .collect()
+        };
+        let names = |list: &[&str]| -> Vec<String> { list.iter().map(|n| n.to_string()).collect() };
+        // MedMNIST: labels as (N, 1) columns; Keras: in any order.
+        let medmnist = shapes(&[
+            ("train_images", &[5, 28, 28]),
+            ("val_images", &[2, 28, 28]),
+            ("train_labels", &[5, 1]),
+            ("val_labels", &[2, 1]),
+        ]);
+        assert_eq!(
+            split_arrays(&medmnist),
+            Some(SplitArrays {
+                samples: names(&["train_images", "val_images"]),
+                labels: Some(names(&["train_labels", "val_labels"])),
+            })
+        );
+        let keras = shapes(&[
+            ("x_test", &[2, 784]),
+            ("x_train", &[5, 784]),
+            ("y_train", &[5]),
+            ("y_test", &[2]),
+        ]);
+        assert_eq!(
+            split_arrays(&keras),
+            Some(SplitArrays {
+                samples: names(&["x_test", "x_train"]),
+                labels: Some(names(&["y_test", "y_train"])),
+            })
+        );
+        // Labels of the wrong length, or missing for one split: no labels.
+        let unlabelled = shapes(&[
+            ("x_a", &[2, 3]),
+            ("x_b", &[4, 3]),
+            ("y_a", &[2]),
+            ("y_b", &[3]),
+        ]);
+        assert_eq!(split_arrays(&unlabelled).unwrap().labels, None);
+        // One array of samples, or one named otherwise: no archive of splits.
+        assert_eq!(
+            split_arrays(&shapes(&[("x_train", &[5, 3]), ("y_train", &[5])])),
+            None
+        );
+        assert_eq!(
+            split_arrays(&shapes(&[("x_train", &[5, 3]), ("features", &[5, 3])])),
+            None
+        );
     }
 
     #[test]

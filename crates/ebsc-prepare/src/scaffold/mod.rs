@@ -175,6 +175,19 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
     if let SourceConfig::ImageFolder(folder) = &mut source {
         notes.push(folder_labels_note(folder)?);
     }
+    if let SourceConfig::Table(table) = &source
+        && let Some(tensors) = &table.tensors
+    {
+        let labels = match &table.label_arrays {
+            Some(labels) => format!("with the labels of {}", labels.join(", ")),
+            None => "without labels".to_string(),
+        };
+        notes.push(format!(
+            "an archive of splits: {} read one after another, {labels}; each sample's split is its array's name (prepare.splits=[\"{}\"] keeps one)",
+            tensors.join(", "),
+            tensors.last().map_or("", String::as_str)
+        ));
+    }
     if let SourceConfig::ImageFolder(folder) = &mut source
         && folder.resize.is_none()
         && let Some(resize) = detect::fitting_resize(folder)
@@ -440,7 +453,7 @@ fn with_positional_labels(
     let SourceConfig::Table(table) = source else {
         return dataset;
     };
-    if table.label_column.is_some() || keys.labels.is_some() {
+    if table.label_column.is_some() || table.tensors.is_some() || keys.labels.is_some() {
         return dataset;
     }
     let extension = table

@@ -978,6 +978,8 @@ mod tests {
             tensor: None,
             header: None,
             image_shape: None,
+            tensors: None,
+            label_arrays: None,
         })
     }
 

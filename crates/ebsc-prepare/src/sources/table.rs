@@ -54,6 +54,15 @@ pub struct TableConfig {
     /// image source's do. Not for arrays that already hold images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_shape: Option<[usize; 2]>,
+    /// `.npz` only, instead of `tensor`: an archive of splits (MedMNIST's `train_images`,
+    /// `val_images`, `test_images`; Keras' `x_train`, `x_test`), the arrays of samples read
+    /// one after another; each sample's `split` is its array's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensors: Option<Vec<String>>,
+    /// With `tensors`, instead of `label_column`: each one's label array, in the same order
+    /// (MedMNIST's `train_labels`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_arrays: Option<Vec<String>>,
 }
 
 pub const SUPPORTED_EXTENSIONS: &str = ".parquet, .csv, .tsv, .txt, .dat or .data (each also gzipped, .csv.gz), .safetensors, .npy, .npz or .mat (MATLAB, level 5)";
@@ -187,6 +196,12 @@ pub fn npz_array_names(path: &Path) -> anyhow::Result<Vec<String>> {
     npz::array_names(path)
 }
 
+/// Whether an array of `shape` holds samples (2-D features, or images): 2 dimensions or
+/// more, but not a column `(N, 1)`, which holds labels (MedMNIST's `train_labels`).
+pub fn holds_samples(shape: &[usize]) -> bool {
+    shape.len() >= 2 && shape != [shape[0], 1]
+}
+
 /// The shapes of the arrays an `.npz` archive holds, by name (those that parse).
 pub fn npz_array_shapes(path: &Path) -> anyhow::Result<Vec<(String, Vec<usize>)>> {
     npz::array_shapes(path)
@@ -241,6 +256,36 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
             path,
             "header = … is for text tables (CSV) only; remove it",
         ));
+    }
+    if config.tensors.is_none() && config.label_arrays.is_some() {
+        return Err(file_error(
+            path,
+            "label_arrays = […] goes with tensors = […]; name the arrays of samples too",
+        ));
+    }
+    if let Some(tensors) = &config.tensors {
+        if extension != "npz" {
+            return Err(file_error(
+                path,
+                "tensors = […] is for .npz files only; remove it",
+            ));
+        }
+        if config.tensor.is_some() || config.label_column.is_some() {
+            return Err(file_error(
+                path,
+                "tensors = […] reads several arrays: give their labels as label_arrays = […], without tensor or label_column",
+            ));
+        }
+        let (table, splits) = npz::read_splits(path, tensors, config.label_arrays.as_deref())?;
+        let table = match config.image_shape {
+            Some(shape) => table.into_gray_images(path, shape)?,
+            None => table,
+        };
+        let mut dataset = table.into_dataset(path);
+        for (sample, split) in dataset.samples.iter_mut().zip(splits) {
+            sample.split = split;
+        }
+        return Ok(dataset);
     }
     let columns = arrow_table::Columns {
         label: config.label_column.as_deref(),
@@ -456,6 +501,8 @@ fn read_arrays(
         tensor: tensor.map(str::to_string),
         header: None,
         image_shape: None,
+        tensors: None,
+        label_arrays: None,
     })
 }
 
@@ -475,6 +522,8 @@ mod tests {
             tensor: None,
             header: None,
             image_shape: None,
+            tensors: None,
+            label_arrays: None,
         })
         .unwrap_err()
         .to_string();
@@ -498,6 +547,8 @@ mod tests {
             tensor: None,
             header: None,
             image_shape: None,
+            tensors: None,
+            label_arrays: None,
         })
         .unwrap_err()
         .to_string();
@@ -521,6 +572,8 @@ mod tests {
             tensor: None,
             header: Some(false),
             image_shape: None,
+            tensors: None,
+            label_arrays: None,
         })
         .unwrap();
         assert_eq!(dataset.len(), 3);
@@ -546,6 +599,8 @@ mod tests {
             tensor: None,
             header: Some(false),
             image_shape: None,
+            tensors: None,
+            label_arrays: None,
         })
         .unwrap_err()
         .to_string();
@@ -570,6 +625,8 @@ mod tests {
         .unwrap();
         let config = TableConfig {
             image_shape: Some([2, 2]),
+            tensors: None,
+            label_arrays: None,
             ..table_config(&path, Some("label"), None)
         };
         let dataset = read(&config).unwrap();
@@ -589,6 +646,8 @@ mod tests {
         std::fs::write(&unit, "a,b,c,d\n0,1,0.5,0.2\n").unwrap();
         let config = TableConfig {
             image_shape: Some([2, 2]),
+            tensors: None,
+            label_arrays: None,
             ..table_config(&unit, None, None)
         };
         let Inputs::Images { data, .. } = read(&config).unwrap().inputs else {
@@ -605,6 +664,8 @@ mod tests {
         let error = |shape: [usize; 2]| {
             read(&TableConfig {
                 image_shape: Some(shape),
+                tensors: None,
+                label_arrays: None,
                 ..table_config(&path, None, None)
             })
             .unwrap_err()
@@ -634,6 +695,8 @@ mod tests {
             tensor: None,
             header,
             image_shape: None,
+            tensors: None,
+            label_arrays: None,
         }
     }
 

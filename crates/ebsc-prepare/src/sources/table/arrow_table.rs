@@ -632,6 +632,8 @@ mod tests {
             tensor: None,
             header: None,
             image_shape: None,
+            tensors: None,
+            label_arrays: None,
         })
     }
 

@@ -208,7 +208,7 @@ impl<'a> NpyArray<'a> {
         Ok((features, dim))
     }
 
-    /// A 1-D array of `n_rows` integers, booleans or whole numbers as labels.
+    /// An array of `n_rows` integers, booleans or whole numbers, `(N,)` or `(N, 1)`, as labels.
     pub fn labels(
         &self,
         path: &Path,
@@ -223,9 +223,10 @@ impl<'a> NpyArray<'a> {
                 self.descr
             )));
         };
-        if self.shape != [n_rows] {
+        // (N, 1) too: MedMNIST keeps its labels as a column.
+        if self.shape != [n_rows] && self.shape != [n_rows, 1] {
             return Err(error(format_args!(
-                "shape {} for labels; expected ({n_rows},), one label a row of the features",
+                "shape {} for labels; expected ({n_rows},) or ({n_rows}, 1), one label a row of the features",
                 show_shape(&self.shape)
             )));
         }
@@ -506,6 +507,8 @@ mod tests {
             tensor: None,
             header: None,
             image_shape: None,
+            tensors: None,
+            label_arrays: None,
         })
     }
 
@@ -685,6 +688,8 @@ mod tests {
                 tensor: None,
                 header: None,
                 image_shape: Some([2, 2]),
+                tensors: None,
+                label_arrays: None,
             }),
             &path,
             "image_shape = [2, 2], but the array already holds images; remove it",
@@ -747,6 +752,8 @@ mod tests {
             tensor: None,
             header: None,
             image_shape: None,
+            tensors: None,
+            label_arrays: None,
         });
         expect_error(result, &path, ".npy files hold no labels");
     }

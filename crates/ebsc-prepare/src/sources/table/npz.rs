@@ -16,15 +16,31 @@ pub(super) fn read(
     label: Option<&str>,
 ) -> anyhow::Result<Table> {
     let members = members(path)?;
-    let arrays: Vec<(&str, anyhow::Result<NpyArray<'_>>)> = members
-        .iter()
-        .map(|(name, bytes)| {
-            let what = format!("array {name:?}: ");
-            (name.as_str(), NpyArray::parse(path, &what, bytes))
-        })
-        .collect();
-    let describe = || {
-        let listed: Vec<String> = arrays
+    Archive::parse(path, &members).table(tensor, label)
+}
+
+/// An archive's arrays, parsed (or the error each gave), in archive order.
+struct Archive<'a> {
+    path: &'a Path,
+    arrays: Vec<(&'a str, anyhow::Result<NpyArray<'a>>)>,
+}
+
+impl<'a> Archive<'a> {
+    fn parse(path: &'a Path, members: &'a [(String, Vec<u8>)]) -> Archive<'a> {
+        let arrays = members
+            .iter()
+            .map(|(name, bytes)| {
+                let what = format!("array {name:?}: ");
+                (name.as_str(), NpyArray::parse(path, &what, bytes))
+            })
+            .collect();
+        Archive { path, arrays }
+    }
+
+    /// `"X" <f8 [3, 2], "y" <i8 [3]`, for messages.
+    fn describe(&self) -> String {
+        let listed: Vec<String> = self
+            .arrays
             .iter()
             .map(|(name, array)| match array {
                 Ok(array) => format!("{name:?} {} {:?}", array.descr, array.shape),
@@ -36,51 +52,132 @@ pub(super) fn read(
         } else {
             listed.join(", ")
         }
-    };
-    let named = |name: &str| -> anyhow::Result<&NpyArray<'_>> {
-        match arrays.iter().find(|(n, _)| *n == name) {
+    }
+
+    fn named(&self, name: &str) -> anyhow::Result<&NpyArray<'a>> {
+        match self.arrays.iter().find(|(n, _)| *n == name) {
             Some((_, Ok(array))) => Ok(array),
             Some((_, Err(error))) => Err(anyhow::anyhow!("{error:#}")),
             None => Err(file_error(
-                path,
-                format_args!("no array named {name:?}; arrays are {}", describe()),
+                self.path,
+                format_args!("no array named {name:?}; arrays are {}", self.describe()),
             )),
         }
-    };
-    let feature_name = match tensor {
-        Some(name) => name.to_string(),
-        None => {
-            let matrices: Vec<&str> = arrays
-                .iter()
-                .filter(|(_, a)| a.as_ref().is_ok_and(|a| a.shape.len() >= 2))
-                .map(|(name, _)| *name)
-                .collect();
-            match matrices.as_slice() {
-                [only] => only.to_string(),
-                _ => {
-                    return Err(file_error(
-                        path,
-                        format_args!(
-                            "{} arrays of rows (2-D features or images); name one with tensor = NAME (arrays are {})",
-                            if matrices.is_empty() { "no" } else { "several" },
-                            describe()
-                        ),
-                    ));
+    }
+
+    /// The samples of array `tensor` (default: the only one of 2 or more dimensions) with
+    /// the labels of array `label`.
+    fn table(&self, tensor: Option<&str>, label: Option<&str>) -> anyhow::Result<Table> {
+        let path = self.path;
+        let feature_name = match tensor {
+            Some(name) => name.to_string(),
+            None => {
+                let matrices: Vec<&str> = self
+                    .arrays
+                    .iter()
+                    .filter(|(_, a)| a.as_ref().is_ok_and(|a| super::holds_samples(&a.shape)))
+                    .map(|(name, _)| *name)
+                    .collect();
+                match matrices.as_slice() {
+                    [only] => only.to_string(),
+                    _ => {
+                        return Err(file_error(
+                            path,
+                            format_args!(
+                                "{} arrays of rows (2-D features or images); name one with tensor = NAME (arrays are {})",
+                                if matrices.is_empty() { "no" } else { "several" },
+                                self.describe()
+                            ),
+                        ));
+                    }
                 }
             }
-        }
+        };
+        let what = format!("array {feature_name:?}: ");
+        let samples = self.named(&feature_name)?;
+        let n_rows = samples.shape.first().copied().unwrap_or(0);
+        let labels = match label {
+            None => RawLabels::None,
+            Some(name) => {
+                let what = format!("array {name:?}: ");
+                RawLabels::Integers(self.named(name)?.labels(path, &what, n_rows)?)
+            }
+        };
+        samples.table(path, &what, labels)
+    }
+}
+
+/// The samples of several arrays of one archive, one after another (an archive of splits:
+/// MedMNIST's `train_images`, `val_images`, `test_images`), with the labels of
+/// `label_arrays` (one per array of samples, in the same order) or none; and each row's
+/// split, the name of its array.
+pub(super) fn read_splits(
+    path: &Path,
+    tensors: &[String],
+    label_arrays: Option<&[String]>,
+) -> anyhow::Result<(Table, Vec<String>)> {
+    if let Some(labels) = label_arrays
+        && labels.len() != tensors.len()
+    {
+        return Err(file_error(
+            path,
+            format_args!(
+                "{} label arrays for {} arrays of samples; give one for each",
+                labels.len(),
+                tensors.len()
+            ),
+        ));
+    }
+    let members = members(path)?;
+    let archive = Archive::parse(path, &members);
+    let mut joined: Option<Table> = None;
+    let mut splits = Vec::new();
+    for (i, tensor) in tensors.iter().enumerate() {
+        let label = label_arrays.map(|labels| labels[i].as_str());
+        let part = archive.table(Some(tensor), label)?;
+        splits.extend(std::iter::repeat_n(tensor.clone(), part.n_rows));
+        joined = Some(match joined {
+            None => part,
+            Some(table) => append(path, table, part, tensor)?,
+        });
+    }
+    let table = joined.ok_or_else(|| file_error(path, "tensors = [] names no array"))?;
+    Ok((table, splits))
+}
+
+/// `part` (read from array `name`) after `table`: the same features or images.
+fn append(path: &Path, mut table: Table, part: Table, name: &str) -> anyhow::Result<Table> {
+    let shape = |t: &Table| match &t.images {
+        Some(images) => format!(
+            "images {}×{}×{}",
+            images.channels, images.height, images.width
+        ),
+        None => format!("rows of {} features", t.dim),
     };
-    let what = format!("array {feature_name:?}: ");
-    let samples = named(&feature_name)?;
-    let n_rows = samples.shape.first().copied().unwrap_or(0);
-    let labels = match label {
-        None => RawLabels::None,
-        Some(name) => {
-            let what = format!("array {name:?}: ");
-            RawLabels::Integers(named(name)?.labels(path, &what, n_rows)?)
+    if shape(&table) != shape(&part) {
+        return Err(file_error(
+            path,
+            format_args!(
+                "array {name:?} holds {}, the arrays before it {}; the arrays of samples must agree",
+                shape(&part),
+                shape(&table)
+            ),
+        ));
+    }
+    table.labels = match (table.labels, part.labels) {
+        (RawLabels::Integers(mut a), RawLabels::Integers(b)) => {
+            a.extend(b);
+            RawLabels::Integers(a)
         }
+        (RawLabels::None, RawLabels::None) => RawLabels::None,
+        _ => unreachable!("every array of one read has labels, or none has"),
     };
-    samples.table(path, &what, labels)
+    table.features.extend(part.features);
+    if let (Some(images), Some(more)) = (&mut table.images, part.images) {
+        images.data.extend(more.data);
+    }
+    table.n_rows += part.n_rows;
+    Ok(table)
 }
 
 /// The archive's arrays by name (the member's name without `.npy`), in archive order.
@@ -205,6 +302,76 @@ mod tests {
         // Without labels, and with the features named.
         let dataset = read(&path, Some("X"), None).unwrap();
         assert_eq!(dataset.samples[2].label, None);
+    }
+
+    #[test]
+    fn an_archive_of_splits_reads_one_after_another() {
+        use super::super::{TableConfig, read as read_table};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("organ.npz");
+        // MedMNIST's layout: uint8 images, labels as (N, 1) columns.
+        write_npz(
+            &path,
+            true,
+            &[
+                ("train_images", npy("|u1", "(2, 1, 2)", &[1, 2, 3, 4])),
+                ("test_images", npy("|u1", "(1, 1, 2)", &[5, 6])),
+                ("train_labels", npy("|u1", "(2, 1)", &[7, 9])),
+                ("test_labels", npy("|u1", "(1, 1)", &[9])),
+            ],
+        );
+        let config = |tensors: &[&str], labels: Option<&[&str]>| TableConfig {
+            path: path.clone(),
+            label_column: None,
+            id_column: None,
+            tensor: None,
+            header: None,
+            image_shape: None,
+            tensors: Some(tensors.iter().map(|t| t.to_string()).collect()),
+            label_arrays: labels.map(|l| l.iter().map(|t| t.to_string()).collect()),
+        };
+        let dataset = read_table(&config(
+            &["train_images", "test_images"],
+            Some(&["train_labels", "test_labels"]),
+        ))
+        .unwrap();
+        assert_eq!(
+            dataset.inputs,
+            Inputs::Images {
+                data: vec![1, 2, 3, 4, 5, 6],
+                channels: 1,
+                height: 1,
+                width: 2
+            }
+        );
+        let labels: Vec<_> = dataset.samples.iter().map(|s| s.label).collect();
+        assert_eq!(labels, [Some(0), Some(1), Some(1)]);
+        let splits: Vec<&str> = dataset.samples.iter().map(|s| s.split.as_str()).collect();
+        assert_eq!(splits, ["train_images", "train_images", "test_images"]);
+        // Without labels; and errors that name what does not fit.
+        let dataset = read_table(&config(&["test_images", "train_images"], None)).unwrap();
+        assert_eq!(dataset.samples[0].label, None);
+        assert_eq!(dataset.samples[0].split, "test_images");
+        let error = |config: TableConfig| format!("{:#}", read_table(&config).unwrap_err());
+        assert!(
+            error(config(&["train_images"], Some(&["a", "b"])))
+                .contains("2 label arrays for 1 arrays of samples"),
+        );
+        write_npz(
+            &path,
+            false,
+            &[
+                ("x_train", npy("|u1", "(1, 1, 2)", &[1, 2])),
+                ("x_test", npy("|u1", "(1, 2, 1)", &[3, 4])),
+            ],
+        );
+        assert!(
+            error(config(&["x_train", "x_test"], None))
+                .contains("array \"x_test\" holds images 1×2×1, the arrays before it images 1×1×2"),
+        );
+        let mut both = config(&["x_train"], None);
+        both.tensor = Some("x_train".into());
+        assert!(error(both).contains("without tensor or label_column"));
     }
 
     #[test]
