@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use crate::coefficients::{CoefficientKind, gibbs, shrink};
+use crate::coefficients::{CoefficientKind, gibbs, shrink, threshold_ceiling};
 use crate::energy::EnergyNet;
 
 /// The loss weights and the coefficient map.
@@ -39,6 +39,9 @@ pub struct SelfExpressiveOutput {
     pub coefficients: Tensor,
     /// `[n, n + Q]` bool, true where column j is an atom of row i.
     pub atoms: Tensor,
+    /// The shrink map's: the most its threshold may be after this step
+    /// ([`threshold_ceiling`]); `None` for the Gibbs map.
+    pub threshold_ceiling: Option<Tensor>,
 }
 
 /// `[n, n + queue]` bool: every column but `i` and `twins[i]` (when given).
@@ -102,11 +105,14 @@ pub fn self_expressive_losses(
         let target = Tensor::from_slice(twins).to_device(d.device());
         logits.cross_entropy_for_logits(&target)
     });
+    let threshold_ceiling =
+        (weights.coefficients == CoefficientKind::Shrink).then(|| threshold_ceiling(&s, &atoms));
     SelfExpressiveOutput {
         se_loss,
         ebm_loss,
         coefficients,
         atoms,
+        threshold_ceiling,
     }
 }
 

@@ -168,6 +168,9 @@ impl TrainTask for JointTask<'_> {
             Some(&twins),
             queue,
         );
+        self.core
+            .threshold
+            .bound_next_projection(out.threshold_ceiling.as_ref());
         let batch_labels = self.core.labels_of(&indices);
         let rows: Vec<i64> = batch_labels.iter().chain(&batch_labels).copied().collect();
         let mut atoms = rows.clone();

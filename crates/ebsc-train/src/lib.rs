@@ -35,7 +35,7 @@ use crate::task::{DictionaryMonitor, SelfExpressive, embed_dictionary};
 
 pub const STAGE: &str = train::STAGE;
 /// Bump when the outputs for a given config change meaning.
-pub const STAGE_VERSION: u32 = 2;
+pub const STAGE_VERSION: u32 = 3;
 
 #[derive(Debug, clap::Parser)]
 #[command(

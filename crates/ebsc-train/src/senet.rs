@@ -36,6 +36,9 @@ impl TrainTask for SenetTask<'_> {
             None,
             None,
         );
+        self.core
+            .threshold
+            .bound_next_projection(out.threshold_ceiling.as_ref());
         let labels = self.core.labels_of(&indices);
         self.core.record(at, &out.coefficients, &labels, &labels);
         Ok(vec![out.se_loss * self.core.config.alpha])
