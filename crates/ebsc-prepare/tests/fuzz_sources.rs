@@ -435,14 +435,8 @@ fn read_mat(dir: &Path, bytes: &[u8]) {
     let path = dir.join("data.mat");
     std::fs::write(&path, bytes).unwrap();
     let config = TableConfig {
-        path: path.clone(),
         label_column: Some("gnd".into()),
-        id_column: None,
-        tensor: None,
-        header: None,
-        image_shape: None,
-        tensors: None,
-        label_arrays: None,
+        ..TableConfig::at(path.clone())
     };
     // A compressed variable inflates up to 1032 times; its bytes widen to 8-byte values.
     check_read(&[&path], BASE_ALLOCATION, bytes.len(), 8 * 1032, || {

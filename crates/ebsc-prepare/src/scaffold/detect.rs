@@ -226,17 +226,14 @@ fn idx_labels_beside(images: &Path) -> anyhow::Result<PathBuf> {
 fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
     let name = file_name(path);
     let mut config = TableConfig {
-        path: path.to_path_buf(),
         label_column: keys.label_column.clone(),
         id_column: keys.id_column.clone(),
         tensor: keys.tensor.clone(),
-        header: None,
         image_shape: match keys.image_shape {
             Some(ImageShapeKey::Shape(shape)) => Some(shape),
             _ => None,
         },
-        tensors: None,
-        label_arrays: None,
+        ..TableConfig::at(path)
     };
     let named_columns = if let Some((format, lines)) = table::text_format(path)? {
         // A first row of data: no header, columns are column_1, column_2, ….

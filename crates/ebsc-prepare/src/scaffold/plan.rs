@@ -972,14 +972,8 @@ mod tests {
 
     fn table_source() -> SourceConfig {
         SourceConfig::Table(TableConfig {
-            path: "x.csv".into(),
             label_column: Some("label".into()),
-            id_column: None,
-            tensor: None,
-            header: None,
-            image_shape: None,
-            tensors: None,
-            label_arrays: None,
+            ..TableConfig::at("x.csv")
         })
     }
 

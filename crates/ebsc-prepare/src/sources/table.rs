@@ -65,6 +65,22 @@ pub struct TableConfig {
     pub label_arrays: Option<Vec<String>>,
 }
 
+impl TableConfig {
+    /// The table at `path` with every other key unset.
+    pub fn at(path: impl Into<PathBuf>) -> TableConfig {
+        TableConfig {
+            path: path.into(),
+            label_column: None,
+            id_column: None,
+            tensor: None,
+            header: None,
+            image_shape: None,
+            tensors: None,
+            label_arrays: None,
+        }
+    }
+}
+
 pub const SUPPORTED_EXTENSIONS: &str = ".parquet, .csv, .tsv, .txt, .dat or .data (each also gzipped, .csv.gz), .safetensors, .npy, .npz or .mat (MATLAB, level 5)";
 
 /// Text tables, by extension; each may also be gzipped (`.csv.gz`).
@@ -495,14 +511,9 @@ fn read_arrays(
     label_column: Option<&str>,
 ) -> anyhow::Result<Dataset> {
     read(&TableConfig {
-        path: path.to_path_buf(),
         label_column: label_column.map(str::to_string),
-        id_column: None,
         tensor: tensor.map(str::to_string),
-        header: None,
-        image_shape: None,
-        tensors: None,
-        label_arrays: None,
+        ..TableConfig::at(path)
     })
 }
 
@@ -515,18 +526,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("features.xlsx");
         std::fs::write(&path, "x").unwrap();
-        let error = read(&TableConfig {
-            path: path.clone(),
-            label_column: None,
-            id_column: None,
-            tensor: None,
-            header: None,
-            image_shape: None,
-            tensors: None,
-            label_arrays: None,
-        })
-        .unwrap_err()
-        .to_string();
+        let error = read(&TableConfig::at(&path)).unwrap_err().to_string();
         assert_eq!(
             error,
             format!(
@@ -540,18 +540,7 @@ mod tests {
     fn missing_file_is_not_found() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("features.csv");
-        let error = read(&TableConfig {
-            path: path.clone(),
-            label_column: None,
-            id_column: None,
-            tensor: None,
-            header: None,
-            image_shape: None,
-            tensors: None,
-            label_arrays: None,
-        })
-        .unwrap_err()
-        .to_string();
+        let error = read(&TableConfig::at(&path)).unwrap_err().to_string();
         assert_eq!(error, format!("{}: not found", path.display()));
     }
 
@@ -566,14 +555,9 @@ mod tests {
         encoder.write_all(b"0,16,3\n8,1,0\n2,2,3\n").unwrap();
         std::fs::write(&path, encoder.finish().unwrap()).unwrap();
         let dataset = read(&TableConfig {
-            path: path.clone(),
             label_column: Some("column_3".into()),
-            id_column: None,
-            tensor: None,
             header: Some(false),
-            image_shape: None,
-            tensors: None,
-            label_arrays: None,
+            ..TableConfig::at(&path)
         })
         .unwrap();
         assert_eq!(dataset.len(), 3);
@@ -593,14 +577,8 @@ mod tests {
         let path = dir.path().join("features.npy");
         std::fs::write(&path, "x").unwrap();
         let error = read(&TableConfig {
-            path: path.clone(),
-            label_column: None,
-            id_column: None,
-            tensor: None,
             header: Some(false),
-            image_shape: None,
-            tensors: None,
-            label_arrays: None,
+            ..TableConfig::at(&path)
         })
         .unwrap_err()
         .to_string();

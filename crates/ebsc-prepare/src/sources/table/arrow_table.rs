@@ -626,14 +626,9 @@ mod tests {
 
     fn read_columns(path: &Path, label: Option<&str>, id: Option<&str>) -> anyhow::Result<Dataset> {
         read(&TableConfig {
-            path: path.to_path_buf(),
             label_column: label.map(str::to_string),
             id_column: id.map(str::to_string),
-            tensor: None,
-            header: None,
-            image_shape: None,
-            tensors: None,
-            label_arrays: None,
+            ..TableConfig::at(path)
         })
     }
 

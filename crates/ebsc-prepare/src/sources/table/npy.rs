@@ -500,16 +500,7 @@ mod tests {
 
     fn read_npy(path: &Path, bytes: &[u8]) -> anyhow::Result<Dataset> {
         std::fs::write(path, bytes).unwrap();
-        read_table(&TableConfig {
-            path: path.to_path_buf(),
-            label_column: None,
-            id_column: None,
-            tensor: None,
-            header: None,
-            image_shape: None,
-            tensors: None,
-            label_arrays: None,
-        })
+        read_table(&TableConfig::at(path))
     }
 
     fn expect_error(result: anyhow::Result<Dataset>, path: &Path, needle: &str) {
@@ -682,14 +673,8 @@ mod tests {
         std::fs::write(&path, npy("|u1", false, "(3, 2, 2)", &gray)).unwrap();
         expect_error(
             read_table(&TableConfig {
-                path: path.clone(),
-                label_column: None,
-                id_column: None,
-                tensor: None,
-                header: None,
                 image_shape: Some([2, 2]),
-                tensors: None,
-                label_arrays: None,
+                ..TableConfig::at(&path)
             }),
             &path,
             "image_shape = [2, 2], but the array already holds images; remove it",
@@ -746,14 +731,8 @@ mod tests {
         let path = dir.path().join("x.npy");
         std::fs::write(&path, npy("<f4", false, "(1, 1)", &[0; 4])).unwrap();
         let result = read_table(&TableConfig {
-            path: path.clone(),
             label_column: Some("y".to_string()),
-            id_column: None,
-            tensor: None,
-            header: None,
-            image_shape: None,
-            tensors: None,
-            label_arrays: None,
+            ..TableConfig::at(&path)
         });
         expect_error(result, &path, ".npy files hold no labels");
     }

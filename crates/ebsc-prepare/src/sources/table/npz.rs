@@ -321,14 +321,9 @@ mod tests {
             ],
         );
         let config = |tensors: &[&str], labels: Option<&[&str]>| TableConfig {
-            path: path.clone(),
-            label_column: None,
-            id_column: None,
-            tensor: None,
-            header: None,
-            image_shape: None,
             tensors: Some(tensors.iter().map(|t| t.to_string()).collect()),
             label_arrays: labels.map(|l| l.iter().map(|t| t.to_string()).collect()),
+            ..TableConfig::at(&path)
         };
         let dataset = read_table(&config(
             &["train_images", "test_images"],
