@@ -271,3 +271,87 @@ fn an_npz_of_images_goes_from_new_to_scores_as_the_image_folder_does() {
     // The same images as the folder test above (ACC 0.99 on such sets, RESULTS.md).
     assert!(acc >= 0.9, "ACC {acc:.4}");
 }
+
+#[test]
+fn a_csv_of_pixel_rows_read_as_images_gets_the_recipe_and_the_inputs_of_its_images() {
+    let (pixels, labels) = subspace_pixels();
+    let n = CLASSES * PER_CLASS;
+    let work = tempfile::tempdir().unwrap();
+    // The same images as an .npz of (N, 16, 16) uint8 and as Kaggle's CSV layout
+    // (label,pixel1,…,pixel256).
+    let archive = work.path().join("faces.npz");
+    write_npz(
+        &archive,
+        &[
+            ("x", &npy("|u1", &format!("({n}, {SIDE}, {SIDE})"), &pixels)),
+            ("y", &npy("|u1", &format!("({n},)"), &labels)),
+        ],
+    );
+    let csv = work.path().join("faces.csv");
+    let mut text = String::from("label");
+    (1..=SIDE * SIDE).for_each(|i| text.push_str(&format!(",pixel{i}")));
+    text.push('\n');
+    for (image, label) in pixels.chunks(SIDE * SIDE).zip(&labels) {
+        text.push_str(&label.to_string());
+        image.iter().for_each(|p| text.push_str(&format!(",{p}")));
+        text.push('\n');
+    }
+    std::fs::write(&csv, text).unwrap();
+    let new = |data: &Path, overrides: &[&str]| {
+        new_pipeline(&NewRequest {
+            name: "faces".into(),
+            data: data.to_path_buf(),
+            overrides: overrides.iter().map(|o| o.to_string()).collect(),
+            pipelines_dir: work.path().join("pipelines"),
+            force: true,
+        })
+        .unwrap()
+    };
+    // Only the source and the sentences that name it differ.
+    let recipe = |created: &ebsc_prepare::scaffold::Created| {
+        std::fs::read_to_string(&created.path)
+            .unwrap()
+            .lines()
+            .filter(|line| {
+                !line.starts_with("# Written by")
+                    && !line.starts_with("description")
+                    && line.split_once(" = ").is_none_or(|(key, _)| {
+                        !["source", "path", "label_column", "image_shape"].contains(&key)
+                    })
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // Images around mid-gray are crowded (mean cosine over 0.75): a few hundred of them
+    // stay features, and `new` says so; image_shape=[16,16] reads them as images.
+    let crowded = new(&csv, &[]);
+    assert!(crowded.summary.source.starts_with("feature table"));
+    assert!(
+        crowded.notes.iter().any(|n| n.contains("kept as features")),
+        "{:?}",
+        crowded.notes
+    );
+    let from_npz = new(&archive, &[]);
+    let from_csv = new(&csv, &["image_shape=[16,16]"]);
+    assert!(
+        from_csv.summary.source.starts_with("pixel table"),
+        "{}",
+        from_csv.summary.source
+    );
+    assert_eq!(recipe(&from_csv), recipe(&from_npz));
+    let pipeline = ebsc_core::Pipeline::load(&from_csv.path).unwrap();
+    let prepare = ebsc_prepare::config::PrepareConfig::from_pipeline(&pipeline).unwrap();
+    let dataset = ebsc_prepare::read_source(&prepare.source).unwrap();
+    assert_eq!(
+        dataset.inputs,
+        Inputs::Images {
+            data: pixels,
+            channels: 1,
+            height: SIDE,
+            width: SIDE
+        }
+    );
+    let read_labels: Vec<Option<i32>> = dataset.samples.iter().map(|s| s.label).collect();
+    let expected: Vec<Option<i32>> = labels.iter().map(|&l| Some(i32::from(l))).collect();
+    assert_eq!(read_labels, expected);
+}
