@@ -472,9 +472,11 @@ fn a_flat_folder_named_by_class_reads_its_classes_from_the_names() {
         }
     }
     std::fs::write(faces.join("Readme.txt"), "The Yale face database.\n").unwrap();
+    // And, as in Yale's archive, one image named by its class alone.
+    std::fs::copy(faces.join("subject01.happy"), faces.join("subject01.gif")).unwrap();
     let out = run(dir.path(), &["new", "yale", "yalefaces"]);
     assert!(out.ok, "{}", out.stderr);
-    assert_printed(&out, "12 images 1×4×6, 3 classes");
+    assert_printed(&out, "13 images 1×4×6, 3 classes");
     assert_printed(
         &out,
         "new: labels: 3 classes by the file names up to their first '.' (subject01, subject02, subject03) (labels = \"names\" written; labels=none reads the images without labels)",
@@ -485,7 +487,7 @@ fn a_flat_folder_named_by_class_reads_its_classes_from_the_names() {
     // labels=none keeps them unlabelled; names that hold no class (img_00.png) stay so.
     let out = run(dir.path(), &["new", "yale2", "yalefaces", "labels=none"]);
     assert!(out.ok, "{}", out.stderr);
-    assert_printed(&out, "12 images 1×4×6, no labels");
+    assert_printed(&out, "13 images 1×4×6, no labels");
     let files: Vec<String> = (0..12).map(|i| format!("img_{i:02}.png")).collect();
     write_pngs(&dir.path().join("plain"), &files);
     let out = run(dir.path(), &["new", "plain", "plain"]);

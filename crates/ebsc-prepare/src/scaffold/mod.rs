@@ -347,21 +347,23 @@ fn folder_labels_note(folder: &mut ImageFolderConfig) -> anyhow::Result<String> 
 
 /// Whether a folder's images, all directly in it, are named `<class>.<rest>` (Yale's
 /// `subject01.happy`, JAFFE's `KA.AN1.39.tiff`, `cat.0.jpg`) with classes that read as
-/// classes ([`detect::reads_as_classes`]), each on two images or more.
+/// classes ([`detect::reads_as_classes`]), each on two images or more. An image named by
+/// its class alone (Yale's `subject01.gif` beside `subject01.happy`) joins that class.
 fn classes_by_name(root: &Path, images: &[PathBuf]) -> bool {
-    let flat = images.iter().all(|image| image.parent() == Some(root));
-    if !flat
-        || !images
-            .iter()
-            .all(|image| image_folder::names_a_class(image))
-    {
+    if !images.iter().all(|image| image.parent() == Some(root)) {
         return false;
     }
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
-    for image in images {
+    for image in images.iter().filter(|i| image_folder::names_a_class(i)) {
         *counts
             .entry(image_folder::class_of_name(image))
             .or_default() += 1;
+    }
+    for image in images.iter().filter(|i| !image_folder::names_a_class(i)) {
+        match counts.get_mut(&image_folder::class_of_name(image)) {
+            Some(count) => *count += 1,
+            None => return false,
+        }
     }
     detect::reads_as_classes(counts.len(), images.len()) && counts.values().all(|&n| n >= 2)
 }
