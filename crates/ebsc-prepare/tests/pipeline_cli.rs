@@ -378,6 +378,45 @@ fn matlab_files_find_their_samples_and_labels() {
     assert_printed(&out, "3 rows of 12 features, no labels");
 }
 
+#[test]
+fn labels_saved_apart_are_found_beside_the_samples() {
+    use ebsc_test_support::numpy::npy;
+    let dir = tempfile::tempdir().unwrap();
+    // np.save("X.npy", X.T.T) (Fortran order, as a transposed array saves) and
+    // np.save("y.npy", y): 12 samples of 2 features in 3 classes.
+    let columns: Vec<u8> = (0..24)
+        .flat_map(|i| ((i % 12) as f32 * 0.5 + (i / 12) as f32).to_le_bytes())
+        .collect();
+    let labels: Vec<u8> = (0..12)
+        .flat_map(|i| ((i % 3) as i64).to_le_bytes())
+        .collect();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("X.npy"), npy("<f4", true, "(12, 2)", &columns)).unwrap();
+    std::fs::write(data.join("y.npy"), npy("<i8", false, "(12,)", &labels)).unwrap();
+    // The folder, or the samples' file: the labels beside them either way.
+    for (name, path) in [("folder", "data"), ("file", "data/X.npy")] {
+        let out = run(dir.path(), &["new", name, path]);
+        assert!(out.ok, "{}", out.stderr);
+        assert_printed(&out, "12 rows of 2 features, 3 classes");
+        assert_printed(&out, "new: labels: data/y.npy beside the samples");
+        let pipeline = read(dir.path(), &format!("pipelines/{name}.toml"));
+        assert_eq!(pipeline["prepare"]["path"].as_str(), Some("data/X.npy"));
+        assert_eq!(
+            pipeline["prepare"]["labels_path"].as_str(),
+            Some("data/y.npy")
+        );
+    }
+    let out = run(dir.path(), &["new", "bare", "data/X.npy", "labels=none"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "12 rows of 2 features, no labels");
+    // Labels of another length are not these samples'.
+    std::fs::write(data.join("y.npy"), npy("<i8", false, "(3,)", &labels[..24])).unwrap();
+    let out = run(dir.path(), &["new", "other", "data/X.npy"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "no labels");
+}
+
 /// `count` 6×4 gray PNGs at `root/<relative>` for each relative path.
 fn write_pngs(root: &Path, relative: &[String]) {
     for (i, path) in relative.iter().enumerate() {

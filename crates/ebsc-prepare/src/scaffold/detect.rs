@@ -181,6 +181,14 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
         .filter_map(Result::ok)
         .any(|entry| entry.path().is_dir());
     if !tables.is_empty() && !subfolders && !files.iter().any(|f| image_folder::is_image_file(f)) {
+        // Samples and their labels saved apart (X.npy and y.npy): the samples.
+        if let &[a, b] = tables.as_slice() {
+            for (samples, labels) in [(a, b), (b, a)] {
+                if labels_beside(samples).as_ref() == Some(labels) {
+                    return table_source(samples, keys);
+                }
+            }
+        }
         let [table] = tables.as_slice() else {
             let names: Vec<String> = tables.iter().map(|t| file_name(t)).collect();
             bail!(
@@ -198,6 +206,87 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
         grayscale: keys.grayscale,
         labels: keys.labels,
     }))
+}
+
+/// A file of labels beside a `.npy` or `.npz` of samples, as people save them apart:
+/// named like it with `y` for `X` (`X.npy` → `y.npy`, `X_train.npy` → `y_train.npy`),
+/// `labels` for `images`, `imgs`, `features` or `data` (KMNIST's `kmnist-test-imgs.npz` →
+/// `kmnist-test-labels.npz`), or `labels`, `y` or `targets` outright; `.npy` or `.npz`.
+/// Taken when it holds one value a sample (`(N,)` or `(N, 1)`).
+pub fn labels_beside(samples: &Path) -> Option<PathBuf> {
+    let stem = samples.file_stem()?.to_str()?;
+    let n_rows = sample_rows(samples)?;
+    let mut stems: Vec<String> = Vec::new();
+    for (from, to) in [
+        ("images", "labels"),
+        ("imgs", "labels"),
+        ("features", "labels"),
+        ("data", "labels"),
+    ] {
+        if stem.contains(from) {
+            stems.push(stem.replace(from, to));
+        }
+    }
+    for x in ["X", "x"] {
+        if stem == x {
+            stems.push("y".into());
+        } else if let Some(rest) = stem.strip_prefix(&format!("{x}_")) {
+            stems.push(format!("y_{rest}"));
+        } else if let Some(rest) = stem.strip_suffix(&format!("_{x}")) {
+            stems.push(format!("{rest}_y"));
+        }
+    }
+    stems.extend(["labels", "y", "targets"].map(String::from));
+    stems
+        .iter()
+        .flat_map(|stem| ["npy", "npz"].map(|e| samples.with_file_name(format!("{stem}.{e}"))))
+        .find(|candidate| {
+            candidate != samples && candidate.is_file() && label_rows(candidate) == Some(n_rows)
+        })
+}
+
+/// The sample count of a `.npy` of 2 or more dimensions, or of an `.npz` with one array of
+/// samples.
+fn sample_rows(path: &Path) -> Option<usize> {
+    let shapes = match table_extension_of(path) {
+        "npy" => vec![table::npy_shape(path)?],
+        _ => table::npz_array_shapes(path)
+            .ok()?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect(),
+    };
+    match shapes
+        .iter()
+        .filter(|s| table::holds_samples(s))
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [shape] => Some(shape[0]),
+        _ => None,
+    }
+}
+
+/// The value count of a labels file: a `.npy` (or an `.npz` of one array) of `(N,)` or
+/// `(N, 1)`.
+fn label_rows(path: &Path) -> Option<usize> {
+    let shape = match table_extension_of(path) {
+        "npy" => table::npy_shape(path)?,
+        _ => match table::npz_array_shapes(path).ok()?.as_slice() {
+            [(_, shape)] => shape.clone(),
+            _ => return None,
+        },
+    };
+    match shape.as_slice() {
+        [n] | [n, 1] => Some(*n),
+        _ => None,
+    }
+}
+
+fn table_extension_of(path: &Path) -> &str {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
 }
 
 /// `x-labels-idx1-ubyte[.gz]` beside `x-images-idx3-ubyte[.gz]`.
@@ -273,6 +362,13 @@ fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> 
         config.tensors = Some(splits.samples);
     } else if name.ends_with(".npz") && config.label_column.is_none() && find_labels {
         config.label_column = find_label(&table::npz_array_names(path)?);
+    }
+    if (name.ends_with(".npy") || name.ends_with(".npz"))
+        && config.label_column.is_none()
+        && config.tensors.is_none()
+        && find_labels
+    {
+        config.labels_path = labels_beside(path);
     } else if name.ends_with(".mat") && config.label_column.is_none() && find_labels {
         // Only a vector can hold labels (SSC's data names its sample matrix `Y`).
         let vectors: Vec<String> = table::mat_vectors(path)?

@@ -176,6 +176,14 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
         notes.push(folder_labels_note(folder)?);
     }
     if let SourceConfig::Table(table) = &source
+        && let Some(labels) = &table.labels_path
+    {
+        notes.push(format!(
+            "labels: {} beside the samples (labels_path; labels=none reads the samples without them)",
+            labels.display()
+        ));
+    }
+    if let SourceConfig::Table(table) = &source
         && let Some(tensors) = &table.tensors
     {
         let labels = match &table.label_arrays {
@@ -455,7 +463,11 @@ fn with_positional_labels(
     let SourceConfig::Table(table) = source else {
         return dataset;
     };
-    if table.label_column.is_some() || table.tensors.is_some() || keys.labels.is_some() {
+    if table.label_column.is_some()
+        || table.tensors.is_some()
+        || table.labels_path.is_some()
+        || keys.labels.is_some()
+    {
         return dataset;
     }
     let extension = table

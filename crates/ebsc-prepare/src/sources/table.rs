@@ -63,6 +63,12 @@ pub struct TableConfig {
     /// (MedMNIST's `train_labels`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_arrays: Option<Vec<String>>,
+    /// Instead of `label_column`: a `.npy` file of the labels, or an `.npz` of one array,
+    /// one a row (`(N,)` or `(N, 1)`: integers, booleans or whole-number floats), for labels
+    /// saved apart (`np.save("y.npy", y)` beside `X.npy`; KMNIST's `kmnist-test-labels.npz`).
+    /// Relative paths are read from where the stages run, as `path` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels_path: Option<PathBuf>,
 }
 
 impl TableConfig {
@@ -77,6 +83,7 @@ impl TableConfig {
             image_shape: None,
             tensors: None,
             label_arrays: None,
+            labels_path: None,
         }
     }
 }
@@ -344,11 +351,21 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
             npy::read(path)?
         }
     };
+    let table = match &config.labels_path {
+        Some(labels_path) => table.with_labels_from(path, labels_path, config)?,
+        None => table,
+    };
     let table = match config.image_shape {
         Some(shape) => table.into_gray_images(path, shape)?,
         None => table,
     };
     Ok(table.into_dataset(path))
+}
+
+/// The rows of a `.npy` file of 2 or more dimensions (its header's first size), or of a
+/// labels file: `None` when it does not parse.
+pub fn npy_shape(path: &Path) -> Option<Vec<usize>> {
+    npy::shape(path)
 }
 
 /// Labels as read, before they become indices into sorted class names.
@@ -379,6 +396,36 @@ struct ArrayImages {
 }
 
 impl Table {
+    /// The labels of `labels_path` ([`TableConfig::labels_path`]) on these rows.
+    fn with_labels_from(
+        mut self,
+        path: &Path,
+        labels_path: &Path,
+        config: &TableConfig,
+    ) -> anyhow::Result<Table> {
+        if let Some(column) = &config.label_column {
+            return Err(file_error(
+                path,
+                format_args!(
+                    "label_column = {column:?} and labels_path = {:?} both give labels; keep one",
+                    labels_path.display().to_string()
+                ),
+            ));
+        }
+        let labels = match table_extension(labels_path).0.as_str() {
+            "npy" => npy::read_labels(labels_path, self.n_rows)?,
+            "npz" => npz::read_labels(labels_path, self.n_rows)?,
+            _ => {
+                return Err(file_error(
+                    labels_path,
+                    "labels_path must name a .npy file (np.save(path, labels)) or an .npz of one array",
+                ));
+            }
+        };
+        self.labels = RawLabels::Integers(labels);
+        Ok(self)
+    }
+
     /// The rows as gray images of `[height, width]` ([`TableConfig::image_shape`]).
     fn into_gray_images(
         mut self,
@@ -603,8 +650,6 @@ mod tests {
         .unwrap();
         let config = TableConfig {
             image_shape: Some([2, 2]),
-            tensors: None,
-            label_arrays: None,
             ..table_config(&path, Some("label"), None)
         };
         let dataset = read(&config).unwrap();
@@ -624,8 +669,6 @@ mod tests {
         std::fs::write(&unit, "a,b,c,d\n0,1,0.5,0.2\n").unwrap();
         let config = TableConfig {
             image_shape: Some([2, 2]),
-            tensors: None,
-            label_arrays: None,
             ..table_config(&unit, None, None)
         };
         let Inputs::Images { data, .. } = read(&config).unwrap().inputs else {
@@ -642,8 +685,6 @@ mod tests {
         let error = |shape: [usize; 2]| {
             read(&TableConfig {
                 image_shape: Some(shape),
-                tensors: None,
-                label_arrays: None,
                 ..table_config(&path, None, None)
             })
             .unwrap_err()
@@ -665,16 +706,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn labels_path_reads_labels_saved_apart() {
+        use ebsc_test_support::numpy::npy;
+        let dir = tempfile::tempdir().unwrap();
+        let samples = dir.path().join("X.csv");
+        std::fs::write(&samples, "a,b\n1,2\n3,4\n5,6\n").unwrap();
+        let labels = dir.path().join("y.npy");
+        std::fs::write(&labels, npy("|u1", false, "(3, 1)", &[4, 2, 4])).unwrap();
+        let config = |labels_path: &Path, label_column: Option<&str>| TableConfig {
+            labels_path: Some(labels_path.to_path_buf()),
+            ..table_config(&samples, label_column, None)
+        };
+        let dataset = read(&config(&labels, None)).unwrap();
+        let read_labels: Vec<Option<i32>> = dataset.samples.iter().map(|s| s.label).collect();
+        assert_eq!(read_labels, [Some(1), Some(0), Some(1)]);
+        assert_eq!(dataset.class_names, ["2", "4"]);
+        let error = |config: TableConfig| format!("{:#}", read(&config).unwrap_err());
+        assert!(error(config(&labels, Some("a"))).contains("both give labels; keep one"));
+        let short = dir.path().join("short.npy");
+        std::fs::write(&short, npy("|u1", false, "(2,)", &[1, 2])).unwrap();
+        assert!(
+            error(config(&short, None)).contains("shape (2,) for labels; expected (3,) or (3, 1)")
+        );
+        assert!(error(config(&samples, None)).contains("labels_path must name a .npy file"));
+    }
+
     fn table_config(path: &Path, label_column: Option<&str>, header: Option<bool>) -> TableConfig {
         TableConfig {
-            path: path.to_path_buf(),
             label_column: label_column.map(str::to_string),
-            id_column: None,
-            tensor: None,
             header,
-            image_shape: None,
-            tensors: None,
-            label_arrays: None,
+            ..TableConfig::at(path)
         }
     }
 

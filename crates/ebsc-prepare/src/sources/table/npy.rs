@@ -18,6 +18,19 @@ pub(super) fn read(path: &Path) -> anyhow::Result<Table> {
     array.table(path, "", RawLabels::None)
 }
 
+/// The labels of a `.npy` file that holds nothing else (`np.save("y.npy", y)`): `n_rows`
+/// integers, booleans or whole-number floats, `(N,)` or `(N, 1)`.
+pub(super) fn read_labels(path: &Path, n_rows: usize) -> anyhow::Result<Vec<Option<i64>>> {
+    let bytes = read_whole_file(path)?;
+    NpyArray::parse(path, "", &bytes)?.labels(path, "", n_rows)
+}
+
+/// The shape a `.npy` file's header gives, when it parses.
+pub(super) fn shape(path: &Path) -> Option<Vec<usize>> {
+    let bytes = read_whole_file(path).ok()?;
+    NpyArray::parse(path, "", &bytes).ok().map(|a| a.shape)
+}
+
 /// What an array's elements are, as its dtype says (`<f4`, `<i8`, `|u1`, `|b1`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -49,7 +62,8 @@ pub(super) struct NpyArray<'a> {
     pub descr: String,
     pub shape: Vec<usize>,
     kind: Option<(Kind, usize)>,
-    data: &'a [u8],
+    /// C order: as stored, or a Fortran-order matrix's items transposed.
+    data: std::borrow::Cow<'a, [u8]>,
 }
 
 impl<'a> NpyArray<'a> {
@@ -58,7 +72,8 @@ impl<'a> NpyArray<'a> {
         let error =
             |message: std::fmt::Arguments| file_error(path, format_args!("{what}{message}"));
         let (header, data_start) = split_header(bytes).map_err(|m| error(format_args!("{m}")))?;
-        let (descr, shape) = parse_header(header).map_err(|m| error(format_args!("{m}")))?;
+        let (descr, shape, fortran) =
+            parse_header(header).map_err(|m| error(format_args!("{m}")))?;
         let kind = dtype(&descr);
         let data = &bytes[data_start..];
         if let Some((_, item_size)) = kind {
@@ -79,6 +94,26 @@ impl<'a> NpyArray<'a> {
                 )));
             }
         }
+        let data = match (fortran && shape.len() > 1, kind, shape.as_slice()) {
+            (false, ..) => std::borrow::Cow::Borrowed(data),
+            // np.save of a transposed matrix (`X.T`, `np.asfortranarray`): columns stored
+            // one after another; read as rows.
+            (true, Some((_, item_size)), &[rows, columns]) => {
+                let mut c_order = vec![0u8; data.len()];
+                for (index, item) in data.chunks_exact(item_size).enumerate() {
+                    let (column, row) = (index / rows, index % rows);
+                    let at = (row * columns + column) * item_size;
+                    c_order[at..at + item_size].copy_from_slice(item);
+                }
+                std::borrow::Cow::Owned(c_order)
+            }
+            (true, ..) => {
+                return Err(error(format_args!(
+                    "array of shape {} is in Fortran order; expected C order (save np.ascontiguousarray(x))",
+                    show_shape(&shape)
+                )));
+            }
+        };
         Ok(NpyArray {
             descr,
             shape,
@@ -337,8 +372,8 @@ fn split_header(bytes: &[u8]) -> Result<(&str, usize), String> {
     Ok((header, data_start))
 }
 
-/// The header dict's dtype and shape, checked for C order.
-fn parse_header(text: &str) -> Result<(String, Vec<usize>), String> {
+/// The header dict's dtype, shape and whether it is in Fortran order.
+fn parse_header(text: &str) -> Result<(String, Vec<usize>, bool), String> {
     let malformed = || {
         let shown: String = text.trim().chars().take(120).collect();
         format!("malformed .npy header {shown:?}")
@@ -348,16 +383,9 @@ fn parse_header(text: &str) -> Result<(String, Vec<usize>), String> {
     let Some(PyValue::Str(descr)) = get("descr") else {
         return Err(malformed());
     };
-    match get("fortran_order") {
-        Some(PyValue::Bool(false)) => {}
-        Some(PyValue::Bool(true)) => {
-            return Err(
-                "array is in Fortran order; expected C order (save np.ascontiguousarray(x))"
-                    .to_string(),
-            );
-        }
-        _ => return Err(malformed()),
-    }
+    let Some(PyValue::Bool(fortran)) = get("fortran_order") else {
+        return Err(malformed());
+    };
     let Some(PyValue::Tuple(shape)) = get("shape") else {
         return Err(malformed());
     };
@@ -369,7 +397,7 @@ fn parse_header(text: &str) -> Result<(String, Vec<usize>), String> {
         })
         .collect::<Option<Vec<usize>>>()
         .ok_or_else(malformed)?;
-    Ok((descr.clone(), shape))
+    Ok((descr.clone(), shape, *fortran))
 }
 
 /// The subset of Python literals that `.npy` headers use.
@@ -594,9 +622,20 @@ mod tests {
             "dtype \"<c8\" is not supported; expected little-endian floats",
         );
         expect_error(
-            read_npy(&path, &npy("<f4", true, "(1, 1)", &[0; 4])),
+            read_npy(&path, &npy("|u1", true, "(1, 1, 1)", &[0; 1])),
             &path,
-            "Fortran order",
+            "array of shape (1, 1, 1) is in Fortran order",
+        );
+        // A Fortran-order matrix (np.save of x.T) is read as rows.
+        let columns = f32_bytes(&[1.0, 3.0, 5.0, 2.0, 4.0, 6.0]);
+        assert_eq!(
+            read_npy(&path, &npy("<f4", true, "(3, 2)", &columns))
+                .unwrap()
+                .inputs,
+            Inputs::Features {
+                data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                dim: 2
+            }
         );
         expect_error(
             read_npy(&path, &npy("<f4", false, "(4,)", &[0; 16])),

@@ -107,6 +107,26 @@ impl<'a> Archive<'a> {
     }
 }
 
+/// The labels of an archive that holds one array of `n_rows` values (KMNIST's
+/// `kmnist-test-labels.npz`), `(N,)` or `(N, 1)`.
+pub(super) fn read_labels(path: &Path, n_rows: usize) -> anyhow::Result<Vec<Option<i64>>> {
+    let members = members(path)?;
+    let archive = Archive::parse(path, &members);
+    match archive.arrays.as_slice() {
+        [(name, _)] => {
+            let what = format!("array {name:?}: ");
+            archive.named(name)?.labels(path, &what, n_rows)
+        }
+        _ => Err(file_error(
+            path,
+            format_args!(
+                "a labels file holds one array; this one holds {}",
+                archive.describe()
+            ),
+        )),
+    }
+}
+
 /// The samples of several arrays of one archive, one after another (an archive of splits:
 /// MedMNIST's `train_images`, `val_images`, `test_images`), with the labels of
 /// `label_arrays` (one per array of samples, in the same order) or none; and each row's
