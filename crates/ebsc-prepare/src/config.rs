@@ -45,7 +45,10 @@ impl SourceConfig {
                 .collect(),
             SourceConfig::Cifar(c) => vec![c.path.clone()],
             SourceConfig::ImageFolder(c) => vec![c.path.clone()],
-            SourceConfig::Table(c) => vec![c.path.clone()],
+            // Labels saved apart are an input too: a change to them reruns the stage.
+            SourceConfig::Table(c) => std::iter::once(c.path.clone())
+                .chain(c.labels_path.clone())
+                .collect(),
             SourceConfig::SyntheticSubspaces(_) => Vec::new(),
         }
     }
@@ -138,6 +141,16 @@ mod tests {
         assert_eq!(
             config.source.input_paths(),
             vec![PathBuf::from("a.gz"), PathBuf::from("b.gz")]
+        );
+    }
+
+    #[test]
+    fn a_tables_labels_saved_apart_are_an_input() {
+        let config =
+            load("source = \"table\"\npath = \"X.npy\"\nlabels_path = \"y.npy\"\n").unwrap();
+        assert_eq!(
+            config.source.input_paths(),
+            vec![PathBuf::from("X.npy"), PathBuf::from("y.npy")]
         );
     }
 

@@ -14,8 +14,9 @@ use crate::config::{PrepareConfig, SelectionConfig, SourceConfig};
 use crate::scaffold::detect::{SourceKeys, detect};
 
 /// The source that reads `data` for a pipeline whose source is `trained`: what `data`
-/// holds decides the kind; an image folder keeps the pipeline's `resize` and `grayscale`
-/// (the samples must come out the size the encoder was trained on).
+/// holds decides the kind; an image folder keeps the pipeline's `resize` and `grayscale`,
+/// and a table the pipeline's `image_shape` (the samples must come out as the encoder was
+/// trained on them).
 pub fn source_for(trained: &SourceConfig, data: &Path) -> anyhow::Result<SourceConfig> {
     let detected = detect(data, &SourceKeys::default())?;
     Ok(match (trained, detected) {
@@ -23,6 +24,10 @@ pub fn source_for(trained: &SourceConfig, data: &Path) -> anyhow::Result<SourceC
             new.resize = trained.resize;
             new.grayscale = trained.grayscale;
             SourceConfig::ImageFolder(new)
+        }
+        (SourceConfig::Table(trained), SourceConfig::Table(mut new)) => {
+            new.image_shape = trained.image_shape;
+            SourceConfig::Table(new)
         }
         (_, detected) => detected,
     })
@@ -88,5 +93,21 @@ mod tests {
         assert_eq!((new.resize, new.grayscale), (Some([8, 8]), Some(true)));
         let err = source_for(&trained, &dir.path().join("missing")).unwrap_err();
         assert!(err.to_string().contains("not found"), "{err}");
+    }
+
+    #[test]
+    fn a_table_keeps_the_pipelines_image_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("more.csv");
+        std::fs::write(&csv, "label,pixel1,pixel2,pixel3,pixel4\n1,0,9,255,3\n").unwrap();
+        let trained = SourceConfig::Table(crate::sources::table::TableConfig {
+            image_shape: Some([2, 2]),
+            ..crate::sources::table::TableConfig::at("pixels.csv")
+        });
+        let SourceConfig::Table(new) = source_for(&trained, &csv).unwrap() else {
+            panic!("a table");
+        };
+        assert_eq!(new.path, csv);
+        assert_eq!(new.image_shape, Some([2, 2]));
     }
 }
