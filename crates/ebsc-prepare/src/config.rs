@@ -46,9 +46,12 @@ impl SourceConfig {
             SourceConfig::Cifar(c) => vec![c.path.clone()],
             SourceConfig::ImageFolder(c) => vec![c.path.clone()],
             // Labels saved apart are an input too: a change to them reruns the stage.
-            SourceConfig::Table(c) => std::iter::once(c.path.clone())
-                .chain(c.labels_path.clone())
-                .collect(),
+            SourceConfig::Table(c) => match &c.class_files {
+                Some(files) => files.clone(),
+                None => std::iter::once(c.path.clone())
+                    .chain(c.labels_path.clone())
+                    .collect(),
+            },
             SourceConfig::SyntheticSubspaces(_) => Vec::new(),
         }
     }

@@ -410,6 +410,29 @@ fn labels_saved_apart_are_found_beside_the_samples() {
     let out = run(dir.path(), &["new", "bare", "data/X.npy", "labels=none"]);
     assert!(out.ok, "{}", out.stderr);
     assert_printed(&out, "12 rows of 2 features, no labels");
+    // One .npy file a class (QuickDraw's layout): classes by file name.
+    let drawings = dir.path().join("drawings");
+    std::fs::create_dir_all(&drawings).unwrap();
+    for (i, class) in ["cat", "dog", "fish"].iter().enumerate() {
+        let rows: Vec<u8> = (0..8).map(|v| (v * 10 + i) as u8).collect();
+        std::fs::write(
+            drawings.join(format!("{class}.npy")),
+            npy("|u1", false, "(4, 2)", &rows),
+        )
+        .unwrap();
+    }
+    let out = run(dir.path(), &["new", "drawings", "drawings"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(
+        &out,
+        "feature table drawings: 12 rows of 2 features, 3 classes",
+    );
+    assert_printed(&out, "new: labels: 3 .npy files, one class each");
+    let pipeline = read(dir.path(), "pipelines/drawings.toml");
+    assert_eq!(
+        pipeline["prepare"]["class_files"].as_array().map(Vec::len),
+        Some(3)
+    );
     // Labels of another length are not these samples'.
     std::fs::write(data.join("y.npy"), npy("<i8", false, "(3,)", &labels[..24])).unwrap();
     let out = run(dir.path(), &["new", "other", "data/X.npy"]);

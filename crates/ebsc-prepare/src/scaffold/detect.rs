@@ -189,6 +189,30 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
                 }
             }
         }
+        // One .npy file a class (QuickDraw's cat.npy, dog.npy): samples of one shape each.
+        let shapes: Option<Vec<Vec<usize>>> = tables
+            .iter()
+            .map(|t| match table_extension_of(t) {
+                "npy" => table::npy_shape(t),
+                _ => None,
+            })
+            .collect();
+        if tables.len() >= 2
+            && keys.labels.is_none()
+            && let Some(shapes) = shapes
+            && shapes
+                .iter()
+                .all(|s| table::holds_samples(s) && s[1..] == shapes[0][1..])
+        {
+            return Ok(SourceConfig::Table(TableConfig {
+                class_files: Some(tables.iter().map(|t| (*t).clone()).collect()),
+                image_shape: match keys.image_shape {
+                    Some(ImageShapeKey::Shape(shape)) => Some(shape),
+                    _ => None,
+                },
+                ..TableConfig::at(path)
+            }));
+        }
         let [table] = tables.as_slice() else {
             let names: Vec<String> = tables.iter().map(|t| file_name(t)).collect();
             bail!(

@@ -176,6 +176,14 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
         notes.push(folder_labels_note(folder)?);
     }
     if let SourceConfig::Table(table) = &source
+        && let Some(files) = &table.class_files
+    {
+        notes.push(format!(
+            "labels: {} .npy files, one class each, named by their files (give one file as the path to read it alone)",
+            files.len()
+        ));
+    }
+    if let SourceConfig::Table(table) = &source
         && let Some(labels) = &table.labels_path
     {
         notes.push(format!(

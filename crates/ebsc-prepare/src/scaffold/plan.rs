@@ -285,11 +285,17 @@ impl DataSummary {
             SourceConfig::Table(_) => "feature table",
             SourceConfig::SyntheticSubspaces(_) => "synthetic subspaces",
         };
-        let paths: Vec<String> = source
-            .input_paths()
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
+        let paths: Vec<String> = match source {
+            // One file a class: the folder that holds them.
+            SourceConfig::Table(table) if table.class_files.is_some() => {
+                vec![table.path.display().to_string()]
+            }
+            _ => source
+                .input_paths()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        };
         DataSummary {
             source: format!("{kind} {}", paths.join(", ")),
             n_samples: dataset.len(),

@@ -69,6 +69,11 @@ pub struct TableConfig {
     /// Relative paths are read from where the stages run, as `path` is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels_path: Option<PathBuf>,
+    /// Instead of one table at `path` (then the folder holding them): one `.npy` file a
+    /// class (QuickDraw's `cat.npy`, `dog.npy`), their rows one after another, each labelled
+    /// by its file's name without the extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_files: Option<Vec<PathBuf>>,
 }
 
 impl TableConfig {
@@ -84,6 +89,7 @@ impl TableConfig {
             tensors: None,
             label_arrays: None,
             labels_path: None,
+            class_files: None,
         }
     }
 }
@@ -241,6 +247,9 @@ pub fn mat_vectors(path: &Path) -> anyhow::Result<Vec<(String, usize)>> {
 
 /// Reads the feature matrix and labels; see [`TableConfig`].
 pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
+    if let Some(files) = &config.class_files {
+        return read_class_files(config, files);
+    }
     let path = &config.path;
     let (extension, _) = table_extension(path);
     let text = TEXT_EXTENSIONS.contains(&extension.as_str());
@@ -362,6 +371,49 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
     Ok(table.into_dataset(path))
 }
 
+/// One class a file ([`TableConfig::class_files`]): the files' rows one after another,
+/// labelled by their file names, each sample's `source` its file and row.
+fn read_class_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<Dataset> {
+    if files.len() < 2 {
+        return Err(file_error(
+            &config.path,
+            "class_files = […] names one class a file: give two or more",
+        ));
+    }
+    let mut joined: Option<Table> = None;
+    let mut sources = Vec::new();
+    let mut classes = Vec::new();
+    for file in files {
+        if table_extension(file).0 != "npy" {
+            return Err(file_error(
+                file,
+                "class_files are .npy files, one class each",
+            ));
+        }
+        let part = npy::read(file)?;
+        let class = file
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        sources.extend((0..part.n_rows).map(|row| format!("{}#{row}", file.display())));
+        classes.extend(std::iter::repeat_n(Some(class), part.n_rows));
+        joined = Some(match joined {
+            None => part,
+            Some(table) => table.append(file, part)?,
+        });
+    }
+    let mut table = joined.expect("two files or more were read");
+    table.labels = RawLabels::Text(classes);
+    let table = match config.image_shape {
+        Some(shape) => table.into_gray_images(&config.path, shape)?,
+        None => table,
+    };
+    let mut dataset = table.into_dataset(&config.path);
+    for (sample, source) in dataset.samples.iter_mut().zip(sources) {
+        sample.source = source;
+    }
+    Ok(dataset)
+}
+
 /// The rows of a `.npy` file of 2 or more dimensions (its header's first size), or of a
 /// labels file: `None` when it does not parse.
 pub fn npy_shape(path: &Path) -> Option<Vec<usize>> {
@@ -396,6 +448,41 @@ struct ArrayImages {
 }
 
 impl Table {
+    /// `part` (read from `from`) after these rows: the same features or images.
+    fn append(mut self, from: &Path, part: Table) -> anyhow::Result<Table> {
+        let shape = |t: &Table| match &t.images {
+            Some(images) => format!(
+                "images {}×{}×{}",
+                images.channels, images.height, images.width
+            ),
+            None => format!("rows of {} features", t.dim),
+        };
+        if shape(&self) != shape(&part) {
+            return Err(file_error(
+                from,
+                format_args!(
+                    "holds {}, the arrays before it {}; they must agree",
+                    shape(&part),
+                    shape(&self)
+                ),
+            ));
+        }
+        self.labels = match (self.labels, part.labels) {
+            (RawLabels::Integers(mut a), RawLabels::Integers(b)) => {
+                a.extend(b);
+                RawLabels::Integers(a)
+            }
+            (RawLabels::None, RawLabels::None) => RawLabels::None,
+            _ => unreachable!("every part of one read has labels, or none has"),
+        };
+        self.features.extend(part.features);
+        if let (Some(images), Some(more)) = (&mut self.images, part.images) {
+            images.data.extend(more.data);
+        }
+        self.n_rows += part.n_rows;
+        Ok(self)
+    }
+
     /// The labels of `labels_path` ([`TableConfig::labels_path`]) on these rows.
     fn with_labels_from(
         mut self,
@@ -730,6 +817,42 @@ mod tests {
             error(config(&short, None)).contains("shape (2,) for labels; expected (3,) or (3, 1)")
         );
         assert!(error(config(&samples, None)).contains("labels_path must name a .npy file"));
+    }
+
+    #[test]
+    fn class_files_read_one_class_a_file() {
+        use ebsc_test_support::numpy::npy;
+        let dir = tempfile::tempdir().unwrap();
+        let cat = dir.path().join("cat.npy");
+        let dog = dir.path().join("dog.npy");
+        std::fs::write(&dog, npy("|u1", false, "(1, 2)", &[5, 6])).unwrap();
+        std::fs::write(&cat, npy("|u1", false, "(2, 2)", &[1, 2, 3, 4])).unwrap();
+        let config = |files: &[&PathBuf]| TableConfig {
+            class_files: Some(files.iter().map(|f| (*f).clone()).collect()),
+            ..TableConfig::at(dir.path())
+        };
+        let dataset = read(&config(&[&dog, &cat])).unwrap();
+        assert_eq!(
+            dataset.inputs,
+            Inputs::Features {
+                data: vec![5.0, 6.0, 1.0, 2.0, 3.0, 4.0],
+                dim: 2
+            }
+        );
+        assert_eq!(dataset.class_names, ["cat", "dog"]);
+        let labels: Vec<Option<i32>> = dataset.samples.iter().map(|s| s.label).collect();
+        assert_eq!(labels, [Some(1), Some(0), Some(0)]);
+        assert_eq!(dataset.samples[2].source, format!("{}#1", cat.display()));
+        // Files of other shapes, or one file, are errors.
+        let wide = dir.path().join("bird.npy");
+        std::fs::write(&wide, npy("|u1", false, "(1, 3)", &[7, 8, 9])).unwrap();
+        let error = format!("{:#}", read(&config(&[&cat, &wide])).unwrap_err());
+        assert!(
+            error.contains("holds rows of 3 features, the arrays before it rows of 2 features"),
+            "{error}"
+        );
+        let error = format!("{:#}", read(&config(&[&cat])).unwrap_err());
+        assert!(error.contains("give two or more"), "{error}");
     }
 
     fn table_config(path: &Path, label_column: Option<&str>, header: Option<bool>) -> TableConfig {

@@ -158,46 +158,17 @@ pub(super) fn read_splits(
         splits.extend(std::iter::repeat_n(tensor.clone(), part.n_rows));
         joined = Some(match joined {
             None => part,
-            Some(table) => append(path, table, part, tensor)?,
+            Some(table) => table.append(path, part).map_err(|e| {
+                let message = format!("{e:#}");
+                let what = message
+                    .strip_prefix(&format!("{}: ", path.display()))
+                    .unwrap_or(&message);
+                file_error(path, format_args!("array {tensor:?} {what}"))
+            })?,
         });
     }
     let table = joined.ok_or_else(|| file_error(path, "tensors = [] names no array"))?;
     Ok((table, splits))
-}
-
-/// `part` (read from array `name`) after `table`: the same features or images.
-fn append(path: &Path, mut table: Table, part: Table, name: &str) -> anyhow::Result<Table> {
-    let shape = |t: &Table| match &t.images {
-        Some(images) => format!(
-            "images {}×{}×{}",
-            images.channels, images.height, images.width
-        ),
-        None => format!("rows of {} features", t.dim),
-    };
-    if shape(&table) != shape(&part) {
-        return Err(file_error(
-            path,
-            format_args!(
-                "array {name:?} holds {}, the arrays before it {}; the arrays of samples must agree",
-                shape(&part),
-                shape(&table)
-            ),
-        ));
-    }
-    table.labels = match (table.labels, part.labels) {
-        (RawLabels::Integers(mut a), RawLabels::Integers(b)) => {
-            a.extend(b);
-            RawLabels::Integers(a)
-        }
-        (RawLabels::None, RawLabels::None) => RawLabels::None,
-        _ => unreachable!("every array of one read has labels, or none has"),
-    };
-    table.features.extend(part.features);
-    if let (Some(images), Some(more)) = (&mut table.images, part.images) {
-        images.data.extend(more.data);
-    }
-    table.n_rows += part.n_rows;
-    Ok(table)
 }
 
 /// The archive's arrays by name (the member's name without `.npy`), in archive order.
