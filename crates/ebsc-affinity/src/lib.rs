@@ -279,10 +279,11 @@ impl Inputs {
                 if candidates.is_none() {
                     (c, timing)
                 } else {
-                    // The elastic-net solve's candidates: a row the shrink threshold left
-                    // fewer than top_k (one learned above every score leaves none) takes the
-                    // energy's best scores instead, which the solve weighs. A row has at most
-                    // N − 1 atoms to offer.
+                    // The elastic-net solve's candidates: a row the shrink threshold leaves
+                    // fewer than top_k takes the energy's best scores instead, which the solve
+                    // weighs. Training holds the threshold under its batches' median row
+                    // maximum, so most rows keep theirs; over all N samples some may not. A
+                    // row has at most N − 1 atoms to offer.
                     let short_of = config.top_k.min((v.size()[0] as usize).saturating_sub(1));
                     let by_score = || {
                         let map = self.model.map.ranking_every_score();

@@ -133,10 +133,9 @@ pub fn record_stats(run: &mut StageRun, metrics: &MetricsLog, n_samples: usize) 
             run.stat(&format!("final_{name}"), mean);
             if name == "mean_nonzeros" && mean == 0.0 {
                 run.log(
-                    "every coefficient ended at 0: the shrink threshold rose above every score, \
-                     so the self-expression term stopped training; the affinity stage takes the \
-                     elastic-net solve's candidates from the energy's scores instead (another \
-                     seed, or coefficients = \"gibbs\", trains past it)"
+                    "every coefficient ended at 0: no score passed the shrink threshold; the \
+                     affinity stage takes the elastic-net solve's candidates from the energy's \
+                     scores instead"
                         .to_string(),
                 );
             }

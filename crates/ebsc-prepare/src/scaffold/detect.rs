@@ -29,6 +29,16 @@ pub struct SourceKeys {
     pub image_shape: Option<ImageShapeKey>,
 }
 
+impl SourceKeys {
+    /// The `image_shape=[H,W]` given, if any (`image_shape=none` gives none).
+    fn image_shape_given(&self) -> Option<[usize; 2]> {
+        match self.image_shape {
+            Some(ImageShapeKey::Shape(shape)) => Some(shape),
+            _ => None,
+        }
+    }
+}
+
 /// The `image_shape=` a user gave `new`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageShapeKey {
@@ -206,10 +216,7 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
         {
             return Ok(SourceConfig::Table(TableConfig {
                 class_files: Some(tables.iter().map(|t| (*t).clone()).collect()),
-                image_shape: match keys.image_shape {
-                    Some(ImageShapeKey::Shape(shape)) => Some(shape),
-                    _ => None,
-                },
+                image_shape: keys.image_shape_given(),
                 ..TableConfig::at(path)
             }));
         }
@@ -269,17 +276,24 @@ pub fn labels_beside(samples: &Path) -> Option<PathBuf> {
         })
 }
 
+/// The shapes of a `.npy` file's array (one) or of an `.npz` archive's arrays.
+fn array_shapes(path: &Path) -> Option<Vec<Vec<usize>>> {
+    match table_extension_of(path) {
+        "npy" => Some(vec![table::npy_shape(path)?]),
+        _ => Some(
+            table::npz_array_shapes(path)
+                .ok()?
+                .into_iter()
+                .map(|(_, shape)| shape)
+                .collect(),
+        ),
+    }
+}
+
 /// The sample count of a `.npy` of 2 or more dimensions, or of an `.npz` with one array of
 /// samples.
 fn sample_rows(path: &Path) -> Option<usize> {
-    let shapes = match table_extension_of(path) {
-        "npy" => vec![table::npy_shape(path)?],
-        _ => table::npz_array_shapes(path)
-            .ok()?
-            .into_iter()
-            .map(|(_, s)| s)
-            .collect(),
-    };
+    let shapes = array_shapes(path)?;
     match shapes
         .iter()
         .filter(|s| table::holds_samples(s))
@@ -294,15 +308,11 @@ fn sample_rows(path: &Path) -> Option<usize> {
 /// The value count of a labels file: a `.npy` (or an `.npz` of one array) of `(N,)` or
 /// `(N, 1)`.
 fn label_rows(path: &Path) -> Option<usize> {
-    let shape = match table_extension_of(path) {
-        "npy" => table::npy_shape(path)?,
-        _ => match table::npz_array_shapes(path).ok()?.as_slice() {
-            [(_, shape)] => shape.clone(),
-            _ => return None,
+    match array_shapes(path)?.as_slice() {
+        [shape] => match shape.as_slice() {
+            [n] | [n, 1] => Some(*n),
+            _ => None,
         },
-    };
-    match shape.as_slice() {
-        [n] | [n, 1] => Some(*n),
         _ => None,
     }
 }
@@ -342,10 +352,7 @@ fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> 
         label_column: keys.label_column.clone(),
         id_column: keys.id_column.clone(),
         tensor: keys.tensor.clone(),
-        image_shape: match keys.image_shape {
-            Some(ImageShapeKey::Shape(shape)) => Some(shape),
-            _ => None,
-        },
+        image_shape: keys.image_shape_given(),
         ..TableConfig::at(path)
     };
     let named_columns = if let Some((format, lines)) = table::text_format(path)? {

@@ -175,34 +175,8 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
     if let SourceConfig::ImageFolder(folder) = &mut source {
         notes.push(folder_labels_note(folder)?);
     }
-    if let SourceConfig::Table(table) = &source
-        && let Some(files) = &table.class_files
-    {
-        notes.push(format!(
-            "labels: {} .npy files, one class each, named by their files (give one file as the path to read it alone)",
-            files.len()
-        ));
-    }
-    if let SourceConfig::Table(table) = &source
-        && let Some(labels) = &table.labels_path
-    {
-        notes.push(format!(
-            "labels: {} beside the samples (labels_path; labels=none reads the samples without them)",
-            labels.display()
-        ));
-    }
-    if let SourceConfig::Table(table) = &source
-        && let Some(tensors) = &table.tensors
-    {
-        let labels = match &table.label_arrays {
-            Some(labels) => format!("with the labels of {}", labels.join(", ")),
-            None => "without labels".to_string(),
-        };
-        notes.push(format!(
-            "an archive of splits: {} read one after another, {labels}; each sample's split is its array's name (prepare.splits=[\"{}\"] keeps one)",
-            tensors.join(", "),
-            tensors.last().map_or("", String::as_str)
-        ));
+    if let SourceConfig::Table(table) = &source {
+        notes.extend(table_notes(table));
     }
     if let SourceConfig::ImageFolder(folder) = &mut source
         && folder.resize.is_none()
@@ -334,6 +308,36 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
         summary,
         notes,
     })
+}
+
+/// Where a table's labels and samples come from when `new` found them apart: class files,
+/// a labels file, an archive of splits.
+fn table_notes(table: &crate::sources::table::TableConfig) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(files) = &table.class_files {
+        notes.push(format!(
+            "labels: {} .npy files, one class each, named by their files (give one file as the path to read it alone)",
+            files.len()
+        ));
+    }
+    if let Some(labels) = &table.labels_path {
+        notes.push(format!(
+            "labels: {} beside the samples (labels_path; labels=none reads the samples without them)",
+            labels.display()
+        ));
+    }
+    if let Some(tensors) = &table.tensors {
+        let labels = match &table.label_arrays {
+            Some(labels) => format!("with the labels of {}", labels.join(", ")),
+            None => "without labels".to_string(),
+        };
+        notes.push(format!(
+            "an archive of splits: {} read one after another, {labels}; each sample's split is its array's name (prepare.splits=[\"{}\"] keeps one)",
+            tensors.join(", "),
+            tensors.last().map_or("", String::as_str)
+        ));
+    }
+    notes
 }
 
 /// What an image folder's subfolders were read as, for the user; an unlabelled layout

@@ -309,10 +309,7 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
             ));
         }
         let (table, splits) = npz::read_splits(path, tensors, config.label_arrays.as_deref())?;
-        let table = match config.image_shape {
-            Some(shape) => table.into_gray_images(path, shape)?,
-            None => table,
-        };
+        let table = table.with_image_shape(path, config.image_shape)?;
         let mut dataset = table.into_dataset(path);
         for (sample, split) in dataset.samples.iter_mut().zip(splits) {
             sample.split = split;
@@ -364,10 +361,7 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
         Some(labels_path) => table.with_labels_from(path, labels_path, config)?,
         None => table,
     };
-    let table = match config.image_shape {
-        Some(shape) => table.into_gray_images(path, shape)?,
-        None => table,
-    };
+    let table = table.with_image_shape(path, config.image_shape)?;
     Ok(table.into_dataset(path))
 }
 
@@ -403,10 +397,7 @@ fn read_class_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<D
     }
     let mut table = joined.expect("two files or more were read");
     table.labels = RawLabels::Text(classes);
-    let table = match config.image_shape {
-        Some(shape) => table.into_gray_images(&config.path, shape)?,
-        None => table,
-    };
+    let table = table.with_image_shape(&config.path, config.image_shape)?;
     let mut dataset = table.into_dataset(&config.path);
     for (sample, source) in dataset.samples.iter_mut().zip(sources) {
         sample.source = source;
@@ -514,6 +505,18 @@ impl Table {
     }
 
     /// The rows as gray images of `[height, width]` ([`TableConfig::image_shape`]).
+    /// The rows as gray images of `image_shape` when one is given, else as they are.
+    fn with_image_shape(
+        self,
+        path: &Path,
+        image_shape: Option<[usize; 2]>,
+    ) -> anyhow::Result<Table> {
+        match image_shape {
+            Some(shape) => self.into_gray_images(path, shape),
+            None => Ok(self),
+        }
+    }
+
     fn into_gray_images(
         mut self,
         path: &Path,

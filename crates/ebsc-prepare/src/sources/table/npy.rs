@@ -26,9 +26,24 @@ pub(super) fn read_labels(path: &Path, n_rows: usize) -> anyhow::Result<Vec<Opti
 }
 
 /// The shape a `.npy` file's header gives, when it parses.
+/// Only the header is read: `new` asks it of samples files of any size.
 pub(super) fn shape(path: &Path) -> Option<Vec<usize>> {
-    let bytes = read_whole_file(path).ok()?;
-    NpyArray::parse(path, "", &bytes).ok().map(|a| a.shape)
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    // Magic, version and a length of at most 4 bytes, then a header numpy keeps short.
+    let mut head = vec![0u8; 12];
+    file.read_exact(&mut head).ok()?;
+    let length = match head[6] {
+        1 => usize::from(u16::from_le_bytes([head[8], head[9]])) + 10,
+        _ => u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize + 12,
+    };
+    if length > 1 << 20 {
+        return None;
+    }
+    head.resize(length.max(12), 0);
+    file.read_exact(&mut head[12..]).ok()?;
+    let (header, _) = split_header(&head).ok()?;
+    parse_header(header).ok().map(|(_, shape, _)| shape)
 }
 
 /// What an array's elements are, as its dtype says (`<f4`, `<i8`, `|u1`, `|b1`, …).
