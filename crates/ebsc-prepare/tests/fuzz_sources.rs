@@ -461,3 +461,59 @@ proptest! {
         read_mat(dir.path(), &mutate(MAT_FILES[which], &edits));
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Labels saved apart as text
+
+fn read_text_labels(dir: &Path, labels: &[u8]) {
+    use ebsc_prepare::sources::table::{self, TableConfig};
+    let samples = dir.join("X.csv");
+    std::fs::write(&samples, "1,2\n3,4\n5,6\n").unwrap();
+    let labels_path = dir.join("y.txt");
+    std::fs::write(&labels_path, labels).unwrap();
+    let config = TableConfig {
+        header: Some(false),
+        labels_path: Some(labels_path.clone()),
+        ..TableConfig::at(samples.clone())
+    };
+    check_read(
+        &[&samples, &labels_path],
+        BASE_ALLOCATION,
+        labels.len(),
+        64,
+        || table::read(&config),
+    );
+}
+
+proptest! {
+    #![proptest_config(config(19))]
+
+    #[test]
+    fn text_labels_random_lines(
+        lines in prop::collection::vec(
+            prop_oneof![
+                Just("1".to_string()),
+                Just("2.000000000000000000e+00".to_string()),
+                Just("label".to_string()),
+                Just("Ankle boot".to_string()),
+                Just(String::new()),
+                Just("# y".to_string()),
+                Just("nan".to_string()),
+                Just("1,2".to_string()),
+                Just("\"x\"".to_string()),
+                "[ -~]{0,8}",
+            ],
+            0..6,
+        ),
+        ending in prop_oneof![Just("\n"), Just("\r\n")],
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        read_text_labels(dir.path(), lines.join(ending).as_bytes());
+    }
+
+    #[test]
+    fn text_labels_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        let dir = tempfile::tempdir().unwrap();
+        read_text_labels(dir.path(), &bytes);
+    }
+}

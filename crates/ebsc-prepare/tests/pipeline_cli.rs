@@ -440,6 +440,60 @@ fn labels_saved_apart_are_found_beside_the_samples() {
     assert_printed(&out, "no labels");
 }
 
+#[test]
+fn labels_saved_apart_as_text_are_found_beside_the_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    // np.savetxt("X.csv", X, delimiter=","), np.savetxt("y.txt", y): 9 samples of 3
+    // features in 3 classes. The header-less table's last column would read as labels
+    // by itself (consecutive integers); the file beside it gives them instead.
+    let rows: Vec<String> = (0..9)
+        .map(|i| format!("{}.5,{}.25,{}", i, i * 2, i % 3))
+        .collect();
+    let floats: Vec<String> = (0..9)
+        .map(|i| format!("{}.000000000000000000e+00", 2 - i % 3))
+        .collect();
+    let plain = dir.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    std::fs::write(plain.join("X.csv"), rows.join("\n") + "\n").unwrap();
+    std::fs::write(plain.join("y.txt"), floats.join("\n") + "\n").unwrap();
+    // A header on each (pandas' to_csv of a frame and of a series), class names.
+    let headed = dir.path().join("headed");
+    std::fs::create_dir_all(&headed).unwrap();
+    let table = format!("a,b,c\n{}\n", rows.join("\n"));
+    std::fs::write(headed.join("features.csv"), table).unwrap();
+    let names: Vec<&str> = (0..9)
+        .map(|i| ["coat", "bag", "Ankle boot"][i % 3])
+        .collect();
+    let names = format!("label\n{}\n", names.join("\n"));
+    std::fs::write(headed.join("labels.csv"), names).unwrap();
+    for (name, path, samples, labels) in [
+        ("plain", "plain", "plain/X.csv", "plain/y.txt"),
+        ("plain-file", "plain/X.csv", "plain/X.csv", "plain/y.txt"),
+        (
+            "headed",
+            "headed",
+            "headed/features.csv",
+            "headed/labels.csv",
+        ),
+    ] {
+        let out = run(dir.path(), &["new", name, path]);
+        assert!(out.ok, "{}", out.stderr);
+        assert_printed(&out, "9 rows of 3 features, 3 classes");
+        assert_printed(
+            &out,
+            &format!("new: labels: {labels} beside the samples (labels_path"),
+        );
+        let pipeline = read(dir.path(), &format!("pipelines/{name}.toml"));
+        assert_eq!(pipeline["prepare"]["path"].as_str(), Some(samples));
+        assert_eq!(pipeline["prepare"]["labels_path"].as_str(), Some(labels));
+        assert!(pipeline["prepare"].get("label_column").is_none());
+    }
+    // labels=none: the header-less table alone, its last column a feature.
+    let out = run(dir.path(), &["new", "bare", "plain/X.csv", "labels=none"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "9 rows of 3 features, no labels");
+}
+
 /// `count` 6×4 gray PNGs at `root/<relative>` for each relative path.
 fn write_pngs(root: &Path, relative: &[String]) {
     for (i, path) in relative.iter().enumerate() {
@@ -510,6 +564,58 @@ fn a_folder_of_unlabelled_images_gets_auto_and_labels_none() {
         ),
         "{}",
         out.stderr
+    );
+}
+
+#[test]
+fn large_or_mixed_images_get_a_resize_and_a_given_one_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |folder: &str, sizes: &[(u32, u32)]| {
+        for (i, &(width, height)) in sizes.iter().enumerate() {
+            let path = dir
+                .path()
+                .join(folder)
+                .join(format!("{}/{i}.png", ["a", "b"][i % 2]));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            image::GrayImage::from_fn(width, height, |x, y| {
+                image::Luma([(x + y + i as u32) as u8])
+            })
+            .save(path)
+            .unwrap();
+        }
+    };
+    // Photos of 92×112 (ORL's size): scaled to fit 64 pixels, keeping their aspect.
+    write("large", &[(92, 112); 4]);
+    let out = run(dir.path(), &["new", "large", "large"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(
+        &out,
+        "the images differ in size or are larger than 64 pixels: resize = [64, 53]",
+    );
+    let pipeline = read(dir.path(), "pipelines/large.toml");
+    let resize = |p: &toml::Table| -> Option<Vec<i64>> {
+        let values = p["prepare"].get("resize")?.as_array()?;
+        Some(values.iter().filter_map(toml::Value::as_integer).collect())
+    };
+    assert_eq!(resize(&pipeline), Some(vec![64, 53]));
+    // Small images of two sizes: the median size (sorted by area, the upper middle one).
+    write("mixed", &[(20, 20), (24, 24), (24, 24), (28, 28)]);
+    let out = run(dir.path(), &["new", "mixed", "mixed"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_eq!(
+        resize(&read(dir.path(), "pipelines/mixed.toml")),
+        Some(vec![24, 24])
+    );
+    // One small size: nothing to write; a size the user gives is kept as given.
+    write("small", &[(16, 16); 4]);
+    let out = run(dir.path(), &["new", "small", "small"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_eq!(resize(&read(dir.path(), "pipelines/small.toml")), None);
+    let out = run(dir.path(), &["new", "given", "large", "resize=[32,32]"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_eq!(
+        resize(&read(dir.path(), "pipelines/given.toml")),
+        Some(vec![32, 32])
     );
 }
 

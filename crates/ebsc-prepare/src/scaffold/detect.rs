@@ -239,42 +239,53 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
     }))
 }
 
-/// A file of labels beside a `.npy` or `.npz` of samples, as people save them apart:
-/// named like it with `y` for `X` (`X.npy` → `y.npy`, `X_train.npy` → `y_train.npy`),
-/// `labels` for `images`, `imgs`, `features` or `data` (KMNIST's `kmnist-test-imgs.npz` →
-/// `kmnist-test-labels.npz`), or `labels`, `y` or `targets` outright; `.npy` or `.npz`.
-/// Taken when it holds one value a sample (`(N,)` or `(N, 1)`).
+/// A file of labels beside a file of samples (`.npy`, `.npz` or a text table), as people
+/// save them apart: named like it with `y` for `X` (`X.npy` → `y.npy`, `X_train.csv` →
+/// `y_train.csv`), `labels` for `images`, `imgs`, `features`, `samples` or `data` (KMNIST's
+/// `kmnist-test-imgs.npz` → `kmnist-test-labels.npz`), or [`LABELS_FILE_STEMS`] outright;
+/// `.npy`, `.npz`, or text of one label a line (`.txt`, `.csv`, `.tsv`, `.dat`). Taken when
+/// it holds one value a sample (`(N,)` or `(N, 1)`; N lines, or a header line and N).
 pub fn labels_beside(samples: &Path) -> Option<PathBuf> {
     let stem = samples.file_stem()?.to_str()?;
     let n_rows = sample_rows(samples)?;
     let mut stems: Vec<String> = Vec::new();
-    for (from, to) in [
-        ("images", "labels"),
-        ("imgs", "labels"),
-        ("features", "labels"),
-        ("data", "labels"),
-    ] {
+    for from in ["images", "imgs", "features", "samples", "data"] {
         if stem.contains(from) {
-            stems.push(stem.replace(from, to));
+            stems.push(stem.replace(from, "labels"));
         }
     }
-    for x in ["X", "x"] {
+    for (x, y) in [("X", "y"), ("X", "Y"), ("x", "y")] {
         if stem == x {
-            stems.push("y".into());
+            stems.push(y.into());
         } else if let Some(rest) = stem.strip_prefix(&format!("{x}_")) {
-            stems.push(format!("y_{rest}"));
+            stems.push(format!("{y}_{rest}"));
         } else if let Some(rest) = stem.strip_suffix(&format!("_{x}")) {
-            stems.push(format!("{rest}_y"));
+            stems.push(format!("{rest}_{y}"));
         }
     }
-    stems.extend(["labels", "y", "targets"].map(String::from));
+    stems.extend(LABELS_FILE_STEMS.map(String::from));
     stems
         .iter()
-        .flat_map(|stem| ["npy", "npz"].map(|e| samples.with_file_name(format!("{stem}.{e}"))))
+        .flat_map(|stem| {
+            LABELS_FILE_EXTENSIONS.map(|e| samples.with_file_name(format!("{stem}.{e}")))
+        })
         .find(|candidate| {
-            candidate != samples && candidate.is_file() && label_rows(candidate) == Some(n_rows)
+            candidate != samples
+                && candidate.is_file()
+                && match table_extension_of(candidate) {
+                    "npy" | "npz" => label_rows(candidate) == Some(n_rows),
+                    _ => table::text_labels_fit(candidate, n_rows),
+                }
         })
 }
+
+/// Names a labels file has beside samples of any name (`labels.txt`, `y.npy`).
+const LABELS_FILE_STEMS: [&str; 7] = [
+    "labels", "label", "y", "targets", "target", "classes", "gnd",
+];
+
+/// What a labels file saved apart may be.
+const LABELS_FILE_EXTENSIONS: [&str; 6] = ["npy", "npz", "txt", "csv", "tsv", "dat"];
 
 /// The shapes of a `.npy` file's array (one) or of an `.npz` archive's arrays.
 fn array_shapes(path: &Path) -> Option<Vec<Vec<usize>>> {
@@ -290,9 +301,12 @@ fn array_shapes(path: &Path) -> Option<Vec<Vec<usize>>> {
     }
 }
 
-/// The sample count of a `.npy` of 2 or more dimensions, or of an `.npz` with one array of
-/// samples.
+/// The sample count of a `.npy` of 2 or more dimensions, of an `.npz` with one array of
+/// samples, or of a text table (its data rows).
 fn sample_rows(path: &Path) -> Option<usize> {
+    if !matches!(table_extension_of(path), "npy" | "npz") {
+        return table::text_rows(path);
+    }
     let shapes = array_shapes(path)?;
     match shapes
         .iter()
@@ -355,7 +369,9 @@ fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> 
         image_shape: keys.image_shape_given(),
         ..TableConfig::at(path)
     };
-    let named_columns = if let Some((format, lines)) = table::text_format(path)? {
+    let text_layout = table::text_format(path)?;
+    let text = text_layout.is_some();
+    let named_columns = if let Some((format, lines)) = text_layout {
         // A first row of data: no header, columns are column_1, column_2, ….
         let columns = table::names_columns(format.delimiter, &lines).then(|| {
             format
@@ -394,7 +410,7 @@ fn table_source(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> 
     } else if name.ends_with(".npz") && config.label_column.is_none() && find_labels {
         config.label_column = find_label(&table::npz_array_names(path)?);
     }
-    if (name.ends_with(".npy") || name.ends_with(".npz"))
+    if (name.ends_with(".npy") || name.ends_with(".npz") || text)
         && config.label_column.is_none()
         && config.tensors.is_none()
         && find_labels

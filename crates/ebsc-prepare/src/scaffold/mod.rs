@@ -442,7 +442,11 @@ fn with_guessed_labels(
     let SourceConfig::Table(table) = source else {
         return Ok(dataset);
     };
-    if table.header != Some(false) || table.label_column.is_some() || keys.labels.is_some() {
+    if table.header != Some(false)
+        || table.label_column.is_some()
+        || table.labels_path.is_some()
+        || keys.labels.is_some()
+    {
         return Ok(dataset);
     }
     let crate::dataset::Inputs::Features { data, dim } = &dataset.inputs else {

@@ -8,6 +8,7 @@
 mod arrow_table;
 mod cast;
 mod csv_batches;
+mod labels_text;
 mod mat;
 mod npy;
 mod npz;
@@ -64,8 +65,10 @@ pub struct TableConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_arrays: Option<Vec<String>>,
     /// Instead of `label_column`: a `.npy` file of the labels, or an `.npz` of one array,
-    /// one a row (`(N,)` or `(N, 1)`: integers, booleans or whole-number floats), for labels
-    /// saved apart (`np.save("y.npy", y)` beside `X.npy`; KMNIST's `kmnist-test-labels.npz`).
+    /// one a row (`(N,)` or `(N, 1)`: integers, booleans or whole-number floats), or a text
+    /// file of one label a line (integers, whole-number floats or class names; a header
+    /// line may come first), for labels saved apart (`np.save("y.npy", y)` beside `X.npy`;
+    /// KMNIST's `kmnist-test-labels.npz`; `np.savetxt("y.txt", y)`, a `labels.csv`).
     /// Relative paths are read from where the stages run, as `path` is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels_path: Option<PathBuf>,
@@ -229,6 +232,32 @@ pub fn npz_array_names(path: &Path) -> anyhow::Result<Vec<String>> {
 /// more, but not a column `(N, 1)`, which holds labels (MedMNIST's `train_labels`).
 pub fn holds_samples(shape: &[usize]) -> bool {
     shape.len() >= 2 && shape != [shape[0], 1]
+}
+
+/// The number of data rows of a text table ([`TEXT_EXTENSIONS`]): its non-blank lines, less
+/// the header where its first line names the columns; `None` for other files or when it
+/// cannot be read.
+pub fn text_rows(path: &Path) -> Option<usize> {
+    let (format, first) = text_format(path).ok()??;
+    let file = super::open_file(path).ok()?;
+    let reader: Box<dyn Read> = if format.gzipped {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut lines = 0;
+    for line in BufReader::new(reader).lines() {
+        lines += usize::from(!line.ok()?.trim().is_empty());
+    }
+    Some(lines.saturating_sub(usize::from(names_columns(format.delimiter, &first))))
+}
+
+/// Whether a text file ([`TEXT_EXTENSIONS`]) holds the labels of `n_rows` samples, one a
+/// line (a header line aside): what `labels_path` reads.
+pub fn text_labels_fit(path: &Path, n_rows: usize) -> bool {
+    let (extension, _) = table_extension(path);
+    TEXT_EXTENSIONS.contains(&extension.as_str())
+        && labels_text::value_lines(path).is_ok_and(|lines| labels_text::fits(&lines, n_rows))
 }
 
 /// The shapes of the arrays an `.npz` archive holds, by name (those that parse).
@@ -412,6 +441,7 @@ pub fn npy_shape(path: &Path) -> Option<Vec<usize>> {
 }
 
 /// Labels as read, before they become indices into sorted class names.
+#[derive(Debug)]
 enum RawLabels {
     None,
     Integers(Vec<Option<i64>>),
@@ -490,17 +520,17 @@ impl Table {
                 ),
             ));
         }
-        let labels = match table_extension(labels_path).0.as_str() {
-            "npy" => npy::read_labels(labels_path, self.n_rows)?,
-            "npz" => npz::read_labels(labels_path, self.n_rows)?,
+        self.labels = match table_extension(labels_path).0.as_str() {
+            "npy" => RawLabels::Integers(npy::read_labels(labels_path, self.n_rows)?),
+            "npz" => RawLabels::Integers(npz::read_labels(labels_path, self.n_rows)?),
+            e if TEXT_EXTENSIONS.contains(&e) => labels_text::read(labels_path, self.n_rows)?,
             _ => {
                 return Err(file_error(
                     labels_path,
-                    "labels_path must name a .npy file (np.save(path, labels)) or an .npz of one array",
+                    "labels_path must name a .npy file (np.save(path, labels)), an .npz of one array, or a text file of one label a line (.txt, .csv)",
                 ));
             }
         };
-        self.labels = RawLabels::Integers(labels);
         Ok(self)
     }
 
@@ -819,7 +849,16 @@ mod tests {
         assert!(
             error(config(&short, None)).contains("shape (2,) for labels; expected (3,) or (3, 1)")
         );
-        assert!(error(config(&samples, None)).contains("labels_path must name a .npy file"));
+        let json = dir.path().join("y.json");
+        std::fs::write(&json, "[4, 2, 4]").unwrap();
+        assert!(error(config(&json, None)).contains("labels_path must name a .npy file"));
+        // One label a line, as text: class names here.
+        let text = dir.path().join("labels.txt");
+        std::fs::write(&text, "label\ncoat\nbag\ncoat\n").unwrap();
+        let dataset = read(&config(&text, None)).unwrap();
+        let read_labels: Vec<Option<i32>> = dataset.samples.iter().map(|s| s.label).collect();
+        assert_eq!(read_labels, [Some(1), Some(0), Some(1)]);
+        assert_eq!(dataset.class_names, ["bag", "coat"]);
     }
 
     #[test]
