@@ -560,11 +560,50 @@ fn a_folder_of_unlabelled_images_gets_auto_and_labels_none() {
     let out = run(dir.path(), &["new", "x", "sorted", "labels=maybe"]);
     assert!(
         error(&out).contains(
-            "\"labels=maybe\": expected none (the subfolders are not classes), folders (they are) or names"
+            "\"labels=maybe\": expected none (the subfolders are not classes), folders (they are), names (the file names up to their first '.' are) or split-folders"
         ),
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn split_folders_of_class_folders_are_read_as_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    // mnist_png's layout: training/<digit>/*.png and testing/<digit>/*.png.
+    let files: Vec<String> = (0..12)
+        .map(|i| format!("{}/{}/{i}.png", ["training", "testing"][i % 2], i % 3))
+        .collect();
+    write_pngs(&dir.path().join("mnist_png"), &files);
+    let out = run(dir.path(), &["new", "digits", "mnist_png"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "12 images 1×4×6, 3 classes");
+    assert_printed(
+        &out,
+        "new: labels: 3 class subfolders in 2 split folders (testing, training) (0, 1, 2) (labels = \"split-folders\" written",
+    );
+    let pipeline = read(dir.path(), "pipelines/digits.toml");
+    assert_eq!(
+        pipeline["prepare"]["labels"].as_str(),
+        Some("split-folders")
+    );
+    assert_eq!(pipeline["cluster"]["n_clusters"].as_integer(), Some(3));
+    // One split kept, as for any source with splits.
+    let out = run(
+        dir.path(),
+        &[
+            "new",
+            "test-only",
+            "mnist_png",
+            "prepare.splits=[\"testing\"]",
+        ],
+    );
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "6 images 1×4×6, 3 classes");
+    // labels=none: every image a sample, no classes.
+    let out = run(dir.path(), &["new", "bare", "mnist_png", "labels=none"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "12 images 1×4×6, no labels");
 }
 
 #[test]

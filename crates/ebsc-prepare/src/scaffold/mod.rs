@@ -136,7 +136,7 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
             }
             "prepare.labels" => {
                 keys.labels = Some(o.value.clone().try_into().map_err(|_| {
-                    bad("none (the subfolders are not classes), folders (they are) or names (the file names up to their first '.' are)")
+                    bad("none (the subfolders are not classes), folders (they are), names (the file names up to their first '.' are) or split-folders (the subfolders are splits, their subfolders classes)")
                 })?)
             }
             "prepare.image_shape" => {
@@ -166,7 +166,12 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
             "labels=none is for image folders and tables, and {} is neither",
             request.data.display()
         ),
-        (Some(labels @ (FolderLabels::Folders | FolderLabels::Names)), _) => bail!(
+        (
+            Some(
+                labels @ (FolderLabels::Folders | FolderLabels::Names | FolderLabels::SplitFolders),
+            ),
+            _,
+        ) => bail!(
             "labels={} is for image folders, and {} is not one (label_column=COL names a table's label column)",
             labels.name(),
             request.data.display()
@@ -341,17 +346,29 @@ fn table_notes(table: &crate::sources::table::TableConfig) -> Vec<String> {
 }
 
 /// What an image folder's subfolders were read as, for the user; an unlabelled layout
-/// found on its own is written down (`labels = "none"`), so the file says how prepare
-/// reads the folder.
+/// found on its own is written down (`labels = "none"`, or `"names"` and `"split-folders"`
+/// where the layout shows classes those read), so the file says how prepare reads the
+/// folder.
 fn folder_labels_note(folder: &mut ImageFolderConfig) -> anyhow::Result<String> {
     let layout = image_folder::layout(&folder.path, folder.labels)?;
     let described = layout.describe();
+    // Splits of classes (`training/7/…`): unset, `labels` reads them as no labels.
+    let split_tree = folder.labels.is_none()
+        && matches!(layout, Layout::Unlabelled { .. })
+        && image_folder::split_tree(&folder.path)?;
     Ok(match (&layout, folder.labels) {
         (Layout::Unlabelled { images, .. }, None) if classes_by_name(&folder.path, images) => {
             folder.labels = Some(FolderLabels::Names);
             let described = image_folder::layout(&folder.path, folder.labels)?.describe();
             format!(
                 "labels: {described} (labels = \"names\" written; labels=none reads the images without labels)"
+            )
+        }
+        (Layout::Unlabelled { .. }, None) if split_tree => {
+            folder.labels = Some(FolderLabels::SplitFolders);
+            let described = image_folder::layout(&folder.path, folder.labels)?.describe();
+            format!(
+                "labels: {described} (labels = \"split-folders\" written: a sample's split is its first-level folder, prepare.splits=[\"NAME\"] keeps one; labels=none reads the images without labels)"
             )
         }
         (Layout::Unlabelled { .. }, None) => {

@@ -7,9 +7,14 @@
 //! - `"none"`: no labels; every image under the folder, at any depth, is one sample.
 //! - `"names"`: every image directly in the folder is of the class its file name starts
 //!   with, up to the first `.` (Yale's `subject01.happy`); images in subfolders are left out.
+//! - `"split-folders"`: every first-level subfolder is a split (`train`, `test`), every
+//!   subfolder of it a class of the images directly in it, the same class in every split
+//!   (`mnist_png/training/7/…`, `testing/7/…`); each sample's split is its first-level
+//!   folder's name. Images elsewhere are left out.
 //! - unset: `"folders"` when every image sits directly in a first-level subfolder (the
 //!   class layout), `"none"` for any other layout (images directly in the folder, or below
-//!   the first level of subfolders).
+//!   the first level of subfolders). `ebsc-pipeline new` writes `"names"` and
+//!   `"split-folders"` where the layout shows them ([`split_tree`]).
 //!
 //! Names starting with `.` (hidden files and folders) are skipped, and folders reached
 //! through a symbolic link are not entered (symbolic links to image files are read).
@@ -55,6 +60,9 @@ pub enum FolderLabels {
     /// Every image directly in the folder is of the class its file name starts with, up to
     /// the first `.`: Yale's `subject01.happy`, JAFFE's `KA.AN1.39.tiff`, `cat.0.jpg`.
     Names,
+    /// Every first-level subfolder is a split, every subfolder of it a class of the images
+    /// directly in it: `train/cat/1.png`, `test/cat/2.png`.
+    SplitFolders,
 }
 
 impl FolderLabels {
@@ -64,6 +72,7 @@ impl FolderLabels {
             FolderLabels::Folders => "folders",
             FolderLabels::None => "none",
             FolderLabels::Names => "names",
+            FolderLabels::SplitFolders => "split-folders",
         }
     }
 }
@@ -71,6 +80,17 @@ impl FolderLabels {
 const IMAGE_EXTENSIONS: [&str; 11] = [
     "png", "jpg", "jpeg", "pgm", "ppm", "pbm", "pnm", "gif", "bmp", "tif", "tiff",
 ];
+
+/// What gives the classes of a [`Layout::Classes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassesBy {
+    /// First-level subfolders.
+    Folders,
+    /// The file names' first parts (`labels = "names"`).
+    Names,
+    /// Second-level subfolders, under split folders (`labels = "split-folders"`).
+    SplitFolders,
+}
 
 /// How the images of a folder are read: which files, with which labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,10 +100,10 @@ pub enum Layout {
         classes: Vec<(String, Vec<PathBuf>)>,
         /// Images under the folder outside any class folder (in the folder itself, or
         /// deeper than a class folder; with `labels = "names"`, in any subfolder), which are
-        /// not read; with `labels = "folders"` or `"names"` only.
+        /// not read; counted where `labels` is set only.
         left_out: usize,
-        /// The classes are the file names' first parts (`labels = "names"`), not subfolders.
-        by_names: bool,
+        /// What gives the classes.
+        by: ClassesBy,
     },
     /// Every image under the folder, sorted by its path inside it.
     Unlabelled {
@@ -100,17 +120,29 @@ impl Layout {
             Layout::Classes {
                 classes,
                 left_out,
-                by_names,
+                by,
             } => {
                 let names: Vec<&str> = classes.iter().map(|(n, _)| n.as_str()).take(5).collect();
                 let more = if classes.len() > 5 { ", …" } else { "" };
-                let (what, outside) = if *by_names {
-                    (
-                        "classes by the file names up to their first '.'",
+                let (what, outside) = match by {
+                    ClassesBy::Names => (
+                        "classes by the file names up to their first '.'".to_string(),
                         "in subfolders",
-                    )
-                } else {
-                    ("class subfolders", "outside the class folders")
+                    ),
+                    ClassesBy::Folders => {
+                        ("class subfolders".to_string(), "outside the class folders")
+                    }
+                    ClassesBy::SplitFolders => {
+                        let splits = split_names(classes);
+                        (
+                            format!(
+                                "class subfolders in {} split folders ({})",
+                                splits.len(),
+                                splits.join(", ")
+                            ),
+                            "outside the class folders",
+                        )
+                    }
                 };
                 let left = match left_out {
                     0 => String::new(),
@@ -145,6 +177,9 @@ pub fn layout(root: &Path, labels: Option<FolderLabels>) -> anyhow::Result<Layou
         return name_layout(root);
     }
     let images = images_under(root)?;
+    if labels == Some(FolderLabels::SplitFolders) {
+        return split_layout(root, images);
+    }
     if images.is_empty() {
         return Err(file_error(
             root,
@@ -201,7 +236,7 @@ fn class_layout(root: &Path, count_left_out: bool) -> anyhow::Result<Layout> {
     Ok(Layout::Classes {
         classes,
         left_out,
-        by_names: false,
+        by: ClassesBy::Folders,
     })
 }
 
@@ -220,8 +255,77 @@ fn name_layout(root: &Path) -> anyhow::Result<Layout> {
     Ok(Layout::Classes {
         classes: classes.into_iter().collect(),
         left_out,
-        by_names: true,
+        by: ClassesBy::Names,
     })
+}
+
+/// The split layout: the images two levels down (`images` as [`images_under`] lists them),
+/// each of the class its second-level folder names; images at any other depth left out.
+fn split_layout(root: &Path, images: Vec<(PathBuf, PathBuf)>) -> anyhow::Result<Layout> {
+    let mut classes = std::collections::BTreeMap::<String, Vec<PathBuf>>::new();
+    let mut left_out = 0;
+    for (relative, path) in images {
+        let parts: Vec<_> = relative.components().collect();
+        let [_, class, _] = parts.as_slice() else {
+            left_out += 1;
+            continue;
+        };
+        let Some(class) = class.as_os_str().to_str() else {
+            return Err(file_error(
+                path.parent().unwrap_or(root),
+                "folder name is not UTF-8; class names must be text",
+            ));
+        };
+        classes.entry(class.to_string()).or_default().push(path);
+    }
+    if classes.is_empty() {
+        return Err(file_error(
+            root,
+            "no images two levels down; with labels = \"split-folders\" every first-level subfolder is a split, every subfolder of it a class of images",
+        ));
+    }
+    Ok(Layout::Classes {
+        classes: classes.into_iter().collect(),
+        left_out,
+        by: ClassesBy::SplitFolders,
+    })
+}
+
+/// Whether a folder's name says it holds a split of a data set: `train`, `training`,
+/// `trainingSet`, `test`, `testing`, `val`, `valid`, `validation`, `dev`, `eval`, … (the
+/// name, lower-cased, starts with one of them).
+pub fn names_a_split(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["train", "test", "val", "dev", "eval", "holdout"]
+        .iter()
+        .any(|split| name.starts_with(split))
+}
+
+/// Whether a folder is laid out as splits of classes (`mnist_png/training/7/…`): every
+/// image under it two levels down, and every first-level subfolder (hidden ones aside)
+/// named as a split ([`names_a_split`]).
+pub fn split_tree(root: &Path) -> anyhow::Result<bool> {
+    let images = images_under(root)?;
+    if images.is_empty()
+        || images
+            .iter()
+            .any(|(relative, _)| relative.components().count() != 3)
+    {
+        return Ok(false);
+    }
+    let folders = list_class_folders(root)?;
+    Ok(folders.iter().all(|(name, _)| names_a_split(name)))
+}
+
+/// The split folders a split layout's images sit in, sorted.
+fn split_names(classes: &[(String, Vec<PathBuf>)]) -> Vec<String> {
+    let splits: std::collections::BTreeSet<String> = classes
+        .iter()
+        .flat_map(|(_, images)| images)
+        .filter_map(|image| image.parent()?.parent()?.file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect();
+    splits.into_iter().collect()
 }
 
 /// The class a file's name gives (`labels = "names"`): the name up to its first `.`
@@ -271,22 +375,29 @@ pub fn read(config: &ImageFolderConfig) -> anyhow::Result<Dataset> {
         Some(false) => Channels::Rgb,
         None => Channels::AsFile,
     };
-    let (files, class_names): (Vec<(Option<i32>, PathBuf)>, Vec<String>) =
-        match layout(root, config.labels)? {
-            Layout::Classes { classes, .. } => {
-                let mut files = Vec::new();
-                let mut names = Vec::with_capacity(classes.len());
-                for (label, (name, images)) in (0i32..).zip(classes) {
-                    files.extend(images.into_iter().map(|file| (Some(label), file)));
-                    names.push(name);
-                }
-                (files, names)
+    let layout = layout(root, config.labels)?;
+    let split_folders = matches!(
+        layout,
+        Layout::Classes {
+            by: ClassesBy::SplitFolders,
+            ..
+        }
+    );
+    let (files, class_names): (Vec<(Option<i32>, PathBuf)>, Vec<String>) = match layout {
+        Layout::Classes { classes, .. } => {
+            let mut files = Vec::new();
+            let mut names = Vec::with_capacity(classes.len());
+            for (label, (name, images)) in (0i32..).zip(classes) {
+                files.extend(images.into_iter().map(|file| (Some(label), file)));
+                names.push(name);
             }
-            Layout::Unlabelled { images, .. } => (
-                images.into_iter().map(|file| (None, file)).collect(),
-                Vec::new(),
-            ),
-        };
+            (files, names)
+        }
+        Layout::Unlabelled { images, .. } => (
+            images.into_iter().map(|file| (None, file)).collect(),
+            Vec::new(),
+        ),
+    };
 
     let mut pixels = Vec::new();
     let mut samples = Vec::with_capacity(files.len());
@@ -315,10 +426,19 @@ pub fn read(config: &ImageFolderConfig) -> anyhow::Result<Dataset> {
             None => channels = Some(image_channels),
         }
         append_as_chw(&image, &mut pixels);
+        // A split layout's sample is of its first-level folder's split.
+        let split = match split_folders {
+            true => file
+                .parent()
+                .and_then(Path::parent)
+                .and_then(Path::file_name)
+                .map_or("all".into(), |name| name.to_string_lossy().into_owned()),
+            false => "all".to_string(),
+        };
         samples.push(SampleRecord {
             label,
             source: file.display().to_string(),
-            split: "all".to_string(),
+            split,
         });
     }
 
@@ -919,6 +1039,70 @@ mod tests {
             panic!("expected no labels");
         };
         assert_eq!(reason, "images sit directly in the folder, e.g. a.png");
+    }
+
+    #[test]
+    fn split_folders_of_class_folders_read_as_classes_with_their_splits() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // mnist_png's layout: training/<digit>/…, testing/<digit>/…
+        gray(root, "training/7/a.png", 1);
+        gray(root, "training/1/b.png", 2);
+        gray(root, "testing/7/c.png", 3);
+        gray(root, "testing/3/d.png", 4);
+        assert!(split_tree(root).unwrap());
+        // Unset, the tree reads as before (no labels): `new` writes the setting.
+        assert!(matches!(
+            layout(root, None).unwrap(),
+            Layout::Unlabelled { .. }
+        ));
+        let labels = Some(FolderLabels::SplitFolders);
+        let layout = layout(root, labels).unwrap();
+        assert_eq!(
+            layout.describe(),
+            "3 class subfolders in 2 split folders (testing, training) (1, 3, 7)"
+        );
+        let dataset = read(&ImageFolderConfig {
+            labels,
+            ..config(root)
+        })
+        .unwrap();
+        assert_eq!(dataset.class_names, ["1", "3", "7"]);
+        assert_eq!(
+            labels_and_sources(&dataset, root),
+            vec![
+                (Some(0), "training/1/b.png".to_string()),
+                (Some(1), "testing/3/d.png".to_string()),
+                (Some(2), "testing/7/c.png".to_string()),
+                (Some(2), "training/7/a.png".to_string()),
+            ]
+        );
+        let splits: Vec<&str> = dataset.samples.iter().map(|s| s.split.as_str()).collect();
+        assert_eq!(splits, ["training", "testing", "testing", "training"]);
+        assert_eq!(
+            images_of(&dataset).0,
+            [[2u8; 6], [4; 6], [3; 6], [1; 6]].concat()
+        );
+        // A first level not named as splits is no split layout (years, then months).
+        let other = tempfile::tempdir().unwrap();
+        gray(other.path(), "2023/01/a.png", 1);
+        gray(other.path(), "2024/01/b.png", 2);
+        assert!(!split_tree(other.path()).unwrap());
+        // Set outright, it reads any first level as splits and names what it leaves out.
+        gray(other.path(), "c.png", 3);
+        let set = self::layout(other.path(), Some(FolderLabels::SplitFolders)).unwrap();
+        assert_eq!(
+            set.describe(),
+            "1 class subfolders in 2 split folders (2023, 2024) (01); 1 images outside the class folders are left out"
+        );
+        let flat = tempfile::tempdir().unwrap();
+        gray(flat.path(), "a.png", 1);
+        let error = self::layout(flat.path(), Some(FolderLabels::SplitFolders))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no images two levels down"), "{error}");
+        assert!(names_a_split("trainingSet") && names_a_split("Validation"));
+        assert!(!names_a_split("cats") && !names_a_split("2023"));
     }
 
     #[test]
