@@ -46,7 +46,7 @@ impl SourceConfig {
             SourceConfig::Cifar(c) => vec![c.path.clone()],
             SourceConfig::ImageFolder(c) => vec![c.path.clone()],
             // Labels saved apart are an input too: a change to them reruns the stage.
-            SourceConfig::Table(c) => match &c.class_files {
+            SourceConfig::Table(c) => match c.class_files.as_ref().or(c.split_files.as_ref()) {
                 Some(files) => files.clone(),
                 None => std::iter::once(c.path.clone())
                     .chain(c.labels_path.clone())

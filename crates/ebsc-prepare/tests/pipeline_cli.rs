@@ -568,6 +568,43 @@ fn a_folder_of_unlabelled_images_gets_auto_and_labels_none() {
 }
 
 #[test]
+fn a_folder_of_split_tables_is_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // Kaggle's layout: mnist_train.csv and mnist_test.csv, a label column in each.
+    let data = dir.path().join("kaggle");
+    std::fs::create_dir_all(&data).unwrap();
+    write_csv(&data.join("mnist_train.csv"), 12, "label");
+    write_csv(&data.join("mnist_test.csv"), 6, "label");
+    let out = run(dir.path(), &["new", "both", "kaggle"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "18 rows of 3 features, 3 classes");
+    assert_printed(
+        &out,
+        "new: 2 tables of splits, read one after another, each sample's split its file's name",
+    );
+    let pipeline = read(dir.path(), "pipelines/both.toml");
+    assert_eq!(pipeline["prepare"]["label_column"].as_str(), Some("label"));
+    assert_eq!(
+        pipeline["prepare"]["split_files"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let out = run(
+        dir.path(),
+        &["new", "test", "kaggle", "prepare.splits=[\"mnist_test\"]"],
+    );
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "6 rows of 3 features, 3 classes");
+    // Tables not named as splits are still a choice for the user.
+    write_csv(&data.join("extra.csv"), 6, "label");
+    let out = run(dir.path(), &["new", "three", "kaggle"]);
+    assert!(
+        error(&out).contains("holds 3 tables (extra.csv, mnist_test.csv, mnist_train.csv)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn split_folders_of_class_folders_are_read_as_classes() {
     let dir = tempfile::tempdir().unwrap();
     // mnist_png's layout: training/<digit>/*.png and testing/<digit>/*.png.

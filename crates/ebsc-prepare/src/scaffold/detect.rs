@@ -199,6 +199,25 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
                 }
             }
         }
+        // One split a file (Kaggle's mnist_train.csv, mnist_test.csv): read with the first
+        // file's keys, each file a split.
+        if tables.len() >= 2
+            && tables
+                .iter()
+                .all(|t| table_extension_of(t) == table_extension_of(tables[0]))
+            && tables.iter().all(|t| names_a_split_file(t))
+            // Not samples with their labels apart (X_train.npy, y_train.npy, …).
+            && tables.iter().all(|t| labels_beside(t).is_none())
+            && let SourceConfig::Table(first) = table_source(tables[0], keys)?
+        {
+            return Ok(SourceConfig::Table(TableConfig {
+                path: path.to_path_buf(),
+                split_files: Some(tables.iter().map(|t| (*t).clone()).collect()),
+                // Labels beside the first file are that file's alone.
+                labels_path: None,
+                ..first
+            }));
+        }
         // One .npy file a class (QuickDraw's cat.npy, dog.npy): samples of one shape each.
         let shapes: Option<Vec<Vec<usize>>> = tables
             .iter()
@@ -237,6 +256,17 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
         grayscale: keys.grayscale,
         labels: keys.labels,
     }))
+}
+
+/// Whether a table's file name holds a split among its words (`mnist_train.csv`,
+/// `fashion-mnist_test.csv`, `test.csv`; [`image_folder::names_a_split`]).
+fn names_a_split_file(path: &Path) -> bool {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .is_some_and(|stem| {
+            stem.split(['-', '_', '.', ' '])
+                .any(|word| word.len() >= 3 && image_folder::names_a_split(word))
+        })
 }
 
 /// A file of labels beside a file of samples (`.npy`, `.npz` or a text table), as people

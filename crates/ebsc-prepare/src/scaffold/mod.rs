@@ -316,13 +316,24 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
 }
 
 /// Where a table's labels and samples come from when `new` found them apart: class files,
-/// a labels file, an archive of splits.
+/// files of splits, a labels file, an archive of splits.
 fn table_notes(table: &crate::sources::table::TableConfig) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(files) = &table.class_files {
         notes.push(format!(
             "labels: {} .npy files, one class each, named by their files (give one file as the path to read it alone)",
             files.len()
+        ));
+    }
+    if let Some(files) = &table.split_files {
+        let stem = |f: &std::path::PathBuf| {
+            f.file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+        };
+        notes.push(format!(
+            "{} tables of splits, read one after another, each sample's split its file's name (prepare.splits=[\"{}\"] keeps one; give one file as the path to read it alone)",
+            files.len(),
+            files.last().map(stem).unwrap_or_default()
         ));
     }
     if let Some(labels) = &table.labels_path {

@@ -77,6 +77,12 @@ pub struct TableConfig {
     /// by its file's name without the extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_files: Option<Vec<PathBuf>>,
+    /// Instead of one table at `path` (then the folder holding them): tables of one layout,
+    /// one a split (Kaggle's `mnist_train.csv` and `mnist_test.csv`), their rows one after
+    /// another; every other key applies to each file, and each sample's split is its file's
+    /// name without the extension (`prepare.splits = ["mnist_test"]` keeps one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_files: Option<Vec<PathBuf>>,
 }
 
 impl TableConfig {
@@ -93,6 +99,7 @@ impl TableConfig {
             label_arrays: None,
             labels_path: None,
             class_files: None,
+            split_files: None,
         }
     }
 }
@@ -279,6 +286,9 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
     if let Some(files) = &config.class_files {
         return read_class_files(config, files);
     }
+    if let Some(files) = &config.split_files {
+        return read_split_files(config, files);
+    }
     let path = &config.path;
     let (extension, _) = table_extension(path);
     let text = TEXT_EXTENSIONS.contains(&extension.as_str());
@@ -432,6 +442,120 @@ fn read_class_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<D
         sample.source = source;
     }
     Ok(dataset)
+}
+
+/// One split a file ([`TableConfig::split_files`]): each file read with the other keys,
+/// the rows one after another, each sample's split its file's stem; the classes are those
+/// of every file together.
+fn read_split_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<Dataset> {
+    if files.len() < 2 {
+        return Err(file_error(
+            &config.path,
+            "split_files = […] names one split a file: give two or more",
+        ));
+    }
+    if config.class_files.is_some() || config.labels_path.is_some() {
+        return Err(file_error(
+            &config.path,
+            "split_files = […] reads each file's own labels: remove class_files and labels_path",
+        ));
+    }
+    let mut parts = Vec::with_capacity(files.len());
+    for file in files {
+        let one = TableConfig {
+            path: file.clone(),
+            split_files: None,
+            ..config.clone()
+        };
+        parts.push((file.as_path(), read(&one)?));
+    }
+    join_splits(parts)
+}
+
+/// The datasets one after another, each sample's split its file's stem, labels mapped onto
+/// the classes of all of them (sorted as one file's are: as numbers when every name is an
+/// integer).
+fn join_splits(parts: Vec<(&Path, Dataset)>) -> anyhow::Result<Dataset> {
+    let mut class_names: Vec<String> = parts
+        .iter()
+        .flat_map(|(_, d)| d.class_names.iter().cloned())
+        .collect();
+    class_names.sort();
+    class_names.dedup();
+    if class_names.iter().all(|n| n.parse::<i64>().is_ok()) {
+        class_names.sort_by_key(|n| n.parse::<i64>().unwrap_or_default());
+    }
+    let mut joined: Option<Dataset> = None;
+    for (file, part) in parts {
+        let split = file
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let label_of = |label: Option<i32>| {
+            let name = part.label_name(label)?;
+            class_names.iter().position(|n| n == name).map(|i| i as i32)
+        };
+        let samples: Vec<SampleRecord> = part
+            .samples
+            .iter()
+            .map(|s| SampleRecord {
+                label: label_of(s.label),
+                source: s.source.clone(),
+                split: split.clone(),
+            })
+            .collect();
+        joined = Some(match joined {
+            None => Dataset {
+                inputs: part.inputs,
+                samples,
+                class_names: class_names.clone(),
+            },
+            Some(mut dataset) => {
+                let shape = |inputs: &Inputs| match inputs {
+                    Inputs::Features { dim, .. } => format!("rows of {dim} features"),
+                    Inputs::Images {
+                        channels,
+                        height,
+                        width,
+                        ..
+                    } => format!("images {channels}×{height}×{width}"),
+                };
+                match (&mut dataset.inputs, part.inputs) {
+                    (Inputs::Features { data, dim }, Inputs::Features { data: more, dim: d })
+                        if *dim == d =>
+                    {
+                        data.extend(more)
+                    }
+                    (
+                        Inputs::Images {
+                            data,
+                            channels,
+                            height,
+                            width,
+                        },
+                        Inputs::Images {
+                            data: more,
+                            channels: c,
+                            height: h,
+                            width: w,
+                        },
+                    ) if (*channels, *height, *width) == (c, h, w) => data.extend(more),
+                    (inputs, other) => {
+                        return Err(file_error(
+                            file,
+                            format_args!(
+                                "holds {}, the files before it {}; they must agree",
+                                shape(&other),
+                                shape(inputs)
+                            ),
+                        ));
+                    }
+                }
+                dataset.samples.extend(samples);
+                dataset
+            }
+        });
+    }
+    Ok(joined.expect("two files or more were read"))
 }
 
 /// The rows of a `.npy` file of 2 or more dimensions (its header's first size), or of a
@@ -895,6 +1019,57 @@ mod tests {
         );
         let error = format!("{:#}", read(&config(&[&cat])).unwrap_err());
         assert!(error.contains("give two or more"), "{error}");
+    }
+
+    #[test]
+    fn split_files_read_one_split_a_file_with_the_classes_of_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let train = dir.path().join("digits_train.csv");
+        let test = dir.path().join("digits_test.csv");
+        // Class 10 only in training, class 3 only in the test file: numbers sort as numbers.
+        std::fs::write(&train, "label,a\n10,1\n2,2\n").unwrap();
+        std::fs::write(&test, "label,a\n3,3\n2,4\n").unwrap();
+        let config = |files: &[&PathBuf]| TableConfig {
+            split_files: Some(files.iter().map(|f| (*f).clone()).collect()),
+            ..table_config(dir.path(), Some("label"), None)
+        };
+        let dataset = read(&config(&[&test, &train])).unwrap();
+        assert_eq!(
+            dataset.inputs,
+            Inputs::Features {
+                data: vec![3.0, 4.0, 1.0, 2.0],
+                dim: 1
+            }
+        );
+        assert_eq!(dataset.class_names, ["2", "3", "10"]);
+        let read_labels: Vec<Option<i32>> = dataset.samples.iter().map(|s| s.label).collect();
+        assert_eq!(read_labels, [Some(1), Some(0), Some(2), Some(0)]);
+        let splits: Vec<&str> = dataset.samples.iter().map(|s| s.split.as_str()).collect();
+        assert_eq!(
+            splits,
+            ["digits_test", "digits_test", "digits_train", "digits_train"]
+        );
+        assert_eq!(dataset.samples[3].source, format!("{}#1", train.display()));
+        // Files of other widths, one file, or labels saved apart are errors.
+        let wide = dir.path().join("digits_val.csv");
+        std::fs::write(&wide, "label,a,b\n2,1,1\n").unwrap();
+        let error = format!("{:#}", read(&config(&[&train, &wide])).unwrap_err());
+        assert!(
+            error.contains("holds rows of 2 features, the files before it rows of 1 features"),
+            "{error}"
+        );
+        assert!(error.starts_with(&wide.display().to_string()), "{error}");
+        let error = format!("{:#}", read(&config(&[&train])).unwrap_err());
+        assert!(error.contains("give two or more"), "{error}");
+        let apart = TableConfig {
+            labels_path: Some(dir.path().join("y.txt")),
+            ..config(&[&train, &test])
+        };
+        let error = format!("{:#}", read(&apart).unwrap_err());
+        assert!(
+            error.contains("remove class_files and labels_path"),
+            "{error}"
+        );
     }
 
     fn table_config(path: &Path, label_column: Option<&str>, header: Option<bool>) -> TableConfig {
