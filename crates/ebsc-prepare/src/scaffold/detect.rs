@@ -213,8 +213,6 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
             return Ok(SourceConfig::Table(TableConfig {
                 path: path.to_path_buf(),
                 split_files: Some(tables.iter().map(|t| (*t).clone()).collect()),
-                // Labels beside the first file are that file's alone.
-                labels_path: None,
                 ..first
             }));
         }
@@ -277,7 +275,6 @@ fn names_a_split_file(path: &Path) -> bool {
 /// it holds one value a sample (`(N,)` or `(N, 1)`; N lines, or a header line and N).
 pub fn labels_beside(samples: &Path) -> Option<PathBuf> {
     let stem = samples.file_stem()?.to_str()?;
-    let n_rows = sample_rows(samples)?;
     let mut stems: Vec<String> = Vec::new();
     for from in ["images", "imgs", "features", "samples", "data"] {
         if stem.contains(from) {
@@ -294,18 +291,23 @@ pub fn labels_beside(samples: &Path) -> Option<PathBuf> {
         }
     }
     stems.extend(LABELS_FILE_STEMS.map(String::from));
-    stems
+    let candidates: Vec<PathBuf> = stems
         .iter()
         .flat_map(|stem| {
             LABELS_FILE_EXTENSIONS.map(|e| samples.with_file_name(format!("{stem}.{e}")))
         })
-        .find(|candidate| {
-            candidate != samples
-                && candidate.is_file()
-                && match table_extension_of(candidate) {
-                    "npy" | "npz" => label_rows(candidate) == Some(n_rows),
-                    _ => table::text_labels_fit(candidate, n_rows),
-                }
+        .filter(|candidate| candidate != samples && candidate.is_file())
+        .collect();
+    // Counted only when a candidate is there: a text table's rows take a whole read.
+    if candidates.is_empty() {
+        return None;
+    }
+    let n_rows = sample_rows(samples)?;
+    candidates
+        .into_iter()
+        .find(|candidate| match table_extension_of(candidate) {
+            "npy" | "npz" => label_rows(candidate) == Some(n_rows),
+            _ => table::text_labels_fit(candidate, n_rows),
         })
 }
 
