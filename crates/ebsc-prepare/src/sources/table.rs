@@ -177,6 +177,15 @@ pub struct TextFormat {
     pub delimiter: Delimiter,
 }
 
+/// A text file's bytes, through gzip's decoder when `gzipped`.
+fn open_text(path: &Path, gzipped: bool) -> anyhow::Result<Box<dyn Read>> {
+    let file = super::open_file(path)?;
+    Ok(match gzipped {
+        true => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        false => Box::new(file),
+    })
+}
+
 /// The layout of a text table (by extension, [`TEXT_EXTENSIONS`]) and its first two lines
 /// (fewer in a shorter file); `None` for other files.
 pub fn text_format(path: &Path) -> anyhow::Result<Option<(TextFormat, Vec<String>)>> {
@@ -184,13 +193,7 @@ pub fn text_format(path: &Path) -> anyhow::Result<Option<(TextFormat, Vec<String
     if !TEXT_EXTENSIONS.contains(&extension.as_str()) {
         return Ok(None);
     }
-    let file = super::open_file(path)?;
-    let reader: Box<dyn Read> = if gzipped {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let mut reader = BufReader::new(reader.take(2 << 20));
+    let mut reader = BufReader::new(open_text(path, gzipped)?.take(2 << 20));
     let mut lines = Vec::new();
     for _ in 0..2 {
         let mut line = String::new();
@@ -246,14 +249,8 @@ pub fn holds_samples(shape: &[usize]) -> bool {
 /// cannot be read.
 pub fn text_rows(path: &Path) -> Option<usize> {
     let (format, first) = text_format(path).ok()??;
-    let file = super::open_file(path).ok()?;
-    let reader: Box<dyn Read> = if format.gzipped {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
     let mut lines = 0;
-    for line in BufReader::new(reader).lines() {
+    for line in BufReader::new(open_text(path, format.gzipped).ok()?).lines() {
         lines += usize::from(!line.ok()?.trim().is_empty());
     }
     Some(lines.saturating_sub(usize::from(names_columns(format.delimiter, &first))))

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch};
 use arrow_schema::{DataType, Schema};
-use flate2::bufread::MultiGzDecoder;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::csv_batches::{self, CsvError};
@@ -92,12 +91,10 @@ pub(super) fn read_csv(
     let csv_error = |e: CsvError| file_error(path, format_args!("cannot parse CSV: {e}"));
     // The schema pass and the read pass each open the file afresh.
     let open = || -> anyhow::Result<Box<dyn Read>> {
-        let file = BufReader::new(open_file(path)?);
-        let reader: Box<dyn Read> = if layout.format.gzipped {
-            Box::new(BufReader::new(MultiGzDecoder::new(file)))
-        } else {
-            Box::new(file)
-        };
+        let reader: Box<dyn Read> = Box::new(BufReader::new(super::open_text(
+            path,
+            layout.format.gzipped,
+        )?));
         if layout.format.delimiter != Delimiter::Whitespace {
             return Ok(reader);
         }

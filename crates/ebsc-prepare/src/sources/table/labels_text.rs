@@ -1,11 +1,11 @@
 //! Labels saved apart as text: one value a line (`np.savetxt("y.txt", y)`, a `labels.csv`
 //! of one column, class names as `labels.txt`), an optional header line first.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use super::RawLabels;
-use crate::sources::{file_error, io_error, open_file};
+use crate::sources::{file_error, io_error};
 
 /// Values that mark a missing label.
 const MISSING: [&str; 6] = ["", "nan", "NaN", "NA", "null", "None"];
@@ -15,12 +15,7 @@ const MISSING: [&str; 6] = ["", "nan", "NaN", "NA", "null", "None"];
 /// where a line holds more than one field (a comma or a tab): a labels file holds one
 /// value a line. Class names may hold spaces (`Ankle boot`).
 pub(super) fn value_lines(path: &Path) -> anyhow::Result<Vec<String>> {
-    let file = open_file(path)?;
-    let reader: Box<dyn Read> = if super::table_extension(path).1 {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
+    let reader = super::open_text(path, super::table_extension(path).1)?;
     let mut lines = Vec::new();
     for (number, line) in BufReader::new(reader).lines().enumerate() {
         let line = line.map_err(|e| io_error(path, &e))?;
