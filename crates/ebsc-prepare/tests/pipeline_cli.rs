@@ -433,6 +433,29 @@ fn labels_saved_apart_are_found_beside_the_samples() {
         pipeline["prepare"]["class_files"].as_array().map(Vec::len),
         Some(3)
     );
+    // scikit-learn's Olivetti layout: faces as floats in [0, 1] beside `<name>_target.npy`.
+    let faces = dir.path().join("faces");
+    std::fs::create_dir_all(&faces).unwrap();
+    let pixels: Vec<u8> = (0..12 * 16)
+        .flat_map(|i| ((i % 251) as f32 / 255.0).to_le_bytes())
+        .collect();
+    std::fs::write(
+        faces.join("olivetti_faces.npy"),
+        npy("<f4", false, "(12, 4, 4)", &pixels),
+    )
+    .unwrap();
+    std::fs::write(
+        faces.join("olivetti_faces_target.npy"),
+        npy("<i8", false, "(12,)", &labels),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["new", "faces", "faces"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "12 images 1×4×4, 3 classes");
+    assert_printed(
+        &out,
+        "new: labels: faces/olivetti_faces_target.npy beside the samples",
+    );
     // Labels of another length are not these samples'.
     std::fs::write(data.join("y.npy"), npy("<i8", false, "(3,)", &labels[..24])).unwrap();
     let out = run(dir.path(), &["new", "other", "data/X.npy"]);

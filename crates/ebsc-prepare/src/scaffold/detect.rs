@@ -270,7 +270,8 @@ fn names_a_split_file(path: &Path) -> bool {
 /// A file of labels beside a file of samples (`.npy`, `.npz` or a text table), as people
 /// save them apart: named like it with `y` for `X` (`X.npy` → `y.npy`, `X_train.csv` →
 /// `y_train.csv`), `labels` for `images`, `imgs`, `features`, `samples` or `data` (KMNIST's
-/// `kmnist-test-imgs.npz` → `kmnist-test-labels.npz`), or [`LABELS_FILE_STEMS`] outright;
+/// `kmnist-test-imgs.npz` → `kmnist-test-labels.npz`), its name and `_target`, `_labels`,
+/// `_y` (`olivetti_faces_target.npy`), or [`LABELS_FILE_STEMS`] outright;
 /// `.npy`, `.npz`, or text of one label a line (`.txt`, `.csv`, `.tsv`, `.dat`). Taken when
 /// it holds one value a sample (`(N,)` or `(N, 1)`; N lines, or a header line and N).
 pub fn labels_beside(samples: &Path) -> Option<PathBuf> {
@@ -289,6 +290,11 @@ pub fn labels_beside(samples: &Path) -> Option<PathBuf> {
         } else if let Some(rest) = stem.strip_suffix(&format!("_{x}")) {
             stems.push(format!("{rest}_{y}"));
         }
+    }
+    // The samples' name with a suffix (scikit-learn's `olivetti_faces_target.npy` beside
+    // `olivetti_faces.npy`).
+    for suffix in ["target", "targets", "labels", "label", "y"] {
+        stems.extend(["_", "-"].map(|sep| format!("{stem}{sep}{suffix}")));
     }
     stems.extend(LABELS_FILE_STEMS.map(String::from));
     let candidates: Vec<PathBuf> = stems

@@ -163,20 +163,43 @@ impl<'a> NpyArray<'a> {
 
     /// Rows of a 3- or 4-dimensional array as images: `(N, H, W)` gray, `(N, H, W, C)` with
     /// C 1 or 3 (channels last, as NumPy and TensorFlow keep them), or `(N, C, H, W)` (channels
-    /// first); `uint8` only. `None` for arrays of other dimensions.
+    /// first). `uint8` as it is; floats and other integers as pixels when every value lies in
+    /// [0, 1] (times 255, rounded: scikit-learn's Olivetti faces, `x / 255`) or is a whole
+    /// number 0–255 ([`super::gray_pixels`]). `None` for arrays of other dimensions.
     pub fn images(&self, path: &Path, what: &str) -> anyhow::Result<Option<ArrayImages>> {
         let error =
             |message: std::fmt::Arguments| file_error(path, format_args!("{what}{message}"));
         if !matches!(self.shape.len(), 3 | 4) {
             return Ok(None);
         }
-        if self.kind != Some((Kind::UInt, 1)) {
-            return Err(error(format_args!(
-                "dtype {:?} for images of shape {}; expected uint8 ('|u1', 0–255: save (x * 255).astype(np.uint8) for values in [0, 1])",
-                self.descr,
-                show_shape(&self.shape)
-            )));
-        }
+        let bytes: std::borrow::Cow<'_, [u8]> = match self.kind {
+            Some((Kind::UInt, 1)) => std::borrow::Cow::Borrowed(&self.data),
+            Some((kind, item_size)) => {
+                let chunks = self.data.chunks_exact(item_size);
+                let values: Vec<f32> = match kind {
+                    Kind::Float => self.values(item_size).map(|v| v as f32).collect(),
+                    Kind::Int => chunks.map(|b| int(b) as f32).collect(),
+                    Kind::UInt | Kind::Bool => chunks.map(|b| uint(b) as f32).collect(),
+                };
+                let pixels = super::gray_pixels(&values).map_err(|bad| {
+                    error(format_args!(
+                        "value {} at index {} of an array of images of shape {} (dtype {:?}); expected every value in [0, 1], or whole numbers 0–255",
+                        bad.value,
+                        bad.position,
+                        show_shape(&self.shape),
+                        self.descr
+                    ))
+                })?;
+                std::borrow::Cow::Owned(pixels)
+            }
+            None => {
+                return Err(error(format_args!(
+                    "dtype {:?} for images of shape {}; expected uint8 ('|u1'), or floats or integers of pixel values",
+                    self.descr,
+                    show_shape(&self.shape)
+                )));
+            }
+        };
         let (n, channels, height, width, channels_last) = match *self.shape.as_slice() {
             [n, h, w] => (n, 1, h, w, false),
             [n, h, w, c] if c == 1 || c == 3 => (n, c, h, w, true),
@@ -197,9 +220,8 @@ impl<'a> NpyArray<'a> {
         let data = if channels_last && channels > 1 {
             // [N, H, W, C] → [N, C, H, W], the layout of every image source.
             let plane = height * width;
-            let mut planar = vec![0u8; self.data.len()];
-            for (image, out) in self
-                .data
+            let mut planar = vec![0u8; bytes.len()];
+            for (image, out) in bytes
                 .chunks_exact(plane * channels)
                 .zip(planar.chunks_exact_mut(plane * channels))
             {
@@ -211,7 +233,7 @@ impl<'a> NpyArray<'a> {
             }
             planar
         } else {
-            self.data.to_vec()
+            bytes.into_owned()
         };
         Ok(Some(ArrayImages {
             data,
@@ -713,10 +735,41 @@ mod tests {
                 width: 2
             }
         );
+        // Floats in [0, 1] (Olivetti's faces, x / 255) and whole numbers 0–255 of any
+        // dtype are pixels; anything else is named.
+        let floats =
+            |values: &[f32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
+        assert_eq!(
+            images("<f4", "(1, 2, 2)", &floats(&[0.0, 1.0, 0.5, 2.0 / 255.0])).unwrap(),
+            Inputs::Images {
+                data: vec![0, 255, 128, 2],
+                channels: 1,
+                height: 2,
+                width: 2
+            }
+        );
+        let wide: Vec<u8> = [0i16, 255, 7, 1]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(
+            images("<i2", "(1, 2, 2)", &wide).unwrap(),
+            Inputs::Images {
+                data: vec![0, 255, 7, 1],
+                channels: 1,
+                height: 2,
+                width: 2
+            }
+        );
         expect_error(
-            images("<f4", "(1, 2, 2)", &[0; 16]).map(|_| unreachable!()),
+            images("<f4", "(1, 2, 2)", &floats(&[0.0, 1.0, 2.5, 0.0])).map(|_| unreachable!()),
             &path,
-            "dtype \"<f4\" for images of shape (1, 2, 2); expected uint8",
+            "value 2.5 at index 2 of an array of images of shape (1, 2, 2) (dtype \"<f4\"); expected every value in [0, 1], or whole numbers 0–255",
+        );
+        expect_error(
+            images("<c8", "(1, 2, 2)", &[0; 32]).map(|_| unreachable!()),
+            &path,
+            "dtype \"<c8\" for images of shape (1, 2, 2); expected uint8",
         );
         expect_error(
             images("|u1", "(1, 2, 2, 5)", &[0; 20]).map(|_| unreachable!()),
