@@ -29,7 +29,8 @@ use crate::dataset::{Dataset, Inputs, SampleRecord};
 pub struct TableConfig {
     /// `.parquet`; text (`.csv`, `.tsv`, `.txt`, `.dat`, `.data`, each also gzipped: fields split at
     /// commas, tabs, or runs of spaces, as the first line shows); `.safetensors`; `.npy`; or
-    /// `.npz` (`np.savez`). A `uint8` NumPy array of 3 or 4 dimensions holds images.
+    /// `.npz` (`np.savez`). A NumPy array of 3 or 4 dimensions holds images (`uint8`, or
+    /// pixel values in [0, 1] or 0–255 of another dtype).
     pub path: PathBuf,
     /// Parquet/text: the column holding labels (integers, whole numbers or text), excluded
     /// from the features.
