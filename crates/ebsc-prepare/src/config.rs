@@ -25,6 +25,9 @@ pub const SECTION: &str = "prepare";
 /// The source and its own keys; each variant rejects keys it does not know.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "kebab-case")]
+// Read once a stage and passed by reference: a table's many optional keys cost nothing here,
+// and boxing them would clutter every match on the source.
+#[allow(clippy::large_enum_variant)]
 pub enum SourceConfig {
     Idx(IdxConfig),
     Cifar(CifarConfig),
@@ -47,7 +50,11 @@ impl SourceConfig {
             SourceConfig::ImageFolder(c) => vec![c.path.clone()],
             // Labels saved apart are an input too: a change to them reruns the stage.
             SourceConfig::Table(c) => match c.class_files.as_ref().or(c.split_files.as_ref()) {
-                Some(files) => files.clone(),
+                Some(files) => files
+                    .iter()
+                    .chain(c.split_labels.iter().flatten())
+                    .cloned()
+                    .collect(),
                 None => std::iter::once(c.path.clone())
                     .chain(c.labels_path.clone())
                     .collect(),

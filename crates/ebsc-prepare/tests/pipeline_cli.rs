@@ -617,6 +617,41 @@ fn a_folder_of_split_tables_is_read_whole() {
     );
     assert!(out.ok, "{}", out.stderr);
     assert_printed(&out, "6 rows of 3 features, 3 classes");
+    // NumPy's layout: X_train.npy and X_test.npy, each with its labels beside it.
+    use ebsc_test_support::numpy::npy;
+    let arrays = dir.path().join("arrays");
+    std::fs::create_dir_all(&arrays).unwrap();
+    for (split, rows) in [("train", 9usize), ("test", 6)] {
+        let samples: Vec<u8> = (0..rows * 2)
+            .flat_map(|i| (i as f32 * 0.25).to_le_bytes())
+            .collect();
+        let labels: Vec<u8> = (0..rows)
+            .flat_map(|i| ((i % 3) as i64).to_le_bytes())
+            .collect();
+        let shape = format!("({rows}, 2)");
+        std::fs::write(
+            arrays.join(format!("X_{split}.npy")),
+            npy("<f4", false, &shape, &samples),
+        )
+        .unwrap();
+        std::fs::write(
+            arrays.join(format!("y_{split}.npy")),
+            npy("<i8", false, &format!("({rows},)"), &labels),
+        )
+        .unwrap();
+    }
+    let out = run(dir.path(), &["new", "arrays", "arrays"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "15 rows of 2 features, 3 classes");
+    assert_printed(
+        &out,
+        "new: 2 tables of splits, each with its labels beside it (y_test.npy, y_train.npy)",
+    );
+    let pipeline = read(dir.path(), "pipelines/arrays.toml");
+    assert_eq!(
+        pipeline["prepare"]["split_labels"].as_array().map(Vec::len),
+        Some(2)
+    );
     // Tables not named as splits are still a choice for the user.
     write_csv(&data.join("extra.csv"), 6, "label");
     let out = run(dir.path(), &["new", "three", "kaggle"]);

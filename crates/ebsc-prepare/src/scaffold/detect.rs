@@ -199,22 +199,11 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
                 }
             }
         }
-        // One split a file (Kaggle's mnist_train.csv, mnist_test.csv): read with the first
-        // file's keys, each file a split.
-        if tables.len() >= 2
-            && tables
-                .iter()
-                .all(|t| table_extension_of(t) == table_extension_of(tables[0]))
-            && tables.iter().all(|t| names_a_split_file(t))
-            // Not samples with their labels apart (X_train.npy, y_train.npy, …).
-            && tables.iter().all(|t| labels_beside(t).is_none())
-            && let SourceConfig::Table(first) = table_source(tables[0], keys)?
-        {
-            return Ok(SourceConfig::Table(TableConfig {
-                path: path.to_path_buf(),
-                split_files: Some(tables.iter().map(|t| (*t).clone()).collect()),
-                ..first
-            }));
+        // One split a file (Kaggle's mnist_train.csv, mnist_test.csv; X_train.npy and
+        // X_test.npy, each with its labels beside it): read with the first file's keys,
+        // each file a split.
+        if let Some(source) = split_tables(path, &tables, keys)? {
+            return Ok(source);
         }
         // One .npy file a class (QuickDraw's cat.npy, dog.npy): samples of one shape each.
         let shapes: Option<Vec<Vec<usize>>> = tables
@@ -254,6 +243,47 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
         grayscale: keys.grayscale,
         labels: keys.labels,
     }))
+}
+
+/// A folder's tables as one split a file ([`TableConfig::split_files`]): two or more of one
+/// format, each named as a split, each with its labels beside it or none with them.
+fn split_tables(
+    folder: &Path,
+    tables: &[&PathBuf],
+    keys: &SourceKeys,
+) -> anyhow::Result<Option<SourceConfig>> {
+    let labels: Vec<(&PathBuf, Option<PathBuf>)> = tables
+        .iter()
+        .map(|t| (*t, labels_beside(t).filter(|l| tables.contains(&l))))
+        .collect();
+    let samples: Vec<&(&PathBuf, Option<PathBuf>)> = labels
+        .iter()
+        .filter(|(t, _)| !labels.iter().any(|(_, l)| l.as_ref() == Some(*t)))
+        .collect();
+    let Some(&&(first, _)) = samples.first() else {
+        return Ok(None);
+    };
+    let with_labels = samples.iter().filter(|(_, l)| l.is_some()).count();
+    if samples.len() < 2
+        || !samples
+            .iter()
+            .all(|(t, _)| table_extension_of(t) == table_extension_of(first))
+        || !samples.iter().all(|(t, _)| names_a_split_file(t))
+        || !(with_labels == 0 || with_labels == samples.len())
+    {
+        return Ok(None);
+    }
+    let SourceConfig::Table(first) = table_source(first, keys)? else {
+        return Ok(None);
+    };
+    Ok(Some(SourceConfig::Table(TableConfig {
+        path: folder.to_path_buf(),
+        split_files: Some(samples.iter().map(|(t, _)| (*t).clone()).collect()),
+        split_labels: (with_labels > 0 && keys.labels.is_none())
+            .then(|| samples.iter().filter_map(|(_, l)| l.clone()).collect()),
+        labels_path: None,
+        ..first
+    })))
 }
 
 /// Whether a table's file name holds a split among its words (`mnist_train.csv`,

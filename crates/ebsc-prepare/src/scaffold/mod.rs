@@ -330,8 +330,19 @@ fn table_notes(table: &crate::sources::table::TableConfig) -> Vec<String> {
             f.file_stem()
                 .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
         };
+        let labels = match &table.split_labels {
+            Some(labels) => format!(
+                ", each with its labels beside it ({})",
+                labels
+                    .iter()
+                    .map(|l| l.file_name().unwrap_or_default().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => String::new(),
+        };
         notes.push(format!(
-            "{} tables of splits, read one after another, each sample's split its file's name (prepare.splits=[\"{}\"] keeps one; give one file as the path to read it alone)",
+            "{} tables of splits{labels}, read one after another, each sample's split its file's name (prepare.splits=[\"{}\"] keeps one; give one file as the path to read it alone)",
             files.len(),
             files.last().map(stem).unwrap_or_default()
         ));

@@ -84,6 +84,11 @@ pub struct TableConfig {
     /// name without the extension (`prepare.splits = ["mnist_test"]` keeps one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_files: Option<Vec<PathBuf>>,
+    /// With `split_files`: each file's labels saved apart (as `labels_path` gives one
+    /// file's), in the same order (`y_train.npy`, `y_test.npy` for `X_train.npy`,
+    /// `X_test.npy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_labels: Option<Vec<PathBuf>>,
 }
 
 impl TableConfig {
@@ -101,6 +106,7 @@ impl TableConfig {
             labels_path: None,
             class_files: None,
             split_files: None,
+            split_labels: None,
         }
     }
 }
@@ -455,14 +461,30 @@ fn read_split_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<D
     if config.class_files.is_some() || config.labels_path.is_some() {
         return Err(file_error(
             &config.path,
-            "split_files = […] reads each file's own labels: remove class_files and labels_path",
+            "split_files = […] reads each file's own labels (split_labels = […] for labels saved apart): remove class_files and labels_path",
         ));
     }
+    let labels: Vec<Option<PathBuf>> = match &config.split_labels {
+        Some(labels) if labels.len() != files.len() => {
+            return Err(file_error(
+                &config.path,
+                format_args!(
+                    "split_labels names {} files for {} split_files; give one labels file a split, in the same order",
+                    labels.len(),
+                    files.len()
+                ),
+            ));
+        }
+        Some(labels) => labels.iter().cloned().map(Some).collect(),
+        None => vec![None; files.len()],
+    };
     let mut parts = Vec::with_capacity(files.len());
-    for file in files {
+    for (file, labels_path) in files.iter().zip(labels) {
         let one = TableConfig {
             path: file.clone(),
             split_files: None,
+            split_labels: None,
+            labels_path,
             ..config.clone()
         };
         parts.push((file.as_path(), read(&one)?));
@@ -1066,6 +1088,29 @@ mod tests {
         let error = format!("{:#}", read(&apart).unwrap_err());
         assert!(
             error.contains("remove class_files and labels_path"),
+            "{error}"
+        );
+        // Each file's labels saved apart, in the files' order.
+        let bare_train = dir.path().join("x_train.csv");
+        let bare_test = dir.path().join("x_test.csv");
+        std::fs::write(&bare_train, "a\n1\n2\n").unwrap();
+        std::fs::write(&bare_test, "a\n3\n").unwrap();
+        let train_labels = dir.path().join("y_train.txt");
+        let test_labels = dir.path().join("y_test.txt");
+        std::fs::write(&train_labels, "cat\ndog\n").unwrap();
+        std::fs::write(&test_labels, "ant\n").unwrap();
+        let apart = |labels: Vec<PathBuf>| TableConfig {
+            split_files: Some(vec![bare_train.clone(), bare_test.clone()]),
+            split_labels: Some(labels),
+            ..TableConfig::at(dir.path())
+        };
+        let dataset = read(&apart(vec![train_labels.clone(), test_labels.clone()])).unwrap();
+        assert_eq!(dataset.class_names, ["ant", "cat", "dog"]);
+        let read_labels: Vec<Option<i32>> = dataset.samples.iter().map(|s| s.label).collect();
+        assert_eq!(read_labels, [Some(1), Some(2), Some(0)]);
+        let error = format!("{:#}", read(&apart(vec![train_labels])).unwrap_err());
+        assert!(
+            error.contains("split_labels names 1 files for 2 split_files"),
             "{error}"
         );
     }
