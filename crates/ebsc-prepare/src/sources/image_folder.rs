@@ -302,19 +302,15 @@ pub fn names_a_split(name: &str) -> bool {
 }
 
 /// Whether a folder is laid out as splits of classes (`mnist_png/training/7/…`): every
-/// image under it two levels down, and every first-level subfolder (hidden ones aside)
-/// named as a split ([`names_a_split`]).
+/// image under it two levels down, in first-level subfolders each named as a split
+/// ([`names_a_split`]; folders without images, as a `__MACOSX` beside them, aside).
 pub fn split_tree(root: &Path) -> anyhow::Result<bool> {
     let images = images_under(root)?;
-    if images.is_empty()
-        || images
-            .iter()
-            .any(|(relative, _)| relative.components().count() != 3)
-    {
-        return Ok(false);
-    }
-    let folders = list_class_folders(root)?;
-    Ok(folders.iter().all(|(name, _)| names_a_split(name)))
+    Ok(!images.is_empty()
+        && images.iter().all(|(relative, _)| {
+            let parts: Vec<_> = relative.components().collect();
+            parts.len() == 3 && parts[0].as_os_str().to_str().is_some_and(names_a_split)
+        }))
 }
 
 /// The split folders a split layout's images sit in, sorted.
@@ -1050,6 +1046,7 @@ mod tests {
         gray(root, "training/1/b.png", 2);
         gray(root, "testing/7/c.png", 3);
         gray(root, "testing/3/d.png", 4);
+        std::fs::create_dir_all(root.join("__MACOSX/training")).unwrap();
         assert!(split_tree(root).unwrap());
         // Unset, the tree reads as before (no labels): `new` writes the setting.
         assert!(matches!(
