@@ -603,7 +603,7 @@ fn a_folder_of_split_tables_is_read_whole() {
     assert_printed(&out, "18 rows of 3 features, 3 classes");
     assert_printed(
         &out,
-        "new: 2 tables of splits, read one after another, each sample's split its file's name",
+        "new: 2 tables of splits, read one after another, each sample's split its file's name (prepare.splits=[\"mnist_test\"] keeps one",
     );
     let pipeline = read(dir.path(), "pipelines/both.toml");
     assert_eq!(pipeline["prepare"]["label_column"].as_str(), Some("label"));

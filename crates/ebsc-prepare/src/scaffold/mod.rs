@@ -344,7 +344,13 @@ fn table_notes(table: &crate::sources::table::TableConfig) -> Vec<String> {
         notes.push(format!(
             "{} tables of splits{labels}, read one after another, each sample's split its file's name (prepare.splits=[\"{}\"] keeps one; give one file as the path to read it alone)",
             files.len(),
-            files.last().map(stem).unwrap_or_default()
+            // The test file (the split benchmarks score), else the last.
+            files
+                .iter()
+                .find(|f| stem(f).to_ascii_lowercase().contains("test"))
+                .or(files.last())
+                .map(stem)
+                .unwrap_or_default()
         ));
     }
     if let Some(labels) = &table.labels_path {
