@@ -147,6 +147,46 @@ fn a_header_less_table_finds_its_classes_at_either_end() {
 }
 
 #[test]
+fn a_headed_table_finds_labels_named_otherwise_by_their_values() {
+    let dir = tempfile::tempdir().unwrap();
+    // Generated subspaces saved with their membership under names new does not know, or
+    // under `cluster`, one of the names it does.
+    for (file, header, column, note) in [
+        (
+            "which.csv",
+            "a,b,which",
+            "which",
+            Some(
+                "no column is named like labels, and the last column (which) holds 3 consecutive integers (0 to 2)",
+            ),
+        ),
+        ("cluster.csv", "a,b,cluster", "cluster", None),
+    ] {
+        let rows: Vec<String> = (0..12)
+            .map(|i| format!("{}.5,{}.25,{}", i, 12 - i, i % 3))
+            .collect();
+        std::fs::write(
+            dir.path().join(file),
+            format!("{header}\n{}\n", rows.join("\n")),
+        )
+        .unwrap();
+        let name = file.split('.').next().unwrap();
+        let out = run(dir.path(), &["new", name, file]);
+        assert!(out.ok, "{file}: {}", out.stderr);
+        assert_printed(&out, "12 rows of 2 features, 3 classes");
+        if let Some(note) = note {
+            assert_printed(&out, note);
+        }
+        let pipeline = read(dir.path(), &format!("pipelines/{name}.toml"));
+        assert_eq!(pipeline["prepare"]["label_column"].as_str(), Some(column));
+    }
+    // labels=none keeps the column a feature.
+    let out = run(dir.path(), &["new", "bare", "which.csv", "labels=none"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "12 rows of 3 features, no labels");
+}
+
+#[test]
 fn id_columns_are_found_and_a_guess_that_repeats_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

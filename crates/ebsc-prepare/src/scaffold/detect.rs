@@ -64,7 +64,11 @@ pub fn pixel_side(data: &[f32], dim: usize) -> Option<usize> {
 
 /// Column or tensor names taken as labels when the user names none (case-insensitive).
 /// (`gnd`, "ground truth", is how Deng Cai's MATLAB face sets name theirs.)
-const LABEL_NAMES: [&str; 7] = ["label", "labels", "class", "target", "y", "category", "gnd"];
+/// (`cluster` and `subspace`, as generated unions of subspaces name theirs.)
+const LABEL_NAMES: [&str; 11] = [
+    "label", "labels", "class", "target", "y", "category", "gnd", "classes", "targets", "cluster",
+    "subspace",
+];
 
 /// Column names taken as row ids when the user names none (case-insensitive; the last
 /// two are the index columns pandas writes to CSV and Parquet): excluded from the features,
@@ -597,6 +601,26 @@ pub fn label_like_column(data: &[f32], dim: usize) -> Option<LabelLikeColumn> {
             max,
         })
     })
+}
+
+/// The names of a headed text table's feature columns, in order (its id column left out),
+/// as the reader names them; `None` for other tables.
+pub fn feature_column_names(table: &TableConfig) -> anyhow::Result<Option<Vec<String>>> {
+    let Some((format, lines)) = table::text_format(&table.path)? else {
+        return Ok(None);
+    };
+    if !table::names_columns(format.delimiter, &lines) {
+        return Ok(None);
+    }
+    let first = lines.first().map_or("", String::as_str);
+    Ok(Some(
+        format
+            .delimiter
+            .split(first)
+            .into_iter()
+            .filter(|name| table.id_column.as_ref() != Some(name))
+            .collect(),
+    ))
 }
 
 fn find_label(columns: &[String]) -> Option<String> {

@@ -474,10 +474,11 @@ pub fn show(path: &Path) -> anyhow::Result<String> {
     ))
 }
 
-/// A header-less CSV whose columns name no labels, read as `np.savetxt` writes `[X, y]`:
-/// when its last (or first) column holds class labels ([`detect::label_like_column`]), the
-/// table read again with that column as the labels, and a note that says so. `labels=none`
-/// keeps every column a feature.
+/// A text table whose columns name no labels (header-less, as `np.savetxt` writes `[X, y]`,
+/// or headed with a name `new` does not know, `cluster`): when its last (or first) column
+/// holds class labels ([`detect::label_like_column`]), the table read again with that
+/// column as the labels, and a note that says so. `labels=none` keeps every column a
+/// feature.
 fn with_guessed_labels(
     source: &mut SourceConfig,
     keys: &SourceKeys,
@@ -487,9 +488,9 @@ fn with_guessed_labels(
     let SourceConfig::Table(table) = source else {
         return Ok(dataset);
     };
-    if table.header != Some(false)
-        || table.label_column.is_some()
+    if table.label_column.is_some()
         || table.labels_path.is_some()
+        || table.split_files.is_some()
         || keys.labels.is_some()
     {
         return Ok(dataset);
@@ -497,15 +498,27 @@ fn with_guessed_labels(
     let crate::dataset::Inputs::Features { data, dim } = &dataset.inputs else {
         return Ok(dataset);
     };
+    // The features' column names, as the reader names them.
+    let names: Vec<String> = match table.header {
+        Some(false) => (1..=*dim).map(|i| format!("column_{i}")).collect(),
+        _ => match detect::feature_column_names(table)? {
+            Some(names) if names.len() == *dim => names,
+            _ => return Ok(dataset),
+        },
+    };
     let Some(found) = detect::label_like_column(data, *dim) else {
         return Ok(dataset);
     };
     let which = if found.index == 0 { "first" } else { "last" };
-    let column = format!("column_{}", found.index + 1);
+    let column = names[found.index].clone();
+    let unnamed = match table.header {
+        Some(false) => "no header names the columns".to_string(),
+        _ => "no column is named like labels".to_string(),
+    };
     table.label_column = Some(column.clone());
     let relabelled = crate::read_source(source)?;
     notes.push(format!(
-        "no header names the columns, and the {which} column ({column}) holds {} consecutive integers ({} to {}), each on 2 rows or more: read as the labels (labels=none keeps it a feature; label_column=COL names another)",
+        "{unnamed}, and the {which} column ({column}) holds {} consecutive integers ({} to {}), each on 2 rows or more: read as the labels (labels=none keeps it a feature; label_column=COL names another)",
         found.n_classes, found.min, found.max
     ));
     Ok(relabelled)
