@@ -603,20 +603,24 @@ pub fn label_like_column(data: &[f32], dim: usize) -> Option<LabelLikeColumn> {
     })
 }
 
-/// The names of a headed text table's feature columns, in order (its id column left out),
-/// as the reader names them; `None` for other tables.
+/// The names of a headed text table's or a Parquet file's columns, in order, its id column
+/// left out (the features' names, when each column is one feature); `None` for other
+/// tables.
 pub fn feature_column_names(table: &TableConfig) -> anyhow::Result<Option<Vec<String>>> {
-    let Some((format, lines)) = table::text_format(&table.path)? else {
-        return Ok(None);
-    };
-    if !table::names_columns(format.delimiter, &lines) {
-        return Ok(None);
-    }
-    let first = lines.first().map_or("", String::as_str);
-    Ok(Some(
+    let columns = if let Some((format, lines)) = table::text_format(&table.path)? {
+        if !table::names_columns(format.delimiter, &lines) {
+            return Ok(None);
+        }
         format
             .delimiter
-            .split(first)
+            .split(lines.first().map_or("", String::as_str))
+    } else if file_name(&table.path).ends_with(".parquet") {
+        parquet_columns(&table.path)?
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(
+        columns
             .into_iter()
             .filter(|name| table.id_column.as_ref() != Some(name))
             .collect(),
@@ -799,6 +803,45 @@ mod tests {
         save("flat/1.png", 100, 50);
         save("flat/deeper/2.png", 100, 50);
         assert_eq!(fit("flat"), Some([32, 64]));
+    }
+
+    #[test]
+    fn feature_column_names_come_from_a_header_or_a_parquet_schema() {
+        use arrow_array::{ArrayRef, Float32Array, Int64Array, RecordBatch};
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("t.csv");
+        std::fs::write(&csv, "id,a,which\nr1,1.5,0\nr2,2.5,1\n").unwrap();
+        let config = TableConfig {
+            id_column: Some("id".into()),
+            ..TableConfig::at(&csv)
+        };
+        assert_eq!(
+            feature_column_names(&config).unwrap(),
+            Some(vec!["a".to_string(), "which".to_string()])
+        );
+        // Without a header there are no names to give.
+        std::fs::write(&csv, "1.5,0\n2.5,1\n").unwrap();
+        assert_eq!(feature_column_names(&TableConfig::at(&csv)).unwrap(), None);
+        let parquet = dir.path().join("t.parquet");
+        let batch = RecordBatch::try_from_iter([
+            (
+                "a",
+                std::sync::Arc::new(Float32Array::from(vec![1.5, 2.5])) as ArrayRef,
+            ),
+            (
+                "grp",
+                std::sync::Arc::new(Int64Array::from(vec![0, 1])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let file = std::fs::File::create(&parquet).unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        assert_eq!(
+            feature_column_names(&TableConfig::at(&parquet)).unwrap(),
+            Some(vec!["a".to_string(), "grp".to_string()])
+        );
     }
 
     #[test]

@@ -302,7 +302,7 @@ fn feature_layout(
             Err(file_error(
                 path,
                 format_args!(
-                    "feature columns {} mix list and other columns; expected numeric columns or exactly one list column",
+                    "feature columns {} mix list and other columns; expected numeric columns or exactly one list column (label_column = \"COL\" or id_column = \"COL\" sets a column of labels or names apart)",
                     names.join(", ")
                 ),
             ))
