@@ -184,6 +184,23 @@ fn a_headed_table_finds_labels_named_otherwise_by_their_values() {
     let out = run(dir.path(), &["new", "bare", "which.csv", "labels=none"]);
     assert!(out.ok, "{}", out.stderr);
     assert_printed(&out, "12 rows of 3 features, no labels");
+    // A column of text at either end is read as the labels whatever its name.
+    let rows: Vec<String> = (0..12)
+        .map(|i| format!("{},{}.5,{}.25", ["cat", "dog"][i % 2], i, 12 - i))
+        .collect();
+    std::fs::write(
+        dir.path().join("animals.csv"),
+        format!("animal,a,b\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["new", "animals", "animals.csv"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(
+        &out,
+        "no column is named like labels, and the first column (animal) holds text: read as the labels, 2 classes",
+    );
+    let pipeline = read(dir.path(), "pipelines/animals.toml");
+    assert_eq!(pipeline["prepare"]["label_column"].as_str(), Some("animal"));
 }
 
 #[test]
@@ -235,12 +252,28 @@ fn id_columns_are_found_and_a_guess_that_repeats_is_dropped() {
 fn without_labels_the_cluster_count_is_auto_unless_given() {
     let dir = tempfile::tempdir().unwrap();
     write_csv(&dir.path().join("t.csv"), 12, "species");
-    // `species` is not a label name it knows, and text is no feature: the reader says so.
+    // `species` is not a label name it knows, but text is no feature: its last column of
+    // text is read as the labels, and `new` says so; naming it does the same.
     let out = run(dir.path(), &["new", "t", "t.csv"]);
-    assert!(error(&out).contains("label_column"), "{}", out.stderr);
-    assert!(!dir.path().join("pipelines/t.toml").exists());
-    let out = run(dir.path(), &["new", "t", "t.csv", "label_column=species"]);
     assert!(out.ok, "{}", out.stderr);
+    assert_printed(
+        &out,
+        "the last column (species) holds text: read as the labels",
+    );
+    let out = run(
+        dir.path(),
+        &["new", "t", "t.csv", "label_column=species", "--force"],
+    );
+    assert!(out.ok, "{}", out.stderr);
+    // Text in a middle column is no feature and no label: the reader says so.
+    std::fs::write(
+        dir.path().join("mid.csv"),
+        "a,kind,b\n1,x,2\n3,y,4\n5,x,6\n7,y,8\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["new", "mid", "mid.csv"]);
+    assert!(error(&out).contains("label_column"), "{}", out.stderr);
+    assert!(!dir.path().join("pipelines/mid.toml").exists());
     // Numbers only: no labels, so the count is left to the eigengap, and `new` says so.
     std::fs::write(dir.path().join("n.csv"), "1,2\n3,4\n5,7\n").unwrap();
     let out = run(dir.path(), &["new", "u", "n.csv"]);

@@ -208,8 +208,14 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
             }
             None => match with_text_labels(&mut source, &keys) {
                 Some((dataset, column, which)) => {
+                    let unnamed = match &source {
+                        SourceConfig::Table(t) if t.header == Some(false) => {
+                            "no header names the columns"
+                        }
+                        _ => "no column is named like labels",
+                    };
                     notes.push(format!(
-                        "no header names the columns, and the {which} column ({column}) holds text: read as the labels, {} classes (label_column=COL names another)",
+                        "{unnamed}, and the {which} column ({column}) holds text: read as the labels, {} classes (label_column=COL names another)",
                         dataset.class_names.len()
                     ));
                     dataset
@@ -656,10 +662,11 @@ fn read_with_labels(source: &mut SourceConfig, column: &str) -> Option<crate::da
     }
 }
 
-/// A header-less text table that does not read as features because its last (or first)
-/// column holds text, as UCI's `iris.data` writes its classes: that reading with the column
-/// as the labels, the column's name and which end it is, when it gives 2 classes or more, at
-/// most one per two rows. `None` where it does not apply or that does not read either.
+/// A table that does not read as features because its last (or first) column holds text,
+/// as UCI's `iris.data` writes its classes (header-less) or a CSV whose header names that
+/// column otherwise than `new` knows (`animal`): that reading with the column as the labels,
+/// the column's name and which end it is, when it gives 2 classes or more, at most one per
+/// two rows. `None` where it does not apply or that does not read either.
 fn with_text_labels(
     source: &mut SourceConfig,
     keys: &SourceKeys,
@@ -667,18 +674,28 @@ fn with_text_labels(
     let SourceConfig::Table(table) = source else {
         return None;
     };
-    if table.header != Some(false) || table.label_column.is_some() || keys.labels.is_some() {
+    if table.label_column.is_some()
+        || table.labels_path.is_some()
+        || table.split_files.is_some()
+        || keys.labels.is_some()
+    {
         return None;
     }
-    let (format, lines) = crate::sources::table::text_format(&table.path).ok()??;
-    let width = format.delimiter.split(lines.first()?).len();
-    if width < 2 {
+    let names: Vec<String> = match table.header {
+        Some(false) => {
+            let (format, lines) = crate::sources::table::text_format(&table.path).ok()??;
+            let width = format.delimiter.split(lines.first()?).len();
+            (1..=width).map(|i| format!("column_{i}")).collect()
+        }
+        _ => detect::feature_column_names(table).ok()??,
+    };
+    if names.len() < 2 {
         return None;
     }
-    [(width, "last"), (1, "first")]
+    [(names.len() - 1, "last"), (0, "first")]
         .into_iter()
         .find_map(|(index, which)| {
-            let column = format!("column_{index}");
+            let column = names[index].clone();
             read_with_labels(source, &column).map(|dataset| (dataset, column, which))
         })
 }
