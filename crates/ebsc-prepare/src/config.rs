@@ -47,7 +47,9 @@ impl SourceConfig {
                 .chain(c.labels.to_vec())
                 .collect(),
             SourceConfig::Cifar(c) => vec![c.path.clone()],
-            SourceConfig::ImageFolder(c) => vec![c.path.clone()],
+            SourceConfig::ImageFolder(c) => std::iter::once(c.path.clone())
+                .chain(c.labels_file.clone())
+                .collect(),
             // Labels saved apart are an input too: a change to them reruns the stage.
             SourceConfig::Table(c) => match c.class_files.as_ref().or(c.split_files.as_ref()) {
                 Some(files) => files

@@ -85,6 +85,7 @@ mod tests {
             resize: Some([8, 8]),
             grayscale: Some(true),
             labels: None,
+            labels_file: None,
         });
         let SourceConfig::ImageFolder(new) = source_for(&trained, dir.path()).unwrap() else {
             panic!("an image folder");

@@ -322,6 +322,7 @@ fn read_image_folder(files: &[(&str, String, Vec<u8>)], grayscale: bool, resize:
         resize: resize.then_some([4, 4]),
         grayscale: Some(grayscale),
         labels: None,
+        labels_file: None,
     };
     let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     // The reader's policy (`image_folder::decode_budget`): any image may decode to 16 MiB,
@@ -410,6 +411,7 @@ fn forged_image_headers_are_refused_before_allocating() {
             resize: None,
             grayscale: None,
             labels: None,
+            labels_file: None,
         };
         let (result, largest) = largest_allocation(|| image_folder::read(&config));
         let error = result.unwrap_err().to_string();

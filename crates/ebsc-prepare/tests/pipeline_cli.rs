@@ -775,6 +775,44 @@ fn split_folders_of_class_folders_are_read_as_classes() {
 }
 
 #[test]
+fn images_with_their_labels_in_a_csv_beside_them_are_read_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // Kaggle's layout: data/train/<id>.png, data/train.csv of id,label, and a test.csv of
+    // ids alone beside it.
+    let files: Vec<String> = (0..12).map(|i| format!("train/{i:04}.png")).collect();
+    write_pngs(&dir.path().join("data"), &files);
+    let rows: Vec<String> = (0..12)
+        .map(|i| format!("{i:04},{}", ["a", "b", "c"][i % 3]))
+        .collect();
+    std::fs::write(
+        dir.path().join("data/train.csv"),
+        format!("id,label\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("data/test.csv"), "id\n0100\n").unwrap();
+    // The folder holding both, or the images' folder with the CSV beside it.
+    for (name, path) in [("both", "data"), ("images", "data/train")] {
+        let out = run(dir.path(), &["new", name, path]);
+        assert!(out.ok, "{}", out.stderr);
+        assert_printed(&out, "12 images 1×4×6, 3 classes");
+        assert_printed(
+            &out,
+            "new: labels: 3 classes from the labels file (a, b, c) (data/train.csv",
+        );
+        let pipeline = read(dir.path(), &format!("pipelines/{name}.toml"));
+        assert_eq!(
+            pipeline["prepare"]["labels_file"].as_str(),
+            Some("data/train.csv")
+        );
+        assert_eq!(pipeline["cluster"]["n_clusters"].as_integer(), Some(3));
+    }
+    // labels=none: no labels file.
+    let out = run(dir.path(), &["new", "bare", "data/train", "labels=none"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "12 images 1×4×6, no labels");
+}
+
+#[test]
 fn large_or_mixed_images_get_a_resize_and_a_given_one_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let write = |folder: &str, sizes: &[(u32, u32)]| {

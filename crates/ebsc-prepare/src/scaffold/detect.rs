@@ -120,7 +120,7 @@ pub const MAX_SIDE: u32 = 64;
 /// `None` when the images already share one small size, or when a header cannot be read
 /// (the reader then names the file).
 pub fn fitting_resize(folder: &ImageFolderConfig) -> Option<[u32; 2]> {
-    let files = match crate::sources::image_folder::layout(&folder.path, folder.labels).ok()? {
+    let files = match crate::sources::image_folder::layout_of(folder).ok()? {
         Layout::Classes { classes, .. } => classes.into_iter().flat_map(|(_, f)| f).collect(),
         Layout::Unlabelled { images, .. } => images,
     };
@@ -241,11 +241,25 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
         };
         return table_source(table, keys);
     }
+    // Images with their labels in a table beside them (Kaggle's train/ and train.csv, or
+    // the folder train/ given, train.csv beside it): the one table that names their classes.
+    let beside = ["csv", "tsv"].map(|e| path.with_extension(e));
+    let naming: Vec<&PathBuf> = tables
+        .iter()
+        .copied()
+        .chain(beside.iter().filter(|t| t.is_file()))
+        .filter(|table| keys.labels.is_none() && image_labels_file(path, table))
+        .collect();
+    let labels_file = match naming.as_slice() {
+        [table] => Some((*table).clone()),
+        _ => None,
+    };
     Ok(SourceConfig::ImageFolder(ImageFolderConfig {
         path: path.to_path_buf(),
         resize: keys.resize,
         grayscale: keys.grayscale,
         labels: keys.labels,
+        labels_file,
     }))
 }
 
@@ -299,6 +313,31 @@ fn names_a_split_file(path: &Path) -> bool {
             stem.split(['-', '_', '.', ' '])
                 .any(|word| word.len() >= 3 && image_folder::names_a_split(word))
         })
+}
+
+/// Whether `table` names the classes of the images under `folder`
+/// ([`image_folder::read_labels_file`]): it reads as a labels file, gives two classes or
+/// more, and lists at least half of the images.
+fn image_labels_file(folder: &Path, table: &Path) -> bool {
+    let Ok(listed) = image_folder::read_labels_file(table) else {
+        return false;
+    };
+    let config = ImageFolderConfig {
+        path: folder.to_path_buf(),
+        resize: None,
+        grayscale: None,
+        labels: None,
+        labels_file: Some(table.to_path_buf()),
+    };
+    let Ok(Layout::Classes {
+        classes, left_out, ..
+    }) = image_folder::layout_of(&config)
+    else {
+        return false;
+    };
+    let read: usize = classes.iter().map(|(_, images)| images.len()).sum();
+    let distinct: std::collections::HashSet<&String> = listed.values().collect();
+    classes.len() >= 2 && distinct.len() >= 2 && read >= left_out
 }
 
 /// A file of labels beside a file of samples (`.npy`, `.npz` or a text table), as people
@@ -787,6 +826,7 @@ mod tests {
                 resize: None,
                 grayscale: None,
                 labels: None,
+                labels_file: None,
             })
         };
         assert_eq!(fit("small"), None);

@@ -384,7 +384,7 @@ fn table_notes(table: &crate::sources::table::TableConfig) -> Vec<String> {
 /// where the layout shows classes those read), so the file says how prepare reads the
 /// folder.
 fn folder_labels_note(folder: &mut ImageFolderConfig) -> anyhow::Result<String> {
-    let layout = image_folder::layout(&folder.path, folder.labels)?;
+    let layout = image_folder::layout_of(folder)?;
     let described = layout.describe();
     // Splits of classes (`training/7/…`): unset, `labels` reads them as no labels.
     let split_tree = folder.labels.is_none()
@@ -409,6 +409,20 @@ fn folder_labels_note(folder: &mut ImageFolderConfig) -> anyhow::Result<String> 
             folder.labels = Some(FolderLabels::None);
             format!("{described}: every image is one sample (labels = \"none\" written)")
         }
+        (
+            Layout::Classes {
+                by: image_folder::ClassesBy::LabelsFile,
+                ..
+            },
+            _,
+        ) => format!(
+            "labels: {described} ({}; labels=none reads the images without labels)",
+            folder
+                .labels_file
+                .as_deref()
+                .unwrap_or(Path::new(""))
+                .display()
+        ),
         (Layout::Classes { .. }, None) => {
             format!("labels: {described}; if the subfolders are not classes, pass labels=none")
         }

@@ -47,6 +47,13 @@ pub struct ImageFolderConfig {
     /// What the subfolders mean ([`FolderLabels`]); unset: worked out from the layout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<FolderLabels>,
+    /// Instead of `labels`: a CSV naming each image's class ([`read_labels_file`]: a header,
+    /// a column of file names and one of labels, as Kaggle ships `train/` with
+    /// `train.csv`). Every image under the folder, at any depth, whose path inside it, file
+    /// name or name without its extension is listed gets that class; the others are left
+    /// out. Relative paths are read from where the stages run, as `path` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels_file: Option<PathBuf>,
 }
 
 /// `labels` of an image folder.
@@ -90,6 +97,8 @@ pub enum ClassesBy {
     Names,
     /// Second-level subfolders, under split folders (`labels = "split-folders"`).
     SplitFolders,
+    /// A CSV of file names and labels (`labels_file`).
+    LabelsFile,
 }
 
 /// How the images of a folder are read: which files, with which labels.
@@ -132,6 +141,10 @@ impl Layout {
                     ClassesBy::Folders => {
                         ("class subfolders".to_string(), "outside the class folders")
                     }
+                    ClassesBy::LabelsFile => (
+                        "classes from the labels file".to_string(),
+                        "not listed in it",
+                    ),
                     ClassesBy::SplitFolders => {
                         let splits = split_names(classes);
                         (
@@ -158,6 +171,15 @@ impl Layout {
                 format!("no labels, {} images ({reason})", images.len())
             }
         }
+    }
+}
+
+/// How a folder is read under its config: its `labels_file` when it has one, else
+/// [`layout`].
+pub fn layout_of(config: &ImageFolderConfig) -> anyhow::Result<Layout> {
+    match &config.labels_file {
+        Some(file) => labels_file_layout(&config.path, file),
+        None => layout(&config.path, config.labels),
     }
 }
 
@@ -291,6 +313,132 @@ fn split_layout(root: &Path, images: Vec<(PathBuf, PathBuf)>) -> anyhow::Result<
     })
 }
 
+/// The layout of `labels_file`: every image under `root` listed in it, by its path inside
+/// `root`, its file name or its name without the extension, of the class listed.
+fn labels_file_layout(root: &Path, labels_file: &Path) -> anyhow::Result<Layout> {
+    let listed = read_labels_file(labels_file)?;
+    let images = images_under(root)?;
+    let mut classes = std::collections::BTreeMap::<String, Vec<PathBuf>>::new();
+    let mut left_out = 0;
+    for (relative, path) in images {
+        let keys = [
+            relative.to_string_lossy().replace('\\', "/"),
+            file_name_of(&path),
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ];
+        match keys.iter().find_map(|key| listed.get(key)) {
+            Some(class) => classes.entry(class.clone()).or_default().push(path),
+            None => left_out += 1,
+        }
+    }
+    if classes.is_empty() {
+        return Err(file_error(
+            labels_file,
+            format_args!(
+                "names none of the images under {} (by their path inside it, file name or name without extension)",
+                root.display()
+            ),
+        ));
+    }
+    Ok(Layout::Classes {
+        classes: classes.into_iter().collect(),
+        left_out,
+        by: ClassesBy::LabelsFile,
+    })
+}
+
+fn file_name_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Column names of a labels file's file names, in the order they are looked for
+/// (case-insensitive).
+const FILE_COLUMNS: [&str; 10] = [
+    "filename",
+    "file_name",
+    "file",
+    "image",
+    "image_id",
+    "img",
+    "path",
+    "id",
+    "name",
+    "fname",
+];
+/// Column names of a labels file's labels, in the order they are looked for.
+const LABEL_COLUMNS: [&str; 6] = ["label", "labels", "class", "target", "category", "y"];
+
+/// A labels file: a CSV (or TSV) with a header, one column of file names ([`FILE_COLUMNS`])
+/// and one of labels ([`LABEL_COLUMNS`]), as a map from file name to label. Fields are
+/// trimmed and unquoted; blank lines skipped.
+pub fn read_labels_file(path: &Path) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    use std::io::BufRead;
+    let Some((format, _)) = super::table::text_format(path)? else {
+        return Err(file_error(
+            path,
+            "a labels file is a CSV or TSV (.csv, .tsv, .txt) with a header",
+        ));
+    };
+    let reader = std::io::BufReader::new(super::table::open_text(path, format.gzipped)?);
+    let mut lines = reader.lines();
+    let header = match lines.next() {
+        Some(line) => format
+            .delimiter
+            .split(&line.map_err(|e| io_error(path, &e))?),
+        None => {
+            return Err(file_error(
+                path,
+                "is empty; expected a header and a row an image",
+            ));
+        }
+    };
+    let find = |names: &[&str]| {
+        names.iter().find_map(|name| {
+            header
+                .iter()
+                .position(|column| column.eq_ignore_ascii_case(name))
+        })
+    };
+    let (Some(file_column), Some(label_column)) = (find(&FILE_COLUMNS), find(&LABEL_COLUMNS))
+    else {
+        return Err(file_error(
+            path,
+            format_args!(
+                "header {:?}: expected a column of file names ({}) and one of labels ({})",
+                header.join(","),
+                FILE_COLUMNS.join(", "),
+                LABEL_COLUMNS.join(", ")
+            ),
+        ));
+    };
+    let mut listed = std::collections::HashMap::new();
+    for (row, line) in lines.enumerate() {
+        let line = line.map_err(|e| io_error(path, &e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields = format.delimiter.split(&line);
+        let (Some(file), Some(label)) = (fields.get(file_column), fields.get(label_column)) else {
+            return Err(file_error(
+                path,
+                format_args!(
+                    "row {row} has {} fields; the header has {}",
+                    fields.len(),
+                    header.len()
+                ),
+            ));
+        };
+        if !label.is_empty() {
+            listed.insert(file.clone(), label.clone());
+        }
+    }
+    Ok(listed)
+}
+
 /// Whether a folder's name says it holds a split of a data set: `train`, `training`,
 /// `trainingSet`, `test`, `testing`, `val`, `valid`, `validation`, `dev`, `eval`, … (the
 /// name, lower-cased, starts with one of them).
@@ -371,7 +519,7 @@ pub fn read(config: &ImageFolderConfig) -> anyhow::Result<Dataset> {
         Some(false) => Channels::Rgb,
         None => Channels::AsFile,
     };
-    let layout = layout(root, config.labels)?;
+    let layout = layout_of(config)?;
     let split_folders = matches!(
         layout,
         Layout::Classes {
@@ -726,6 +874,7 @@ mod tests {
             resize: None,
             grayscale: None,
             labels: None,
+            labels_file: None,
         }
     }
 
@@ -838,6 +987,7 @@ mod tests {
             resize: Some([3, 5]),
             grayscale: Some(true),
             labels: None,
+            labels_file: None,
         })
         .unwrap();
         let Inputs::Images {
@@ -1103,6 +1253,66 @@ mod tests {
     }
 
     #[test]
+    fn a_labels_file_names_the_classes_of_the_images_it_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("train");
+        gray(&root, "0001.png", 1);
+        gray(&root, "0002.png", 2);
+        gray(&root, "more/0003.png", 3);
+        gray(&root, "0004.png", 4);
+        let labels = dir.path().join("train.csv");
+        // By name without extension, by file name, by path inside the folder; 0004 is not
+        // listed, 0009 is no image.
+        std::fs::write(
+            &labels,
+            "ID,Label\n0001,dog\n0002.png,cat\nmore/0003.png,dog\n0009,cat\n\n",
+        )
+        .unwrap();
+        let config = ImageFolderConfig {
+            labels_file: Some(labels.clone()),
+            ..config(&root)
+        };
+        assert_eq!(
+            layout_of(&config).unwrap().describe(),
+            "2 classes from the labels file (cat, dog); 1 images not listed in it are left out"
+        );
+        let dataset = read(&config).unwrap();
+        assert_eq!(dataset.class_names, ["cat", "dog"]);
+        assert_eq!(
+            labels_and_sources(&dataset, &root),
+            vec![
+                (Some(0), "0002.png".to_string()),
+                (Some(1), "0001.png".to_string()),
+                (Some(1), "more/0003.png".to_string()),
+            ]
+        );
+        // A header without the two columns, a short row, or no image listed: named.
+        let error = |text: &str| {
+            std::fs::write(&labels, text).unwrap();
+            layout_of(&config).unwrap_err().to_string()
+        };
+        let message = error("name,kind\n0001,dog\n");
+        assert!(
+            message.contains("expected a column of file names"),
+            "{message}"
+        );
+        assert!(
+            message.starts_with(&labels.display().to_string()),
+            "{message}"
+        );
+        let message = error("label,file\ndog\n");
+        assert!(
+            message.contains("row 0 has 1 fields; the header has 2"),
+            "{message}"
+        );
+        let message = error("file,label\nzzz,dog\n");
+        assert!(
+            message.contains("names none of the images under"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn a_tree_deeper_than_one_level_has_no_labels() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -1227,6 +1437,7 @@ mod tests {
             resize: Some([0, 4]),
             grayscale: None,
             labels: None,
+            labels_file: None,
         })
         .unwrap_err()
         .to_string();

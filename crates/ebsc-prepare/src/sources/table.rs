@@ -185,7 +185,7 @@ pub struct TextFormat {
 }
 
 /// A text file's bytes, through gzip's decoder when `gzipped`.
-fn open_text(path: &Path, gzipped: bool) -> anyhow::Result<Box<dyn Read>> {
+pub(crate) fn open_text(path: &Path, gzipped: bool) -> anyhow::Result<Box<dyn Read>> {
     let file = super::open_file(path)?;
     Ok(match gzipped {
         true => Box::new(flate2::read::MultiGzDecoder::new(file)),
