@@ -134,6 +134,14 @@ fn a_header_less_table_finds_its_classes_at_either_end() {
             "{file}"
         );
     }
+    // Excel's byte-order mark before the first number: still no header.
+    std::fs::write(dir.path().join("marked.data"), format!("\u{feff}{wine}")).unwrap();
+    let out = run(dir.path(), &["new", "marked", "marked.data"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(
+        &out,
+        "the first column (column_1) holds 3 consecutive integers (1 to 3)",
+    );
     // labels=none keeps a number column a feature; a text column cannot be one.
     let out = run(dir.path(), &["new", "wine2", "wine.data", "labels=none"]);
     assert!(out.ok, "{}", out.stderr);

@@ -386,9 +386,11 @@ pub fn read_labels_file(path: &Path) -> anyhow::Result<std::collections::HashMap
     let reader = std::io::BufReader::new(super::table::open_text(path, format.gzipped)?);
     let mut lines = reader.lines();
     let header = match lines.next() {
-        Some(line) => format
-            .delimiter
-            .split(&line.map_err(|e| io_error(path, &e))?),
+        Some(line) => {
+            let line = line.map_err(|e| io_error(path, &e))?;
+            // A byte-order mark (Excel's "CSV UTF-8") is no part of the first name.
+            format.delimiter.split(line.trim_start_matches('\u{feff}'))
+        }
         None => {
             return Err(file_error(
                 path,
@@ -1263,9 +1265,10 @@ mod tests {
         let labels = dir.path().join("train.csv");
         // By name without extension, by file name, by path inside the folder; 0004 is not
         // listed, 0009 is no image.
+        // Excel's byte-order mark before the header.
         std::fs::write(
             &labels,
-            "ID,Label\n0001,dog\n0002.png,cat\nmore/0003.png,dog\n0009,cat\n\n",
+            "\u{feff}ID,Label\n0001,dog\n0002.png,cat\nmore/0003.png,dog\n0009,cat\n\n",
         )
         .unwrap();
         let config = ImageFolderConfig {

@@ -210,6 +210,8 @@ pub fn text_format(path: &Path) -> anyhow::Result<Option<(TextFormat, Vec<String
         if read == 0 {
             break;
         }
+        // A byte-order mark (Excel's "CSV UTF-8") is no part of the first field.
+        let line = line.trim_start_matches('\u{feff}');
         lines.push(line.trim_end_matches(['\n', '\r']).to_string());
     }
     let delimiter = Delimiter::of(&extension, lines.first().map_or("", String::as_str));

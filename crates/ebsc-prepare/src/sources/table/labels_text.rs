@@ -19,7 +19,8 @@ pub(super) fn value_lines(path: &Path) -> anyhow::Result<Vec<String>> {
     let mut lines = Vec::new();
     for (number, line) in BufReader::new(reader).lines().enumerate() {
         let line = line.map_err(|e| io_error(path, &e))?;
-        let value = line.trim();
+        // A byte-order mark (Excel's "CSV UTF-8") is no part of the first value.
+        let value = line.trim_start_matches('\u{feff}').trim();
         if value.is_empty() || value.starts_with('#') {
             continue;
         }
@@ -147,6 +148,9 @@ mod tests {
         );
         let commented = written(dir.path(), "y2.txt", "# label\r\n7\r\n8\r\n");
         assert_eq!(integers(read(&commented, 2).unwrap()), [Some(7), Some(8)]);
+        // Excel's byte-order mark before the first value.
+        let marked = written(dir.path(), "y3.txt", "\u{feff}0\n1\n");
+        assert_eq!(integers(read(&marked, 2).unwrap()), [Some(0), Some(1)]);
     }
 
     #[test]
