@@ -148,14 +148,20 @@ pub enum Delimiter {
     Tab,
     /// Runs of spaces or tabs, as `np.savetxt` writes by default (`1.0e+00 2.5e-01`).
     Whitespace,
+    /// Semicolons, as spreadsheets write CSV where the comma is the decimal mark
+    /// (`1,5;2;0`); a comma in a field is read as a decimal point.
+    Semicolon,
 }
 
 impl Delimiter {
     /// A `.tsv` file's tabs; otherwise the first line's: a comma where it holds one, else a
-    /// tab, else runs of spaces (a single column reads the same either way).
+    /// tab, else a semicolon, else runs of spaces (a single column reads the same either
+    /// way).
     fn of(extension: &str, first_line: &str) -> Delimiter {
         if extension == "tsv" || (!first_line.contains(',') && first_line.contains('\t')) {
             Delimiter::Tab
+        } else if !first_line.contains(',') && first_line.contains(';') {
+            Delimiter::Semicolon
         } else if !first_line.contains(',') && first_line.trim().contains(' ') {
             Delimiter::Whitespace
         } else {
@@ -169,6 +175,7 @@ impl Delimiter {
             Delimiter::Comma => line.split(',').collect(),
             Delimiter::Tab => line.split('\t').collect(),
             Delimiter::Whitespace => line.split_whitespace().collect(),
+            Delimiter::Semicolon => line.split(';').collect(),
         };
         fields
             .iter()
@@ -1162,6 +1169,13 @@ mod tests {
                 Some(false),
                 "column_3",
             ),
+            // A spreadsheet's CSV where the comma is the decimal mark.
+            (
+                "excel.csv",
+                b"a;b;y\n1,0;-0,25;1\n3;0,5;0\n".to_vec(),
+                None,
+                "y",
+            ),
         ];
         for (name, bytes, header, label) in files {
             let path = dir.path().join(name);
@@ -1181,12 +1195,15 @@ mod tests {
             let labels: Vec<_> = dataset.samples.iter().map(|s| s.label).collect();
             assert_eq!(labels, vec![Some(1), Some(0)], "{name}");
         }
-        let delimiters: Vec<Delimiter> = ["1,2 3", "1\t2 3", "1 2", "1", "a\tb"]
+        let delimiters: Vec<Delimiter> = ["1,2 3", "1\t2 3", "1 2", "1", "a\tb", "a;b c"]
             .iter()
             .map(|line| Delimiter::of("txt", line))
             .collect();
-        use Delimiter::{Comma, Tab, Whitespace};
-        assert_eq!(delimiters, vec![Comma, Tab, Whitespace, Comma, Tab]);
+        use Delimiter::{Comma, Semicolon, Tab, Whitespace};
+        assert_eq!(
+            delimiters,
+            vec![Comma, Tab, Whitespace, Comma, Tab, Semicolon]
+        );
         assert_eq!(Delimiter::of("tsv", "a b"), Tab);
         // The first line names the columns where it has text over a number, or no number.
         let head = |lines: &[&str]| {

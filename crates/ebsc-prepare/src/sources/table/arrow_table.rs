@@ -65,6 +65,18 @@ pub(super) struct CsvLayout {
     pub format: TextFormat,
 }
 
+/// A spreadsheet's semicolon-separated text read as CSV: each comma (the decimal mark) a
+/// point, each semicolon a comma.
+fn semicolons_as_commas(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            ',' => '.',
+            ';' => ',',
+            other => other,
+        })
+        .collect()
+}
+
 /// Each line's runs of spaces and tabs as single commas, leading and trailing ones dropped:
 /// whitespace-separated text read as CSV.
 fn whitespace_as_commas(text: &str) -> String {
@@ -95,18 +107,20 @@ pub(super) fn read_csv(
             path,
             layout.format.gzipped,
         )?));
-        if layout.format.delimiter != Delimiter::Whitespace {
-            return Ok(reader);
-        }
+        let rewrite = match layout.format.delimiter {
+            Delimiter::Whitespace => whitespace_as_commas,
+            Delimiter::Semicolon => semicolons_as_commas,
+            Delimiter::Comma | Delimiter::Tab => return Ok(reader),
+        };
         let mut text = String::new();
         BufReader::new(reader)
             .read_to_string(&mut text)
             .map_err(|e| file_error(path, format_args!("cannot read the text: {e}")))?;
-        Ok(Box::new(std::io::Cursor::new(whitespace_as_commas(&text))))
+        Ok(Box::new(std::io::Cursor::new(rewrite(&text))))
     };
     let delimiter = match layout.format.delimiter {
         Delimiter::Tab => b'\t',
-        Delimiter::Comma | Delimiter::Whitespace => b',',
+        Delimiter::Comma | Delimiter::Whitespace | Delimiter::Semicolon => b',',
     };
     let (schema, batches) = guard_panic(path, "the CSV reader", || {
         let schema =
