@@ -212,7 +212,7 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
         // One .npy file a class (QuickDraw's cat.npy, dog.npy): samples of one shape each.
         let shapes: Option<Vec<Vec<usize>>> = tables
             .iter()
-            .map(|t| match table_extension_of(t) {
+            .map(|t| match table_extension_of(t).as_str() {
                 "npy" => table::npy_shape(t),
                 _ => None,
             })
@@ -319,9 +319,6 @@ fn names_a_split_file(path: &Path) -> bool {
 /// ([`image_folder::read_labels_file`]): it reads as a labels file, gives two classes or
 /// more, and lists at least half of the images.
 fn image_labels_file(folder: &Path, table: &Path) -> bool {
-    let Ok(listed) = image_folder::read_labels_file(table) else {
-        return false;
-    };
     let config = ImageFolderConfig {
         path: folder.to_path_buf(),
         resize: None,
@@ -336,8 +333,7 @@ fn image_labels_file(folder: &Path, table: &Path) -> bool {
         return false;
     };
     let read: usize = classes.iter().map(|(_, images)| images.len()).sum();
-    let distinct: std::collections::HashSet<&String> = listed.values().collect();
-    classes.len() >= 2 && distinct.len() >= 2 && read >= left_out
+    classes.len() >= 2 && read >= left_out
 }
 
 /// A file of labels beside a file of samples (`.npy`, `.npz` or a text table), as people
@@ -384,7 +380,7 @@ pub fn labels_beside(samples: &Path) -> Option<PathBuf> {
     let n_rows = sample_rows(samples)?;
     candidates
         .into_iter()
-        .find(|candidate| match table_extension_of(candidate) {
+        .find(|candidate| match table_extension_of(candidate).as_str() {
             "npy" | "npz" => label_rows(candidate) == Some(n_rows),
             _ => table::text_labels_fit(candidate, n_rows),
         })
@@ -400,7 +396,7 @@ const LABELS_FILE_EXTENSIONS: [&str; 6] = ["npy", "npz", "txt", "csv", "tsv", "d
 
 /// The shapes of a `.npy` file's array (one) or of an `.npz` archive's arrays.
 fn array_shapes(path: &Path) -> Option<Vec<Vec<usize>>> {
-    match table_extension_of(path) {
+    match table_extension_of(path).as_str() {
         "npy" => Some(vec![table::npy_shape(path)?]),
         _ => Some(
             table::npz_array_shapes(path)
@@ -415,7 +411,7 @@ fn array_shapes(path: &Path) -> Option<Vec<Vec<usize>>> {
 /// The sample count of a `.npy` of 2 or more dimensions, of an `.npz` with one array of
 /// samples, or of a text table (its data rows).
 fn sample_rows(path: &Path) -> Option<usize> {
-    if !matches!(table_extension_of(path), "npy" | "npz") {
+    if !matches!(table_extension_of(path).as_str(), "npy" | "npz") {
         return table::text_rows(path);
     }
     let shapes = array_shapes(path)?;
@@ -442,10 +438,10 @@ fn label_rows(path: &Path) -> Option<usize> {
     }
 }
 
-fn table_extension_of(path: &Path) -> &str {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
+/// A table's format by its file name, as the reader tells it (lower-cased; a text table's
+/// `.gz` stripped).
+fn table_extension_of(path: &Path) -> String {
+    table::table_extension(path).0
 }
 
 /// `x-labels-idx1-ubyte[.gz]` beside `x-images-idx3-ubyte[.gz]`.
@@ -642,17 +638,21 @@ pub fn label_like_column(data: &[f32], dim: usize) -> Option<LabelLikeColumn> {
     })
 }
 
-/// The names of a headed text table's or a Parquet file's columns, in order, its id column
-/// left out (the features' names, when each column is one feature); `None` for other
-/// tables.
+/// The names of a text table's or a Parquet file's columns as the reader names them, in
+/// order, its id column left out (the features' names, when each column is one feature):
+/// a header's, or `column_1`, `column_2`, … for a text table read without one (`header =
+/// false`). `None` for other tables, or a text table whose first line names no columns
+/// though it is read as a header.
 pub fn feature_column_names(table: &TableConfig) -> anyhow::Result<Option<Vec<String>>> {
     let columns = if let Some((format, lines)) = table::text_format(&table.path)? {
-        if !table::names_columns(format.delimiter, &lines) {
-            return Ok(None);
-        }
-        format
+        let first = format
             .delimiter
-            .split(lines.first().map_or("", String::as_str))
+            .split(lines.first().map_or("", String::as_str));
+        match table.header {
+            Some(false) => (1..=first.len()).map(|i| format!("column_{i}")).collect(),
+            _ if table::names_columns(format.delimiter, &lines) => first,
+            _ => return Ok(None),
+        }
     } else if file_name(&table.path).ends_with(".parquet") {
         parquet_columns(&table.path)?
     } else {

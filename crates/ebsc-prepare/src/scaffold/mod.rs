@@ -209,9 +209,7 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
             None => match with_text_labels(&mut source, &keys) {
                 Some((dataset, column, which)) => {
                     let unnamed = match &source {
-                        SourceConfig::Table(t) if t.header == Some(false) => {
-                            "no header names the columns"
-                        }
+                        SourceConfig::Table(table) => no_label_named(table),
                         _ => "no column is named like labels",
                     };
                     notes.push(format!(
@@ -508,33 +506,22 @@ fn with_guessed_labels(
     let SourceConfig::Table(table) = source else {
         return Ok(dataset);
     };
-    if table.label_column.is_some()
-        || table.labels_path.is_some()
-        || table.split_files.is_some()
-        || keys.labels.is_some()
-    {
+    if !labels_left_to_guess(table, keys) {
         return Ok(dataset);
     }
     let crate::dataset::Inputs::Features { data, dim } = &dataset.inputs else {
         return Ok(dataset);
     };
-    // The features' column names, as the reader names them.
-    let names: Vec<String> = match table.header {
-        Some(false) => (1..=*dim).map(|i| format!("column_{i}")).collect(),
-        _ => match detect::feature_column_names(table)? {
-            Some(names) if names.len() == *dim => names,
-            _ => return Ok(dataset),
-        },
+    let names = match detect::feature_column_names(table)? {
+        Some(names) if names.len() == *dim => names,
+        _ => return Ok(dataset),
     };
     let Some(found) = detect::label_like_column(data, *dim) else {
         return Ok(dataset);
     };
     let which = if found.index == 0 { "first" } else { "last" };
     let column = names[found.index].clone();
-    let unnamed = match table.header {
-        Some(false) => "no header names the columns".to_string(),
-        _ => "no column is named like labels".to_string(),
-    };
+    let unnamed = no_label_named(table);
     table.label_column = Some(column.clone());
     let relabelled = crate::read_source(source)?;
     notes.push(format!(
@@ -676,6 +663,24 @@ fn read_with_labels(source: &mut SourceConfig, column: &str) -> Option<crate::da
     }
 }
 
+/// Whether a table's labels are still for `new` to guess from its columns: none named,
+/// none saved apart, no files of splits (each read with the first one's keys), and no
+/// `labels=` given.
+fn labels_left_to_guess(table: &crate::sources::table::TableConfig, keys: &SourceKeys) -> bool {
+    table.label_column.is_none()
+        && table.labels_path.is_none()
+        && table.split_files.is_none()
+        && keys.labels.is_none()
+}
+
+/// How a note says that no column of `table` is named as its labels.
+fn no_label_named(table: &crate::sources::table::TableConfig) -> &'static str {
+    match table.header {
+        Some(false) => "no header names the columns",
+        _ => "no column is named like labels",
+    }
+}
+
 /// A table that does not read as features because its last (or first) column holds text,
 /// as UCI's `iris.data` writes its classes (header-less) or a CSV whose header names that
 /// column otherwise than `new` knows (`animal`): that reading with the column as the labels,
@@ -688,21 +693,10 @@ fn with_text_labels(
     let SourceConfig::Table(table) = source else {
         return None;
     };
-    if table.label_column.is_some()
-        || table.labels_path.is_some()
-        || table.split_files.is_some()
-        || keys.labels.is_some()
-    {
+    if !labels_left_to_guess(table, keys) {
         return None;
     }
-    let names: Vec<String> = match table.header {
-        Some(false) => {
-            let (format, lines) = crate::sources::table::text_format(&table.path).ok()??;
-            let width = format.delimiter.split(lines.first()?).len();
-            (1..=width).map(|i| format!("column_{i}")).collect()
-        }
-        _ => detect::feature_column_names(table).ok()??,
-    };
+    let names = detect::feature_column_names(table).ok()??;
     if names.len() < 2 {
         return None;
     }

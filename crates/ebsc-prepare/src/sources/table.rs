@@ -118,7 +118,7 @@ const TEXT_EXTENSIONS: [&str; 5] = ["csv", "tsv", "txt", "dat", "data"];
 
 /// The table format a file name says (the extension lower-cased; a text table's `.gz`
 /// stripped) and whether it is gzipped.
-fn table_extension(path: &Path) -> (String, bool) {
+pub fn table_extension(path: &Path) -> (String, bool) {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())

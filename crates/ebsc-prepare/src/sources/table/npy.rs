@@ -175,13 +175,7 @@ impl<'a> NpyArray<'a> {
         let bytes: std::borrow::Cow<'_, [u8]> = match self.kind {
             Some((Kind::UInt, 1)) => std::borrow::Cow::Borrowed(&self.data),
             Some((kind, item_size)) => {
-                let chunks = self.data.chunks_exact(item_size);
-                let values: Vec<f32> = match kind {
-                    Kind::Float => self.values(item_size).map(|v| v as f32).collect(),
-                    Kind::Int => chunks.map(|b| int(b) as f32).collect(),
-                    Kind::UInt | Kind::Bool => chunks.map(|b| uint(b) as f32).collect(),
-                };
-                let pixels = super::gray_pixels(&values).map_err(|bad| {
+                let pixels = super::gray_pixels(&self.f32_values(kind, item_size)).map_err(|bad| {
                     error(format_args!(
                         "value {} at index {} of an array of images of shape {} (dtype {:?}); expected every value in [0, 1], or whole numbers 0–255",
                         bad.value,
@@ -265,12 +259,7 @@ impl<'a> NpyArray<'a> {
             )));
         }
         // Integers too: pixels flattened to rows (`x.reshape(len(x), -1)` of uint8 images).
-        let chunks = self.data.chunks_exact(item_size);
-        let features: Vec<f32> = match kind {
-            Kind::Float => self.values(item_size).map(|v| v as f32).collect(),
-            Kind::Int => chunks.map(|b| int(b) as f32).collect(),
-            Kind::UInt | Kind::Bool => chunks.map(|b| uint(b) as f32).collect(),
-        };
+        let features = self.f32_values(kind, item_size);
         let name = if what.is_empty() {
             "array"
         } else {
@@ -334,6 +323,16 @@ impl<'a> NpyArray<'a> {
     }
 
     /// A float array's values as `f64`.
+    /// Every element as an `f32`, whatever its dtype.
+    fn f32_values(&self, kind: Kind, item_size: usize) -> Vec<f32> {
+        let chunks = self.data.chunks_exact(item_size);
+        match kind {
+            Kind::Float => self.values(item_size).map(|v| v as f32).collect(),
+            Kind::Int => chunks.map(|b| int(b) as f32).collect(),
+            Kind::UInt | Kind::Bool => chunks.map(|b| uint(b) as f32).collect(),
+        }
+    }
+
     fn values(&self, item_size: usize) -> impl Iterator<Item = f64> + '_ {
         self.data.chunks_exact(item_size).map(move |b| {
             if item_size == 8 {
