@@ -302,6 +302,19 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
     if let Some(files) = &config.split_files {
         return read_split_files(config, files);
     }
+    let (table, splits) = read_one(config)?;
+    let mut dataset = table.into_dataset(&config.path);
+    if let Some(splits) = splits {
+        for (sample, split) in dataset.samples.iter_mut().zip(splits) {
+            sample.split = split;
+        }
+    }
+    Ok(dataset)
+}
+
+/// One file's table, labels saved apart and `image_shape` applied, and each row's split
+/// where the file holds splits (an `.npz` read with `tensors`).
+fn read_one(config: &TableConfig) -> anyhow::Result<(Table, Option<Vec<String>>)> {
     let path = &config.path;
     let (extension, _) = table_extension(path);
     let text = TEXT_EXTENSIONS.contains(&extension.as_str());
@@ -361,12 +374,10 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
             ));
         }
         let (table, splits) = npz::read_splits(path, tensors, config.label_arrays.as_deref())?;
-        let table = table.with_image_shape(path, config.image_shape)?;
-        let mut dataset = table.into_dataset(path);
-        for (sample, split) in dataset.samples.iter_mut().zip(splits) {
-            sample.split = split;
-        }
-        return Ok(dataset);
+        return Ok((
+            table.with_image_shape(path, config.image_shape)?,
+            Some(splits),
+        ));
     }
     let columns = arrow_table::Columns {
         label: config.label_column.as_deref(),
@@ -413,8 +424,7 @@ pub fn read(config: &TableConfig) -> anyhow::Result<Dataset> {
         Some(labels_path) => table.with_labels_from(path, labels_path, config)?,
         None => table,
     };
-    let table = table.with_image_shape(path, config.image_shape)?;
-    Ok(table.into_dataset(path))
+    Ok((table.with_image_shape(path, config.image_shape)?, None))
 }
 
 /// One class a file ([`TableConfig::class_files`]): the files' rows one after another,
@@ -437,14 +447,11 @@ fn read_class_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<D
             ));
         }
         let part = npy::read(file)?;
-        let class = file
-            .file_stem()
-            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-        sources.extend((0..part.n_rows).map(|row| format!("{}#{row}", file.display())));
-        classes.extend(std::iter::repeat_n(Some(class), part.n_rows));
+        sources.extend(part.sources(file));
+        classes.extend(std::iter::repeat_n(Some(file_stem(file)), part.n_rows));
         joined = Some(match joined {
             None => part,
-            Some(table) => table.append(file, part)?,
+            Some(table) => table.append(file, part, "arrays")?,
         });
     }
     let mut table = joined.expect("two files or more were read");
@@ -487,7 +494,9 @@ fn read_split_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<D
         Some(labels) => labels.iter().cloned().map(Some).collect(),
         None => vec![None; files.len()],
     };
-    let mut parts = Vec::with_capacity(files.len());
+    let mut joined: Option<Table> = None;
+    let mut sources = Vec::new();
+    let mut splits = Vec::new();
     for (file, labels_path) in files.iter().zip(labels) {
         let one = TableConfig {
             path: file.clone(),
@@ -496,95 +505,28 @@ fn read_split_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<D
             labels_path,
             ..config.clone()
         };
-        parts.push((file.as_path(), read(&one)?));
-    }
-    join_splits(parts)
-}
-
-/// The datasets one after another, each sample's split its file's stem, labels mapped onto
-/// the classes of all of them (sorted as one file's are: as numbers when every name is an
-/// integer).
-fn join_splits(parts: Vec<(&Path, Dataset)>) -> anyhow::Result<Dataset> {
-    let mut class_names: Vec<String> = parts
-        .iter()
-        .flat_map(|(_, d)| d.class_names.iter().cloned())
-        .collect();
-    class_names.sort();
-    class_names.dedup();
-    if class_names.iter().all(|n| n.parse::<i64>().is_ok()) {
-        class_names.sort_by_key(|n| n.parse::<i64>().unwrap_or_default());
-    }
-    let mut joined: Option<Dataset> = None;
-    for (file, part) in parts {
-        let split = file
-            .file_stem()
-            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-        let label_of = |label: Option<i32>| {
-            let name = part.label_name(label)?;
-            class_names.iter().position(|n| n == name).map(|i| i as i32)
-        };
-        let samples: Vec<SampleRecord> = part
-            .samples
-            .iter()
-            .map(|s| SampleRecord {
-                label: label_of(s.label),
-                source: s.source.clone(),
-                split: split.clone(),
-            })
-            .collect();
+        // A file's own splits (an archive read with `tensors`) give way to the file's.
+        let (part, _) = read_one(&one)?;
+        sources.extend(part.sources(file));
+        splits.extend(std::iter::repeat_n(file_stem(file), part.n_rows));
         joined = Some(match joined {
-            None => Dataset {
-                inputs: part.inputs,
-                samples,
-                class_names: class_names.clone(),
-            },
-            Some(mut dataset) => {
-                let shape = |inputs: &Inputs| match inputs {
-                    Inputs::Features { dim, .. } => format!("rows of {dim} features"),
-                    Inputs::Images {
-                        channels,
-                        height,
-                        width,
-                        ..
-                    } => format!("images {channels}×{height}×{width}"),
-                };
-                match (&mut dataset.inputs, part.inputs) {
-                    (Inputs::Features { data, dim }, Inputs::Features { data: more, dim: d })
-                        if *dim == d =>
-                    {
-                        data.extend(more)
-                    }
-                    (
-                        Inputs::Images {
-                            data,
-                            channels,
-                            height,
-                            width,
-                        },
-                        Inputs::Images {
-                            data: more,
-                            channels: c,
-                            height: h,
-                            width: w,
-                        },
-                    ) if (*channels, *height, *width) == (c, h, w) => data.extend(more),
-                    (inputs, other) => {
-                        return Err(file_error(
-                            file,
-                            format_args!(
-                                "holds {}, the files before it {}; they must agree",
-                                shape(&other),
-                                shape(inputs)
-                            ),
-                        ));
-                    }
-                }
-                dataset.samples.extend(samples);
-                dataset
-            }
+            None => part,
+            Some(table) => table.append(file, part, "files")?,
         });
     }
-    Ok(joined.expect("two files or more were read"))
+    let table = joined.expect("two files or more were read");
+    let mut dataset = table.into_dataset(&config.path);
+    for ((sample, source), split) in dataset.samples.iter_mut().zip(sources).zip(splits) {
+        sample.source = source;
+        sample.split = split;
+    }
+    Ok(dataset)
+}
+
+/// A file's name without its extension, as a class or split name.
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
 }
 
 /// The rows of a `.npy` file of 2 or more dimensions (its header's first size), or of a
@@ -622,8 +564,10 @@ struct ArrayImages {
 }
 
 impl Table {
-    /// `part` (read from `from`) after these rows: the same features or images.
-    fn append(mut self, from: &Path, part: Table) -> anyhow::Result<Table> {
+    /// `part` (read from `from`) after these rows: the same features or images, labelled
+    /// both or neither (integer labels beside text ones read as text). `before` names what
+    /// came before in the error (`arrays`, `files`).
+    fn append(mut self, from: &Path, part: Table, before: &str) -> anyhow::Result<Table> {
         let shape = |t: &Table| match &t.images {
             Some(images) => format!(
                 "images {}×{}×{}",
@@ -635,19 +579,50 @@ impl Table {
             return Err(file_error(
                 from,
                 format_args!(
-                    "holds {}, the arrays before it {}; they must agree",
+                    "holds {}, the {before} before it {}; they must agree",
                     shape(&part),
                     shape(&self)
                 ),
             ));
         }
+        let as_text = |values: Vec<Option<i64>>| -> Vec<Option<String>> {
+            values
+                .into_iter()
+                .map(|v| v.map(|i| i.to_string()))
+                .collect()
+        };
         self.labels = match (self.labels, part.labels) {
             (RawLabels::Integers(mut a), RawLabels::Integers(b)) => {
                 a.extend(b);
                 RawLabels::Integers(a)
             }
+            (RawLabels::Text(mut a), RawLabels::Text(b)) => {
+                a.extend(b);
+                RawLabels::Text(a)
+            }
+            (RawLabels::Integers(a), RawLabels::Text(b)) => {
+                RawLabels::Text(as_text(a).into_iter().chain(b).collect())
+            }
+            (RawLabels::Text(mut a), RawLabels::Integers(b)) => {
+                a.extend(as_text(b));
+                RawLabels::Text(a)
+            }
             (RawLabels::None, RawLabels::None) => RawLabels::None,
-            _ => unreachable!("every part of one read has labels, or none has"),
+            _ => {
+                return Err(file_error(
+                    from,
+                    format_args!(
+                        "has labels where the {before} before it have none, or none where they have"
+                    ),
+                ));
+            }
+        };
+        self.ids = match (self.ids, part.ids) {
+            (Some(mut a), Some(b)) => {
+                a.extend(b);
+                Some(a)
+            }
+            _ => None,
         };
         self.features.extend(part.features);
         if let (Some(images), Some(more)) = (&mut self.images, part.images) {
@@ -743,7 +718,19 @@ impl Table {
         Ok(self)
     }
 
+    /// Each row's `source`: `file#<id>` where an id column names the rows, else
+    /// `file#<row>`.
+    fn sources(&self, path: &Path) -> Vec<String> {
+        (0..self.n_rows)
+            .map(|row| match &self.ids {
+                Some(ids) => format!("{}#{}", path.display(), ids[row]),
+                None => format!("{}#{row}", path.display()),
+            })
+            .collect()
+    }
+
     fn into_dataset(self, path: &Path) -> Dataset {
+        let sources = self.sources(path);
         let (labels, class_names) = match self.labels {
             RawLabels::None => (vec![None; self.n_rows], Vec::new()),
             RawLabels::Integers(values) => {
@@ -754,13 +741,10 @@ impl Table {
         };
         let samples = labels
             .into_iter()
-            .enumerate()
-            .map(|(row, label)| SampleRecord {
+            .zip(sources)
+            .map(|(label, source)| SampleRecord {
                 label,
-                source: match &self.ids {
-                    Some(ids) => format!("{}#{}", path.display(), ids[row]),
-                    None => format!("{}#{row}", path.display()),
-                },
+                source,
                 split: "all".to_string(),
             })
             .collect();

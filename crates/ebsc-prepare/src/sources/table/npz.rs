@@ -158,7 +158,7 @@ pub(super) fn read_splits(
         splits.extend(std::iter::repeat_n(tensor.clone(), part.n_rows));
         joined = Some(match joined {
             None => part,
-            Some(table) => table.append(path, part).map_err(|e| {
+            Some(table) => table.append(path, part, "arrays").map_err(|e| {
                 let message = format!("{e:#}");
                 let what = message
                     .strip_prefix(&format!("{}: ", path.display()))
