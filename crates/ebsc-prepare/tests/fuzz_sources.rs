@@ -1,5 +1,5 @@
 //! Bounded fuzzing of the raw-data readers: IDX (plain and gzip), CIFAR binary
-//! batches, image folders and MATLAB `.mat` files.
+//! batches, image folders, Parquet columns of encoded images and MATLAB `.mat` files.
 //!
 //! Properties, for random bytes, mutated valid files and forged headers:
 //! - nothing panics: every read returns `Ok` or a one-line error that starts with the path of
@@ -325,7 +325,7 @@ fn read_image_folder(files: &[(&str, String, Vec<u8>)], grayscale: bool, resize:
         labels_file: None,
     };
     let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    // The reader's policy (`image_folder::decode_budget`): any image may decode to 16 MiB,
+    // The reader's policy (`decoded::decode_budget`): any image may decode to 16 MiB,
     // and beyond that to 1032 × 32 bytes per byte of file (deflate, then 1-bit pixels
     // widened to RGBA); then widening to RGB (3×) or resizing to 4×4.
     check_read(
@@ -390,6 +390,68 @@ proptest! {
             ("a.pgm", format!("P5\n{width} {height}\n255\n").into_bytes().into_iter().chain([0u8; 16]).collect())
         };
         read_image_folder(&[("cats", name.to_string(), bytes)], false, false);
+    }
+}
+
+/// Writes `images` as a Parquet column of encoded images (Hugging Face's `{bytes, path}`
+/// structs) beside a label column, and reads it as a table.
+fn read_image_parquet(images: &[Vec<u8>]) {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, BinaryArray, Int64Array, RecordBatch, StructArray};
+    use arrow_schema::{DataType, Field};
+    use ebsc_prepare::sources::table::{self, TableConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("images.parquet");
+    let column = StructArray::from(vec![(
+        Arc::new(Field::new("bytes", DataType::Binary, true)),
+        Arc::new(BinaryArray::from_iter_values(images)) as ArrayRef,
+    )]);
+    let labels = Int64Array::from_iter_values((0..images.len() as i64).map(|i| i % 2));
+    let batch = RecordBatch::try_from_iter([
+        ("image", Arc::new(column) as ArrayRef),
+        ("label", Arc::new(labels) as ArrayRef),
+    ])
+    .unwrap();
+    let file = std::fs::File::create(&path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let config = TableConfig {
+        label_column: Some("label".into()),
+        ..TableConfig::at(&path)
+    };
+    let total = images.iter().map(Vec::len).sum();
+    // The image folders' policy, per image, plus the Parquet reader's buffers.
+    check_read(
+        &[&path],
+        BASE_ALLOCATION + 3 * (16 << 20),
+        total,
+        3 * 1032 * 32,
+        || table::read(&config),
+    );
+}
+
+proptest! {
+    #![proptest_config(config(12))]
+
+    /// A table's column of images holding random bytes, mutated images, or headers claiming
+    /// any size: an error naming the file (and the row), never a panic or a huge allocation.
+    #[test]
+    fn parquet_columns_of_broken_images(
+        random in prop::collection::vec(any::<u8>(), 0..96),
+        png_edits in prop::collection::vec(mutation(8), 0..3),
+        width in prop_oneof![1u32..8, Just(1 << 14), any::<u32>()],
+        height in prop_oneof![1u32..8, Just(1 << 14), any::<u32>()],
+        which in 0..3usize,
+    ) {
+        let (png, _) = valid_images();
+        let odd = match which {
+            0 => random,
+            1 => mutate(&png, &png_edits),
+            _ => png_claiming(width, height),
+        };
+        read_image_parquet(&[png, odd]);
     }
 }
 

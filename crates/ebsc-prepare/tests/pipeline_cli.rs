@@ -743,6 +743,126 @@ fn a_folder_of_split_tables_is_read_whole() {
     );
 }
 
+/// A Parquet file as Hugging Face datasets write an image set: an `image` column of
+/// `{bytes, path}` structs holding 6×6 gray PNGs, and a `label` column cycling through 3
+/// classes.
+fn write_image_parquet(path: &Path, rows: usize) {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, BinaryArray, Int64Array, RecordBatch, StringArray, StructArray};
+    use arrow_schema::{DataType, Field};
+    let pngs: Vec<Vec<u8>> = (0..rows)
+        .map(|i| {
+            let image = image::GrayImage::from_fn(6, 6, |x, y| {
+                image::Luma([((i * 37 + (y * 6 + x) as usize * (i % 3 + 1)) % 256) as u8])
+            });
+            let mut bytes = Vec::new();
+            image
+                .write_to(
+                    &mut std::io::Cursor::new(&mut bytes),
+                    image::ImageFormat::Png,
+                )
+                .unwrap();
+            bytes
+        })
+        .collect();
+    let images = StructArray::from(vec![
+        (
+            Arc::new(Field::new("bytes", DataType::Binary, true)),
+            Arc::new(BinaryArray::from_iter_values(pngs)) as ArrayRef,
+        ),
+        (
+            Arc::new(Field::new("path", DataType::Utf8, true)),
+            Arc::new(StringArray::from(vec![None::<&str>; rows])) as ArrayRef,
+        ),
+    ]);
+    let labels = Int64Array::from_iter_values((0..rows as i64).map(|i| i % 3));
+    let batch = RecordBatch::try_from_iter([
+        ("image", Arc::new(images) as ArrayRef),
+        ("label", Arc::new(labels) as ArrayRef),
+    ])
+    .unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn a_dataset_hubs_parquet_files_of_images_are_read_as_images_in_their_splits() {
+    let dir = tempfile::tempdir().unwrap();
+    // A snapshot of a dataset repository: a README beside the folder of Parquet files,
+    // the train split cut in two shards.
+    let hub = dir.path().join("hub");
+    std::fs::create_dir_all(&hub).unwrap();
+    std::fs::write(hub.join("README.md"), "# images\n").unwrap();
+    write_image_parquet(&hub.join("data/train-00000-of-00002.parquet"), 12);
+    write_image_parquet(&hub.join("data/train-00001-of-00002.parquet"), 9);
+    write_image_parquet(&hub.join("data/test-00000-of-00001.parquet"), 6);
+    let out = run(dir.path(), &["new", "hub", "hub"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "27 images 1×6×6, 3 classes");
+    assert_printed(
+        &out,
+        "new: 3 tables of splits, read one after another, each sample's split its file's name (prepare.splits=[\"test\"] keeps one",
+    );
+    let pipeline = read(dir.path(), "pipelines/hub.toml");
+    assert_eq!(pipeline["prepare"]["path"].as_str(), Some("hub/data"));
+    assert_eq!(pipeline["prepare"]["label_column"].as_str(), Some("label"));
+    assert_eq!(
+        pipeline["prepare"]["split_files"].as_array().map(Vec::len),
+        Some(3)
+    );
+    // The shards of one split are one split.
+    let out = run(
+        dir.path(),
+        &["new", "train", "hub", "prepare.splits=[\"train\"]"],
+    );
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "21 images 1×6×6, 3 classes");
+    // One file alone.
+    let out = run(
+        dir.path(),
+        &["new", "one", "hub/data/test-00000-of-00001.parquet"],
+    );
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(
+        &out,
+        "image array hub/data/test-00000-of-00001.parquet: 6 images 1×6×6, 3 classes",
+    );
+}
+
+#[test]
+fn one_table_a_class_is_read_with_the_files_names_as_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("classes");
+    std::fs::create_dir_all(&data).unwrap();
+    for (k, class) in ["ant", "bee", "cow"].iter().enumerate() {
+        let rows: String = (0..4 + k)
+            .map(|i| format!("{},{},{}\n", i + k, 2 * i + 1, (i * k) % 5))
+            .collect();
+        std::fs::write(data.join(format!("{class}.csv")), rows).unwrap();
+    }
+    let out = run(dir.path(), &["new", "classes", "classes"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "15 rows of 3 features, 3 classes");
+    assert_printed(
+        &out,
+        "new: labels: 3 .csv files, one class each, named by their files",
+    );
+    let pipeline = read(dir.path(), "pipelines/classes.toml");
+    assert_eq!(pipeline["prepare"]["header"].as_bool(), Some(false));
+    assert_eq!(
+        pipeline["prepare"]["class_files"].as_array().map(Vec::len),
+        Some(3)
+    );
+    // Tables of other widths are not one set: the user names the one to read.
+    std::fs::write(data.join("dog.csv"), "1,2\n3,4\n").unwrap();
+    let out = run(dir.path(), &["new", "four", "classes"]);
+    assert!(error(&out).contains("holds 4 tables"), "{}", out.stderr);
+}
+
 #[test]
 fn split_folders_of_class_folders_are_read_as_classes() {
     let dir = tempfile::tempdir().unwrap();

@@ -159,6 +159,11 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
         .filter(|p| p.is_file())
         .collect();
     files.sort();
+    // A data set one folder down (a dataset repository's snapshot: a README beside the
+    // `data/` or `mnist/` folder that holds the tables): that folder.
+    if let Some(inner) = only_data_folder(path, &files)? {
+        return detect_folder(&inner, keys);
+    }
     let has = |name: &str| files.iter().any(|f| file_name(f) == name);
     if has("data_batch_1.bin") || (has("train.bin") && has("test.bin")) {
         return Ok(SourceConfig::Cifar(CifarConfig {
@@ -209,26 +214,9 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
         if let Some(source) = split_tables(path, &tables, keys)? {
             return Ok(source);
         }
-        // One .npy file a class (QuickDraw's cat.npy, dog.npy): samples of one shape each.
-        let shapes: Option<Vec<Vec<usize>>> = tables
-            .iter()
-            .map(|t| match table_extension_of(t).as_str() {
-                "npy" => table::npy_shape(t),
-                _ => None,
-            })
-            .collect();
-        if tables.len() >= 2
-            && keys.labels.is_none()
-            && let Some(shapes) = shapes
-            && shapes
-                .iter()
-                .all(|s| table::holds_samples(s) && s[1..] == shapes[0][1..])
-        {
-            return Ok(SourceConfig::Table(TableConfig {
-                class_files: Some(tables.iter().map(|t| (*t).clone()).collect()),
-                image_shape: keys.image_shape_given(),
-                ..TableConfig::at(path)
-            }));
+        // One table a class (QuickDraw's cat.npy, dog.npy; one CSV a class).
+        if let Some(source) = class_tables(path, &tables, keys)? {
+            return Ok(source);
         }
         let [table] = tables.as_slice() else {
             let names: Vec<String> = tables.iter().map(|t| file_name(t)).collect();
@@ -261,6 +249,32 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
         labels: keys.labels,
         labels_file,
     }))
+}
+
+/// The one subfolder (hidden ones aside) of a folder none of whose own `files` is data (a
+/// table, an image, an IDX or CIFAR file; a README or licence is not): where the data is.
+fn only_data_folder(folder: &Path, files: &[PathBuf]) -> anyhow::Result<Option<PathBuf>> {
+    let data = |f: &PathBuf| {
+        let name = file_name(f);
+        table::is_table_file(f)
+            || image_folder::is_image_file(f)
+            || name.contains("-ubyte")
+            || name.ends_with(".bin")
+    };
+    if files.iter().any(data) {
+        return Ok(None);
+    }
+    let subfolders: Vec<PathBuf> = std::fs::read_dir(folder)
+        .with_context(|| format!("{}: cannot list the folder", folder.display()))?
+        .filter_map(Result::ok)
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .map(|entry| entry.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    Ok(match subfolders.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    })
 }
 
 /// A folder's tables as one split a file ([`TableConfig::split_files`]): two or more of one
@@ -300,6 +314,63 @@ fn split_tables(
         split_labels: (with_labels > 0 && keys.labels.is_none())
             .then(|| samples.iter().filter_map(|(_, l)| l.clone()).collect()),
         labels_path: None,
+        ..first
+    })))
+}
+
+/// A folder's tables as one class a file ([`TableConfig::class_files`]): two or more of one
+/// format and one width (`.npy` arrays of samples of one shape; text or Parquet tables of
+/// as many columns, none of them labels), read with the first file's keys.
+fn class_tables(
+    folder: &Path,
+    tables: &[&PathBuf],
+    keys: &SourceKeys,
+) -> anyhow::Result<Option<SourceConfig>> {
+    let [first, ..] = tables else {
+        return Ok(None);
+    };
+    let format = table_extension_of(first);
+    if tables.len() < 2
+        || keys.labels.is_some()
+        || !tables.iter().all(|t| table_extension_of(t) == format)
+    {
+        return Ok(None);
+    }
+    // What sets a file's rows apart from the others': its width.
+    let width = |table: &Path| -> anyhow::Result<Option<Vec<usize>>> {
+        Ok(match format.as_str() {
+            "npy" => table::npy_shape(table)
+                .filter(|s| table::holds_samples(s))
+                .map(|s| s[1..].to_vec()),
+            "parquet" => Some(vec![parquet_columns(table)?.len()]),
+            _ => table::text_format(table)?.map(|(format, lines)| {
+                vec![
+                    format
+                        .delimiter
+                        .split(lines.first().map_or("", String::as_str))
+                        .len(),
+                ]
+            }),
+        })
+    };
+    let first_width = width(first)?;
+    if first_width.is_none() {
+        return Ok(None);
+    }
+    for table in &tables[1..] {
+        if width(table)? != first_width {
+            return Ok(None);
+        }
+    }
+    let SourceConfig::Table(first) = table_source(first, keys)? else {
+        return Ok(None);
+    };
+    if first.label_column.is_some() || first.labels_path.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(SourceConfig::Table(TableConfig {
+        path: folder.to_path_buf(),
+        class_files: Some(tables.iter().map(|t| (*t).clone()).collect()),
         ..first
     })))
 }
@@ -790,6 +861,27 @@ mod tests {
                 vec![dir.path().join("t10k-labels-idx1-ubyte.gz")]
             );
         }
+    }
+
+    #[test]
+    fn a_folder_of_nothing_but_one_folder_is_read_there() {
+        let dir = tempfile::tempdir().unwrap();
+        // A dataset repository's snapshot: its README and the folder of IDX files.
+        let root = dir.path().join("snapshot");
+        touch(&root.join("README.md"), b"# a data set");
+        touch(&root.join(".gitattributes"), b"");
+        touch(&root.join(".cache/x/lock"), b"");
+        let images = root.join("mnist/t10k-images-idx3-ubyte.gz");
+        touch(&images, b"");
+        touch(&root.join("mnist/t10k-labels-idx1-ubyte.gz"), b"");
+        let SourceConfig::Idx(c) = detect(&root, &SourceKeys::default()).unwrap() else {
+            panic!("expected idx");
+        };
+        assert_eq!(c.images.to_vec(), vec![images]);
+        // Two folders: which holds the data is the user's to say (read as an image folder).
+        touch(&root.join("other/notes.txt"), b"");
+        let source = detect(&root, &SourceKeys::default()).unwrap();
+        assert!(matches!(source, SourceConfig::ImageFolder(_)), "{source:?}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::scaffold::detect::{ImageShapeKey, SourceKeys};
 use crate::scaffold::overrides::{Edit, Override};
 use crate::scaffold::plan::{ClusterCount, DataSummary, Template};
 use crate::sources::image_folder::{self, FolderLabels, ImageFolderConfig, Layout};
+use crate::sources::table;
 
 /// What `new` is asked to do.
 #[derive(Debug, Clone)]
@@ -324,16 +325,16 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
 fn table_notes(table: &crate::sources::table::TableConfig) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(files) = &table.class_files {
+        let format = files
+            .first()
+            .map(|f| table::table_extension(f).0)
+            .unwrap_or_default();
         notes.push(format!(
-            "labels: {} .npy files, one class each, named by their files (give one file as the path to read it alone)",
+            "labels: {} .{format} files, one class each, named by their files (give one file as the path to read it alone)",
             files.len()
         ));
     }
     if let Some(files) = &table.split_files {
-        let stem = |f: &std::path::PathBuf| {
-            f.file_stem()
-                .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
-        };
         let labels = match &table.split_labels {
             Some(labels) => format!(
                 ", each with its labels beside it ({})",
@@ -351,9 +352,9 @@ fn table_notes(table: &crate::sources::table::TableConfig) -> Vec<String> {
             // The test file (the split benchmarks score), else the last.
             files
                 .iter()
-                .find(|f| stem(f).to_ascii_lowercase().contains("test"))
+                .find(|f| table::split_name(f).to_ascii_lowercase().contains("test"))
                 .or(files.last())
-                .map(stem)
+                .map(|f| table::split_name(f))
                 .unwrap_or_default()
         ));
     }
@@ -664,12 +665,13 @@ fn read_with_labels(source: &mut SourceConfig, column: &str) -> Option<crate::da
 }
 
 /// Whether a table's labels are still for `new` to guess from its columns: none named,
-/// none saved apart, no files of splits (each read with the first one's keys), and no
-/// `labels=` given.
+/// none saved apart, no files of splits (each read with the first one's keys) or of classes
+/// (labelled by their names), and no `labels=` given.
 fn labels_left_to_guess(table: &crate::sources::table::TableConfig, keys: &SourceKeys) -> bool {
     table.label_column.is_none()
         && table.labels_path.is_none()
         && table.split_files.is_none()
+        && table.class_files.is_none()
         && keys.labels.is_none()
 }
 

@@ -27,9 +27,9 @@
 use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, Limits};
 
-use super::{file_error, guard_panic, io_error, require_exists};
+use super::decoded::{Channels, ImageStack, decode_file};
+use super::{file_error, io_error, require_exists};
 use crate::dataset::{Dataset, Inputs, SampleRecord};
 
 /// A folder of images, in class subfolders or without labels.
@@ -516,11 +516,7 @@ pub fn read(config: &ImageFolderConfig) -> anyhow::Result<Dataset> {
             format_args!("resize = [{height}, {width}]; expected [height, width], both positive"),
         ));
     }
-    let channels_wanted = match config.grayscale {
-        Some(true) => Channels::Gray,
-        Some(false) => Channels::Rgb,
-        None => Channels::AsFile,
-    };
+    let channels_wanted = Channels::from_grayscale(config.grayscale);
     let layout = layout_of(config)?;
     let split_folders = matches!(
         layout,
@@ -545,33 +541,23 @@ pub fn read(config: &ImageFolderConfig) -> anyhow::Result<Dataset> {
         ),
     };
 
-    let mut pixels = Vec::new();
+    let mut stack = ImageStack::default();
     let mut samples = Vec::with_capacity(files.len());
-    // (height, width) of the first image, and its path, when not resizing.
-    let mut first_size: Option<((u32, u32), PathBuf)> = None;
-    // 1 or 3 once the first image is read; gray images read so far are widened to RGB when
-    // a colour image follows them.
-    let mut channels = None;
     for (label, file) in files {
-        let mut image = decode(&file, channels_wanted)?;
+        let mut image = decode_file(&file, channels_wanted)?;
         match config.resize {
             Some([height, width]) => {
                 image = image.resize_exact(width, height, FilterType::Triangle);
             }
-            None => check_same_size(&file, &image, &mut first_size)?,
+            None => stack
+                .check_same_size(
+                    &image,
+                    &file.display().to_string(),
+                    "set resize = [height, width] to use mixed sizes",
+                )
+                .map_err(|message| file_error(&file, message))?,
         }
-        let image_channels = usize::from(image.color().channel_count());
-        match channels {
-            Some(3) if image_channels == 1 => image = DynamicImage::ImageRgb8(image.to_rgb8()),
-            Some(1) if image_channels == 3 => {
-                let plane = image.width() as usize * image.height() as usize;
-                pixels = gray_to_rgb_planes(&pixels, plane);
-                channels = Some(3);
-            }
-            Some(_) => {}
-            None => channels = Some(image_channels),
-        }
-        append_as_chw(&image, &mut pixels);
+        stack.push(image);
         // A split layout's sample is of its first-level folder's split.
         let split = match split_folders {
             true => file
@@ -588,48 +574,25 @@ pub fn read(config: &ImageFolderConfig) -> anyhow::Result<Dataset> {
         });
     }
 
-    let (height, width) = match (config.resize, &first_size) {
-        (Some([height, width]), _) => (height, width),
-        (None, Some((size, _))) => *size,
-        (None, None) => unreachable!("every layout holds an image, checked by `layout`"),
+    let (height, width) = match config.resize {
+        Some([height, width]) => (height, width),
+        None => stack
+            .size()
+            .expect("every layout holds an image, checked by `layout`"),
     };
+    let (data, channels) = stack
+        .finish()
+        .expect("every layout holds an image, checked by `layout`");
     Ok(Dataset {
         inputs: Inputs::Images {
-            data: pixels,
-            channels: channels.expect("every layout holds an image, checked by `layout`"),
+            data,
+            channels,
             height: height as usize,
             width: width as usize,
         },
         samples,
         class_names,
     })
-}
-
-/// Records the first image's (height, width); errors when a later image differs.
-fn check_same_size(
-    file: &Path,
-    image: &DynamicImage,
-    first_size: &mut Option<((u32, u32), PathBuf)>,
-) -> anyhow::Result<()> {
-    let size = (image.height(), image.width());
-    match first_size {
-        None => *first_size = Some((size, file.to_path_buf())),
-        Some((expected, first_file)) if *expected != size => {
-            return Err(file_error(
-                file,
-                format_args!(
-                    "image is {}×{} (height×width) but {} is {}×{}; set resize = [height, width] to use mixed sizes",
-                    size.0,
-                    size.1,
-                    first_file.display(),
-                    expected.0,
-                    expected.1
-                ),
-            ));
-        }
-        Some(_) => {}
-    }
-    Ok(())
 }
 
 /// The class subfolders (name, path), sorted by name; hidden folders (`.name`) are skipped.
@@ -766,102 +729,6 @@ pub(crate) fn has_image_extension(path: &Path) -> bool {
             .iter()
             .any(|known| e.eq_ignore_ascii_case(known))
     })
-}
-
-/// Decoded bytes any image may have, whatever its file size (a 2048×2048 RGBA image).
-const MIN_DECODE_BUDGET: u64 = 16 << 20;
-/// Decoded bytes per byte of file beyond that: deflate expands at most 1032×, and 1-bit
-/// pixels widen at most 32× (to 8-bit RGBA), so no honest PNG or PNM comes near it.
-const MAX_EXPANSION: u64 = 1032 * 32;
-
-/// The most bytes an image read from a file of `file_len` bytes may decode to. A header
-/// claiming more is forged or corrupt, and is refused before the decoder allocates for it.
-pub fn decode_budget(file_len: u64) -> u64 {
-    file_len
-        .saturating_mul(MAX_EXPANSION)
-        .max(MIN_DECODE_BUDGET)
-}
-
-/// Which channels decoded images get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Channels {
-    Gray,
-    Rgb,
-    /// Gray for files without colour (gray, gray + alpha), RGB for the rest.
-    AsFile,
-}
-
-/// Each `plane`-byte gray image of `gray` (one after another) repeated as R, G and B planes.
-fn gray_to_rgb_planes(gray: &[u8], plane: usize) -> Vec<u8> {
-    let mut rgb = Vec::with_capacity(gray.len() * 3);
-    for image in gray.chunks(plane) {
-        for _ in 0..3 {
-            rgb.extend_from_slice(image);
-        }
-    }
-    rgb
-}
-
-/// Decodes by content (not extension) into 8-bit gray or RGB.
-fn decode(path: &Path, channels: Channels) -> anyhow::Result<DynamicImage> {
-    guard_panic(path, "the image decoder", || {
-        let cannot_decode =
-            |e: ImageError| file_error(path, format_args!("cannot decode image: {e}"));
-        let file_len = std::fs::metadata(path)
-            .map_err(|e| io_error(path, &e))?
-            .len();
-        let mut reader = ImageReader::open(path)
-            .map_err(|e| io_error(path, &e))?
-            .with_guessed_format()
-            .map_err(|e| io_error(path, &e))?;
-        // The size check below replaces the crate's fixed 512 MiB limit with one that
-        // follows the file's size.
-        reader.no_limits();
-        let mut decoder = reader.into_decoder().map_err(cannot_decode)?;
-        let (width, height) = decoder.dimensions();
-        let decoded_len = decoder.total_bytes();
-        let budget = decode_budget(file_len);
-        if decoded_len > budget {
-            return Err(file_error(
-                path,
-                format_args!(
-                    "header says {width}×{height} pixels ({decoded_len} bytes decoded) but a file of {file_len} bytes holds at most {budget}; the header is corrupt"
-                ),
-            ));
-        }
-        let mut limits = Limits::default();
-        limits.max_alloc = Some(budget);
-        decoder.set_limits(limits).map_err(cannot_decode)?;
-        let image = DynamicImage::from_decoder(decoder).map_err(cannot_decode)?;
-        let gray = match channels {
-            Channels::Gray => true,
-            Channels::Rgb => false,
-            Channels::AsFile => !image.color().has_color() || gray_valued(&image),
-        };
-        Ok(if gray {
-            DynamicImage::ImageLuma8(image.to_luma8())
-        } else {
-            DynamicImage::ImageRgb8(image.to_rgb8())
-        })
-    })
-}
-
-/// Whether a colour image holds only grays (R = G = B at every pixel), as GIF files and
-/// many JPEG files of gray photos are stored: such a file counts as gray.
-fn gray_valued(image: &DynamicImage) -> bool {
-    image
-        .to_rgb8()
-        .pixels()
-        .all(|pixel| pixel[0] == pixel[1] && pixel[1] == pixel[2])
-}
-
-/// Appends an 8-bit gray or RGB image (as [`decode`] returns) as channel planes.
-fn append_as_chw(image: &DynamicImage, out: &mut Vec<u8>) {
-    let channels = usize::from(image.color().channel_count());
-    let interleaved = image.as_bytes();
-    for channel in 0..channels {
-        out.extend(interleaved.iter().skip(channel).step_by(channels));
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! name for generated data), then the problem and what was expected.
 
 pub mod cifar;
+pub mod decoded;
 pub mod idx;
 pub mod image_folder;
 pub mod synthetic;

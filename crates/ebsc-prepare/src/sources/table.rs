@@ -73,15 +73,17 @@ pub struct TableConfig {
     /// Relative paths are read from where the stages run, as `path` is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels_path: Option<PathBuf>,
-    /// Instead of one table at `path` (then the folder holding them): one `.npy` file a
-    /// class (QuickDraw's `cat.npy`, `dog.npy`), their rows one after another, each labelled
-    /// by its file's name without the extension.
+    /// Instead of one table at `path` (then the folder holding them): one table a class
+    /// (QuickDraw's `cat.npy`, `dog.npy`; one CSV a class), their rows one after another,
+    /// each labelled by its file's name without the extension; every other key applies to
+    /// each file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_files: Option<Vec<PathBuf>>,
     /// Instead of one table at `path` (then the folder holding them): tables of one layout,
     /// one a split (Kaggle's `mnist_train.csv` and `mnist_test.csv`), their rows one after
     /// another; every other key applies to each file, and each sample's split is its file's
-    /// name without the extension (`prepare.splits = ["mnist_test"]` keeps one).
+    /// name without the extension (`prepare.splits = ["mnist_test"]` keeps one) or a shard
+    /// number (`train-00000-of-00002.parquet` and `train-00001-of-00002.parquet` are `train`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_files: Option<Vec<PathBuf>>,
     /// With `split_files`: each file's labels saved apart (as `labels_path` gives one
@@ -427,8 +429,9 @@ fn read_one(config: &TableConfig) -> anyhow::Result<(Table, Option<Vec<String>>)
     Ok((table.with_image_shape(path, config.image_shape)?, None))
 }
 
-/// One class a file ([`TableConfig::class_files`]): the files' rows one after another,
-/// labelled by their file names, each sample's `source` its file and row.
+/// One class a file ([`TableConfig::class_files`]): each file read with the other keys, the
+/// rows one after another, labelled by their file names, each sample's `source` its file
+/// and row.
 fn read_class_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<Dataset> {
     if files.len() < 2 {
         return Err(file_error(
@@ -436,22 +439,28 @@ fn read_class_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<D
             "class_files = […] names one class a file: give two or more",
         ));
     }
+    if config.label_column.is_some() || config.labels_path.is_some() {
+        return Err(file_error(
+            &config.path,
+            "class_files = […] labels each file's rows by the file's name: remove label_column and labels_path",
+        ));
+    }
     let mut joined: Option<Table> = None;
     let mut sources = Vec::new();
     let mut classes = Vec::new();
     for file in files {
-        if table_extension(file).0 != "npy" {
-            return Err(file_error(
-                file,
-                "class_files are .npy files, one class each",
-            ));
-        }
-        let part = npy::read(file)?;
+        let one = TableConfig {
+            path: file.clone(),
+            class_files: None,
+            image_shape: None,
+            ..config.clone()
+        };
+        let (part, _) = read_one(&one)?;
         sources.extend(part.sources(file));
-        classes.extend(std::iter::repeat_n(Some(file_stem(file)), part.n_rows));
+        classes.extend(std::iter::repeat_n(Some(class_name(file)), part.n_rows));
         joined = Some(match joined {
             None => part,
-            Some(table) => table.append(file, part, "arrays")?,
+            Some(table) => table.append(file, part, "files")?,
         });
     }
     let mut table = joined.expect("two files or more were read");
@@ -462,6 +471,22 @@ fn read_class_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<D
         sample.source = source;
     }
     Ok(dataset)
+}
+
+/// The class a file of [`TableConfig::class_files`] holds: its name without the table's
+/// extension (`cat.npy`, `cat.csv.gz`: `cat`).
+pub fn class_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let (extension, gzipped) = table_extension(path);
+    let suffix = format!(".{extension}{}", if gzipped { ".gz" } else { "" });
+    match name.len().checked_sub(suffix.len()) {
+        Some(end) if end > 0 && name[end..].eq_ignore_ascii_case(&suffix) => {
+            name[..end].to_string()
+        }
+        _ => file_stem(path),
+    }
 }
 
 /// One split a file ([`TableConfig::split_files`]): each file read with the other keys,
@@ -508,7 +533,7 @@ fn read_split_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<D
         // A file's own splits (an archive read with `tensors`) give way to the file's.
         let (part, _) = read_one(&one)?;
         sources.extend(part.sources(file));
-        splits.extend(std::iter::repeat_n(file_stem(file), part.n_rows));
+        splits.extend(std::iter::repeat_n(split_name(file), part.n_rows));
         joined = Some(match joined {
             None => part,
             Some(table) => table.append(file, part, "files")?,
@@ -527,6 +552,21 @@ fn read_split_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<D
 fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+}
+
+/// The split a table of [`TableConfig::split_files`] holds: its name without the extension
+/// and without a shard number (`train-00001-of-00004.parquet`, as dataset hubs cut a split
+/// into files, is of the split `train`).
+pub fn split_name(path: &Path) -> String {
+    let stem = file_stem(path);
+    let shard = |part: &str| part.len() >= 5 && part.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = stem.rsplitn(4, '-').collect();
+    match parts.as_slice() {
+        [total, "of", index, split] if shard(total) && shard(index) && !split.is_empty() => {
+            split.to_string()
+        }
+        _ => stem,
+    }
 }
 
 /// The rows of a `.npy` file of 2 or more dimensions (its header's first size), or of a
@@ -1027,11 +1067,39 @@ mod tests {
         std::fs::write(&wide, npy("|u1", false, "(1, 3)", &[7, 8, 9])).unwrap();
         let error = format!("{:#}", read(&config(&[&cat, &wide])).unwrap_err());
         assert!(
-            error.contains("holds rows of 3 features, the arrays before it rows of 2 features"),
+            error.contains("holds rows of 3 features, the files before it rows of 2 features"),
             "{error}"
         );
         let error = format!("{:#}", read(&config(&[&cat])).unwrap_err());
         assert!(error.contains("give two or more"), "{error}");
+        // One header-less CSV a class, read with the keys every file shares.
+        let ant = dir.path().join("ant.csv");
+        let bee = dir.path().join("bee.csv.gz");
+        std::fs::write(&ant, "1,2\n3,4\n").unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, b"5,6\n").unwrap();
+        std::fs::write(&bee, gz.finish().unwrap()).unwrap();
+        let csv = TableConfig {
+            header: Some(false),
+            ..config(&[&bee, &ant])
+        };
+        let dataset = read(&csv).unwrap();
+        assert_eq!(dataset.class_names, ["ant", "bee"]);
+        let labels: Vec<Option<i32>> = dataset.samples.iter().map(|s| s.label).collect();
+        assert_eq!(labels, [Some(1), Some(0), Some(0)]);
+        assert_eq!(
+            dataset.inputs,
+            Inputs::Features {
+                data: vec![5.0, 6.0, 1.0, 2.0, 3.0, 4.0],
+                dim: 2
+            }
+        );
+        let labelled = TableConfig {
+            label_column: Some("column_2".into()),
+            ..csv
+        };
+        let error = format!("{:#}", read(&labelled).unwrap_err());
+        assert!(error.contains("remove label_column"), "{error}");
     }
 
     #[test]
@@ -1202,6 +1270,21 @@ mod tests {
         assert!(!head(&[]));
         assert!(is_table_file(Path::new("x.TXT.gz")));
         assert!(!is_table_file(Path::new("x.parquet.gz")));
+    }
+
+    #[test]
+    fn split_files_are_named_by_their_split_without_a_shard_number() {
+        for (file, split) in [
+            ("mnist_test.csv", "mnist_test"),
+            ("data/train-00001-of-00004.parquet", "train"),
+            ("test-00000-of-00001.parquet", "test"),
+            ("my-train-set-00000-of-00002.parquet", "my-train-set"),
+            // Not a shard number: kept whole.
+            ("train-1-of-2.parquet", "train-1-of-2"),
+            ("-00000-of-00001.parquet", "-00000-of-00001"),
+        ] {
+            assert_eq!(split_name(Path::new(file)), split, "{file}");
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Parquet and CSV tables through Arrow record batches (CSV parsed by `csv_batches`).
 //!
 //! Features are every numeric column but the label and id columns, in file order, or
-//! exactly one list column of numbers with one length for all rows.
+//! exactly one list column of numbers with one length for all rows. A table whose one other
+//! column holds encoded images (PNG, JPEG, … bytes: a binary column, or a struct with a
+//! binary `bytes` field, as Hugging Face datasets store an `Image` column) holds images.
 
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -13,7 +15,8 @@ use arrow_schema::{DataType, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::csv_batches::{self, CsvError};
-use super::{Delimiter, RawLabels, Table, TextFormat, cast, check_finite};
+use super::{ArrayImages, Delimiter, RawLabels, Table, TextFormat, cast, check_finite};
+use crate::sources::decoded::{Channels, ImageStack, decode_bytes};
 use crate::sources::{file_error, guard_panic, open_file};
 
 /// How the feature columns are laid out.
@@ -22,6 +25,8 @@ enum FeatureLayout {
     Scalars(Vec<usize>),
     /// One list column holding each row's whole feature vector.
     List(usize),
+    /// One column of encoded images, one a row.
+    EncodedImages(usize),
 }
 
 /// The columns that are not features.
@@ -36,6 +41,8 @@ enum ColumnKind {
     Number,
     NumberList,
     Text,
+    /// Encoded images: binary, or a struct with a binary `bytes` field.
+    EncodedImages,
     Other,
 }
 
@@ -199,9 +206,19 @@ fn from_batches(
     }
     let skipped = [label_index, id_index];
     let layout = feature_layout(path, schema, batches, &skipped, text_numbers)?;
-    let (features, dim) = match &layout {
-        FeatureLayout::Scalars(columns) => scalar_features(path, schema, batches, columns, n_rows)?,
-        FeatureLayout::List(column) => list_features(path, schema, batches, *column, n_rows)?,
+    let (features, dim, images) = match &layout {
+        FeatureLayout::Scalars(columns) => {
+            let (features, dim) = scalar_features(path, schema, batches, columns, n_rows)?;
+            (features, dim, None)
+        }
+        FeatureLayout::List(column) => {
+            let (features, dim) = list_features(path, schema, batches, *column, n_rows)?;
+            (features, dim, None)
+        }
+        FeatureLayout::EncodedImages(column) => {
+            let images = encoded_images(path, schema, batches, *column)?;
+            (Vec::new(), 0, Some(images))
+        }
     };
     let labels = match label_index {
         None => RawLabels::None,
@@ -216,7 +233,7 @@ fn from_batches(
         n_rows,
         labels,
         ids,
-        images: None,
+        images,
     })
 }
 
@@ -245,6 +262,10 @@ fn column_kind(data_type: &DataType) -> ColumnKind {
             ColumnKind::NumberList
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => ColumnKind::Text,
+        t if is_binary(t) => ColumnKind::EncodedImages,
+        DataType::Struct(fields) if encoded_bytes_field(fields).is_some() => {
+            ColumnKind::EncodedImages
+        }
         _ => ColumnKind::Other,
     }
 }
@@ -258,6 +279,7 @@ fn feature_layout(
 ) -> anyhow::Result<FeatureLayout> {
     let mut scalars = Vec::new();
     let mut lists = Vec::new();
+    let mut encoded = Vec::new();
     for (index, field) in schema.fields().iter().enumerate() {
         if skipped.contains(&Some(index)) {
             continue;
@@ -265,6 +287,7 @@ fn feature_layout(
         match column_kind(field.data_type()) {
             ColumnKind::Number => scalars.push(index),
             ColumnKind::NumberList => lists.push(index),
+            ColumnKind::EncodedImages => encoded.push(index),
             ColumnKind::Text => match first_non_number(batches, index) {
                 Some((row, value)) => {
                     return Err(file_error(
@@ -299,6 +322,42 @@ fn feature_layout(
                 ));
             }
         }
+    }
+    if let [column] = encoded.as_slice()
+        && scalars.is_empty()
+        && lists.is_empty()
+    {
+        return Ok(FeatureLayout::EncodedImages(*column));
+    }
+    if !encoded.is_empty() {
+        let names = |columns: &[usize]| -> String {
+            columns
+                .iter()
+                .map(|&i| format!("{:?}", schema.field(i).name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let others: Vec<usize> = scalars.iter().chain(&lists).copied().collect();
+        let what = match others.as_slice() {
+            [] => format!("columns {} all hold encoded images", names(&encoded)),
+            _ => format!(
+                "{} {} {} encoded images beside the feature columns {}",
+                if encoded.len() == 1 {
+                    "column"
+                } else {
+                    "columns"
+                },
+                names(&encoded),
+                if encoded.len() == 1 { "holds" } else { "hold" },
+                names(&others)
+            ),
+        };
+        return Err(file_error(
+            path,
+            format_args!(
+                "{what}; a table of images has one column of images and at most a column of labels and one of names (label_column = \"COL\", id_column = \"COL\")"
+            ),
+        ));
     }
     match (scalars.len(), lists.as_slice()) {
         (0, []) => Err(file_error(
@@ -494,6 +553,83 @@ fn list_features(
     }
     // n_rows > 0 was checked, so the first row set `dim`.
     Ok((features, dim.unwrap_or(0)))
+}
+
+/// Whether values of this type are raw bytes (an encoded image each, in an image column).
+fn is_binary(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+    )
+}
+
+/// The index of a struct's binary `bytes` field: Hugging Face datasets store an `Image`
+/// column as `{bytes: binary, path: string}`.
+fn encoded_bytes_field(fields: &arrow_schema::Fields) -> Option<usize> {
+    fields
+        .iter()
+        .position(|f| f.name() == "bytes" && is_binary(f.data_type()))
+}
+
+/// The images of an encoded-image column, decoded and stacked (gray when every image is
+/// gray, RGB when any has colour), all of one size.
+fn encoded_images(
+    path: &Path,
+    schema: &Schema,
+    batches: &[RecordBatch],
+    column: usize,
+) -> anyhow::Result<ArrayImages> {
+    let name = schema.field(column).name();
+    let mut stack = ImageStack::default();
+    let mut first_row = 0;
+    for batch in batches {
+        let array = batch.column(column);
+        let (bytes, valid): (&dyn Array, Box<dyn Fn(usize) -> bool>) = match array.data_type() {
+            DataType::Struct(fields) => {
+                let record = array.as_struct();
+                let field = encoded_bytes_field(fields).expect("an encoded-image column");
+                let bytes = record.column(field);
+                (
+                    bytes.as_ref(),
+                    Box::new(move |i| record.is_valid(i) && bytes.is_valid(i)),
+                )
+            }
+            _ => (array.as_ref(), Box::new(move |i| array.is_valid(i))),
+        };
+        for i in 0..batch.num_rows() {
+            let row = first_row + i;
+            let what = format!("row {row} of column {name:?}");
+            if !valid(i) {
+                return Err(file_error(
+                    path,
+                    format_args!("{what} holds no image (null); every row needs one"),
+                ));
+            }
+            let encoded = match bytes.data_type() {
+                DataType::Binary => bytes.as_binary::<i32>().value(i),
+                DataType::LargeBinary => bytes.as_binary::<i64>().value(i),
+                _ => bytes.as_binary_view().value(i),
+            };
+            let image = decode_bytes(path, &what, encoded, Channels::AsFile)?;
+            stack
+                .check_same_size(
+                    &image,
+                    &format!("row 0 of column {name:?}"),
+                    "every image of a table must have one size",
+                )
+                .map_err(|message| file_error(path, format_args!("{what}: {message}")))?;
+            stack.push(image);
+        }
+        first_row += batch.num_rows();
+    }
+    let (height, width) = stack.size().expect("a table with rows");
+    let (data, channels) = stack.finish().expect("a table with rows");
+    Ok(ArrayImages {
+        data,
+        channels,
+        height: height as usize,
+        width: width as usize,
+    })
 }
 
 fn read_labels(
@@ -731,6 +867,140 @@ mod tests {
         assert_eq!(features(&dataset), (vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3));
         assert_eq!(labels(&dataset), vec![None, None]);
         assert!(dataset.class_names.is_empty());
+    }
+
+    /// A PNG of `image`.
+    fn png(image: image::DynamicImage) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        image
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+            .unwrap();
+        bytes
+    }
+
+    /// A `height`×`width` gray PNG whose pixels count up from `first`.
+    fn gray_png(height: u32, width: u32, first: u8) -> Vec<u8> {
+        png(image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(
+            width,
+            height,
+            |x, y| image::Luma([first.wrapping_add((y * width + x) as u8)]),
+        )))
+    }
+
+    /// A Hugging Face `Image` column: `{bytes, path}` structs.
+    fn image_structs(images: Vec<Option<Vec<u8>>>) -> ArrayRef {
+        let n = images.len();
+        let bytes = arrow_array::BinaryArray::from_iter(images);
+        let paths = StringArray::from(vec![None::<&str>; n]);
+        Arc::new(arrow_array::StructArray::from(vec![
+            (
+                Arc::new(arrow_schema::Field::new("bytes", DataType::Binary, true)),
+                Arc::new(bytes) as ArrayRef,
+            ),
+            (
+                Arc::new(arrow_schema::Field::new("path", DataType::Utf8, true)),
+                Arc::new(paths) as ArrayRef,
+            ),
+        ]))
+    }
+
+    #[test]
+    fn a_column_of_encoded_images_reads_as_images() {
+        let dir = tempfile::tempdir().unwrap();
+        // Hugging Face's layout: an `image` struct of PNG bytes and a `label` column.
+        let path = dir.path().join("test-00000-of-00001.parquet");
+        let pngs = (0..3).map(|i| Some(gray_png(2, 3, 10 * i))).collect();
+        write_parquet(
+            &path,
+            vec![
+                ("image", image_structs(pngs)),
+                (
+                    "label",
+                    Arc::new(Int32Array::from(vec![1, 0, 1])) as ArrayRef,
+                ),
+            ],
+        );
+        let dataset = read_table(&path, Some("label")).unwrap();
+        let Inputs::Images {
+            data,
+            channels,
+            height,
+            width,
+        } = &dataset.inputs
+        else {
+            panic!("expected images");
+        };
+        assert_eq!((*channels, *height, *width), (1, 2, 3));
+        let expected: Vec<u8> = (0..3u8)
+            .flat_map(|i| (0..6).map(move |p| 10 * i + p))
+            .collect();
+        assert_eq!(data, &expected);
+        assert_eq!(labels(&dataset), vec![Some(1), Some(0), Some(1)]);
+        assert_eq!(dataset.samples[2].source, format!("{}#2", path.display()));
+        // A plain binary column, a colour image among gray ones: every image RGB.
+        let path = dir.path().join("binary.parquet");
+        let colour = png(image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            3,
+            2,
+            image::Rgb([1, 2, 3]),
+        )));
+        let column = arrow_array::BinaryArray::from_iter_values([gray_png(2, 3, 0), colour]);
+        write_parquet(&path, vec![("img", Arc::new(column) as ArrayRef)]);
+        let dataset = read_table(&path, None).unwrap();
+        let Inputs::Images { data, channels, .. } = &dataset.inputs else {
+            panic!("expected images");
+        };
+        assert_eq!(*channels, 3);
+        let gray: Vec<u8> = (0..6).collect();
+        assert_eq!(&data[..18], [gray.clone(), gray.clone(), gray].concat());
+        assert_eq!(&data[18..], [[1u8; 6], [2; 6], [3; 6]].concat());
+    }
+
+    #[test]
+    fn a_column_of_encoded_images_names_the_row_it_cannot_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let cases: [(Vec<Option<Vec<u8>>>, &str); 3] = [
+            (
+                vec![Some(gray_png(2, 2, 0)), None],
+                "row 1 of column \"image\" holds no image (null)",
+            ),
+            (
+                vec![Some(gray_png(2, 2, 0)), Some(b"not an image".to_vec())],
+                "row 1 of column \"image\": cannot",
+            ),
+            (
+                vec![Some(gray_png(2, 2, 0)), Some(gray_png(3, 2, 0))],
+                "row 1 of column \"image\": image is 3×2 (height×width) but row 0 of column \"image\" is 2×2",
+            ),
+        ];
+        for (images, needle) in cases {
+            write_parquet(&path, vec![("image", image_structs(images))]);
+            expect_error(read_table(&path, None), &path, &[needle]);
+        }
+        // Images beside another feature column: which is which is the user's to say.
+        let pngs = vec![Some(gray_png(2, 2, 0)), Some(gray_png(2, 2, 1))];
+        write_parquet(
+            &path,
+            vec![
+                ("image", image_structs(pngs)),
+                (
+                    "x",
+                    Arc::new(Float64Array::from(vec![0.5, 1.5])) as ArrayRef,
+                ),
+            ],
+        );
+        expect_error(
+            read_table(&path, None),
+            &path,
+            &[
+                "column \"image\" holds encoded images beside the feature columns \"x\"",
+                "label_column",
+            ],
+        );
     }
 
     #[test]
