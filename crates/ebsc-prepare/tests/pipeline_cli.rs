@@ -864,6 +864,51 @@ fn one_table_a_class_is_read_with_the_files_names_as_classes() {
 }
 
 #[test]
+fn an_archive_is_unpacked_beside_it_and_its_folder_read() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    // A zip of class folders of images, as a download comes, one folder at its top.
+    let staging = dir.path().join("staging");
+    let names: Vec<String> = (0..12)
+        .map(|i| format!("shapes/{}/{i}.png", ["circle", "square", "star"][i % 3]))
+        .collect();
+    write_pngs(&staging, &names);
+    let archive = dir.path().join("shapes.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
+    for name in &names {
+        zip.start_file(name.as_str(), zip::write::FileOptions::default())
+            .unwrap();
+        zip.write_all(&std::fs::read(staging.join(name)).unwrap())
+            .unwrap();
+    }
+    zip.finish().unwrap();
+    let out = run(dir.path(), &["new", "shapes", "shapes.zip"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(
+        &out,
+        "new: unpacked shapes.zip into shapes (12 files); the pipeline reads that folder",
+    );
+    assert_printed(
+        &out,
+        "image folder shapes/shapes: 12 images 1×4×6, 3 classes",
+    );
+    let pipeline = read(dir.path(), "pipelines/shapes.toml");
+    assert_eq!(pipeline["prepare"]["path"].as_str(), Some("shapes/shapes"));
+    // Again: the folder is read as it is.
+    let out = run(dir.path(), &["new", "again", "shapes.zip"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(
+        &out,
+        "new: shapes is there beside shapes.zip: read as it is",
+    );
+    // A broken archive: one error line naming it, and no folder left behind.
+    std::fs::write(dir.path().join("broken.zip"), b"PK but not a zip").unwrap();
+    let out = run(dir.path(), &["new", "broken", "broken.zip"]);
+    assert!(error(&out).contains("broken.zip"), "{}", out.stderr);
+    assert!(!dir.path().join("broken").exists());
+}
+
+#[test]
 fn split_folders_of_class_folders_are_read_as_classes() {
     let dir = tempfile::tempdir().unwrap();
     // mnist_png's layout: training/<digit>/*.png and testing/<digit>/*.png.

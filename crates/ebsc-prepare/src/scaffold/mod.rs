@@ -2,6 +2,7 @@
 //! the data, with batch sizes, step counts and `n_clusters` worked out from it; and
 //! `ebsc-pipeline show`: the merged configuration a pipeline's stages read.
 
+pub mod archive;
 pub mod detect;
 pub mod geometry;
 pub mod overrides;
@@ -152,8 +153,27 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
         }
     }
 
-    let mut source = detect::detect(&request.data, &keys)?;
     let mut notes = Vec::new();
+    // An archive is read from the folder it unpacks into beside it.
+    let data = if archive::is_archive(&request.data) {
+        let (folder, unpacked) = archive::unpack_beside(&request.data)?;
+        notes.push(match unpacked {
+            archive::Unpacked::Now { files } => format!(
+                "unpacked {} into {} ({files} files); the pipeline reads that folder",
+                request.data.display(),
+                folder.display()
+            ),
+            archive::Unpacked::Before => format!(
+                "{} is there beside {}: read as it is (remove it to unpack the archive again)",
+                folder.display(),
+                request.data.display()
+            ),
+        });
+        folder
+    } else {
+        request.data.clone()
+    };
+    let mut source = detect::detect(&data, &keys)?;
     match (keys.labels, &source) {
         (None, _) | (Some(_), SourceConfig::ImageFolder(_)) => {}
         (Some(FolderLabels::None), SourceConfig::Table(_)) => {
@@ -165,7 +185,7 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
         }
         (Some(FolderLabels::None), _) => bail!(
             "labels=none is for image folders and tables, and {} is neither",
-            request.data.display()
+            data.display()
         ),
         (
             Some(
@@ -175,7 +195,7 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
         ) => bail!(
             "labels={} is for image folders, and {} is not one (label_column=COL names a table's label column)",
             labels.name(),
-            request.data.display()
+            data.display()
         ),
     }
     if let SourceConfig::ImageFolder(folder) = &mut source {
@@ -220,19 +240,14 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
                     dataset
                 }
                 None => {
-                    return Err(error)
-                        .with_context(|| format!("reading {}", request.data.display()));
+                    return Err(error).with_context(|| format!("reading {}", data.display()));
                 }
             },
         },
     };
-    anyhow::ensure!(
-        !dataset.is_empty(),
-        "{}: holds no samples",
-        request.data.display()
-    );
+    anyhow::ensure!(!dataset.is_empty(), "{}: holds no samples", data.display());
     let dataset = with_guessed_labels(&mut source, &keys, dataset, &mut notes)
-        .with_context(|| format!("reading {}", request.data.display()))?;
+        .with_context(|| format!("reading {}", data.display()))?;
     let dataset = with_positional_labels(&mut source, &keys, dataset, &mut notes);
     let dataset = with_pixel_images(&mut source, &keys, dataset, &mut notes);
     // prepare.splits / prepare.subset shrink the data before it is sized up.
