@@ -268,10 +268,7 @@ proptest! {
 /// A valid 3×2 gray PNG and PGM, to mutate.
 fn valid_images() -> (Vec<u8>, Vec<u8>) {
     let image = image::GrayImage::from_fn(3, 2, |x, y| image::Luma([(10 * x + 50 * y) as u8]));
-    let mut png = Vec::new();
-    image
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .unwrap();
+    let png = ebsc_test_support::images::png(&image::DynamicImage::ImageLuma8(image.clone()));
     let pgm = [b"P5\n3 2\n255\n".as_slice(), image.as_raw()].concat();
     (png, pgm)
 }

@@ -753,17 +753,11 @@ fn write_image_parquet(path: &Path, rows: usize) {
     use arrow_schema::{DataType, Field};
     let pngs: Vec<Vec<u8>> = (0..rows)
         .map(|i| {
-            let image = image::GrayImage::from_fn(6, 6, |x, y| {
-                image::Luma([((i * 37 + (y * 6 + x) as usize * (i % 3 + 1)) % 256) as u8])
-            });
-            let mut bytes = Vec::new();
-            image
-                .write_to(
-                    &mut std::io::Cursor::new(&mut bytes),
-                    image::ImageFormat::Png,
-                )
-                .unwrap();
-            bytes
+            ebsc_test_support::images::png(&image::DynamicImage::ImageLuma8(
+                image::GrayImage::from_fn(6, 6, |x, y| {
+                    image::Luma([((i * 37 + (y * 6 + x) as usize * (i % 3 + 1)) % 256) as u8])
+                }),
+            ))
         })
         .collect();
     let images = StructArray::from(vec![

@@ -6,8 +6,10 @@
 //! - [`fuzz`]: byte-level mutations of valid files for the readers' property tests,
 //!   and the reproducible proptest configuration they run under.
 //! - [`numpy`]: `.npy` files as numpy writes them.
+//! - [`images`]: images encoded as PNG bytes.
 
 pub mod cli;
 pub mod fuzz;
+pub mod images;
 pub mod matlab;
 pub mod numpy;

@@ -203,17 +203,10 @@ fn gray_to_rgb_planes(gray: &[u8], plane: usize) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use ebsc_test_support::images::png;
     use image::{GrayImage, Luma, Rgb, RgbImage};
 
     use super::*;
-
-    fn png(image: &DynamicImage) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        image
-            .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
-            .unwrap();
-        bytes
-    }
 
     #[test]
     fn bytes_decode_as_files_do_and_stack_as_planes() {

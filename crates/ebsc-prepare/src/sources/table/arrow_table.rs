@@ -753,6 +753,7 @@ mod tests {
 
     use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, ListBuilder};
     use arrow_array::{BooleanArray, Float64Array, Int32Array, StringArray};
+    use ebsc_test_support::images::png;
     use parquet::arrow::ArrowWriter;
 
     use super::super::{TableConfig, read};
@@ -869,21 +870,9 @@ mod tests {
         assert!(dataset.class_names.is_empty());
     }
 
-    /// A PNG of `image`.
-    fn png(image: image::DynamicImage) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        image
-            .write_to(
-                &mut std::io::Cursor::new(&mut bytes),
-                image::ImageFormat::Png,
-            )
-            .unwrap();
-        bytes
-    }
-
     /// A `height`×`width` gray PNG whose pixels count up from `first`.
     fn gray_png(height: u32, width: u32, first: u8) -> Vec<u8> {
-        png(image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(
+        png(&image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(
             width,
             height,
             |x, y| image::Luma([first.wrapping_add((y * width + x) as u8)]),
@@ -942,11 +931,9 @@ mod tests {
         assert_eq!(dataset.samples[2].source, format!("{}#2", path.display()));
         // A plain binary column, a colour image among gray ones: every image RGB.
         let path = dir.path().join("binary.parquet");
-        let colour = png(image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
-            3,
-            2,
-            image::Rgb([1, 2, 3]),
-        )));
+        let colour = png(&image::DynamicImage::ImageRgb8(
+            image::RgbImage::from_pixel(3, 2, image::Rgb([1, 2, 3])),
+        ));
         let column = arrow_array::BinaryArray::from_iter_values([gray_png(2, 3, 0), colour]);
         write_parquet(&path, vec![("img", Arc::new(column) as ArrayRef)]);
         let dataset = read_table(&path, None).unwrap();
