@@ -75,6 +75,29 @@ fn a_labelled_table_gets_the_features_template() {
 }
 
 #[test]
+fn columns_in_different_units_are_named_in_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    // Areas in the thousands beside ratios of a few hundredths, as in breast cancer data.
+    let mut text = String::from("area,smoothness,texture,label\n");
+    for i in 0..30 {
+        text.push_str(&format!(
+            "{},{},{},{}\n",
+            500 + 97 * i,
+            0.05 + 0.001 * (i % 7) as f64,
+            10 + i % 5,
+            i % 3
+        ));
+    }
+    std::fs::write(dir.path().join("cells.csv"), text).unwrap();
+    let out = run(dir.path(), &["new", "cells", "cells.csv"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(
+        &out,
+        "new: the columns are in different units: \"area\" spans 2813 and \"smoothness\" 0.006 (468833×)",
+    );
+}
+
+#[test]
 fn a_header_less_table_finds_its_classes_at_either_end() {
     let dir = tempfile::tempdir().unwrap();
     // UCI's layouts: iris.data (four measures, then the class as text), wine.data (the class

@@ -35,6 +35,46 @@ pub fn mean_cosine(inputs: &Inputs) -> f64 {
     sum / (picked * (picked - 1) / 2) as f64
 }
 
+/// From this quotient of the widest column's range over the narrowest's, a feature table's
+/// columns are in different units (wine's proline spans 1,400, its hue 1.2; breast cancer's
+/// areas 2,400, its fractal dimensions 0.045), and the widest decide every cosine; pixels
+/// and embeddings share one range (the 8×8 digits: 16 over 1).
+pub const COLUMN_RANGE_SPREAD: f64 = 100.0;
+
+/// The widest and the narrowest column of a feature table by range (max − min), columns
+/// that hold one value left out: `(column, range)` of each, 0-based, when the first's range
+/// is [`COLUMN_RANGE_SPREAD`] times the second's or more. `None` for images.
+pub fn column_units_differ(inputs: &Inputs) -> Option<((usize, f64), (usize, f64))> {
+    let Inputs::Features { data, dim } = inputs else {
+        return None;
+    };
+    let dim = *dim;
+    if dim < 2 {
+        return None;
+    }
+    let mut low = vec![f32::INFINITY; dim];
+    let mut high = vec![f32::NEG_INFINITY; dim];
+    for row in data.chunks_exact(dim) {
+        for (c, &v) in row.iter().enumerate() {
+            low[c] = low[c].min(v);
+            high[c] = high[c].max(v);
+        }
+    }
+    let ranges: Vec<(usize, f64)> = (0..dim)
+        .map(|c| (c, f64::from(high[c]) - f64::from(low[c])))
+        .filter(|&(_, r)| r > 0.0)
+        .collect();
+    let widest = ranges
+        .iter()
+        .copied()
+        .reduce(|a, b| if b.1 > a.1 { b } else { a })?;
+    let narrowest = ranges
+        .iter()
+        .copied()
+        .reduce(|a, b| if b.1 < a.1 { b } else { a })?;
+    (widest.1 >= COLUMN_RANGE_SPREAD * narrowest.1).then_some((widest, narrowest))
+}
+
 /// The neighbour-span measures of [`neighbour_spans`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NeighbourSpans {
@@ -682,6 +722,34 @@ mod tests {
         let row: Vec<f64> = (0..12).map(f64::from).collect();
         let expected = [2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9].map(f64::from);
         assert_eq!(mirror(&row, 2, 2, 3), expected);
+    }
+
+    #[test]
+    fn columns_in_different_units_are_told_by_their_ranges() {
+        // Areas in the thousands beside ratios under one: the widest and the narrowest.
+        let rows = table(&[
+            vec![1000.0, 0.10, 5.0, 7.0],
+            vec![3400.0, 0.13, 6.0, 7.0],
+            vec![2000.0, 0.11, 9.0, 7.0],
+        ]);
+        let (widest, narrowest) = column_units_differ(&rows).unwrap();
+        assert_eq!(widest, (0, 2400.0));
+        assert_eq!(narrowest.0, 1);
+        assert!((narrowest.1 - 0.03).abs() < 1e-6, "{narrowest:?}");
+        // Pixels of one range (a constant column aside), and images, are not.
+        let pixels = table(&[
+            vec![0.0, 16.0, 0.0],
+            vec![3.0, 0.0, 0.0],
+            vec![16.0, 1.0, 0.0],
+        ]);
+        assert_eq!(column_units_differ(&pixels), None);
+        let images = Inputs::Images {
+            data: vec![0, 255, 1, 2],
+            channels: 1,
+            height: 1,
+            width: 2,
+        };
+        assert_eq!(column_units_differ(&images), None);
     }
 
     #[test]

@@ -250,6 +250,9 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
         .with_context(|| format!("reading {}", data.display()))?;
     let dataset = with_positional_labels(&mut source, &keys, dataset, &mut notes);
     let dataset = with_pixel_images(&mut source, &keys, dataset, &mut notes);
+    if let Some(note) = units_note(&source, &dataset) {
+        notes.push(note);
+    }
     // prepare.splits / prepare.subset shrink the data before it is sized up.
     let mut selection = toml::Table::new();
     for o in &dotted {
@@ -677,6 +680,47 @@ fn read_with_labels(source: &mut SourceConfig, column: &str) -> Option<crate::da
             None
         }
     }
+}
+
+/// A note when a feature table's columns are in different units
+/// ([`geometry::column_units_differ`]): the widest then decides every cosine, and the user
+/// may want to scale the columns before `new`. Names the two columns.
+fn units_note(source: &SourceConfig, dataset: &crate::dataset::Dataset) -> Option<String> {
+    let ((widest, wide), (narrowest, narrow)) = geometry::column_units_differ(&dataset.inputs)?;
+    let names: Option<Vec<String>> = match source {
+        SourceConfig::Table(table) => {
+            detect::feature_column_names(table)
+                .ok()
+                .flatten()
+                .map(|names| {
+                    names
+                        .into_iter()
+                        .filter(|name| table.label_column.as_ref() != Some(name))
+                        .collect::<Vec<_>>()
+                })
+        }
+        _ => None,
+    };
+    let name = |column: usize| match &names {
+        Some(names) if names.len() == dataset.inputs.row_len() => format!("{:?}", names[column]),
+        _ => format!("column {}", column + 1),
+    };
+    // Three significant digits or so: 4069, 1.25, 0.0291.
+    let value = |v: f64| match v {
+        v if v >= 100.0 => format!("{v:.0}"),
+        v if v >= 1.0 => format!("{v:.2}"),
+        v => format!("{v:.3e}")
+            .parse::<f64>()
+            .map_or(v.to_string(), |r| r.to_string()),
+    };
+    Some(format!(
+        "the columns are in different units: {} spans {} and {} {} ({:.0}×), so the widest decide every cosine; if they are measurements of different kinds, scale each column (to mean 0 and variance 1, say) before `just new`",
+        name(widest),
+        value(wide),
+        name(narrowest),
+        value(narrow),
+        wide / narrow
+    ))
 }
 
 /// Whether a table's labels are still for `new` to guess from its columns: none named,
