@@ -171,12 +171,33 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
             label_kind: keys.label_kind,
         }));
     }
+    // An IDX file beside its gzipped copy (torchvision's `raw/` keeps both) is read once,
+    // unpacked.
     let images: Vec<PathBuf> = files
         .iter()
         .filter(|f| file_name(f).contains("idx3-ubyte"))
+        .filter(|f| {
+            let name = file_name(f);
+            !name
+                .strip_suffix(".gz")
+                .is_some_and(|plain| files.iter().any(|other| file_name(other) == plain))
+        })
         .cloned()
         .collect();
     if !images.is_empty() {
+        // Several sets in one folder (torchvision's EMNIST `raw/`: balanced, byclass,
+        // letters, … each with its train and test files) are not one data set.
+        let mut sets: Vec<String> = images.iter().map(|f| idx_set_name(f)).collect();
+        sets.sort();
+        sets.dedup();
+        if sets.len() > 1 {
+            bail!(
+                "{}: holds the IDX files of {} sets ({}); give one set's images file as the path (with its labels file beside it), or a folder of one set",
+                path.display(),
+                sets.len(),
+                sets.join(", ")
+            );
+        }
         let labels = images
             .iter()
             .map(|image| idx_labels_beside(image))
@@ -252,7 +273,8 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
 }
 
 /// The one subfolder (hidden ones aside) of a folder none of whose own `files` is data (a
-/// table, an image, an IDX or CIFAR file; a README or licence is not): where the data is.
+/// table, an image, an IDX or CIFAR file; a README or licence is not), or its one subfolder
+/// of IDX files: where the data is.
 fn only_data_folder(folder: &Path, files: &[PathBuf]) -> anyhow::Result<Option<PathBuf>> {
     let data = |f: &PathBuf| {
         let name = file_name(f);
@@ -271,7 +293,30 @@ fn only_data_folder(folder: &Path, files: &[PathBuf]) -> anyhow::Result<Option<P
         .map(|entry| entry.path())
         .filter(|p| p.is_dir())
         .collect();
-    Ok(match subfolders.as_slice() {
+    if let [only] = subfolders.as_slice() {
+        return Ok(Some(only.clone()));
+    }
+    // torchvision's older layout: `raw/` holding the IDX files beside `processed/` holding
+    // its own `.pt` copies, which this tool does not read. The one subfolder of IDX files,
+    // when no subfolder holds images or tables of its own.
+    let mut idx_folders = Vec::new();
+    for subfolder in &subfolders {
+        let inner: Vec<PathBuf> = std::fs::read_dir(subfolder)
+            .with_context(|| format!("{}: cannot list the folder", subfolder.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        if inner
+            .iter()
+            .any(|f| table::is_table_file(f) || image_folder::is_image_file(f))
+        {
+            return Ok(None);
+        }
+        if inner.iter().any(|f| file_name(f).contains("idx3-ubyte")) {
+            idx_folders.push(subfolder.clone());
+        }
+    }
+    Ok(match idx_folders.as_slice() {
         [only] => Some(only.clone()),
         _ => None,
     })
@@ -513,6 +558,19 @@ fn label_rows(path: &Path) -> Option<usize> {
 /// `.gz` stripped).
 fn table_extension_of(path: &Path) -> String {
     table::table_extension(path).0
+}
+
+/// The set an IDX images file belongs to: its name before the split (`train`, `test`,
+/// `t10k`) or `images`, without a trailing `-`: `emnist-letters` for
+/// `emnist-letters-train-images-idx3-ubyte`, empty for MNIST's `train-images-idx3-ubyte`.
+fn idx_set_name(images: &Path) -> String {
+    let name = file_name(images);
+    let end = ["train", "test", "t10k", "images"]
+        .iter()
+        .filter_map(|word| name.find(word))
+        .min()
+        .unwrap_or(name.len());
+    name[..end].trim_end_matches(['-', '_', '.']).to_string()
 }
 
 /// `x-labels-idx1-ubyte[.gz]` beside `x-images-idx3-ubyte[.gz]`.
@@ -882,6 +940,69 @@ mod tests {
         touch(&root.join("other/notes.txt"), b"");
         let source = detect(&root, &SourceKeys::default()).unwrap();
         assert!(matches!(source, SourceConfig::ImageFolder(_)), "{source:?}");
+    }
+
+    #[test]
+    fn idx_files_beside_their_gzipped_copies_are_read_once() {
+        // torchvision's `FashionMNIST/raw/`: every file plain and gzipped.
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("FashionMNIST/raw");
+        for split in ["train", "t10k"] {
+            for kind in ["images-idx3", "labels-idx1"] {
+                touch(&raw.join(format!("{split}-{kind}-ubyte")), b"");
+                touch(&raw.join(format!("{split}-{kind}-ubyte.gz")), b"");
+            }
+        }
+        // Older torchvision: `processed/` of `.pt` files beside `raw/`.
+        touch(&dir.path().join("FashionMNIST/processed/training.pt"), b"");
+        for path in [raw.clone(), dir.path().join("FashionMNIST")] {
+            let SourceConfig::Idx(c) = detect(&path, &SourceKeys::default()).unwrap() else {
+                panic!("expected idx");
+            };
+            assert_eq!(
+                c.images.to_vec(),
+                vec![
+                    raw.join("t10k-images-idx3-ubyte"),
+                    raw.join("train-images-idx3-ubyte")
+                ]
+            );
+            assert_eq!(
+                c.labels.to_vec(),
+                vec![
+                    raw.join("t10k-labels-idx1-ubyte"),
+                    raw.join("train-labels-idx1-ubyte")
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn a_folder_of_several_idx_sets_is_an_error_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        for set in ["emnist-letters", "emnist-digits"] {
+            for split in ["train", "test"] {
+                touch(
+                    &dir.path().join(format!("{set}-{split}-images-idx3-ubyte")),
+                    b"",
+                );
+                touch(
+                    &dir.path().join(format!("{set}-{split}-labels-idx1-ubyte")),
+                    b"",
+                );
+            }
+        }
+        let error = detect(dir.path(), &SourceKeys::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("holds the IDX files of 2 sets (emnist-digits, emnist-letters)"),
+            "{error}"
+        );
+        assert_eq!(idx_set_name(Path::new("t10k-images-idx3-ubyte.gz")), "");
+        assert_eq!(
+            idx_set_name(Path::new("letters-images-idx3-ubyte")),
+            "letters"
+        );
     }
 
     #[test]
