@@ -687,7 +687,7 @@ fn a_folder_of_unlabelled_images_gets_auto_and_labels_none() {
     let out = run(dir.path(), &["new", "x", "sorted", "labels=maybe"]);
     assert!(
         error(&out).contains(
-            "\"labels=maybe\": expected none (the subfolders are not classes), folders (they are), names (the file names up to their first '.' are) or split-folders"
+            "\"labels=maybe\": expected none (the subfolders are not classes), folders (they are), names (the file names up to their first '.' or closing number are) or split-folders"
         ),
         "{}",
         out.stderr
@@ -1082,7 +1082,7 @@ fn a_flat_folder_named_by_class_reads_its_classes_from_the_names() {
     assert_printed(&out, "13 images 1×4×6, 3 classes");
     assert_printed(
         &out,
-        "new: labels: 3 classes by the file names up to their first '.' (subject01, subject02, subject03) (labels = \"names\" written; labels=none reads the images without labels)",
+        "new: labels: 3 classes by the file names up to their first '.' or closing number (subject01, subject02, subject03) (labels = \"names\" written; labels=none reads the images without labels)",
     );
     let pipeline = read(dir.path(), "pipelines/yale.toml");
     assert_eq!(pipeline["prepare"]["labels"].as_str(), Some("names"));
@@ -1096,6 +1096,17 @@ fn a_flat_folder_named_by_class_reads_its_classes_from_the_names() {
     let out = run(dir.path(), &["new", "plain", "plain"]);
     assert!(out.ok, "{}", out.stderr);
     assert_printed(&out, "no labels");
+    // COIL-20's layout: `obj<k>__<pose>.png`, the class before the closing number.
+    let files: Vec<String> = (0..12)
+        .map(|i| format!("obj{}__{}.png", i % 3 + 1, i / 3))
+        .collect();
+    write_pngs(&dir.path().join("coil"), &files);
+    let out = run(dir.path(), &["new", "coil", "coil"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(
+        &out,
+        "3 classes by the file names up to their first '.' or closing number (obj1, obj2, obj3)",
+    );
 }
 
 #[test]

@@ -138,7 +138,7 @@ pub fn new_pipeline(request: &NewRequest) -> anyhow::Result<Created> {
             }
             "prepare.labels" => {
                 keys.labels = Some(o.value.clone().try_into().map_err(|_| {
-                    bad("none (the subfolders are not classes), folders (they are), names (the file names up to their first '.' are) or split-folders (the subfolders are splits, their subfolders classes)")
+                    bad("none (the subfolders are not classes), folders (they are), names (the file names up to their first '.' or closing number are) or split-folders (the subfolders are splits, their subfolders classes)")
                 })?)
             }
             "prepare.image_shape" => {

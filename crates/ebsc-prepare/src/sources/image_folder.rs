@@ -6,7 +6,8 @@
 //!   images directly in it; images elsewhere (in the folder itself, or deeper) are left out.
 //! - `"none"`: no labels; every image under the folder, at any depth, is one sample.
 //! - `"names"`: every image directly in the folder is of the class its file name starts
-//!   with, up to the first `.` (Yale's `subject01.happy`); images in subfolders are left out.
+//!   with, up to the first `.` (Yale's `subject01.happy`) or a closing number after `_`,
+//!   `__` or `-` (COIL-20's `obj1__0.png`); images in subfolders are left out.
 //! - `"split-folders"`: every first-level subfolder is a split (`train`, `test`), every
 //!   subfolder of it a class of the images directly in it, the same class in every split
 //!   (`mnist_png/training/7/…`, `testing/7/…`); each sample's split is its first-level
@@ -135,7 +136,8 @@ impl Layout {
                 let more = if classes.len() > 5 { ", …" } else { "" };
                 let (what, outside) = match by {
                     ClassesBy::Names => (
-                        "classes by the file names up to their first '.'".to_string(),
+                        "classes by the file names up to their first '.' or closing number"
+                            .to_string(),
                         "in subfolders",
                     ),
                     ClassesBy::Folders => {
@@ -475,21 +477,29 @@ fn split_names(classes: &[(String, Vec<PathBuf>)]) -> Vec<String> {
 }
 
 /// The class a file's name gives (`labels = "names"`): the name up to its first `.`
-/// (`subject01` of `subject01.happy`), the whole name when it has none.
+/// (`subject01` of `subject01.happy`), the whole name when it has none, less a number after
+/// `_`, `__` or `-` at its end (`obj1` of COIL-20's `obj1__0.png`, `s1` of `s1_10.pgm`).
 pub fn class_of_name(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    match name.split_once('.') {
-        Some((class, _)) => class.to_string(),
-        None => name,
-    }
+    let head = name.split_once('.').map_or(name.as_str(), |(head, _)| head);
+    without_number(head).unwrap_or(head).to_string()
+}
+
+/// `stem` less a number at its end after `_`, `__` or `-` (`obj1` of `obj1__0`); `None`
+/// when it ends otherwise or nothing is left before it.
+fn without_number(stem: &str) -> Option<&str> {
+    let digits_off = stem.trim_end_matches(|c: char| c.is_ascii_digit());
+    let prefix = digits_off.trim_end_matches(['_', '-']);
+    (digits_off.len() < stem.len() && prefix.len() < digits_off.len() && !prefix.is_empty())
+        .then_some(prefix)
 }
 
 /// Whether a file's name holds a class before a further part: a `.` left once an image
-/// extension is taken off (`subject01.happy`, `cat.0.jpg`; not `img_001.png`), after a
-/// non-empty first part.
+/// extension is taken off (`subject01.happy`, `cat.0.jpg`), after a non-empty first part;
+/// or a number after `_`, `__` or `-` ending the name (`obj1__0.png`, `img_001.png`).
 pub fn names_a_class(path: &Path) -> bool {
     let name = path
         .file_name()
@@ -503,6 +513,7 @@ pub fn names_a_class(path: &Path) -> bool {
     };
     stem.split_once('.')
         .is_some_and(|(class, rest)| !class.is_empty() && !rest.is_empty())
+        || without_number(stem).is_some()
 }
 
 /// Reads every image of the folder, split `all`; see [`ImageFolderConfig`].
@@ -791,13 +802,17 @@ mod tests {
     }
 
     #[test]
-    fn classes_from_names_stop_at_the_first_dot() {
+    fn classes_from_names_stop_at_the_first_dot_or_a_closing_number() {
         for (name, class, names_one) in [
             ("subject01.happy", "subject01", true),
             ("KA.AN1.39.tiff", "KA", true),
             ("cat.0.jpg", "cat", true),
-            ("img_001.png", "img_001", false),
+            ("img_001.png", "img", true),
+            ("obj1__0.png", "obj1", true),
+            ("s12-3.pgm", "s12", true),
             ("subject01.gif", "subject01", false),
+            ("photo2023.jpg", "photo2023", false),
+            ("_7.png", "_7", false),
             (".hidden", "", false),
         ] {
             let path = Path::new("faces").join(name);
