@@ -240,7 +240,16 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
             return Ok(source);
         }
         let [table] = tables.as_slice() else {
-            let names: Vec<String> = tables.iter().map(|t| file_name(t)).collect();
+            // As the files are named (`file_name` lower-cases for matching).
+            let names: Vec<String> = tables
+                .iter()
+                .map(|t| {
+                    t.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect();
             bail!(
                 "{}: holds {} tables ({}) and no images; give one of them as the path",
                 path.display(),
@@ -497,7 +506,11 @@ pub fn labels_beside(samples: &Path) -> Option<PathBuf> {
     candidates
         .into_iter()
         .find(|candidate| match table_extension_of(candidate).as_str() {
-            "npy" | "npz" => label_rows(candidate) == Some(n_rows),
+            "npy" | "npz" => match label_rows(candidate) {
+                Some(rows) => rows == n_rows,
+                // One-hot rows (Keras' to_categorical), read to be sure.
+                None => table::array_labels_fit(candidate, n_rows),
+            },
             _ => table::text_labels_fit(candidate, n_rows),
         })
 }
@@ -674,7 +687,7 @@ pub struct SplitArrays {
 /// An archive of splits, by its arrays' names and shapes: two or more arrays of samples (2
 /// or more dimensions), each named `<split>_images` (MedMNIST: labels `<split>_labels`) or
 /// `x_<split>` (Keras: labels `y_<split>`), in archive order. The labels count when every
-/// split has an array of its name with one value a sample. `None` when any array of samples
+/// split has an array of its name with one value a sample, or a row a sample (one-hot). `None` when any array of samples
 /// is named otherwise.
 pub fn split_arrays(shapes: &[(String, Vec<usize>)]) -> Option<SplitArrays> {
     let shape_of = |name: &str| {
@@ -683,21 +696,26 @@ pub fn split_arrays(shapes: &[(String, Vec<usize>)]) -> Option<SplitArrays> {
             .find(|(n, _)| n == name)
             .map(|(_, shape)| shape.as_slice())
     };
+    let label_name = |name: &str| {
+        if let Some(split) = name.strip_suffix("_images") {
+            Some(format!("{split}_labels"))
+        } else {
+            name.strip_prefix("x_")
+                .or(name.strip_prefix("X_"))
+                .map(|split| format!("y_{split}"))
+        }
+    };
+    // One-hot labels (Keras' `to_categorical`) have two dimensions, as samples do.
+    let label_names: Vec<String> = shapes.iter().filter_map(|(n, _)| label_name(n)).collect();
     let mut samples = Vec::new();
     let mut labels = Vec::new();
     for (name, shape) in shapes
         .iter()
-        .filter(|(_, shape)| table::holds_samples(shape))
+        .filter(|(name, shape)| table::holds_samples(shape) && !label_names.contains(name))
     {
-        let label = if let Some(split) = name.strip_suffix("_images") {
-            format!("{split}_labels")
-        } else if let Some(split) = name.strip_prefix("x_").or(name.strip_prefix("X_")) {
-            format!("y_{split}")
-        } else {
-            return None;
-        };
+        let label = label_name(name)?;
         let n = shape[0];
-        let fits = matches!(shape_of(&label), Some([m]) | Some([m, 1]) if *m == n);
+        let fits = matches!(shape_of(&label), Some([m]) | Some([m, _]) if *m == n);
         samples.push(name.clone());
         labels.push(fits.then_some(label));
     }
@@ -878,6 +896,20 @@ mod tests {
             Some(SplitArrays {
                 samples: names(&["x_test", "x_train"]),
                 labels: Some(names(&["y_test", "y_train"])),
+            })
+        );
+        // One-hot labels, two-dimensional as the samples are.
+        let one_hot = shapes(&[
+            ("x_train", &[5, 28, 28]),
+            ("y_train", &[5, 10]),
+            ("x_test", &[2, 28, 28]),
+            ("y_test", &[2, 10]),
+        ]);
+        assert_eq!(
+            split_arrays(&one_hot),
+            Some(SplitArrays {
+                samples: names(&["x_train", "x_test"]),
+                labels: Some(names(&["y_train", "y_test"])),
             })
         );
         // Labels of the wrong length, or missing for one split: no labels.

@@ -30,7 +30,7 @@ pub struct TableConfig {
     /// `.parquet`; text (`.csv`, `.tsv`, `.txt`, `.dat`, `.data`, each also gzipped: fields split at
     /// commas, tabs, or runs of spaces, as the first line shows); `.safetensors`; `.npy`; or
     /// `.npz` (`np.savez`). A NumPy array of 3 or 4 dimensions holds images (`uint8`, or
-    /// pixel values in [0, 1] or 0–255 of another dtype).
+    /// pixel values in [0, 1], [−1, 1] or 0–255 of another dtype).
     pub path: PathBuf,
     /// Parquet/text: the column holding labels (integers, whole numbers or text), excluded
     /// from the features.
@@ -280,6 +280,16 @@ pub fn text_labels_fit(path: &Path, n_rows: usize) -> bool {
     let (extension, _) = table_extension(path);
     TEXT_EXTENSIONS.contains(&extension.as_str())
         && labels_text::value_lines(path).is_ok_and(|lines| labels_text::fits(&lines, n_rows))
+}
+
+/// Whether a `.npy` file, or an `.npz` of one array, holds the labels of `n_rows` samples as
+/// `labels_path` reads them (one a row, or one-hot rows).
+pub fn array_labels_fit(path: &Path, n_rows: usize) -> bool {
+    match table_extension(path).0.as_str() {
+        "npy" => npy::read_labels(path, n_rows).is_ok(),
+        "npz" => npz::read_labels(path, n_rows).is_ok(),
+        _ => false,
+    }
 }
 
 /// The shapes of the arrays an `.npz` archive holds, by name (those that parse).
@@ -741,7 +751,7 @@ impl Table {
             file_error(
                 path,
                 format_args!(
-                    "{shape}: row {} holds {} in feature {} (0-based); pixels are whole numbers 0–255, or every value in [0, 1]",
+                    "{shape}: row {} holds {} in feature {} (0-based); pixels are whole numbers 0–255, or every value in [0, 1] or in [-1, 1]",
                     e.position / self.dim,
                     e.value,
                     e.position % self.dim
@@ -997,7 +1007,7 @@ mod tests {
         assert_eq!(
             error([2, 2]),
             format!(
-                "{}: image_shape = [2, 2]: row 1 holds 300 in feature 2 (0-based); pixels are whole numbers 0–255, or every value in [0, 1]",
+                "{}: image_shape = [2, 2]: row 1 holds 300 in feature 2 (0-based); pixels are whole numbers 0–255, or every value in [0, 1] or in [-1, 1]",
                 path.display()
             )
         );
@@ -1036,6 +1046,24 @@ mod tests {
         let read_labels: Vec<Option<i32>> = dataset.samples.iter().map(|s| s.label).collect();
         assert_eq!(read_labels, [Some(1), Some(0), Some(1)]);
         assert_eq!(dataset.class_names, ["bag", "coat"]);
+        // One-hot rows (Keras' to_categorical): each row's index of its 1.
+        let one_hot = dir.path().join("y_hot.npy");
+        let rows: Vec<u8> = [0.0f32, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        std::fs::write(&one_hot, npy("<f4", false, "(3, 3)", &rows)).unwrap();
+        let dataset = read(&config(&one_hot, None)).unwrap();
+        let read_labels: Vec<Option<i32>> = dataset.samples.iter().map(|s| s.label).collect();
+        assert_eq!(read_labels, [Some(1), Some(0), Some(1)]);
+        assert_eq!(dataset.class_names, ["0", "2"]);
+        let two_hot = dir.path().join("y_two.npy");
+        std::fs::write(&two_hot, npy("|u1", false, "(3, 2)", &[1, 0, 1, 1, 0, 1])).unwrap();
+        assert!(
+            error(config(&two_hot, None)).contains("row 1 is not one-hot"),
+            "{}",
+            error(config(&two_hot, None))
+        );
     }
 
     #[test]

@@ -177,7 +177,7 @@ impl<'a> NpyArray<'a> {
             Some((kind, item_size)) => {
                 let pixels = super::gray_pixels(&self.f32_values(kind, item_size)).map_err(|bad| {
                     error(format_args!(
-                        "value {} at index {} of an array of images of shape {} (dtype {:?}); expected every value in [0, 1], or whole numbers 0–255",
+                        "value {} at index {} of an array of images of shape {} (dtype {:?}); expected every value in [0, 1] or in [-1, 1], or whole numbers 0–255",
                         bad.value,
                         bad.position,
                         show_shape(&self.shape),
@@ -284,10 +284,22 @@ impl<'a> NpyArray<'a> {
                 self.descr
             )));
         };
+        // One-hot rows, as Keras' `to_categorical` writes labels: the index of each row's 1.
+        if let [rows, classes] = self.shape[..]
+            && rows == n_rows
+            && classes >= 2
+        {
+            return self.one_hot_labels(kind, item_size, classes).map_err(|row| {
+                error(format_args!(
+                    "shape {} for labels, but row {row} is not one-hot (a single 1 among 0s); expected ({n_rows},) or ({n_rows}, 1), one label a row of the features, or one-hot rows",
+                    show_shape(&self.shape)
+                ))
+            });
+        }
         // (N, 1) too: MedMNIST keeps its labels as a column.
         if self.shape != [n_rows] && self.shape != [n_rows, 1] {
             return Err(error(format_args!(
-                "shape {} for labels; expected ({n_rows},) or ({n_rows}, 1), one label a row of the features",
+                "shape {} for labels; expected ({n_rows},) or ({n_rows}, 1), one label a row of the features, or ({n_rows}, K) one-hot rows",
                 show_shape(&self.shape)
             )));
         }
@@ -324,6 +336,28 @@ impl<'a> NpyArray<'a> {
 
     /// A float array's values as `f64`.
     /// Every element as an `f32`, whatever its dtype.
+    /// The labels of one-hot rows of `classes` values: each row's index of its one 1; the
+    /// first row that is not one-hot as the error.
+    fn one_hot_labels(
+        &self,
+        kind: Kind,
+        item_size: usize,
+        classes: usize,
+    ) -> Result<Vec<Option<i64>>, usize> {
+        let values = self.f32_values(kind, item_size);
+        values
+            .chunks_exact(classes)
+            .enumerate()
+            .map(|(row, values)| {
+                let ones: Vec<usize> = (0..classes).filter(|&c| values[c] == 1.0).collect();
+                match ones[..] {
+                    [one] if values.iter().all(|&v| v == 0.0 || v == 1.0) => Ok(Some(one as i64)),
+                    _ => Err(row),
+                }
+            })
+            .collect()
+    }
+
     fn f32_values(&self, kind: Kind, item_size: usize) -> Vec<f32> {
         let chunks = self.data.chunks_exact(item_size);
         match kind {
@@ -763,7 +797,7 @@ mod tests {
         expect_error(
             images("<f4", "(1, 2, 2)", &floats(&[0.0, 1.0, 2.5, 0.0])).map(|_| unreachable!()),
             &path,
-            "value 2.5 at index 2 of an array of images of shape (1, 2, 2) (dtype \"<f4\"); expected every value in [0, 1], or whole numbers 0–255",
+            "value 2.5 at index 2 of an array of images of shape (1, 2, 2) (dtype \"<f4\"); expected every value in [0, 1] or in [-1, 1], or whole numbers 0–255",
         );
         expect_error(
             images("<c8", "(1, 2, 2)", &[0; 32]).map(|_| unreachable!()),

@@ -9,6 +9,9 @@ pub enum PixelScale {
     Bytes,
     /// Every value in [0, 1], times 255 and rounded (`x / 255` as many loaders write it).
     Unit,
+    /// Every value in [−1, 1], some below 0: (v + 1) × 127.5, rounded (`x / 127.5 − 1`, as
+    /// torchvision's `Normalize((0.5,), (0.5,))` leaves images).
+    Signed,
 }
 
 /// Values that are neither whole numbers 0–255 nor all in [0, 1]: the first one, by its
@@ -21,10 +24,14 @@ pub struct NotPixels {
 
 impl PixelScale {
     /// The scale `values` are written in: [`PixelScale::Unit`] when every value lies in
-    /// [0, 1], else [`PixelScale::Bytes`] when every value is a whole number 0–255.
+    /// [0, 1], [`PixelScale::Signed`] when every value lies in [−1, 1], else
+    /// [`PixelScale::Bytes`] when every value is a whole number 0–255.
     pub fn of(values: &[f32]) -> Result<PixelScale, NotPixels> {
         if values.iter().all(|v| (0.0..=1.0).contains(v)) {
             return Ok(PixelScale::Unit);
+        }
+        if values.iter().all(|v| (-1.0..=1.0).contains(v)) {
+            return Ok(PixelScale::Signed);
         }
         match values.iter().position(|&v| !is_byte(v)) {
             None => Ok(PixelScale::Bytes),
@@ -42,6 +49,8 @@ impl PixelScale {
     pub fn exact(values: &[f32]) -> Option<PixelScale> {
         match PixelScale::of(values).ok()? {
             PixelScale::Bytes => Some(PixelScale::Bytes),
+            // Signed values in a table are more often measurements than pixels.
+            PixelScale::Signed => None,
             PixelScale::Unit => values
                 .iter()
                 .all(|&v| {
@@ -56,6 +65,7 @@ impl PixelScale {
         match self {
             PixelScale::Bytes => value as u8,
             PixelScale::Unit => (value * 255.0).round() as u8,
+            PixelScale::Signed => ((value + 1.0) * 127.5).round() as u8,
         }
     }
 }
@@ -115,12 +125,21 @@ mod tests {
             })
         );
         assert_eq!(
-            gray_pixels(&[-0.5, 0.5]),
+            gray_pixels(&[-1.5, 0.5]),
             Err(NotPixels {
                 position: 0,
-                value: -0.5
+                value: -1.5
             })
         );
+    }
+
+    #[test]
+    fn signed_values_are_shifted_and_scaled_but_not_taken_for_a_tables_pixels() {
+        // x / 127.5 − 1 of bytes 0, 51, 128, 255.
+        let signed = [-1.0, -0.6, 0.003_921_6, 1.0];
+        assert_eq!(PixelScale::of(&signed), Ok(PixelScale::Signed));
+        assert_eq!(gray_pixels(&signed), Ok(vec![0, 51, 128, 255]));
+        assert_eq!(PixelScale::exact(&signed), None);
     }
 
     #[test]
