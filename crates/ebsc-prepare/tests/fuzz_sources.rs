@@ -341,6 +341,7 @@ fn image_name() -> impl Strategy<Value = String> {
         Just("c.ppm".to_string()),
         Just("d.jpg".to_string()),
         Just("e.PNG".to_string()),
+        Just("f.webp".to_string()),
     ]
 }
 
@@ -372,6 +373,17 @@ proptest! {
             ("dogs", "b.pgm".to_string(), mutate(&pgm, &pgm_edits)),
         ];
         read_image_folder(&files, grayscale, resize);
+    }
+
+    /// A valid lossless WebP, mutated: the WebP decoder on broken input.
+    #[test]
+    fn image_folders_of_mutated_webp(edits in prop::collection::vec(mutation(8), 1..4)) {
+        let image = image::RgbImage::from_fn(5, 3, |x, y| image::Rgb([(40 * x) as u8, (80 * y) as u8, 7]));
+        let mut webp = Vec::new();
+        image
+            .write_to(&mut std::io::Cursor::new(&mut webp), image::ImageFormat::WebP)
+            .unwrap();
+        read_image_folder(&[("cats", "a.webp".to_string(), mutate(&webp, &edits))], false, false);
     }
 
     /// PGM and PNG headers claiming any size, in front of a few bytes.

@@ -85,8 +85,8 @@ impl FolderLabels {
     }
 }
 
-const IMAGE_EXTENSIONS: [&str; 11] = [
-    "png", "jpg", "jpeg", "pgm", "ppm", "pbm", "pnm", "gif", "bmp", "tif", "tiff",
+const IMAGE_EXTENSIONS: [&str; 12] = [
+    "png", "jpg", "jpeg", "pgm", "ppm", "pbm", "pnm", "gif", "bmp", "tif", "tiff", "webp",
 ];
 
 /// What gives the classes of a [`Layout::Classes`].
@@ -709,7 +709,7 @@ pub(crate) fn is_image_file(path: &Path) -> bool {
 /// Whether the file starts as a PNG, JPEG, GIF, TIFF, BMP or PNM image does.
 fn sniffs_as_image(path: &Path) -> bool {
     use std::io::Read;
-    let mut head = [0u8; 8];
+    let mut head = [0u8; 12];
     let Ok(mut file) = std::fs::File::open(path) else {
         return false;
     };
@@ -731,6 +731,7 @@ fn sniffs_as_image(path: &Path) -> bool {
         || head.starts_with(b"II*\0")
         || head.starts_with(b"MM\0*")
         || (head.starts_with(b"BM") && bmp_size())
+        || (head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP".as_slice()))
         || matches!(head, [b'P', b'1'..=b'6', b' ' | b'\t' | b'\n' | b'\r', ..])
 }
 
@@ -914,12 +915,20 @@ mod tests {
         RgbImage::from_pixel(3, 2, Rgb([7, 7, 7]))
             .save(dir.path().join("a/5.png"))
             .unwrap();
+        // WebP (lossless), and the same bytes without an extension: sniffed.
+        RgbImage::from_pixel(3, 2, Rgb([230, 230, 230]))
+            .save(dir.path().join("a/6.webp"))
+            .unwrap();
+        std::fs::copy(dir.path().join("a/6.webp"), dir.path().join("a/7")).unwrap();
         let dataset = read(&config(dir.path())).unwrap();
         let (data, channels) = images_of(&dataset);
         assert_eq!(channels, 1);
         assert_eq!(
             data,
-            [[40u8; 6], [90; 6], [140; 6], [190; 6], [7; 6]].concat()
+            [
+                [40u8; 6], [90; 6], [140; 6], [190; 6], [7; 6], [230; 6], [230; 6]
+            ]
+            .concat()
         );
     }
 
