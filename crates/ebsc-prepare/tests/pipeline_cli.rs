@@ -246,6 +246,17 @@ fn id_columns_are_found_and_a_guess_that_repeats_is_dropped() {
     assert!(out.ok, "{}", out.stderr);
     let pipeline = read(dir.path(), "pipelines/ids.toml");
     assert_eq!(pipeline["prepare"]["id_column"].as_str(), Some("id"));
+    // pandas' `df.to_csv(path)`: the index, a first column without a name.
+    std::fs::write(
+        dir.path().join("pandas.csv"),
+        ",a,b,label\n0,1.5,2,x\n1,3,4.5,y\n2,5,7,x\n3,1,1,y\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["new", "pandas", "pandas.csv"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "4 rows of 2 features, 2 classes");
+    let pipeline = read(dir.path(), "pipelines/pandas.toml");
+    assert_eq!(pipeline["prepare"]["id_column"].as_str(), Some(""));
 
     // A numeric `id` that repeats does not name the rows: `new` reads it as a feature and
     // says why; named by the user, the same column is an error that says where.

@@ -71,9 +71,10 @@ const LABEL_NAMES: [&str; 11] = [
 ];
 
 /// Column names taken as row ids when the user names none (case-insensitive; the last
-/// two are the index columns pandas writes to CSV and Parquet): excluded from the features,
-/// they name each row in `source`.
-const ID_NAMES: [&str; 10] = [
+/// three are the index columns pandas writes: `Unnamed: 0` once a CSV is read and written
+/// again, `__index_level_0__` to Parquet, and an empty name, `df.to_csv(path)`'s first
+/// column): excluded from the features, they name each row in `source`.
+const ID_NAMES: [&str; 11] = [
     "id",
     "uid",
     "uuid",
@@ -84,6 +85,7 @@ const ID_NAMES: [&str; 10] = [
     "path",
     "Unnamed: 0",
     "__index_level_0__",
+    "",
 ];
 
 /// The source that reads `path`, with `keys` filled in.
