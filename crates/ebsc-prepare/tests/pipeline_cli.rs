@@ -991,8 +991,12 @@ fn images_with_their_labels_in_a_csv_beside_them_are_read_with_them() {
     )
     .unwrap();
     std::fs::write(dir.path().join("data/test.csv"), "id\n0100\n").unwrap();
-    // The folder holding both, or the images' folder with the CSV beside it.
-    for (name, path) in [("both", "data"), ("images", "data/train")] {
+    // The folder holding both, the images' folder with the CSV beside it, or the CSV.
+    for (name, path) in [
+        ("both", "data"),
+        ("images", "data/train"),
+        ("csv", "data/train.csv"),
+    ] {
         let out = run(dir.path(), &["new", name, path]);
         assert!(out.ok, "{}", out.stderr);
         assert_printed(&out, "12 images 1×4×6, 3 classes");
@@ -1005,12 +1009,30 @@ fn images_with_their_labels_in_a_csv_beside_them_are_read_with_them() {
             pipeline["prepare"]["labels_file"].as_str(),
             Some("data/train.csv")
         );
+        let folder = if name == "csv" { "data/train" } else { path };
+        assert_eq!(pipeline["prepare"]["path"].as_str(), Some(folder));
         assert_eq!(pipeline["cluster"]["n_clusters"].as_integer(), Some(3));
     }
     // labels=none: no labels file.
     let out = run(dir.path(), &["new", "bare", "data/train", "labels=none"]);
     assert!(out.ok, "{}", out.stderr);
     assert_printed(&out, "12 images 1×4×6, no labels");
+    // A CSV of image file names in the images' own folder, given as the data.
+    let files: Vec<String> = (0..9).map(|i| format!("img_{i}.png")).collect();
+    write_pngs(&dir.path().join("flat"), &files);
+    let rows: Vec<String> = (0..9)
+        .map(|i| format!("img_{i}.png,{}", ["u", "v", "w"][i % 3]))
+        .collect();
+    std::fs::write(
+        dir.path().join("flat/labels.csv"),
+        format!("filename,label\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["new", "flat", "flat/labels.csv"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "9 images 1×4×6, 3 classes");
+    let pipeline = read(dir.path(), "pipelines/flat.toml");
+    assert_eq!(pipeline["prepare"]["path"].as_str(), Some("flat"));
 }
 
 #[test]

@@ -105,6 +105,15 @@ pub fn detect(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
         }));
     }
     if table::is_table_file(path) {
+        if let Some(folder) = images_named_by(path, keys) {
+            return Ok(SourceConfig::ImageFolder(ImageFolderConfig {
+                path: folder,
+                resize: keys.resize,
+                grayscale: keys.grayscale,
+                labels: None,
+                labels_file: Some(path.to_path_buf()),
+            }));
+        }
         return table_source(path, keys);
     }
     bail!(
@@ -440,6 +449,34 @@ fn names_a_split_file(path: &Path) -> bool {
             stem.split(['-', '_', '.', ' '])
                 .any(|word| word.len() >= 3 && image_folder::names_a_split(word))
         })
+}
+
+/// The folder of the images a CSV names with their classes, when the CSV is given as the
+/// data (Kaggle's `train.csv` of `id,label`): the folder named as the CSV beside it
+/// (`train/`), else the CSV's own folder when the names it lists are image files
+/// (`img_001.png`), whichever holds the images it lists ([`image_labels_file`]). `None`
+/// for tables of samples. The CSV's own folder is not searched for names without an image
+/// extension: a table of samples with an `id` column would have every folder above it
+/// walked.
+fn images_named_by(table: &Path, keys: &SourceKeys) -> Option<PathBuf> {
+    if keys.labels.is_some() || !matches!(table_extension_of(table).as_str(), "csv" | "tsv") {
+        return None;
+    }
+    let listed = image_folder::read_labels_file(table).ok()?;
+    let names_images = listed
+        .keys()
+        .take(20)
+        .any(|name| image_folder::has_image_extension(Path::new(name)));
+    let parent = table
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty() && names_images)
+        .map(Path::to_path_buf);
+    let beside = table.with_extension("");
+    [Some(beside), parent]
+        .into_iter()
+        .flatten()
+        .filter(|folder| folder.is_dir())
+        .find(|folder| image_labels_file(folder, table))
 }
 
 /// Whether `table` names the classes of the images under `folder`
