@@ -257,6 +257,15 @@ fn id_columns_are_found_and_a_guess_that_repeats_is_dropped() {
     assert_printed(&out, "4 rows of 2 features, 2 classes");
     let pipeline = read(dir.path(), "pipelines/pandas.toml");
     assert_eq!(pipeline["prepare"]["id_column"].as_str(), Some(""));
+    // `df.reset_index().to_csv(path, index=False)`: the index named `index`.
+    std::fs::write(
+        dir.path().join("reset.csv"),
+        "index,a,b,label\n0,1.5,2,x\n1,3,4.5,y\n2,5,7,x\n3,1,1,y\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["new", "reset", "reset.csv"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_printed(&out, "4 rows of 2 features, 2 classes");
 
     // A numeric `id` that repeats does not name the rows: `new` reads it as a feature and
     // says why; named by the user, the same column is an error that says where.

@@ -71,10 +71,11 @@ const LABEL_NAMES: [&str; 11] = [
 ];
 
 /// Column names taken as row ids when the user names none (case-insensitive; the last
-/// three are the index columns pandas writes: `Unnamed: 0` once a CSV is read and written
-/// again, `__index_level_0__` to Parquet, and an empty name, `df.to_csv(path)`'s first
-/// column): excluded from the features, they name each row in `source`.
-const ID_NAMES: [&str; 11] = [
+/// four are the index columns pandas writes: `index` from `reset_index()`, `Unnamed: 0`
+/// once a CSV is read and written again, `__index_level_0__` to Parquet, and an empty
+/// name, `df.to_csv(path)`'s first column): excluded from the features, they name each row
+/// in `source`.
+const ID_NAMES: [&str; 12] = [
     "id",
     "uid",
     "uuid",
@@ -83,6 +84,7 @@ const ID_NAMES: [&str; 11] = [
     "filename",
     "file",
     "path",
+    "index",
     "Unnamed: 0",
     "__index_level_0__",
     "",
