@@ -65,8 +65,8 @@ impl<'a> Archive<'a> {
         }
     }
 
-    /// The samples of array `tensor` (default: the only one of 2 or more dimensions) with
-    /// the labels of array `label`.
+    /// The samples of array `tensor` (default: the only one of 2 or more dimensions but the
+    /// labels, which may be one-hot rows) with the labels of array `label`.
     fn table(&self, tensor: Option<&str>, label: Option<&str>) -> anyhow::Result<Table> {
         let path = self.path;
         let feature_name = match tensor {
@@ -75,7 +75,10 @@ impl<'a> Archive<'a> {
                 let matrices: Vec<&str> = self
                     .arrays
                     .iter()
-                    .filter(|(_, a)| a.as_ref().is_ok_and(|a| super::holds_samples(&a.shape)))
+                    .filter(|(name, a)| {
+                        Some(*name) != label
+                            && a.as_ref().is_ok_and(|a| super::holds_samples(&a.shape))
+                    })
                     .map(|(name, _)| *name)
                     .collect();
                 match matrices.as_slice() {
@@ -293,6 +296,19 @@ mod tests {
         // Without labels, and with the features named.
         let dataset = read(&path, Some("X"), None).unwrap();
         assert_eq!(dataset.samples[2].label, None);
+        // One-hot labels are two-dimensional, as the samples are: still the samples' array.
+        let one_hot = le(&[0.0f64, 1.0, 1.0, 0.0, 0.0, 1.0].map(f64::to_le_bytes));
+        write_npz(
+            &path,
+            false,
+            &[
+                ("X", npy("<f8", "(3, 2)", &features())),
+                ("y", npy("<f8", "(3, 2)", &one_hot)),
+            ],
+        );
+        let dataset = read(&path, None, Some("y")).unwrap();
+        let labels: Vec<_> = dataset.samples.iter().map(|s| s.label).collect();
+        assert_eq!(labels, vec![Some(1), Some(0), Some(1)]);
     }
 
     #[test]
