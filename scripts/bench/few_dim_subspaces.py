@@ -5,12 +5,17 @@ neighbour-span ratios miss (the nearest neighbour alone rebuilds a sample on a l
 the origin; under 8 columns the ratios are not measured).
 
     few_dim_subspaces.py OUT_DIR
+    few_dim_subspaces.py OUT_DIR --random N
+
 
 Subspace k has a random orthonormal basis U_k of d_k columns; its n points are U_k y with y
 standard Gaussian (so x and −x are equally likely, as any symmetric draw gives), plus
 Gaussian noise of standard deviation `sigma` in every coordinate; rows are shuffled. The
 controls: Gaussian clusters (`cl-*`), an isotropic and an axis-scaled Gaussian cloud. Each
-table has its own seed, so the files are the same on every run. Needs numpy.
+table has its own seed, so the files are the same on every run. `--random N` writes N
+tables of random configurations instead (`random-I`, drawn from seed 300 + I: 2 to 8
+subspaces of dimension 1 to 3 in R^3 to R^30, 30 to 100 points each, noise 0.01 to 0.1 a
+coordinate). Needs numpy.
 """
 import os
 import sys
@@ -57,7 +62,29 @@ def clusters(k, ambient, n, spread, seed, offset=0.0):
     return centres[labels] + rng.standard_normal((k * n, ambient)), labels
 
 
+def random_tables(count):
+    tables = {}
+    for i in range(count):
+        rng = np.random.default_rng(300 + i)
+        k = int(rng.integers(2, 9))
+        dims = [int(d) for d in rng.integers(1, 4, size=k)]
+        ambient = int(rng.integers(max(3, max(dims) + 1), 31))
+        n = int(rng.integers(30, 101))
+        sigma = float(rng.choice([0.01, 0.02, 0.05, 0.1]))
+        name = f"random-{i}-{k}x{'.'.join(map(str, dims))}-R{ambient}-n{n}-s{sigma}"
+        tables[name] = union(dims, ambient, n, sigma, 400 + i)
+    return tables
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[2] == "--random":
+        out = sys.argv[1]
+        os.makedirs(out, exist_ok=True)
+        tables = random_tables(int(sys.argv[3]))
+        for name, (x, y) in tables.items():
+            save(out, name, x, y)
+        print(f"{len(tables)} tables in {out}")
+        return
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     out = sys.argv[1]
