@@ -165,16 +165,22 @@ fn file_name(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
-fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .with_context(|| format!("{}: cannot list the folder", path.display()))?
+/// A folder's entries: its files (sorted) and its subfolders.
+fn folder_entries(folder: &Path) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let (mut files, subfolders): (Vec<PathBuf>, Vec<PathBuf>) = std::fs::read_dir(folder)
+        .with_context(|| format!("{}: cannot list the folder", folder.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
+        .filter(|p| p.is_file() || p.is_dir())
+        .partition(|p| p.is_file());
     files.sort();
+    Ok((files, subfolders))
+}
+
+fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig> {
+    let (files, subfolders) = folder_entries(path)?;
     // A data set one folder down (a dataset repository's snapshot: a README beside the
     // `data/` or `mnist/` folder that holds the tables): that folder.
-    if let Some(inner) = only_data_folder(path, &files)? {
+    if let Some(inner) = only_data_folder(&files, &subfolders)? {
         return detect_folder(&inner, keys);
     }
     let has = |name: &str| files.iter().any(|f| file_name(f) == name);
@@ -189,12 +195,7 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
     let images: Vec<PathBuf> = files
         .iter()
         .filter(|f| file_name(f).contains("idx3-ubyte"))
-        .filter(|f| {
-            let name = file_name(f);
-            !name
-                .strip_suffix(".gz")
-                .is_some_and(|plain| files.iter().any(|other| file_name(other) == plain))
-        })
+        .filter(|f| !file_name(f).strip_suffix(".gz").is_some_and(has))
         .cloned()
         .collect();
     if !images.is_empty() {
@@ -229,11 +230,10 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
     }
     // A folder of tables alone (no images, no subfolders): its table, when it holds one.
     let tables: Vec<&PathBuf> = files.iter().filter(|f| table::is_table_file(f)).collect();
-    let subfolders = std::fs::read_dir(path)
-        .with_context(|| format!("{}: cannot list the folder", path.display()))?
-        .filter_map(Result::ok)
-        .any(|entry| entry.path().is_dir());
-    if !tables.is_empty() && !subfolders && !files.iter().any(|f| image_folder::is_image_file(f)) {
+    if !tables.is_empty()
+        && subfolders.is_empty()
+        && !files.iter().any(|f| image_folder::is_image_file(f))
+    {
         // Samples and their labels saved apart (X.npy and y.npy): the samples.
         if let &[a, b] = tables.as_slice() {
             for (samples, labels) in [(a, b), (b, a)] {
@@ -297,7 +297,7 @@ fn detect_folder(path: &Path, keys: &SourceKeys) -> anyhow::Result<SourceConfig>
 /// The one subfolder (hidden ones aside) of a folder none of whose own `files` is data (a
 /// table, an image, an IDX or CIFAR file; a README or licence is not), or its one subfolder
 /// of IDX files: where the data is.
-fn only_data_folder(folder: &Path, files: &[PathBuf]) -> anyhow::Result<Option<PathBuf>> {
+fn only_data_folder(files: &[PathBuf], subfolders: &[PathBuf]) -> anyhow::Result<Option<PathBuf>> {
     let data = |f: &PathBuf| {
         let name = file_name(f);
         table::is_table_file(f)
@@ -308,26 +308,19 @@ fn only_data_folder(folder: &Path, files: &[PathBuf]) -> anyhow::Result<Option<P
     if files.iter().any(data) {
         return Ok(None);
     }
-    let subfolders: Vec<PathBuf> = std::fs::read_dir(folder)
-        .with_context(|| format!("{}: cannot list the folder", folder.display()))?
-        .filter_map(Result::ok)
-        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
-        .map(|entry| entry.path())
-        .filter(|p| p.is_dir())
+    let subfolders: Vec<&PathBuf> = subfolders
+        .iter()
+        .filter(|p| !file_name(p).starts_with('.'))
         .collect();
     if let [only] = subfolders.as_slice() {
-        return Ok(Some(only.clone()));
+        return Ok(Some((*only).clone()));
     }
     // torchvision's older layout: `raw/` holding the IDX files beside `processed/` holding
     // its own `.pt` copies, which this tool does not read. The one subfolder of IDX files,
     // when no subfolder holds images or tables of its own.
     let mut idx_folders = Vec::new();
-    for subfolder in &subfolders {
-        let inner: Vec<PathBuf> = std::fs::read_dir(subfolder)
-            .with_context(|| format!("{}: cannot list the folder", subfolder.display()))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
+    for subfolder in subfolders {
+        let (inner, _) = folder_entries(subfolder)?;
         if inner
             .iter()
             .any(|f| table::is_table_file(f) || image_folder::is_image_file(f))
@@ -403,21 +396,18 @@ fn class_tables(
     {
         return Ok(None);
     }
-    // What sets a file's rows apart from the others': its width.
+    // What sets a file's rows apart from the others': its width (a text table's columns
+    // counted header or not).
     let width = |table: &Path| -> anyhow::Result<Option<Vec<usize>>> {
         Ok(match format.as_str() {
             "npy" => table::npy_shape(table)
                 .filter(|s| table::holds_samples(s))
                 .map(|s| s[1..].to_vec()),
-            "parquet" => Some(vec![parquet_columns(table)?.len()]),
-            _ => table::text_format(table)?.map(|(format, lines)| {
-                vec![
-                    format
-                        .delimiter
-                        .split(lines.first().map_or("", String::as_str))
-                        .len(),
-                ]
-            }),
+            _ => feature_column_names(&TableConfig {
+                header: Some(false),
+                ..TableConfig::at(table)
+            })?
+            .map(|columns| vec![columns.len()]),
         })
     };
     let first_width = width(first)?;
@@ -728,8 +718,8 @@ pub struct SplitArrays {
 /// An archive of splits, by its arrays' names and shapes: two or more arrays of samples (2
 /// or more dimensions), each named `<split>_images` (MedMNIST: labels `<split>_labels`) or
 /// `x_<split>` (Keras: labels `y_<split>`), in archive order. The labels count when every
-/// split has an array of its name with one value a sample, or a row a sample (one-hot). `None` when any array of samples
-/// is named otherwise.
+/// split has an array of its name with one value a sample, or a row a sample (one-hot).
+/// `None` when any array of samples is named otherwise.
 pub fn split_arrays(shapes: &[(String, Vec<usize>)]) -> Option<SplitArrays> {
     let shape_of = |name: &str| {
         shapes

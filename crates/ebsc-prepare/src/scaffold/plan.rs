@@ -201,9 +201,10 @@ pub const SUBSPACE_OVER_GAUSSIAN: f64 = 0.945;
 /// a sample (the measures above then read curved data: lines through the origin in R^10,
 /// ratio 0.96 and 1.15 against chance), from this sign symmetry on ...
 /// Samples drawn on linear subspaces come in opposite pairs and read 0.96–1.04 (150
-/// generated tables; 0.98–1.00 on those of one to four dimensions); standardised and PCA-reduced real tables 0.41–0.96 (iris 0.96,
-/// breast cancer 0.94, Fashion-MNIST to 10 components 0.82), non-negative data (images,
-/// counts) below 0 (RESULTS.md, "Subspaces of one or two dimensions").
+/// generated tables; 0.98–1.00 on those of one to four dimensions); standardised and
+/// PCA-reduced real tables 0.41–0.96 (iris 0.96, breast cancer 0.94, Fashion-MNIST to 10
+/// components 0.82), non-negative data (images, counts) below 0 (RESULTS.md, "Subspaces of
+/// one or two dimensions").
 pub const SIGN_SYMMETRY: f64 = 0.975;
 /// ... and under this level against a Gaussian cloud
 /// ([`geometry::NeighbourSpans::level_over_gaussian`]): generated subspaces read 0.15–0.75
@@ -459,6 +460,16 @@ fn span_line(summary: &DataSummary) -> f64 {
     }
 }
 
+/// The `[affinity]` keys of the elastic-net solve over the ridge solve's candidates, for
+/// samples near subspaces.
+fn ridge_candidates_solve() -> String {
+    format!(
+        "refine = \"elastic-net\"\n\
+         refine_candidates_by = \"ridge\"\n\
+         refine_lambda = {SUBSPACE_REFINE_LAMBDA}\n"
+    )
+}
+
 /// The affinity stage's `refine_candidates` when the template leaves it out.
 const DEFAULT_REFINE_CANDIDATES: usize = 400;
 
@@ -520,9 +531,8 @@ fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 3] {
              # generated tables of subspaces 1.000 on all but one (0.997), where the ridge\n\
              # solve alone scored 0.940–0.996 on eight (RESULTS.md, \"The elastic-net solve over\n\
              # the ridge solve's candidates\", \"Twelve coefficients a row from the elastic-net solve\").\n\
-             refine = \"elastic-net\"\n\
-             refine_candidates_by = \"ridge\"\n\
-             refine_lambda = {SUBSPACE_REFINE_LAMBDA}\n"
+             {}",
+            ridge_candidates_solve()
         )
     } else if few_dimensions.is_some() {
         format!(
@@ -532,9 +542,8 @@ fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 3] {
              # row keeps its {SUBSPACE_TOP_K} largest (top_k above; docs/method.md, \"Inference\"): lines and\n\
              # planes through the origin 0.52–0.83 → 0.92–0.99, where the ridge solve alone\n\
              # scored 0.76–0.97 (RESULTS.md, \"Subspaces of one or two dimensions\").\n\
-             refine = \"elastic-net\"\n\
-             refine_candidates_by = \"ridge\"\n\
-             refine_lambda = {SUBSPACE_REFINE_LAMBDA}\n"
+             {}",
+            ridge_candidates_solve()
         )
     } else if subspaces {
         "# Samples near linear subspaces: each row's coefficients are the least-squares\n\

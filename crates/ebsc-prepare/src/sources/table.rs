@@ -455,26 +455,14 @@ fn read_class_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<D
             "class_files = […] labels each file's rows by the file's name: remove label_column and labels_path",
         ));
     }
-    let mut joined: Option<Table> = None;
-    let mut sources = Vec::new();
-    let mut classes = Vec::new();
-    for file in files {
-        let one = TableConfig {
-            path: file.clone(),
-            class_files: None,
-            image_shape: None,
-            ..config.clone()
-        };
-        let (part, _) = read_one(&one)?;
-        sources.extend(part.sources(file));
-        classes.extend(std::iter::repeat_n(Some(class_name(file)), part.n_rows));
-        joined = Some(match joined {
-            None => part,
-            Some(table) => table.append(file, part, "files")?,
-        });
-    }
-    let mut table = joined.expect("two files or more were read");
-    table.labels = RawLabels::Text(classes);
+    let one = |_, file: &PathBuf| TableConfig {
+        path: file.clone(),
+        class_files: None,
+        image_shape: None,
+        ..config.clone()
+    };
+    let (mut table, sources, classes) = read_files(files, one, class_name)?;
+    table.labels = RawLabels::Text(classes.into_iter().map(Some).collect());
     let table = table.with_image_shape(&config.path, config.image_shape)?;
     let mut dataset = table.into_dataset(&config.path);
     for (sample, source) in dataset.samples.iter_mut().zip(sources) {
@@ -529,33 +517,45 @@ fn read_split_files(config: &TableConfig, files: &[PathBuf]) -> anyhow::Result<D
         Some(labels) => labels.iter().cloned().map(Some).collect(),
         None => vec![None; files.len()],
     };
-    let mut joined: Option<Table> = None;
-    let mut sources = Vec::new();
-    let mut splits = Vec::new();
-    for (file, labels_path) in files.iter().zip(labels) {
-        let one = TableConfig {
-            path: file.clone(),
-            split_files: None,
-            split_labels: None,
-            labels_path,
-            ..config.clone()
-        };
-        // A file's own splits (an archive read with `tensors`) give way to the file's.
-        let (part, _) = read_one(&one)?;
-        sources.extend(part.sources(file));
-        splits.extend(std::iter::repeat_n(split_name(file), part.n_rows));
-        joined = Some(match joined {
-            None => part,
-            Some(table) => table.append(file, part, "files")?,
-        });
-    }
-    let table = joined.expect("two files or more were read");
+    let one = |i: usize, file: &PathBuf| TableConfig {
+        path: file.clone(),
+        split_files: None,
+        split_labels: None,
+        labels_path: labels[i].clone(),
+        ..config.clone()
+    };
+    let (table, sources, splits) = read_files(files, one, split_name)?;
     let mut dataset = table.into_dataset(&config.path);
     for ((sample, source), split) in dataset.samples.iter_mut().zip(sources).zip(splits) {
         sample.source = source;
         sample.split = split;
     }
     Ok(dataset)
+}
+
+/// Tables of one layout read one after another (`files`, the i-th with `config_of(i,
+/// file)`), joined: the table, each row's `source` (its file and row, or id), and each
+/// row's file's `tag` (its class or split name).
+fn read_files(
+    files: &[PathBuf],
+    config_of: impl Fn(usize, &PathBuf) -> TableConfig,
+    tag: impl Fn(&Path) -> String,
+) -> anyhow::Result<(Table, Vec<String>, Vec<String>)> {
+    let mut joined: Option<Table> = None;
+    let mut sources = Vec::new();
+    let mut tags = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        // A file's own splits (an archive read with `tensors`) give way to the tag.
+        let (part, _) = read_one(&config_of(i, file))?;
+        sources.extend(part.sources(file));
+        tags.extend(std::iter::repeat_n(tag(file), part.n_rows));
+        joined = Some(match joined {
+            None => part,
+            Some(table) => table.append(file, part, "files")?,
+        });
+    }
+    let table = joined.expect("two files or more were read");
+    Ok((table, sources, tags))
 }
 
 /// A file's name without its extension, as a class or split name.

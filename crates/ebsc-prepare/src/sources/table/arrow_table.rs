@@ -584,18 +584,15 @@ fn encoded_images(
     let mut first_row = 0;
     for batch in batches {
         let array = batch.column(column);
-        let (bytes, valid): (&dyn Array, Box<dyn Fn(usize) -> bool>) = match array.data_type() {
+        // A struct's row is its image when the struct and its `bytes` are both there.
+        let bytes: &dyn Array = match array.data_type() {
             DataType::Struct(fields) => {
-                let record = array.as_struct();
                 let field = encoded_bytes_field(fields).expect("an encoded-image column");
-                let bytes = record.column(field);
-                (
-                    bytes.as_ref(),
-                    Box::new(move |i| record.is_valid(i) && bytes.is_valid(i)),
-                )
+                array.as_struct().column(field).as_ref()
             }
-            _ => (array.as_ref(), Box::new(move |i| array.is_valid(i))),
+            _ => array.as_ref(),
         };
+        let valid = |i: usize| array.is_valid(i) && bytes.is_valid(i);
         for i in 0..batch.num_rows() {
             let row = first_row + i;
             let what = format!("row {row} of column {name:?}");
