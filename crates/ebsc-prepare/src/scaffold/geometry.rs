@@ -108,14 +108,6 @@ pub struct NeighbourSpans {
     /// clusters (0.94–1.04), below where the set's neighbours are a subspace's (5 random
     /// 10-dimensional subspaces of R^20: 0.76). `None` when `m` cannot reach 2.
     pub over_gaussian: Option<f64>,
-    /// The neighbours' residual itself against the Gaussian cloud's, not how far each falls
-    /// from one neighbour: the smallest over `m` of the two mean residuals' quotient. The
-    /// measures above read how much a second, third, … neighbour adds, and on subspaces of
-    /// one or two dimensions the nearest neighbour alone rebuilds a sample (lines through
-    /// the origin in R^10: ratio 0.96, 1.15 against chance), where this level reads 0.21–0.43;
-    /// structureless clouds 0.85–1.01, blurred clusters 0.63 and up, face photos and
-    /// standardised tables 0.36–0.80 (`None` when `m` cannot reach 1: under 3 columns).
-    pub level_over_gaussian: Option<f64>,
     /// How far the samples come in opposite pairs: the mean over the probed samples of the
     /// most negative cosine with another sample, over the mean of the largest. A linear
     /// subspace holds −x with x, and samples drawn on one (any symmetric combination of its
@@ -179,15 +171,10 @@ pub fn neighbour_spans(inputs: &Inputs) -> Option<NeighbourSpans> {
             .map(|k| (nearest[k] / nearest[0]) / (other[k] / other[0]))
             .reduce(f64::min)
     };
-    let level_over_gaussian = (0..m_chance)
-        .filter(|&k| gaussian[k] > 1e-3 * gaussian[0])
-        .map(|k| nearest[k] / gaussian[k])
-        .reduce(f64::min);
     Some(NeighbourSpans {
         ratio: wide.then(|| nearest[m - 1] / nearest[0]),
         over_chance: against(&random).filter(|_| wide),
         over_gaussian: against(&gaussian).filter(|_| wide),
-        level_over_gaussian,
         sign_symmetry: most_negative / largest.max(1e-12),
     })
 }
@@ -579,22 +566,20 @@ mod tests {
     #[test]
     fn points_on_lines_come_in_opposite_pairs_and_their_nearest_neighbour_rebuilds_them() {
         // Five lines through the origin of R^10: one neighbour rebuilds a point, so the
-        // residual does not fall with more (the ratio stays high); against a Gaussian cloud
-        // its level is low, and the points come in pairs x and −x.
+        // residual does not fall with more (the ratio stays high); the points come in pairs
+        // x and −x.
         let mut state = 11;
         let rows = lines(5, 60, 10, &mut state);
         let spans = neighbour_spans(&table(&rows)).unwrap();
         assert!(spans.ratio.unwrap() > 0.8, "{spans:?}");
-        assert!(spans.level_over_gaussian.unwrap() < 0.3, "{spans:?}");
         assert!(spans.sign_symmetry > 0.95, "{spans:?}");
-        // Under 8 columns only these two are told.
+        // Under 8 columns only the sign symmetry is told.
         let narrow = lines(3, 60, 5, &mut state);
         let spans = neighbour_spans(&table(&narrow)).unwrap();
         assert_eq!(
             (spans.ratio, spans.over_chance, spans.over_gaussian),
             (None, None, None)
         );
-        assert!(spans.level_over_gaussian.unwrap() < 0.3, "{spans:?}");
         assert!(spans.sign_symmetry > 0.95, "{spans:?}");
         // Non-negative values (the lines folded onto the positive orthant) have no
         // opposite pairs.

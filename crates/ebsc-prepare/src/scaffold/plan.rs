@@ -142,10 +142,6 @@ pub struct DataSummary {
     /// The same against a Gaussian cloud with the set's second moments
     /// ([`geometry::NeighbourSpans::over_gaussian`]): near 1 for structureless clouds.
     pub span_over_gaussian: Option<f64>,
-    /// The neighbours' residual against a Gaussian cloud's, not normalised by one
-    /// neighbour's ([`geometry::NeighbourSpans::level_over_gaussian`]): low on subspaces
-    /// of one or two dimensions, which the measures above miss.
-    pub span_level_over_gaussian: Option<f64>,
     /// How far the samples come in opposite pairs, x and −x
     /// ([`geometry::NeighbourSpans::sign_symmetry`]): near 1 on linear subspaces.
     pub sign_symmetry: Option<f64>,
@@ -197,22 +193,21 @@ pub const SUBSPACE_OVER_CHANCE: f64 = 0.66;
 /// subspaces of 13 dimensions in R^15: 1.00) are read as a cloud (RESULTS.md, "Subspaces
 /// that fill their space").
 pub const SUBSPACE_OVER_GAUSSIAN: f64 = 0.945;
-/// ... or, for subspaces of one or two dimensions, whose nearest neighbour alone rebuilds
-/// a sample (the measures above then read curved data: lines through the origin in R^10,
-/// ratio 0.96 and 1.15 against chance), from this sign symmetry on ...
-/// Samples drawn on linear subspaces come in opposite pairs and read 0.96–1.04 (150
-/// generated tables; 0.98–1.00 on those of one to four dimensions); standardised and
-/// PCA-reduced real tables 0.41–0.96 (iris 0.96, breast cancer 0.94, Fashion-MNIST to 10
-/// components 0.82), non-negative data (images, counts) below 0 (RESULTS.md, "Subspaces of
-/// one or two dimensions").
+/// ... or from this sign symmetry on: samples that come in opposite pairs, x and −x, as
+/// samples drawn on linear subspaces do, whatever their neighbours say. The measures above
+/// miss subspaces of one or two dimensions, whose nearest neighbour alone rebuilds a sample
+/// (lines through the origin in R^10: ratio 0.96 and 1.15 against chance), and subspaces
+/// that overlap so densely that a sample's nearest neighbours come from other subspaces as
+/// often as from its own (5 subspaces of 6 dimensions in R^9: ratio 0.80–0.83, 0.68–0.76
+/// against chance, 0.94–1.01 against a Gaussian, where the k-NN graph on C scored
+/// 0.29–0.42 and the subspace recipe 0.51–0.86).
+/// Samples drawn on linear subspaces read 0.96–1.04 (150 generated tables; 0.98–1.00 on
+/// those of one to four dimensions and on the dense ones); standardised and PCA-reduced
+/// real tables 0.41–0.96 (iris 0.96, breast cancer 0.94, Fashion-MNIST to 10 components
+/// 0.82), clusters 0.38–0.81, non-negative data (images, counts) below 0; Gaussian clouds
+/// 1.00, which hold no classes to lose (RESULTS.md, "Subspaces of one or two dimensions",
+/// "Subspaces that overlap densely").
 pub const SIGN_SYMMETRY: f64 = 0.975;
-/// ... and under this level against a Gaussian cloud
-/// ([`geometry::NeighbourSpans::level_over_gaussian`]): generated subspaces read 0.15–0.75
-/// (1 to 3 dimensions in R^3 to R^50, more with noise: 0.58–0.75 at 0.05–0.1 a coordinate),
-/// Gaussian clouds 0.85–1.01; the line sits midway. The symmetric sets that are not
-/// subspaces and read under it (standardised iris 0.60, breast cancer 0.71) fall under
-/// [`SIGN_SYMMETRY`] (0.96, 0.94).
-pub const SUBSPACE_LEVEL_OVER_GAUSSIAN: f64 = 0.8;
 /// λ of the elastic-net solve over the ridge solve's candidates, for samples near subspaces
 /// whose neighbours beat chance. On 37 generated tables of subspaces λ 0.2 and 0.3 scored
 /// 1.000 on every one; 0.5 lost on ten subspaces of 20 to 300 points (0.924), 0.1 on two
@@ -330,7 +325,6 @@ impl DataSummary {
             span_ratio: spans.and_then(|s| s.ratio),
             span_over_chance: spans.and_then(|s| s.over_chance),
             span_over_gaussian: spans.and_then(|s| s.over_gaussian),
-            span_level_over_gaussian: spans.and_then(|s| s.level_over_gaussian),
             sign_symmetry: spans.map(|s| s.sign_symmetry),
             mirror_ratio: geometry::mirror_ratio(&dataset.inputs),
             stroke_share: geometry::stroke_share(&dataset.inputs),
@@ -416,9 +410,9 @@ fn coefficient_values(mean_cosine: f64) -> [(&'static str, String); 3] {
 
 /// Whether the samples lie near linear subspaces ([`span_line`], or both
 /// [`SUBSPACE_OVER_CHANCE`] and [`SUBSPACE_OVER_GAUSSIAN`], or
-/// [`few_dimensional_subspaces`]).
+/// [`subspaces_by_symmetry`]).
 fn near_subspaces(summary: &DataSummary) -> bool {
-    subspaces_by_spans(summary) || few_dimensional_subspaces(summary)
+    subspaces_by_spans(summary) || subspaces_by_symmetry(summary)
 }
 
 /// Whether the neighbour-span measures say subspaces ([`span_line`], or both
@@ -430,14 +424,10 @@ fn subspaces_by_spans(summary: &DataSummary) -> bool {
             && under(summary.span_over_gaussian, SUBSPACE_OVER_GAUSSIAN))
 }
 
-/// Whether the samples come in opposite pairs ([`SIGN_SYMMETRY`]) and their neighbours
-/// rebuild them far better than a Gaussian cloud's do ([`SUBSPACE_LEVEL_OVER_GAUSSIAN`]):
-/// linear subspaces, of one or two dimensions too.
-fn few_dimensional_subspaces(summary: &DataSummary) -> bool {
+/// Whether the samples come in opposite pairs ([`SIGN_SYMMETRY`]): linear subspaces, of
+/// one or two dimensions, or overlapping densely, too.
+fn subspaces_by_symmetry(summary: &DataSummary) -> bool {
     summary.sign_symmetry.is_some_and(|s| s >= SIGN_SYMMETRY)
-        && summary
-            .span_level_over_gaussian
-            .is_some_and(|l| l < SUBSPACE_LEVEL_OVER_GAUSSIAN)
 }
 
 /// The neighbour-span ratio against chance where the samples' nearest neighbours span them
@@ -480,19 +470,20 @@ const DEFAULT_REFINE_CANDIDATES: usize = 400;
 /// not; the elastic-net solve over the energy's candidates for other crowded samples).
 fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 3] {
     let subspaces = near_subspaces(summary);
-    // Subspaces of one or two dimensions, which only the sign symmetry and the level tell.
-    let few_dimensions = (subspaces && !subspaces_by_spans(summary))
-        .then(|| summary.sign_symmetry.zip(summary.span_level_over_gaussian))
+    // Subspaces that only the sign symmetry tells: of one or two dimensions, or overlapping
+    // densely.
+    let by_symmetry = (subspaces && !subspaces_by_spans(summary))
+        .then_some(summary.sign_symmetry)
         .flatten();
     let spans = summary.span_words();
     let line = span_line(summary);
-    let graph = if let Some((symmetry, level)) = few_dimensions {
+    let graph = if let Some(symmetry) = by_symmetry {
         format!(
-            "# The rows lie near linear subspaces of few dimensions: (|C| + |C|ᵀ)/2, classic\n\
-             # self-expression's graph. They come in opposite pairs, x and −x, as samples of\n\
-             # linear subspaces do (sign symmetry {symmetry:.2}, from {SIGN_SYMMETRY}), and their neighbours\n\
-             # rebuild them far better than a Gaussian cloud's (level {level:.2}, under {SUBSPACE_LEVEL_OVER_GAUSSIAN});\n\
-             # the nearest one alone does, so the ratios do not fall ({spans};\n\
+            "# The rows lie near linear subspaces: (|C| + |C|ᵀ)/2, classic self-expression's\n\
+             # graph. They come in opposite pairs, x and −x, as samples of linear subspaces do\n\
+             # (sign symmetry {symmetry:.2}, from {SIGN_SYMMETRY}). Their neighbours do not tell: the nearest one\n\
+             # alone rebuilds a sample of a line or plane, and where subspaces overlap densely\n\
+             # the nearest come from other subspaces as often as from its own ({spans};\n\
              # docs/method.md, \"What `new` measures\").\n\
              affinity = \"symmetric\"\n"
         )
@@ -516,7 +507,7 @@ fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 3] {
     // Near subspaces, neighbours that beat chance: the elastic-net solve over the ridge
     // solve's candidates.
     let beats_chance = subspaces.then(|| neighbours_beat_chance(summary)).flatten();
-    let top_k = if beats_chance.is_some() || few_dimensions.is_some() {
+    let top_k = if beats_chance.is_some() || by_symmetry.is_some() {
         SUBSPACE_TOP_K
     } else {
         TEMPLATE_TOP_K
@@ -534,14 +525,14 @@ fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 3] {
              {}",
             ridge_candidates_solve()
         )
-    } else if few_dimensions.is_some() {
+    } else if by_symmetry.is_some() {
         format!(
-            "# Samples near linear subspaces of few dimensions: the least-squares\n\
-             # self-expression over every other sample (ridge, in closed form) picks each row's\n\
-             # {DEFAULT_REFINE_CANDIDATES} candidates, an elastic-net solve over them (λ {SUBSPACE_REFINE_LAMBDA}) weighs them, and each\n\
-             # row keeps its {SUBSPACE_TOP_K} largest (top_k above; docs/method.md, \"Inference\"): lines and\n\
-             # planes through the origin 0.52–0.83 → 0.92–0.99, where the ridge solve alone\n\
-             # scored 0.76–0.97 (RESULTS.md, \"Subspaces of one or two dimensions\").\n\
+            "# Samples in opposite pairs: the least-squares self-expression over every other\n\
+             # sample (ridge, in closed form) picks each row's {DEFAULT_REFINE_CANDIDATES} candidates, an elastic-net\n\
+             # solve over them (λ {SUBSPACE_REFINE_LAMBDA}) weighs them, and each row keeps its {SUBSPACE_TOP_K} largest (top_k\n\
+             # above; docs/method.md, \"Inference\"): lines and planes through the origin\n\
+             # 0.52–0.83 → 0.92–0.99, 5 subspaces of 6 dimensions in R^9 0.29–0.42 → 0.51–0.86\n\
+             # (RESULTS.md, \"Subspaces of one or two dimensions\", \"Subspaces that overlap densely\").\n\
              {}",
             ridge_candidates_solve()
         )
@@ -1047,7 +1038,6 @@ mod tests {
             span_ratio: Some(0.7),
             span_over_chance: Some(0.95),
             span_over_gaussian: Some(1.0),
-            span_level_over_gaussian: Some(0.9),
             sign_symmetry: Some(0.5),
             mirror_ratio: None,
             stroke_share: None,
@@ -1277,15 +1267,14 @@ mod tests {
     }
 
     #[test]
-    fn subspaces_of_few_dimensions_are_told_by_opposite_pairs_and_the_level() {
+    fn subspaces_the_neighbours_miss_are_told_by_opposite_pairs() {
         // Lines through the origin: the ratios read them as curved (the nearest neighbour
-        // alone rebuilds a point), the sign symmetry and the level as subspaces.
+        // alone rebuilds a point), the sign symmetry as subspaces.
         let mut data = summary(300, Shape::Features { dim: 10 }, 5);
         data.span_ratio = Some(0.96);
         data.span_over_chance = Some(1.15);
         data.span_over_gaussian = Some(1.16);
         data.sign_symmetry = Some(1.0);
-        data.span_level_over_gaussian = Some(0.35);
         let table = template_table(Template::Features, &data);
         let affinity = &table["affinity"];
         assert_eq!(affinity["affinity"].as_str(), Some("symmetric"));
@@ -1296,22 +1285,24 @@ mod tests {
             table["cluster"]["eigenvector_cut"]["max_extra"].as_integer(),
             Some(6)
         );
-        // Too few columns for the ratios: the same.
-        data.span_ratio = None;
-        data.span_over_chance = None;
-        data.span_over_gaussian = None;
-        let table = template_table(Template::Features, &data);
-        assert_eq!(table["affinity"]["affinity"].as_str(), Some("symmetric"));
-        // Either measure over its line (standardised tables, Gaussian clouds, non-negative
-        // data): the k-NN graph on C.
-        for (symmetry, level) in [(0.96, 0.35), (1.0, 0.85), (-0.5, 0.2)] {
+        // Too few columns for the ratios, or subspaces overlapping so densely that the
+        // neighbours look like a Gaussian cloud's (5 of 6 dimensions in R^9): the same.
+        for (ratio, chance, gaussian) in [(None, None, None), (Some(0.81), Some(0.74), Some(1.0))] {
+            data.span_ratio = ratio;
+            data.span_over_chance = chance;
+            data.span_over_gaussian = gaussian;
+            let table = template_table(Template::Features, &data);
+            assert_eq!(table["affinity"]["affinity"].as_str(), Some("symmetric"));
+        }
+        // Under the line (standardised tables, clusters, non-negative data): the k-NN graph
+        // on C.
+        for symmetry in [0.96, 0.6, -0.5] {
             data.sign_symmetry = Some(symmetry);
-            data.span_level_over_gaussian = Some(level);
             let table = template_table(Template::Features, &data);
             assert_eq!(
                 table["affinity"]["affinity"].as_str(),
                 Some("knn"),
-                "{symmetry} {level}"
+                "{symmetry}"
             );
         }
     }
