@@ -10,32 +10,12 @@ from its own, and a few checks beside it.
 Subspace k has a random orthonormal basis of d columns in R^D; its n points are Gaussian
 combinations of the basis scaled to unit norm, plus Gaussian noise of expected norm
 `noise`; rows are shuffled. Each table has its own seed, so the files are the same on
-every run. Needs numpy.
+every run. Needs numpy (and few_dim_subspaces.py beside it).
 """
 import os
 import sys
 
-import numpy as np
-
-
-def save(out, name, x, y):
-    order = np.random.default_rng(7).permutation(len(y))
-    with open(os.path.join(out, f"{name}.csv"), "w") as f:
-        f.write(",".join([f"f{j}" for j in range(x.shape[1])] + ["label"]) + "\n")
-        for row, label in zip(x[order], y[order]):
-            f.write(",".join(f"{v:.6g}" for v in row) + f",{label}\n")
-
-
-def union(k, d, ambient, n, noise, seed):
-    rng = np.random.default_rng(seed)
-    rows, labels = [], []
-    for c in range(k):
-        basis = np.linalg.qr(rng.standard_normal((ambient, d)))[0]
-        points = rng.standard_normal((n, d)) @ basis.T
-        points /= np.linalg.norm(points, axis=1, keepdims=True)
-        rows.append(points + noise * rng.standard_normal(points.shape) / np.sqrt(ambient))
-        labels += [c] * n
-    return np.vstack(rows), np.array(labels)
+from few_dim_subspaces import save, unit_union
 
 
 def main():
@@ -43,12 +23,12 @@ def main():
         sys.exit(__doc__)
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    tables = {f"omp-5x6-R9-n{n}": union(5, 6, 9, n, 0.0, 40 + n) for n in (30, 60, 100, 300)}
-    tables["omp-5x6-R9-n100-noise0.1"] = union(5, 6, 9, 100, 0.1, 45)
-    tables["ssc-3x4-R50-n100"] = union(3, 4, 50, 100, 0.0, 46)
-    tables["ensc-10x5-R30-n50"] = union(10, 5, 30, 50, 0.0, 47)
-    tables["5x3-R10-n80-noise0.05"] = union(5, 3, 10, 80, 0.05, 48)
-    tables["4x5-R12-n60-noise0.1"] = union(4, 5, 12, 60, 0.1, 49)
+    tables = {f"omp-5x6-R9-n{n}": unit_union(5, 6, 9, n, 0.0, 40 + n) for n in (30, 60, 100, 300)}
+    tables["omp-5x6-R9-n100-noise0.1"] = unit_union(5, 6, 9, 100, 0.1, 45)
+    tables["ssc-3x4-R50-n100"] = unit_union(3, 4, 50, 100, 0.0, 46)
+    tables["ensc-10x5-R30-n50"] = unit_union(10, 5, 30, 50, 0.0, 47)
+    tables["5x3-R10-n80-noise0.05"] = unit_union(5, 3, 10, 80, 0.05, 48)
+    tables["4x5-R12-n60-noise0.1"] = unit_union(4, 5, 12, 60, 0.1, 49)
     for name, (x, y) in tables.items():
         save(out, name, x, y)
     print(f"{len(tables)} tables in {out}")
