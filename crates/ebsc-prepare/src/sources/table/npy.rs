@@ -334,8 +334,6 @@ impl<'a> NpyArray<'a> {
         Ok(labels.into_iter().map(Some).collect())
     }
 
-    /// A float array's values as `f64`.
-    /// Every element as an `f32`, whatever its dtype.
     /// The labels of one-hot rows of `classes` values: each row's index of its one 1; the
     /// first row that is not one-hot as the error.
     fn one_hot_labels(
@@ -358,6 +356,7 @@ impl<'a> NpyArray<'a> {
             .collect()
     }
 
+    /// Every element as an `f32`, whatever its dtype.
     fn f32_values(&self, kind: Kind, item_size: usize) -> Vec<f32> {
         let chunks = self.data.chunks_exact(item_size);
         match kind {

@@ -14,8 +14,8 @@ pub enum PixelScale {
     Signed,
 }
 
-/// Values that are neither whole numbers 0–255 nor all in [0, 1]: the first one, by its
-/// position in the row-major values.
+/// Values that are neither whole numbers 0–255 nor all in [0, 1] or in [−1, 1]: the first
+/// one, by its position in the row-major values.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NotPixels {
     pub position: usize,
