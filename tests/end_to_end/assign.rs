@@ -221,6 +221,12 @@ fn ridge_candidates_pipeline_text(table: &Path) -> String {
     )
 }
 
+/// The same with two elastic-net solves, averaged: new samples take both.
+fn paired_lambdas_pipeline_text(table: &Path) -> String {
+    ridge_candidates_pipeline_text(table)
+        .replace("refine_lambda = 0.2\n", "refine_lambda = [0.2, 0.9]\n")
+}
+
 fn output(dir: &Path) -> PathBuf {
     dir.join("assignments.parquet")
 }
@@ -268,6 +274,7 @@ fn a_ridge_pipeline_assigns_new_samples_by_the_same_solve() {
             ridge_candidates_pipeline_text,
             "refine_candidates_by = \"ridge\"",
         ),
+        (paired_lambdas_pipeline_text, "refine_lambda = [0.2, 0.9]"),
     ] {
         let project = Project::with(text);
         let text = std::fs::read_to_string(&project.pipeline).unwrap();

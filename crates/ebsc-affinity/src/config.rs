@@ -15,8 +15,8 @@
 //! refine_candidates = 400  # the energy's best atoms per row the solve runs over (elastic-net)
 //! refine_candidates_by = "ridge"  # optional (elastic-net): the candidates are each row's
 //!                          # largest ridge coefficients over every other sample instead
-//! refine_gamma = 50.0      # γ of either solve, and λ of the elastic-net one
-//! refine_lambda = 0.9
+//! refine_gamma = 50.0      # γ of either solve, and λ of the elastic-net one: one value,
+//! refine_lambda = 0.9      # or two ([0.2, 0.9]) whose solves' coefficients are averaged
 //! residual = false         # optional: score pairs by the energy's cosine term alone
 //! ```
 //!
@@ -31,7 +31,7 @@
 use ebsc_core::{ConfigError, Pipeline};
 use serde::{Deserialize, Serialize};
 
-use crate::solve::ElasticNet;
+use crate::solve::{ElasticNet, Lambda};
 
 pub const SECTION: &str = "affinity";
 
@@ -170,6 +170,45 @@ enum GraphKind {
     Knn,
 }
 
+/// `refine_lambda` as written: a number, or a list (two numbers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum LambdaValue {
+    One(f64),
+    List(Vec<f64>),
+}
+
+impl LambdaValue {
+    fn checked(self) -> Result<Lambda, String> {
+        let lambda = match self {
+            LambdaValue::One(lambda) => Lambda::One(lambda),
+            LambdaValue::List(list) => match list[..] {
+                [a, b] => Lambda::MeanOf([a, b]),
+                _ => {
+                    return Err(format!(
+                        "refine_lambda is one λ (0.9) or two whose solves are averaged \
+                         ([0.2, 0.9]), not a list of {}",
+                        list.len()
+                    ));
+                }
+            },
+        };
+        if let Some(bad) = lambda.values().iter().find(|l| !(0.0..=1.0).contains(*l)) {
+            return Err(format!("refine_lambda must lie in [0, 1], not {bad}"));
+        }
+        Ok(lambda)
+    }
+}
+
+impl From<Lambda> for LambdaValue {
+    fn from(lambda: Lambda) -> Self {
+        match lambda {
+            Lambda::One(lambda) => LambdaValue::One(lambda),
+            Lambda::MeanOf(lambdas) => LambdaValue::List(lambdas.to_vec()),
+        }
+    }
+}
+
 /// The section as written: `affinity = "knn"` with `knn_k`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -195,8 +234,9 @@ struct AffinitySection {
     refine_candidates_by: Option<Ranking>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refine_gamma: Option<f64>,
+    /// A number, hashed as one, so a single λ keeps the key it had before pairs existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    refine_lambda: Option<f64>,
+    refine_lambda: Option<LambdaValue>,
     /// Off when absent, and then out of the stage key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     perplexity: Option<f64>,
@@ -248,15 +288,15 @@ impl TryFrom<AffinitySection> for AffinityConfig {
             }
             Some(RefineKind::ElasticNet) => {
                 let candidates = section.refine_candidates.unwrap_or(DEFAULT_CANDIDATES);
-                let lambda = section.refine_lambda.unwrap_or(DEFAULT_LAMBDA);
+                let lambda = match section.refine_lambda {
+                    Some(value) => value.checked()?,
+                    None => Lambda::One(DEFAULT_LAMBDA),
+                };
                 if candidates < section.top_k {
                     return Err(format!(
                         "refine_candidates ({candidates}) must be at least top_k ({})",
                         section.top_k
                     ));
-                }
-                if !(0.0..=1.0).contains(&lambda) {
-                    return Err(format!("refine_lambda must lie in [0, 1], not {lambda}"));
                 }
                 Some(Refine::ElasticNet {
                     candidates,
@@ -320,7 +360,7 @@ impl From<AffinityConfig> for AffinitySection {
                     // The energy's ranking is the default, and stays out of the key.
                     (ranked_by != Ranking::Energy).then_some(ranked_by),
                     Some(weights.gamma),
-                    Some(weights.lambda),
+                    Some(weights.lambda.into()),
                 ),
                 Some(Refine::Ridge { gamma }) => {
                     (Some(RefineKind::Ridge), None, None, Some(gamma), None)
@@ -391,7 +431,10 @@ impl AffinityConfig {
                     Ranking::Ridge => "the ridge solve over every other sample",
                 },
                 weights.gamma,
-                weights.lambda,
+                match weights.lambda {
+                    Lambda::One(lambda) => lambda.to_string(),
+                    Lambda::MeanOf([a, b]) => format!("{a} and {b}: the mean of both solves"),
+                },
                 self.top_k
             ),
             Refine::Ridge { gamma } => format!(
@@ -601,7 +644,7 @@ mod tests {
                 ranked_by: Ranking::Energy,
                 weights: ElasticNet {
                     gamma: 50.0,
-                    lambda: 0.9
+                    lambda: Lambda::One(0.9)
                 }
             })
         );
@@ -631,6 +674,36 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(expected), "{extra}: {err}");
+        }
+    }
+
+    #[test]
+    fn two_lambdas_are_a_list_and_one_keeps_the_key_of_a_number() {
+        let base = "top_k = 20\nblock_size = 64\nnormalize_rows = true\naffinity = \"symmetric\"\nrefine = \"elastic-net\"";
+        let one = load(&format!("{base}\nrefine_lambda = 0.2")).unwrap();
+        let hashed = serde_json::to_value(AffinitySection::from(one)).unwrap();
+        assert_eq!(hashed["refine_lambda"], 0.2);
+        let two = load(&format!("{base}\nrefine_lambda = [0.2, 0.9]")).unwrap();
+        let Some(Refine::ElasticNet { weights, .. }) = two.refine else {
+            panic!("{two:?}");
+        };
+        assert_eq!(weights.lambda, Lambda::MeanOf([0.2, 0.9]));
+        assert!(two.refine_note().unwrap().contains("λ 0.2 and 0.9"));
+        let hashed = serde_json::to_value(AffinitySection::from(two.clone())).unwrap();
+        assert_eq!(hashed["refine_lambda"], serde_json::json!([0.2, 0.9]));
+        // Read back from the hashed section: the same settings.
+        let back: AffinityConfig = serde_json::from_value(hashed).unwrap();
+        assert_eq!(back, two);
+        for (value, expected) in [
+            ("[0.2, 0.5, 0.9]", "not a list of 3"),
+            ("[]", "not a list of 0"),
+            ("[0.2, 1.5]", "[0, 1], not 1.5"),
+            ("\"0.2\"", "refine_lambda"),
+        ] {
+            let err = load(&format!("{base}\nrefine_lambda = {value}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{value}: {err}");
         }
     }
 
@@ -685,7 +758,7 @@ mod tests {
                 ranked_by: Ranking::Ridge,
                 weights: ElasticNet {
                     gamma: 50.0,
-                    lambda: 0.9
+                    lambda: Lambda::One(0.9)
                 }
             }
         );
@@ -700,7 +773,7 @@ mod tests {
                 100,
                 ElasticNet {
                     gamma: 50.0,
-                    lambda: 0.9
+                    lambda: Lambda::One(0.9)
                 }
             ))
         );

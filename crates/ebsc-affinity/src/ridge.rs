@@ -72,7 +72,7 @@ pub fn ridge_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::solve::{ElasticNet, refine_rows};
+    use crate::solve::{ElasticNet, Lambda, refine_rows};
 
     /// `n` rows of a deterministic pseudo-random dictionary of width `dim`, unit norm.
     fn scattered(n: usize, dim: usize) -> Vec<f32> {
@@ -112,7 +112,10 @@ mod tests {
             let d = scattered(n, dim);
             let gamma = 5.0;
             let ridge = ridge_rows(&d, dim, gamma, 0..n, 6).unwrap();
-            let weights = ElasticNet { gamma, lambda: 0.0 };
+            let weights = ElasticNet {
+                gamma,
+                lambda: Lambda::One(0.0),
+            };
             let descent = refine_rows(&all_candidates(n), &d, dim, weights, 6);
             assert_eq!(ridge.len(), 6 * n);
             assert_close(&ridge, &descent, 1e-4);

@@ -11,7 +11,12 @@
 //! c_i = argmin_c  γ/2·‖d_i − Σ_j c_j d_j‖² + λ‖c‖₁ + (1−λ)/2·‖c‖²      (j over the candidates)
 //! ```
 //!
-//! solved by cyclic coordinate descent on the candidates' Gram matrix, O(K²) a sweep. The
+//! solved by cyclic coordinate descent on the candidates' Gram matrix, O(K²) a sweep. With
+//! two λ (`refine_lambda = [0.2, 0.9]`) both solves run over the same candidates and a
+//! row's coefficients are their mean, which rebuilds the sample about as well as either: the
+//! sparse solve's few strongest atoms keep a row inside its subspace where subspaces
+//! overlap, the dense solve's spread keeps a class of few points for its dimensions in one
+//! piece (docs/method.md "Inference"). The
 //! products come from one Gram matrix of the whole dictionary (N²/2 products of length D,
 //! once) or from each row's candidates (K²/2 a row), whichever takes fewer: with many
 //! candidates over a small set (400 of 400 faces) the rows' matrices would compute every
@@ -27,8 +32,34 @@ use crate::graph::row_ranges;
 pub struct ElasticNet {
     /// γ: weight of the reconstruction error.
     pub gamma: f64,
-    /// λ in [0, 1]: share of the ℓ1 penalty against the squared ℓ2 one.
-    pub lambda: f64,
+    pub lambda: Lambda,
+}
+
+/// λ in [0, 1], the share of the ℓ1 penalty against the squared ℓ2 one: of one solve, or
+/// of two whose coefficients are averaged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Lambda {
+    One(f64),
+    MeanOf([f64; 2]),
+}
+
+impl Lambda {
+    pub fn values(&self) -> &[f64] {
+        match self {
+            Lambda::One(lambda) => std::slice::from_ref(lambda),
+            Lambda::MeanOf(lambdas) => lambdas,
+        }
+    }
+}
+
+/// As `refine_lambda` is written: `0.9`, or `[0.2, 0.9]`.
+impl std::fmt::Display for Lambda {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lambda::One(lambda) => write!(f, "{lambda}"),
+            Lambda::MeanOf([a, b]) => write!(f, "[{a}, {b}]"),
+        }
+    }
 }
 
 /// Coordinate-descent sweeps at most; most rows settle within a few dozen.
@@ -142,8 +173,7 @@ pub fn solve_for(
     keep: usize,
 ) -> Vec<(u32, f32)> {
     let (gram, b) = products_with(dictionary, dim, candidates, target);
-    let coefficients = coordinate_descent(&gram, &b, weights);
-    strongest(candidates.iter().copied().zip(coefficients), keep)
+    kept_solution(&gram, &b, candidates, weights, keep)
 }
 
 /// Re-weights every row of `c` (sorted by row, then column) by the elastic-net solve over
@@ -175,8 +205,7 @@ fn refine_with(
             let row = c.rows[range.start] as usize;
             let candidates = &c.cols[range.clone()];
             let (gram, b) = products.of_row(row, candidates);
-            let coefficients = coordinate_descent(&gram, &b, weights);
-            strongest(candidates.iter().copied().zip(coefficients), keep)
+            kept_solution(&gram, &b, candidates, weights, keep)
         })
         .collect();
     let mut out = Triplets::default();
@@ -189,11 +218,38 @@ fn refine_with(
     out
 }
 
+/// The row's solve over its candidates, of which the `keep` largest |c| are kept.
+fn kept_solution(
+    gram: &[f64],
+    b: &[f64],
+    candidates: &[u32],
+    weights: ElasticNet,
+    keep: usize,
+) -> Vec<(u32, f32)> {
+    let coefficients = solve(gram, b, weights);
+    strongest(candidates.iter().copied().zip(coefficients), keep)
+}
+
 /// The elastic-net coefficients over `k` candidates, from their Gram matrix `[k, k]` and
-/// their products `b` with the target.
-fn coordinate_descent(gram: &[f64], b: &[f64], weights: ElasticNet) -> Vec<f64> {
+/// their products `b` with the target: of the one λ, or the mean of both λ's.
+fn solve(gram: &[f64], b: &[f64], weights: ElasticNet) -> Vec<f64> {
+    match weights.lambda {
+        Lambda::One(lambda) => coordinate_descent(gram, b, weights.gamma, lambda),
+        Lambda::MeanOf(lambdas) => {
+            let [first, second] = lambdas.map(|l| coordinate_descent(gram, b, weights.gamma, l));
+            first
+                .iter()
+                .zip(&second)
+                .map(|(x, y)| (x + y) / 2.0)
+                .collect()
+        }
+    }
+}
+
+/// The coefficients of one elastic-net solve (weights γ and λ) by cyclic coordinate
+/// descent.
+fn coordinate_descent(gram: &[f64], b: &[f64], gamma: f64, lambda: f64) -> Vec<f64> {
     let k = b.len();
-    let ElasticNet { gamma, lambda } = weights;
     let mut coefficients = vec![0.0f64; k];
     // gram · coefficients, kept up to date as coordinates move.
     let mut gram_c = vec![0.0f64; k];
@@ -281,7 +337,7 @@ mod tests {
         let per_row = Products::PerRow { dictionary, dim }.of_row(row, candidates);
         let shared = Products::shared(dictionary, dim).of_row(row, candidates);
         assert_eq!(per_row, shared);
-        coordinate_descent(&per_row.0, &per_row.1, weights)
+        solve(&per_row.0, &per_row.1, weights)
     }
 
     /// `n` rows of a deterministic pseudo-random dictionary of width `dim`.
@@ -305,7 +361,7 @@ mod tests {
         }
         let weights = ElasticNet {
             gamma: 50.0,
-            lambda: 0.2,
+            lambda: Lambda::One(0.2),
         };
         let refined = refine_rows(&c, &d, dim, weights, 5);
         for range in row_ranges(&c.rows) {
@@ -341,7 +397,7 @@ mod tests {
         let ranges = row_ranges(&c.rows);
         let weights = ElasticNet {
             gamma: 50.0,
-            lambda: 0.9,
+            lambda: Lambda::One(0.9),
         };
         let per_row = Products::PerRow {
             dictionary: &d,
@@ -406,11 +462,48 @@ mod tests {
         // G = I, b = (s, s), so c = γ s / (γ + 1) for both.
         let d = dictionary();
         let gamma = 9.0;
-        let c = solve_row(2, &[0, 1], &d, 3, ElasticNet { gamma, lambda: 0.0 });
+        let c = solve_row(
+            2,
+            &[0, 1],
+            &d,
+            3,
+            ElasticNet {
+                gamma,
+                lambda: Lambda::One(0.0),
+            },
+        );
         let s = std::f64::consts::FRAC_1_SQRT_2;
         let expected = gamma * s / (gamma + 1.0);
         for v in c {
             assert!((v - expected).abs() < 1e-5, "{v} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn two_lambdas_give_the_mean_of_their_solves_over_the_same_candidates() {
+        let (n, dim) = (20, 6);
+        let d = scattered(n, dim);
+        let candidates: Vec<u32> = (1..n as u32).collect();
+        let with = |lambda| {
+            solve_row(
+                0,
+                &candidates,
+                &d,
+                dim,
+                ElasticNet {
+                    gamma: 50.0,
+                    lambda,
+                },
+            )
+        };
+        let (sparse, dense) = (with(Lambda::One(0.9)), with(Lambda::One(0.2)));
+        let mean = with(Lambda::MeanOf([0.2, 0.9]));
+        // The ℓ1 term zeroes more of the sparse solve; the mean holds the union.
+        let nonzero = |c: &[f64]| c.iter().filter(|v| **v != 0.0).count();
+        assert!(nonzero(&sparse) < nonzero(&dense), "{sparse:?} {dense:?}");
+        for ((m, s), d) in mean.iter().zip(&sparse).zip(&dense) {
+            assert_eq!(*m, (s + d) / 2.0);
+            assert_eq!(*m != 0.0, *s != 0.0 || *d != 0.0);
         }
     }
 
@@ -425,7 +518,7 @@ mod tests {
             3,
             ElasticNet {
                 gamma: 50.0,
-                lambda: 0.9,
+                lambda: Lambda::One(0.9),
             },
         );
         assert!(c[0] > 0.5 && c[1] > 0.5, "{c:?}");
@@ -439,7 +532,7 @@ mod tests {
         d.extend_from_slice(&[1.0, 0.0, 0.0]); // 4: a copy of e_0
         let weights = ElasticNet {
             gamma: 50.0,
-            lambda: 0.5,
+            lambda: Lambda::One(0.5),
         };
         let c = solve_row(0, &[4, 2], &d, 3, weights);
         // The exact copy explains e_0 alone; the diagonal atom gets less.
@@ -463,7 +556,7 @@ mod tests {
         }
         let weights = ElasticNet {
             gamma: 50.0,
-            lambda: 0.9,
+            lambda: Lambda::One(0.9),
         };
         let out = refine_rows(&c, &d, 3, weights, 2);
         // Row 2 keeps e_0 and e_1; row 3 (e_2) is orthogonal to all its candidates.
