@@ -540,11 +540,11 @@ fn affinity_values(summary: &DataSummary) -> [(&'static str, String); 3] {
             "# Samples in opposite pairs: the least-squares self-expression over every other\n\
              # sample (ridge, in closed form) picks each row's {DEFAULT_REFINE_CANDIDATES} candidates, two elastic-net\n\
              # solves over them (λ {lo} and {hi}) weigh them, and each row keeps its {SUBSPACE_TOP_K} largest\n\
-             # coefficients of their mean (top_k above; docs/method.md, \"Inference\"): on 36 generated\n\
-             # tables of lines, planes and subspaces of up to four dimensions 0.947 on average (λ {lo}\n\
-             # alone 0.937), 5 subspaces of 6 dimensions in R^9 0.55–0.96 (λ {lo} alone 0.51–0.86; the\n\
-             # k-NN graph on C 0.29–0.42) (RESULTS.md, \"Subspaces of one or two dimensions\", \"Two elastic-net solves\n\
-             # averaged\").\n\
+             # coefficients of their mean (top_k above; docs/method.md, \"Inference\"): on 36\n\
+             # generated tables of lines, planes and subspaces of up to four dimensions 0.947 on\n\
+             # average (λ {lo} alone 0.937), 5 subspaces of 6 dimensions in R^9 0.55–0.96 (λ {lo}\n\
+             # alone 0.51–0.86; the k-NN graph on C 0.29–0.42) (RESULTS.md, \"Subspaces of one or\n\
+             # two dimensions\", \"Two elastic-net solves averaged\").\n\
              {}",
             ridge_candidates_solve(&format!("[{lo}, {hi}]"))
         )
